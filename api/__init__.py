@@ -1,0 +1,1 @@
+"""API: FastAPI service with JSON endpoints and the household web pages."""

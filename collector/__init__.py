@@ -1,0 +1,1 @@
+"""Collector: MQTT subscriber that validates readings with the wire contract and stores them."""

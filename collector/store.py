@@ -1,0 +1,147 @@
+"""The storage port: what the collector writes and the API reads, whatever the backend.
+
+Backends (the embedded SQLite store, InfluxDB) implement ReadingStore. The counting
+rules that turn cumulative meter counters into energy per hour live here too, once, so
+every backend applies the same ones (see docs/protocol.md, "From counters to energy").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Protocol, Sequence
+
+HOUR_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReading:
+    """One channel of one reading, as stored: the unit of the time series."""
+
+    meter_id: str
+    channel: int
+    boot: int
+    seq: int
+    ts_utc: float  # end of the interval, UTC seconds
+    ts_from_meter: bool  # False: the meter's clock was not synced, the collector stamped it
+    interval_s: float
+    energy_wh: float  # cumulative counter of the meter
+    power_w: float
+    irms_a: float
+    apparent: bool
+    vrms_v: float | None = None
+    pf: float | None = None
+
+    @property
+    def order_key(self) -> tuple[int, int]:
+        return (self.boot, self.seq)
+
+    @property
+    def interval_energy_wh(self) -> float:
+        """Energy of this reading's own interval, from its mean power."""
+        return max(0.0, self.power_w) * self.interval_s / HOUR_S
+
+
+def readings_from_payload(obj: dict, received_s: float) -> list[ChannelReading]:
+    """Turn a decoded wire payload into stored rows (one per channel)."""
+    ts = obj.get("ts")
+    return [
+        ChannelReading(
+            meter_id=obj["meter"], channel=c["id"], boot=obj["boot"], seq=obj["seq"],
+            ts_utc=float(ts if ts is not None else received_s), ts_from_meter=ts is not None,
+            interval_s=float(obj["interval_s"]), energy_wh=float(c["energy_wh"]),
+            power_w=float(c["power_w"]), irms_a=float(c["irms_a"]), apparent=c["apparent"],
+            vrms_v=c.get("vrms_v"), pf=c.get("pf"),
+        )
+        for c in obj["ch"]
+    ]
+
+
+def energy_delta_wh(prev: ChannelReading | None, cur: ChannelReading) -> float:
+    """Energy consumed between prev and cur on one channel; never negative.
+
+    The counter is cumulative, so the energy is the difference of the counters. When there
+    is no earlier reading, or the counter went down (meter reflashed, replaced, or restored
+    an older checkpoint after a power cut), we count only cur's own interval (its mean
+    power x its interval) and follow the counter again from there.
+    """
+    own = min(cur.energy_wh, cur.interval_energy_wh)
+    if prev is None:
+        return own
+    diff = cur.energy_wh - prev.energy_wh
+    return diff if diff >= 0 else own
+
+
+def spread_over_hours(t0: float, t1: float, energy_wh: float) -> Iterable[tuple[int, float]]:
+    """Split energy consumed uniformly over [t0, t1] into UTC hour buckets (start, Wh)."""
+    if t1 <= t0:
+        yield int(t1 // HOUR_S) * HOUR_S, energy_wh
+        return
+    span = t1 - t0
+    start = t0
+    while start < t1:
+        hour = int(start // HOUR_S) * HOUR_S
+        end = min(t1, hour + HOUR_S)
+        yield hour, energy_wh * (end - start) / span
+        start = end
+
+
+def delta_start(prev: ChannelReading | None, cur: ChannelReading) -> float:
+    """Start of the time span that cur's energy delta covers."""
+    if prev is None or cur.energy_wh < prev.energy_wh or prev.ts_utc >= cur.ts_utc:
+        return cur.ts_utc - cur.interval_s
+    return prev.ts_utc
+
+
+@dataclass(frozen=True, slots=True)
+class HourEnergy:
+    hour_utc: int  # start of the UTC hour, seconds
+    energy_wh: float
+    readings: int  # readings that ended in this hour; 0 with energy means spread over a gap
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    stored: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSummary:
+    meter_id: str
+    channels: tuple[int, ...]
+    first_ts_utc: float
+    last_ts_utc: float
+    last_received_utc: float
+    readings: int
+    status: dict | None
+
+
+class ReadingStore(Protocol):
+    """What a time-series backend offers the collector and the API."""
+
+    def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
+        """Store rows durably (idempotent on meter, channel, boot, seq) before returning."""
+
+    def latest(self, meter_id: str) -> list[ChannelReading]:
+        """The newest reading of each channel of the meter (empty if unknown)."""
+
+    def hourly(self, meter_id: str, start_s: float, end_s: float,
+               channel: int | None = None) -> list[HourEnergy]:
+        """Energy per UTC hour with start_s <= hour < end_s, summed over channels unless one
+        is named; hours without data are absent."""
+
+    def meters(self) -> list[MeterSummary]:
+        ...
+
+    def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
+        ...
+
+    def reject(self, reason: str, topic: str, payload: bytes, detail: str,
+               received_s: float) -> None:
+        """Keep a rejected message in the dead-letter store."""
+
+    def rejections(self) -> dict[str, int]:
+        """Rejected messages counted by reason."""
+
+    def close(self) -> None:
+        ...

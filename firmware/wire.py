@@ -1,0 +1,262 @@
+# Citizen Watt wire contract, version 1: the MQTT topics and the JSON reading payload.
+# This one module is the contract: the meter encodes with it (MicroPython) and the
+# collector decodes and validates with it (CPython). Keep it flat and MicroPython-safe:
+# no f-strings with nested quotes, no typing, no dataclasses. See docs/protocol.md.
+
+import json
+import math
+
+VERSION = 1
+TOPIC_ROOT = "cw"
+MAX_PAYLOAD_BYTES = 2048
+MAX_CHANNELS = 6
+MAX_METER_ID = 32
+# A meter's clock may run a little ahead of the collector's; beyond this it is wrong.
+MAX_FUTURE_S = 300
+# 2020-01-01T00:00:00Z: anything earlier is an unsynced clock, not a real date.
+MIN_TS = 1577836800
+
+STATUS_OFFLINE = "offline"
+STATUS_ONLINE = "online"
+
+# Rejection reasons: stable identifiers used in logs, metrics and the dead-letter store.
+NOT_JSON = "not_json"
+NOT_OBJECT = "not_object"
+BAD_TYPE = "bad_type"
+MISSING_FIELD = "missing_field"
+NOT_FINITE = "not_finite"
+NEGATIVE_ENERGY = "negative_energy"
+FUTURE_TS = "future_ts"
+OLD_TS = "old_ts"
+UNKNOWN_VERSION = "unknown_version"
+TOO_LARGE = "too_large"
+TOPIC_MISMATCH = "topic_mismatch"
+BAD_TOPIC = "bad_topic"
+BAD_VALUE = "bad_value"
+REASONS = (NOT_JSON, NOT_OBJECT, BAD_TYPE, MISSING_FIELD, NOT_FINITE, NEGATIVE_ENERGY,
+           FUTURE_TS, OLD_TS, UNKNOWN_VERSION, TOO_LARGE, TOPIC_MISMATCH, BAD_TOPIC,
+           BAD_VALUE)
+
+
+class WireError(ValueError):
+    """A payload or topic that breaks the contract; .reason is one of REASONS."""
+
+    def __init__(self, reason, detail):
+        ValueError.__init__(self, reason + ": " + detail)
+        self.reason = reason
+        self.detail = detail
+
+
+# Field tables: (name, kind, required). Kinds: "int", "num", "str", "bool", "list".
+READING_FIELDS = (
+    ("v", "int", True),          # contract version
+    ("meter", "str", True),      # meter id, same as in the topic
+    ("boot", "int", True),       # boot counter, persisted on the meter, +1 per start
+    ("seq", "int", True),        # sequence number within this boot, from 0
+    ("ts", "num", False),        # end of interval, UTC seconds since 1970; absent if unsynced
+    ("up_ms", "int", True),      # meter uptime at the end of the interval, ms
+    ("interval_s", "num", True), # length of the interval the means cover, s
+    ("ch", "list", True),        # channels
+)
+CHANNEL_FIELDS = (
+    ("id", "int", True),         # channel number on the board, 0..MAX_CHANNELS-1
+    ("energy_wh", "num", True),  # cumulative energy, never decreasing
+    ("power_w", "num", True),    # mean power over the interval (real or apparent)
+    ("irms_a", "num", True),     # RMS current
+    ("apparent", "bool", True),  # true: no voltage sensor, power = Irms x nominal V
+    ("vrms_v", "num", False),    # RMS voltage, only with a voltage sensor
+    ("pf", "num", False),        # power factor, only with a voltage sensor
+)
+
+
+def _valid_meter_id(meter_id):
+    if not isinstance(meter_id, str) or not 0 < len(meter_id) <= MAX_METER_ID:
+        return False
+    for c in meter_id:
+        if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "-" or c == "_"):
+            return False
+    return True
+
+
+def check_meter_id(meter_id):
+    if not _valid_meter_id(meter_id):
+        raise WireError(BAD_VALUE, "meter id %r must be 1-%d characters among a-z 0-9 - _"
+                        % (meter_id, MAX_METER_ID))
+    return meter_id
+
+
+def reading_topic(meter_id):
+    return TOPIC_ROOT + "/" + check_meter_id(meter_id) + "/reading"
+
+
+def status_topic(meter_id):
+    return TOPIC_ROOT + "/" + check_meter_id(meter_id) + "/status"
+
+
+# Subscriptions used by the collector.
+READING_FILTER = TOPIC_ROOT + "/+/reading"
+STATUS_FILTER = TOPIC_ROOT + "/+/status"
+
+
+def parse_topic(topic):
+    """Return (meter_id, kind) for a contract topic, kind being "reading" or "status"."""
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] != TOPIC_ROOT or parts[2] not in ("reading", "status"):
+        raise WireError(BAD_TOPIC, "topic %r is not %s/<meter>/reading or /status"
+                        % (topic, TOPIC_ROOT))
+    if not _valid_meter_id(parts[1]):
+        raise WireError(BAD_TOPIC, "topic %r has an invalid meter id" % topic)
+    return parts[1], parts[2]
+
+
+def _check_fields(obj, fields, where):
+    for name, kind, required in fields:
+        if name not in obj or obj[name] is None:
+            if required:
+                raise WireError(MISSING_FIELD, where + name + " is missing")
+            continue
+        value = obj[name]
+        # bool is an int in CPython: check it first and keep the two apart.
+        is_bool = value is True or value is False
+        if kind == "bool":
+            ok = is_bool
+        elif kind == "int":
+            ok = isinstance(value, int) and not is_bool
+        elif kind == "num":
+            ok = isinstance(value, (int, float)) and not is_bool
+        elif kind == "str":
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, list)
+        if not ok:
+            raise WireError(BAD_TYPE, "%s%s must be %s, got %r" % (where, name, kind, value))
+        if kind == "num" and not math.isfinite(value):
+            raise WireError(NOT_FINITE, "%s%s is %r" % (where, name, value))
+    for name in obj:
+        known = False
+        for f in fields:
+            if f[0] == name:
+                known = True
+                break
+        if not known:
+            raise WireError(BAD_VALUE, "%sunknown field %r" % (where, name))
+
+
+def validate_reading(obj, now_s=None):
+    """Check a decoded reading dict against the contract; return it unchanged.
+
+    now_s is the receiver's UTC clock (seconds), used to reject timestamps far in the
+    future; pass None to skip that check (the meter itself does not know the truth).
+    """
+    if not isinstance(obj, dict):
+        raise WireError(NOT_OBJECT, "payload must be a JSON object")
+    if "v" not in obj:
+        raise WireError(MISSING_FIELD, "v is missing")
+    if obj["v"] != VERSION or obj["v"] is True:
+        raise WireError(UNKNOWN_VERSION, "version %r, this collector reads %d"
+                        % (obj["v"], VERSION))
+    _check_fields(obj, READING_FIELDS, "")
+    check_meter_id(obj["meter"])
+    if obj["boot"] < 0 or obj["seq"] < 0 or obj["up_ms"] < 0:
+        raise WireError(BAD_VALUE, "boot, seq and up_ms must be >= 0")
+    if not 0 < obj["interval_s"] <= 86400:
+        raise WireError(BAD_VALUE, "interval_s %r must be in ]0, 86400]" % obj["interval_s"])
+    ts = obj.get("ts")
+    if ts is not None:
+        if ts < MIN_TS:
+            raise WireError(OLD_TS, "ts %r is before 2020: send no ts while unsynced" % ts)
+        if now_s is not None and ts > now_s + MAX_FUTURE_S:
+            raise WireError(FUTURE_TS, "ts %r is %d s ahead of the receiver's clock"
+                            % (ts, ts - now_s))
+    chans = obj["ch"]
+    if not 0 < len(chans) <= MAX_CHANNELS:
+        raise WireError(BAD_VALUE, "ch must hold 1 to %d channels" % MAX_CHANNELS)
+    seen = []
+    for i in range(len(chans)):
+        c = chans[i]
+        where = "ch[%d]." % i
+        if not isinstance(c, dict):
+            raise WireError(BAD_TYPE, where[:-1] + " must be an object")
+        _check_fields(c, CHANNEL_FIELDS, where)
+        if not 0 <= c["id"] < MAX_CHANNELS or c["id"] in seen:
+            raise WireError(BAD_VALUE, where + "id %r is out of range or repeated" % c["id"])
+        seen.append(c["id"])
+        if c["energy_wh"] < 0:
+            raise WireError(NEGATIVE_ENERGY, where + "energy_wh is %r" % c["energy_wh"])
+        if c["irms_a"] < 0:
+            raise WireError(BAD_VALUE, where + "irms_a is %r" % c["irms_a"])
+        pf = c.get("pf")
+        if pf is not None and not -1.0 <= pf <= 1.0:
+            raise WireError(BAD_VALUE, where + "pf %r is outside [-1, 1]" % pf)
+    return obj
+
+
+def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None):
+    """Build one channel entry; apparent is set when no voltage was measured."""
+    c = {"id": ch_id, "energy_wh": round(energy_wh, 3), "power_w": round(power_w, 2),
+         "irms_a": round(irms_a, 3), "apparent": vrms_v is None}
+    if vrms_v is not None:
+        c["vrms_v"] = round(vrms_v, 2)
+        if pf is not None:
+            c["pf"] = round(pf, 4)
+    return c
+
+
+def encode_reading(meter_id, boot, seq, up_ms, interval_s, channels, ts=None):
+    """Return the payload bytes for one reading; raises WireError if it breaks the contract."""
+    obj = {"v": VERSION, "meter": meter_id, "boot": boot, "seq": seq, "up_ms": up_ms,
+           "interval_s": interval_s, "ch": channels}
+    if ts is not None:
+        obj["ts"] = round(ts, 3)
+    validate_reading(obj)
+    data = json.dumps(obj).encode()
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise WireError(TOO_LARGE, "%d bytes > %d" % (len(data), MAX_PAYLOAD_BYTES))
+    return data
+
+
+def decode_reading(topic, payload, now_s=None):
+    """Decode and validate a reading received on topic; return the dict or raise WireError."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(TOO_LARGE, "%d bytes > %d" % (len(payload), MAX_PAYLOAD_BYTES))
+    meter_id, kind = parse_topic(topic)
+    if kind != "reading":
+        raise WireError(BAD_TOPIC, "topic %r is not a reading topic" % topic)
+    try:
+        if isinstance(payload, (bytes, bytearray)):
+            payload = payload.decode()
+        obj = json.loads(payload)
+    except Exception as e:  # UnicodeError or ValueError, named differently on MicroPython
+        raise WireError(NOT_JSON, "payload is not UTF-8 JSON (%s)" % e)
+    validate_reading(obj, now_s)
+    if obj["meter"] != meter_id:
+        raise WireError(TOPIC_MISMATCH, "payload meter %r published on %r"
+                        % (obj["meter"], topic))
+    return obj
+
+
+def encode_status(meter_id, state, fields=None):
+    """Retained status payload: {"v", "meter", "state", ...fields}; state online/offline."""
+    obj = {"v": VERSION, "meter": check_meter_id(meter_id), "state": state}
+    if fields:
+        for k in fields:
+            obj[k] = fields[k]
+    return json.dumps(obj).encode()
+
+
+def decode_status(topic, payload):
+    meter_id, kind = parse_topic(topic)
+    if kind != "status":
+        raise WireError(BAD_TOPIC, "topic %r is not a status topic" % topic)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(TOO_LARGE, "%d bytes > %d" % (len(payload), MAX_PAYLOAD_BYTES))
+    try:
+        obj = json.loads(payload.decode() if isinstance(payload, (bytes, bytearray)) else payload)
+    except Exception as e:
+        raise WireError(NOT_JSON, "status is not UTF-8 JSON (%s)" % e)
+    if not isinstance(obj, dict) or obj.get("state") not in (STATUS_ONLINE, STATUS_OFFLINE):
+        raise WireError(BAD_VALUE, "status needs state online or offline")
+    if obj.get("meter") != meter_id:
+        raise WireError(TOPIC_MISMATCH, "status meter %r published on %r"
+                        % (obj.get("meter"), topic))
+    return obj
