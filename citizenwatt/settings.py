@@ -1,0 +1,92 @@
+"""Server-side settings in one typed object: environment (CITIZENWATT_*), then a TOML file.
+
+A bad value fails at load with a message naming the setting and what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ConfigError(Exception):
+    """A configuration a person must fix; the message says what and how."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITIZENWATT_", extra="forbid")
+
+    data_dir: Path = Field(Path("citizenwatt-data"), description="Where the embedded stores live.")
+    lang: Literal["fr", "en"] = "fr"
+
+    # MQTT broker. No host: the demo starts an embedded broker (amqtt) itself.
+    mqtt_host: str | None = None
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    # "auto": MQTT v5 when the broker speaks it (Mosquitto 2), else 3.1.1 (amqtt).
+    mqtt_protocol: Literal["auto", "v5", "v311"] = "auto"
+    collector_id: str = Field("citizenwatt-collector-1", min_length=1, max_length=64)
+    # Shared subscription group ($share/<group>/...): several collectors split the load.
+    shared_group: str | None = None
+
+    # Time series: the embedded SQLite store, or InfluxDB.
+    store: Literal["sqlite", "influxdb"] = "sqlite"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: str = ""
+    influx_org: str = "citizenwatt"
+    influx_bucket: str = "citizenwatt/autogen"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=0, le=65535)
+
+    @field_validator("shared_group")
+    @classmethod
+    def _group_name(cls, v: str | None) -> str | None:
+        if v is not None and (not v or any(c in v for c in "/+#")):
+            raise ValueError("un nom de groupe sans / + ni #")
+        return v
+
+    @property
+    def readings_db(self) -> Path:
+        return self.data_dir / "readings.sqlite"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = os.environ.get("CITIZENWATT_CONFIG")
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides) -> Settings:
+    """Load settings; raise ConfigError with a readable message on any bad value."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"Fichier de configuration introuvable : {config_file}. "
+                              "Vérifiez le chemin passé à --config.")
+        os.environ["CITIZENWATT_CONFIG"] = str(config_file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "?"
+            lines.append(f"  - {where} : {err['msg']} (valeur reçue : {err.get('input')!r})")
+        raise ConfigError("Configuration invalide :\n" + "\n".join(lines) +
+                          "\nCorrigez ces réglages (variables CITIZENWATT_* ou fichier "
+                          "--config) puis relancez.") from None
+    except Exception as e:  # a TOML syntax error, for instance
+        raise ConfigError(f"Configuration illisible : {e}. Corrigez le fichier puis relancez.") from None

@@ -1,0 +1,268 @@
+"""The collector: subscribes to the meters' topics, validates each message with the wire
+contract, stores readings, and acknowledges a message only once it is durably stored.
+
+MQTT runs in paho's network thread; storing runs in one writer thread that takes messages
+in batches (one store transaction per batch) and then acknowledges them in arrival order.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from citizenwatt.firmware import wire
+
+from .store import ReadingStore, readings_from_payload
+
+log = logging.getLogger("citizenwatt.collector")
+
+# How long the broker keeps our session (and queues QoS 1 messages) while we are away.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+class CollectorError(Exception):
+    """A problem a person must fix before the collector can run; the message says what."""
+
+
+@dataclass
+class Metrics:
+    received: int = 0
+    stored: int = 0  # channel rows
+    readings_stored: int = 0  # messages
+    duplicates: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    store_errors: int = 0
+    last_lag_s: float = 0.0  # arrival -> durably stored, last batch
+    queue_depth: int = 0
+    processed: int = 0  # messages stored or rejected, and acknowledged
+
+
+@dataclass(slots=True)
+class _Message:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_s: float
+
+
+class Collector:
+    def __init__(self, store: ReadingStore, host: str, port: int = 1883, *,
+                 client_id: str = "citizenwatt-collector-1", username: str | None = None,
+                 password: str | None = None, protocol: str = "auto",
+                 shared_group: str | None = None, batch_max: int = 500,
+                 batch_wait_s: float = 0.05, clock=time.time):
+        self.store = store
+        self.host, self.port = host, port
+        self.client_id = client_id
+        self.username, self.password = username, password
+        self.protocol = protocol
+        self.shared_group = shared_group
+        self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
+        self.clock = clock
+        self.metrics = Metrics()
+        self._inbox: queue.Queue[_Message | None] = queue.Queue()
+        self._client: mqtt.Client | None = None
+        self._writer: threading.Thread | None = None
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._connack: object = None
+        self.mqtt_version: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect and subscribe; raise CollectorError naming the broker if that fails."""
+        versions = {"v5": ["v5"], "v311": ["v311"], "auto": ["v5", "v311"]}[self.protocol]
+        last_error = ""
+        for version in versions:
+            ok, last_error = self._connect(version, timeout_s)
+            if ok:
+                break
+        else:
+            raise CollectorError(
+                f"Le collecteur ne peut pas se connecter au broker MQTT {self.host}:{self.port} "
+                f"({last_error}). Vérifiez que le broker tourne (systemctl status mosquitto), "
+                "l'adresse, le port et les identifiants (CITIZENWATT_MQTT_*).")
+        self._writer = threading.Thread(target=self._write_loop, name="collector-writer",
+                                        daemon=True)
+        self._writer.start()
+        log.info("collecteur connecté à %s:%s (MQTT %s)", self.host, self.port,
+                 self.mqtt_version)
+
+    def _connect(self, version: str, timeout_s: float) -> tuple[bool, str]:
+        v5 = version == "v5"
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False, manual_ack=True)
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        self._connected.clear()
+        self._connack = None
+        props = None
+        if v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+        try:
+            if v5:
+                client.connect(self.host, self.port, keepalive=30, clean_start=False,
+                               properties=props)
+            else:
+                client.connect(self.host, self.port, keepalive=30)
+        except (OSError, ValueError) as e:
+            return False, str(e) or type(e).__name__
+        self._client = client
+        client.loop_start()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self._connack is None:
+            time.sleep(0.01)
+        if self._connected.is_set():
+            self.mqtt_version = "5" if v5 else "3.1.1"
+            return True, ""
+        client.loop_stop()
+        try:
+            client.disconnect()
+        except Exception:
+            pass
+        self._client = None
+        return False, str(self._connack or "pas de réponse du broker")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Store what was received, acknowledge it, then disconnect."""
+        self._stopping.set()
+        self._inbox.put(None)
+        if self._writer is not None:
+            self._writer.join(timeout_s)
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        log.info("collecteur arrêté")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- MQTT callbacks (paho's thread) --------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        self._connack = reason_code
+        if reason_code.is_failure:
+            log.error("le broker refuse la connexion : %s", reason_code)
+            return
+        prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
+        client.subscribe([(prefix + wire.READING_FILTER, 1), (prefix + wire.STATUS_FILTER, 1)])
+        self._connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("connexion au broker perdue (%s) : reconnexion automatique",
+                        reason_code)
+
+    def _on_message(self, client, userdata, msg):
+        self.metrics.received += 1
+        self._inbox.put(_Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.clock()))
+
+    # -- the writer thread ---------------------------------------------------------
+
+    def _next_batch(self) -> list[_Message] | None:
+        first = self._inbox.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max:
+            try:
+                m = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if m is None:
+                self._inbox.put(None)  # keep the stop signal for the outer loop
+                break
+            batch.append(m)
+        return batch
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self.metrics.queue_depth = self._inbox.qsize()
+            rows, statuses = [], []
+            readings = 0
+            for m in batch:
+                try:
+                    meter_id, kind = wire.parse_topic(m.topic)
+                    if kind == "status":
+                        statuses.append((meter_id, wire.decode_status(m.topic, m.payload),
+                                         m.received_s))
+                    else:
+                        obj = wire.decode_reading(m.topic, m.payload, now_s=m.received_s)
+                        rows.extend(readings_from_payload(obj, m.received_s))
+                        readings += 1
+                except wire.WireError as e:
+                    self._reject(m, e.reason, e.detail)
+            self._store_with_retry(rows, statuses, batch[-1].received_s)
+            self.metrics.readings_stored += readings
+            self.metrics.last_lag_s = self.clock() - batch[0].received_s
+            if self._client is not None:
+                for m in batch:  # in arrival order, as MQTT asks
+                    if m.qos > 0:
+                        self._client.ack(m.mid, m.qos)
+            self.metrics.processed += len(batch)
+
+    def _reject(self, m: _Message, reason: str, detail: str) -> None:
+        self.metrics.rejected[reason] += 1
+        log.warning("message rejeté (%s) sur %r : %s", reason, m.topic, detail)
+        try:
+            self.store.reject(reason, m.topic, m.payload, detail, m.received_s)
+        except Exception:
+            log.exception("impossible de garder le message rejeté dans le magasin")
+
+    def _store_with_retry(self, rows, statuses, received_s: float) -> None:
+        delay = 0.2
+        while True:
+            try:
+                if rows:
+                    res = self.store.write(rows, received_s)
+                    self.metrics.stored += res.stored
+                    self.metrics.duplicates += res.duplicates
+                for meter_id, status, t in statuses:
+                    self.store.set_status(meter_id, status, t)
+                return
+            except Exception as e:
+                # Nothing is acknowledged until stored: the broker keeps the messages.
+                self.metrics.store_errors += 1
+                log.error("écriture impossible dans le magasin (%s) : nouvel essai dans %.1f s",
+                          e, delay)
+                if self._stopping.is_set() and delay > 5:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # -- helpers for callers and tests ---------------------------------------------
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every message received so far is stored (or rejected) and acked."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.metrics.processed >= self.metrics.received:
+                return True
+            time.sleep(0.02)
+        return False

@@ -1,0 +1,124 @@
+"""Every kind of malformed payload, sent through a real Mosquitto, is rejected with a reason
+while the valid readings around it are all stored."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from citizenwatt.collector.service import Collector
+from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.firmware import wire
+
+NOW = time.time()
+
+
+def good(seq: int, meter: str = "m-1") -> dict:
+    return {"v": 1, "meter": meter, "boot": 1, "seq": seq, "ts": NOW - 100 + seq,
+            "up_ms": 1000 * seq, "interval_s": 10,
+            "ch": [wire.channel(0, 10.0 + seq, 360.0, 1.6)]}
+
+
+def with_(n: int, **changes) -> bytes:
+    obj = good(n)
+    obj.update(changes)
+    return json.dumps(obj).encode()
+
+
+def with_channel(seq: int, **changes) -> bytes:
+    obj = good(seq)
+    obj["ch"][0].update(changes)
+    return json.dumps(obj).encode()
+
+
+def without(seq: int, name: str) -> bytes:
+    obj = good(seq)
+    del obj[name]
+    return json.dumps(obj).encode()
+
+
+TOPIC = "cw/m-1/reading"
+# (reason the collector must give, topic, payload)
+MALFORMED = [
+    (wire.NOT_JSON, TOPIC, b"{not json"),
+    (wire.NOT_JSON, TOPIC, b"\xff\xfe\x00garbage"),
+    (wire.NOT_OBJECT, TOPIC, b"[1, 2, 3]"),
+    (wire.BAD_TYPE, TOPIC, with_(0, seq="7")),
+    (wire.BAD_TYPE, TOPIC, with_channel(0, energy_wh="12")),
+    (wire.BAD_TYPE, TOPIC, with_channel(0, apparent=1)),
+    (wire.MISSING_FIELD, TOPIC, without(0, "boot")),
+    (wire.MISSING_FIELD, TOPIC, without(0, "ch")),
+    (wire.NOT_FINITE, TOPIC, with_channel(0, power_w=float("nan"))),
+    (wire.NOT_FINITE, TOPIC, with_channel(0, energy_wh=float("inf"))),
+    (wire.NEGATIVE_ENERGY, TOPIC, with_channel(0, energy_wh=-5.0)),
+    (wire.FUTURE_TS, TOPIC, with_(0, ts=NOW + 86400)),
+    (wire.UNKNOWN_VERSION, TOPIC, with_(0, v=2)),
+    (wire.TOO_LARGE, TOPIC, b'{"v": 1, "pad": "' + b"x" * 5000 + b'"}'),
+    (wire.TOPIC_MISMATCH, "cw/m-2/reading", with_(0)),
+    (wire.BAD_TOPIC, "cw/M@D/reading", with_(0)),
+]
+
+
+def test_each_malformed_payload_is_rejected_and_valid_ones_are_all_stored(
+        mosquitto, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="citizenwatt.collector")
+    store = SqliteStore(tmp_path / "readings.sqlite")
+    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="test-collector")
+    collector.start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-pub")
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    try:
+        seq = 0
+        infos = []
+        for _, topic, payload in MALFORMED:
+            infos.append(pub.publish(TOPIC, json.dumps(good(seq)).encode(), qos=1))
+            seq += 1
+            infos.append(pub.publish(topic, payload, qos=1))
+        infos.append(pub.publish(TOPIC, json.dumps(good(seq)).encode(), qos=1))
+        seq += 1
+        for info in infos:
+            info.wait_for_publish(5)
+        expected = len(infos)
+        deadline = time.monotonic() + 15
+        while collector.metrics.processed < expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert collector.metrics.processed == expected
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        collector.stop()
+
+    # every valid reading is stored, in order, with its energy
+    rows = store.latest("m-1")
+    assert [r.seq for r in rows] == [seq - 1]
+    summary = {m.meter_id: m for m in store.meters()}
+    assert summary["m-1"].readings == seq
+    assert "m-2" not in summary
+
+    # each malformed one is counted under its reason, kept as a dead letter, and logged
+    want: dict[str, int] = {}
+    for reason, _, _ in MALFORMED:
+        want[reason] = want.get(reason, 0) + 1
+    assert dict(collector.metrics.rejected) == want
+    assert store.rejections() == want
+    logged = [r.getMessage() for r in caplog.records if "rejeté" in r.getMessage()]
+    assert len(logged) == len(MALFORMED)
+    for reason in want:
+        assert any(f"({reason})" in line for line in logged), reason
+
+
+def test_unreachable_broker_gives_one_clear_error(tmp_path):
+    from citizenwatt.collector.service import CollectorError
+    from tests.services import free_port
+
+    store = SqliteStore(tmp_path / "r.sqlite")
+    port = free_port()
+    with pytest.raises(CollectorError) as e:
+        Collector(store, "127.0.0.1", port).start(timeout_s=2)
+    msg = str(e.value)
+    assert f"127.0.0.1:{port}" in msg and "Vérifiez" in msg
