@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite. Installs the Debian packages the tests run for real
+# (needs root or sudo the first time), then the Python packages into .venv, then pytest.
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEBS=(mosquitto mosquitto-clients influxdb postgresql chromium chromium-driver poppler-utils)
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installation des paquets Debian : ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+EXTRAS="test" source scripts/_venv.sh
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest n'a trouvé aucun test (code 5) : c'est une erreur ici, la suite en compte toujours." >&2
+  exit 1
+fi
+exit "$rc"
