@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
 app = typer.Typer(
@@ -24,6 +27,87 @@ def version() -> None:
     from citizenwatt import __version__
 
     typer.echo(__version__)
+
+
+def _setup_logging(verbose: bool) -> None:
+    import logging
+
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        datefmt="[%X]", handlers=[RichHandler(show_path=False)])
+
+
+def _settings(config: Path | None, **overrides):
+    from citizenwatt.settings import ConfigError, load_settings
+
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(2)
+
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Fichier TOML de réglages.")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Dossier des données.")]
+
+
+@app.command()
+def demo(
+    meters: Annotated[int, typer.Option(min=1, max=50, help="Nombre de compteurs simulés.")] = 3,
+    interval: Annotated[float, typer.Option(min=0.5, max=600, help="Secondes entre deux relevés.")] = 5.0,
+    speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Accélération de l'horloge simulée.")] = 1.0,
+    port: Annotated[Optional[int], typer.Option(help="Port de l'API (8000 par défaut, un autre s'il est pris).")] = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Lance tout le système sur cette machine : compteurs simulés, MQTT, collecteur, API, page du foyer."""
+    from citizenwatt.demo import Demo, DemoError
+
+    _setup_logging(verbose)
+    settings = _settings(config, data_dir=data_dir, api_port=port)
+    try:
+        Demo(settings, meters=meters, interval_s=interval, speed=speed).run_forever()
+    except DemoError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def collector(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Lance le collecteur : abonné MQTT qui valide et enregistre les relevés."""
+    import signal
+    import threading
+
+    from citizenwatt.collector.service import Collector, CollectorError
+    from citizenwatt.collector.sqlite_store import SqliteStore
+
+    _setup_logging(verbose)
+    s = _settings(config, data_dir=data_dir)
+    if not s.mqtt_host:
+        typer.secho("Aucun broker MQTT configuré : indiquez CITIZENWATT_MQTT_HOST (ou mqtt_host "
+                    "dans le fichier --config).", fg="red", err=True)
+        raise typer.Exit(2)
+    store = SqliteStore(s.readings_db)
+    c = Collector(store, s.mqtt_host, s.mqtt_port, client_id=s.collector_id,
+                  username=s.mqtt_username, password=s.mqtt_password,
+                  protocol=s.mqtt_protocol, shared_group=s.shared_group)
+    try:
+        c.start()
+    except CollectorError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    c.stop()
+    store.close()
 
 
 def main() -> None:

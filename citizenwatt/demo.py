@@ -1,0 +1,156 @@
+"""`citizenwatt demo`: the whole system on one machine.
+
+Simulated meters (the real firmware code on host adapters) -> MQTT (an embedded amqtt
+broker unless one is configured) -> collector -> embedded store -> API and household page.
+Everything runs in this process; Ctrl-C stops it all, and the data directory keeps the
+readings and the meters' counters for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from citizenwatt.settings import Settings
+
+log = logging.getLogger("citizenwatt.demo")
+
+
+class DemoError(Exception):
+    """Something the person running the demo must fix; the message says what."""
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    meters: int = 3
+    interval_s: float = 5.0
+    speed: float = 1.0
+    channels: int = 2
+    console: Console = field(default_factory=Console)
+
+    def __post_init__(self):
+        self.broker = None
+        self.store = None
+        self.collector = None
+        self.server = None
+        self.server_thread = None
+        self.sim_meters = []
+        self.stopped = threading.Event()
+
+    @property
+    def meter_ids(self) -> list[str]:
+        return [f"demo-{i + 1:02d}" for i in range(self.meters)]
+
+    @property
+    def base_url(self) -> str:
+        host = self.settings.api_host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        return f"http://{shown}:{self.api_port}"
+
+    def start(self) -> None:
+        import uvicorn
+
+        from citizenwatt.api.app import create_app
+        from citizenwatt.broker import EmbeddedBroker, pick_port
+        from citizenwatt.collector.service import Collector
+        from citizenwatt.collector.sqlite_store import SqliteStore
+        from citizenwatt.firmware.host.simulator import SimulatedMeter
+
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        if s.mqtt_host:
+            host, port, protocol = s.mqtt_host, s.mqtt_port, s.mqtt_protocol
+        else:
+            self.broker = EmbeddedBroker("127.0.0.1", s.mqtt_port).start()
+            host, port, protocol = self.broker.host, self.broker.port, "v311"
+        self.mqtt = (host, port)
+
+        self.store = SqliteStore(s.readings_db)
+        self.collector = Collector(self.store, host, port, client_id=s.collector_id,
+                                   username=s.mqtt_username, password=s.mqtt_password,
+                                   protocol=protocol, shared_group=s.shared_group)
+        self.collector.start()
+
+        self.api_port = pick_port(s.api_host, s.api_port) if s.api_port else pick_port(s.api_host, 0)
+        app = create_app(self.store, s)
+        config = uvicorn.Config(app, host=s.api_host, port=self.api_port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # we handle Ctrl-C ourselves
+        self.server_thread = threading.Thread(target=self.server.run, name="api", daemon=True)
+        self.server_thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started and time.monotonic() < deadline:
+            if not self.server_thread.is_alive():
+                raise DemoError(f"L'API n'a pas pu démarrer sur {s.api_host}:{self.api_port}. "
+                                "Le port est peut-être pris : essayez --port 8001.")
+            time.sleep(0.05)
+
+        for i, meter_id in enumerate(self.meter_ids):
+            m = SimulatedMeter(meter_id=meter_id, host=host, port=port,
+                               state_dir=s.data_dir / "meters" / meter_id, seed=i + 1,
+                               interval_s=self.interval_s, speed=self.speed,
+                               channels=self.channels)
+            m.start()
+            self.sim_meters.append(m)
+
+    def stop(self) -> None:
+        for m in self.sim_meters:
+            try:
+                m.stop(timeout_s=10)
+            except Exception:
+                log.exception("arrêt du compteur simulé %s", m)
+        if self.collector is not None:
+            self.collector.wait_idle(5)
+            self.collector.stop()
+        if self.server is not None:
+            self.server.should_exit = True
+            self.server_thread.join(10)
+        if self.store is not None:
+            self.store.close()
+        if self.broker is not None:
+            self.broker.stop()
+        self.stopped.set()
+
+    def run_forever(self) -> None:
+        """Start, print where to look, and run until Ctrl-C (or SIGTERM)."""
+        stop = threading.Event()
+
+        def on_signal(signum, frame):
+            stop.set()
+
+        old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with self.console.status("Démarrage : broker, collecteur, API, compteurs simulés…"):
+                self.start()
+            self.print_banner()
+            while not stop.wait(0.5):
+                pass
+            with self.console.status("Arrêt propre…"):
+                self.stop()
+            self.console.print("[green]Arrêté. Les relevés sont gardés dans "
+                               f"{self.settings.data_dir}/ pour la prochaine fois.[/]")
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    def print_banner(self) -> None:
+        c = self.console
+        first = self.meter_ids[0]
+        c.print()
+        c.print("[bold green]Citizen Watt tourne.[/] Ouvrez la page du foyer :")
+        c.print(f"  [bold]{self.base_url}/m/{first}[/]")
+        c.print(f"  API : {self.base_url}/api/v1/meters/{first}/live  ·  "
+                f"documentation : {self.base_url}/docs")
+        host, port = self.mqtt
+        kind = "intégré (amqtt)" if self.broker else "configuré"
+        c.print(f"  Broker MQTT {kind} : {host}:{port}  ·  compteurs : "
+                f"{', '.join(self.meter_ids)}  ·  un relevé toutes les {self.interval_s:g} s")
+        c.print(f"  Données : {self.settings.data_dir.resolve()}")
+        c.print("Ctrl-C pour tout arrêter.")
