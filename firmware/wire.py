@@ -42,7 +42,7 @@ class WireError(ValueError):
     """A payload or topic that breaks the contract; .reason is one of REASONS."""
 
     def __init__(self, reason, detail):
-        ValueError.__init__(self, reason + ": " + detail)
+        super().__init__(reason + ": " + detail)
         self.reason = reason
         self.detail = detail
 
