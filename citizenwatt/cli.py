@@ -110,6 +110,11 @@ def collector(
     store.close()
 
 
+from citizenwatt.api.cli import serve as _api_serve  # noqa: E402  (light: imports on use)
+
+app.command("api")(_api_serve)
+
+
 def main() -> None:
     app()
 

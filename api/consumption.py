@@ -1,0 +1,74 @@
+"""What the routes ask the time-series store, in household terms: live power of a meter,
+its energy per local bucket over a date range. Shared by the JSON API and the pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from citizenwatt.collector.store import ChannelReading, ReadingStore
+
+from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, snap_range, totals
+from .errors import ApiError
+from .settings import ApiSettings
+
+MIN_DATE = date(2020, 1, 1)  # the wire contract rejects earlier timestamps
+MAX_DATE = date(2100, 12, 31)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApiError(422, "err.timezone", value=name[:60]) from None
+
+
+@dataclass(frozen=True)
+class LivePower:
+    meter_id: str
+    ts_utc: float
+    age_s: float
+    stale: bool
+    power_w: float
+    channels: list[ChannelReading]
+
+
+def live_power(store: ReadingStore, meter_id: str, now_s: float,
+               settings: ApiSettings) -> LivePower:
+    rows = store.latest(meter_id)
+    if not rows:
+        raise ApiError(404, "err.meter_unknown", meter_id=meter_id)
+    ts = max(r.ts_utc for r in rows)
+    age = max(0.0, now_s - ts)
+    return LivePower(meter_id=meter_id, ts_utc=ts, age_s=age, stale=age > settings.stale_after_s,
+                     power_w=sum(r.power_w for r in rows), channels=rows)
+
+
+def check_range(start: date, end: date, resolution: Resolution, settings: ApiSettings) -> None:
+    for d in (start, end):
+        if not MIN_DATE <= d <= MAX_DATE:
+            raise ApiError(422, "err.date_bounds", value=d.isoformat(),
+                           min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat())
+    if end < start:
+        raise ApiError(422, "err.range_order", start=start.isoformat(), end=end.isoformat())
+    s, e = snap_range(start, end, resolution)
+    days = (e - s).days + 1
+    limit = settings.max_hour_range_days if resolution == "hour" else settings.max_day_range_days
+    if days > limit:
+        raise ApiError(422, "err.range_too_long", days=days, resolution=resolution,
+                       max_days=limit)
+
+
+def energy(store: ReadingStore, meter_id: str, start: date, end: date,
+           resolution: Resolution, tz: ZoneInfo, settings: ApiSettings,
+           channel: int | None = None) -> tuple[list[Bucket], Totals]:
+    check_range(start, end, resolution, settings)
+    bounds = bucket_bounds(start, end, tz, resolution)
+    hours = store.hourly(meter_id, bounds[0], bounds[-1], channel)
+    buckets = bucketize(hours, bounds, tz)
+    return buckets, totals(buckets)
+
+
+def local_today(now_s: float, tz: ZoneInfo) -> date:
+    return datetime.fromtimestamp(now_s, tz).date()

@@ -1,0 +1,90 @@
+"""Errors a person reads: one exception for the API, and handlers that turn every failure
+into a 4xx with a sentence saying what to do (JSON under /api/, a small page elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .i18n import request_lang, t
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer of status `status` whose message is the i18n entry `key` with `params`."""
+
+    def __init__(self, status: int, key: str, **params):
+        super().__init__(key)
+        self.status = status
+        self.key = key
+        self.params = params
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def error_response(request: Request, status: int, code: str, message: str,
+                   extra: dict | None = None):
+    if _wants_json(request):
+        body = {"detail": message, "code": code}
+        if extra:
+            body.update(extra)
+        return JSONResponse(body, status_code=status)
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html",
+        {"lang": request_lang(request), "status": status, "message": message},
+        status_code=status)
+
+
+def _describe(err: dict) -> tuple[str, str]:
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+    return (".".join(loc) or "?"), err.get("msg", "invalid")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        lang = request_lang(request)
+        return error_response(request, exc.status, exc.key.removeprefix("err."),
+                              t(lang, exc.key, **exc.params))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        lang = request_lang(request)
+        errors = exc.errors()
+        name, detail = _describe(errors[0]) if errors else ("?", "invalid")
+        if name == "meter_id":
+            value = errors[0].get("input", "")
+            message = t(lang, "err.meter_id", value=str(value)[:40])
+        else:
+            message = t(lang, "err.param", name=name, detail=detail)
+        return error_response(
+            request, 422, "invalid_parameter", message,
+            {"errors": [{"parameter": _describe(e)[0], "problem": _describe(e)[1]}
+                        for e in errors]})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        lang = request_lang(request)
+        if exc.status_code == 404:
+            message, code = t(lang, "err.not_found"), "not_found"
+        elif exc.status_code == 405:
+            message, code = t(lang, "err.method", method=request.method), "method_not_allowed"
+        else:
+            message, code = str(exc.detail), "http_error"
+        response = error_response(request, exc.status_code, code, message)
+        for k, v in (exc.headers or {}).items():
+            response.headers[k] = v
+        return response
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal", t(request_lang(request), "err.internal"))

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from citizenwatt.api.app import create_app
+from citizenwatt.api.settings import ApiSettings
+from citizenwatt.collector.sqlite_store import SqliteStore
+
+
+class Clock:
+    """A settable UTC clock, so "today" and "age" are known in tests."""
+
+    def __init__(self, now_s: float = 0.0):
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "readings.sqlite")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def client(store, clock):
+    app = create_app(store, ApiSettings(), clock=clock)
+    with TestClient(app) as c:
+        yield c
