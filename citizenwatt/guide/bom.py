@@ -1,0 +1,146 @@
+"""The bill of materials: hardware/bom.csv read into typed lines, with the cost per meter."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+COLUMNS = (
+    "reference",
+    "part_fr",
+    "part_en",
+    "value",
+    "quantity",
+    "supplier",
+    "supplier_part_number",
+    "unit_price_eur",
+    "group",
+    "design_key",
+)
+GROUPS = ("base", "voltage")
+
+# Value units the consistency check understands, with their SI prefixes.
+_PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "µ": 1e-6, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
+_VALUE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([pnµumkM]?)(Ω|F|V|A)\b")
+
+# What "naming a part" looks like in the guide: a reference designator such as R3, CT1 or
+# ENC1. The prefixes are the ones the BOM uses plus common ones, so that a guide naming a
+# D1 or an F1 that the BOM lacks is caught too.
+REFERENCE_PATTERN = re.compile(r"\b(?:CBL|ENC|PCB|CT|TR|PS|SW|LED|U|R|C|J|H|W|D|F|Q)\d{1,2}\b")
+
+
+class BomError(ValueError):
+    """The BOM file cannot be used as it is; the message says which line to fix."""
+
+
+@dataclass(frozen=True)
+class BomLine:
+    reference: str  # one or more designators separated by spaces: "R1 R2 R3"
+    part_fr: str
+    part_en: str
+    value: str
+    quantity: int
+    supplier: str
+    supplier_part_number: str
+    unit_price_eur: Decimal
+    group: str
+    design_key: str  # the design calculator's result key this value must equal, or ""
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return tuple(self.reference.split())
+
+    def value_si(self) -> tuple[float, str]:
+        """The value as a number in base SI units and its unit: "16 kΩ 1 %" -> (16000.0, "Ω")."""
+        match = _VALUE.match(self.value)
+        if not match:
+            raise BomError(f"BOM line {self.reference}: cannot read a value with a unit from {self.value!r}.")
+        number, prefix, unit = match.groups()
+        return float(number.replace(",", ".")) * _PREFIX[prefix], unit
+
+    def part(self, lang: str) -> str:
+        return self.part_fr if lang == "fr" else self.part_en
+
+    @property
+    def line_price_eur(self) -> Decimal:
+        return self.unit_price_eur * self.quantity
+
+
+@dataclass(frozen=True)
+class Bom:
+    lines: tuple[BomLine, ...]
+
+    def __getitem__(self, reference: str) -> BomLine:
+        """The line that holds this single designator (R2 finds the line "R1 R2 R3")."""
+        for line in self.lines:
+            if reference in line.references:
+                return line
+        raise KeyError(reference)
+
+    @property
+    def references(self) -> set[str]:
+        return {ref for line in self.lines for ref in line.references}
+
+    def group(self, group: str) -> tuple[BomLine, ...]:
+        return tuple(line for line in self.lines if line.group == group)
+
+    def total_eur(self, *groups: str) -> Decimal:
+        """Cost of one meter built with the given groups of lines (all groups if none given)."""
+        wanted = groups or GROUPS
+        return sum((line.line_price_eur for line in self.lines if line.group in wanted), Decimal("0"))
+
+
+def load_bom(path: Path) -> Bom:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise BomError(
+                f"{path}: the header must be exactly {','.join(COLUMNS)}; "
+                f"it is {','.join(reader.fieldnames or ())}. Fix the first line of the file."
+            )
+        lines = []
+        for number, row in enumerate(reader, start=2):
+            lines.append(_parse_row(path, number, row))
+    references = [ref for line in lines for ref in line.references]
+    duplicates = sorted({ref for ref in references if references.count(ref) > 1})
+    if duplicates:
+        raise BomError(f"{path}: references used twice: {', '.join(duplicates)}. Give each line its own reference.")
+    return Bom(tuple(lines))
+
+
+def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
+    where = f"{path}, line {number}"
+    required = [column for column in COLUMNS if column != "design_key"]
+    if any(not (row.get(column) or "").strip() for column in required):
+        empty = [column for column in required if not (row.get(column) or "").strip()]
+        raise BomError(f"{where}: empty column(s) {', '.join(empty)}. Fill them in (use 'générique' for a generic part).")
+    designators = row["reference"].split()
+    if not all(REFERENCE_PATTERN.fullmatch(ref) for ref in designators):
+        raise BomError(f"{where}: reference {row['reference']!r} must be designators like R1, CT1 or ENC1, separated by spaces.")
+    try:
+        quantity = int(row["quantity"])
+        price = Decimal(row["unit_price_eur"])
+    except (ValueError, InvalidOperation):
+        raise BomError(f"{where}: quantity must be a whole number and unit_price_eur a number like 0.10.") from None
+    if quantity != len(designators) or price < 0:
+        raise BomError(
+            f"{where}: quantity must equal the number of references ({len(designators)}) "
+            "and the price must not be negative."
+        )
+    if row["group"] not in GROUPS:
+        raise BomError(f"{where}: group must be one of {', '.join(GROUPS)}, not {row['group']!r}.")
+    return BomLine(
+        reference=row["reference"],
+        part_fr=row["part_fr"],
+        part_en=row["part_en"],
+        value=row["value"],
+        quantity=quantity,
+        supplier=row["supplier"],
+        supplier_part_number=row["supplier_part_number"],
+        unit_price_eur=price,
+        group=row["group"],
+        design_key=(row.get("design_key") or "").strip(),
+    )

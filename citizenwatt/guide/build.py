@@ -1,0 +1,293 @@
+"""`citizenwatt guide build`: the static site (both languages, search, language switch) and one
+printable PDF per language, from hardware/ (guide sources, BOM, diagram sources)."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+
+import jinja2
+
+from citizenwatt import __version__
+from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, load_bom
+from citizenwatt.guide.design import Constant, DesignData, design_data
+from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
+from citizenwatt.guide.text import LANGS, ui
+
+LICENCE_FILES = ("CERN-OHL-S-2.0.txt", "CC-BY-SA-4.0.txt", "AGPL-3.0-or-later.txt")
+
+
+class GuideBuildError(RuntimeError):
+    """The guide could not be built; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class DiagramContext:
+    """What a diagram source (hardware/diagrams/<name>.py) receives: draw(ctx) returns SVG text."""
+
+    lang: str
+    constants: dict[str, Constant]
+    bom: Bom
+
+    def label(self, fr: str, en: str) -> str:
+        return fr if self.lang == "fr" else en
+
+    def const(self, key: str, unit: bool = True) -> str:
+        return self.constants[key].display(self.lang, with_unit=unit)
+
+
+@dataclass
+class BuildReport:
+    out_dir: Path
+    chapters: dict[str, list[Chapter]] = field(default_factory=dict)
+    pdfs: dict[str, Path] = field(default_factory=dict)
+    pdf_pages: dict[str, int] = field(default_factory=dict)
+    diagram_parts: dict[str, set[str]] = field(default_factory=dict)  # lang -> references in SVG text
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The checkout that holds hardware/guide: the current folder or a parent, else the package's."""
+    candidates = []
+    here = (start or Path.cwd()).resolve()
+    candidates.extend([here, *here.parents])
+    package_root = Path(__file__).resolve().parents[2]
+    candidates.append(package_root)
+    for candidate in candidates:
+        if (candidate / "hardware" / "guide").is_dir() and (candidate / "hardware" / "bom.csv").is_file():
+            return candidate
+    raise GuideBuildError(
+        "Cannot find the guide sources (hardware/guide and hardware/bom.csv). "
+        "Run the command from a Citizen Watt checkout, or pass --src with its path."
+    )
+
+
+def load_diagrams(root: Path) -> dict[str, ModuleType]:
+    modules = {}
+    for path in sorted((root / "hardware" / "diagrams").glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        spec = importlib.util.spec_from_file_location(f"citizenwatt_diagram_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not hasattr(module, "draw"):
+            raise GuideBuildError(f"{path} has no draw(ctx) function; every diagram source needs one.")
+        modules[path.stem] = module
+    return modules
+
+
+def svg_text(svg: str) -> str:
+    return " ".join(html.unescape(t) for t in re.findall(r">([^<>]+)<", svg))
+
+
+def _page_env() -> jinja2.Environment:
+    loader = jinja2.PackageLoader("citizenwatt.guide", "templates")
+    return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+
+
+def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
+    """One entry per section (the h2 headings split a chapter), so a hit lands near the text."""
+    entries = []
+    for chapter in chapters:
+        parts = re.split(r'(<h2 id="[^"]+">.*?</h2>)', chapter.html)
+        current_id, current_title = "", chapter.title
+        buffer = parts[0]
+        chunks = []
+        for piece in parts[1:]:
+            match = re.match(r'<h2 id="([^"]+)">(.*?)</h2>', piece)
+            if match:
+                chunks.append((current_id, current_title, buffer))
+                current_id, current_title = match.group(1), html.unescape(re.sub(r"<[^>]+>", "", match.group(2)))
+                buffer = ""
+            else:
+                buffer += piece
+        chunks.append((current_id, current_title, buffer))
+        for anchor, title, fragment in chunks:
+            text = re.sub(r"\s+", " ", prose_text(fragment)).strip()
+            if not text and not anchor:
+                continue
+            label = chapter.title if not anchor else f"{chapter.title} › {title}"
+            entries.append({"u": f"{chapter.slug}.html" + (f"#{anchor}" if anchor else ""), "t": label, "x": text})
+    return entries
+
+
+def _print_html(chapter: Chapter) -> str:
+    """A chapter's HTML with ids prefixed by the chapter, and links between chapters made internal."""
+    body = re.sub(r'id="([^"]+)"', lambda m: f'id="{chapter.slug}--{m.group(1)}"', chapter.html)
+    body = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{chapter.slug}--{m.group(1)}"', body)
+    body = re.sub(r'href="([a-z0-9-]+)\.html#([^"]+)"', lambda m: f'href="#{m.group(1)}--{m.group(2)}"', body)
+    body = re.sub(r'href="([a-z0-9-]+)\.html"', lambda m: f'href="#{m.group(1)}"', body)
+    return body
+
+
+def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data: DesignData | None = None) -> BuildReport:
+    root = root or find_root()
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+    report = BuildReport(out_dir=out_dir)
+    bom = load_bom(root / "hardware" / "bom.csv")
+    data = data or design_data()
+    diagrams = load_diagrams(root)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    env = _page_env()
+
+    assets = out_dir / "assets"
+    assets.mkdir()
+    for name in ("style.css", "print.css", "search.js"):
+        (assets / name).write_bytes(resources.files("citizenwatt.guide").joinpath("static", name).read_bytes())
+    (out_dir / "downloads").mkdir()
+    shutil.copy2(root / "hardware" / "bom.csv", out_dir / "downloads" / "bom.csv")
+    (out_dir / "licenses").mkdir()
+    for name in LICENCE_FILES:
+        source = root / "hardware" / "LICENSES" / name
+        if not source.is_file():
+            raise GuideBuildError(f"Missing licence text {source}; restore it from the repository.")
+        shutil.copy2(source, out_dir / "licenses" / name)
+    (out_dir / "index.html").write_text(env.get_template("root.html").render(), encoding="utf-8")
+
+    for lang in LANGS:
+        lang_dir = out_dir / lang
+        (lang_dir / "img").mkdir(parents=True)
+        diagram_context = DiagramContext(lang=lang, constants=data.constants, bom=bom)
+        refs: set[str] = set()
+        for name, module in diagrams.items():
+            svg = module.draw(diagram_context)
+            (lang_dir / "img" / f"{name}.svg").write_text(svg, encoding="utf-8")
+            refs |= set(REFERENCE_PATTERN.findall(svg_text(svg)))
+        report.diagram_parts[lang] = refs
+
+        def context_factory(lang_: str, slugs: list[str]) -> RenderContext:
+            return RenderContext(lang_, bom, data.constants, data.tables, slugs, set(diagrams))
+
+        chapters = render_language(root, lang, context_factory)
+        report.chapters[lang] = chapters
+        _write_language(env, lang_dir, lang, chapters)
+    report.seconds["site"] = time.perf_counter() - started
+
+    if pdf:
+        from citizenwatt.guide.pdf import write_pdf
+
+        pdf_dir = out_dir / "pdf"
+        pdf_dir.mkdir()
+        for lang in LANGS:
+            t0 = time.perf_counter()
+            target = pdf_dir / f"citizenwatt-guide-{lang}.pdf"
+            report.pdf_pages[lang] = write_pdf(out_dir / lang / "print.html", target)
+            report.pdfs[lang] = target
+            report.seconds[f"pdf_{lang}"] = time.perf_counter() - t0
+    report.seconds["total"] = time.perf_counter() - started
+    return report
+
+
+def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters: list[Chapter]) -> None:
+    t = ui(lang)
+    other = next(code for code in LANGS if code != lang)
+    page = env.get_template("page.html")
+    common = {
+        "lang": lang,
+        "other_lang": other,
+        "t": t,
+        "chapters": chapters,
+        "version": __version__,
+        "pdf_name": f"citizenwatt-guide-{lang}.pdf",
+    }
+
+    def write(filename: str, title: str, body: str, chapter: Chapter | None = None, previous=None, next_=None):
+        text = page.render(
+            **common, filename=filename, title=title, body=markupsafe_markup(body), chapter=chapter,
+            previous=previous, next=next_,
+        )
+        (lang_dir / filename).write_text(text, encoding="utf-8")
+
+    for index, chapter in enumerate(chapters):
+        previous = chapters[index - 1] if index > 0 else None
+        next_ = chapters[index + 1] if index + 1 < len(chapters) else None
+        write(f"{chapter.slug}.html", chapter.title, chapter.html, chapter, previous, next_)
+
+    items = "".join(f'<li><a href="{c.slug}.html">{html.escape(c.title)}</a></li>' for c in chapters)
+    home = (
+        f"<h1>{html.escape(t['site_title'])}</h1><p>{html.escape(t['print_cover_subtitle'])}.</p>"
+        f'<figure class="cw-figure"><img src="img/schematic.svg" alt=""></figure>'
+        f"<h2>{html.escape(t['contents'])}</h2><ol class=\"home-toc\">{items}</ol>"
+        f"<h2>{html.escape(t['downloads'])}</h2><ul>"
+        f'<li><a href="../pdf/{common["pdf_name"]}">{html.escape(t["pdf"])}</a></li>'
+        f'<li><a href="print.html">{html.escape(t["pdf"])} — HTML</a></li>'
+        f'<li><a href="../downloads/bom.csv">{html.escape(t["bom_csv"])}</a></li></ul>'
+    )
+    write("index.html", t["home"], home)
+
+    search_body = (
+        f"<h1>{html.escape(t['search_page_title'])}</h1>"
+        f'<div id="search-page-results" aria-live="polite"></div>'
+    )
+    write("search.html", t["search_page_title"], search_body)
+
+    licences = _licences_body(lang)
+    write("licences.html", t["licences"], licences)
+
+    index = {
+        "lang": lang,
+        "labels": {"none": t["search_none"], "results": t["search_results"]},
+        "entries": _search_entries(chapters),
+    }
+    (lang_dir / "search-index.js").write_text(
+        "window.CW_SEARCH_INDEX = " + json.dumps(index, ensure_ascii=False) + ";\n", encoding="utf-8"
+    )
+
+    for chapter in chapters:
+        chapter.print_html = _print_html(chapter)  # type: ignore[attr-defined]
+    (lang_dir / "print.html").write_text(
+        env.get_template("print.html").render(**common, chapters=chapters), encoding="utf-8"
+    )
+
+
+def _licences_body(lang: str) -> str:
+    if lang == "fr":
+        rows = [
+            ("Texte du guide (hardware/guide/)", "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
+            ("Matériel : schémas, nomenclature, sources des diagrammes (hardware/)", "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
+            ("Code : micrologiciel, collecteur, API, outil d'atelier, générateur du guide", "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
+        ]
+        intro = (
+            "Citizen Watt est libre : vous pouvez fabriquer, modifier et partager le compteur et ce guide, "
+            "à condition de partager vos modifications sous les mêmes licences."
+        )
+        head = ("Ce qui est couvert", "Identifiant SPDX", "Texte")
+    else:
+        rows = [
+            ("Guide text (hardware/guide/)", "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
+            ("Hardware: schematics, bill of materials, diagram sources (hardware/)", "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
+            ("Code: firmware, collector, API, workshop tool, guide builder", "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
+        ]
+        intro = (
+            "Citizen Watt is open: you may build, modify and share the meter and this guide, "
+            "as long as you share your changes under the same licences."
+        )
+        head = ("What it covers", "SPDX identifier", "Text")
+    body = "".join(
+        f'<tr><td>{html.escape(what)}</td><td><code>{spdx}</code></td><td><a href="../licenses/{name}">{name}</a></td></tr>'
+        for what, spdx, name in rows
+    )
+    title = "Licences" if lang == "fr" else "Licences"
+    return (
+        f"<h1>{title}</h1><p>{html.escape(intro)}</p><table><thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + f"</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def markupsafe_markup(text: str):
+    from markupsafe import Markup
+
+    return Markup(text)

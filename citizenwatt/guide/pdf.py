@@ -1,0 +1,39 @@
+"""Printable guide: the per-language print.html laid out as an A4 PDF by WeasyPrint.
+
+WeasyPrint is a PyPI package that needs only Pango (Debian's libpango-1.0-0 and
+libpangoft2-1.0-0) and local fonts; it never reaches the network for our pages, so the PDF
+builds offline on a clean machine. Its CSS paged media support gives page numbers and a
+table of contents with page references, which a browser's print-to-PDF does not.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+
+class PdfError(RuntimeError):
+    """The PDF could not be written; the message says what to install or fix."""
+
+
+def write_pdf(print_html: Path, target: Path) -> int:
+    """Lay out print_html (images and CSS resolved next to it) into target; return the page count."""
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:  # OSError: Pango is missing from the system
+        raise PdfError(
+            "WeasyPrint cannot start, so the PDF cannot be built. Install it with "
+            "`pip install weasyprint` and the Pango library (Debian: apt-get install libpango-1.0-0 "
+            f"libpangoft2-1.0-0). Detail: {error}"
+        ) from error
+    # WeasyPrint logs every CSS property it ignores; keep the command's output readable.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+    # Only files of the built site may be read: a stray remote URL fails at once instead of
+    # hanging offline, and a missing image fails the build instead of leaving a hole.
+    fetcher = weasyprint.URLFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
+    document = weasyprint.HTML(filename=str(print_html), url_fetcher=fetcher).render()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document.write_pdf(str(target))
+    return len(document.pages)

@@ -1,0 +1,231 @@
+"""Guide sources (hardware/guide/<lang>/NN-slug.md) rendered to HTML chapters.
+
+Each chapter is a Jinja2 template over Markdown: numbers, tables and part names come from
+the design calculator, the firmware defaults and the BOM through the helpers below, so
+the text cannot drift from them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jinja2
+import markdown
+
+from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom
+from citizenwatt.guide.design import Constant, GeneratedTable
+from citizenwatt.guide.text import LANGS, fmt_number, ui
+
+CHAPTER_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
+MARKDOWN_EXTENSIONS = ["tables", "toc", "attr_list", "admonition", "fenced_code", "md_in_html", "sane_lists"]
+
+
+class GuideSourceError(ValueError):
+    """A guide source cannot be rendered; the message names the file and what to change."""
+
+
+@dataclass
+class Chapter:
+    lang: str
+    number: int
+    slug: str
+    title: str
+    html: str
+    sections: list[tuple[str, str]]  # (id, title) of the h2 headings, for the page's table of contents
+    source: Path
+    parts_named: set[str] = field(default_factory=set)  # BOM references named in the prose
+
+
+def source_dir(root: Path) -> Path:
+    return root / "hardware" / "guide"
+
+
+def chapter_files(guide_dir: Path, lang: str) -> list[Path]:
+    folder = guide_dir / lang
+    files = sorted(path for path in folder.glob("*.md") if CHAPTER_FILE.match(path.name))
+    if not files:
+        raise GuideSourceError(f"No chapter found in {folder}: add files named like 01-safety.md.")
+    return files
+
+
+def chapter_slug(path: Path) -> str:
+    match = CHAPTER_FILE.match(path.name)
+    assert match is not None
+    return match.group(2)
+
+
+class RenderContext:
+    """The helpers a chapter template can call, for one language."""
+
+    def __init__(
+        self,
+        lang: str,
+        bom: Bom,
+        constants: dict[str, Constant],
+        tables: dict[str, GeneratedTable],
+        slugs: list[str],
+        figures: set[str],
+    ) -> None:
+        self.lang = lang
+        self.bom = bom
+        self.constants = constants
+        self.tables = tables
+        self.slugs = slugs
+        self.figures = figures
+        self.current: Path | None = None
+
+    def _fail(self, message: str) -> None:
+        raise GuideSourceError(f"{self.current}: {message}")
+
+    def const(self, key: str, unit: bool = True) -> str:
+        """A number from the design calculator or the firmware, marked so that tests can check it."""
+        if key not in self.constants:
+            self._fail(f"unknown constant {key!r}; known: {', '.join(sorted(self.constants))}.")
+        constant = self.constants[key]
+        shown = constant.display(self.lang, with_unit=unit)
+        return (
+            f'<span class="cw-const" data-key="{html.escape(key)}" '
+            f'data-value="{html.escape(str(constant.value))}">{html.escape(shown)}</span>'
+        )
+
+    def part(self, reference: str) -> str:
+        """A part named by its BOM reference, with its description on hover."""
+        try:
+            line = self.bom[reference]
+        except KeyError:
+            self._fail(f"part {reference!r} is not in hardware/bom.csv; add it there or fix the reference.")
+        title = f"{line.part(self.lang)} — {line.value}"
+        return f'<span class="cw-part" title="{html.escape(title)}">{reference}</span>'
+
+    def price(self, *groups: str) -> str:
+        total = self.bom.total_eur(*groups)
+        return f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">{fmt_number(total, 2, self.lang)} €</span>'
+
+    def table(self, name: str) -> str:
+        if name == "bom":
+            return bom_table(self.bom, self.lang)
+        if name not in self.tables:
+            self._fail(f"unknown table {name!r}; known: bom, {', '.join(sorted(self.tables))}.")
+        return self.tables[name].to_html(self.lang)
+
+    def figure(self, name: str, caption: str) -> str:
+        if name not in self.figures:
+            self._fail(f"unknown figure {name!r}; add hardware/diagrams/{name}.py or use one of {', '.join(sorted(self.figures))}.")
+        return (
+            f'<figure class="cw-figure" id="fig-{name}"><img src="img/{name}.svg" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+
+    def link(self, slug: str, anchor: str = "") -> str:
+        if slug not in self.slugs:
+            self._fail(f"link to unknown chapter {slug!r}; chapters are {', '.join(self.slugs)}.")
+        return f"{slug}.html" + (f"#{anchor}" if anchor else "")
+
+    def namespace(self) -> dict[str, object]:
+        return {
+            "lang": self.lang,
+            "const": self.const,
+            "part": self.part,
+            "price": self.price,
+            "table": self.table,
+            "figure": self.figure,
+            "link": self.link,
+            "bom": self.bom,
+        }
+
+
+def bom_table(bom: Bom, lang: str) -> str:
+    t = ui(lang)
+    head = "".join(
+        f"<th>{t[key]}</th>" for key in ("ref", "part", "value", "qty", "supplier", "supplier_pn", "unit_price")
+    )
+    rows = []
+    for line in bom.lines:
+        group = "" if line.group == "base" else f' class="cw-group-{line.group}"'
+        rows.append(
+            f"<tr{group}><td>{line.reference}</td><td>{html.escape(line.part(lang))}</td>"
+            f"<td>{html.escape(line.value)}</td><td class=\"num\">{line.quantity}</td>"
+            f"<td>{html.escape(line.supplier)}</td><td>{html.escape(line.supplier_part_number)}</td>"
+            f"<td class=\"num\">{fmt_number(line.unit_price_eur, 2, lang)} €</td></tr>"
+        )
+    totals = (
+        f'<tr class="cw-total"><td colspan="6">{t["total_base"]}</td>'
+        f'<td class="num" data-total="base">{fmt_number(bom.total_eur("base"), 2, lang)} €</td></tr>'
+        f'<tr class="cw-total"><td colspan="6">{t["total_voltage"]}</td>'
+        f'<td class="num" data-total="base voltage">{fmt_number(bom.total_eur("base", "voltage"), 2, lang)} €</td></tr>'
+    )
+    return (
+        f'<table class="cw-generated cw-bom" data-source="hardware/bom.csv"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}{totals}</tbody></table>"
+    )
+
+
+def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
+    context.current = path
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    try:
+        template = env.from_string(path.read_text(encoding="utf-8"))
+        source = template.render(**context.namespace())
+    except jinja2.TemplateError as error:
+        raise GuideSourceError(f"{path}: template error: {error}. Check the {{{{ ... }}}} expressions.") from error
+    md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
+    body = md.convert(source)
+    tokens = getattr(md, "toc_tokens", [])
+    if not tokens or tokens[0]["level"] != 1:
+        raise GuideSourceError(f"{path}: a chapter starts with one '# Title' line.")
+    title = html.unescape(tokens[0]["name"])
+    sections = [(child["id"], html.unescape(child["name"])) for child in tokens[0]["children"]]
+    chapter = Chapter(
+        lang=context.lang,
+        number=number,
+        slug=chapter_slug(path),
+        title=title,
+        html=body,
+        sections=sections,
+        source=path,
+    )
+    chapter.parts_named = set(REFERENCE_PATTERN.findall(prose_text(body)))
+    return chapter
+
+
+class _TextCollector(HTMLParser):
+    """Visible text of an HTML fragment, skipping the generated BOM table."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if self._skip_depth:
+            if tag == "table":
+                self._skip_depth += 1
+        elif tag == "table" and "cw-bom" in classes:
+            self._skip_depth = 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skip_depth and tag == "table":
+            self._skip_depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def prose_text(fragment: str) -> str:
+    collector = _TextCollector()
+    collector.feed(fragment)
+    collector.close()
+    return " ".join(collector.parts)
+
+
+def render_language(root: Path, lang: str, context_factory) -> list[Chapter]:
+    assert lang in LANGS
+    files = chapter_files(source_dir(root), lang)
+    context: RenderContext = context_factory(lang, [chapter_slug(path) for path in files])
+    return [render_chapter(path, context, number) for number, path in enumerate(files, start=1)]
