@@ -6,7 +6,7 @@
 # Stable signature (the build guide imports it):
 #   design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
 #          mains_v=230.0, mains_hz=50, adapter_v=9.0, sample_rate_hz=4000,
-#          adapter_phase_deg=0.0, margin=0.05, adc_noise_v=0.0012) -> dict
+#          adapter_phase_deg=0.0, margin=0.05, adc_noise_v=0.0008) -> dict
 # Every key of the result carries its unit; see DESIGN_KEYS below and docs/firmware.md.
 
 import math
@@ -83,7 +83,7 @@ def _round(x, n):
 
 def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
            mains_v=230.0, mains_hz=50, adapter_v=9.0, sample_rate_hz=4000,
-           adapter_phase_deg=0.0, margin=0.05, adc_noise_v=0.0012):
+           adapter_phase_deg=0.0, margin=0.05, adc_noise_v=0.0008):
     """Turn a hardware design into parts and calibration constants (a dict, units in keys).
 
     clamp: a key of CLAMPS. max_current_a: largest RMS current to measure (sine).
@@ -143,9 +143,9 @@ def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
     # 3. Resolution and noise floor in amps.
     lsb_v = ADC_FULL_SCALE_V[atten_db] / (1 << ADC_BITS)
     noise_a = adc_noise_v * ical
-    # Below this the measured current is noise (3 sigma of the noise-power estimate over
-    # 1600 samples, see measure.py), never less than 20 mA.
-    floor_a = max(0.02, noise_a * math.sqrt(3 * math.sqrt(2.0 / 1600)))
+    # The configured floor; measure() raises it to 4 sigma of its noise-power estimate for
+    # the window's sample count (0.38 x noise_a at 1600 samples).
+    floor_a = 0.02
 
     # 4. Voltage divider for the AC-AC adapter: its peak at +10 % mains fits the swing.
     vdiv_top = 0.0

@@ -1,0 +1,59 @@
+"""A simulated clock for the host meter: time only moves when the firmware sleeps or samples.
+
+Simulated time is therefore deterministic (same seed, same readings) whatever the host's
+load; `speed` only throttles it against the wall clock (simulated seconds per real second;
+inf = as fast as possible). Sleeps wake early when the meter is asked to stop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class SimClock:
+    def __init__(self, speed: float = 1.0, start_utc: float | None = None):
+        if speed <= 0:
+            raise ValueError("speed must be > 0 (simulated seconds per real second)")
+        self.speed = speed
+        self.start_utc = time.time() if start_utc is None else float(start_utc)
+        self.now_us = 0  # simulated uptime, microseconds
+        self._real0 = time.monotonic()
+        self._stop = threading.Event()
+
+    # MicroPython's time API, on simulated time (no wrap-around: the firmware handles it).
+    def ticks_us(self) -> int:
+        return self.now_us
+
+    def ticks_ms(self) -> int:
+        return self.now_us // 1000
+
+    @staticmethod
+    def ticks_diff(a: int, b: int) -> int:
+        return a - b
+
+    def advance_us(self, us: int) -> None:
+        self.now_us += int(us)
+
+    def wait_until_us(self, t_us: int) -> None:
+        if t_us > self.now_us:
+            self.now_us = t_us
+
+    def sleep_ms(self, ms: float) -> None:
+        self.now_us += int(ms * 1000)
+        if self.speed == float("inf"):
+            return
+        # Throttle: simulated time may not run ahead of real time x speed.
+        delay = self._real0 + self.now_us / 1e6 / self.speed - time.monotonic()
+        if delay > 0:
+            self._stop.wait(delay)
+
+    def utc(self) -> float:
+        return self.start_utc + self.now_us / 1e6
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()

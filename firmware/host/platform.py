@@ -1,0 +1,94 @@
+"""The hardware layer the firmware's Meter expects (`hw`), on CPython: simulated clock,
+ADCs on a simulated board, a Wi-Fi that is always there (unless a test pulls it), NTP that
+syncs to the simulated UTC, a watchdog that records how late it was fed, and the
+umqtt-API MQTT client. device.py is the same layer on the ESP32."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Callable
+
+from citizenwatt.firmware.host.adc import ADC, Board
+from citizenwatt.firmware.host.clock import SimClock
+from citizenwatt.firmware.host.umqtt import MQTTClient
+
+
+class HostPlatform:
+    def __init__(self, root: str, clock: SimClock, board: Board, seed: int = 1,
+                 on_published: Callable | None = None):
+        self.root = root
+        self.opener = open
+        self.fs = os
+        self.clock = clock
+        self.board = board
+        self._rng = random.Random(seed)
+        self._on_published = on_published
+        self.wifi_up = True       # a test may set False to simulate a Wi-Fi loss
+        self.ntp_ok = True        # a test may set False to keep the clock unsynced
+        self.wdt_s: float | None = None
+        self.wdt_last_ms = 0
+        self.wdt_max_gap_ms = 0
+        self.connects = 0
+
+    # time
+    def ticks_ms(self) -> int:
+        return self.clock.ticks_ms()
+
+    def ticks_us(self) -> int:
+        return self.clock.ticks_us()
+
+    def ticks_diff(self, a: int, b: int) -> int:
+        return a - b
+
+    def wait_until_us(self, t_us: int) -> None:
+        self.clock.wait_until_us(t_us)
+
+    def sleep_ms(self, ms: float) -> None:
+        self.clock.sleep_ms(ms)
+
+    def utc(self) -> int:
+        return int(self.clock.utc())
+
+    def ntp_sync(self) -> bool:
+        return self.ntp_ok and self.wifi_up
+
+    def stopping(self) -> bool:
+        return self.clock.stopping
+
+    # hardware
+    def adc(self, pin: int) -> ADC:
+        return ADC(pin, self.board)
+
+    def feed(self) -> None:
+        now = self.clock.ticks_ms()
+        gap = now - self.wdt_last_ms
+        if gap > self.wdt_max_gap_ms:
+            self.wdt_max_gap_ms = gap
+        self.wdt_last_ms = now
+
+    def mem_free(self) -> int:
+        return 100_000
+
+    def random(self) -> float:
+        return self._rng.random()
+
+    # network
+    def wifi_connect(self, ssid: str, password: str) -> None:
+        pass
+
+    def wifi_ok(self) -> bool:
+        return self.wifi_up
+
+    def rssi(self) -> int:
+        return -60
+
+    def mqtt_client(self, client_id, server, port, user, password, keepalive) -> MQTTClient:
+        if not self.wifi_up:
+            raise OSError(-1, "no Wi-Fi")
+        self.connects += 1
+        return MQTTClient(client_id, server, port, user, password, keepalive)
+
+    def on_published(self, reading) -> None:
+        if self._on_published:
+            self._on_published(reading)

@@ -1,0 +1,372 @@
+# Citizen Watt meter main loop: measure every channel, integrate energy, publish one reading
+# per interval over MQTT (QoS 1) or keep it on flash until the broker is back, and keep the
+# status, the clock and the checkpoints up to date. Hardware comes in through `hw` (see
+# device.py for the ESP32, host/platform.py for the simulator), so this runs on both.
+
+from array import array
+
+from . import calib
+from . import hass
+from . import wire
+from .energy import CheckpointPolicy, Integrator, StateStore
+from .measure import measure
+from .outbox import Outbox, pack_reading, unpack_reading
+
+FIRMWARE_VERSION = "0.2.0"
+NTP_EVERY_MS = 24 * 3600 * 1000
+NTP_RETRY_MS = 10 * 60 * 1000
+STATUS_EVERY_MS = 5 * 60 * 1000
+STABLE_AFTER_MS = 10 * 60 * 1000
+DRAIN_PER_STEP = 50
+
+
+def backoff_ms(attempt, rnd, min_ms=1000, max_ms=300000):
+    """Delay before reconnect attempt number `attempt` (0 = first retry): exponential,
+    capped, with "equal jitter" (half fixed, half random) so meters that lost the same
+    broker do not come back in step. rnd is a uniform draw in [0, 1)."""
+    d = min_ms << attempt if attempt < 20 else max_ms
+    if d > max_ms:
+        d = max_ms
+    return d // 2 + int(d / 2 * rnd)
+
+
+def sample_pairs(adc_i, adc_v, buf_i, buf_v, n, period_us, hw):
+    """Read n V/I pairs at a steady period; return the achieved pair rate (Hz)."""
+    t0 = hw.ticks_us()
+    t = t0
+    for k in range(n):
+        hw.wait_until_us(t)
+        if adc_v is not None:
+            buf_v[k] = adc_v.read_uv()
+        buf_i[k] = adc_i.read_uv()
+        t += period_us
+    elapsed = hw.ticks_diff(hw.ticks_us(), t0)
+    # A slow ADC overruns the period: the true rate is what the clock says.
+    nominal = n * period_us
+    return 1e6 * n / (elapsed if elapsed > nominal else nominal)
+
+
+class Meter:
+    def __init__(self, cfg, hw):
+        self.cfg = cfg
+        self.hw = hw
+        self.meter_id = cfg["meter_id"]
+        self.n_ch = len(cfg["channels"])
+        self.topic = wire.reading_topic(self.meter_id)
+        self.status_topic = wire.status_topic(self.meter_id)
+        root = hw.root
+        self.store = StateStore(root + "/state.a", root + "/state.b", hw.opener)
+        per_hour = 3600 // cfg["interval_s"]
+        self.outbox = Outbox(root + "/outbox", int(cfg["queue_hours"] * per_hour),
+                             opener=hw.opener, fs=hw.fs)
+        self.policy = CheckpointPolicy()
+        # Calibration per channel from the hardware design and the workshop trims.
+        v = cfg["voltage"]
+        self.cals = []
+        for ch in cfg["channels"]:
+            d = calib.design(clamp=ch["clamp"], max_current_a=ch["max_current_a"],
+                             atten_db=cfg["atten_db"], mains_v=cfg["nominal_v"],
+                             mains_hz=cfg["mains_hz"],
+                             adapter_v=v["adapter_v"] if v else 0.0,
+                             sample_rate_hz=cfg["sample_rate_hz"],
+                             adapter_phase_deg=v["phase_deg"] if v else 0.0)
+            c = calib.channel_cal(d, ch["trim"], v is not None, cfg["nominal_v"],
+                                  v["trim"] if v else 1.0)
+            if ch["noise_a"] is not None:
+                c["noise_a"] = ch["noise_a"]
+            self.cals.append(c)
+        self.adc_i = [hw.adc(ch["pin"]) for ch in cfg["channels"]]
+        self.adc_v = hw.adc(v["pin"]) if v else None
+        self.period_us = int(1000000 // cfg["sample_rate_hz"])
+        self.n_samples = int(round(cfg["cycles"] * cfg["sample_rate_hz"] / cfg["mains_hz"]))
+        self.buf_i = array("i", [0] * self.n_samples)
+        self.buf_v = array("i", [0] * self.n_samples) if v else None
+        self.measure_ms = int(cfg["measure_period_s"] * 1000)
+        self.per_reading = int(round(cfg["interval_s"] / cfg["measure_period_s"]))
+        # Runtime state.
+        self.client = None
+        self.connected = False
+        self.attempt = 0
+        self.next_connect_ms = 0
+        self.next_ntp_ms = 0
+        self.next_status_ms = 0
+        self.last_ping_ms = 0
+        self.synced = False
+        self.faults = [None] * self.n_ch
+        self.published = 0
+        self.last_published = None  # the last acknowledged reading tuple
+        self.boot = 0
+        self.seq = 0
+        self.stable = False
+        self._ticks0 = 0
+        self._up_ms = 0
+
+    # -- time -------------------------------------------------------------------------
+    def uptime_ms(self):
+        """Milliseconds since start; the device's ticks_ms wraps, this never does."""
+        t = self.hw.ticks_ms()
+        self._up_ms += self.hw.ticks_diff(t, self._ticks0)
+        self._ticks0 = t
+        return self._up_ms
+
+    # -- boot and shutdown ------------------------------------------------------------
+    def start(self):
+        hw = self.hw
+        self._ticks0 = hw.ticks_ms()
+        st = self.store.load() or {}
+        self.boot = st.get("boot", 0) + 1
+        mwh = st.get("mwh") or [0] * self.n_ch
+        mwh = (list(mwh) + [0] * self.n_ch)[:self.n_ch]
+        self.state = {"boot": self.boot, "mwh": mwh, "dropped": st.get("dropped", 0),
+                      "strikes": st.get("strikes", 0) + 1, "clean": False}
+        # Written before anything can crash: the boot counter and the crash strike.
+        self.store.write(self.state)
+        self.outbox.dropped = self.state["dropped"]
+        self.energy = Integrator(self.n_ch, mwh)
+        last = self.outbox.last()
+        if last is not None:
+            r = unpack_reading(last)
+            floor = [0] * self.n_ch
+            for c in r[5]:
+                for k in range(self.n_ch):
+                    if self.cfg["channels"][k]["id"] == c[0]:
+                        floor[k] = c[1]
+            self.energy.raise_to(floor)
+        self.prev_mwh = list(self.energy.mwh)
+        self.policy.saved(self.energy.mwh, 0)
+        self.reset_interval()
+        self.count = 0
+        self.interval_start_ms = 0
+        hw.wifi_connect(self.cfg["wifi_ssid"], self.cfg["wifi_password"])
+
+    def reset_interval(self):
+        self.sum_i2 = [0.0] * self.n_ch
+        self.sum_v2 = [0.0] * self.n_ch
+        self.sum_s = [0.0] * self.n_ch
+        self.n_meas = 0
+
+    def checkpoint(self, now, clean=False):
+        self.state["mwh"] = list(self.energy.mwh)
+        self.state["dropped"] = self.outbox.dropped
+        self.state["clean"] = clean
+        if clean or self.stable:
+            self.state["strikes"] = 0
+        self.store.write(self.state)
+        self.policy.saved(self.energy.mwh, now)
+
+    def run(self):
+        self.start()
+        while not self.hw.stopping():
+            self.step()
+        self.shutdown()
+
+    def shutdown(self):
+        """Clean stop: last reading, queue flushed if the link allows, checkpoint, offline."""
+        now = self.uptime_ms()
+        if self.count:
+            self.measure_all(now)
+            self.emit_reading(now)
+        if self.connected:
+            self.drain(len(self.outbox))
+        self.checkpoint(now, clean=True)
+        if self.connected:
+            try:
+                self.client.publish(self.status_topic, self.status_payload(wire.STATUS_OFFLINE),
+                                    True, 1)
+                self.client.disconnect()
+            except OSError:
+                pass
+            self.connected = False
+
+    # -- main loop --------------------------------------------------------------------
+    def step(self):
+        hw = self.hw
+        hw.feed()
+        now = self.uptime_ms()
+        if now >= self.next_measure_ms():
+            self.measure_all(now)
+            if self.count == 0:
+                # The first measurement opens the first interval: it counts from here.
+                self.interval_start_ms = now
+                self.reset_interval()
+            self.count += 1
+            if self.count > 1 and (self.count - 1) % self.per_reading == 0:
+                self.emit_reading(now)
+        self.service(now)
+        if self.policy.due(self.energy.mwh, now):
+            self.checkpoint(now)
+        if not self.stable and now >= STABLE_AFTER_MS:
+            self.stable = True
+            self.checkpoint(now)
+        wait = self.next_measure_ms() - self.uptime_ms()
+        if wait > 0:
+            if self.connected and len(self.outbox):
+                wait = 0 if wait < 5 else 5  # keep draining between measurements
+            hw.sleep_ms(wait)
+
+    def next_measure_ms(self):
+        return self.count * self.measure_ms
+
+    def measure_all(self, now):
+        powers = [0.0] * self.n_ch
+        for k in range(self.n_ch):
+            rate = sample_pairs(self.adc_i[k], self.adc_v, self.buf_i, self.buf_v,
+                                self.n_samples, self.period_us, self.hw)
+            n = int(round(self.cfg["cycles"] * rate / self.cfg["mains_hz"]))
+            m = measure(self.buf_i, self.buf_v, 1e-6, self.cals[k], n)
+            p = m["real_w"]
+            if self.cfg["channels"][k]["reverse"]:
+                p = -p
+            self.faults[k] = m["fault"]
+            powers[k] = p
+            self.sum_i2[k] += m["irms_a"] * m["irms_a"]
+            if m["vrms_v"] is not None:
+                self.sum_v2[k] += m["vrms_v"] * m["vrms_v"]
+            self.sum_s[k] += m["apparent_w"]
+        self.n_meas += 1
+        self.energy.add(powers, now)
+
+    def emit_reading(self, now):
+        interval_ms = now - self.interval_start_ms
+        if interval_ms <= 0:
+            return
+        interval_s = interval_ms / 1000
+        chans = []
+        for k in range(self.n_ch):
+            d = self.energy.mwh[k] - self.prev_mwh[k]
+            power_w = d * 3.6 / interval_s
+            irms = (self.sum_i2[k] / self.n_meas) ** 0.5
+            vrms = None
+            pf = None
+            if self.adc_v is not None:
+                vrms = (self.sum_v2[k] / self.n_meas) ** 0.5
+                s = self.sum_s[k] / self.n_meas
+                pf = power_w / s if s > 0 else 0.0
+                pf = 1.0 if pf > 1 else pf
+            chans.append((self.cfg["channels"][k]["id"], self.energy.mwh[k], power_w, irms,
+                          vrms, pf))
+        self.prev_mwh = list(self.energy.mwh)
+        utc = self.hw.utc() if self.synced else None
+        r = (self.boot, self.seq, utc, now, interval_s, chans)
+        self.seq += 1
+        self.interval_start_ms = now
+        self.reset_interval()
+        self.send(r)
+
+    # -- publishing -------------------------------------------------------------------
+    def payload(self, r):
+        boot, seq, ts, up_ms, interval_s, chans = r
+        out = []
+        for c in chans:
+            out.append(wire.channel(c[0], c[1] / 1000, c[2], c[3], c[4], c[5]))
+        return wire.encode_reading(self.meter_id, boot, seq, up_ms, interval_s, out, ts)
+
+    def send(self, r):
+        if self.connected and not len(self.outbox):
+            try:
+                self.client.publish(self.topic, self.payload(r), False, 1)
+                self.acked(r)
+                return
+            except OSError:
+                self.link_down()
+        self.outbox.push(pack_reading(r))
+
+    def acked(self, r):
+        self.published += 1
+        self.last_published = r
+        self.hw.on_published(r)
+
+    def drain(self, budget):
+        while budget > 0 and self.connected:
+            data = self.outbox.peek()
+            if data is None:
+                return
+            r = unpack_reading(data)
+            try:
+                self.client.publish(self.topic, self.payload(r), False, 1)
+            except OSError:
+                self.link_down()
+                return
+            self.outbox.pop()
+            self.acked(r)
+            budget -= 1
+
+    # -- network ----------------------------------------------------------------------
+    def link_down(self):
+        self.connected = False
+        try:
+            self.client.disconnect()
+        except (OSError, AttributeError):
+            pass
+        self.client = None
+        self.next_connect_ms = self.uptime_ms() + backoff_ms(
+            self.attempt, self.hw.random(), int(self.cfg["backoff_min_s"] * 1000),
+            int(self.cfg["backoff_max_s"] * 1000))
+        self.attempt += 1
+
+    def status_payload(self, state):
+        fields = {"fw": FIRMWARE_VERSION, "boot": self.boot, "uptime_s": self.uptime_ms() // 1000,
+                  "rssi": self.hw.rssi(), "mem_free": self.hw.mem_free(),
+                  "queued": len(self.outbox), "dropped": self.outbox.dropped,
+                  "synced": self.synced}
+        faults = {}
+        for k in range(self.n_ch):
+            if self.faults[k]:
+                faults[str(self.cfg["channels"][k]["id"])] = self.faults[k]
+        fields["faults"] = faults
+        return wire.encode_status(self.meter_id, state, fields)
+
+    def connect(self, now):
+        hw = self.hw
+        if not hw.wifi_ok():
+            self.next_connect_ms = now + 1000
+            return
+        cfg = self.cfg
+        try:
+            c = hw.mqtt_client(self.meter_id, cfg["mqtt_host"], cfg["mqtt_port"],
+                               cfg["mqtt_user"], cfg["mqtt_password"], cfg["keepalive_s"])
+            c.set_last_will(self.status_topic, wire.encode_status(self.meter_id,
+                            wire.STATUS_OFFLINE, {"boot": self.boot}), True, 1)
+            c.connect(True)
+            self.client = c
+            self.connected = True
+            c.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE), True, 1)
+            if cfg["hass"]:
+                for topic, msg in hass.discovery(cfg, FIRMWARE_VERSION):
+                    c.publish(topic, msg, True, 1)
+        except OSError:
+            self.link_down()
+            return
+        self.attempt = 0
+        self.last_ping_ms = now
+        self.next_status_ms = now + STATUS_EVERY_MS
+
+    def service(self, now):
+        hw = self.hw
+        if not self.synced or now >= self.next_ntp_ms:
+            if hw.wifi_ok():
+                if hw.ntp_sync():
+                    self.synced = True
+                    self.next_ntp_ms = now + NTP_EVERY_MS
+                else:
+                    self.next_ntp_ms = now + NTP_RETRY_MS
+        if not self.connected:
+            if now >= self.next_connect_ms:
+                self.connect(now)
+            if not self.connected:
+                return
+        try:
+            self.client.check_msg()
+            ka = self.cfg["keepalive_s"] * 1000
+            if ka and now - self.last_ping_ms >= ka // 2:
+                self.client.ping()
+                self.last_ping_ms = now
+            if now >= self.next_status_ms:
+                self.client.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE),
+                                    True, 1)
+                self.next_status_ms = now + STATUS_EVERY_MS
+        except OSError:
+            self.link_down()
+            return
+        if len(self.outbox):
+            self.drain(DRAIN_PER_STEP)
