@@ -115,6 +115,11 @@ from citizenwatt.api.cli import serve as _api_serve  # noqa: E402  (light: impor
 app.command("api")(_api_serve)
 
 
+from citizenwatt.workshop.commands import register as _register_workshop  # noqa: E402
+
+_register_workshop(app)  # ports, flash, provision, calibrate, check, workshop
+
+
 def main() -> None:
     app()
 

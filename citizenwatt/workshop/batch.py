@@ -1,0 +1,207 @@
+"""Batch mode for a room: boards are flashed, provisioned and checked one after another
+as they are plugged in, with a live table; a board that fails is redone from the start
+when it is plugged in again."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from citizenwatt.workshop import check as wcheck
+from citizenwatt.workshop import pipeline
+from citizenwatt.workshop.board import Board
+from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.i18n import t
+from citizenwatt.workshop.registration import Household
+
+READY, FAILED, BUSY = "ready", "failed", "busy"
+
+
+@dataclass
+class BoardRow:
+    port: str
+    state: str = BUSY
+    step: str = ""
+    fraction: float = 0.0
+    meter_id: str = ""
+    household_ref: str = ""
+    message: str = ""
+    attempts: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class WorkshopPlan:
+    bundle: Path | None
+    cache_dir: Path
+    provision: pipeline.ProvisionPlan
+    households: list[Household] = field(default_factory=list)
+    image: Path | None = None
+    micropython: str = "auto"
+    run_check: bool = True
+    check_network: bool = True
+
+
+def _household(plan: WorkshopPlan, index: int, meter_id: str) -> Household | None:
+    if plan.households:
+        return plan.households[index % len(plan.households)] if index < len(plan.households) \
+            else None
+    return plan.provision.household or Household(ref="ATELIER-" + meter_id,
+                                                 name="Foyer " + meter_id)
+
+
+def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
+             on_change: Callable[[], None]) -> None:
+    """The whole pipeline for one board; raises WorkshopError."""
+    t0 = time.monotonic()
+
+    def progress(step, done, total):
+        row.step = step
+        row.fraction = done / total if total else 0.0
+        on_change()
+
+    pipeline.flash(port, bundle=plan.bundle, cache_dir=plan.cache_dir, image=plan.image,
+                   micropython=plan.micropython, progress=progress)
+    with Board(port) as board:
+        row.meter_id = plan.provision.meter_id or \
+            pipeline.wconfig.meter_id_from_mac(board.unique_id())
+        household = _household(plan, household_index, row.meter_id)
+        if household is None:
+            raise WorkshopError("config.invalid", detail="more boards than households")
+        prov_plan = pipeline.ProvisionPlan(**{**plan.provision.__dict__, "household": household})
+        result = pipeline.provision(board, prov_plan, progress=progress)
+        row.household_ref = household.ref
+        if plan.run_check:
+            progress(t("step.check"), 0, 1)
+            results = wcheck.run_checks(board, network=plan.check_network)
+            bad = wcheck.failures(results)
+            if bad:
+                raise WorkshopError("check.summary_fail", section=bad[0].section,
+                                    count=len(bad)) if not bad[0].advice else \
+                    _AdviceError(bad[0].advice)
+        board.reset()  # the meter firmware starts
+    row.meter_id = result.meter_id
+    row.seconds = time.monotonic() - t0
+    progress(t("step.done"), 1, 1)
+
+
+class _AdviceError(WorkshopError):
+    def __init__(self, text: str):
+        super().__init__("error.unexpected", detail=text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def render(rows: list[BoardRow], waiting: bool) -> Group:
+    table = Table(title=t("workshop.title"), expand=True)
+    table.add_column(t("workshop.col.board"), no_wrap=True)
+    table.add_column(t("workshop.col.meter"), no_wrap=True)
+    table.add_column(t("workshop.col.step"))
+    table.add_column(t("workshop.col.result"), ratio=2)
+    for r in rows:
+        if r.state == READY:
+            result = Text(t("workshop.ok") + " (%.0f s)" % r.seconds, style="green")
+        elif r.state == FAILED:
+            result = Text(t("workshop.failed") + " : " + r.message, style="red")
+        else:
+            bar = int(r.fraction * 20)
+            result = Text("[" + "#" * bar + "." * (20 - bar) + "] %3.0f %%" % (r.fraction * 100),
+                          style="yellow")
+        table.add_row(r.port, r.meter_id, r.step, result)
+    parts = [table]
+    if waiting:
+        parts.append(Text(t("workshop.plug_next"), style="bold"))
+    return Group(*parts)
+
+
+def final_rows(rows: list[BoardRow]) -> list[BoardRow]:
+    """One row per board: a failed attempt redone successfully later is left out."""
+    ready = {(r.meter_id or r.port) for r in rows if r.state == READY}
+    ready_ports = {r.port for r in rows if r.state == READY}
+    out = []
+    for r in rows:
+        if r.state == FAILED and ((r.meter_id and r.meter_id in ready) or r.port in ready_ports):
+            continue
+        out.append(r)
+    return out
+
+
+def summary(rows: list[BoardRow]) -> Table:
+    rows = final_rows(rows)
+    table = Table(title=t("workshop.summary", ok=sum(r.state == READY for r in rows),
+                          failed=sum(r.state == FAILED for r in rows)))
+    table.add_column(t("workshop.col.board"))
+    table.add_column(t("workshop.col.meter"))
+    table.add_column("Foyer / Household")
+    table.add_column(t("workshop.col.result"))
+    for r in rows:
+        table.add_row(r.port, r.meter_id, r.household_ref,
+                      Text(t("workshop.ok"), style="green") if r.state == READY else
+                      Text(t("workshop.failed") + " : " + r.message, style="red"))
+    return table
+
+
+def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: int | None = None,
+        watch: bool = True, console: Console | None = None, poll_s: float = 0.3,
+        timeout_s: float | None = None) -> list[BoardRow]:
+    """Process boards as list_ports() shows them. A port is processed when it appears; a
+    board that failed is redone when its port disappears and comes back. Stops after
+    `count` ready boards, when nothing is left to do (watch=False), on timeout or Ctrl-C."""
+    console = console or Console()
+    rows: list[BoardRow] = []
+    by_port: dict[str, BoardRow] = {}
+    pending_redo: set[str] = set()
+    households_used = 0
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with Live(render(rows, watch), console=console, refresh_per_second=8,
+              transient=False) as live:
+        def refresh():
+            live.update(render(rows, watch))
+        try:
+            while True:
+                present = list(dict.fromkeys(list_ports()))
+                for port in list(pending_redo):
+                    if port not in present:  # unplugged: will be redone when it is back
+                        pending_redo.discard(port)
+                        by_port.pop(port, None)
+                todo = [p for p in present if p not in by_port]
+                for port in todo:
+                    row = BoardRow(port)
+                    by_port[port] = row
+                    rows.append(row)
+                    row.attempts += 1
+                    refresh()
+                    try:
+                        do_board(port, plan, row, households_used, refresh)
+                        row.state = READY
+                        households_used += 1
+                    except WorkshopError as e:
+                        row.state = FAILED
+                        row.message = str(e)
+                        pending_redo.add(port)
+                    except Exception as e:  # noqa: BLE001 - one board never stops the room
+                        row.state = FAILED
+                        row.message = t("error.unexpected", detail=type(e).__name__)
+                        pending_redo.add(port)
+                    refresh()
+                    if count is not None and sum(r.state == READY for r in rows) >= count:
+                        return rows
+                if not watch and not todo:
+                    return rows
+                if deadline is not None and time.monotonic() > deadline:
+                    return rows
+                time.sleep(poll_s)
+        except KeyboardInterrupt:
+            return rows
+        finally:
+            watch = False
+            refresh()

@@ -1,0 +1,206 @@
+"""Self-test of a built meter: ADC inputs, bias, noise floor, clamp orientation, Wi-Fi,
+broker. Each failure names what to look at on the board and the build-guide section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from citizenwatt.firmware import measure as fwmeasure
+from citizenwatt.workshop import config as wconfig
+from citizenwatt.workshop import sampling
+from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.i18n import t
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+BIAS_TOLERANCE = 0.08        # of the design bias: two 5 % resistors stay within it
+STUCK_LOW_V, STUCK_HIGH_V = 0.10, 2.95
+LOAD_A = 1.0                 # above this a clamp carries a real load: no noise test
+ORIENTATION_MIN_W = 20.0
+WIFI_WEAK_DBM, WIFI_BAD_DBM = -75, -85
+WIFI_TIMEOUT_MS = 15000
+
+
+@dataclass
+class CheckResult:
+    key: str
+    name: str
+    status: str
+    value: str = ""
+    advice: str = ""
+    section: str | None = None
+
+
+_WIFI = """\
+import network, time
+_w=network.WLAN(network.STA_IF)
+_w.active(True)
+if not _w.isconnected():
+    _w.connect({ssid!r}, {password!r})
+_t=time.ticks_ms()
+_bad=(getattr(network,'STAT_NO_AP_FOUND',201), getattr(network,'STAT_WRONG_PASSWORD',202),
+      getattr(network,'STAT_ASSOC_FAIL',203), getattr(network,'STAT_HANDSHAKE_TIMEOUT',204))
+while not _w.isconnected() and time.ticks_diff(time.ticks_ms(), _t) < {timeout_ms}:
+    if _w.status() in _bad:
+        break
+    time.sleep_ms(100)
+print(repr((_w.isconnected(), _w.status(), _w.status('rssi') if _w.isconnected() else None)))
+"""
+
+# A bare MQTT 3.1.1 CONNECT with the meter's credentials: it tests the route to the broker
+# and the password in one go, without depending on a library being installed.
+_BROKER = """\
+import socket
+def _s(b):
+    return bytes([len(b) >> 8, len(b) & 255]) + b
+_body = b'\\x00\\x04MQTT\\x04\\xc2\\x00\\x1e' + _s({client_id!r}) + _s({user!r}) + _s({password!r})
+_rl = bytearray()
+_n = len(_body)
+while True:
+    _d = _n % 128
+    _n //= 128
+    _rl.append(_d | (128 if _n else 0))
+    if not _n:
+        break
+try:
+    _k = socket.socket()
+    _k.settimeout(5)
+    _k.connect(socket.getaddrinfo({host!r}, {port})[0][-1])
+    _k.send(b'\\x10' + bytes(_rl) + _body)
+    _r = _k.recv(4)
+    try:
+        _k.send(b'\\xe0\\x00')
+    except OSError:
+        pass
+    _k.close()
+    print(repr(('connack', _r[3] if len(_r) == 4 and _r[0] == 0x20 else -1)))
+except OSError as _e:
+    print(repr(('error', str(_e))))
+"""
+
+
+def _fmt_v(x: float) -> str:
+    return "%.2f V" % x
+
+
+def check_inputs(board, cfg: dict) -> list[CheckResult]:
+    window, results = sampling.measure_config(board, cfg)
+    out: list[CheckResult] = []
+    for ch in cfg["channels"]:
+        cid, pin = ch["id"], ch["pin"]
+        d = wconfig.channel_design(cfg, ch)
+        r = results[cid]
+        volts = window.volts(pin)
+        lo, hi = min(volts), max(volts)
+        mean = sum(volts) / len(volts)
+        # 1. Raw ADC: a pin stuck at a rail is a broken joint or a missing bias.
+        name = t("check.name.adc", channel=cid)
+        stuck = mean < STUCK_LOW_V or mean > STUCK_HIGH_V
+        if stuck:
+            level = "0 V" if mean < STUCK_LOW_V else "3,3 V"
+            out.append(CheckResult("adc", name, FAIL, "%s – %s" % (_fmt_v(lo), _fmt_v(hi)),
+                                   t("check.adc.stuck", pin=pin, level=level,
+                                     section="adc-input"), "adc-input"))
+        elif r["fault"] == fwmeasure.CLIPPED:
+            out.append(CheckResult("adc", name, FAIL, "%s – %s" % (_fmt_v(lo), _fmt_v(hi)),
+                                   t("check.adc.clipping", burden_ohm=d["burden_ohm"],
+                                     section="burden-resistor"), "burden-resistor"))
+        else:
+            out.append(CheckResult("adc", name, OK, "%s – %s" % (_fmt_v(lo), _fmt_v(hi))))
+        # 2. Bias: the midpoint of the two resistors, where the design put it.
+        name = t("check.name.bias", channel=cid)
+        if stuck:
+            out.append(CheckResult("bias", name, SKIP, _fmt_v(mean)))
+        elif abs(mean - d["bias_v"]) > BIAS_TOLERANCE * d["bias_v"]:
+            out.append(CheckResult("bias", name, FAIL, _fmt_v(mean),
+                                   t("check.bias.off", bias_v=mean, expected_v=d["bias_v"],
+                                     section="bias-network"), "bias-network"))
+        else:
+            out.append(CheckResult("bias", name, OK, _fmt_v(mean)))
+        # 3. Noise floor: an idle clamp must read 0 W after the firmware's noise cut.
+        name = t("check.name.noise", channel=cid)
+        noise_mv = sampling.rms_noise_v(window, pin) * 1000
+        if stuck:
+            out.append(CheckResult("noise", name, SKIP, ""))
+        elif r["irms_a"] > LOAD_A:
+            out.append(CheckResult("noise", name, SKIP, "%.1f A" % r["irms_a"]))
+        elif r["irms_a"] > 0:
+            limit_w = d["floor_a"] * cfg["nominal_v"]
+            out.append(CheckResult("noise", name, FAIL, "%.0f W, %.1f mV" % (r["real_w"], noise_mv),
+                                   t("check.noise.high", power_w=abs(r["apparent_w"]),
+                                     limit_w=limit_w, section="noise-floor"), "noise-floor"))
+        else:
+            out.append(CheckResult("noise", name, OK, "0 W, %.1f mV" % noise_mv))
+        # 4. Orientation: only a voltage adapter gives the sign of the power.
+        name = t("check.name.orientation", channel=cid)
+        if r["vrms_v"] is None:
+            out.append(CheckResult("orientation", name, SKIP, "",
+                                   t("check.orientation.no_voltage")))
+        elif r["apparent_w"] < ORIENTATION_MIN_W:
+            out.append(CheckResult("orientation", name, SKIP, "%.0f W" % r["real_w"],
+                                   t("check.orientation.no_load")))
+        elif r["real_w"] < 0:
+            out.append(CheckResult("orientation", name, FAIL, "%.0f W" % r["real_w"],
+                                   t("check.orientation.reversed", power_w=r["real_w"],
+                                     section="clamp-orientation"), "clamp-orientation"))
+        else:
+            out.append(CheckResult("orientation", name, OK, "%.0f W" % r["real_w"]))
+    return out
+
+
+def check_wifi(board, cfg: dict) -> CheckResult:
+    name = t("check.name.wifi")
+    connected, status, rssi = board.eval_code(_WIFI.format(
+        ssid=cfg["wifi_ssid"], password=cfg["wifi_password"], timeout_ms=WIFI_TIMEOUT_MS))
+    if not connected:
+        detail = {201: "réseau introuvable / network not found",
+                  202: "mot de passe refusé / wrong password"}.get(status, "status %s" % status)
+        return CheckResult("wifi", name, FAIL, detail,
+                           t("check.wifi.fail", ssid=cfg["wifi_ssid"], detail=detail,
+                             section="wifi"), "wifi")
+    if rssi < WIFI_WEAK_DBM:
+        status = FAIL if rssi < WIFI_BAD_DBM else WARN
+        return CheckResult("wifi", name, status, "%d dBm" % rssi,
+                           t("check.wifi.weak", rssi_dbm=rssi, limit_dbm=WIFI_WEAK_DBM,
+                             section="wifi"), "wifi")
+    return CheckResult("wifi", name, OK, "%d dBm" % rssi)
+
+
+def check_broker(board, cfg: dict) -> CheckResult:
+    name = t("check.name.broker")
+    kind, value = board.eval_code(_BROKER.format(
+        client_id=(cfg["meter_id"] + "-check").encode(), user=(cfg["mqtt_user"] or "").encode(),
+        password=(cfg["mqtt_password"] or "").encode(), host=cfg["mqtt_host"],
+        port=cfg["mqtt_port"]))
+    where = "%s:%s" % (cfg["mqtt_host"], cfg["mqtt_port"])
+    if kind == "error" or value == -1:
+        detail = value if kind == "error" else "no CONNACK"
+        return CheckResult("broker", name, FAIL, where,
+                           t("check.broker.unreachable", host=cfg["mqtt_host"],
+                             port=cfg["mqtt_port"], detail=detail, section="broker"), "broker")
+    if value != 0:
+        return CheckResult("broker", name, FAIL, "%s (%d)" % (where, value),
+                           t("check.broker.refused", code=value, section="broker"), "broker")
+    return CheckResult("broker", name, OK, where)
+
+
+def run_checks(board, network: bool = True) -> list[CheckResult]:
+    raw, cfg = wconfig.load(board)
+    results = check_inputs(board, cfg)
+    if network:
+        wifi = check_wifi(board, cfg)
+        results.append(wifi)
+        if wifi.status == FAIL:
+            results.append(CheckResult("broker", t("check.name.broker"), SKIP))
+        else:
+            results.append(check_broker(board, cfg))
+    return results
+
+
+def failures(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if r.status == FAIL]
+
+
+def require_pass(results: list[CheckResult]) -> None:
+    bad = failures(results)
+    if bad:
+        raise WorkshopError("check.summary_fail", section=bad[0].section, count=len(bad))

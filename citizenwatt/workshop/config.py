@@ -1,0 +1,119 @@
+"""The meter's config.json, written by the workshop tool in the firmware's own format.
+
+The format, its defaults and its validation belong to the firmware (firmware/config.py);
+this module only builds the dict, validates it with the firmware's own validate() (so a
+bad value fails here, in the workshop, with the same sentence the meter would give), and
+derives the calibration constants with the firmware's calib.design().
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from citizenwatt.firmware import calib, wire
+from citizenwatt.firmware import config as fwconfig
+from citizenwatt.workshop.errors import WorkshopError
+
+CONFIG_PATH = "/config.json"
+# ADC1 pins for the clamps, in the order channels get them; the AC-AC adapter on 39.
+CHANNEL_PINS = (36, 34, 35, 32, 33, 37)
+VOLTAGE_PIN = 39
+
+
+def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
+          mqtt_port: int, mqtt_user: str, mqtt_password: str, channels: int = 1,
+          clamp: str = "SCT-013-000", max_current_a: float = 100.0, mains_hz: int = 50,
+          nominal_v: float = 230.0, voltage_adapter_v: float | None = None,
+          interval_s: float | None = None, hass: bool = False, trims: dict | None = None) -> dict:
+    """The raw config dict (only what differs from the firmware defaults, plus identity)."""
+    trims = trims or {}
+    raw = {
+        "meter_id": meter_id,
+        "wifi_ssid": wifi_ssid,
+        "wifi_password": wifi_password,
+        "mqtt_host": mqtt_host,
+        "mqtt_port": mqtt_port,
+        "mqtt_user": mqtt_user,
+        "mqtt_password": mqtt_password,
+        "mains_hz": mains_hz,
+        "nominal_v": nominal_v,
+        "channels": [{"id": i, "pin": CHANNEL_PINS[i], "clamp": clamp,
+                      "max_current_a": max_current_a, "trim": trims.get(i, 1.0)}
+                     for i in range(channels)],
+        "hass": hass,
+    }
+    if voltage_adapter_v:
+        raw["voltage"] = {"pin": VOLTAGE_PIN, "adapter_v": voltage_adapter_v}
+    if interval_s is not None:
+        raw["interval_s"] = interval_s
+        if interval_s < fwconfig.DEFAULTS["measure_period_s"]:
+            raw["measure_period_s"] = interval_s
+    validate(raw)
+    return raw
+
+
+def validate(raw: dict) -> dict:
+    """The firmware's validation, turned into a WorkshopError; returns the merged config."""
+    if not 0 < len(raw.get("channels") or []) <= wire.MAX_CHANNELS:
+        raise WorkshopError("config.invalid", detail="1 to %d channels" % wire.MAX_CHANNELS)
+    try:
+        cfg = fwconfig.validate(raw)
+        for ch in cfg["channels"]:
+            calib.design(ch["clamp"], ch["max_current_a"])
+    except (fwconfig.ConfigError, calib.DesignError) as e:
+        raise WorkshopError("config.invalid", detail=str(e).rstrip(".")) from None
+    return cfg
+
+
+def channel_design(cfg: dict, ch: dict) -> dict:
+    v = cfg.get("voltage")
+    return calib.design(ch["clamp"], ch["max_current_a"], mains_v=cfg["nominal_v"],
+                        mains_hz=cfg["mains_hz"], atten_db=cfg["atten_db"],
+                        sample_rate_hz=cfg["sample_rate_hz"],
+                        adapter_v=v["adapter_v"] if v else 0.0,
+                        adapter_phase_deg=v["phase_deg"] if v else 0.0)
+
+
+def channel_cal(cfg: dict, ch: dict, trim: float | None = None) -> dict:
+    """measure.measure()'s calibration for one channel, as the meter computes it."""
+    v = cfg.get("voltage")
+    return calib.channel_cal(channel_design(cfg, ch), trim=ch["trim"] if trim is None else trim,
+                             voltage=v is not None, nominal_v=cfg["nominal_v"],
+                             vtrim=v["trim"] if v else 1.0)
+
+
+def meter_id_from_mac(mac_hex: str) -> str:
+    """A stable id from the board's MAC: the same board gets the same id when redone."""
+    return "cw-" + mac_hex.lower().replace(":", "")[-6:]
+
+
+def to_bytes(raw: dict) -> bytes:
+    return json.dumps(raw, indent=1, sort_keys=True).encode()
+
+
+def read_raw(board) -> dict | None:
+    data = board.read_file(CONFIG_PATH)
+    if data is None:
+        return None
+    try:
+        raw = json.loads(data)
+    except ValueError:
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def load(board) -> tuple[dict, dict]:
+    """(raw, merged) config from the board, or a WorkshopError saying to provision."""
+    raw = read_raw(board)
+    if raw is None:
+        raise WorkshopError("config.missing", port=board.port)
+    return raw, validate(raw)
+
+
+def write(board, raw: dict) -> None:
+    validate(raw)
+    data = to_bytes(raw)
+    board.write_file(CONFIG_PATH, data)
+    if board.sha256(CONFIG_PATH) != hashlib.sha256(data).hexdigest():
+        raise WorkshopError("install.hash_mismatch", path=CONFIG_PATH)

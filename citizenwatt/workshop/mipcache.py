@@ -1,0 +1,156 @@
+"""An offline copy of micropython-lib packages, laid out like the package index itself.
+
+`fill_cache` downloads packages (and their dependencies) from the index
+(https://micropython.org/pi/v2 by default) into
+    <cache>/mip/package/<mpy>/<name>/<version>.json
+    <cache>/mip/file/<hh>/<sha256 prefix>
+which is exactly the layout mpremote's `mip install --index` reads. `install` then runs
+mpremote's own mip installer with that folder as the index, so a workshop without
+internet installs umqtt the way `mpremote mip install umqtt.simple` would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+from argparse import Namespace
+from pathlib import Path
+
+import httpx
+
+from citizenwatt.workshop.errors import WorkshopError
+
+INDEX_URL = "https://micropython.org/pi/v2"
+# What the meter firmware needs from micropython-lib.
+FIRMWARE_PACKAGES = ("umqtt.simple",)
+# .mpy format 6 for MicroPython >= 1.22, plus plain .py for any other board.
+MPY_VERSIONS = ("6", "py")
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CITIZENWATT_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "citizenwatt"
+
+
+def _get(client: httpx.Client, url: str) -> bytes:
+    try:
+        r = client.get(url)
+    except httpx.HTTPError as e:
+        raise WorkshopError("mip.index_unreachable", url=url, detail=type(e).__name__) from None
+    if r.status_code != 200:
+        raise WorkshopError("mip.index_unreachable", url=url, detail="HTTP %d" % r.status_code)
+    return r.content
+
+
+def fill_cache(cache_dir: Path, packages=FIRMWARE_PACKAGES, index_url: str = INDEX_URL,
+               mpy_versions=MPY_VERSIONS, timeout_s: float = 20.0) -> list[str]:
+    """Download packages and their dependencies; return the files written (relative)."""
+    root = Path(cache_dir) / "mip"
+    written: list[str] = []
+    index_url = index_url.rstrip("/")
+    with httpx.Client(timeout=timeout_s, follow_redirects=True) as client:
+        for mpy in mpy_versions:
+            todo = [(p, "latest") for p in packages]
+            seen = set()
+            while todo:
+                name, version = todo.pop(0)
+                if (name, version) in seen:
+                    continue
+                seen.add((name, version))
+                rel = "package/%s/%s/%s.json" % (mpy, name, version)
+                raw = _get(client, index_url + "/" + rel)
+                try:
+                    meta = json.loads(raw)
+                except ValueError:
+                    raise WorkshopError("mip.bad_hash", url=index_url + "/" + rel) from None
+                for _path, short in meta.get("hashes", ()):
+                    frel = "file/%s/%s" % (short[:2], short)
+                    dest = root / frel
+                    if dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() \
+                            .startswith(short):
+                        continue
+                    data = _get(client, index_url + "/" + frel)
+                    if not hashlib.sha256(data).hexdigest().startswith(short):
+                        raise WorkshopError("mip.bad_hash", url=index_url + "/" + frel)
+                    _atomic_write(dest, data)
+                    written.append(frel)
+                if meta.get("urls"):
+                    # Packages pointing at other hosts cannot be mirrored by hash; ours do not.
+                    raise WorkshopError("mip.bad_hash", url=index_url + "/" + rel)
+                _atomic_write(root / rel, raw)
+                if version == "latest" and meta.get("version"):
+                    _atomic_write(root / ("package/%s/%s/%s.json" % (mpy, name, meta["version"])),
+                                  raw)
+                written.append(rel)
+                for dep, dep_version in meta.get("deps", ()):
+                    todo.append((dep, dep_version or "latest"))
+    return written
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def package_files(cache_dir: Path, package: str, mpy: str) -> list[tuple[str, str]]:
+    """(path under the lib folder, sha256 prefix) of a cached package and its deps."""
+    root = Path(cache_dir) / "mip"
+    out, todo, seen = [], [(package, "latest")], set()
+    while todo:
+        name, version = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        meta_path = root / "package" / mpy / name / ("%s.json" % version)
+        if not meta_path.is_file():
+            raise WorkshopError("mip.not_cached", package=name, cache=str(cache_dir))
+        meta = json.loads(meta_path.read_text())
+        out.extend((p, h) for p, h in meta.get("hashes", ()))
+        todo.extend((d, v or "latest") for d, v in meta.get("deps", ()))
+    return out
+
+
+def require_cached(cache_dir: Path, package: str) -> None:
+    for mpy in MPY_VERSIONS:
+        if (Path(cache_dir) / "mip" / "package" / mpy / package / "latest.json").is_file():
+            return
+    raise WorkshopError("mip.not_cached", package=package, cache=str(cache_dir))
+
+
+def install(board, package: str, cache_dir: Path, target: str = "/lib") -> list[tuple[str, str]]:
+    """Install `package` from the offline cache with mpremote's mip; verify; return files."""
+    from mpremote.commands import CommandError
+    from mpremote.mip import do_mip
+
+    mpy = str(board.eval("getattr(__import__('sys').implementation, '_mpy', 0) & 0xFF") or "py")
+    files = package_files(cache_dir, package, mpy)  # fails early, before touching the board
+
+    class _State:  # the part of mpremote's State that do_mip uses
+        transport = board.transport
+
+        def did_action(self):
+            pass
+
+        def ensure_raw_repl(self, soft_reset=None):
+            pass
+
+    args = Namespace(command=["install"], packages=[package], index=str(Path(cache_dir) / "mip"),
+                     target=target, mpy=True)
+    with board.guard(), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            do_mip(_State(), args)
+        except CommandError:
+            raise WorkshopError("mip.not_cached", package=package, cache=str(cache_dir)) from None
+    for path, short in files:
+        remote = board.sha256(target + "/" + path)
+        if remote is None or not remote.startswith(short):
+            raise WorkshopError("install.hash_mismatch", path=target + "/" + path)
+    return files

@@ -1,0 +1,114 @@
+"""Per-meter MQTT credentials for Mosquitto: a password-file entry and ACL lines.
+
+The password entry uses Mosquitto 2's own format (what `mosquitto_passwd` writes):
+    <user>:$7$<iterations>$<base64 salt>$<base64 PBKDF2-HMAC-SHA512>
+The ACL block lets the meter write under cw/<meter_id>/# only (the wire contract's
+topics), and under Home Assistant's discovery prefix for its own node when enabled.
+Both files are rewritten whole through a temporary file, so a meter done twice has one
+entry, and a cut never leaves a half-written file for Mosquitto to choke on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from citizenwatt.firmware import wire
+from citizenwatt.workshop.errors import WorkshopError
+
+ITERATIONS = 101  # mosquitto_passwd's default
+SALT_BYTES = 12
+
+
+def hash_password(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return "$7$%d$%s$%s" % (iterations, base64.b64encode(salt).decode(),
+                            base64.b64encode(digest).decode())
+
+
+def check_password(entry_hash: str, password: str) -> bool:
+    try:
+        _, kind, iterations, salt, digest = entry_hash.split("$")
+    except ValueError:
+        return False
+    if kind != "7":
+        return False
+    got = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
+    return secrets.compare_digest(got, base64.b64decode(digest))
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _rewrite(path: Path, text: str) -> None:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise WorkshopError("mqtt.file", path=str(path), detail=e.strerror or str(e)) from None
+
+
+def set_password(passwd_file: Path, username: str, password: str) -> None:
+    """Add or replace `username`'s entry."""
+    if ":" in username or not username:
+        raise WorkshopError("config.invalid", detail="MQTT user %r" % username)
+    path = Path(passwd_file)
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [ln for ln in lines if ln.split(":", 1)[0] != username]
+    kept.append("%s:%s" % (username, hash_password(password)))
+    _rewrite(path, "\n".join(kept) + "\n")
+
+
+def acl_lines(meter_id: str, username: str | None = None, hass_prefix: str | None = None
+              ) -> list[str]:
+    wire.check_meter_id(meter_id)
+    lines = ["user %s" % (username or meter_id),
+             "topic write %s/%s/#" % (wire.TOPIC_ROOT, meter_id)]
+    if hass_prefix:
+        # Discovery configs under <prefix>/<component>/<meter_id>/<object>/config.
+        lines.append("topic write %s/+/%s/#" % (hass_prefix, meter_id))
+    return lines
+
+
+def set_acl(acl_file: Path, meter_id: str, username: str | None = None,
+            hass_prefix: str | None = None) -> None:
+    """Add or replace the meter's block, delimited by marker comments."""
+    begin, end = "# citizenwatt meter %s" % meter_id, "# end citizenwatt meter %s" % meter_id
+    path = Path(acl_file)
+    lines = path.read_text().splitlines() if path.exists() else []
+    out, skipping = [], False
+    for ln in lines:
+        if ln == begin:
+            skipping = True
+            continue
+        if skipping:
+            if ln == end:
+                skipping = False
+            continue
+        out.append(ln)
+    while out and not out[-1].strip():
+        out.pop()
+    block = [begin] + acl_lines(meter_id, username, hass_prefix) + [end]
+    _rewrite(path, "\n".join(out + ([""] if out else []) + block) + "\n")
+
+
+def set_collector_acl(acl_file: Path, username: str) -> None:
+    """Let the collector's account read every meter's topics (done once per deployment)."""
+    begin, end = "# citizenwatt collector %s" % username, "# end citizenwatt collector %s" % username
+    path = Path(acl_file)
+    text = path.read_text() if path.exists() else ""
+    if begin in text.splitlines():
+        return
+    block = [begin, "user %s" % username, "topic read %s/#" % wire.TOPIC_ROOT, end]
+    _rewrite(path, text.rstrip("\n") + ("\n\n" if text.strip() else "") + "\n".join(block) + "\n")

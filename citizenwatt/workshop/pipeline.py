@@ -1,0 +1,277 @@
+"""The steps for one board: flash, install, provision, calibrate. Shared by the single
+commands and by the batch `workshop` mode; each step reports progress through a callback
+and fails with a WorkshopError."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from citizenwatt.workshop import config as wconfig
+from citizenwatt.workshop import esp, mipcache, mqttauth, sampling
+from citizenwatt.workshop.board import Board
+from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.i18n import t
+from citizenwatt.workshop.registration import Household, Registration, register_meter
+
+# step label, done, total (total 0: indeterminate)
+StepProgress = Callable[[str, float, float], None]
+BUNDLE_SUFFIXES = (".py", ".mpy", ".json")
+
+
+def _quiet(step: str, done: float, total: float) -> None:
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# The firmware bundle
+# --------------------------------------------------------------------------------------
+
+def bundle_files(folder: Path) -> dict[str, bytes]:
+    """Board path -> content for every .py/.mpy/.json under folder (its layout kept)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WorkshopError("install.no_bundle", path=str(folder))
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.suffix in BUNDLE_SUFFIXES and "__pycache__" not in p.parts:
+            files["/" + p.relative_to(folder).as_posix()] = p.read_bytes()
+    if not files:
+        raise WorkshopError("install.no_bundle", path=str(folder))
+    return files
+
+
+def default_bundle(cache_dir: Path) -> Path:
+    """The firmware engineer's bundle builder output, if the firmware provides one."""
+    for module, func in (("citizenwatt.firmware.bundle", "build_bundle"),
+                         ("citizenwatt.firmware.host.bundle", "build_bundle")):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        builder = getattr(mod, func, None)
+        if builder is not None:
+            return Path(builder(Path(cache_dir) / "bundle"))
+    raise WorkshopError("install.no_bundle", path="citizenwatt.firmware.bundle")
+
+
+# --------------------------------------------------------------------------------------
+# flash
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class FlashResult:
+    port: str
+    micropython: str          # version found or written
+    wrote_micropython: bool
+    files: int
+    libraries: list[str] = field(default_factory=list)
+    unique_id: str = ""
+
+
+def micropython_answers(port: str) -> str | None:
+    """The MicroPython version if the board answers the raw REPL, else None."""
+    try:
+        with Board(port, timeout_s=3) as b:
+            return b.micropython_version()
+    except WorkshopError as e:
+        if e.key in ("board.no_repl",):
+            return None
+        raise
+
+
+def write_micropython(port: str, image: Path, erase: bool, progress: StepProgress) -> None:
+    progress(t("step.chip"), 0, 0)
+    esp.detect_chip(port)
+    progress(t("step.micropython"), 0, 100)
+    esp.write_micropython(port, image, erase=erase,
+                          progress=lambda pct: progress(t("step.micropython"), pct, 100))
+
+
+def install(board: Board, files: dict[str, bytes], cache_dir: Path,
+            packages=mipcache.FIRMWARE_PACKAGES, progress: StepProgress = _quiet) -> list[str]:
+    """Copy the bundle (skipping files already identical), install the libraries from the
+    offline cache with mip, then read every file's hash back. Returns library files."""
+    board.remove_leftovers("/")
+    total = sum(len(d) for d in files.values())
+    done = 0
+    label = t("step.install")
+    progress(label, 0, total)
+    for path, data in files.items():
+        if board.sha256(path) != hashlib.sha256(data).hexdigest():
+            base = done
+            board.write_file(path, data, progress=lambda n, _s, b=base: progress(label, b + n, total))
+        done += len(data)
+        progress(label, done, total)
+    libs = []
+    for i, package in enumerate(packages):
+        progress(t("step.deps"), i, len(packages))
+        libs += ["/lib/" + p for p, _h in mipcache.install(board, package, cache_dir)]
+    progress(t("step.deps"), len(packages), len(packages))
+    label = t("step.verify")
+    for i, (path, data) in enumerate(files.items()):
+        progress(label, i, len(files))
+        if board.sha256(path) != hashlib.sha256(data).hexdigest():
+            raise WorkshopError("install.hash_mismatch", path=path)
+    progress(label, len(files), len(files))
+    return libs
+
+
+def flash(port: str, *, bundle: Path | None, cache_dir: Path, image: Path | None = None,
+          micropython: str = "auto", erase: bool = True, progress: StepProgress = _quiet
+          ) -> FlashResult:
+    """micropython: "auto" writes it only when the board does not answer as MicroPython,
+    "always" writes it, "never" assumes it is there."""
+    files = bundle_files(bundle if bundle is not None else default_bundle(cache_dir))
+    for package in mipcache.FIRMWARE_PACKAGES:  # fail before touching the board
+        mipcache.require_cached(cache_dir, package)
+    wrote = False
+    version = micropython_answers(port) if micropython == "auto" else None
+    if micropython == "always" or (micropython == "auto" and version is None):
+        write_micropython(port, esp.find_image(image, cache_dir), erase, progress)
+        wrote = True
+    elif version:
+        progress(t("step.micropython_present", version=version), 1, 1)
+    with Board(port) as board:
+        version = board.micropython_version()
+        libs = install(board, files, cache_dir, progress=progress)
+        uid = board.unique_id()
+    return FlashResult(port, version, wrote, len(files), libs, uid)
+
+
+# --------------------------------------------------------------------------------------
+# provision
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class ProvisionPlan:
+    """Everything provisioning needs besides the board."""
+    wifi_ssid: str
+    wifi_password: str
+    mqtt_host: str
+    mqtt_port: int
+    api_url: str | None
+    api_token: str | None
+    household: Household | None
+    channel_labels: dict[int, str]
+    passwd_file: Path | None
+    acl_file: Path | None
+    meter_id: str | None = None
+    clamp: str = "SCT-013-000"
+    max_current_a: float = 100.0
+    mains_hz: int = 50
+    nominal_v: float = 230.0
+    voltage_adapter_v: float | None = None
+    interval_s: float | None = None
+    hass: bool = False
+    from_date: dt.date | None = None
+
+
+@dataclass
+class ProvisionResult:
+    meter_id: str
+    config: dict
+    registration: Registration | None
+    mqtt_password: str
+
+
+def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
+              ) -> ProvisionResult:
+    """Validate the config, create MQTT credentials, register with the API, and only then
+    write the config to the board: a board never holds credentials the broker ignores.
+    Redoing a board keeps its meter id (from its MAC) and its earlier trims."""
+    progress(t("step.provision"), 0, 3)
+    meter_id = plan.meter_id or wconfig.meter_id_from_mac(board.unique_id())
+    old = wconfig.read_raw(board) or {}
+    trims = {c.get("id"): c.get("trim", 1.0) for c in old.get("channels", ())
+             if isinstance(c, dict)} if old.get("meter_id") == meter_id else {}
+    password = mqttauth.new_password()
+    raw = wconfig.build(meter_id, wifi_ssid=plan.wifi_ssid, wifi_password=plan.wifi_password,
+                        mqtt_host=plan.mqtt_host, mqtt_port=plan.mqtt_port, mqtt_user=meter_id,
+                        mqtt_password=password, channels=max(1, len(plan.channel_labels)),
+                        clamp=plan.clamp, max_current_a=plan.max_current_a,
+                        mains_hz=plan.mains_hz, nominal_v=plan.nominal_v,
+                        voltage_adapter_v=plan.voltage_adapter_v, interval_s=plan.interval_s,
+                        hass=plan.hass, trims=trims)
+    if plan.passwd_file and plan.acl_file:
+        mqttauth.set_password(plan.passwd_file, meter_id, password)
+        mqttauth.set_acl(plan.acl_file, meter_id,
+                         hass_prefix="homeassistant" if plan.hass else None)
+    progress(t("step.register"), 1, 3)
+    registration = None
+    if plan.api_url:
+        if plan.household is None:
+            raise WorkshopError("config.invalid", detail="household (--household-ref)")
+        registration = register_meter(plan.api_url, plan.api_token or "", meter_id,
+                                      plan.household, plan.channel_labels or {0: ""},
+                                      plan.from_date)
+    progress(t("step.provision"), 2, 3)
+    wconfig.write(board, raw)
+    progress(t("step.provision"), 3, 3)
+    return ProvisionResult(meter_id, raw, registration, password)
+
+
+# --------------------------------------------------------------------------------------
+# calibrate
+# --------------------------------------------------------------------------------------
+
+TRIM_MIN, TRIM_MAX = 0.8, 1.25
+MIN_CAL_IRMS_A = 0.5
+
+
+@dataclass
+class CalResult:
+    channel: int
+    reference_w: float
+    before_w: float
+    after_w: float
+    old_trim: float
+    trim: float
+
+
+def _power(r: dict) -> float:
+    return r["real_w"] if r["vrms_v"] is not None else r["apparent_w"]
+
+
+def _mean_power(board, cfg, channel: int, windows: int, trims=None) -> tuple[float, float]:
+    ps, irms = [], []
+    for _ in range(windows):
+        _w, res = sampling.measure_config(board, cfg, trims=trims)
+        ps.append(_power(res[channel]))
+        irms.append(res[channel]["irms_a"])
+    return sum(ps) / len(ps), sum(irms) / len(irms)
+
+
+def calibrate(board: Board, channel: int, reference_w: float, windows: int = 5,
+              progress: StepProgress = _quiet) -> CalResult:
+    """Measure a known load on one channel, compute the trim that makes the meter read it,
+    store it in config.json, and measure again."""
+    if not reference_w or reference_w <= 0:
+        raise WorkshopError("cal.bad_reference", value=reference_w)
+    raw, cfg = wconfig.load(board)
+    ch = next((c for c in cfg["channels"] if c["id"] == channel), None)
+    if ch is None:
+        raise WorkshopError("config.invalid", detail="no channel %d" % channel)
+    progress(t("cal.title"), 0, 2)
+    before_w, irms_a = _mean_power(board, cfg, channel, windows)
+    if irms_a < MIN_CAL_IRMS_A:
+        raise WorkshopError("cal.no_signal", section="calibration", channel=channel, irms_a=irms_a)
+    old_trim = ch["trim"]
+    trim = round(old_trim * reference_w / abs(before_w), 4)
+    if not TRIM_MIN <= trim <= TRIM_MAX:
+        d = wconfig.channel_design(cfg, ch)
+        raise WorkshopError("cal.out_of_range", section="burden-resistor", trim=trim,
+                            channel=channel, burden_ohm=d["burden_ohm"])
+    for c in raw["channels"]:
+        if c["id"] == channel:
+            c["trim"] = trim
+    wconfig.write(board, raw)
+    progress(t("cal.title"), 1, 2)
+    _raw, cfg = wconfig.load(board)
+    after_w, _ = _mean_power(board, cfg, channel, windows)
+    progress(t("cal.title"), 2, 2)
+    return CalResult(channel, reference_w, before_w, after_w, old_trim, trim)

@@ -1,0 +1,75 @@
+"""Client of the API's meter registration endpoint (notes: registration contract).
+
+POST {api}/api/v1/meters/register with an installer's bearer token; idempotent on
+(meter_id, household.ref): 201 the first time, 200 with the same body afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import httpx
+
+from citizenwatt.workshop.errors import WorkshopError
+
+REGISTER_PATH = "/api/v1/meters/register"
+
+
+@dataclass(frozen=True)
+class Household:
+    ref: str
+    name: str
+    timezone: str = "Europe/Paris"
+
+
+@dataclass(frozen=True)
+class Registration:
+    meter_id: str
+    household_id: int
+    household_ref: str
+    household_link: str
+    created: bool  # False: it was already registered (idempotent repeat)
+
+
+def register_meter(api_url: str, token: str, meter_id: str, household: Household,
+                   channel_labels: dict[int, str], from_date: dt.date | None = None,
+                   timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None
+                   ) -> Registration:
+    body = {"meter_id": meter_id,
+            "household": {"ref": household.ref, "name": household.name,
+                          "timezone": household.timezone},
+            "channels": [{"id": i, "label": label} for i, label in sorted(channel_labels.items())]}
+    if from_date is not None:
+        body["from_date"] = from_date.isoformat()
+    url = api_url.rstrip("/") + REGISTER_PATH
+    try:
+        with httpx.Client(timeout=timeout_s, transport=transport) as client:
+            r = client.post(url, json=body, headers={"Authorization": "Bearer " + token})
+    except httpx.HTTPError as e:
+        raise WorkshopError("api.unreachable", url=api_url, detail=type(e).__name__) from None
+    if r.status_code == 401:
+        raise WorkshopError("api.unauthorized")
+    if r.status_code == 403:
+        raise WorkshopError("api.forbidden")
+    if r.status_code == 404:
+        raise WorkshopError("api.not_found", url=api_url)
+    if r.status_code not in (200, 201):
+        try:
+            detail = r.json().get("detail")
+        except ValueError:
+            detail = None
+        if isinstance(detail, list):  # FastAPI's 422: [{"loc": [...], "msg": ...}]
+            detail = "; ".join("%s: %s" % (".".join(str(p) for p in d.get("loc", ())[1:]),
+                                           d.get("msg")) for d in detail if isinstance(d, dict))
+        raise WorkshopError("api.rejected", status=r.status_code,
+                            detail=str(detail or r.text[:200] or "?"))
+    try:
+        data = r.json()
+        return Registration(meter_id=data["meter_id"], household_id=int(data["household_id"]),
+                            household_ref=data["household_ref"],
+                            household_link=data["household_link"],
+                            created=r.status_code == 201)
+    except (ValueError, KeyError, TypeError):
+        raise WorkshopError("api.rejected", status=r.status_code,
+                            detail="unexpected answer " + r.text[:120]) from None
