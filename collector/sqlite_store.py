@@ -99,6 +99,7 @@ class SqliteStore:
     def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
         stored = dup = 0
         hours: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0])
+        touched: list[tuple[str, int, int, int]] = []  # readings inserted or re-chained
         with self._write_lock:
             db = self._conn()
             pending_last = {}
@@ -110,7 +111,7 @@ class SqliteStore:
                 if version != self._data_version:
                     self._last.clear()
                 for r in rows:
-                    if self._insert(db, r, received_s, hours, pending_last):
+                    if self._insert(db, r, received_s, hours, pending_last, touched):
                         stored += 1
                     else:
                         dup += 1
@@ -119,6 +120,7 @@ class SqliteStore:
                     "energy_wh = energy_wh + excluded.energy_wh, "
                     "readings = readings + excluded.readings",
                     [(m, c, h, v[0], v[1]) for (m, c, h), v in hours.items()])
+                self._after_write(db, touched, list(hours), received_s)
                 db.execute("COMMIT")
                 self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
             except BaseException:
@@ -135,7 +137,14 @@ class SqliteStore:
             (r.meter_id, r.channel, r.boot, r.seq)).fetchone()
         return row
 
-    def _insert(self, db, r: ChannelReading, received_s, hours, pending_last) -> bool:
+    def _after_write(self, db, touched, hour_keys, received_s) -> None:
+        """Called inside the write transaction, before COMMIT: a subclass can record what
+        changed (the InfluxDB spool does) atomically with the change itself."""
+
+    def _after_status(self, db, meter_id: str, received_s: float) -> None:
+        """Same as _after_write, for a status update."""
+
+    def _insert(self, db, r: ChannelReading, received_s, hours, pending_last, touched) -> bool:
         key = (r.meter_id, r.channel)
         last = pending_last.get(key) or self._last.get(key)
         if last is not None and r.order_key > last[0]:
@@ -156,6 +165,7 @@ class SqliteStore:
         if cur.rowcount == 0:
             return False
         self._add(hours, r, t0, delta, +1)
+        touched.append((r.meter_id, r.channel, r.boot, r.seq))
         if nxt is not None:
             # A reading arrived late: the one after it now follows it, not `prev`.
             n = _row_to_reading(nxt)
@@ -166,6 +176,7 @@ class SqliteStore:
             db.execute("UPDATE reading SET delta_wh=?, delta_t0=? WHERE meter_id=? AND "
                        "channel=? AND boot=? AND seq=?",
                        (new_delta, new_t0, n.meter_id, n.channel, n.boot, n.seq))
+            touched.append((n.meter_id, n.channel, n.boot, n.seq))
         elif last is None or r.order_key > last[0]:
             pending_last[key] = (r.order_key, r, delta, t0)
         return True
@@ -184,6 +195,7 @@ class SqliteStore:
                 db.execute("INSERT INTO meter_status VALUES (?,?,?) ON CONFLICT DO UPDATE SET "
                            "status_json=excluded.status_json, received_utc=excluded.received_utc",
                            (meter_id, json.dumps(status), received_s))
+                self._after_status(db, meter_id, received_s)
 
     def reject(self, reason: str, topic: str, payload: bytes, detail: str,
                received_s: float) -> None:

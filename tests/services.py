@@ -77,3 +77,92 @@ class Mosquitto:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class Influxd:
+    """A real InfluxDB 1.x engine (Debian package influxdb, 1.6.7) in a temporary directory.
+
+    Debian's 1.6.7 serves /write and /query but not /api/v2/write: tests put
+    tests/influx_v2_adapter.py in front of it so influxdb-client's WriteApi runs end to end.
+    """
+
+    def __init__(self, workdir: Path, database: str = "citizenwatt"):
+        self.binary = shutil.which("influxd") or "/usr/bin/influxd"
+        if not os.path.exists(self.binary):
+            raise RuntimeError("influxd is not installed: run `apt-get install influxdb` "
+                               "(.ci/run and scripts/test.sh do it)")
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.rpc_port = free_port()  # bind-address, :8088 by default: keep it off shared ports
+        self.database = database
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / "influxd.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def write_conf(self) -> Path:
+        d = self.workdir
+        conf = d / "influxdb.conf"
+        conf.write_text(f"""reporting-disabled = true
+bind-address = "{self.host}:{self.rpc_port}"
+[meta]
+  dir = "{d / 'meta'}"
+[data]
+  dir = "{d / 'data'}"
+  wal-dir = "{d / 'wal'}"
+  query-log-enabled = false
+[http]
+  enabled = true
+  bind-address = "{self.host}:{self.port}"
+  auth-enabled = false
+  log-enabled = false
+[logging]
+  level = "warn"
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[subscriber]
+  enabled = false
+""")
+        return conf
+
+    def start(self, create_database: bool = True) -> "Influxd":
+        conf = self.write_conf()
+        self.proc = subprocess.Popen([self.binary, "-config", str(conf)],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log_path, "ab"))
+        wait_port(self.host, self.port, timeout_s=20, proc=self.proc)
+        if create_database:
+            self.query(f'CREATE DATABASE "{self.database}"', method="POST")
+        return self
+
+    def query(self, q: str, method: str = "GET", epoch: str = "s") -> list:
+        """Run InfluxQL on /query; return the list of results (raises on an error)."""
+        import json
+        import urllib.parse
+        import urllib.request
+
+        params = urllib.parse.urlencode({"q": q, "db": self.database, "epoch": epoch})
+        url = f"{self.url}/query?{params}"
+        req = urllib.request.Request(url, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            body = json.loads(resp.read())
+        for r in body.get("results", []):
+            if "error" in r:
+                raise RuntimeError(r["error"])
+        return body.get("results", [])
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

@@ -1,0 +1,501 @@
+"""The InfluxDB backend of the storage port: writes through influxdb-client's WriteApi
+(/api/v2/write), reads through InfluxQL on /query, so it runs on InfluxDB 1.8+, 2.x and 3.x.
+
+The collector keeps a local ledger (a SQLite file, WAL mode) that is at once the chain state
+of each channel, the durable spool towards InfluxDB and the dead-letter store. A batch is
+acknowledged to the broker once it is committed there; a shipper thread then writes the
+points it changed to InfluxDB in commit order, and removes them from the spool only once
+InfluxDB has accepted them. InfluxDB down or slow: the spool grows, the collector keeps
+reading from the broker, and the spool drains when InfluxDB is back. See docs/collector.md.
+
+Schema (one measurement for readings):
+  reading,channel=<c>,meter=<id> boot=..i,seq=..i,energy_wh=..,power_w=..,delta_wh=.. <t>
+  energy_hour,channel=<c>,meter=<id> energy_wh=..,readings=..i <hour start>
+  meter_status,meter=<id> status_json="..",received_utc=.. <received>
+A point's identity in InfluxDB is measurement + tags + time, so rewriting a point replaces
+it: <t> is the reading's time in ms with (boot mod 1000, seq mod 1000) in the sub-ms digits,
+which keeps readings of one channel apart and makes every rewrite land on the same point.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+import urllib.parse
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+from .sqlite_store import COLUMNS, SqliteStore
+from .store import ChannelReading, HourEnergy, MeterSummary, WriteResult
+
+log = logging.getLogger("citizenwatt.collector.influx")
+
+READING_MEASUREMENT = "reading"
+HOUR_MEASUREMENT = "energy_hour"
+STATUS_MEASUREMENT = "meter_status"
+KIND_READING, KIND_HOUR, KIND_STATUS = 0, 1, 2
+LEASE_TTL_S = 15.0
+
+SPOOL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, meter_id TEXT NOT NULL,
+    channel INTEGER NOT NULL, k1 INTEGER NOT NULL, k2 INTEGER NOT NULL,
+    spooled_utc REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shipper_lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL, expires_utc REAL NOT NULL
+);
+INSERT OR IGNORE INTO shipper_lease VALUES (1, '', 0);
+"""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached or used; the message names the address and what to check."""
+
+
+class SpoolFull(OSError):
+    """Too little free disk left to spool more: the collector retries without acknowledging."""
+
+
+def point_time_ns(ts_utc: float, boot: int, seq: int) -> int:
+    """The reading's InfluxDB timestamp: ms of ts_utc, then boot and seq in the sub-ms digits.
+
+    Two readings of one channel collide only if they end in the same millisecond and their
+    boot and seq agree modulo 1000, which a meter (intervals of seconds, a clock that moves
+    forward within a boot) cannot produce.
+    """
+    return round(ts_utc * 1000) * 1_000_000 + (boot % 1000) * 1000 + seq % 1000
+
+
+def _f(x: float) -> str:
+    return repr(float(x))
+
+
+def reading_line(row: tuple) -> str:
+    """Line protocol for one ledger row (columns as in sqlite_store.COLUMNS)."""
+    (m, c, boot, seq, ts, from_meter, received, interval_s, energy, power, irms, apparent,
+     vrms, pf, delta, delta_t0) = row
+    extra = ""
+    if vrms is not None:
+        extra += ",vrms_v=" + _f(vrms)
+    if pf is not None:
+        extra += ",pf=" + _f(pf)
+    # Meter ids are a-z 0-9 - _ (wire contract) and channels ints: nothing to escape in tags.
+    return (f"{READING_MEASUREMENT},channel={c},meter={m} boot={boot}i,seq={seq}i,"
+            f"ts_utc={_f(ts)},ts_from_meter={'true' if from_meter else 'false'},"
+            f"received_utc={_f(received)},interval_s={_f(interval_s)},energy_wh={_f(energy)},"
+            f"power_w={_f(power)},irms_a={_f(irms)},apparent={'true' if apparent else 'false'},"
+            f"delta_wh={_f(delta)},delta_t0={_f(delta_t0)}{extra} "
+            f"{point_time_ns(ts, boot, seq)}")
+
+
+def hour_line(m: str, c: int, hour_utc: int, energy_wh: float, readings: int) -> str:
+    return (f"{HOUR_MEASUREMENT},channel={c},meter={m} energy_wh={_f(energy_wh)},"
+            f"readings={readings}i {hour_utc * 1_000_000_000}")
+
+
+def status_line(m: str, status_json: str, received_s: float) -> str:
+    text = status_json.replace("\\", "\\\\").replace('"', '\\"')
+    return (f'{STATUS_MEASUREMENT},meter={m} status_json="{text}",received_utc={_f(received_s)} '
+            f"{round(received_s * 1000) * 1_000_000}")
+
+
+class SpoolLedger(SqliteStore):
+    """The local SQLite ledger: the embedded store's tables plus an outbox of points to ship.
+
+    Every write records, in the same transaction, which points it changed: the readings it
+    inserted, the neighbours it re-chained (a late reading changes the delta of the one
+    after it) and the hours it changed. The shipper sends their current state.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__(path)
+        with self._conn() as db:
+            db.executescript(SPOOL_SCHEMA)
+
+    def _after_write(self, db, touched, hour_keys, received_s) -> None:
+        now = time.time()
+        db.executemany(
+            "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
+            "VALUES (?,?,?,?,?,?)",
+            [(KIND_READING, m, c, b, s, now) for m, c, b, s in touched]
+            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in hour_keys])
+
+    def _after_status(self, db, meter_id: str, received_s: float) -> None:
+        db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
+                   "VALUES (?,?,0,0,0,?)", (KIND_STATUS, meter_id, time.time()))
+
+    # -- the shipper's side ----------------------------------------------------------
+
+    def depth(self) -> tuple[int, float | None]:
+        """Points waiting in the spool, and when the oldest of them was spooled."""
+        # Entries leave from the front only, so the ids in between are all still there:
+        # max - min + 1 counts them without a scan.
+        db = self._conn()
+        lo, hi = db.execute("SELECT MIN(id), MAX(id) FROM outbox").fetchone()
+        if lo is None:
+            return 0, None
+        oldest = db.execute("SELECT spooled_utc FROM outbox WHERE id=?", (lo,)).fetchone()
+        return hi - lo + 1, oldest[0] if oldest else None
+
+    def take(self, limit: int) -> tuple[int, bytes, int] | None:
+        """The oldest `limit` spool entries as (last id, line protocol, points), or None."""
+        db = self._conn()
+        db.execute("BEGIN")  # one snapshot: the rows and the spool entries agree
+        try:
+            hi = db.execute("SELECT MAX(id) FROM (SELECT id FROM outbox ORDER BY id LIMIT ?)",
+                            (limit,)).fetchone()[0]
+            if hi is None:
+                return None
+            lines: dict[tuple, str] = {}
+            cols = ", ".join("r." + c.strip() for c in COLUMNS.split(","))
+            for row in db.execute(
+                    f"SELECT {cols} FROM outbox o JOIN reading r ON r.meter_id=o.meter_id "
+                    "AND r.channel=o.channel AND r.boot=o.k1 AND r.seq=o.k2 "
+                    "WHERE o.kind=0 AND o.id<=?", (hi,)):
+                lines[(0, row[0], row[1], row[2], row[3])] = reading_line(row)
+            for m, c, h, e, n in db.execute(
+                    "SELECT h.meter_id, h.channel, h.hour_utc, h.energy_wh, h.readings "
+                    "FROM outbox o JOIN energy_hour h ON h.meter_id=o.meter_id "
+                    "AND h.channel=o.channel AND h.hour_utc=o.k1 WHERE o.kind=1 AND o.id<=?",
+                    (hi,)):
+                lines[(1, m, c, h)] = hour_line(m, c, h, e, n)
+            for m, st, t in db.execute(
+                    "SELECT DISTINCT s.meter_id, s.status_json, s.received_utc FROM outbox o "
+                    "JOIN meter_status s ON s.meter_id=o.meter_id WHERE o.kind=2 AND o.id<=?",
+                    (hi,)):
+                lines[(2, m)] = status_line(m, st, t)
+        finally:
+            db.execute("COMMIT")
+        return hi, "\n".join(lines.values()).encode(), len(lines)
+
+    def done(self, hi: int) -> None:
+        """InfluxDB accepted everything up to spool entry `hi`: drop it from the spool."""
+        with self._write_lock:
+            db = self._conn()
+            with db:
+                db.execute("DELETE FROM outbox WHERE id<=?", (hi,))
+
+    def lease(self, owner: str, ttl_s: float = LEASE_TTL_S) -> float:
+        """Take or renew the right to ship (one shipper per ledger, even with several
+        collectors on one data directory); return its expiry, or 0 if another holds it."""
+        now = time.time()
+        with self._write_lock:
+            db = self._conn()
+            with db:
+                cur = db.execute("UPDATE shipper_lease SET owner=?, expires_utc=? "
+                                 "WHERE id=1 AND (owner=? OR expires_utc<?)",
+                                 (owner, now + ttl_s, owner, now))
+        return now + ttl_s if cur.rowcount else 0.0
+
+    def release(self, owner: str) -> None:
+        with self._write_lock:
+            db = self._conn()
+            with db:
+                db.execute("UPDATE shipper_lease SET expires_utc=0 WHERE id=1 AND owner=?",
+                           (owner,))
+
+
+class InfluxQL:
+    """Reads through InfluxQL on /query: the one query path InfluxDB 1.x, 2.x and 3.x share."""
+
+    def __init__(self, url: str, token: str, bucket: str, timeout_s: float = 10.0):
+        import urllib3
+
+        self.url = url.rstrip("/")
+        self.db, _, self.rp = bucket.partition("/")
+        self._http = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout_s),
+                                         retries=False)
+        self._headers = {}
+        if ":" in token:  # 1.x credentials "user:password"; 2.x's v1 API accepts them too
+            self._headers = urllib3.make_headers(basic_auth=token)
+        elif token:
+            self._headers = {"Authorization": f"Token {token}"}
+
+    def ping(self) -> None:
+        resp = self._http.request("GET", f"{self.url}/ping", headers=self._headers)
+        if resp.status >= 300:
+            raise StoreUnavailable(f"HTTP {resp.status} on /ping")
+
+    def query(self, q: str) -> list[dict]:
+        params = {"db": self.db, "q": q, "epoch": "ms"}
+        if self.rp:
+            params["rp"] = self.rp
+        resp = self._http.request("GET", f"{self.url}/query?{urllib.parse.urlencode(params)}",
+                                  headers=self._headers)
+        try:
+            body = json.loads(resp.data)
+        except ValueError:
+            body = {}
+        if resp.status >= 300 or "error" in body:
+            raise StoreUnavailable(body.get("error") or f"HTTP {resp.status} on /query")
+        results = body.get("results", [])
+        for r in results:
+            if "error" in r:
+                raise StoreUnavailable(r["error"])
+        return results
+
+    def series(self, q: str) -> list[list[dict]]:
+        """Each statement's series as lists of {"tags", "rows": [dict per row]}."""
+        out = []
+        for r in self.query(q):
+            out.append([{"tags": s.get("tags", {}),
+                         "rows": [dict(zip(s["columns"], v)) for v in s.get("values", [])]}
+                        for s in r.get("series", [])])
+        return out
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxStore:
+    """ReadingStore on InfluxDB, with the local ledger as chain state, spool and dead letters.
+
+    Without spool_path it only reads (for the API, which may run elsewhere).
+    """
+
+    def __init__(self, url: str, token: str = "", org: str = "citizenwatt",
+                 bucket: str = "citizenwatt/autogen", *, spool_path: str | Path | None = None,
+                 owner: str = "citizenwatt-collector-1", timeout_s: float = 10.0,
+                 chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True):
+        self.url, self.org, self.bucket = url.rstrip("/"), org, bucket
+        self.owner = owner
+        self.chunk_points = chunk_points
+        self.min_free_bytes = int(min_free_mb * 1024 * 1024)
+        self.influxql = InfluxQL(url, token, bucket, timeout_s)
+        self.ledger = SpoolLedger(spool_path) if spool_path is not None else None
+        self._timeout_ms = int(timeout_s * 1000)
+        self._token = token
+        self._client = self._write_api = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._shipper: threading.Thread | None = None
+        self._free_checked = (0.0, True)
+        # what the metrics endpoint shows
+        self.shipped_points = 0
+        self.ship_errors = 0
+        self.influx_up = True
+        self.spool_depth = 0
+        self.spool_oldest_age_s = 0.0
+        if self.ledger is not None and ship:
+            self.start_shipping()
+
+    # -- start-up check --------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise StoreUnavailable with one line naming the address if InfluxDB is unusable."""
+        try:
+            self.influxql.ping()
+            self.influxql.query(f"SHOW TAG KEYS FROM {READING_MEASUREMENT} LIMIT 1")
+        except Exception as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise StoreUnavailable(
+                f"InfluxDB injoignable ou inutilisable à {self.url} (base "
+                f"{self.influxql.db!r} : {reason}). Vérifiez que le service tourne "
+                "(systemctl status influxdb), l'adresse CITIZENWATT_INFLUX_URL, le jeton "
+                "CITIZENWATT_INFLUX_TOKEN et que le bucket CITIZENWATT_INFLUX_BUCKET existe."
+            ) from None
+
+    # -- writing: into the ledger, acknowledged from there ---------------------------
+
+    def _require_ledger(self) -> SpoolLedger:
+        if self.ledger is None:
+            raise RuntimeError("this InfluxStore reads only: give it a spool_path to write")
+        return self.ledger
+
+    def _check_disk(self) -> None:
+        now = time.monotonic()
+        at, ok = self._free_checked
+        if now - at > 1.0:
+            ok = shutil.disk_usage(self.ledger.path.parent).free >= self.min_free_bytes
+            self._free_checked = (now, ok)
+        if not ok:
+            raise SpoolFull(
+                f"Disque presque plein sous {self.ledger.path.parent} : le tampon vers InfluxDB "
+                "ne peut plus grandir. Libérez de la place ou rétablissez InfluxDB.")
+
+    def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
+        ledger = self._require_ledger()
+        self._check_disk()
+        res = ledger.write(rows, received_s)
+        if res.stored:
+            self._wake.set()
+        return res
+
+    def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
+        self._require_ledger().set_status(meter_id, status, received_s)
+        self._wake.set()
+
+    def reject(self, reason: str, topic: str, payload: bytes, detail: str,
+               received_s: float) -> None:
+        self._require_ledger().reject(reason, topic, payload, detail, received_s)
+
+    def rejections(self) -> dict[str, int]:
+        return self.ledger.rejections() if self.ledger is not None else {}
+
+    # -- the shipper ------------------------------------------------------------------
+
+    def _connect_writer(self):
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self._client = InfluxDBClient(url=self.url, token=self._token, org=self.org,
+                                      timeout=self._timeout_ms)
+        # SYNCHRONOUS: write() returns once InfluxDB answered; the batching mode would keep
+        # points in memory only, and lose them in a crash.
+        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def start_shipping(self) -> None:
+        if self._shipper is None:
+            self._connect_writer()
+            self._stop.clear()
+            self._shipper = threading.Thread(target=self._ship_loop, name="influx-shipper",
+                                             daemon=True)
+            self._shipper.start()
+
+    def _ship_once(self) -> int:
+        """Ship one chunk; return the points shipped (0 when the spool is empty)."""
+        from influxdb_client import WritePrecision
+
+        chunk = self.ledger.take(self.chunk_points)
+        if chunk is None:
+            return 0
+        hi, body, n = chunk
+        self._write_api.write(self.bucket, self.org, record=body,
+                              write_precision=WritePrecision.NS)
+        self.ledger.done(hi)
+        self.shipped_points += n
+        return max(n, 1)
+
+    def _ship_loop(self) -> None:
+        lease_until = 0.0
+        delay = 0.2
+        last_logged = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.time() > lease_until - LEASE_TTL_S / 2:
+                    lease_until = self.ledger.lease(self.owner)
+                if not lease_until:
+                    self._stop.wait(1.0)  # another collector on this ledger ships
+                    continue
+                self._update_depth()
+                if self._ship_once():
+                    if not self.influx_up:
+                        log.info("InfluxDB répond de nouveau à %s : vidage du tampon", self.url)
+                    self.influx_up, delay = True, 0.2
+                    continue
+                self._wake.wait(0.2)
+                self._wake.clear()
+            except Exception as e:
+                self.ship_errors += 1
+                self.influx_up = False
+                if time.monotonic() - last_logged > 30:
+                    last_logged = time.monotonic()
+                    log.error("écriture vers InfluxDB %s impossible (%s) : les relevés restent "
+                              "dans le tampon local, nouvel essai automatique",
+                              self.url, str(e).splitlines()[0] if str(e) else type(e).__name__)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+        self._update_depth()
+
+    def _update_depth(self) -> None:
+        depth, oldest = self.ledger.depth()
+        self.spool_depth = depth
+        self.spool_oldest_age_s = max(0.0, time.time() - oldest) if oldest else 0.0
+
+    def status(self) -> dict:
+        """Gauges and counters for the metrics endpoint."""
+        return {"spool_depth": self.spool_depth, "spool_oldest_age_s": self.spool_oldest_age_s,
+                "shipped_points": self.shipped_points, "ship_errors": self.ship_errors,
+                "store_up": self.influx_up}
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the spool is empty (everything accepted by InfluxDB)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._update_depth()
+            if self.spool_depth == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.05)
+        return False
+
+    # -- reading: InfluxQL -------------------------------------------------------------
+
+    def latest(self, meter_id: str) -> list[ChannelReading]:
+        (series,) = self.influxql.series(
+            f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={_lit(meter_id)} "
+            "GROUP BY channel ORDER BY time DESC LIMIT 1")
+        out = []
+        for s in series:
+            for r in s["rows"]:
+                out.append(ChannelReading(
+                    meter_id=meter_id, channel=int(s["tags"]["channel"]), boot=r["boot"],
+                    seq=r["seq"], ts_utc=r["ts_utc"], ts_from_meter=r["ts_from_meter"],
+                    interval_s=r["interval_s"], energy_wh=r["energy_wh"], power_w=r["power_w"],
+                    irms_a=r["irms_a"], apparent=r["apparent"], vrms_v=r.get("vrms_v"),
+                    pf=r.get("pf")))
+        return sorted(out, key=lambda r: r.channel)
+
+    def hourly(self, meter_id: str, start_s: float, end_s: float,
+               channel: int | None = None) -> list[HourEnergy]:
+        where = (f"meter={_lit(meter_id)} AND time >= {int(start_s) * 1_000_000_000} "
+                 f"AND time < {int(-(-end_s // 1)) * 1_000_000_000}")
+        if channel is not None:
+            where += f" AND channel={_lit(str(channel))}"
+        # The points themselves, not GROUP BY time(1h): a long range then costs nothing.
+        (series,) = self.influxql.series(
+            f"SELECT energy_wh, readings FROM {HOUR_MEASUREMENT} WHERE {where} GROUP BY channel")
+        hours: dict[int, list] = defaultdict(lambda: [0.0, 0])
+        for s in sorted(series, key=lambda s: int(s["tags"]["channel"])):
+            for r in s["rows"]:
+                h = hours[r["time"] // 1000]
+                h[0] += r["energy_wh"]
+                h[1] += r["readings"]
+        return [HourEnergy(h, e, n) for h, (e, n) in sorted(hours.items())]
+
+    def meters(self) -> list[MeterSummary]:
+        counts, firsts, lasts, received, statuses = self.influxql.series(
+            f"SELECT count(seq) FROM {READING_MEASUREMENT} GROUP BY meter, channel; "
+            f"SELECT first(ts_utc) FROM {READING_MEASUREMENT} GROUP BY meter; "
+            f"SELECT last(ts_utc) FROM {READING_MEASUREMENT} GROUP BY meter; "
+            f"SELECT max(received_utc) FROM {READING_MEASUREMENT} GROUP BY meter; "
+            f"SELECT last(status_json) FROM {STATUS_MEASUREMENT} GROUP BY meter")
+
+        def by_meter(series, col):
+            return {s["tags"]["meter"]: s["rows"][0][col] for s in series if s["rows"]}
+
+        first, last = by_meter(firsts, "first"), by_meter(lasts, "last")
+        rec, st = by_meter(received, "max"), by_meter(statuses, "last")
+        chans: dict[str, list[int]] = defaultdict(list)
+        n: dict[str, int] = defaultdict(int)
+        for s in counts:
+            m = s["tags"]["meter"]
+            chans[m].append(int(s["tags"]["channel"]))
+            n[m] += s["rows"][0]["count"] if s["rows"] else 0
+        return [MeterSummary(m, tuple(sorted(chans[m])), first[m], last[m], rec.get(m, last[m]),
+                             n[m], json.loads(st[m]) if m in st else None)
+                for m in sorted(chans)]
+
+    def close(self) -> None:
+        if self._shipper is not None:
+            self._wake.set()
+            if self.influx_up:
+                self.flush(timeout_s=5.0)  # what is left stays spooled for the next start
+            self._stop.set()
+            self._shipper.join(10)
+            self._shipper = None
+            try:
+                self.ledger.release(self.owner)
+            except Exception:
+                pass
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.ledger is not None:
+            self.ledger.close()
