@@ -16,9 +16,10 @@ from citizenwatt.firmware import config as fwconfig
 from citizenwatt.workshop.errors import WorkshopError
 
 CONFIG_PATH = "/config.json"
-# ADC1 pins for the clamps, in the order channels get them; the AC-AC adapter on 39.
-CHANNEL_PINS = (36, 34, 35, 32, 33, 37)
-VOLTAGE_PIN = 39
+# ADC1 pins for the clamps, in the order channels get them, and the AC-AC adapter's: the
+# same as the firmware's host simulator (firmware/host/simulator.py).
+CHANNEL_PINS = (32, 33, 34, 35, 39)
+VOLTAGE_PIN = 36
 
 
 def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
@@ -28,6 +29,8 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
           interval_s: float | None = None, hass: bool = False, trims: dict | None = None) -> dict:
     """The raw config dict (only what differs from the firmware defaults, plus identity)."""
     trims = trims or {}
+    if not 1 <= channels <= len(CHANNEL_PINS):
+        raise WorkshopError("config.invalid", detail="1 to %d channels" % len(CHANNEL_PINS))
     raw = {
         "meter_id": meter_id,
         "wifi_ssid": wifi_ssid,

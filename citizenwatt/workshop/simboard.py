@@ -223,8 +223,8 @@ class SimChannel:
 class SimBoardSpec:
     mac: bytes = b"\x24\x0a\xc4\x12\x34\x56"
     channels: list[SimChannel] = field(default_factory=lambda: [
-        SimChannel(36), SimChannel(34), SimChannel(35)])
-    voltage_pin: int | None = None  # AC-AC adapter input, if fitted (39)
+        SimChannel(32), SimChannel(33), SimChannel(34)])
+    voltage_pin: int | None = None  # AC-AC adapter input, if fitted (36)
     mains_v: float = 230.0
     mains_hz: float = 50.0
     voltage_scale: float = 357.778  # mains volts per pin volt: calib.design()'s vcal, 9 V adapter
@@ -677,3 +677,28 @@ def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
     return {"os": os_mod, "uos": os_mod, "sys": sys_mod, "usys": sys_mod, "time": time_mod,
             "utime": time_mod, "machine": machine, "network": network, "gc": gc,
             "micropython": micropython, "esp32": esp32}
+
+
+def firmware_runner(state_root, seed: int = 1):
+    """A board runner that starts the meter firmware after a reset: the firmware's own
+    modules on CPython (firmware/host/simulator.py), with the identity and credentials
+    that provisioning wrote to this board's config.json."""
+    import json
+    from pathlib import Path
+
+    def run(board: SimBoard, stop: threading.Event) -> None:
+        from citizenwatt.firmware.host.simulator import SimulatedMeter
+
+        raw = json.loads(board.fs.read("/config.json"))
+        meter = SimulatedMeter(
+            meter_id=raw["meter_id"], host=raw["mqtt_host"], port=raw["mqtt_port"],
+            state_dir=Path(state_root) / raw["meter_id"], seed=seed,
+            interval_s=raw.get("interval_s", 10.0), channels=len(raw["channels"]),
+            voltage=bool(raw.get("voltage")),
+            extra_config={"mqtt_user": raw["mqtt_user"], "mqtt_password": raw["mqtt_password"]})
+        board.meter = meter
+        meter.start()
+        stop.wait()
+        meter.stop()
+
+    return run
