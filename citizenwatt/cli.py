@@ -85,7 +85,7 @@ def collector(
     import threading
 
     from citizenwatt.collector.service import Collector, CollectorError
-    from citizenwatt.collector.sqlite_store import SqliteStore
+    from citizenwatt.collector.stores import StoreUnavailable, open_store
 
     _setup_logging(verbose)
     s = _settings(config, data_dir=data_dir)
@@ -93,26 +93,50 @@ def collector(
         typer.secho("Aucun broker MQTT configuré : indiquez CITIZENWATT_MQTT_HOST (ou mqtt_host "
                     "dans le fichier --config).", fg="red", err=True)
         raise typer.Exit(2)
-    store = SqliteStore(s.readings_db)
+    try:
+        store = open_store(s)
+    except StoreUnavailable as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1)
     c = Collector(store, s.mqtt_host, s.mqtt_port, client_id=s.collector_id,
                   username=s.mqtt_username, password=s.mqtt_password,
-                  protocol=s.mqtt_protocol, shared_group=s.shared_group)
+                  protocol=s.mqtt_protocol, shared_group=s.shared_group,
+                  receive_maximum=s.mqtt_receive_maximum)
+    metrics = None
     try:
+        if s.metrics_port:
+            from citizenwatt.collector.metrics import MetricsServer
+
+            try:
+                metrics = MetricsServer(c, s.metrics_host, s.metrics_port).start()
+            except OSError as e:
+                raise CollectorError(
+                    f"Le port des métriques {s.metrics_host}:{s.metrics_port} est indisponible "
+                    f"({e}). Choisissez-en un autre (CITIZENWATT_METRICS_PORT, 0 pour aucun)."
+                ) from None
         c.start()
     except CollectorError as e:
         typer.secho(str(e), fg="red", err=True)
+        store.close()
         raise typer.Exit(1)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     c.stop()
+    if metrics is not None:
+        metrics.stop()
     store.close()
 
 
 from citizenwatt.api.cli import serve as _api_serve  # noqa: E402  (light: imports on use)
 
 app.command("api")(_api_serve)
+
+
+from citizenwatt.guide.cli import app as _guide_app  # noqa: E402
+
+app.add_typer(_guide_app, name="guide")
 
 
 from citizenwatt.workshop.commands import register as _register_workshop  # noqa: E402

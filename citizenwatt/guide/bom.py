@@ -144,3 +144,35 @@ def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
         group=row["group"],
         design_key=(row.get("design_key") or "").strip(),
     )
+
+
+@dataclass(frozen=True)
+class Pin:
+    signal: str
+    gpio: int
+    adc: str
+    label_fr: str
+    label_en: str
+    parts: tuple[str, ...]
+
+    def label(self, lang: str) -> str:
+        return self.label_fr if lang == "fr" else self.label_en
+
+
+def load_pinout(path: Path) -> dict[str, Pin]:
+    """hardware/pinout.csv: which ESP32 input each channel of the board is wired to."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        pins = {}
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                pins[row["signal"]] = Pin(
+                    signal=row["signal"],
+                    gpio=int(row["gpio"]),
+                    adc=row["adc"],
+                    label_fr=row["label_fr"],
+                    label_en=row["label_en"],
+                    parts=tuple(row["parts"].split()),
+                )
+            except (KeyError, ValueError):
+                raise BomError(f"{path}, line {number}: expected signal,gpio,adc,label_fr,label_en,parts with a whole gpio number.") from None
+    return pins

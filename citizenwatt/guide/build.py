@@ -17,8 +17,8 @@ from types import ModuleType
 import jinja2
 
 from citizenwatt import __version__
-from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, load_bom
-from citizenwatt.guide.design import Constant, DesignData, design_data
+from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
+from citizenwatt.guide.design import Constant, DesignData, bom_mismatches, design_data
 from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
 from citizenwatt.guide.text import LANGS, ui
 
@@ -36,6 +36,7 @@ class DiagramContext:
     lang: str
     constants: dict[str, Constant]
     bom: Bom
+    pins: dict[str, Pin]
 
     def label(self, fr: str, en: str) -> str:
         return fr if self.lang == "fr" else en
@@ -68,6 +69,22 @@ def find_root(start: Path | None = None) -> Path:
         "Cannot find the guide sources (hardware/guide and hardware/bom.csv). "
         "Run the command from a Citizen Watt checkout, or pass --src with its path."
     )
+
+
+def consistency_problems(bom: Bom, pins: dict[str, Pin], data: DesignData) -> list[str]:
+    """Where hardware/ (BOM values, pinout) disagrees with the firmware, as sentences to act on."""
+    problems = bom_mismatches(bom, data)
+    firmware_pin = data.constants["config.channel_pin"].value
+    if "current_1" not in pins or pins["current_1"].gpio != firmware_pin:
+        problems.append(
+            f"hardware/pinout.csv wires current_1 to GPIO{pins['current_1'].gpio if 'current_1' in pins else '?'} "
+            f"but the firmware's default configuration reads GPIO{firmware_pin}; make them the same."
+        )
+    for pin in pins.values():
+        unknown = [ref for ref in pin.parts if ref not in bom.references]
+        if unknown:
+            problems.append(f"hardware/pinout.csv, {pin.signal}: parts {', '.join(unknown)} are not in hardware/bom.csv.")
+    return problems
 
 
 def load_diagrams(root: Path) -> dict[str, ModuleType]:
@@ -136,6 +153,10 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     report = BuildReport(out_dir=out_dir)
     bom = load_bom(root / "hardware" / "bom.csv")
     data = data or design_data()
+    pins = load_pinout(root / "hardware" / "pinout.csv")
+    problems = consistency_problems(bom, pins, data)
+    if problems:
+        raise GuideBuildError("The hardware sources disagree with the firmware:\n- " + "\n- ".join(problems))
     diagrams = load_diagrams(root)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -159,7 +180,7 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     for lang in LANGS:
         lang_dir = out_dir / lang
         (lang_dir / "img").mkdir(parents=True)
-        diagram_context = DiagramContext(lang=lang, constants=data.constants, bom=bom)
+        diagram_context = DiagramContext(lang=lang, constants=data.constants, bom=bom, pins=pins)
         refs: set[str] = set()
         for name, module in diagrams.items():
             svg = module.draw(diagram_context)
@@ -168,7 +189,7 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
         report.diagram_parts[lang] = refs
 
         def context_factory(lang_: str, slugs: list[str]) -> RenderContext:
-            return RenderContext(lang_, bom, data.constants, data.tables, slugs, set(diagrams))
+            return RenderContext(lang_, bom, data.constants, data.tables, slugs, set(diagrams), pins)
 
         chapters = render_language(root, lang, context_factory)
         report.chapters[lang] = chapters
@@ -248,7 +269,7 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
     for chapter in chapters:
         chapter.print_html = _print_html(chapter)  # type: ignore[attr-defined]
     (lang_dir / "print.html").write_text(
-        env.get_template("print.html").render(**common, chapters=chapters), encoding="utf-8"
+        env.get_template("print.html").render(**common), encoding="utf-8"
     )
 
 

@@ -23,8 +23,12 @@ class Constant:
     digits: int  # decimals shown; ignored for text values
     source: str  # where the value comes from, e.g. "citizenwatt.firmware.calib.design_constants"
 
-    def display(self, lang: str, with_unit: bool = True) -> str:
+    def display(self, lang: str, with_unit: bool = True, percent: bool = False) -> str:
         unit = self.unit
+        if percent and not isinstance(self.value, str):
+            # A ratio such as margin = 0.05 read as "5 %"; the value itself stays the firmware's.
+            shown = fmt_number(self.value * 100, max(self.digits - 2, 0), lang)
+            return f"{shown}\u00a0%" if with_unit else shown
         if isinstance(self.value, str):
             shown = self.value
         elif unit == "Ω" and self.value >= 1000:
@@ -219,6 +223,19 @@ def _constant(key: str, value) -> Constant:
     return Constant(key=key, value=value, unit=unit, digits=digits, source=SOURCE)
 
 
+def derived_constants(calib, inputs: dict) -> dict[str, Constant]:
+    """Figures the guide quotes that the firmware keeps as module data rather than design() keys."""
+    kind, rated_a, rated_out = calib.CLAMPS[inputs["clamp"]]
+    source = "citizenwatt.firmware.calib"
+    constants = {
+        "mains_tolerance": Constant("mains_tolerance", calib.MAINS_TOLERANCE, "", 2, source),
+        "clamp_rated_a": Constant("clamp_rated_a", rated_a, "A", 0, source),
+    }
+    if kind == "current":
+        constants["clamp_secondary_ma"] = Constant("clamp_secondary_ma", round(rated_out * 1000, 6), "mA", 0, source)
+    return constants
+
+
 def _row_table(name: str, columns: tuple[Column, ...], inputs: list[dict]) -> GeneratedTable:
     design = _calib().design
     rows = []
@@ -249,6 +266,7 @@ def design_data() -> DesignData:
         {key: _constant(key, value) for key, value in result.items() if isinstance(value, (int, float, str))}
     )
     constants.update(config_constants())
+    constants.update(derived_constants(calib, inputs))
     sheet_rows = (
         ("Pince", "Clamp", "clamp"),
         ("Spires (rapport de la pince)", "Turns (clamp ratio)", "turns"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 import markdown
 
-from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom
+from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin
 from citizenwatt.guide.design import Constant, GeneratedTable
 from citizenwatt.guide.text import LANGS, fmt_number, ui
 
@@ -69,7 +69,9 @@ class RenderContext:
         tables: dict[str, GeneratedTable],
         slugs: list[str],
         figures: set[str],
+        pins: dict[str, Pin],
     ) -> None:
+        self.pins = pins
         self.lang = lang
         self.bom = bom
         self.constants = constants
@@ -81,12 +83,12 @@ class RenderContext:
     def _fail(self, message: str) -> None:
         raise GuideSourceError(f"{self.current}: {message}")
 
-    def const(self, key: str, unit: bool = True) -> str:
+    def const(self, key: str, unit: bool = True, percent: bool = False) -> str:
         """A number from the design calculator or the firmware, marked so that tests can check it."""
         if key not in self.constants:
             self._fail(f"unknown constant {key!r}; known: {', '.join(sorted(self.constants))}.")
         constant = self.constants[key]
-        shown = constant.display(self.lang, with_unit=unit)
+        shown = constant.display(self.lang, with_unit=unit, percent=percent)
         return (
             f'<span class="cw-const" data-key="{html.escape(key)}" '
             f'data-value="{html.escape(str(constant.value))}">{html.escape(shown)}</span>'
@@ -101,6 +103,13 @@ class RenderContext:
         title = f"{line.part(self.lang)} — {line.value}"
         return f'<span class="cw-part" title="{html.escape(title)}">{reference}</span>'
 
+    def pin(self, signal: str) -> str:
+        """The ESP32 input a channel is wired to, from hardware/pinout.csv."""
+        if signal not in self.pins:
+            self._fail(f"unknown signal {signal!r}; hardware/pinout.csv has {', '.join(self.pins)}.")
+        gpio = self.pins[signal].gpio
+        return f'<span class="cw-pin" data-signal="{signal}" data-value="{gpio}">GPIO{gpio}</span>'
+
     def price(self, *groups: str) -> str:
         total = self.bom.total_eur(*groups)
         return f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">{fmt_number(total, 2, self.lang)} €</span>'
@@ -108,6 +117,8 @@ class RenderContext:
     def table(self, name: str) -> str:
         if name == "bom":
             return bom_table(self.bom, self.lang)
+        if name == "pinout":
+            return pinout_table(self.pins, self.lang)
         if name not in self.tables:
             self._fail(f"unknown table {name!r}; known: bom, {', '.join(sorted(self.tables))}.")
         return self.tables[name].to_html(self.lang)
@@ -130,6 +141,7 @@ class RenderContext:
             "lang": self.lang,
             "const": self.const,
             "part": self.part,
+            "pin": self.pin,
             "price": self.price,
             "table": self.table,
             "figure": self.figure,
@@ -164,14 +176,37 @@ def bom_table(bom: Bom, lang: str) -> str:
     )
 
 
+def pinout_table(pins: dict[str, Pin], lang: str) -> str:
+    head = ("Voie", "Broche ESP32", "Entrée ADC", "Composants") if lang == "fr" else ("Channel", "ESP32 pin", "ADC input", "Parts")
+    rows = "".join(
+        f'<tr><td>{html.escape(pin.label(lang))}</td><td data-signal="{pin.signal}" data-value="{pin.gpio}">GPIO{pin.gpio}</td>'
+        f"<td>{pin.adc}</td><td>{' '.join(pin.parts)}</td></tr>"
+        for pin in pins.values()
+    )
+    return (
+        '<table class="cw-generated" data-table="pinout" data-source="hardware/pinout.csv"><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in head)
+        + f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
 def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
     context.current = path
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    # Jinja comments are {## ... ##} so that Markdown's heading ids, {#like-this}, stay Markdown.
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        comment_start_string="{##",
+        comment_end_string="##}",
+    )
     try:
         template = env.from_string(path.read_text(encoding="utf-8"))
         source = template.render(**context.namespace())
     except jinja2.TemplateError as error:
-        raise GuideSourceError(f"{path}: template error: {error}. Check the {{{{ ... }}}} expressions.") from error
+        line = getattr(error, "lineno", None)
+        where = f"{path}, line {line}" if line else str(path)
+        raise GuideSourceError(f"{where}: template error: {error}. Check the {{{{ ... }}}} expressions.") from error
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
     body = md.convert(source)
     tokens = getattr(md, "toc_tokens", [])
