@@ -14,7 +14,10 @@ from fastapi.templating import Jinja2Templates
 from citizenwatt import __version__
 from citizenwatt.collector.store import ReadingStore
 
-from . import errors, routes_meters, routes_pages
+from sqlalchemy.engine import Engine
+
+from . import errors, routes_households, routes_meters, routes_pages, routes_staff
+from .db import init_db, make_engine
 from .settings import ApiSettings
 
 HERE = Path(__file__).parent
@@ -38,13 +41,21 @@ def api_settings(settings) -> ApiSettings:
         return settings
     if settings is None:
         return ApiSettings()
-    return ApiSettings(default_lang=getattr(settings, "lang", None) or "fr")
+    kw = {"default_lang": getattr(settings, "lang", None) or "fr"}
+    data_dir = getattr(settings, "data_dir", None)
+    api = ApiSettings(**kw)
+    if api.database_url is None and data_dir is not None:
+        kw["database_url"] = f"sqlite:///{Path(data_dir) / 'citizenwatt.sqlite'}"
+        api = ApiSettings(**kw)
+    return api
 
 
 def create_app(store: ReadingStore, settings=None,
-               clock: Callable[[], float] = time.time) -> FastAPI:
+               clock: Callable[[], float] = time.time, engine: Engine | None = None) -> FastAPI:
     """Build the API around `store`. `settings`: ApiSettings, the system Settings, or None
-    (defaults and CITIZENWATT_API_* variables). `clock` (UTC seconds) is replaceable for tests."""
+    (defaults and CITIZENWATT_API_* variables). `clock` (UTC seconds) is replaceable for tests.
+    The relational database is `engine`, else settings.database_url, else DIR/citizenwatt.sqlite
+    beside the readings (system settings), else an in-memory SQLite database."""
     system_settings = settings
     settings = api_settings(settings)
     app = FastAPI(
@@ -59,6 +70,10 @@ def create_app(store: ReadingStore, settings=None,
     app.state.system_settings = system_settings
     app.state.clock = clock
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    if engine is None:
+        engine = make_engine(settings.database_url or "sqlite://")
+    app.state.engine = engine
+    app.state.sessionmaker = init_db(engine)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):
@@ -69,6 +84,8 @@ def create_app(store: ReadingStore, settings=None,
 
     errors.install(app)
     app.include_router(routes_meters.router)
+    app.include_router(routes_households.router)
+    app.include_router(routes_staff.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -5,19 +5,60 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from citizenwatt.firmware import wire
 
+from .auth import Principal, get_db, principal
 from .consumption import energy, live_power, local_today, zone
 from .energy import Bucket
+from .errors import ApiError
+from .models import Household, Meter
 
 METER_ID_PATTERN = "^[a-z0-9_-]{1,%d}$" % wire.MAX_METER_ID
 MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID,
                               description="Meter id, as in the MQTT topic cw/<meter>/reading.")]
 
 router = APIRouter(prefix="/api/v1", tags=["meters"])
+Db = Annotated[Session, Depends(get_db)]
+Who = Annotated[Principal, Depends(principal)]
+
+
+def open_mode(request: Request, db: Session) -> bool:
+    """Meter pages and endpoints are open to anyone only in a lab or demo setup: when the
+    settings say so, or (by default) while the database holds no household yet."""
+    setting = request.app.state.settings.open_meters
+    if setting is not None:
+        return setting
+    return db.scalar(select(Household.id).limit(1)) is None
+
+
+def check_meter_access(request: Request, db: Session, who: Principal, meter_id: str) -> None:
+    if open_mode(request, db):
+        return
+    if who.anonymous:
+        raise ApiError(401, "err.auth_required")
+    if who.user is None:
+        raise ApiError(403, "err.staff_only")
+    m = db.get(Meter, meter_id)
+    if not who.staff_can(m.deployment_id if m else None, "viewer"):
+        raise ApiError(404, "err.meter_unknown", meter_id=meter_id)
+
+
+def visible_meter_ids(request: Request, db: Session, who: Principal) -> set[str] | None:
+    """None: every meter; else the registered meters of the caller's deployment."""
+    if open_mode(request, db):
+        return None
+    if who.anonymous:
+        raise ApiError(401, "err.auth_required")
+    if who.user is None:
+        raise ApiError(403, "err.staff_only")
+    if who.user.deployment_id is None and not who.user.disabled:
+        return None
+    return set(db.scalars(select(Meter.id).where(Meter.deployment_id == who.user.deployment_id)))
 
 
 class ChannelPower(BaseModel):
@@ -91,18 +132,20 @@ def bucket_out(b: Bucket, tz) -> BucketOut:
 
 
 @router.get("/meters", response_model=MetersOut, summary="Meters that have sent readings")
-def list_meters(request: Request) -> MetersOut:
+def list_meters(request: Request, db: Db, who: Who) -> MetersOut:
     store = request.app.state.store
+    visible = visible_meter_ids(request, db, who)
     return MetersOut(meters=[
         MeterOut(meter_id=m.meter_id, channels=list(m.channels), first_ts_utc=m.first_ts_utc,
                  last_ts_utc=m.last_ts_utc, last_received_utc=m.last_received_utc,
                  readings=m.readings, state=(m.status or {}).get("state"), status=m.status)
-        for m in store.meters()])
+        for m in store.meters() if visible is None or m.meter_id in visible])
 
 
 @router.get("/meters/{meter_id}/live", response_model=PowerOut,
             summary="Latest power of a meter, per channel and in total")
-def meter_power(request: Request, meter_id: MeterId) -> PowerOut:
+def meter_power(request: Request, meter_id: MeterId, db: Db, who: Who) -> PowerOut:
+    check_meter_access(request, db, who, meter_id)
     state = request.app.state
     tz = zone(state.settings.timezone)
     live = live_power(state.store, meter_id, state.clock(), state.settings)
@@ -126,7 +169,9 @@ def meter_energy(
     channel: Annotated[int | None, Query(ge=0, lt=wire.MAX_CHANNELS,
                                          description="One channel only; default all summed.")] = None,
     tz: Annotated[str | None, Query(max_length=64, description="IANA time zone, default the household's.")] = None,
+    db: Db = None, who: Who = None,
 ) -> EnergyOut:
+    check_meter_access(request, db, who, meter_id)
     state = request.app.state
     zone_name = tz or state.settings.timezone
     zi = zone(zone_name)

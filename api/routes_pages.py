@@ -1,81 +1,412 @@
-"""Server-rendered pages (Jinja2): the household page with live power and today's chart."""
+"""Server-rendered pages (Jinja2), French by default, readable on a 360 px phone.
+
+- /h/<secret>/...: a household's pages (live, history, savings, comparison, its data),
+  opened by its secret link; staff see the same pages at /staff/households/<id>/...
+- /staff: meters with their status and households, for the association's staff;
+- /m/<meter>: a meter's page, open only in demo/lab mode (see routes_meters.open_mode).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import calendar
+from datetime import date, timedelta
+from typing import Annotated, Callable
+from urllib.parse import parse_qs
 
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import admin
+from .auth import SESSION_COOKIE, SESSION_TTL_S, Principal, get_db, household_from_link, principal
 from .charts import bar_chart
-from .consumption import energy, local_today, zone
-from .i18n import format_age, format_energy, format_power, request_lang, t
-from .routes_meters import MeterId
+from .comparison import MIN_GROUP, compare
+from .consumption import MAX_DATE, MIN_DATE, energy, local_today, zone
+from .energy import Bucket
+from .errors import ApiError
+from .household_data import household_buckets, household_live, household_zone
+from .i18n import format_age, format_energy, format_number, format_power, request_lang, t
+from .models import Deployment, Household, StaffToken, now_utc
+from .routes_households import energy_csv_text, savings_for
+from .routes_meters import MeterId, check_meter_access, open_mode
+from .staff_view import meter_rows
+from .texts import fmt_date
 
 router = APIRouter(include_in_schema=False)
+Db = Annotated[Session, Depends(get_db)]
+Who = Annotated[Principal, Depends(principal)]
 
 
-def _today_context(request: Request, meter_id: str, lang: str) -> dict:
-    state = request.app.state
-    tz = zone(state.settings.timezone)
-    now = state.clock()
-    today = local_today(now, tz)
-    buckets, total = energy(state.store, meter_id, today, today, "hour", tz, state.settings)
-    # Hours still to come are not gaps: only past hours without data are.
+def render(request: Request, template: str, lang: str, status: int = 200, **context) -> HTMLResponse:
+    context.update(lang=lang, t=lambda k, **p: t(lang, k, **p))
+    return request.app.state.templates.TemplateResponse(request, template, context,
+                                                        status_code=status)
+
+
+def today_context(request: Request, lang: str, buckets: list[Bucket], total_wh: float | None) -> dict:
+    now = request.app.state.clock()
     past_gaps = sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= now)
-    return {
-        "lang": lang, "t": lambda k, **p: t(lang, k, **p), "today": today,
-        "chart": bar_chart(buckets, lang, chart_id="today-chart", now_utc=now),
-        "total": None if total.energy_wh is None else format_energy(total.energy_wh, lang),
-        "total_wh": total.energy_wh, "past_gaps": past_gaps,
-    }
+    return {"chart": bar_chart(buckets, lang, chart_id="today-chart", now_utc=now),
+            "total": None if total_wh is None else format_energy(total_wh, lang),
+            "past_gaps": past_gaps}
 
+
+def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, channels) -> dict | None:
+    """channels: (name, power_w, sub) tuples."""
+    if ts is None:
+        return None
+    age = format_age(now - ts, lang)
+    return {"power": format_power(power_w, lang), "age": t(lang, "live.updated", age=age),
+            "stale": now - ts > stale_after_s, "stale_text": t(lang, "live.stale", age=age),
+            "channels": [(n, format_power(p, lang)) for n, p, _ in channels]
+            if len(channels) > 1 else []}
+
+
+def other_lang(request: Request, lang: str) -> str:
+    q = dict(request.query_params)
+    q["lang"] = "en" if lang == "fr" else "fr"
+    return request.url.path + "?" + "&".join(f"{k}={v}" for k, v in q.items())
+
+
+# -- landing, demo meter pages ------------------------------------------------------
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request):
+def home(request: Request, db: Db, who: Who):
     lang = request_lang(request)
+    if not open_mode(request, db):
+        if who.user is not None:
+            return RedirectResponse(f"/staff?lang={lang}", status_code=303)
+        return render(request, "landing.html", lang)
+    now = request.app.state.clock()
+    meters = [{"meter_id": m.meter_id, "age": format_age(now - m.last_ts_utc, lang),
+               "state": (m.status or {}).get("state")} for m in request.app.state.store.meters()]
+    return render(request, "meters.html", lang, meters=meters, switch_url=other_lang(request, lang))
+
+
+def _meter_today(request: Request, meter_id: str, lang: str) -> dict:
     state = request.app.state
-    now = state.clock()
-    meters = [
-        {"meter_id": m.meter_id, "age": format_age(now - m.last_ts_utc, lang),
-         "state": (m.status or {}).get("state")}
-        for m in state.store.meters()]
-    return state.templates.TemplateResponse(request, "meters.html", {
-        "lang": lang, "t": lambda k, **p: t(lang, k, **p), "meters": meters})
+    tz = zone(state.settings.timezone)
+    today = local_today(state.clock(), tz)
+    buckets, total = energy(state.store, meter_id, today, today, "hour", tz, state.settings)
+    return today_context(request, lang, buckets, total.energy_wh)
 
 
 @router.get("/m/{meter_id}", response_class=HTMLResponse)
-def household_page(request: Request, meter_id: MeterId):
+def meter_page(request: Request, meter_id: MeterId, db: Db, who: Who):
+    check_meter_access(request, db, who, meter_id)
     lang = request_lang(request)
     state = request.app.state
-    context = _today_context(request, meter_id, lang)
     rows = state.store.latest(meter_id)
     now = state.clock()
-    live = None
-    if rows:
-        ts = max(r.ts_utc for r in rows)
-        live = {"power": format_power(sum(r.power_w for r in rows), lang),
-                "age": t(lang, "live.updated", age=format_age(now - ts, lang)),
-                "stale": now - ts > state.settings.stale_after_s,
-                "stale_text": t(lang, "live.stale", age=format_age(now - ts, lang)),
-                "channels": [(t(lang, "live.channel", n=r.channel + 1), format_power(r.power_w, lang))
-                             for r in rows]}
-    q = f"?lang={lang}"
-    context.update({
-        "meter_id": meter_id, "live": live,
-        "power_url": f"/api/v1/meters/{meter_id}/live",
-        "chart_url": f"/m/{meter_id}/today{q}",
-        "live_refresh_s": state.settings.live_refresh_s,
-        "chart_refresh_s": state.settings.chart_refresh_s,
-        "stale_after_s": state.settings.stale_after_s,
-        "switch_url": f"/m/{meter_id}?lang={'en' if lang == 'fr' else 'fr'}",
-    })
-    return state.templates.TemplateResponse(request, "household.html", context)
+    live = live_context(lang, now, state.settings.stale_after_s, sum(r.power_w for r in rows),
+                        max((r.ts_utc for r in rows), default=None),
+                        [(t(lang, "live.channel", n=r.channel + 1), r.power_w, False) for r in rows])
+    return render(request, "household.html", lang, **_meter_today(request, meter_id, lang),
+                  title=t(lang, "page.title"), subtitle=meter_id, live=live, nav=None,
+                  live_url=f"/api/v1/meters/{meter_id}/live", auth="",
+                  chart_url=f"/m/{meter_id}/today?lang={lang}", settings=state.settings,
+                  switch_url=other_lang(request, lang))
 
 
 @router.get("/m/{meter_id}/today", response_class=HTMLResponse)
-def today_fragment(request: Request, meter_id: MeterId):
-    """The chart and total of today, as an HTML fragment the page's script swaps in."""
+def meter_today(request: Request, meter_id: MeterId, db: Db, who: Who):
+    check_meter_access(request, db, who, meter_id)
     lang = request_lang(request)
-    context = _today_context(request, meter_id, lang)
-    response = request.app.state.templates.TemplateResponse(request, "today.html", context)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    r = render(request, "today.html", lang, **_meter_today(request, meter_id, lang))
+    r.headers["Cache-Control"] = "no-store"
+    return r
+
+
+# -- household pages ----------------------------------------------------------------
+
+class HouseholdCtx:
+    def __init__(self, hh: Household, base: str, auth: str):
+        self.hh, self.base, self.auth = hh, base, auth
+
+
+def by_link(request: Request, token: str, db: Db) -> HouseholdCtx:
+    hh = household_from_link(db, token)
+    if hh is None:
+        raise ApiError(404, "err.bad_token")
+    return HouseholdCtx(hh, f"/h/{token}", token)
+
+
+def by_staff(request: Request, household_id: int, db: Db, who: Who) -> HouseholdCtx:
+    if who.user is None:
+        raise ApiError(401, "err.auth_required")
+    hh = db.get(Household, household_id) if 0 < household_id < 2 ** 31 else None
+    if hh is None or not who.staff_can(hh.deployment_id, "viewer"):
+        raise ApiError(404, "err.household_unknown", household_id=household_id)
+    return HouseholdCtx(hh, f"/staff/households/{hh.id}", "")
+
+
+def nav(ctx: HouseholdCtx, lang: str, current: str) -> list[tuple[str, str, bool]]:
+    items = [("", "nav.live"), ("/history", "nav.history"), ("/savings", "nav.savings"),
+             ("/compare", "nav.compare"), ("/data", "nav.data")]
+    return [(f"{ctx.base}{p}?lang={lang}", t(lang, k), k == current) for p, k in items]
+
+
+def view_live(request: Request, ctx: HouseholdCtx, db: Session):
+    lang = request_lang(request)
+    state = request.app.state
+    hh = ctx.hh
+    tz = household_zone(hh)
+    now = state.clock()
+    today = local_today(now, tz)
+    buckets, total = household_buckets(state.store, hh, today, today, "hour")
+    lv = household_live(state.store, hh, now)
+    live = live_context(lang, now, state.settings.stale_after_s, lv.power_w or 0.0, lv.ts_utc,
+                        [(c.label or t(lang, "live.channel", n=c.channel + 1), c.power_w, c.sub)
+                         for c in lv.channels])
+    return render(request, "household.html", lang, **today_context(request, lang, buckets, total.energy_wh),
+                  title=hh.name, subtitle=None, live=live, nav=nav(ctx, lang, "nav.live"),
+                  live_url=f"/api/v1/households/{hh.id}/live", auth=ctx.auth,
+                  chart_url=f"{ctx.base}/today?lang={lang}", settings=state.settings,
+                  switch_url=other_lang(request, lang))
+
+
+def view_today(request: Request, ctx: HouseholdCtx, db: Session):
+    lang = request_lang(request)
+    tz = household_zone(ctx.hh)
+    today = local_today(request.app.state.clock(), tz)
+    buckets, total = household_buckets(request.app.state.store, ctx.hh, today, today, "hour")
+    r = render(request, "today.html", lang, **today_context(request, lang, buckets, total.energy_wh))
+    r.headers["Cache-Control"] = "no-store"
+    return r
+
+
+def _parse_day(value: str | None, default: date) -> date:
+    if not value:
+        return default
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, "err.param", name="date", detail="AAAA-MM-JJ / YYYY-MM-DD") from None
+    if not MIN_DATE <= d <= MAX_DATE:
+        raise ApiError(422, "err.date_bounds", value=d.isoformat(), min=MIN_DATE.isoformat(),
+                       max=MAX_DATE.isoformat())
+    return d
+
+
+def view_history(request: Request, ctx: HouseholdCtx, db: Session):
+    lang = request_lang(request)
+    view = request.query_params.get("view", "day")
+    if view not in ("day", "month", "year"):
+        raise ApiError(422, "err.param", name="view", detail="day | month | year")
+    tz = household_zone(ctx.hh)
+    today = local_today(request.app.state.clock(), tz)
+    d = _parse_day(request.query_params.get("date"), today)
+    if view == "day":
+        start = end = d
+        res, prev, nxt, fmt = "hour", d - timedelta(days=1), d + timedelta(days=1), ("%H", "%H:%M", 3)
+        heading = fmt_date(d, lang)
+    elif view == "month":
+        start = d.replace(day=1)
+        end = start.replace(day=calendar.monthrange(d.year, d.month)[1])
+        res, prev, nxt, fmt = "day", start - timedelta(days=1), end + timedelta(days=1), ("%d", "%d/%m", 5)
+        heading = t(lang, "history.month", month=t(lang, f"month.{d.month}"), year=d.year)
+    else:
+        start, end = date(d.year, 1, 1), date(d.year, 12, 31)
+        res, prev, nxt, fmt = "month", date(d.year - 1, 1, 1), date(d.year + 1, 1, 1), ("%m", "%m/%Y", 1)
+        heading = str(d.year)
+    if prev < MIN_DATE:
+        prev = None
+    if nxt > MAX_DATE:
+        nxt = None
+    buckets, total = household_buckets(request.app.state.store, ctx.hh, start, end, res)
+    chart = bar_chart(buckets, lang, label_every=fmt[2], label_format=fmt[0], title_format=fmt[1],
+                      chart_id="history-chart", now_utc=request.app.state.clock())
+    link = lambda v, day: f"{ctx.base}/history?view={v}&date={day.isoformat()}&lang={lang}"  # noqa: E731
+    rows = [(b.start_local.strftime(fmt[1]), "—" if b.energy_wh is None else format_energy(b.energy_wh, lang))
+            for b in buckets]
+    return render(request, "history.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "nav.history"),
+                  view=view, heading=heading, chart=chart, rows=rows,
+                  total=None if total.energy_wh is None else format_energy(total.energy_wh, lang),
+                  gaps=total.gap_buckets,
+                  views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
+                  prev_url=link(view, prev) if prev else None, next_url=link(view, nxt) if nxt else None,
+                  csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",
+                  switch_url=other_lang(request, lang))
+
+
+def _period(request: Request, tz, days_back: int = 30) -> tuple[date, date]:
+    today = local_today(request.app.state.clock(), tz)
+    end = _parse_day(request.query_params.get("end"), today - timedelta(days=1))
+    start = _parse_day(request.query_params.get("start"), end - timedelta(days=days_back - 1))
+    if end < start:
+        raise ApiError(422, "err.range_order", start=start.isoformat(), end=end.isoformat())
+    if (end - start).days > 366:
+        raise ApiError(422, "err.range_too_long", days=(end - start).days + 1, resolution="day", max_days=367)
+    return start, end
+
+
+def view_savings(request: Request, ctx: HouseholdCtx, db: Session):
+    lang = request_lang(request)
+    hh = ctx.hh
+    start, end = _period(request, household_zone(hh))
+    s, method = savings_for(request, db, hh, start, end, lang)
+    fig = None
+    if s.status == "ok":
+        fig = {"kwh": format_number(s.saved_kwh, lang, 1) + "\u00a0kWh",
+               "pct": None if s.saved_pct is None else format_number(s.saved_pct, lang, 0) + "\u00a0%",
+               "eur": None if s.saved_eur is None else format_number(s.saved_eur, lang, 2) + "\u00a0€",
+               "co2": format_number(s.saved_kg_co2, lang, 1) + "\u00a0kg",
+               "positive": s.saved_kwh >= 0}
+    return render(request, "savings.html", lang, title=hh.name, nav=nav(ctx, lang, "nav.savings"),
+                  period=t(lang, "period", start=fmt_date(start, lang), end=fmt_date(end, lang)),
+                  start=start, end=end, fig=fig, method=method, savings_status=s.status,
+                  co2_source=hh.deployment.co2_source,
+                  co2_factor=format_number(hh.deployment.co2_g_per_kwh, lang, 0),
+                  form_action=ctx.base + "/savings", switch_url=other_lang(request, lang))
+
+
+def view_compare(request: Request, ctx: HouseholdCtx, db: Session):
+    lang = request_lang(request)
+    hh = ctx.hh
+    start, end = _period(request, household_zone(hh))
+    c = compare(db, request.app.state.store, hh, start, end)
+    k = lambda v: None if v is None else format_number(v, lang, 1) + "\u00a0kWh"  # noqa: E731
+    return render(request, "compare.html", lang, title=hh.name, nav=nav(ctx, lang, "nav.compare"),
+                  period=t(lang, "period", start=fmt_date(start, lang), end=fmt_date(end, lang)),
+                  start=start, end=end, c=c, own=k(c.own_kwh_per_day), median=k(c.median_kwh_per_day),
+                  diff=None if c.difference_pct is None else format_number(abs(c.difference_pct), lang, 0),
+                  min_group=MIN_GROUP, form_action=ctx.base + "/compare",
+                  switch_url=other_lang(request, lang))
+
+
+def view_data(request: Request, ctx: HouseholdCtx, db: Session):
+    lang = request_lang(request)
+    return render(request, "data.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "nav.data"),
+                  export_url=f"{ctx.base}/export.json", name=ctx.hh.name,
+                  csv_url=f"{ctx.base}/energy.csv?resolution=day",
+                  delete_url=f"{ctx.base}/delete?lang={lang}", can_delete=bool(ctx.auth),
+                  error=None, switch_url=other_lang(request, lang))
+
+
+def view_export(request: Request, ctx: HouseholdCtx, db: Session):
+    from .exporting import export_household
+    body = export_household(request.app.state.store, ctx.hh, request.app.state.clock())
+    return Response(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="citizenwatt-foyer-{ctx.hh.id}.json"'})
+
+
+def view_csv(request: Request, ctx: HouseholdCtx, db: Session):
+    from .consumption import check_range
+    q = request.query_params
+    res = q.get("resolution", "day")
+    if res not in ("hour", "day", "week", "month"):
+        raise ApiError(422, "err.param", name="resolution", detail="hour | day | week | month")
+    tz = household_zone(ctx.hh)
+    today = local_today(request.app.state.clock(), tz)
+    end = _parse_day(q.get("end"), today)
+    start = _parse_day(q.get("start"), end - timedelta(days=30 if res != "hour" else 0))
+    check_range(start, end, res, request.app.state.settings)
+    buckets, _ = household_buckets(request.app.state.store, ctx.hh, start, end, res)
+    return Response(energy_csv_text(buckets, tz), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="citizenwatt-{res}-{start}-{end}.csv"'})
+
+
+HOUSEHOLD_VIEWS: list[tuple[str, Callable]] = [
+    ("", view_live), ("/today", view_today), ("/history", view_history),
+    ("/savings", view_savings), ("/compare", view_compare), ("/data", view_data),
+    ("/export.json", view_export), ("/energy.csv", view_csv),
+]
+
+
+def _register(path: str, view: Callable) -> None:
+    def link_view(request: Request, db: Db, ctx: HouseholdCtx = Depends(by_link)):
+        return view(request, ctx, db)
+
+    def staff_view(request: Request, db: Db, ctx: HouseholdCtx = Depends(by_staff)):
+        return view(request, ctx, db)
+
+    router.add_api_route("/h/{token}" + path, link_view, methods=["GET"], response_class=HTMLResponse)
+    router.add_api_route("/staff/households/{household_id}" + path, staff_view, methods=["GET"],
+                         response_class=HTMLResponse)
+
+
+for _path, _view in HOUSEHOLD_VIEWS:
+    _register(_path, _view)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    body = (await request.body())[:10_000].decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+@router.post("/h/{token}/delete", response_class=HTMLResponse)
+async def delete_household_page(request: Request, token: str, db: Db):
+    ctx = by_link(request, token, db)
+    lang = request_lang(request)
+    fields = await form_fields(request)
+    if fields.get("confirm", "").strip() != ctx.hh.name:
+        return render(request, "data.html", lang, status=422, title=ctx.hh.name,
+                      nav=nav(ctx, lang, "nav.data"), export_url=f"{ctx.base}/export.json",
+                      csv_url=f"{ctx.base}/energy.csv?resolution=day", name=ctx.hh.name,
+                      delete_url=f"{ctx.base}/delete?lang={lang}", can_delete=True,
+                      error=t(lang, "err.confirm_name", name=ctx.hh.name),
+                      switch_url=other_lang(request, lang))
+    series = admin.delete_household(db, request.app.state.store, ctx.hh)
+    db.commit()
+    return render(request, "deleted.html", lang, series=series)
+
+
+# -- staff ----------------------------------------------------------------------------
+
+@router.get("/staff/login", response_class=HTMLResponse)
+def login_page(request: Request):
+    lang = request_lang(request)
+    return render(request, "login.html", lang, error=None, switch_url=other_lang(request, lang))
+
+
+@router.post("/staff/login", response_class=HTMLResponse)
+async def login_submit(request: Request, db: Db):
+    lang = request_lang(request)
+    f = await form_fields(request)
+    token = admin.login(db, f.get("username", "")[:60], f.get("password", "")[:200])
+    if token is None:
+        return render(request, "login.html", lang, status=401, error=t(lang, "err.login"),
+                      switch_url=other_lang(request, lang))
+    db.commit()
+    r = RedirectResponse(f"/staff?lang={lang}", status_code=303)
+    r.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="strict",
+                 secure=request.app.state.settings.secure_cookies, path="/")
+    return r
+
+
+@router.post("/staff/logout")
+def logout(request: Request, db: Db):
+    from .auth import token_hash
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        tok = db.scalar(select(StaffToken).where(StaffToken.token_sha256 == token_hash(cookie)))
+        if tok is not None:
+            tok.revoked_utc = now_utc()
+            db.commit()
+    r = RedirectResponse("/staff/login", status_code=303)
+    r.delete_cookie(SESSION_COOKIE, path="/")
+    return r
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff_page(request: Request, db: Db, who: Who):
+    lang = request_lang(request)
+    if who.user is None:
+        return RedirectResponse(f"/staff/login?lang={lang}", status_code=303)
+    u = who.user
+    q = select(Deployment).order_by(Deployment.id)
+    if u.deployment_id is not None:
+        q = q.where(Deployment.id == u.deployment_id)
+    now = request.app.state.clock()
+    deps = []
+    for dep in db.scalars(q):
+        meters = meter_rows(db, request.app.state.store, dep, now, request.app.state.settings.stale_after_s)
+        for m in meters:
+            m["age"] = "—" if m["last_seen_age_s"] is None else format_age(m["last_seen_age_s"], lang)
+        households = [{"id": h.id, "name": h.name, "profile": h.profile,
+                       "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
+                       "link": any(x.revoked_utc is None for x in h.links)}
+                      for h in sorted(dep.households, key=lambda h: h.id)]
+        deps.append({"dep": dep, "meters": meters, "households": households})
+    return render(request, "staff.html", lang, user=u, deps=deps, switch_url=other_lang(request, lang))

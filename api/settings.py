@@ -20,6 +20,14 @@ class ApiSettings(BaseSettings):
     max_hour_range_days: int = Field(93, ge=1, description="Longest range of hourly buckets.")
     max_day_range_days: int = Field(3700, ge=1, description="Longest range of daily buckets.")
 
+    # Relational database (households, tokens...). None: DIR/citizenwatt.sqlite next to the
+    # readings when a data directory is known, else an in-memory database (tests).
+    database_url: str | None = Field(None, description="SQLAlchemy URL: sqlite:///... or postgresql://...")
+    # Meter pages (/m/...) and /api/v1/meters open to anyone: None = only while no household
+    # exists (demo, lab); False = staff only; True = always (a closed network).
+    open_meters: bool | None = None
+    secure_cookies: bool = Field(False, description="Send the staff session cookie over HTTPS only.")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:

@@ -26,6 +26,7 @@
   }
 
   function showPower(data) {
+    if (data.ts_utc === null) { text("live-age", d.tWaiting); return; }
     text("live-power", power(data.power_w));
     var a = age(data.age_s);
     text("live-age", data.stale ? d.tStale.replace("{age}", a) : d.tUpdated.replace("{age}", a));
@@ -36,7 +37,7 @@
       if (data.channels.length > 1) {
         data.channels.forEach(function (c) {
           var li = document.createElement("li");
-          li.textContent = d.tChannel.replace("{n}", c.channel + 1) + " : " + power(c.power_w);
+          li.textContent = (c.label || d.tChannel.replace("{n}", c.channel + 1)) + " : " + power(c.power_w);
           ul.appendChild(li);
         });
       }
@@ -44,7 +45,9 @@
   }
 
   function refreshPower() {
-    fetch(d.powerUrl, { headers: { "Accept": "application/json" }, cache: "no-store" })
+    var headers = { "Accept": "application/json" };
+    if (d.auth) headers["Authorization"] = "Bearer " + d.auth;
+    fetch(d.liveUrl, { headers: headers, cache: "no-store", credentials: "same-origin" })
       .then(function (r) {
         if (r.status === 404) { text("live-age", d.tWaiting); return null; }
         if (!r.ok) throw new Error("HTTP " + r.status);

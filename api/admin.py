@@ -1,0 +1,148 @@
+"""Managing a deployment: households and their links, meters and their moves, channel
+labels, staff accounts and tokens. Used by the API routes, the CLI and the demo."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from citizenwatt.collector.store import ReadingStore
+from citizenwatt.firmware import wire
+
+from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
+from .errors import ApiError
+from .household_data import assignment_span, household_zone
+from .models import (ROLES, Channel, Deployment, Household, HouseholdLink, Meter,
+                     MeterAssignment, StaffToken, StaffUser, now_utc)
+from .tariffs import DEFAULT_CO2_G_PER_KWH, DEFAULT_CO2_SOURCE, default_tariffs
+
+
+def create_deployment(db: Session, name: str, timezone: str = "Europe/Paris",
+                      co2_g_per_kwh: float = DEFAULT_CO2_G_PER_KWH,
+                      co2_source: str = DEFAULT_CO2_SOURCE) -> Deployment:
+    if db.scalar(select(Deployment).where(Deployment.name == name)):
+        raise ApiError(409, "err.deployment_exists", name=name)
+    dep = Deployment(name=name, timezone=timezone, co2_g_per_kwh=co2_g_per_kwh,
+                     co2_source=co2_source)
+    dep.tariffs = default_tariffs()
+    db.add(dep)
+    db.flush()
+    return dep
+
+
+def issue_link(db: Session, hh: Household) -> str:
+    """Revoke the household's links and make a new one; the token is shown only now."""
+    now = now_utc()
+    db.execute(update(HouseholdLink).where(HouseholdLink.household_id == hh.id,
+                                           HouseholdLink.revoked_utc.is_(None))
+               .values(revoked_utc=now))
+    token = new_token()
+    db.add(HouseholdLink(household_id=hh.id, token_sha256=token_hash(token), created_utc=now))
+    db.flush()
+    return token
+
+
+def revoke_links(db: Session, hh: Household) -> int:
+    res = db.execute(update(HouseholdLink).where(HouseholdLink.household_id == hh.id,
+                                                 HouseholdLink.revoked_utc.is_(None))
+                     .values(revoked_utc=now_utc()))
+    return res.rowcount or 0
+
+
+def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple[Household, str]:
+    if db.scalar(select(Household).where(Household.deployment_id == dep.id, Household.name == name)):
+        raise ApiError(409, "err.household_exists", name=name)
+    hh = Household(deployment_id=dep.id, name=name, **fields)
+    db.add(hh)
+    db.flush()
+    return hh, issue_link(db, hh)
+
+
+def register_meter(db: Session, dep: Deployment, meter_id: str, note: str = "") -> Meter:
+    if not wire._valid_meter_id(meter_id):
+        raise ApiError(422, "err.meter_id", value=meter_id[:40])
+    m = db.get(Meter, meter_id)
+    if m is not None:
+        if m.deployment_id != dep.id:
+            raise ApiError(409, "err.meter_elsewhere", meter_id=meter_id)
+        return m
+    m = Meter(id=meter_id, deployment_id=dep.id, note=note)
+    db.add(m)
+    db.flush()
+    return m
+
+
+def assign_meter(db: Session, hh: Household, meter_id: str, valid_from: date) -> MeterAssignment:
+    """From `valid_from` (local date), `meter_id` measures `hh`; an earlier open assignment
+    of the same meter ends that day (the meter moved)."""
+    m = db.get(Meter, meter_id)
+    if m is None or m.deployment_id != hh.deployment_id:
+        raise ApiError(404, "err.meter_not_registered", meter_id=meter_id)
+    rows = db.scalars(select(MeterAssignment).where(MeterAssignment.meter_id == meter_id)).all()
+    for a in rows:
+        if a.valid_to is None or a.valid_to > valid_from:
+            if a.valid_from >= valid_from:
+                raise ApiError(409, "err.assignment_overlap", meter_id=meter_id,
+                               day=a.valid_from.isoformat())
+            a.valid_to = valid_from
+    a = MeterAssignment(meter_id=meter_id, household_id=hh.id, valid_from=valid_from)
+    db.add(a)
+    db.flush()
+    db.refresh(hh)
+    return a
+
+
+def set_channel(db: Session, meter: Meter, channel: int, label: str, role: str) -> Channel:
+    c = db.get(Channel, (meter.id, channel))
+    if c is None:
+        c = Channel(meter_id=meter.id, channel=channel, label=label, role=role)
+        db.add(c)
+    else:
+        c.label, c.role = label, role
+    db.flush()
+    return c
+
+
+def create_staff(db: Session, username: str, password: str, role: str,
+                 deployment: Deployment | None) -> StaffUser:
+    if role not in ROLES:
+        raise ApiError(422, "err.param", name="role", detail="viewer | leader | admin")
+    if db.scalar(select(StaffUser).where(StaffUser.username == username)):
+        raise ApiError(409, "err.user_exists", name=username)
+    u = StaffUser(username=username, password_hash=hash_password(password), role=role,
+                  deployment_id=deployment.id if deployment else None)
+    db.add(u)
+    db.flush()
+    return u
+
+
+def create_token(db: Session, user: StaffUser, kind: str, name: str = "") -> tuple[StaffToken, str]:
+    token = new_token()
+    tok = StaffToken(user_id=user.id, kind=kind, name=name, token_sha256=token_hash(token),
+                     expires_utc=now_utc() + SESSION_TTL_S if kind == "session" else None)
+    db.add(tok)
+    db.flush()
+    return tok, token
+
+
+def login(db: Session, username: str, password: str) -> str | None:
+    u = db.scalar(select(StaffUser).where(StaffUser.username == username))
+    if u is None or u.disabled or not verify_password(password, u.password_hash):
+        return None
+    return create_token(db, u, "session")[1]
+
+
+def delete_household(db: Session, store: ReadingStore, hh: Household) -> bool:
+    """Delete the household and, where the store can, its meters' readings for the time
+    they measured it. Returns whether the readings were deleted too."""
+    tz = household_zone(hh)
+    spans = [(a.meter_id, *assignment_span(a, tz)) for a in hh.assignments]
+    delete = getattr(store, "delete", None)
+    if delete is not None:
+        for meter_id, s, e in spans:
+            delete(meter_id, s, e if e != float("inf") else 2 ** 62)
+    db.delete(hh)
+    db.flush()
+    return delete is not None

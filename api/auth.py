@@ -1,0 +1,142 @@
+"""Who is asking: a household through its secret link, or a staff member through a browser
+session or an API token. Secrets are random, shown once, and stored only as hashes.
+
+Rules (checked in one place, `can_read_household` and `require_staff`):
+- a household link opens that household's data and nothing else;
+- staff see the deployments they belong to (all of them if they belong to none), with a
+  role: viewer (read), leader (also manage households, meters, links, tariffs), admin (also
+  staff accounts and deployments).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import ApiError
+from .models import ROLES, Household, HouseholdLink, StaffToken, StaffUser, now_utc
+
+SESSION_COOKIE = "cw_session"
+SESSION_TTL_S = 12 * 3600
+TOKEN_BYTES = 24  # 192 bits: not guessable, short enough for a QR code on paper
+SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                             p=int(p), dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+@dataclass
+class Principal:
+    household_id: int | None = None
+    user: StaffUser | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.household_id is None and self.user is None
+
+    def staff_can(self, deployment_id: int | None, role: str = "viewer") -> bool:
+        u = self.user
+        if u is None or u.disabled or ROLES.index(u.role) < ROLES.index(role):
+            return False
+        return u.deployment_id is None or u.deployment_id == deployment_id
+
+    def can_read_household(self, hh: Household) -> bool:
+        if self.household_id is not None:
+            return self.household_id == hh.id
+        return self.staff_can(hh.deployment_id, "viewer")
+
+
+def household_from_link(db: Session, token: str) -> Household | None:
+    if not token or len(token) > 100:
+        return None
+    link = db.scalar(select(HouseholdLink).where(
+        HouseholdLink.token_sha256 == token_hash(token), HouseholdLink.revoked_utc.is_(None)))
+    return db.get(Household, link.household_id) if link else None
+
+
+def staff_from_token(db: Session, token: str, kind: str | None = None) -> StaffUser | None:
+    if not token or len(token) > 100:
+        return None
+    tok = db.scalar(select(StaffToken).where(StaffToken.token_sha256 == token_hash(token),
+                                             StaffToken.revoked_utc.is_(None)))
+    if tok is None or (kind and tok.kind != kind):
+        return None
+    if tok.expires_utc is not None and tok.expires_utc < now_utc():
+        return None
+    user = tok.user
+    return None if user.disabled else user
+
+
+def get_db(request: Request):
+    with request.app.state.sessionmaker() as db:
+        yield db
+
+
+def principal(request: Request, db: Session = Depends(get_db)) -> Principal:
+    """Bearer token (household link or staff API token), else the staff session cookie."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        token = auth[7:].strip()
+        hh = household_from_link(db, token)
+        if hh is not None:
+            return Principal(household_id=hh.id)
+        user = staff_from_token(db, token, "api")
+        if user is not None:
+            return Principal(user=user)
+        raise ApiError(401, "err.bad_token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        user = staff_from_token(db, cookie, "session")
+        if user is not None:
+            return Principal(user=user)
+    return Principal()
+
+
+def load_household(db: Session, who: Principal, household_id: int) -> Household:
+    """The household if `who` may read it; otherwise the same 404 whether it exists or not,
+    so a household cannot even learn which ids exist."""
+    if who.anonymous:
+        raise ApiError(401, "err.auth_required")
+    hh = db.get(Household, household_id)
+    if hh is None or not who.can_read_household(hh):
+        raise ApiError(404, "err.household_unknown", household_id=household_id)
+    return hh
+
+
+def require_staff(who: Principal, deployment_id: int | None, role: str = "viewer") -> StaffUser:
+    if who.anonymous:
+        raise ApiError(401, "err.auth_required")
+    if who.user is None:
+        raise ApiError(403, "err.staff_only")
+    if not who.staff_can(deployment_id, "viewer"):
+        raise ApiError(404, "err.deployment_unknown", deployment_id=deployment_id)
+    if not who.staff_can(deployment_id, role):
+        raise ApiError(403, "err.role", role=role)
+    return who.user

@@ -1,0 +1,42 @@
+"""The staff's view of meters: registration, household, and the status each meter
+publishes (online, last seen, clamp faults, readings dropped from its offline queue)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citizenwatt.collector.store import ReadingStore
+
+from .models import Deployment, Meter, MeterAssignment
+
+
+def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
+               stale_after_s: float = 120) -> list[dict]:
+    seen = {m.meter_id: m for m in store.meters()}
+    meters = db.scalars(select(Meter).where(Meter.deployment_id == dep.id).order_by(Meter.id)).all()
+    open_assign = {a.meter_id: a for a in db.scalars(select(MeterAssignment).where(
+        MeterAssignment.meter_id.in_([m.id for m in meters]), MeterAssignment.valid_to.is_(None)))}
+    rows = []
+    for m in meters:
+        s = seen.get(m.id)
+        status = (s.status if s else None) or {}
+        faults = status.get("faults") or {}
+        a = open_assign.get(m.id)
+        last = s.last_received_utc if s else None
+        state = status.get("state")
+        online = None if s is None else (state == "online" if state else None)
+        if online and last is not None and now_s - last > stale_after_s:
+            online = False  # says online, but nothing arrived lately
+        rows.append({
+            "meter_id": m.id, "registered": True, "note": m.note,
+            "household_id": a.household_id if a else None,
+            "household": next((h.name for h in dep.households if a and h.id == a.household_id), None),
+            "online": online, "state": state, "last_seen_utc": last,
+            "last_seen_age_s": None if last is None else max(0.0, now_s - last),
+            "readings": s.readings if s else 0,
+            "clamp_faults": [f"{k}: {v}" for k, v in sorted(faults.items())] if isinstance(faults, dict) else [],
+            "queue_drops": status.get("dropped") if isinstance(status.get("dropped"), int) else None,
+            "channels": [{"channel": c.channel, "label": c.label, "role": c.role} for c in m.channels],
+        })
+    return rows
