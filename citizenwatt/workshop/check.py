@@ -83,12 +83,13 @@ def _fmt_v(x: float) -> str:
 
 
 def check_inputs(board, cfg: dict) -> list[CheckResult]:
-    window, results = sampling.measure_config(board, cfg)
+    windows, results = sampling.measure_config(board, cfg)
     out: list[CheckResult] = []
     for ch in cfg["channels"]:
         cid, pin = ch["id"], ch["pin"]
         d = wconfig.channel_design(cfg, ch)
         r = results[cid]
+        window = windows[cid]
         volts = window.volts(pin)
         lo, hi = min(volts), max(volts)
         mean = sum(volts) / len(volts)
@@ -135,6 +136,8 @@ def check_inputs(board, cfg: dict) -> list[CheckResult]:
         if r["vrms_v"] is None:
             out.append(CheckResult("orientation", name, SKIP, "",
                                    t("check.orientation.no_voltage")))
+        elif stuck:
+            out.append(CheckResult("orientation", name, SKIP, ""))
         elif r["apparent_w"] < ORIENTATION_MIN_W:
             out.append(CheckResult("orientation", name, SKIP, "%.0f W" % r["real_w"],
                                    t("check.orientation.no_load")))

@@ -296,8 +296,12 @@ def check(port: Port = None,
         style = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
         for r in results:
             table.add_row(r.name, "[%s]%s[/]" % (style[r.status], t("check." + r.status)),
-                          r.value, r.advice)
+                          r.value, ("→ " + r.section) if r.section else r.advice)
         console.print(table)
+        # The advice in full below the table: a narrow terminal would chop it into a cell.
+        for r in results:
+            if r.status in ("fail", "warn") and r.advice:
+                console.print("[bold]%s[/] : %s" % (r.name, r.advice), soft_wrap=True)
         bad = wcheck.failures(results)
         if bad:
             err_console.print("[bold red]✗[/] " + t("check.summary_fail", count=len(bad)))

@@ -67,22 +67,21 @@ def sample(board, pins: list[int], mains_hz: int = 50, cycles: int = 10,
     return Window(list(pins), samples, n_whole, rate)
 
 
-def measure_config(board, cfg: dict, cycles: int = 10, trims: dict | None = None
-                   ) -> tuple[Window, dict[int, dict]]:
-    """Sample every channel (and the voltage input) and measure each channel as the
-    meter would, with the configured trims or the ones given (channel id -> trim)."""
-    pins = [ch["pin"] for ch in cfg["channels"]]
+def measure_config(board, cfg: dict, trims: dict | None = None
+                   ) -> tuple[dict[int, Window], dict[int, dict]]:
+    """Measure every channel as the meter does: one window per channel (its clamp and the
+    voltage input together) at the configured rate and length, then the firmware's
+    measure() with the configured trims or the ones given (channel id -> trim)."""
     vpin = cfg["voltage"]["pin"] if cfg.get("voltage") else None
-    window = sample(board, pins + ([vpin] if vpin is not None else []), cfg["mains_hz"], cycles)
-    results = {}
+    windows, results = {}, {}
     for ch in cfg["channels"]:
+        pins = [ch["pin"]] + ([vpin] if vpin is not None else [])
+        w = sample(board, pins, cfg["mains_hz"], cfg["cycles"], cfg["sample_rate_hz"])
         cal = wconfig.channel_cal(cfg, ch, None if trims is None else trims.get(ch["id"]))
-        v = window.samples[vpin] if vpin is not None else None
-        r = fwmeasure.measure(window.samples[ch["pin"]], v, SCALE_V, cal, window.n)
-        if ch.get("reverse") and r["vrms_v"] is not None:
-            r["real_w"] = -r["real_w"]
-        results[ch["id"]] = r
-    return window, results
+        v = w.samples[vpin] if vpin is not None else None
+        r = fwmeasure.measure(w.samples[ch["pin"]], v, SCALE_V, cal, w.n)
+        windows[ch["id"]], results[ch["id"]] = w, r
+    return windows, results
 
 
 def mean_v(window: Window, pin: int) -> float:

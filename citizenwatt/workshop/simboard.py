@@ -213,7 +213,7 @@ class SimChannel:
     reversed: bool = False
     gain: float = 1.0            # true sensitivity / design sensitivity: what calibration finds
     bias_v: float = 1.2692       # calib.design() for an SCT-013-000 at 11 dB: 10k/16k divider
-    noise_v: float = 0.0012      # RMS noise at the ADC pin
+    noise_v: float = 0.0008      # RMS noise at the ADC pin (as the firmware's host ADC)
     turns: int = 2000
     burden_ohm: float = 15.0     # calib.design()'s burden for 100 A
     stuck_uv: int | None = None  # a broken solder joint: the pin reads a constant
@@ -246,6 +246,7 @@ class SimBoard:
         self.port: str | None = None
         self._rng = random.Random(self.spec.seed)
         self._t0 = time.monotonic()
+        self._vclock_us = 0
         self._master = self._slave = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -298,8 +299,16 @@ class SimBoard:
     def now_s(self) -> float:
         return time.monotonic() - self._t0
 
+    def ticks_us(self) -> int:
+        # A virtual microsecond clock for the sampling loops: it moves by fixed steps per
+        # call and per ADC read, so a sampling window is perfectly regular whatever the
+        # host's load (a real ESP32 loop is steady; a preempted host thread is not).
+        self._vclock_us += 3
+        return self._vclock_us & 0x3FFFFFFF
+
     def pin_uv(self, pin: int) -> int:
-        t = self.now_s()
+        self._vclock_us += 12
+        t = self._vclock_us / 1e6
         s = self.spec
         w = 2 * math.pi * s.mains_hz * t
         if pin == s.voltage_pin:
@@ -542,7 +551,7 @@ def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
     time_mod.sleep_ms = lambda ms: time.sleep(ms / 1000)
     time_mod.sleep_us = lambda us: time.sleep(us / 1e6)
     time_mod.ticks_ms = lambda: int(board.now_s() * 1000) & 0x3FFFFFFF
-    time_mod.ticks_us = lambda: int(board.now_s() * 1e6) & 0x3FFFFFFF
+    time_mod.ticks_us = board.ticks_us
     time_mod.ticks_add = lambda t, d: (t + d) & 0x3FFFFFFF
 
     def ticks_diff(a, b):

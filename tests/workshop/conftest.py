@@ -16,6 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field
 
 from citizenwatt.workshop import mipcache, mqttauth
 from citizenwatt.workshop.i18n import set_lang
@@ -121,30 +122,32 @@ def bundle(tmp_path_factory):
 
 # --- a stand-in for the API's registration endpoint ----------------------------------------
 
+class HouseholdIn(BaseModel):
+    ref: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    timezone: str = "Europe/Paris"
+
+
+class ChannelIn(BaseModel):
+    id: int = Field(ge=0, le=5)
+    label: str = ""
+
+
+class RegisterIn(BaseModel):
+    meter_id: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    household: HouseholdIn
+    channels: list[ChannelIn]
+    from_date: str | None = None
+
+
 def standin_app():
     """POST /api/v1/meters/register per notes/registration-contract.md."""
     from fastapi import FastAPI, Header, HTTPException
     from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, Field
 
     app = FastAPI()
     app.state.meters = {}
     app.state.households = {}
-
-    class HouseholdIn(BaseModel):
-        ref: str = Field(min_length=1)
-        name: str = Field(min_length=1)
-        timezone: str = "Europe/Paris"
-
-    class ChannelIn(BaseModel):
-        id: int = Field(ge=0, le=5)
-        label: str = ""
-
-    class RegisterIn(BaseModel):
-        meter_id: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-        household: HouseholdIn
-        channels: list[ChannelIn]
-        from_date: str | None = None
 
     @app.post("/api/v1/meters/register")
     def register(body: RegisterIn, authorization: str | None = Header(None)):

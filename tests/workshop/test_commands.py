@@ -1,0 +1,137 @@
+"""The commands end to end on a simulated board, through the real mpremote transport:
+flash (install + verify), provision (config + registration + MQTT credentials),
+calibrate, check; and a board unplugged in the middle of a transfer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from citizenwatt.cli import app
+from citizenwatt.workshop import mqttauth
+from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel
+from tests.workshop.conftest import INSTALLER_TOKEN
+
+runner = CliRunner()
+
+
+def cli(*args, env=None):
+    r = runner.invoke(app, [str(a) for a in args], env=env)
+    assert "Traceback" not in r.output
+    return r
+
+
+def _bundle_ok(sim, bundle):
+    for f in bundle.rglob("*"):
+        if f.is_file():
+            board_path = "/" + f.relative_to(bundle).as_posix()
+            assert hashlib.sha256(sim.fs.read(board_path)).hexdigest() == \
+                hashlib.sha256(f.read_bytes()).hexdigest(), board_path
+    assert not [p for p in sim.fs.files if p.endswith(".part")]
+
+
+def test_flash_provision_calibrate_check(boards, bundle, cache_dir, standin_api, auth_broker,
+                                         tmp_path):
+    spec = SimBoardSpec(channels=[SimChannel(32, load_w=2000, gain=1.06), SimChannel(33)],
+                        voltage_pin=36)
+    sim = boards(spec)
+    r = cli("flash", sim.port, "--bundle", bundle, "--cache", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert "MicroPython 1.24.1 déjà présent" in r.output
+    assert "fichiers installés et vérifiés" in r.output
+    _bundle_ok(sim, bundle)
+    assert sim.fs.read("/lib/umqtt/simple.mpy")[:1] == b"M"
+
+    r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
+            "--mqtt-host", auth_broker.host, "--mqtt-port", auth_broker.port,
+            "--api", standin_api["url"], "--token", INSTALLER_TOKEN,
+            "--household-ref", "HH-12", "--household-name", "Famille Martin",
+            "--channel-label", "Maison entière", "--channel-label", "Chauffe-eau",
+            "--voltage-adapter-v", 9, "--mosquitto-passwd", auth_broker.passwd,
+            "--mosquitto-acl", auth_broker.acl)
+    assert r.exit_code == 0, r.output
+    meter_id = "cw-123456"  # from the simulated MAC 24:0a:c4:12:34:56
+    assert "Compteur %s configuré et enregistré (foyer HH-12)" % meter_id in r.output
+    cfg = json.loads(sim.fs.read("/config.json"))
+    assert cfg["meter_id"] == meter_id and cfg["mqtt_user"] == meter_id
+    assert [c["pin"] for c in cfg["channels"]] == [32, 33]
+    assert cfg["voltage"] == {"pin": 36, "adapter_v": 9}
+    assert standin_api["app"].state.meters[meter_id]["household_ref"] == "HH-12"
+    entries = dict(ln.split(":", 1) for ln in auth_broker.passwd.read_text().splitlines())
+    assert mqttauth.check_password(entries[meter_id], cfg["mqtt_password"])
+    assert "topic write cw/%s/#" % meter_id in auth_broker.acl.read_text()
+    auth_broker.restart()  # Mosquitto reads its password file at start (or on SIGHUP)
+
+    r = cli("calibrate", sim.port, "--channel", 0, "--reference-w", 2000, "--yes",
+            "--windows", 3, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    trim = json.loads(sim.fs.read("/config.json"))["channels"][0]["trim"]
+    assert trim == pytest.approx(1 / 1.06, rel=0.02)  # the clamp reads 6 % high
+    assert "Trim saved on the board" in r.output
+
+    r = cli("check", sim.port)
+    assert r.exit_code == 0, r.output
+    assert "Tous les tests sont passés" in r.output
+    assert "ÉCHEC" not in r.output
+
+
+def test_check_names_the_fault_and_the_guide_section(boards, bundle, cache_dir, auth_broker):
+    spec = SimBoardSpec(channels=[SimChannel(32, bias_v=1.62), SimChannel(33, load_w=800,
+                                                                          reversed=True)],
+                        voltage_pin=36, wifi={"atelier": ("motdepasse", -83)})
+    sim = boards(spec)
+    r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
+            "--mqtt-host", "127.0.0.1", "--mqtt-port", 9, "--voltage-adapter-v", 9,
+            "--channel-label", "a", "--channel-label", "b")
+    assert r.exit_code == 0, r.output
+    r = cli("check", sim.port)
+    assert r.exit_code == 1
+    out = " ".join(r.output.split())
+    for section in ("bias-network", "clamp-orientation", "wifi", "broker"):
+        assert "section « %s »" % section in out
+    assert "à l'envers" in out and "Signal Wi-Fi faible (-83 dBm" in out
+    assert "3 test(s) en échec" in out  # bias, orientation, broker; weak Wi-Fi only warns
+
+
+def test_unplugged_mid_transfer_then_redone(boards, bundle, cache_dir):
+    sim = boards()
+    chunks = []
+
+    def pull_cable(code):
+        if "w(" in code and "blob" not in code:
+            chunks.append(code)
+        return len(chunks) == 12  # well into the first big file
+    sim.on_exec = pull_cable
+    r = cli("flash", sim.port, "--bundle", bundle, "--cache", cache_dir)
+    assert r.exit_code == 1
+    assert "a été débranchée ou ne répond plus" in r.output
+    assert "relancez la même commande : elle reprend depuis le début" in r.output
+    assert any(p.endswith(".part") for p in sim.fs.files)  # a cut file, never under its name
+
+    sim.on_exec = None
+    port = sim.replug()
+    r = cli("flash", port, "--bundle", bundle, "--cache", cache_dir)
+    assert r.exit_code == 0, r.output
+    _bundle_ok(sim, bundle)
+
+
+def test_flash_without_bundle_or_cache_says_what_to_do(boards, tmp_path, bundle):
+    sim = boards()
+    r = cli("flash", sim.port, "--bundle", tmp_path / "nothing", "--cache", tmp_path)
+    assert r.exit_code == 1 and "--bundle" in r.output
+    r = cli("flash", sim.port, "--bundle", bundle, "--cache", tmp_path / "empty")
+    assert r.exit_code == 1 and "--fill-cache" in r.output
+    assert sim.exec_count == 0  # nothing was sent to the board
+
+
+def test_provision_rejects_a_bad_config_before_touching_anything(boards, tmp_path):
+    sim = boards()
+    r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--mqtt-host", "127.0.0.1",
+            "--meter-id", "Bad Id!", "--mosquitto-passwd", tmp_path / "p",
+            "--mosquitto-acl", tmp_path / "a")
+    assert r.exit_code == 1
+    assert "meter_id" in r.output and "invalide" in r.output
+    assert "/config.json" not in sim.fs.files and not (tmp_path / "p").exists()

@@ -1,0 +1,73 @@
+"""The offline micropython-lib cache: filled from an index on loopback, installed with
+mpremote's own mip onto a simulated board."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from citizenwatt.workshop import mipcache
+from citizenwatt.workshop.board import Board
+from citizenwatt.workshop.errors import WorkshopError
+
+
+def test_fill_cache_mirrors_the_index(tmp_path, mip_index):
+    cache = tmp_path / "cache"
+    written = mipcache.fill_cache(cache, index_url=mip_index["url"])
+    assert "package/6/umqtt.simple/latest.json" in written
+    meta = json.loads((cache / "mip/package/6/umqtt.simple/latest.json").read_text())
+    (path, short), = meta["hashes"]
+    assert path == "umqtt/simple.mpy"
+    assert (cache / "mip/file" / short[:2] / short).read_bytes() == mip_index["contents"]["mpy"]
+    assert (cache / "mip/package/py/umqtt.simple/1.4.0.json").is_file()
+    # A second fill downloads no file again.
+    again = mipcache.fill_cache(cache, index_url=mip_index["url"])
+    assert not [w for w in again if w.startswith("file/")]
+
+
+def test_unreachable_index_says_so(tmp_path):
+    with pytest.raises(WorkshopError) as e:
+        mipcache.fill_cache(tmp_path, index_url="http://127.0.0.1:9", timeout_s=2)
+    assert e.value.key == "mip.index_unreachable"
+
+
+def test_corrupted_download_is_refused(tmp_path, mip_index):
+    root = tmp_path / "index"
+    import shutil
+    shutil.copytree(mip_index["root"], root)
+    for f in (root / "file").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"tampered")
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from functools import partial
+    import threading
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(root)))
+    SimpleHTTPRequestHandler.log_message = lambda *a: None
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(WorkshopError) as e:
+            mipcache.fill_cache(tmp_path / "c", index_url="http://127.0.0.1:%d" % srv.server_address[1])
+        assert e.value.key == "mip.bad_hash"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_install_from_cache_with_mpremote_mip(boards, cache_dir, mip_index):
+    sim = boards()
+    with Board(sim.port) as b:
+        files = mipcache.install(b, "umqtt.simple", cache_dir)
+    assert files[0][0] == "umqtt/simple.mpy"  # the board said .mpy version 6
+    assert sim.fs.read("/lib/umqtt/simple.mpy") == mip_index["contents"]["mpy"]
+
+
+def test_install_of_a_package_not_in_the_cache(boards, tmp_path):
+    sim = boards()
+    with Board(sim.port) as b:
+        with pytest.raises(WorkshopError) as e:
+            mipcache.install(b, "umqtt.simple", tmp_path / "empty")
+    assert e.value.key == "mip.not_cached"
+    assert "--fill-cache" in str(e.value)
+    assert "/lib/umqtt/simple.mpy" not in sim.fs.files
