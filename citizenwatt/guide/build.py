@@ -148,6 +148,12 @@ def _print_html(chapter: Chapter) -> str:
 
 def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data: DesignData | None = None) -> BuildReport:
     root = root or find_root()
+    for required in ("hardware/bom.csv", "hardware/pinout.csv", "hardware/guide", "hardware/diagrams"):
+        if not (root / required).exists():
+            raise GuideBuildError(
+                f"{root / required} is missing, so the guide cannot be built. Give --src the root of a "
+                "Citizen Watt checkout (the folder that holds hardware/)."
+            )
     out_dir = Path(out_dir)
     started = time.perf_counter()
     report = BuildReport(out_dir=out_dir)

@@ -227,6 +227,9 @@ def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
     return chapter
 
 
+_BLOCKS = {"p", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "div", "figcaption", "pre", "table", "ol", "ul"}
+
+
 class _TextCollector(HTMLParser):
     """Visible text of an HTML fragment, skipping the generated BOM table."""
 
@@ -246,6 +249,8 @@ class _TextCollector(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if self._skip_depth and tag == "table":
             self._skip_depth -= 1
+        elif tag in _BLOCKS:
+            self.parts.append(" ")
 
     def handle_data(self, data: str) -> None:
         if not self._skip_depth:
@@ -256,7 +261,7 @@ def prose_text(fragment: str) -> str:
     collector = _TextCollector()
     collector.feed(fragment)
     collector.close()
-    return " ".join(collector.parts)
+    return re.sub(r"\s+", " ", "".join(collector.parts)).strip()
 
 
 def render_language(root: Path, lang: str, context_factory) -> list[Chapter]:
