@@ -32,10 +32,11 @@ class Comparison:
 
 def mean_daily_kwh(store: ReadingStore, hh: Household, start: date, end: date) -> float | None:
     buckets, _ = household_buckets(store, hh, start, end, "day")
-    full = [b.energy_wh for b in buckets if b.complete and b.energy_wh is not None]
+    full = [b for b in buckets if b.complete and b.energy_wh is not None]
     if not full or len(full) < MIN_DAY_SHARE * len(buckets):
         return None
-    return sum(full) / len(full) / 1000.0
+    # Per hour x 24, so a 23- or 25-hour DST day does not tilt the mean.
+    return sum(b.energy_wh for b in full) / sum(b.hours for b in full) * 24 / 1000.0
 
 
 def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: date) -> Comparison:

@@ -93,7 +93,8 @@ def day_uses(store: ReadingStore, hh: Household, start: date, end: date) -> list
     hourly, _ = household_buckets(store, hh, start, end, "hour")
     days: dict[date, list] = {}
     for b in hourly:
-        d = days.setdefault(b.start_local.date(), [0.0, 0.0, True, False])
+        d = days.setdefault(b.start_local.date(), [0.0, 0.0, True, False, 0.0])
+        d[4] += b.hours
         if b.energy_wh is None or not b.complete:
             d[2] = False
         if b.energy_wh is not None:
@@ -103,8 +104,8 @@ def day_uses(store: ReadingStore, hh: Household, start: date, end: date) -> list
                 d[1] += b.energy_wh
     out, day = [], start
     while day <= end:
-        e, off, complete, seen = days.get(day, [0.0, 0.0, False, False])
-        out.append(DayUse(day, e / 1000 if seen else None, complete and seen, off / 1000))
+        e, off, complete, seen, hours = days.get(day, [0.0, 0.0, False, False, 24.0])
+        out.append(DayUse(day, e / 1000 if seen else None, complete and seen, off / 1000, hours))
         day += timedelta(days=1)
     return out
 

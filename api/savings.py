@@ -2,7 +2,8 @@
 
 Savings for a period = what the household would have used at its baseline rate - what it
 used (IPMVP option C, simplest honest form):
-- baseline rate = mean kWh per complete day over the baseline period;
+- baseline rate = mean kWh per complete day over the baseline period (per hour, in fact:
+  a 23-hour DST day is expected to use 23/24 of a normal day);
 - with a daily outdoor temperature, the rate is instead a line fitted over the baseline
   days, kWh = a + b x HDD (heating degree-days, base 18 C), used when it explains the
   baseline (enough days, b > 0);
@@ -28,6 +29,7 @@ class DayUse:
     energy_kwh: float | None
     complete: bool
     offpeak_kwh: float = 0.0
+    hours: float = 24.0  # 23 or 25 on DST days
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ def compute_savings(baseline: Sequence[DayUse], period: Sequence[DayUse],
     if len(base) < MIN_BASELINE_DAYS:
         return Savings(status="baseline_too_short", baseline_days=len(base))
     base_kwh = sum(d.energy_kwh for d in base)
-    mean = base_kwh / len(base)
+    mean = base_kwh / sum(d.hours for d in base) * 24.0
     share = sum(d.offpeak_kwh for d in base) / base_kwh if base_kwh > 0 else 0.0
     out = Savings(status="ok", baseline_days=len(base), baseline_kwh_per_day=mean,
                   baseline_offpeak_share=share, co2_g_per_kwh=co2_g_per_kwh)
@@ -100,7 +102,8 @@ def compute_savings(baseline: Sequence[DayUse], period: Sequence[DayUse],
     # 1. Choose the model: degree-days when temperatures explain the baseline.
     fit = None
     if temps_c:
-        pts = [(hdd(temps_c[d.day], hdd_base_c), d.energy_kwh) for d in base if d.day in temps_c]
+        pts = [(hdd(temps_c[d.day], hdd_base_c), d.energy_kwh * 24.0 / d.hours)
+               for d in base if d.day in temps_c]
         if len(pts) >= MIN_DD_DAYS:
             fit = fit_line([p[0] for p in pts], [p[1] for p in pts])
             if fit is not None and fit[1] <= 0:
@@ -124,6 +127,7 @@ def compute_savings(baseline: Sequence[DayUse], period: Sequence[DayUse],
             exp_d = max(0.0, fit[0] + fit[1] * hdd(temps_c[d.day], hdd_base_c))
         else:
             exp_d = mean
+        exp_d *= d.hours / 24.0
         used += 1
         expected += exp_d
         actual += d.energy_kwh

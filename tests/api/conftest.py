@@ -35,3 +35,15 @@ def client(store, clock):
     app = create_app(store, ApiSettings(), clock=clock)
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def world(store, clock):
+    from .world import build_world
+    return build_world(store, clock)
+
+
+@pytest.fixture
+def wclient(world):
+    with TestClient(world.app) as c:
+        yield c
