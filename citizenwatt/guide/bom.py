@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """The bill of materials: hardware/bom.csv read into typed lines, with the cost per meter."""
 
 from __future__ import annotations

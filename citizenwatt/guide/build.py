@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """`citizenwatt guide build`: the static site (both languages, search, language switch) and one
 printable PDF per language, from hardware/ (guide sources, BOM, diagram sources)."""
 

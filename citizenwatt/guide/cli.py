@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """`citizenwatt guide ...`: build the build guide (site + PDFs)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """What the guide shows from the firmware: design-calculator results and firmware defaults.
 
 The maths lives in the firmware (one function turns a hardware design into calibration

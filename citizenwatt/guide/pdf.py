@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Printable guide: the per-language print.html laid out as an A4 PDF by WeasyPrint.
 
 WeasyPrint is a PyPI package that needs only Pango (Debian's libpango-1.0-0 and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Guide sources (hardware/guide/<lang>/NN-slug.md) rendered to HTML chapters.
 
 Each chapter is a Jinja2 template over Markdown: numbers, tables and part names come from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """A very small SVG drawing helper for the guide's diagrams (boxes, wires, labels).
 
 The schematic uses schemdraw; the pictorial wiring diagrams are simple enough for this.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Interface words of the guide site and PDF, and number formatting, in French and English."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Client-side search over the guide: the index is a plain script (search-index.js) so that it
 // also works when the pages are opened from disk (file://), with no server and no network.
 (function () {
