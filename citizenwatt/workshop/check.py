@@ -3,6 +3,7 @@ broker. Each failure names what to look at on the board and the build-guide sect
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from citizenwatt.firmware import measure as fwmeasure
@@ -168,12 +169,20 @@ def check_wifi(board, cfg: dict) -> CheckResult:
     return CheckResult("wifi", name, OK, "%d dBm" % rssi)
 
 
-def check_broker(board, cfg: dict) -> CheckResult:
+def check_broker(board, cfg: dict, refused_grace_s: float = 5.0) -> CheckResult:
     name = t("check.name.broker")
-    kind, value = board.eval_code(_BROKER.format(
+    code = _BROKER.format(
         client_id=(cfg["meter_id"] + "-check").encode(), user=(cfg["mqtt_user"] or "").encode(),
         password=(cfg["mqtt_password"] or "").encode(), host=cfg["mqtt_host"],
-        port=cfg["mqtt_port"]))
+        port=cfg["mqtt_port"])
+    # Just after provisioning, Mosquitto may still be rereading its password file:
+    # a refusal is retried for a few seconds before it counts.
+    deadline = time.monotonic() + refused_grace_s
+    while True:
+        kind, value = board.eval_code(code)
+        if kind != "connack" or value in (0, -1) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     where = "%s:%s" % (cfg["mqtt_host"], cfg["mqtt_port"])
     if kind == "error" or value == -1:
         detail = value if kind == "error" else "no CONNACK"

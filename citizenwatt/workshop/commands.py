@@ -187,7 +187,7 @@ def _plan_from(profile: Path | None, **opts):
         max_current_a=float(data.get("max_current_a", 100.0)),
         mains_hz=int(data.get("mains_hz", 50)), nominal_v=float(data.get("nominal_v", 230.0)),
         voltage_adapter_v=data.get("voltage_adapter_v"), interval_s=data.get("interval_s"),
-        hass=bool(data.get("hass", False)))
+        hass=bool(data.get("hass", False)), mosquitto_reload=data.get("mosquitto_reload"))
 
 
 ProfileOpt = Annotated[Optional[Path], typer.Option(help="Fichier TOML avec les réglages de "
@@ -202,6 +202,9 @@ Token = Annotated[Optional[str], typer.Option(help="Jeton d'installateur "
 Passwd = Annotated[Optional[Path], typer.Option("--mosquitto-passwd",
                                                 help="Fichier de mots de passe Mosquitto.")]
 Acl = Annotated[Optional[Path], typer.Option("--mosquitto-acl", help="Fichier d'ACL Mosquitto.")]
+Reload = Annotated[Optional[str], typer.Option(
+    "--mosquitto-reload", help="Commande qui recharge Mosquitto après l'ajout d'un compteur "
+                               "(ex. \"systemctl reload mosquitto\").")]
 Labels = Annotated[Optional[list[str]], typer.Option(
     "--channel-label", help="Nom d'une voie (répéter : une par pince).")]
 
@@ -225,7 +228,7 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
               interval_s: Annotated[Optional[float], typer.Option(help="Une mesure toutes "
                                                                    "les N s.")] = None,
               mosquitto_passwd: Passwd = None, mosquitto_acl: Acl = None,
-              lang: Lang = None) -> None:
+              mosquitto_reload: Reload = None, lang: Lang = None) -> None:
     """Écrit la configuration du compteur, l'enregistre dans l'API, crée ses accès MQTT."""
     @friendly
     def run(lang=None):
@@ -237,7 +240,8 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
                           timezone=timezone, channel_label=channel_label, meter_id=meter_id,
                           clamp=clamp, max_current_a=max_current_a, mains_hz=mains_hz,
                           voltage_adapter_v=voltage_adapter_v, interval_s=interval_s,
-                          mosquitto_passwd=mosquitto_passwd, mosquitto_acl=mosquitto_acl)
+                          mosquitto_passwd=mosquitto_passwd, mosquitto_acl=mosquitto_acl,
+                          mosquitto_reload=mosquitto_reload)
         with Board(_one_port(port)) as board, _Bars() as bars:
             result = pipeline.provision(board, plan, progress=bars)
         reg = result.registration
@@ -340,6 +344,7 @@ def workshop(profile: ProfileOpt = None,
              token: Token = None, channel_label: Labels = None,
              interval_s: Annotated[Optional[float], typer.Option()] = None,
              mosquitto_passwd: Passwd = None, mosquitto_acl: Acl = None,
+             mosquitto_reload: Reload = None,
              run_check: Annotated[bool, typer.Option("--check/--no-check")] = True,
              lang: Lang = None) -> None:
     """Atelier : écrit, configure et teste les cartes l'une après l'autre, à mesure qu'elles
@@ -355,7 +360,8 @@ def workshop(profile: ProfileOpt = None,
                                  mqtt_host=mqtt_host, mqtt_port=mqtt_port, api=api, token=token,
                                  channel_label=channel_label, interval_s=interval_s,
                                  mosquitto_passwd=mosquitto_passwd,
-                                 mosquitto_acl=mosquitto_acl))
+                                 mosquitto_acl=mosquitto_acl,
+                                 mosquitto_reload=mosquitto_reload))
         if port:
             def source():
                 return [p for p in port if os.path.exists(p)]

@@ -217,6 +217,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Cannot write {path} ({detail}). Check the path and the permissions (sudo?), then "
               "try again.",
     },
+    "mqtt.reload": {
+        "fr": "La commande de rechargement de Mosquitto « {command} » a échoué ({detail}). "
+              "Rechargez Mosquitto à la main (`sudo systemctl reload mosquitto`), puis relancez.",
+        "en": "The Mosquitto reload command \"{command}\" failed ({detail}). Reload Mosquitto by "
+              "hand (`sudo systemctl reload mosquitto`), then try again.",
+    },
     # --- calibrate --------------------------------------------------------------------------
     "cal.no_signal": {
         "fr": "Pas de courant mesuré sur la voie {channel} ({irms_a:.2f} A). La pince est-elle "

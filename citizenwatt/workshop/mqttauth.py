@@ -112,3 +112,16 @@ def set_collector_acl(acl_file: Path, username: str) -> None:
         return
     block = [begin, "user %s" % username, "topic read %s/#" % wire.TOPIC_ROOT, end]
     _rewrite(path, text.rstrip("\n") + ("\n\n" if text.strip() else "") + "\n".join(block) + "\n")
+
+
+def reload(command: str) -> None:
+    """Run the command that makes Mosquitto reread its files (it does so on SIGHUP)."""
+    import shlex
+    import subprocess
+    try:
+        r = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise WorkshopError("mqtt.reload", command=command, detail=str(e)) from None
+    if r.returncode != 0:
+        raise WorkshopError("mqtt.reload", command=command,
+                            detail=(r.stderr or r.stdout).strip()[-160:] or "code %d" % r.returncode)

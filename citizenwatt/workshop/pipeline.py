@@ -169,6 +169,7 @@ class ProvisionPlan:
     interval_s: float | None = None
     hass: bool = False
     from_date: dt.date | None = None
+    mosquitto_reload: str | None = None  # e.g. "systemctl reload mosquitto"
 
 
 @dataclass
@@ -201,6 +202,8 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         mqttauth.set_password(plan.passwd_file, meter_id, password)
         mqttauth.set_acl(plan.acl_file, meter_id,
                          hass_prefix="homeassistant" if plan.hass else None)
+        if plan.mosquitto_reload:
+            mqttauth.reload(plan.mosquitto_reload)
     progress(t("step.register"), 1, 3)
     registration = None
     if plan.api_url:
