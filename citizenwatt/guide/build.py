@@ -67,8 +67,8 @@ def find_root(start: Path | None = None) -> Path:
         if (candidate / "hardware" / "guide").is_dir() and (candidate / "hardware" / "bom.csv").is_file():
             return candidate
     raise GuideBuildError(
-        "Cannot find the guide sources (hardware/guide and hardware/bom.csv). "
-        "Run the command from a Citizen Watt checkout, or pass --src with its path."
+        "Sources du guide introuvables (hardware/guide et hardware/bom.csv) : lancez la commande "
+        "depuis une copie de Citizen Watt, ou donnez son chemin avec --src."
     )
 
 
@@ -147,13 +147,31 @@ def _print_html(chapter: Chapter) -> str:
     return body
 
 
+MARKER = ".citizenwatt-guide"
+
+
+def _clear_output(out_dir: Path) -> None:
+    """Empty the output folder, but only if it is empty or holds a previous guide build."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise GuideBuildError(f"{out_dir} est un fichier : donnez à --out un dossier.")
+        if any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+            raise GuideBuildError(
+                f"{out_dir} n'est pas vide et n'a pas été créé par `citizenwatt guide build` : "
+                "donnez à --out un dossier vide ou nouveau, pour ne rien effacer de vos fichiers."
+            )
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    (out_dir / MARKER).write_text("Built by `citizenwatt guide build`; emptied on every build.\n", encoding="utf-8")
+
+
 def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data: DesignData | None = None) -> BuildReport:
     root = root or find_root()
     for required in ("hardware/bom.csv", "hardware/pinout.csv", "hardware/guide", "hardware/diagrams"):
         if not (root / required).exists():
             raise GuideBuildError(
-                f"{root / required} is missing, so the guide cannot be built. Give --src the root of a "
-                "Citizen Watt checkout (the folder that holds hardware/)."
+                f"{root / required} est introuvable : le guide ne peut pas être construit. Donnez à --src "
+                "la racine d'une copie de Citizen Watt (le dossier qui contient hardware/)."
             )
     out_dir = Path(out_dir)
     started = time.perf_counter()
@@ -163,11 +181,11 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     pins = load_pinout(root / "hardware" / "pinout.csv")
     problems = consistency_problems(bom, pins, data)
     if problems:
-        raise GuideBuildError("The hardware sources disagree with the firmware:\n- " + "\n- ".join(problems))
+        raise GuideBuildError(
+            "Le matériel (hardware/) ne correspond plus au micrologiciel ; corrigez :\n- " + "\n- ".join(problems)
+        )
     diagrams = load_diagrams(root)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    _clear_output(out_dir)
     env = _page_env()
 
     assets = out_dir / "assets"
@@ -180,7 +198,7 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     for name in LICENCE_FILES:
         source = root / "hardware" / "LICENSES" / name
         if not source.is_file():
-            raise GuideBuildError(f"Missing licence text {source}; restore it from the repository.")
+            raise GuideBuildError(f"Texte de licence manquant : {source}. Restaurez-le depuis le dépôt.")
         shutil.copy2(source, out_dir / "licenses" / name)
     (out_dir / "index.html").write_text(env.get_template("root.html").render(), encoding="utf-8")
 

@@ -23,9 +23,9 @@ def write_pdf(print_html: Path, target: Path) -> int:
         import weasyprint
     except (ImportError, OSError) as error:  # OSError: Pango is missing from the system
         raise PdfError(
-            "WeasyPrint cannot start, so the PDF cannot be built. Install it with "
-            "`pip install weasyprint` and the Pango library (Debian: apt-get install libpango-1.0-0 "
-            f"libpangoft2-1.0-0). Detail: {error}"
+            "WeasyPrint ne démarre pas, le PDF ne peut pas être produit. Installez-le avec "
+            "`pip install weasyprint` et la bibliothèque Pango (Debian : apt-get install libpango-1.0-0 "
+            f"libpangoft2-1.0-0), ou construisez sans PDF avec --no-pdf. Détail : {error}"
         ) from error
     # WeasyPrint logs every CSS property it ignores; keep the command's output readable.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
@@ -34,7 +34,13 @@ def write_pdf(print_html: Path, target: Path) -> int:
     # Only files of the built site may be read: a stray remote URL fails at once instead of
     # hanging offline, and a missing image fails the build instead of leaving a hole.
     fetcher = weasyprint.URLFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
-    document = weasyprint.HTML(filename=str(print_html), url_fetcher=fetcher).render()
+    try:
+        document = weasyprint.HTML(filename=str(print_html), url_fetcher=fetcher).render()
+    except Exception as error:  # WeasyPrint raises many kinds; the reader needs the file and the cause
+        raise PdfError(
+            f"La mise en page de {print_html} a échoué ({type(error).__name__}: {error}). "
+            "Vérifiez que les images et feuilles de style qu'elle cite existent, puis relancez."
+        ) from error
     target.parent.mkdir(parents=True, exist_ok=True)
     document.write_pdf(str(target))
     return len(document.pages)

@@ -67,3 +67,17 @@ def test_options_named_in_the_guide_exist_in_the_cli():
         named |= set(re.findall(r"`(--[a-z][a-z-]+)", path.read_text(encoding="utf-8")))
     assert {"--micropython", "--reference-w"} <= named
     assert sorted(named - options) == []
+
+
+def test_guide_build_never_empties_a_folder_it_did_not_make(tmp_path):
+    precious = tmp_path / "notes.txt"
+    precious.write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(app, ["guide", "build", "--out", str(tmp_path), "--src", str(ROOT), "--no-pdf"])
+    assert result.exit_code == 1
+    assert "n'est pas vide" in result.output
+    assert precious.read_text(encoding="utf-8") == "mine"
+    # A previous build is replaced without complaint.
+    out = tmp_path / "site"
+    for _ in range(2):
+        again = CliRunner().invoke(app, ["guide", "build", "--out", str(out), "--src", str(ROOT), "--no-pdf"])
+        assert again.exit_code == 0, again.output
