@@ -47,3 +47,14 @@ def world(store, clock):
 def wclient(world):
     with TestClient(world.app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from .pg import Postgres, PostgresUnavailable
+    try:
+        pg = Postgres().start()
+    except PostgresUnavailable as e:
+        pytest.fail(f"PostgreSQL ne démarre pas : {e}", pytrace=False)
+    yield pg
+    pg.stop()
