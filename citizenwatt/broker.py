@@ -43,7 +43,8 @@ class EmbeddedBroker:
 
     def start(self, timeout_s: float = 10.0) -> "EmbeddedBroker":
         # amqtt logs every connection at INFO: keep the demo's console readable.
-        logging.getLogger("amqtt").setLevel(logging.WARNING)
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._thread = threading.Thread(target=self._run, name="amqtt", daemon=True)
         self._thread.start()
         if not self._started.wait(timeout_s) or self._error:

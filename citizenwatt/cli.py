@@ -58,6 +58,7 @@ def demo(
     interval: Annotated[float, typer.Option(min=0.5, max=600, help="Secondes entre deux relevés.")] = 5.0,
     speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Accélération de l'horloge simulée.")] = 1.0,
     port: Annotated[Optional[int], typer.Option(help="Port de l'API (8000 par défaut, un autre s'il est pris).")] = None,
+    history: Annotated[bool, typer.Option(help="Au premier lancement, rejouer la journée depuis minuit.")] = True,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -68,7 +69,8 @@ def demo(
     _setup_logging(verbose)
     settings = _settings(config, data_dir=data_dir, api_port=port)
     try:
-        Demo(settings, meters=meters, interval_s=interval, speed=speed).run_forever()
+        Demo(settings, meters=meters, interval_s=interval, speed=speed,
+             history=history).run_forever()
     except DemoError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1)

@@ -12,6 +12,7 @@ import logging
 import signal
 import threading
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -32,6 +33,7 @@ class Demo:
     interval_s: float = 5.0
     speed: float = 1.0
     channels: int = 2
+    history: bool = True  # on a fresh data directory, replay the day so far
     console: Console = field(default_factory=Console)
 
     def __post_init__(self):
@@ -42,6 +44,9 @@ class Demo:
         self.server_thread = None
         self.sim_meters = []
         self.stopped = threading.Event()
+        self._starters: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stopping = False
 
     @property
     def meter_ids(self) -> list[str]:
@@ -93,15 +98,58 @@ class Demo:
             time.sleep(0.05)
 
         for i, meter_id in enumerate(self.meter_ids):
-            m = SimulatedMeter(meter_id=meter_id, host=host, port=port,
-                               state_dir=s.data_dir / "meters" / meter_id, seed=i + 1,
-                               interval_s=self.interval_s, speed=self.speed,
+            t = threading.Thread(target=self._run_meter, args=(SimulatedMeter, i, meter_id),
+                                 name=f"start-{meter_id}", daemon=True)
+            t.start()
+            self._starters.append(t)
+
+    def _run_meter(self, SimulatedMeter, i: int, meter_id: str) -> None:
+        """Start one simulated meter; on a fresh data directory, first replay its day so far."""
+        host, port = self.mqtt
+        state_dir = self.settings.data_dir / "meters" / meter_id
+        if self.history and not (state_dir / "config.json").exists():
+            self._backfill(SimulatedMeter, i, meter_id, state_dir)
+        with self._lock:
+            if self.stopped.is_set() or self._stopping:
+                return
+            m = SimulatedMeter(meter_id=meter_id, host=host, port=port, state_dir=state_dir,
+                               seed=i + 1, interval_s=self.interval_s, speed=self.speed,
                                channels=self.channels)
-            m.start()
             self.sim_meters.append(m)
+            m.start()
+
+    def _backfill(self, SimulatedMeter, i: int, meter_id: str, state_dir) -> None:
+        """Run the meter fast from local midnight to now, one reading a minute, so that the
+        household page has a whole day to show. The readings travel the normal path."""
+        from zoneinfo import ZoneInfo
+
+        now = time.time()
+        midnight = datetime.fromtimestamp(now, ZoneInfo("Europe/Paris")).replace(
+            hour=0, minute=0, second=0, microsecond=0).timestamp()
+        start = min(midnight, now - 3600)
+        host, port = self.mqtt
+        with self._lock:
+            if self._stopping:
+                return
+            m = SimulatedMeter(meter_id=meter_id, host=host, port=port, state_dir=state_dir,
+                               seed=i + 1, interval_s=60.0, speed=(now - start) / 8,
+                               channels=self.channels, start_utc=start,
+                               extra_config={"measure_period_s": 60.0})
+            self.sim_meters.append(m)
+            m.start()
+        # Its clock must never pass the present: the collector refuses future readings.
+        while m.clock.utc() < time.time() - 120 and not self._stopping and m.error is None:
+            time.sleep(0.005)
+        m.stop(timeout_s=10)
+        with self._lock:
+            self.sim_meters.remove(m)
 
     def stop(self) -> None:
-        for m in self.sim_meters:
+        with self._lock:
+            self._stopping = True
+        for t in self._starters:
+            t.join(15)
+        for m in list(self.sim_meters):
             try:
                 m.stop(timeout_s=10)
             except Exception:
