@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     influx_token: str = ""
     influx_org: str = "citizenwatt"
     influx_bucket: str = "citizenwatt/autogen"
+    influx_timeout_s: float = Field(10.0, gt=0)
+    # The local spool towards InfluxDB stops growing (and acks stop) below this free space.
+    spool_min_free_mb: float = Field(200.0, ge=0)
+    # QoS 1 messages the broker may send before we ack (MQTT v5 Receive Maximum).
+    mqtt_receive_maximum: int = Field(5000, ge=1, le=65535)
+    # Collector health and Prometheus metrics (/healthz, /metrics); port 0: none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9108, ge=0, le=65535)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
@@ -59,6 +67,10 @@ class Settings(BaseSettings):
     @property
     def readings_db(self) -> Path:
         return self.data_dir / "readings.sqlite"
+
+    @property
+    def influx_spool_db(self) -> Path:
+        return self.data_dir / "influx-spool.sqlite"
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -26,6 +26,10 @@ log = logging.getLogger("citizenwatt.collector")
 
 # How long the broker keeps our session (and queues QoS 1 messages) while we are away.
 SESSION_EXPIRY_S = 7 * 24 * 3600
+# QoS 1 messages the broker may send us before we acknowledge (MQTT v5 Receive Maximum).
+# Without it Mosquitto sends 20 at a time (max_inflight_messages), which caps a batch at 20
+# messages; the rest waits in its queue, and beyond max_queued_messages (1000) is DROPPED.
+RECEIVE_MAXIMUM = 5000
 
 
 class CollectorError(Exception):
@@ -43,6 +47,8 @@ class Metrics:
     last_lag_s: float = 0.0  # arrival -> durably stored, last batch
     queue_depth: int = 0
     processed: int = 0  # messages stored or rejected, and acknowledged
+    batches: int = 0
+    connected: bool = False
 
 
 @dataclass(slots=True)
@@ -52,14 +58,16 @@ class _Message:
     mid: int
     qos: int
     received_s: float
+    connection: int  # packet ids are only meaningful on the connection that carried them
 
 
 class Collector:
     def __init__(self, store: ReadingStore, host: str, port: int = 1883, *,
                  client_id: str = "citizenwatt-collector-1", username: str | None = None,
                  password: str | None = None, protocol: str = "auto",
-                 shared_group: str | None = None, batch_max: int = 500,
-                 batch_wait_s: float = 0.05, clock=time.time):
+                 shared_group: str | None = None, batch_max: int = 2000,
+                 batch_wait_s: float = 0.02, receive_maximum: int = RECEIVE_MAXIMUM,
+                 clock=time.time):
         self.store = store
         self.host, self.port = host, port
         self.client_id = client_id
@@ -67,6 +75,7 @@ class Collector:
         self.protocol = protocol
         self.shared_group = shared_group
         self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
+        self.receive_maximum = receive_maximum
         self.clock = clock
         self.metrics = Metrics()
         self._inbox: queue.Queue[_Message | None] = queue.Queue()
@@ -75,6 +84,7 @@ class Collector:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._connack: object = None
+        self._connection = 0
         self.mqtt_version: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -116,6 +126,7 @@ class Collector:
         if v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props.ReceiveMaximum = self.receive_maximum
         try:
             if v5:
                 client.connect(self.host, self.port, keepalive=30, clean_start=False,
@@ -161,23 +172,30 @@ class Collector:
     # -- MQTT callbacks (paho's thread) --------------------------------------------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
-        self._connack = reason_code
+        self._connection += 1
         if reason_code.is_failure:
             log.error("le broker refuse la connexion : %s", reason_code)
+            self._connack = reason_code
             return
         prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
         client.subscribe([(prefix + wire.READING_FILTER, 1), (prefix + wire.STATUS_FILTER, 1)])
         self._connected.set()
+        self.metrics.connected = True
+        self._connack = reason_code  # last: start() reads _connected once this is set
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected.clear()
+        self.metrics.connected = False
         if not self._stopping.is_set():
             log.warning("connexion au broker perdue (%s) : reconnexion automatique",
                         reason_code)
 
     def _on_message(self, client, userdata, msg):
+        # Only queue here: paho's thread must keep reading from the broker whatever the
+        # store does, or the broker's queue fills and it drops QoS 1 messages.
         self.metrics.received += 1
-        self._inbox.put(_Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.clock()))
+        self._inbox.put(_Message(msg.topic, msg.payload, msg.mid, msg.qos, self.clock(),
+                                 self._connection))
 
     # -- the writer thread ---------------------------------------------------------
 
@@ -222,10 +240,15 @@ class Collector:
             self.metrics.readings_stored += readings
             self.metrics.last_lag_s = self.clock() - batch[0].received_s
             if self._client is not None:
+                connection = self._connection
                 for m in batch:  # in arrival order, as MQTT asks
-                    if m.qos > 0:
+                    # A message from an earlier connection is not acknowledged on this one:
+                    # its packet id may now name another message, not yet stored. The broker
+                    # redelivers it (persistent session) and the store keeps it once.
+                    if m.qos > 0 and m.connection == connection:
                         self._client.ack(m.mid, m.qos)
             self.metrics.processed += len(batch)
+            self.metrics.batches += 1
 
     def _reject(self, m: _Message, reason: str, detail: str) -> None:
         self.metrics.rejected[reason] += 1
@@ -257,6 +280,19 @@ class Collector:
                 delay = min(delay * 2, 10.0)
 
     # -- helpers for callers and tests ---------------------------------------------
+
+    def healthy(self) -> tuple[bool, str]:
+        """(ok, why): connected to the broker and the writer thread alive."""
+        if self._writer is None or not self._writer.is_alive():
+            return False, "writer thread stopped"
+        if not self._connected.is_set():
+            return False, "not connected to the MQTT broker"
+        return True, "ok"
+
+    def store_status(self) -> dict:
+        """The store's own gauges (spool depth...), when it has any."""
+        status = getattr(self.store, "status", None)
+        return status() if callable(status) else {}
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
         """Wait until every message received so far is stored (or rejected) and acked."""

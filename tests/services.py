@@ -32,7 +32,8 @@ def wait_port(host: str, port: int, timeout_s: float = 10.0, proc=None) -> None:
 class Mosquitto:
     """A real Mosquitto broker (Debian package mosquitto) in a temporary directory."""
 
-    def __init__(self, workdir: Path, extra_conf: str = "", port: int | None = None):
+    def __init__(self, workdir: Path, extra_conf: str = "", port: int | None = None,
+                 persistence: bool = False):
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not os.path.exists(self.binary):
             raise RuntimeError("mosquitto is not installed: run `apt-get install mosquitto` "
@@ -42,12 +43,16 @@ class Mosquitto:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.extra_conf = extra_conf
+        # persistence: sessions and queued QoS 1 messages survive a restart (saved on exit)
+        self.persistence = persistence
         self.proc: subprocess.Popen | None = None
         self.log_path = self.workdir / "mosquitto.log"
 
     def write_conf(self) -> Path:
         conf = self.workdir / "mosquitto.conf"
-        lines = [f"listener {self.port} {self.host}", "persistence false",
+        persist = (["persistence true", f"persistence_location {self.workdir}/"]
+                   if self.persistence else ["persistence false"])
+        lines = [f"listener {self.port} {self.host}", *persist,
                  "log_dest stderr", "log_type error", "log_type warning"]
         if os.geteuid() == 0:
             lines.append("user root")

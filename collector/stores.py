@@ -1,0 +1,40 @@
+"""Open the store the settings name (embedded SQLite or InfluxDB), checked before use."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .influx_store import InfluxStore, StoreUnavailable
+from .sqlite_store import SqliteStore
+from .store import ReadingStore
+
+__all__ = ["open_store", "StoreUnavailable"]
+
+
+def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
+    """The configured store; raise StoreUnavailable (one line naming the address) if unusable.
+
+    For the collector, InfluxDB comes with its local ledger (chain state, spool, dead
+    letters) in the data directory; for readers (the API) it only queries InfluxDB.
+    """
+    if settings.store == "sqlite":
+        try:
+            return SqliteStore(settings.readings_db)  # opening it is the check
+        except (RuntimeError, sqlite3.Error, OSError) as e:
+            raise StoreUnavailable(
+                f"Le magasin embarqué {settings.readings_db} est inutilisable ({e}). Vérifiez "
+                "que le dossier de données (CITIZENWATT_DATA_DIR) existe et est accessible en "
+                "écriture.") from None
+    store = InfluxStore(
+        settings.influx_url, settings.influx_token, settings.influx_org, settings.influx_bucket,
+        spool_path=settings.influx_spool_db if for_collector else None,
+        owner=settings.collector_id, timeout_s=settings.influx_timeout_s,
+        min_free_mb=settings.spool_min_free_mb, ship=False)
+    try:
+        store.check()
+    except StoreUnavailable:
+        store.close()
+        raise
+    if for_collector:
+        store.start_shipping()
+    return store
