@@ -14,7 +14,7 @@ from .energy import Bucket
 from .i18n import format_energy, format_number, t
 
 WIDTH, HEIGHT = 360, 200
-LEFT, RIGHT, TOP, BOTTOM = 34, 6, 14, 22
+LEFT, RIGHT, TOP, BOTTOM = 22, 6, 16, 22
 
 
 def _nice_max(v: float) -> float:
@@ -47,7 +47,7 @@ def bar_chart(buckets: Sequence[Bucket], lang: str, label_every: int = 3,
         f'xmlns="http://www.w3.org/2000/svg" data-bars="{len(known)}" data-buckets="{len(buckets)}">',
         f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"/>',
         f'<line class="grid" x1="{LEFT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{TOP}"/>',
-        f'<text class="ylab" x="{LEFT - 3}" y="{TOP + 4}" text-anchor="end">{escape(scale_label)}</text>',
+        f'<text class="ylab" x="{LEFT + 2}" y="{TOP - 4}" text-anchor="start">{escape(scale_label)}</text>',
         f'<text class="ylab" x="{LEFT - 3}" y="{TOP + plot_h}" text-anchor="end">0</text>',
     ]
     for i, b in enumerate(buckets):

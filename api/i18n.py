@@ -153,7 +153,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.data": {"fr": "Mes données", "en": "My data"},
     "page.demo_mode": {"fr": "Mode démo : ces pages de compteurs sont ouvertes à tous tant qu'aucun foyer n'est créé.", "en": "Demo mode: these meter pages are open to anyone until a household is created."},
     "history.day": {"fr": "Jour", "en": "Day"},
-    "history.month": {"fr": "{month} {year}", "en": "{month} {year}"},
+    "history.month": {"fr": "Mois", "en": "Month"}, "history.month_heading": {"fr": "{month} {year}", "en": "{month} {year}"},
     "history.year": {"fr": "Année", "en": "Year"},
     "history.prev": {"fr": "Période précédente", "en": "Previous period"},
     "history.next": {"fr": "Période suivante", "en": "Next period"},

@@ -205,7 +205,7 @@ def view_history(request: Request, ctx: HouseholdCtx, db: Session):
         start = d.replace(day=1)
         end = start.replace(day=calendar.monthrange(d.year, d.month)[1])
         res, prev, nxt, fmt = "day", start - timedelta(days=1), end + timedelta(days=1), ("%d", "%d/%m", 5)
-        heading = t(lang, "history.month", month=t(lang, f"month.{d.month}"), year=d.year)
+        heading = t(lang, "history.month_heading", month=t(lang, f"month.{d.month}"), year=d.year)
     else:
         start, end = date(d.year, 1, 1), date(d.year, 12, 31)
         res, prev, nxt, fmt = "month", date(d.year - 1, 1, 1), date(d.year + 1, 1, 1), ("%m", "%m/%Y", 1)
@@ -223,7 +223,7 @@ def view_history(request: Request, ctx: HouseholdCtx, db: Session):
     return render(request, "history.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "nav.history"),
                   view=view, heading=heading, chart=chart, rows=rows,
                   total=None if total.energy_wh is None else format_energy(total.energy_wh, lang),
-                  gaps=total.gap_buckets,
+                  gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= request.app.state.clock()),
                   views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
                   prev_url=link(view, prev) if prev else None, next_url=link(view, nxt) if nxt else None,
                   csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",

@@ -1,0 +1,271 @@
+"""The pages in a real browser (headless Chromium driven by Selenium), on readings that
+went through the whole chain: wire payloads -> Mosquitto -> collector -> SqliteStore -> API.
+
+Each page is loaded on a 360 px wide window as a household and as staff; the test checks
+what a person sees (figures, bars drawn, no sideways scrolling, no console error) and keeps
+a screenshot of each page in tests/artifacts/api/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from citizenwatt.api import admin
+from citizenwatt.api.app import create_app
+from citizenwatt.api.settings import ApiSettings
+from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.firmware import wire
+from tests.services import Mosquitto, free_port, wait_port
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "api"
+PARIS = ZoneInfo("Europe/Paris")
+STEP_S = 1800
+DAYS = 30
+PASSWORD = "un mot de passe long"
+
+
+def household_power_w(t: float, scale: float) -> float:
+    """Base load, a morning bump and the evening peak, so the bars have a daily shape."""
+    h = datetime.fromtimestamp(t, PARIS).hour
+    w = 180.0 + (600.0 if 7 <= h < 9 else 0.0) + (1400.0 if 19 <= h < 22 else 0.0)
+    return w * scale
+
+
+def publish_history(host, port, meters: dict[str, float], now: float) -> int:
+    """Publish DAYS days of readings per meter; the first half 25 % higher (the baseline)."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-test-meters")
+    client.connect(host, port)
+    client.loop_start()
+    start = (now // STEP_S) * STEP_S - DAYS * 86400
+    infos, n = [], 0
+    split = start + DAYS * 86400 / 2
+    for meter, scale in meters.items():
+        energy_wh, seq, t = 0.0, 0, start
+        while t + STEP_S <= now:
+            t += STEP_S
+            p = household_power_w(t, scale * (1.25 if t <= split else 1.0))
+            energy_wh += p * STEP_S / 3600
+            payload = wire.encode_reading(meter, 1, seq, seq * STEP_S * 1000, STEP_S,
+                                          [wire.channel(0, energy_wh, p, p / 230)], ts=t)
+            infos.append(client.publish(wire.reading_topic(meter), payload, qos=1))
+            seq += 1
+            n += 1
+        client.publish(wire.status_topic(meter), wire.encode_status(
+            meter, "online", {"dropped": 2, "faults": {}}), qos=1, retain=True)
+    for info in infos:
+        info.wait_for_publish(10)
+    client.loop_stop()
+    client.disconnect()
+    return n
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from citizenwatt.collector.service import Collector
+    import uvicorn
+
+    tmp = tmp_path_factory.mktemp("browser")
+    broker = Mosquitto(tmp / "mosquitto").start()
+    store = SqliteStore(tmp / "readings.sqlite")
+    collector = Collector(store, broker.host, broker.port, client_id="browser-test-collector")
+    collector.start()
+    now = time.time()
+    meters = {"foyer-1": 1.0, "voisin-1": 0.8, "voisin-2": 0.9, "voisin-3": 1.1, "voisin-4": 1.2,
+              "voisin-5": 1.4}
+    sent = publish_history(broker.host, broker.port, meters, now)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stored = sum(m.readings for m in store.meters())
+        if stored >= sent and collector.wait_idle(1):
+            break
+        time.sleep(0.1)
+    assert sum(m.readings for m in store.meters()) == sent, "the collector did not store every reading"
+
+    app = create_app(store, ApiSettings(live_refresh_s=1, open_meters=False))
+    today = datetime.fromtimestamp(now, PARIS).date()
+    baseline = (today - timedelta(days=DAYS - 1), today - timedelta(days=DAYS // 2 + 1))
+    links = {}
+    with app.state.sessionmaker() as db:
+        dep = admin.create_deployment(db, "Atelier Belleville")
+        for i, meter in enumerate(meters):
+            hh, token = admin.create_household(
+                db, dep, "Famille Martin" if i == 0 else f"Voisin {i}", profile="appartement",
+                baseline_start=baseline[0], baseline_end=baseline[1])
+            admin.register_meter(db, dep, meter)
+            admin.assign_meter(db, hh, meter, today - timedelta(days=DAYS + 1))
+            links[meter] = token
+        admin.create_staff(db, "animatrice", PASSWORD, "leader", dep)
+        db.commit()
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port("127.0.0.1", port, 15)
+    yield {"base": f"http://127.0.0.1:{port}", "link": links["foyer-1"], "broker": broker,
+           "today": today, "baseline": baseline, "store": store, "collector": collector}
+    server.should_exit = True
+    thread.join(10)
+    collector.stop()
+    store.close()
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not (Path(binary).exists() and Path(driver_path).exists()):
+        pytest.fail("chromium et chromium-driver sont nécessaires : apt-get install chromium "
+                    "chromium-driver", pytrace=False)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+                 "--window-size=360,800", "--lang=fr-FR",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(flag)
+    opts.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    driver.set_page_load_timeout(30)
+    # A phone's viewport: 360 CSS px wide (a headless window cannot be made that narrow).
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": True})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def load(driver, url: str, shot: str):
+    """Open url, check the page fits 360 px and logged no console error, keep a screenshot."""
+    from selenium.webdriver.common.by import By
+
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get(url)
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+    body = driver.find_element(By.TAG_NAME, "body")
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= \
+        driver.execute_script("return window.innerWidth"), f"{shot}: the page scrolls sideways at 360 px"
+    driver.save_screenshot(str(ARTIFACTS / f"{shot}.png"))
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, f"{shot}: console errors {errors}"
+    return body.text
+
+
+def wait_for(cond, timeout_s: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def bars(driver, chart_id: str) -> int:
+    return driver.execute_script(
+        f"return document.querySelectorAll('#{chart_id} rect.bar').length")
+
+
+def test_household_live_page_updates_from_the_collector(site, browser):
+    from selenium.webdriver.common.by import By
+
+    url = f"{site['base']}/h/{site['link']}"
+    text = load(browser, url, "household-live-fr")
+    assert "Famille Martin" in text and "En ce moment" in text and "Aujourd'hui, heure par heure" in text
+    assert "Total depuis minuit" in text
+    assert bars(browser, "today-chart") >= 1
+    power = browser.find_element(By.ID, "live-power").text
+    assert power.endswith("W") and power != "—"
+    # A new reading from the meter shows up on the open page (refresh every second).
+    import paho.mqtt.client as mqtt
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-test-live")
+    c.connect(site["broker"].host, site["broker"].port)
+    c.loop_start()
+    last = site["store"].latest("foyer-1")[0]
+    payload = wire.encode_reading("foyer-1", 1, last.seq + 1, 1, 10,
+                                  [wire.channel(0, last.energy_wh + 9, 3240.0, 14.1)], ts=time.time())
+    c.publish(wire.reading_topic("foyer-1"), payload, qos=1).wait_for_publish(5)
+    c.loop_stop()
+    c.disconnect()
+    # (Selenium reports the no-break space before the unit as a plain space.)
+    wait_for(lambda: browser.find_element(By.ID, "live-power").text == "3\u202f240 W", 15,
+             "the live power to show 3 240 W")
+    assert "Mesuré il y a" in browser.find_element(By.ID, "live-age").text
+    browser.save_screenshot(str(ARTIFACTS / "household-live-fr-updated.png"))
+
+
+def test_household_page_in_english(site, browser):
+    text = load(browser, f"{site['base']}/h/{site['link']}?lang=en", "household-live-en")
+    assert "Right now" in text and "Today, hour by hour" in text and "Total since midnight" in text
+
+
+def test_history_pages_draw_hourly_daily_and_monthly_bars(site, browser):
+    base = f"{site['base']}/h/{site['link']}/history"
+    yesterday = site["today"] - timedelta(days=1)
+    text = load(browser, f"{base}?view=day&date={yesterday}", "history-day")
+    assert bars(browser, "history-chart") in (23, 24, 25) and "Total :" in text
+    text = load(browser, f"{base}?view=month&date={site['today']}", "history-month")
+    assert bars(browser, "history-chart") >= min(site["today"].day, DAYS)
+    text = load(browser, f"{base}?view=year&date={site['today']}", "history-year")
+    assert 1 <= bars(browser, "history-chart") <= 2 and "kWh" in text
+
+
+def test_savings_page_shows_figures_next_to_their_method(site, browser):
+    from selenium.webdriver.common.by import By
+
+    start = site["baseline"][1] + timedelta(days=2)  # after the day the use dropped
+    end = site["today"] - timedelta(days=1)
+    text = load(browser, f"{site['base']}/h/{site['link']}/savings?start={start}&end={end}", "savings")
+    kwh = browser.find_element(By.CSS_SELECTOR, "#saved-kwh .big").text
+    eur = browser.find_element(By.CSS_SELECTOR, "#saved-eur .big").text
+    assert kwh.endswith("kWh") and not kwh.startswith("-") and eur.endswith("€")
+    # The baseline was 25 % higher: savings are 20 % of what was expected.
+    assert "soit 20 % de moins" in text
+    method = browser.find_element(By.ID, "method").text
+    assert "Référence" in method and "CO2" in method and "Économie" in method
+
+
+def test_comparison_page_shows_the_median_of_five_neighbours(site, browser):
+    from selenium.webdriver.common.by import By
+
+    start = site["baseline"][1] + timedelta(days=1)
+    end = site["today"] - timedelta(days=1)
+    text = load(browser, f"{site['base']}/h/{site['link']}/compare?start={start}&end={end}", "compare")
+    assert browser.find_element(By.ID, "median").text.endswith("kWh")
+    # Neighbours scale 0.8 0.9 1.1 1.2 1.4: the median is 1.1 times this household,
+    # which uses 1 - 1/1.1 = 9 % less.
+    assert "9 % de moins" in browser.find_element(By.ID, "verdict").text
+    assert "Voisin" not in text
+
+
+def test_data_page_and_staff_pages(site, browser):
+    from selenium.webdriver.common.by import By
+
+    text = load(browser, f"{site['base']}/h/{site['link']}/data", "data")
+    assert "Télécharger toutes mes données" in text and "Tout supprimer" in text
+    load(browser, f"{site['base']}/staff/login", "staff-login")
+    browser.find_element(By.NAME, "username").send_keys("animatrice")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(lambda: browser.current_url.endswith("/staff?lang=fr"), 10, "the staff page")
+    text = load(browser, browser.current_url, "staff")
+    assert "Famille Martin" in text and "foyer-1" in text and "en ligne" in text
+    rows = browser.find_elements(By.CSS_SELECTOR, ".meters-table tbody tr")
+    assert len(rows) == 6
+    text = load(browser, f"{site['base']}/staff/households/1/savings", "staff-household-savings")
+    assert "Famille Martin" not in text or "Économies" in text
