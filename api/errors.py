@@ -7,12 +7,23 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .i18n import request_lang, t
 
 log = logging.getLogger(__name__)
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: a sentence for a person, a stable code for a program."""
+    detail: str
+    code: str
+    errors: list[dict] | None = None
+
+
+ERROR_RESPONSES = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422)}
 
 
 class ApiError(Exception):
@@ -75,6 +86,8 @@ def install(app: FastAPI) -> None:
         lang = request_lang(request)
         if exc.status_code == 404:
             message, code = t(lang, "err.not_found"), "not_found"
+        elif exc.status_code == 400:
+            message, code = t(lang, "err.body"), "bad_request"
         elif exc.status_code == 405:
             message, code = t(lang, "err.method", method=request.method), "method_not_allowed"
         else:

@@ -36,6 +36,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Le paramètre « {name} » n'est pas valide ({detail}). Corrigez-le et réessayez.",
         "en": "The parameter \"{name}\" is not valid ({detail}). Fix it and try again.",
     },
+    "err.body": {
+        "fr": "Le contenu envoyé n'est pas lisible (JSON attendu, en UTF-8). Corrigez-le et réessayez.",
+        "en": "The request body cannot be read (JSON in UTF-8 expected). Fix it and try again.",
+    },
     "err.not_found": {
         "fr": "Cette page n'existe pas. Vérifiez l'adresse.",
         "en": "This page does not exist. Check the address.",

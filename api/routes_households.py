@@ -22,14 +22,14 @@ from .auth import Principal, get_db, load_household, principal, require_staff
 from .comparison import compare
 from .consumption import check_range, local_today
 from .energy import Bucket
-from .errors import ApiError
+from .errors import ERROR_RESPONSES, ApiError
 from .household_data import day_uses, household_buckets, household_live, household_zone
 from .models import DailyTemperature, Household
 from .routes_meters import BucketOut, TotalOut, bucket_out
 from .savings import compute_savings
 from .tariffs import price_on
 
-router = APIRouter(prefix="/api/v1/households", tags=["households"])
+router = APIRouter(prefix="/api/v1/households", tags=["households"], responses=ERROR_RESPONSES)
 
 HouseholdId = Annotated[int, "path"]
 Db = Annotated[Session, Depends(get_db)]

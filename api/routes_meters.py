@@ -15,14 +15,14 @@ from citizenwatt.firmware import wire
 from .auth import Principal, get_db, principal
 from .consumption import energy, live_power, local_today, zone
 from .energy import Bucket
-from .errors import ApiError
+from .errors import ERROR_RESPONSES, ApiError
 from .models import Household, Meter
 
 METER_ID_PATTERN = "^[a-z0-9_-]{1,%d}$" % wire.MAX_METER_ID
 MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID,
                               description="Meter id, as in the MQTT topic cw/<meter>/reading.")]
 
-router = APIRouter(prefix="/api/v1", tags=["meters"])
+router = APIRouter(prefix="/api/v1", tags=["meters"], responses=ERROR_RESPONSES)
 Db = Annotated[Session, Depends(get_db)]
 Who = Annotated[Principal, Depends(principal)]
 

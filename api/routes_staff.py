@@ -15,14 +15,14 @@ from citizenwatt.firmware import wire
 
 from . import admin
 from .auth import Principal, get_db, load_household, principal, require_staff
-from .errors import ApiError
+from .errors import ERROR_RESPONSES, ApiError
 from .models import (DailyTemperature, Deployment, Household, Meter, StaffToken, StaffUser,
                      Tariff, now_utc)
 from .routes_households import HidDep, HouseholdOut, household_out
 from .routes_meters import METER_ID_PATTERN
 from .staff_view import meter_rows
 
-router = APIRouter(prefix="/api/v1", tags=["staff"])
+router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
 Db = Annotated[Session, Depends(get_db)]
 Who = Annotated[Principal, Depends(principal)]
 Did = Annotated[int, Path(ge=1, lt=2 ** 31)]
