@@ -83,7 +83,7 @@ def _round(x, n):
 
 def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
            mains_v=230.0, mains_hz=50, adapter_v=9.0, sample_rate_hz=4000,
-           adapter_phase_deg=0.0, margin=0.05, adc_noise_v=0.0008):
+           adapter_phase_deg=0.0, margin=0.05, adc_noise_v=0.0008, read_skew_us=0.0):
     """Turn a hardware design into parts and calibration constants (a dict, units in keys).
 
     clamp: a key of CLAMPS. max_current_a: largest RMS current to measure (sine).
@@ -93,6 +93,8 @@ def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
     adapter_phase_deg: the adapter's phase lead, measured at the workshop (0 if unknown).
     margin: head-room kept below the linear ADC span (resistor tolerance, clamp error).
     adc_noise_v: RMS noise of the ADC at the pin, measured with the clamp unplugged.
+    read_skew_us: time from the voltage read to the current read of a pair (the firmware
+    measures it at boot; the current is sampled that much later than the voltage).
     Raises DesignError with a sentence saying what to change.
     """
     if clamp not in CLAMPS:
@@ -142,7 +144,8 @@ def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
 
     # 3. Resolution and noise floor in amps.
     lsb_v = ADC_FULL_SCALE_V[atten_db] / (1 << ADC_BITS)
-    noise_a = adc_noise_v * ical
+    # The noise the firmware subtracts: the ADC's own plus 12-bit quantisation (LSB^2/12).
+    noise_a = math.sqrt(adc_noise_v * adc_noise_v + lsb_v * lsb_v / 12) * ical
     # The configured floor; measure() raises it to 4 sigma of its noise-power estimate for
     # the window's sample count (0.38 x noise_a at 1600 samples).
     floor_a = 0.02
@@ -155,9 +158,10 @@ def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
         vdiv_top = _e24_up(VDIV_R_BOTTOM_OHM * (peak_adapter / usable_v - 1))
         vcal = (mains_v / adapter_v) * (vdiv_top + VDIV_R_BOTTOM_OHM) / VDIV_R_BOTTOM_OHM
 
-    # 5. Phase correction (emonLib PHASECAL): 1.0 = none; the adapter's lead is removed by
-    #    interpolating the voltage that many sample periods later.
-    phasecal = 1.0 - (adapter_phase_deg / 360.0) * sample_rate_hz / mains_hz
+    # 5. Phase correction (emonLib PHASECAL, 1.0 = none): the voltage is interpolated at
+    #    (phasecal - 1) sample periods after its sample, to meet the current read
+    #    read_skew_us later, minus the adapter's lead.
+    phasecal = 1.0 + (read_skew_us * 1e-6 - adapter_phase_deg / 360.0 / mains_hz) * sample_rate_hz
 
     return {
         "clamp": clamp, "clamp_kind": kind, "turns": turns,

@@ -30,6 +30,14 @@ def backoff_ms(attempt, rnd, min_ms=1000, max_ms=300000):
     return d // 2 + int(d / 2 * rnd)
 
 
+def read_time_us(adc, hw, n=64):
+    """Mean duration of one read_uv() call: the skew between a pair's V and I reads."""
+    t0 = hw.ticks_us()
+    for _ in range(n):
+        adc.read_uv()
+    return hw.ticks_diff(hw.ticks_us(), t0) / n
+
+
 def sample_pairs(adc_i, adc_v, buf_i, buf_v, n, period_us, hw):
     """Read n V/I pairs at a steady period; return the achieved pair rate (Hz)."""
     t0 = hw.ticks_us()
@@ -62,6 +70,9 @@ class Meter:
         self.policy = CheckpointPolicy()
         # Calibration per channel from the hardware design and the workshop trims.
         v = cfg["voltage"]
+        self.adc_i = [hw.adc(ch["pin"]) for ch in cfg["channels"]]
+        self.adc_v = hw.adc(v["pin"]) if v else None
+        skew_us = read_time_us(self.adc_i[0], hw) if v else 0.0
         self.cals = []
         for ch in cfg["channels"]:
             d = calib.design(clamp=ch["clamp"], max_current_a=ch["max_current_a"],
@@ -69,14 +80,13 @@ class Meter:
                              mains_hz=cfg["mains_hz"],
                              adapter_v=v["adapter_v"] if v else 0.0,
                              sample_rate_hz=cfg["sample_rate_hz"],
-                             adapter_phase_deg=v["phase_deg"] if v else 0.0)
+                             adapter_phase_deg=v["phase_deg"] if v else 0.0,
+                             read_skew_us=skew_us)
             c = calib.channel_cal(d, ch["trim"], v is not None, cfg["nominal_v"],
                                   v["trim"] if v else 1.0)
             if ch["noise_a"] is not None:
                 c["noise_a"] = ch["noise_a"]
             self.cals.append(c)
-        self.adc_i = [hw.adc(ch["pin"]) for ch in cfg["channels"]]
-        self.adc_v = hw.adc(v["pin"]) if v else None
         self.period_us = int(1000000 // cfg["sample_rate_hz"])
         self.n_samples = int(round(cfg["cycles"] * cfg["sample_rate_hz"] / cfg["mains_hz"]))
         self.buf_i = array("i", [0] * self.n_samples)

