@@ -146,6 +146,11 @@ from citizenwatt.workshop.commands import register as _register_workshop  # noqa
 _register_workshop(app)  # ports, flash, provision, calibrate, check, workshop
 
 
+from citizenwatt.firmware.host.cli import app as _firmware_app  # noqa: E402
+
+app.add_typer(_firmware_app, name="firmware")  # bundle, simulate
+
+
 def main() -> None:
     app()
 

