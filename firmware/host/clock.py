@@ -20,6 +20,9 @@ class SimClock:
         self.now_us = 0  # simulated uptime, microseconds
         self._real0 = time.monotonic()
         self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.held = threading.Event()  # set while the meter waits in a paused sleep
 
     # MicroPython's time API, on simulated time (no wrap-around: the firmware handles it).
     def ticks_us(self) -> int:
@@ -39,7 +42,18 @@ class SimClock:
         if t_us > self.now_us:
             self.now_us = t_us
 
+    def pause(self) -> None:
+        """Hold the meter at its next sleep (tests: freeze it between two readings)."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
     def sleep_ms(self, ms: float) -> None:
+        while not self._running.is_set() and not self._stop.is_set():
+            self.held.set()
+            self._running.wait(0.05)
+        self.held.clear()
         self.now_us += int(ms * 1000)
         if self.speed == float("inf"):
             return
@@ -53,6 +67,7 @@ class SimClock:
 
     def stop(self) -> None:
         self._stop.set()
+        self._running.set()
 
     @property
     def stopping(self) -> bool:
