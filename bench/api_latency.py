@@ -1,0 +1,161 @@
+"""API latency on the embedded store: 1,000 households, one year of 10 s readings for the
+measured one (3.15 million readings), p50/p95 of
+- a year of daily totals (GET /api/v1/households/{id}/energy?resolution=day, target p95 < 50 ms)
+- the household page (GET /h/<link>, live power + today's chart, target p95 < 200 ms),
+over real HTTP (uvicorn in this process, httpx keep-alive client).
+
+    python bench/api_latency.py [--requests 200] [--keep DIR]
+
+The data set is built once per DIR (about a minute) and reused with --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import uvicorn
+
+from citizenwatt.api import admin
+from citizenwatt.api.app import create_app
+from citizenwatt.api.db import make_engine
+from citizenwatt.api.models import Household, HouseholdLink
+from citizenwatt.api.settings import ApiSettings
+from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.collector.store import ChannelReading
+
+PARIS = ZoneInfo("Europe/Paris")
+HOUSEHOLDS = 1000
+STEP_S = 10
+YEAR_START = date(2025, 11, 1)
+
+
+def build(data: Path, now: float) -> None:
+    store = SqliteStore(data / "readings.sqlite")
+    t0 = datetime(YEAR_START.year, YEAR_START.month, YEAR_START.day, tzinfo=PARIS).timestamp()
+    n = int((now - t0) // STEP_S)
+    energy, batch, started = 0.0, [], time.perf_counter()
+    for i in range(1, n + 1):
+        t = t0 + i * STEP_S
+        hour = (i * STEP_S // 3600 + 1) % 24  # a daily shape: evening peak
+        p = 250.0 + (1500.0 if 18 <= hour < 21 else 0.0)
+        energy += p * STEP_S / 3600
+        batch.append(ChannelReading("bench-0000", 0, 1, i, t, True, STEP_S, energy, p, p / 230, True))
+        if len(batch) == 20000:
+            store.write(batch, t)
+            batch = []
+    if batch:
+        store.write(batch, now)
+    print(f"  {n} readings written in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    store.close()
+    engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
+    app = create_app(SqliteStore(data / "readings.sqlite"), ApiSettings(), engine=engine)
+    with app.state.sessionmaker() as db:
+        dep = admin.create_deployment(db, "Bench")
+        for k in range(HOUSEHOLDS):
+            hh = Household(deployment_id=dep.id, name=f"Foyer {k:04d}", profile="p",
+                           baseline_start=YEAR_START, baseline_end=date(2025, 11, 30))
+            db.add(hh)
+            meter = f"bench-{k:04d}"
+            admin.register_meter(db, dep, meter)
+            db.flush()
+            admin.assign_meter(db, hh, meter, YEAR_START)
+        db.commit()
+    engine.dispose()
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--keep", type=Path, help="build the data set here once and reuse it")
+    args = ap.parse_args()
+    now = datetime(2026, 10, 31, 18, 30, tzinfo=PARIS).timestamp()  # a year after YEAR_START
+    data = args.keep or Path(tempfile.mkdtemp(prefix="cw-bench-api-"))
+    data.mkdir(parents=True, exist_ok=True)
+    if not (data / "citizenwatt.sqlite").exists():
+        print("building the data set...", file=sys.stderr)
+        build(data, now)
+    store = SqliteStore(data / "readings.sqlite")
+    engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
+    app = create_app(store, ApiSettings(), clock=lambda: now, engine=engine)
+    with app.state.sessionmaker() as db:
+        hh = db.query(Household).filter_by(name="Foyer 0000").one()
+        token = admin.issue_link(db, hh)
+        db.commit()
+        hid = hh.id
+        links = db.query(HouseholdLink).count()
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    year = f"/api/v1/households/{hid}/energy?resolution=day&start=2025-11-01&end=2026-10-31"
+    results = {}
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+        for name, url, check in (
+                ("year_of_daily_totals", year, lambda r: len(r.json()["buckets"]) == 365),
+                ("household_page", f"/h/{token}", lambda r: 'id="today-chart"' in r.text),
+                ("live", f"/api/v1/households/{hid}/live", lambda r: r.json()["power_w"] is not None)):
+            r = c.get(url)
+            assert r.status_code == 200 and check(r), (name, r.status_code, r.text[:300])
+            for _ in range(5):
+                c.get(url)
+            times = []
+            for _ in range(args.requests):
+                t = time.perf_counter()
+                r = c.get(url)
+                times.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200
+            results[name] = (statistics.median(times), percentile(times, 0.95))
+            print(f"  {name:22s} p50 {results[name][0]:7.1f} ms   p95 {results[name][1]:7.1f} ms",
+                  file=sys.stderr)
+    server.should_exit = True
+    thread.join(10)
+    readings = sum(m.readings for m in store.meters())
+    store.close()
+    if not args.keep:
+        shutil.rmtree(data, ignore_errors=True)
+    print(json.dumps({
+        "name": "api_year_daily_totals_p95", "value": round(results["year_of_daily_totals"][1], 1),
+        "unit": "ms",
+        "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",
+        "target_ms": 50,
+        "year_daily_p50_ms": round(results["year_of_daily_totals"][0], 1),
+        "household_page_p50_ms": round(results["household_page"][0], 1),
+        "household_page_p95_ms": round(results["household_page"][1], 1),
+        "household_page_target_ms": 200,
+        "live_p95_ms": round(results["live"][1], 1),
+        "households": HOUSEHOLDS, "household_links": links, "readings": readings,
+        "store": "sqlite", "requests": args.requests,
+    }))
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()
