@@ -15,6 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+from citizenwatt.firmware.wire import MAX_CHANNELS
+
 from .store import (
     ChannelReading,
     HourEnergy,
@@ -211,11 +213,15 @@ class SqliteStore:
 
     def latest(self, meter_id: str) -> list[ChannelReading]:
         db = self._conn()
-        rows = db.execute(
-            f"SELECT {COLUMNS} FROM reading r WHERE meter_id=? AND (boot, seq) = ("
-            "SELECT boot, seq FROM reading WHERE meter_id=r.meter_id AND channel=r.channel "
-            "ORDER BY boot DESC, seq DESC LIMIT 1) ORDER BY channel",
-            (meter_id,)).fetchall()
+        # One primary-key probe per possible channel (the wire contract allows 0..5): the
+        # correlated subquery this replaces scanned all the meter's readings, over a second
+        # after a year of 10 s readings.
+        rows = []
+        for ch in range(MAX_CHANNELS):
+            r = db.execute(f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? "
+                           "ORDER BY boot DESC, seq DESC LIMIT 1", (meter_id, ch)).fetchone()
+            if r is not None:
+                rows.append(r)
         return [_row_to_reading(r) for r in rows]
 
     def hourly(self, meter_id: str, start_s: float, end_s: float,
