@@ -3,7 +3,7 @@
 
 import json
 
-DEFAULTS = {
+DEFAULTS = {  # type: dict
     "meter_id": "",
     "wifi_ssid": "",
     "wifi_password": "",
@@ -31,8 +31,10 @@ DEFAULTS = {
     "backoff_max_s": 300,
 }
 
-CHANNEL_DEFAULTS = {"clamp": "SCT-013-000", "max_current_a": 100.0, "trim": 1.0,
-                    "reverse": False, "noise_a": None}
+CHANNEL_DEFAULTS = {  # type: dict
+    "clamp": "SCT-013-000", "max_current_a": 100.0, "trim": 1.0, "reverse": False,
+    "noise_a": None,
+}
 
 
 class ConfigError(ValueError):
@@ -47,7 +49,7 @@ def _need(cond, message):
 def validate(raw):
     """Merge raw (a dict from config.json) over DEFAULTS and check it; return the result."""
     _need(isinstance(raw, dict), "config.json doit contenir un objet JSON { ... }.")
-    cfg = {}
+    cfg = {}  # type: dict
     for k in DEFAULTS:
         cfg[k] = DEFAULTS[k]
     for k in raw:
@@ -92,7 +94,7 @@ def validate(raw):
     for c in chans:
         _need(isinstance(c, dict) and "id" in c and "pin" in c,
               "Chaque pince de channels doit avoir un id et une pin.")
-        ch = {}
+        ch = {}  # type: dict
         for k in CHANNEL_DEFAULTS:
             ch[k] = CHANNEL_DEFAULTS[k]
         for k in c:

@@ -5,6 +5,11 @@
 
 from array import array
 
+try:
+    from typing import Any  # type checkers only; MicroPython has no typing module
+except ImportError:
+    pass
+
 from . import calib
 from . import hass
 from . import wire
@@ -94,7 +99,7 @@ class Meter:
         self.measure_ms = int(cfg["measure_period_s"] * 1000)
         self.per_reading = int(round(cfg["interval_s"] / cfg["measure_period_s"]))
         # Runtime state.
-        self.client = None
+        self.client = None  # type: Any
         self.connected = False
         self.attempt = 0
         self.next_connect_ms = 0
@@ -319,7 +324,7 @@ class Meter:
                   "rssi": self.hw.rssi(), "mem_free": self.hw.mem_free(),
                   "queued": len(self.outbox), "dropped": self.outbox.dropped,
                   "synced": self.synced}
-        faults = {}
+        faults = {}  # type: dict
         for k in range(self.n_ch):
             if self.faults[k]:
                 faults[str(self.cfg["channels"][k]["id"])] = self.faults[k]

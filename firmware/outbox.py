@@ -86,7 +86,7 @@ class Outbox:
 
     def _scan(self, num):
         """Offsets of the valid records of a segment, stopping at a torn tail."""
-        offs = []
+        offs = []  # type: list
         try:
             with self._open(self._path(num), "rb") as f:
                 data = f.read()
