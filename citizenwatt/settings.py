@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # The local spool towards InfluxDB stops growing (and acks stop) below this free space.
     spool_min_free_mb: float = Field(200.0, ge=0)
     # QoS 1 messages the broker may send before we ack (MQTT v5 Receive Maximum).
-    mqtt_receive_maximum: int = Field(5000, ge=1, le=65535)
+    mqtt_receive_maximum: int = Field(20000, ge=1, le=65535)
     # Collector health and Prometheus metrics (/healthz, /metrics); port 0: none.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65535)

@@ -8,7 +8,8 @@ in batches (one store transaction per batch) and then acknowledges them in arriv
 from __future__ import annotations
 
 import logging
-import queue
+from collections import deque
+import struct
 import threading
 import time
 from collections import Counter
@@ -29,7 +30,61 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # QoS 1 messages the broker may send us before we acknowledge (MQTT v5 Receive Maximum).
 # Without it Mosquitto sends 20 at a time (max_inflight_messages), which caps a batch at 20
 # messages; the rest waits in its queue, and beyond max_queued_messages (1000) is DROPPED.
-RECEIVE_MAXIMUM = 5000
+RECEIVE_MAXIMUM = 20000
+
+
+_PUBACK_STRUCT = struct.Struct("!BBH")
+
+
+class _BufferedClient(mqtt.Client):
+    """paho's client reading the socket 64 KiB at a time.
+
+    paho reads each packet with several recv() calls (type byte, length bytes, body) and
+    handles one packet per select() wake-up: at thousands of messages per second that is
+    most of the collector's time. Here recv() fills a buffer that the packet parser reads
+    from, and loop_read() goes on until the buffer is empty (select() would not wake up
+    for bytes already read). Relies on paho 2.x's _sock_recv (pinned in pyproject.toml);
+    without it, the plain client is used.
+    """
+
+    _cw_sock = None
+    _cw_buf = b""
+    _cw_pos = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._cw_sock is not self._sock:  # a new connection: forget the old bytes
+            self._cw_sock, self._cw_buf, self._cw_pos = self._sock, b"", 0
+        if self._cw_pos >= len(self._cw_buf):
+            data = super()._sock_recv(65536)  # raises BlockingIOError when nothing waits
+            if not data:
+                return data  # connection closed
+            self._cw_buf, self._cw_pos = data, 0
+        pos = self._cw_pos
+        self._cw_pos = pos + bufsize
+        return self._cw_buf[pos:pos + bufsize]
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK a batch of QoS 1 messages as one write, not one syscall pair per message."""
+        if not mids:
+            return
+        if not hasattr(self, "_packet_queue") or self._sock is None:
+            for mid in mids:
+                self.ack(mid, 1)
+            return
+        # PUBACK: type 0x40, remaining length 2, packet id (reason 0 and no properties may
+        # be left out in MQTT v5, as paho does).
+        blob = b"".join([_PUBACK_STRUCT.pack(0x40, 2, mid) for mid in mids])
+        self._packet_queue(0x40, blob, 0, 0)
+
+    def loop_read(self, max_packets: int = 1):
+        rc = super().loop_read(max_packets)
+        while (rc == mqtt.MQTT_ERR_SUCCESS and self._sock is not None
+               and self._cw_sock is self._sock and self._cw_pos < len(self._cw_buf)):
+            rc = super().loop_read(max_packets)
+        return rc
+
+
+_Client = _BufferedClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
 
 
 class CollectorError(Exception):
@@ -78,7 +133,10 @@ class Collector:
         self.receive_maximum = receive_maximum
         self.clock = clock
         self.metrics = Metrics()
-        self._inbox: queue.Queue[_Message | None] = queue.Queue()
+        # paho's thread appends, the writer pops: a deque needs no lock for that, and the
+        # writer takes a whole batch at once instead of one get() per message.
+        self._inbox: deque[_Message] = deque()
+        self._inbox_ready = threading.Event()
         self._client: mqtt.Client | None = None
         self._writer: threading.Thread | None = None
         self._connected = threading.Event()
@@ -110,7 +168,7 @@ class Collector:
 
     def _connect(self, version: str, timeout_s: float) -> tuple[bool, str]:
         v5 = version == "v5"
-        client = mqtt.Client(
+        client = _Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False, manual_ack=True)
@@ -154,7 +212,7 @@ class Collector:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Store what was received, acknowledge it, then disconnect."""
         self._stopping.set()
-        self._inbox.put(None)
+        self._inbox_ready.set()
         if self._writer is not None:
             self._writer.join(timeout_s)
         if self._client is not None:
@@ -194,34 +252,33 @@ class Collector:
         # Only queue here: paho's thread must keep reading from the broker whatever the
         # store does, or the broker's queue fills and it drops QoS 1 messages.
         self.metrics.received += 1
-        self._inbox.put(_Message(msg.topic, msg.payload, msg.mid, msg.qos, self.clock(),
-                                 self._connection))
+        self._inbox.append(_Message(msg.topic, msg.payload, msg.mid, msg.qos, self.clock(),
+                                    self._connection))
+        if not self._inbox_ready.is_set():
+            self._inbox_ready.set()
 
     # -- the writer thread ---------------------------------------------------------
 
     def _next_batch(self) -> list[_Message] | None:
-        first = self._inbox.get()
-        if first is None:
-            return None
-        batch = [first]
-        deadline = time.monotonic() + self.batch_wait_s
-        while len(batch) < self.batch_max:
-            try:
-                m = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if m is None:
-                self._inbox.put(None)  # keep the stop signal for the outer loop
-                break
-            batch.append(m)
-        return batch
+        """Up to batch_max messages; None once stopping and everything is taken."""
+        inbox = self._inbox
+        while not inbox:
+            if self._stopping.is_set():
+                return None
+            self._inbox_ready.wait(0.5)
+            self._inbox_ready.clear()
+        if len(inbox) < self.batch_max and not self._stopping.is_set():
+            # a moment to gather more, so one commit (one fsync) serves many messages
+            time.sleep(self.batch_wait_s)
+        n = min(len(inbox), self.batch_max)
+        return [inbox.popleft() for _ in range(n)]
 
     def _write_loop(self) -> None:
         while True:
             batch = self._next_batch()
             if batch is None:
                 return
-            self.metrics.queue_depth = self._inbox.qsize()
+            self.metrics.queue_depth = len(self._inbox)
             rows, statuses = [], []
             readings = 0
             for m in batch:
@@ -241,12 +298,15 @@ class Collector:
             self.metrics.last_lag_s = self.clock() - batch[0].received_s
             if self._client is not None:
                 connection = self._connection
-                for m in batch:  # in arrival order, as MQTT asks
-                    # A message from an earlier connection is not acknowledged on this one:
-                    # its packet id may now name another message, not yet stored. The broker
-                    # redelivers it (persistent session) and the store keeps it once.
-                    if m.qos > 0 and m.connection == connection:
-                        self._client.ack(m.mid, m.qos)
+                # In arrival order, as MQTT asks. A message from an earlier connection is not
+                # acknowledged on this one: its packet id may now name another message, not
+                # yet stored. The broker redelivers it (persistent session); stored once.
+                mids = [m.mid for m in batch if m.qos == 1 and m.connection == connection]
+                if isinstance(self._client, _BufferedClient):
+                    self._client.ack_many(mids)
+                else:
+                    for mid in mids:
+                        self._client.ack(mid, 1)
             self.metrics.processed += len(batch)
             self.metrics.batches += 1
 
