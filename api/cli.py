@@ -41,3 +41,120 @@ def serve(
                     log_level="info")
     finally:
         store.close()
+
+
+admin_app = typer.Typer(help="Administration : déploiements, comptes de l'équipe, foyers et liens.",
+                        no_args_is_help=True)
+
+
+def _session(data_dir: Optional[Path]):
+    from citizenwatt.settings import ConfigError, load_settings
+
+    from .app import api_settings
+    from .db import DatabaseError, init_db, make_engine
+
+    try:
+        settings = api_settings(load_settings(None, data_dir=data_dir))
+        maker = init_db(make_engine(settings.database_url))
+    except (ConfigError, DatabaseError) as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(2)
+    return maker()
+
+
+def _fail(e) -> None:
+    from .i18n import t
+    typer.secho(t("fr", e.key, **e.params), fg="red", err=True)
+    raise typer.Exit(1)
+
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Dossier des données.")]
+
+
+@admin_app.command("deployment")
+def add_deployment(name: str, timezone: str = "Europe/Paris", data_dir: DataDir = None) -> None:
+    """Crée un déploiement (tarifs EDF par défaut, facteur CO2 par défaut)."""
+    from .admin import create_deployment
+    from .errors import ApiError
+
+    with _session(data_dir) as db:
+        try:
+            dep = create_deployment(db, name, timezone)
+        except ApiError as e:
+            _fail(e)
+        db.commit()
+        typer.echo(f"Déploiement {dep.id} « {dep.name} » créé.")
+
+
+@admin_app.command("staff")
+def add_staff(
+    username: str,
+    role: Annotated[str, typer.Option(help="viewer, leader ou admin")] = "admin",
+    deployment: Annotated[Optional[str], typer.Option(help="Nom du déploiement (aucun : tous).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Crée un compte de l'équipe ; le mot de passe est demandé (ou CITIZENWATT_STAFF_PASSWORD)."""
+    import os
+
+    from sqlalchemy import select
+
+    from .admin import create_staff
+    from .errors import ApiError
+    from .models import Deployment
+
+    password = os.environ.get("CITIZENWATT_STAFF_PASSWORD") or typer.prompt(
+        "Mot de passe (10 caractères au moins)", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        typer.secho("Mot de passe trop court : 10 caractères au moins.", fg="red", err=True)
+        raise typer.Exit(2)
+    with _session(data_dir) as db:
+        dep = None
+        if deployment:
+            dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
+            if dep is None:
+                typer.secho(f"Déploiement « {deployment} » introuvable : créez-le avec "
+                            "`citizenwatt admin deployment`.", fg="red", err=True)
+                raise typer.Exit(1)
+        try:
+            create_staff(db, username, password, role, dep)
+        except ApiError as e:
+            _fail(e)
+        db.commit()
+        typer.echo(f"Compte « {username} » ({role}) créé. Connexion : /staff/login")
+
+
+@admin_app.command("household")
+def add_household(
+    deployment: str, name: str,
+    meter: Annotated[Optional[str], typer.Option(help="Compteur à installer dans ce foyer.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Date d'installation du compteur (AAAA-MM-JJ), aujourd'hui par défaut.")] = None,
+    profile: Annotated[str, typer.Option(help="Profil pour comparer les foyers semblables.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Crée un foyer (et y installe un compteur) ; affiche son lien secret une seule fois."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from .admin import assign_meter, create_household, register_meter
+    from .errors import ApiError
+    from .models import Deployment
+
+    with _session(data_dir) as db:
+        dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
+        if dep is None:
+            typer.secho(f"Déploiement « {deployment} » introuvable.", fg="red", err=True)
+            raise typer.Exit(1)
+        try:
+            hh, token = create_household(db, dep, name, profile=profile)
+            if meter:
+                register_meter(db, dep, meter)
+                assign_meter(db, hh, meter, date.fromisoformat(since) if since else date.today())
+        except ApiError as e:
+            _fail(e)
+        except ValueError:
+            typer.secho("Date invalide : utilisez AAAA-MM-JJ.", fg="red", err=True)
+            raise typer.Exit(2)
+        db.commit()
+        typer.echo(f"Foyer {hh.id} « {hh.name} » créé. Son lien secret (à donner au foyer, "
+                   f"affiché une seule fois) : /h/{token}")

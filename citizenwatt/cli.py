@@ -134,6 +134,9 @@ def collector(
 from citizenwatt.api.cli import serve as _api_serve  # noqa: E402  (light: imports on use)
 
 app.command("api")(_api_serve)
+from citizenwatt.api.cli import admin_app as _api_admin  # noqa: E402
+
+app.add_typer(_api_admin, name="admin")
 
 
 from citizenwatt.guide.cli import app as _guide_app  # noqa: E402
