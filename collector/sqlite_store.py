@@ -248,6 +248,19 @@ class SqliteStore:
                                     t0, t1, rec, n, json.loads(st[0]) if st else None))
         return out
 
+    def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
+        """Erase a meter's readings and hourly energy with start_s <= time < end_s (a
+        household leaving and asking for its data to be deleted). Returns readings erased."""
+        with self._write_lock:
+            db = self._conn()
+            with db:
+                n = db.execute("DELETE FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<?",
+                               (meter_id, start_s, end_s)).rowcount
+                db.execute("DELETE FROM energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
+                           (meter_id, int(start_s), end_s))
+            self._last.clear()
+        return n
+
     def rejections(self) -> dict[str, int]:
         return dict(self._conn().execute(
             "SELECT reason, COUNT(*) FROM rejected GROUP BY reason ORDER BY reason"))
