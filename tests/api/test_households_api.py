@@ -190,3 +190,20 @@ def test_reissued_link_replaces_the_old_one_and_revoke_closes_all(world, wclient
     assert wclient.delete(f"/api/v1/households/{world.hh('A')}/link", headers=leader).json()["revoked"] == 1
     assert wclient.get(f"/h/{new}").status_code == 404
     assert "(ou plus) valable" in wclient.get(f"/h/{new}").text
+
+
+def test_deletion_erases_the_readings_of_the_household_period_only(world, wclient):
+    # meter-b moves from B to A on 20 March; B asks for deletion: the readings of meter-b
+    # before 20 March go, A's keep theirs (meter-b from 20 March, meter-a).
+    with world.app.state.sessionmaker() as db:
+        from citizenwatt.api.models import Household
+        admin.assign_meter(db, db.get(Household, world.hh("A")), "meter-b", date(2026, 3, 20))
+        db.commit()
+    before = get(wclient, world, "A", "/energy", resolution="month", start="2026-03-01").json()["total"]["energy_wh"]
+    r = wclient.delete(f"/api/v1/households/{world.hh('B')}", params={"confirm": "Foyer B"},
+                       headers=world.bearer(world.link("B")))
+    assert r.json()["readings_deleted"] is True
+    assert world.store.hourly("meter-b", local_ts(2026, 3, 1), local_ts(2026, 3, 20)) == []
+    assert world.store.hourly("meter-b", local_ts(2026, 3, 20), local_ts(2026, 3, 21))
+    after = get(wclient, world, "A", "/energy", resolution="month", start="2026-03-01").json()["total"]["energy_wh"]
+    assert after == pytest.approx(before)
