@@ -1,0 +1,87 @@
+"""The metrics endpoint counts what the collector did; start-up errors are one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import paho.mqtt.client as mqtt
+
+from citizenwatt.collector.metrics import MetricsServer
+from citizenwatt.collector.service import Collector
+from citizenwatt.collector.sqlite_store import SqliteStore
+from tests.collector.helpers import ROOT, make_stream, scrape, wait_until
+from tests.services import free_port
+
+
+def test_metrics_count_received_stored_and_rejected_by_reason(mosquitto, tmp_path):
+    store = SqliteStore(tmp_path / "r.sqlite")
+    c = Collector(store, mosquitto.host, mosquitto.port, client_id="metrics-test")
+    server = MetricsServer(c, "127.0.0.1", 0).start()
+    assert urllib.request.urlopen(server.url + "/metrics").status == 200
+    try:
+        urllib.request.urlopen(server.url + "/healthz")
+        raise AssertionError("healthz must say 503 before the collector runs")
+    except urllib.error.HTTPError as e:
+        assert e.code == 503
+    c.start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="metrics-pub")
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    try:
+        stream = make_stream(40, meters=2, channels=3)
+        infos = [pub.publish(t, p, qos=1) for t, p in stream]
+        infos += [pub.publish("cw/m-0/reading", b"{nope", qos=1),
+                  pub.publish("cw/m-0/reading", json.dumps({"v": 9}).encode(), qos=1),
+                  pub.publish("cw/m-0/reading", b"[]", qos=1)]
+        for i in infos:
+            i.wait_for_publish(5)
+        wait_until(lambda: c.metrics.processed >= len(infos), 10, "all processed")
+        m = scrape(server.url)
+        assert urllib.request.urlopen(server.url + "/healthz").status == 200
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        c.stop()
+        server.stop()
+    p = "citizenwatt_collector_"
+    assert m[p + "received_messages_total"] == 43
+    assert m[p + "stored_readings_total"] == 40
+    assert m[p + "stored_rows_total"] == 120
+    assert m[p + "rejected_messages_total{reason=not_json}"] == 1
+    assert m[p + "rejected_messages_total{reason=unknown_version}"] == 1
+    assert m[p + "rejected_messages_total{reason=not_object}"] == 1
+    assert m[p + "rejected_messages_total{reason=bad_type}"] == 0
+    assert m[p + "inbox_messages"] == 0 and m[p + "mqtt_connected"] == 1
+    assert store.rejections() == {"not_json": 1, "not_object": 1, "unknown_version": 1}
+
+
+def run_collector(tmp_path, **env) -> subprocess.CompletedProcess:
+    full = dict(os.environ, PYTHONPATH=str(ROOT), CITIZENWATT_DATA_DIR=str(tmp_path),
+                CITIZENWATT_METRICS_PORT="0", COLUMNS="300",
+                **{"CITIZENWATT_" + k.upper(): str(v) for k, v in env.items()})
+    return subprocess.run([sys.executable, "-m", "citizenwatt.cli", "collector"], env=full,
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_unreachable_influxdb_at_start_is_one_line_naming_it(mosquitto, tmp_path):
+    port = free_port()
+    res = run_collector(tmp_path, mqtt_host=mosquitto.host, mqtt_port=mosquitto.port,
+                        store="influxdb", influx_url=f"http://127.0.0.1:{port}")
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "Vérifiez" in lines[0]
+
+
+def test_unreachable_broker_at_start_is_one_line_naming_it(tmp_path):
+    port = free_port()
+    res = run_collector(tmp_path, mqtt_host="127.0.0.1", mqtt_port=port)
+    assert res.returncode == 1
+    lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
+    assert len(lines) == 1, res.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "Vérifiez" in lines[0]
