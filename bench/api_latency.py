@@ -4,9 +4,12 @@ measured one (3.15 million readings), p50/p95 of
 - the household page (GET /h/<link>, live power + today's chart, target p95 < 200 ms),
 over real HTTP (uvicorn in this process, httpx keep-alive client).
 
-    python bench/api_latency.py [--requests 200] [--keep DIR]
+    python bench/api_latency.py [--requests 200] [--keep DIR] [--store sqlite|influx]
 
-The data set is built once per DIR (about a minute) and reused with --keep.
+The data set is built once per DIR (about a minute) and reused with --keep. With
+--store influx the readings go through InfluxStore (local ledger, shipped to a real
+influxd 1.6.7 started here, with the test-only /api/v2/write adapter) and the API reads
+them back with InfluxQL; the relational data stay in SQLite.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ STEP_S = 10
 YEAR_START = date(2025, 11, 1)
 
 
-def build(data: Path, now: float) -> None:
-    store = SqliteStore(data / "readings.sqlite")
+def build(data: Path, now: float, store=None) -> None:
+    influx = store is not None
+    store = store or SqliteStore(data / "readings.sqlite")
     t0 = datetime(YEAR_START.year, YEAR_START.month, YEAR_START.day, tzinfo=PARIS).timestamp()
     n = int((now - t0) // STEP_S)
     energy, batch, started = 0.0, [], time.perf_counter()
@@ -58,11 +62,15 @@ def build(data: Path, now: float) -> None:
             batch = []
     if batch:
         store.write(batch, now)
+    if influx:
+        while not store.flush(60):
+            print(f"  shipping to InfluxDB, {store.spool_depth} batches to go", file=sys.stderr)
     print(f"  {n} readings written in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    store.close()
+    if not influx:
+        store.close()
     engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
-    app = create_app(SqliteStore(data / "readings.sqlite"), ApiSettings(), engine=engine)
-    with app.state.sessionmaker() as db:
+    from citizenwatt.api.db import init_db
+    with init_db(engine)() as db:
         dep = admin.create_deployment(db, "Bench")
         for k in range(HOUSEHOLDS):
             hh = Household(deployment_id=dep.id, name=f"Foyer {k:04d}", profile="p",
@@ -85,14 +93,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--keep", type=Path, help="build the data set here once and reuse it")
+    ap.add_argument("--store", choices=("sqlite", "influx"), default="sqlite")
     args = ap.parse_args()
     now = datetime(2026, 10, 31, 18, 30, tzinfo=PARIS).timestamp()  # a year after YEAR_START
     data = args.keep or Path(tempfile.mkdtemp(prefix="cw-bench-api-"))
     data.mkdir(parents=True, exist_ok=True)
-    if not (data / "citizenwatt.sqlite").exists():
-        print("building the data set...", file=sys.stderr)
-        build(data, now)
-    store = SqliteStore(data / "readings.sqlite")
+    influx = None
+    if args.store == "influx":
+        if args.keep:
+            sys.exit("--keep works with the embedded store only (influxd runs in a fresh directory)")
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.influx_v2_adapter import InfluxV2Adapter
+        from tests.services import Influxd
+
+        from citizenwatt.collector.influx_store import InfluxStore
+        engine_ = Influxd(data / "influxd").start()
+        adapter = InfluxV2Adapter(engine_.host, engine_.port).start()
+        influx = (engine_, adapter)
+        writer = InfluxStore(adapter.url, "bench:bench", spool_path=data / "spool.sqlite")
+        print("building the data set in InfluxDB...", file=sys.stderr)
+        build(data, now, writer)
+        writer.close()
+        store = InfluxStore(engine_.url, "bench:bench")
+    else:
+        if not (data / "citizenwatt.sqlite").exists():
+            print("building the data set...", file=sys.stderr)
+            build(data, now)
+        store = SqliteStore(data / "readings.sqlite")
     engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
     app = create_app(store, ApiSettings(), clock=lambda: now, engine=engine)
     with app.state.sessionmaker() as db:
@@ -131,12 +158,15 @@ def main() -> None:
                   file=sys.stderr)
     server.should_exit = True
     thread.join(10)
-    readings = sum(m.readings for m in store.meters())
+    readings = sum(m.readings for m in store.meters()) if args.store == "sqlite" else None
     store.close()
+    if influx is not None:
+        influx[1].stop()
+        influx[0].stop()
     if not args.keep:
         shutil.rmtree(data, ignore_errors=True)
     print(json.dumps({
-        "name": "api_year_daily_totals_p95", "value": round(results["year_of_daily_totals"][1], 1),
+        "name": f"api_year_daily_totals_p95_{args.store}", "value": round(results["year_of_daily_totals"][1], 1),
         "unit": "ms",
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",
         "target_ms": 50,
@@ -146,7 +176,7 @@ def main() -> None:
         "household_page_target_ms": 200,
         "live_p95_ms": round(results["live"][1], 1),
         "households": HOUSEHOLDS, "household_links": links, "readings": readings,
-        "store": "sqlite", "requests": args.requests,
+        "store": args.store, "requests": args.requests,
     }))
 
 
