@@ -1,0 +1,161 @@
+# The meter's main loop (fw.meter.Meter) driven on the MicroPython VM by a minimal fake
+# `hw`: a virtual clock, ADCs reading a 50 Hz sine, an in-memory flash and an MQTT client
+# that records what it publishes and can be made to fail (a broker outage).
+
+import json
+import math
+
+from fw import config, wire
+from fw.meter import Meter
+from ramflash import RamFlash
+
+BIAS_V = 1.269
+ICAL = 2000 / 15
+VCAL = 357.778
+
+
+class FakeADC:
+    def __init__(self, hw, amps, volts):
+        self.hw = hw
+        self.amps = amps
+        self.volts = volts
+
+    def read_uv(self):
+        t = self.hw.now_us / 1e6
+        w = 2 * math.pi * 50 * t
+        if self.volts:
+            v = BIAS_V + self.volts * 1.41421356 * math.sin(w) / VCAL
+        else:
+            v = BIAS_V + self.amps * 1.41421356 * math.sin(w - 0.5) / ICAL
+        self.hw.now_us += 20
+        return int(v * 1e6)
+
+
+class FakeClient:
+    def __init__(self, hw):
+        self.hw = hw
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        self.hw.will = (topic, msg)
+
+    def connect(self, clean_session=True):
+        if self.hw.broker_down:
+            raise OSError(-1)
+        return 0
+
+    def _check(self):
+        if self.hw.broker_down:
+            raise OSError(-1)
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        self._check()
+        self.hw.sent.append((topic, msg))
+
+    def check_msg(self):
+        self._check()
+
+    def ping(self):
+        self._check()
+
+    def disconnect(self):
+        pass
+
+
+class FakeHW:
+    def __init__(self):
+        self.root = "/flash"
+        self.flash = RamFlash()
+        self.opener = self.flash.open
+        self.fs = self.flash
+        self.now_us = 0
+        self.sent = []
+        self.broker_down = False
+        self.acked = 0
+        self.stop_at_us = 0
+        self.rnd = 0
+
+    def ticks_ms(self):
+        return self.now_us // 1000
+
+    def ticks_us(self):
+        return self.now_us
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def wait_until_us(self, t):
+        if t > self.now_us:
+            self.now_us = t
+
+    def sleep_ms(self, ms):
+        self.now_us += int(ms * 1000)
+
+    def utc(self):
+        return 1790000000 + self.now_us // 1000000
+
+    def ntp_sync(self):
+        return True
+
+    def stopping(self):
+        return self.now_us >= self.stop_at_us
+
+    def adc(self, pin):
+        return FakeADC(self, 10.0 if pin == 32 else 0.0, 230.0 if pin == 36 else 0.0)
+
+    def feed(self):
+        pass
+
+    def mem_free(self):
+        return 1
+
+    def random(self):
+        self.rnd = (self.rnd * 1103515245 + 12345) % 65536
+        return self.rnd / 65536
+
+    def wifi_connect(self, ssid, pw):
+        pass
+
+    def wifi_ok(self):
+        return True
+
+    def rssi(self):
+        return -50
+
+    def mqtt_client(self, client_id, server, port, user, password, keepalive):
+        return FakeClient(self)
+
+    def on_published(self, r):
+        self.acked += 1
+
+
+def run():
+    cfg = config.validate({"meter_id": "vm-meter", "mqtt_host": "broker", "interval_s": 10,
+                           "measure_period_s": 5, "cycles": 2, "sample_rate_hz": 1000,
+                           "channels": [{"id": 0, "pin": 32}, {"id": 1, "pin": 33}],
+                           "voltage": {"pin": 36}, "backoff_max_s": 30})
+    hw = FakeHW()
+    meter = Meter(cfg, hw)
+    # 60 s online, 300 s with the broker down, then back until 600 s.
+    hw.stop_at_us = 60 * 1000000
+    meter.start()
+    while not hw.stopping():
+        meter.step()
+    hw.broker_down = True
+    hw.stop_at_us = 360 * 1000000
+    while not hw.stopping():
+        meter.step()
+    queued = len(meter.outbox)
+    hw.broker_down = False
+    hw.stop_at_us = 600 * 1000000
+    while not hw.stopping():
+        meter.step()
+    meter.shutdown()
+    readings = []
+    status = []
+    for topic, msg in hw.sent:
+        if topic.endswith("/reading"):
+            readings.append(wire.decode_reading(topic, msg))
+        else:
+            status.append(json.loads(msg)["state"])
+    return {"readings": readings, "status": status, "queued_in_outage": queued,
+            "acked": hw.acked, "boot": meter.boot, "flash_writes": hw.flash.writes}
