@@ -256,7 +256,7 @@ def profile_writer_path(workdir: Path, influx_url: str, n: int = 20000, batch: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one 3 s step at 5000/s each")
-    ap.add_argument("--rates", default="5000,10000,15000,20000,25000,30000,40000")
+    ap.add_argument("--rates", default="5000,10000,12500,15000,17500,20000,25000,30000")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per step")
     ap.add_argument("--drain", type=float, default=2.0,
                     help="seconds after a step within which the consumer must have caught up")
