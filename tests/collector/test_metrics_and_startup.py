@@ -85,3 +85,33 @@ def test_unreachable_broker_at_start_is_one_line_naming_it(tmp_path):
     lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
     assert len(lines) == 1, res.stderr
     assert f"127.0.0.1:{port}" in lines[0] and "Vérifiez" in lines[0]
+
+
+def test_acknowledged_messages_are_not_delivered_again(mosquitto, tmp_path):
+    """The batched PUBACKs reach the broker: a new session with the same client id gets
+    nothing back, while messages published in between are delivered (the session lives)."""
+    store = SqliteStore(tmp_path / "r.sqlite")
+    stream = make_stream(600, meters=3, channels=1)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ack-pub")
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    try:
+        c = Collector(store, mosquitto.host, mosquitto.port, client_id="ack-test", protocol="v5")
+        c.start()
+        for t, p in stream[:500]:
+            pub.publish(t, p, qos=1).wait_for_publish(5)
+        wait_until(lambda: c.metrics.processed >= 500, 10, "500 processed")
+        c.stop()
+        for t, p in stream[500:]:  # queued for the stopped collector's session
+            pub.publish(t, p, qos=1).wait_for_publish(5)
+        again = Collector(store, mosquitto.host, mosquitto.port, client_id="ack-test",
+                          protocol="v5")
+        again.start()
+        wait_until(lambda: again.metrics.processed >= 100, 10, "the queued 100")
+        again.wait_idle(1.0)
+        again.stop()
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+    assert again.metrics.received == 100 and again.metrics.duplicates == 0
+    assert sum(m.readings for m in store.meters()) == 600
