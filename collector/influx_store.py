@@ -279,6 +279,7 @@ class InfluxStore:
         # what the metrics endpoint shows
         self.shipped_points = 0
         self.ship_errors = 0
+        self.rejected_points = 0
         self.influx_up = True
         self.spool_depth = 0
         self.spool_oldest_age_s = 0.0
@@ -366,8 +367,21 @@ class InfluxStore:
         if chunk is None:
             return 0
         hi, body, n = chunk
-        self._write_api.write(self.bucket, self.org, record=body,
-                              write_precision=WritePrecision.NS)
+        try:
+            self._write_api.write(self.bucket, self.org, record=body,
+                                  write_precision=WritePrecision.NS)
+        except Exception as e:
+            if getattr(e, "status", None) not in (400, 422):
+                raise  # InfluxDB down, slow or refusing us: keep the chunk, retry later
+            # InfluxDB refused the data itself (a field type conflict, say): retrying cannot
+            # help and would block the spool. The readings stay in the ledger; the refusal
+            # goes to the dead letters, and the spool goes on.
+            detail = str(getattr(e, "body", "") or e)[:500]
+            log.error("InfluxDB refuse %d points (%s) : ils restent dans le registre local, "
+                      "voir les messages rejetés (influx_rejected)", n, detail)
+            self.ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
+                               time.time())
+            self.rejected_points += n
         self.ledger.done(hi)
         self.shipped_points += n
         return max(n, 1)
@@ -412,6 +426,7 @@ class InfluxStore:
         """Gauges and counters for the metrics endpoint."""
         return {"spool_depth": self.spool_depth, "spool_oldest_age_s": self.spool_oldest_age_s,
                 "shipped_points": self.shipped_points, "ship_errors": self.ship_errors,
+                "refused_points": self.rejected_points,
                 "store_up": self.influx_up}
 
     def flush(self, timeout_s: float = 10.0) -> bool:

@@ -57,6 +57,9 @@ class _CollectorMetrics:
                         st["spool_oldest_age_s"])
             yield counter("shipped_points", "Points InfluxDB accepted.", st["shipped_points"])
             yield counter("ship_errors", "Failed writes to InfluxDB (retried).", st["ship_errors"])
+            yield counter("refused_points", "Points InfluxDB refused as invalid (400); kept in "
+                          "the ledger, noted as influx_rejected dead letters.",
+                          st["refused_points"])
             yield gauge("store_up", "1 while InfluxDB accepts writes.", int(st["store_up"]))
 
 

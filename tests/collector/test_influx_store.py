@@ -148,3 +148,21 @@ def test_point_times_keep_readings_apart_and_repeat_for_the_same_reading():
     assert len(times) == len(rows)
     r = rows[7]
     assert point_time_ns(r.ts_utc, r.boot, r.seq) == point_time_ns(r.ts_utc, r.boot, r.seq)
+
+
+def test_points_influxdb_refuses_do_not_block_the_spool(influx, tmp_path):
+    rows = series(30, seed=6)
+    # a field of another type in the same shard: InfluxDB answers 400 (field type conflict)
+    t_ns = int(rows[0].ts_utc * 1e9) - 5_000_000_000
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(
+        f"{influx.engine.url}/write?db={influx.engine.database}",
+        data=f'reading,channel=0,meter=m-1 energy_wh="text" {t_ns}'.encode(), method="POST"))
+    store = open_influx(influx, tmp_path)
+    store.write(rows[:20], T0)
+    assert store.flush(10)  # not stuck
+    assert store.rejections() == {"influx_rejected": 1}
+    assert store.rejected_points > 0
+    # the ledger still holds every reading, and later points flow again
+    assert len(store.ledger.meters()) == 1 and store.ledger.meters()[0].readings == 20
+    store.close()
