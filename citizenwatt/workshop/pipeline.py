@@ -75,13 +75,16 @@ class FlashResult:
 
 def micropython_answers(port: str) -> str | None:
     """The MicroPython version if the board answers the raw REPL, else None."""
-    try:
-        with Board(port, timeout_s=3) as b:
-            return b.micropython_version()
-    except WorkshopError as e:
-        if e.key in ("board.no_repl",):
-            return None
-        raise
+    # A board busy running its firmware, or a slow machine, can miss the first try: only
+    # a board that stays silent for a longer second try is taken as blank.
+    for timeout_s in (3, 10):
+        try:
+            with Board(port, timeout_s=timeout_s) as b:
+                return b.micropython_version()
+        except WorkshopError as e:
+            if e.key not in ("board.no_repl",):
+                raise
+    return None
 
 
 def write_micropython(port: str, image: Path, erase: bool, progress: StepProgress) -> None:
