@@ -24,6 +24,7 @@ from .store import (
     WriteResult,
     delta_start,
     energy_delta_wh,
+    reading_hour,
     spread_over_hours,
 )
 
@@ -188,7 +189,7 @@ class SqliteStore:
         for hour, wh in spread_over_hours(t0, r.ts_utc, delta):
             hours[(r.meter_id, r.channel, hour)][0] += wh
         if count:
-            hours[(r.meter_id, r.channel, int(r.ts_utc // 3600) * 3600)][1] += count
+            hours[(r.meter_id, r.channel, reading_hour(r.ts_utc))][1] += count
 
     def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
         with self._write_lock:

@@ -71,10 +71,23 @@ def energy_delta_wh(prev: ChannelReading | None, cur: ChannelReading) -> float:
     return diff if diff >= 0 else own
 
 
+def reading_hour(ts_utc: float) -> int:
+    """Start of the UTC hour a reading ending at ts_utc belongs to: the hour of its
+    interval's last instant. A reading ending exactly at hh:00:00 measured the hour before,
+    so it counts there; counting it in the hour it ends at would create a row (0 Wh, one
+    reading) for an hour that holds no data, and the API would show 0 instead of a gap."""
+    hour = int(ts_utc // HOUR_S) * HOUR_S
+    return hour - HOUR_S if hour == ts_utc else hour
+
+
 def spread_over_hours(t0: float, t1: float, energy_wh: float) -> Iterable[tuple[int, float]]:
-    """Split energy consumed uniformly over [t0, t1] into UTC hour buckets (start, Wh)."""
+    """Split energy consumed uniformly over ]t0, t1] into UTC hour buckets (start, Wh).
+
+    Hours are end-exclusive, like reading_hour: a span that ends exactly at hh:00:00 puts
+    nothing in hour hh, and one that starts there puts nothing in the hour before.
+    """
     if t1 <= t0:
-        yield int(t1 // HOUR_S) * HOUR_S, energy_wh
+        yield reading_hour(t1), energy_wh
         return
     span = t1 - t0
     start = t0
@@ -96,7 +109,9 @@ def delta_start(prev: ChannelReading | None, cur: ChannelReading) -> float:
 class HourEnergy:
     hour_utc: int  # start of the UTC hour, seconds
     energy_wh: float
-    readings: int  # readings that ended in this hour; 0 with energy means spread over a gap
+    # readings whose interval closed in this hour (one ending at hh:00:00 counts in the
+    # hour before, see reading_hour); 0 with energy means spread over a gap
+    readings: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,13 +31,13 @@ def test_dst_day_sums_its_own_number_of_hours(store, client, day, hours):
     assert hourly["total"]["energy_wh"] == pytest.approx(1000.0 * hours, rel=1e-9)
     assert hourly["total"]["gap_buckets"] == 0
 
-    # (The next day is not checked: the store counts the reading ending at exactly 00:00
-    # in the next day's first hour, with 0 Wh.)
+    # The reading ending at exactly 00:00 belongs to this day: the next one holds nothing.
     prev = (date(y, m, d) - timedelta(days=1)).isoformat()
     nxt = (date(y, m, d) + timedelta(days=1)).isoformat()
     daily = energy(client, resolution="day", start=prev, end=nxt)
     assert [b["hours"] for b in daily["buckets"]] == [24, hours, 24]
     assert daily["buckets"][0]["energy_wh"] is None
+    assert daily["buckets"][2]["energy_wh"] is None
     assert daily["buckets"][1]["energy_wh"] == pytest.approx(1000.0 * hours)
     assert daily["buckets"][1]["complete"] is True
     assert daily["total"]["energy_wh"] == pytest.approx(1000.0 * hours)

@@ -1,0 +1,91 @@
+"""A reading whose interval ends exactly at hh:00:00 belongs to the hour it closes, in both
+stores: no row (0 Wh, 1 reading) for the next hour, so the API shows that hour as a gap."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from citizenwatt.api.app import create_app
+from citizenwatt.api.settings import ApiSettings
+from citizenwatt.collector.influx_store import InfluxStore
+from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.collector.store import ChannelReading, reading_hour, spread_over_hours
+
+H10 = datetime(2026, 6, 1, 10, tzinfo=timezone.utc).timestamp()  # 10:00:00 UTC
+
+
+def minutes(t0: float, t1: float, power_w: float = 1200.0, seq0: int = 0,
+            counter0_wh: float = 0.0, meter: str = "m-1") -> list[ChannelReading]:
+    """A reading every 60 s from t0 + 60 to t1 (t1 included) at constant power."""
+    n = int(round((t1 - t0) / 60))
+    return [ChannelReading(meter, 0, 1, seq0 + i, t0 + 60 * i, True, 60.0,
+                           counter0_wh + power_w * 60 * i / 3600, power_w, power_w / 230, True)
+            for i in range(1, n + 1)]
+
+
+def test_reading_hour_is_the_hour_of_the_last_instant():
+    assert reading_hour(H10 + 3600) == H10  # ends at 11:00:00: measured 10:59:xx
+    assert reading_hour(H10 + 3600.001) == H10 + 3600
+    assert reading_hour(H10 + 1800) == H10
+    assert reading_hour(H10 + 1e-3) == H10
+    assert reading_hour(H10) == H10 - 3600
+
+
+def test_spread_over_hours_stops_at_the_boundary():
+    assert list(spread_over_hours(H10, H10 + 3600, 60.0)) == [(H10, 60.0)]
+    assert list(spread_over_hours(H10 + 1800, H10 + 7200, 90.0)) == \
+        [(H10, 30.0), (H10 + 3600, 60.0)]
+    # a degenerate span (no length) lands in the hour of its end, the same rule
+    assert list(spread_over_hours(H10 + 3600, H10 + 3600, 5.0)) == [(H10, 5.0)]
+
+
+def hours(store, meter="m-1"):
+    return [(h.hour_utc, round(h.energy_wh, 9), h.readings) for h in store.hourly(meter, 0, 4e9)]
+
+
+EXPECTED = [(H10, 1200.0, 60), (H10 + 3600, 600.0, 30)]
+
+
+def write_boundary_readings(store) -> None:
+    # 10:00 -> 11:00:00 exactly, then 11:00 -> 11:30, the meter stops at 11:30:00 ...
+    rows = minutes(H10, H10 + 3600) + minutes(H10 + 3600, H10 + 5400, seq0=60,
+                                                     counter0_wh=1200.0)
+    # ... and another meter stops exactly at 12:00:00: nothing for 12:00-13:00
+    other = minutes(H10 + 3600, H10 + 7200, meter="m-2")
+    store.write(rows[::-1] + other, H10)  # newest first: the late-reading path too
+
+
+def test_sqlite_counts_a_reading_ending_on_the_hour_in_the_hour_it_closes(tmp_path):
+    store = SqliteStore(tmp_path / "r.sqlite")
+    write_boundary_readings(store)
+    assert hours(store) == EXPECTED
+    assert hours(store, "m-2") == [(H10 + 3600, 1200.0, 60)]
+    store.close()
+
+
+def test_influx_store_agrees_and_the_api_shows_the_empty_hour_as_a_gap(influx, tmp_path):
+    writer = InfluxStore(influx.url, influx.token, "-", influx.bucket,
+                         spool_path=tmp_path / "spool.sqlite")
+    write_boundary_readings(writer)
+    assert writer.flush(10)
+    writer.close()
+    reader = InfluxStore(influx.engine.url, influx.token, "-", influx.bucket)
+    assert hours(reader) == EXPECTED
+    assert hours(reader, "m-2") == [(H10 + 3600, 1200.0, 60)]
+
+    sqlite = SqliteStore(tmp_path / "r.sqlite")
+    write_boundary_readings(sqlite)
+    for store in (sqlite, reader):
+        with TestClient(create_app(store, ApiSettings())) as client:
+            for meter, want in (("m-1", [1200.0, 600.0, None]), ("m-2", [None, 1200.0, None])):
+                r = client.get(f"/api/v1/meters/{meter}/energy",
+                               params={"resolution": "hour", "start": "2026-06-01", "tz": "UTC"})
+                assert r.status_code == 200, r.text
+                got = [b["energy_wh"] for b in r.json()["buckets"]][10:13]
+                assert got == pytest.approx(want), (type(store).__name__, meter)
+                assert r.json()["total"]["gap_buckets"] == 24 - sum(w is not None for w in want)
+    sqlite.close()
+    reader.close()
