@@ -18,7 +18,8 @@ from citizenwatt.collector.store import ReadingStore
 
 from sqlalchemy.engine import Engine
 
-from . import errors, routes_households, routes_meters, routes_pages, routes_staff
+from . import (errors, routes_households, routes_meters, routes_pages, routes_register,
+               routes_staff)
 from .db import init_db, make_engine
 from .settings import ApiSettings
 
@@ -99,6 +100,7 @@ def create_app(store: ReadingStore, settings=None,
     app.include_router(routes_meters.router)
     app.include_router(routes_households.router)
     app.include_router(routes_staff.router)
+    app.include_router(routes_register.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

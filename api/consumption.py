@@ -20,7 +20,7 @@ MAX_DATE = date(2100, 12, 31)
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
         raise ApiError(422, "err.timezone", value=name[:60]) from None
 
 

@@ -96,6 +96,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Le compteur « {meter_id} » mesure déjà un foyer depuis le {day} : choisissez une date après celle-ci.",
         "en": "Meter \"{meter_id}\" already measures a household from {day}: pick a later date.",
     },
+    "err.meter_in_household": {
+        "fr": "Le compteur « {meter_id} » mesure déjà le foyer « {household} » (depuis le {day}). Vérifiez la référence du foyer ; pour déplacer le compteur, utilisez POST /api/v1/households/<foyer>/meters avec la date du changement.",
+        "en": "Meter \"{meter_id}\" already measures household \"{household}\" (since {day}). Check the household reference; to move the meter, use POST /api/v1/households/<household>/meters with the date of the move.",
+    },
+    "err.register_deployment": {
+        "fr": "Votre compte voit tous les déploiements : indiquez lequel avec « deployment_id », ou utilisez le jeton d'un compte de ce déploiement (rôle leader).",
+        "en": "Your account sees every deployment: say which one with \"deployment_id\", or use the token of an account of that deployment (leader role).",
+    },
+    "err.household_timezone": {
+        "fr": "Les foyers de ce déploiement vivent à l'heure de {deployment_tz}, pas de {value} : envoyez ce fuseau (ou aucun), ou enregistrez ce foyer dans un déploiement de ce fuseau.",
+        "en": "This deployment's households live on {deployment_tz} time, not {value}: send that time zone (or none), or register the household in a deployment with that time zone.",
+    },
     "err.baseline_pair": {
         "fr": "Donnez le début et la fin de la période de référence, ou aucun des deux.",
         "en": "Give both the start and the end of the baseline period, or neither.",

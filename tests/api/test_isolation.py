@@ -40,6 +40,9 @@ BODIES = {
     ("POST", "/api/v1/deployments"): {"name": "Nouveau"},
     ("POST", "/api/v1/staff/users"): {"username": "intrus", "password": "0123456789ab", "role": "admin", "deployment_id": 1},
     ("POST", "/api/v1/staff/tokens"): {"name": "x"},
+    # Naming the victim's deployment (1, Belleville) and its household and meter.
+    ("POST", "/api/v1/meters/register"): {"meter_id": "meter-b", "household": {"ref": "Foyer B"},
+                                         "channels": [{"id": 0, "label": "x"}], "deployment_id": 1},
 }
 QUERY = {"confirm": "Foyer B"}
 
@@ -106,7 +109,8 @@ def test_every_route_is_covered(w):
         if path in SELF_OR_PUBLIC or path.startswith(LINK_PAGES_PREFIX) or path.startswith("/static"):
             continue
         assert any(p in path for p in ("{household_id}", "{deployment_id}", "{meter_id}", "{token_id}")) or \
-            path in ("/api/v1/meters", "/api/v1/deployments", "/api/v1/staff/users", "/openapi.json",
+            path in ("/api/v1/meters", "/api/v1/deployments", "/api/v1/staff/users",
+                     "/api/v1/meters/register", "/openapi.json",
                      "/docs", "/docs/oauth2-redirect", "/redoc", "/h/{token}/delete"), \
             f"{method} {path}: add it to the isolation matrix"
 
