@@ -3,6 +3,16 @@
 
 import json
 
+# The reference board's wiring (hardware/pinout.csv, the build guide, the workshop tool and
+# the host simulator all read these). ADC1 only: ADC2 cannot be read while Wi-Fi is on.
+# Clamps 1-3 take the input-only pins 36, 34, 35, as the guide's board wires them (no
+# pull-ups, nothing else on them); clamps 4-5 (not on the reference board) take 32 and 33.
+# The AC-AC adapter takes 39. 37 and 38 are not broken out on most ESP32 boards.
+CURRENT_PINS = (36, 34, 35, 32, 33)
+VOLTAGE_PIN = 39
+# GPIO of each ADC1 channel: ADC1_PINS[n] is ADC1_CHn.
+ADC1_PINS = (36, 37, 38, 39, 32, 33, 34, 35)
+
 DEFAULTS = {  # type: dict
     "meter_id": "",
     "wifi_ssid": "",
@@ -19,8 +29,9 @@ DEFAULTS = {  # type: dict
     "sample_rate_hz": 4000,    # V/I pairs per second during a measurement window
     "cycles": 20,              # mains cycles per measurement window
     "atten_db": 11,
-    "channels": [{"id": 0, "pin": 36, "clamp": "SCT-013-000", "max_current_a": 100.0}],
-    "voltage": None,           # {"pin": 39, "adapter_v": 9.0, "trim": 1.0, "phase_deg": 0.0}
+    "channels": [{"id": 0, "pin": CURRENT_PINS[0], "clamp": "SCT-013-000",
+                  "max_current_a": 100.0}],
+    "voltage": None,           # {"pin": VOLTAGE_PIN, "adapter_v": 9.0, "trim": 1.0, "phase_deg": 0.0}
     "queue_hours": 26,         # store-and-forward capacity (>= 24 h)
     "hass": False,             # Home Assistant MQTT discovery
     "hass_prefix": "homeassistant",
@@ -44,6 +55,10 @@ class ConfigError(ValueError):
 def _need(cond, message):
     if not cond:
         raise ConfigError(message)
+
+
+def _pin_list():
+    return ", ".join([str(p) for p in sorted(ADC1_PINS)])
 
 
 def validate(raw):
@@ -91,6 +106,7 @@ def validate(raw):
           "cycles ou augmentez measure_period_s." % (len(chans), cfg["cycles"]))
     out = []
     seen = []
+    used = []
     for c in chans:
         _need(isinstance(c, dict) and "id" in c and "pin" in c,
               "Chaque pince de channels doit avoir un id et une pin.")
@@ -102,6 +118,13 @@ def validate(raw):
         _need(isinstance(ch["id"], int) and 0 <= ch["id"] < 6 and ch["id"] not in seen,
               "Pince id %r : un entier de 0 à 5, différent pour chaque pince." % (ch["id"],))
         seen.append(ch["id"])
+        _need(ch["pin"] in ADC1_PINS and ch["pin"] not in used,
+              "Pince id %d sur la broche %r : choisissez une entrée ADC1 libre parmi GPIO %s "
+              "(carte de référence : id 0 sur %d, id 1 sur %d, id 2 sur %d). L'ADC2 ne mesure "
+              "pas quand le Wi-Fi est actif." % (ch["id"], ch["pin"], _pin_list(),
+                                                 CURRENT_PINS[0], CURRENT_PINS[1],
+                                                 CURRENT_PINS[2]))
+        used.append(ch["pin"])
         _need(isinstance(ch["trim"], (int, float)) and 0.5 <= ch["trim"] <= 2,
               "trim de la pince %d vaut %r : mettez un facteur entre 0.5 et 2 (1 sans "
               "étalonnage)." % (ch["id"], ch["trim"]))
@@ -114,6 +137,10 @@ def validate(raw):
         vv = {"adapter_v": 9.0, "trim": 1.0, "phase_deg": 0.0}
         for k in v:
             vv[k] = v[k]
+        _need(vv["pin"] in ADC1_PINS and vv["pin"] not in used,
+              "Tension sur la broche %r : choisissez une entrée ADC1 libre parmi GPIO %s, autre "
+              "que celles des pinces (carte de référence : %d)."
+              % (vv["pin"], _pin_list(), VOLTAGE_PIN))
         cfg["voltage"] = vv
     return cfg
 

@@ -19,7 +19,7 @@ import jinja2
 
 from citizenwatt import __version__
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
-from citizenwatt.guide.design import Constant, DesignData, bom_mismatches, design_data
+from citizenwatt.guide.design import Constant, DesignData, adc1_channel, bom_mismatches, design_data
 from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
 from citizenwatt.guide.text import LANGS, ui
 
@@ -75,12 +75,24 @@ def find_root(start: Path | None = None) -> Path:
 def consistency_problems(bom: Bom, pins: dict[str, Pin], data: DesignData) -> list[str]:
     """Where hardware/ (BOM values, pinout) disagrees with the firmware, as sentences to act on."""
     problems = bom_mismatches(bom, data)
-    firmware_pin = data.constants["config.channel_pin"].value
-    if "current_1" not in pins or pins["current_1"].gpio != firmware_pin:
-        problems.append(
-            f"hardware/pinout.csv wires current_1 to GPIO{pins['current_1'].gpio if 'current_1' in pins else '?'} "
-            f"but the firmware's default configuration reads GPIO{firmware_pin}; make them the same."
-        )
+    # Every signal of the board against the firmware's one pin map (firmware/config.py).
+    firmware = {key.removeprefix("config.pin_"): c.value for key, c in data.constants.items() if key.startswith("config.pin_")}
+    for required in ("current_1", "voltage"):
+        if required not in pins:
+            problems.append(f"hardware/pinout.csv has no {required} line; the firmware reads it on GPIO{firmware.get(required, '?')}.")
+    for pin in pins.values():
+        if pin.signal not in firmware:
+            problems.append(f"hardware/pinout.csv, {pin.signal}: not a signal the firmware knows ({', '.join(firmware)}).")
+        elif pin.gpio != firmware[pin.signal]:
+            problems.append(
+                f"hardware/pinout.csv wires {pin.signal} to GPIO{pin.gpio} but the firmware "
+                f"(firmware/config.py CURRENT_PINS, VOLTAGE_PIN) reads GPIO{firmware[pin.signal]}; make them the same."
+            )
+        expected_adc = adc1_channel(pin.gpio)
+        if expected_adc is None:
+            problems.append(f"hardware/pinout.csv, {pin.signal}: GPIO{pin.gpio} is not an ADC1 input (ADC2 cannot be read while Wi-Fi is on).")
+        elif pin.adc != expected_adc:
+            problems.append(f"hardware/pinout.csv, {pin.signal}: GPIO{pin.gpio} is {expected_adc}, not {pin.adc}.")
     for pin in pins.values():
         unknown = [ref for ref in pin.parts if ref not in bom.references]
         if unknown:

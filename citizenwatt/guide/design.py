@@ -180,6 +180,23 @@ def firmware_config_defaults() -> dict:
     return config.DEFAULTS
 
 
+def firmware_pins() -> dict[str, int]:
+    """The reference board's wiring as the firmware reads it (firmware/config.py
+    CURRENT_PINS, VOLTAGE_PIN), keyed by hardware/pinout.csv's signal names."""
+    from citizenwatt.firmware import config
+
+    pins = {f"current_{n}": gpio for n, gpio in enumerate(config.CURRENT_PINS, start=1)}
+    pins["voltage"] = config.VOLTAGE_PIN
+    return pins
+
+
+def adc1_channel(gpio: int) -> str | None:
+    """"ADC1_CHn" for an ESP32 ADC1 input, None for any other GPIO (firmware/config.py ADC1_PINS)."""
+    from citizenwatt.firmware import config
+
+    return f"ADC1_CH{config.ADC1_PINS.index(gpio)}" if gpio in config.ADC1_PINS else None
+
+
 def standard_inputs() -> dict:
     """The design() arguments of the standard meter, as the firmware would call it: the
     function's own defaults, overridden by the meter's default configuration where they overlap."""
@@ -214,6 +231,9 @@ def config_constants() -> dict[str, Constant]:
         if isinstance(config.get(key), (int, float)) and not isinstance(config.get(key), bool):
             constants[f"config.{key}"] = Constant(f"config.{key}", config[key], unit, digits, source)
     constants["config.channel_pin"] = Constant("config.channel_pin", config["channels"][0]["pin"], "", 0, source)
+    for signal, gpio in firmware_pins().items():
+        key = f"config.pin_{signal}"
+        constants[key] = Constant(key, gpio, "", 0, "citizenwatt.firmware.config")
     return constants
 
 

@@ -17,9 +17,9 @@ from citizenwatt.workshop.errors import WorkshopError
 
 CONFIG_PATH = "/config.json"
 # ADC1 pins for the clamps, in the order channels get them, and the AC-AC adapter's: the
-# same as the firmware's host simulator (firmware/host/simulator.py).
-CHANNEL_PINS = (32, 33, 34, 35, 39)
-VOLTAGE_PIN = 36
+# reference board's wiring, defined once in the firmware (firmware/config.py).
+CHANNEL_PINS = fwconfig.CURRENT_PINS
+VOLTAGE_PIN = fwconfig.VOLTAGE_PIN
 
 
 def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,

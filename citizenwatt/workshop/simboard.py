@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
+from citizenwatt.firmware import config as fwconfig
+
 MICROPYTHON_VERSION = "1.24.1"
 MPY_VERSION = 6  # sys.implementation._mpy & 0xFF on MicroPython 1.22+
 BANNER = ("MicroPython v%s on 2024-11-29; Generic ESP32 module with ESP32\r\n"
@@ -222,9 +224,10 @@ class SimChannel:
 @dataclass
 class SimBoardSpec:
     mac: bytes = b"\x24\x0a\xc4\x12\x34\x56"
+    # The reference board's three clamps (firmware/config.py CURRENT_PINS).
     channels: list[SimChannel] = field(default_factory=lambda: [
-        SimChannel(32), SimChannel(33), SimChannel(34)])
-    voltage_pin: int | None = None  # AC-AC adapter input, if fitted (36)
+        SimChannel(p) for p in fwconfig.CURRENT_PINS[:3]])
+    voltage_pin: int | None = None  # AC-AC adapter input, if fitted (fwconfig.VOLTAGE_PIN)
     mains_v: float = 230.0
     mains_hz: float = 50.0
     voltage_scale: float = 357.778  # mains volts per pin volt: calib.design()'s vcal, 9 V adapter
@@ -250,6 +253,7 @@ class SimBoard:
         self._master = self._slave = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._cable = threading.RLock()  # plug/unplug, from the test or the board's thread
         self._runner_stop = threading.Event()
         self._runner_thread: threading.Thread | None = None
         self.wlan_connected_ssid: str | None = None
@@ -257,30 +261,37 @@ class SimBoard:
     # --- USB cable --------------------------------------------------------------------
 
     def plug(self) -> str:
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self._master)
-        self.port = os.ttyname(self._slave)
-        self._stop.clear()
-        self._reset_state()
-        self._thread = threading.Thread(target=self._serve, name="simboard-" + self.port,
-                                        daemon=True)
-        self._thread.start()
-        return self.port
+        with self._cable:
+            self._master, self._slave = os.openpty()
+            tty.setraw(self._slave)
+            tty.setraw(self._master)
+            self.port = os.ttyname(self._slave)
+            # A new event and fd per plug: the serving thread of an earlier plug (it may still
+            # be finishing the command that pulled the cable) must never serve the new port.
+            self._stop = threading.Event()
+            self._reset_state()
+            self._thread = threading.Thread(target=self._serve, args=(self._stop, self._master),
+                                            name="simboard-" + self.port, daemon=True)
+            self._thread.start()
+            return self.port
 
     def unplug(self) -> None:
         """Pull the cable: the port vanishes, the host's reads and writes fail."""
-        self._stop.set()
-        self._stop_runner()
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._master = self._slave = None
-        if self._thread and self._thread is not threading.current_thread():
-            self._thread.join(2)
+        # Under the lock: when the board's own thread pulls the cable (on_exec) while the
+        # test already replugs, this must not close or forget the new port's descriptors.
+        with self._cable:
+            self._stop.set()
+            self._stop_runner()
+            for fd in (self._master, self._slave):
+                if fd is not None:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            self._master = self._slave = None
+            thread = self._thread
+        if thread and thread is not threading.current_thread():
+            thread.join(2)
 
     replug = plug
 
@@ -341,11 +352,8 @@ class SimBoard:
         except OSError:
             pass
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            fd = self._master
-            if fd is None:
-                return
+    def _serve(self, stop: threading.Event, fd: int) -> None:
+        while not stop.is_set():
             try:
                 ready, _, _ = select.select([fd], [], [], 0.05)
                 if not ready:
@@ -354,7 +362,7 @@ class SimBoard:
             except (OSError, ValueError):
                 return
             for c in data:
-                if self._stop.is_set():
+                if stop.is_set():
                     return
                 self._on_byte(c)
 

@@ -32,8 +32,9 @@ from citizenwatt.firmware.meter import Meter
 
 log = logging.getLogger("citizenwatt.simulator")
 
-CURRENT_PINS = (32, 33, 34, 35, 39)
-VOLTAGE_PIN = 36
+# The reference board's wiring, defined once in firmware/config.py.
+CURRENT_PINS = config.CURRENT_PINS
+VOLTAGE_PIN = config.VOLTAGE_PIN
 
 
 class SimulatedMeter:

@@ -100,7 +100,8 @@ class FakeHW:
         return self.now_us >= self.stop_at_us
 
     def adc(self, pin):
-        return FakeADC(self, 10.0 if pin == 32 else 0.0, 230.0 if pin == 36 else 0.0)
+        return FakeADC(self, 10.0 if pin == config.CURRENT_PINS[0] else 0.0,
+                       230.0 if pin == config.VOLTAGE_PIN else 0.0)
 
     def feed(self):
         pass
@@ -131,8 +132,9 @@ class FakeHW:
 def run():
     cfg = config.validate({"meter_id": "vm-meter", "mqtt_host": "broker", "interval_s": 10,
                            "measure_period_s": 5, "cycles": 2, "sample_rate_hz": 1000,
-                           "channels": [{"id": 0, "pin": 32}, {"id": 1, "pin": 33}],
-                           "voltage": {"pin": 36}, "backoff_max_s": 30})
+                           "channels": [{"id": 0, "pin": config.CURRENT_PINS[0]},
+                                        {"id": 1, "pin": config.CURRENT_PINS[1]}],
+                           "voltage": {"pin": config.VOLTAGE_PIN}, "backoff_max_s": 30})
     hw = FakeHW()
     meter = Meter(cfg, hw)
     # 60 s online, 300 s with the broker down, then back until 600 s.

@@ -44,6 +44,10 @@ def expected_value(key: str):
     inputs = firmware_inputs()
     if key == "config.channel_pin":
         return config.DEFAULTS["channels"][0]["pin"]
+    if key == "config.pin_voltage":
+        return config.VOLTAGE_PIN
+    if key.startswith("config.pin_current_"):
+        return config.CURRENT_PINS[int(key.removeprefix("config.pin_current_")) - 1]
     if key.startswith("config."):
         return config.DEFAULTS[key.removeprefix("config.")]
     if key == "mains_tolerance":
@@ -148,9 +152,16 @@ def test_pins_shown_match_the_firmware_default_channel(built, lang):
     text = pages(built, lang)["soldering.html"]
     pins = dict(re.findall(r'data-signal="([^"]+)" data-value="(\d+)"', text))
     assert int(pins["current_1"]) == config.DEFAULTS["channels"][0]["pin"]
+    # Every channel and the voltage input, as the firmware reads them (firmware/config.py).
+    expected = {f"current_{n}": config.CURRENT_PINS[n - 1] for n in (1, 2, 3)}
+    expected["voltage"] = config.VOLTAGE_PIN
+    assert {k: int(v) for k, v in pins.items()} == expected
     assert len(set(pins.values())) == len(pins) == 4  # four different ADC1 inputs
     svg = (built.out_dir / lang / "img" / "schematic.svg").read_text(encoding="utf-8")
-    assert f"GPIO{config.DEFAULTS['channels'][0]['pin']}" in svg
+    assert f"GPIO{config.CURRENT_PINS[0]}" in svg and f"GPIO{config.VOLTAGE_PIN}" in svg
+    board = (built.out_dir / lang / "img" / "board.svg").read_text(encoding="utf-8")
+    for gpio in expected.values():
+        assert f"GPIO{gpio}" in board
 
 
 def test_the_troubleshooting_chapter_has_every_section_the_workshop_tool_points_to(built):

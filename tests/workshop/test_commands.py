@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from citizenwatt.cli import app
+from citizenwatt.firmware.config import CURRENT_PINS, VOLTAGE_PIN
 from citizenwatt.workshop import mqttauth
 from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel
 from tests.workshop.conftest import INSTALLER_TOKEN
@@ -35,8 +36,9 @@ def _bundle_ok(sim, bundle):
 
 def test_flash_provision_calibrate_check(boards, bundle, cache_dir, standin_api, auth_broker,
                                          tmp_path):
-    spec = SimBoardSpec(channels=[SimChannel(32, load_w=2000, gain=1.06), SimChannel(33)],
-                        voltage_pin=36)
+    spec = SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], load_w=2000, gain=1.06),
+                                  SimChannel(CURRENT_PINS[1])],
+                        voltage_pin=VOLTAGE_PIN)
     sim = boards(spec)
     r = cli("flash", sim.port, "--bundle", bundle, "--cache", cache_dir)
     assert r.exit_code == 0, r.output
@@ -57,8 +59,9 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, standin_api,
     assert "Compteur %s configuré et enregistré (foyer HH-12)" % meter_id in r.output
     cfg = json.loads(sim.fs.read("/config.json"))
     assert cfg["meter_id"] == meter_id and cfg["mqtt_user"] == meter_id
-    assert [c["pin"] for c in cfg["channels"]] == [32, 33]
-    assert cfg["voltage"] == {"pin": 36, "adapter_v": 9}
+    # The reference board's wiring (hardware/pinout.csv): clamps on 36 and 34, adapter on 39.
+    assert [c["pin"] for c in cfg["channels"]] == [36, 34] == list(CURRENT_PINS[:2])
+    assert cfg["voltage"] == {"pin": 39, "adapter_v": 9} and VOLTAGE_PIN == 39
     assert standin_api["app"].state.meters[meter_id]["household_ref"] == "HH-12"
     entries = dict(ln.split(":", 1) for ln in auth_broker.passwd.read_text().splitlines())
     assert mqttauth.check_password(entries[meter_id], cfg["mqtt_password"])
@@ -79,9 +82,9 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, standin_api,
 
 
 def test_check_names_the_fault_and_the_guide_section(boards, bundle, cache_dir, auth_broker):
-    spec = SimBoardSpec(channels=[SimChannel(32, bias_v=1.62), SimChannel(33, load_w=800,
-                                                                          reversed=True)],
-                        voltage_pin=36, wifi={"atelier": ("motdepasse", -83)})
+    spec = SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], bias_v=1.62),
+                                  SimChannel(CURRENT_PINS[1], load_w=800, reversed=True)],
+                        voltage_pin=VOLTAGE_PIN, wifi={"atelier": ("motdepasse", -83)})
     sim = boards(spec)
     r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
             "--mqtt-host", "127.0.0.1", "--mqtt-port", 9, "--voltage-adapter-v", 9,

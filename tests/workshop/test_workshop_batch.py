@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from citizenwatt.cli import app
+from citizenwatt.firmware.config import CURRENT_PINS
 from citizenwatt.workshop import batch, pipeline
 from citizenwatt.workshop.registration import Household
 from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel, firmware_runner
@@ -23,7 +24,7 @@ MACS = [b"\x24\x0a\xc4\x00\x00\x01", b"\x24\x0a\xc4\x00\x00\x02", b"\x24\x0a\xc4
 
 def _spec(i: int) -> SimBoardSpec:
     return SimBoardSpec(mac=MACS[i], seed=i + 1,
-                        channels=[SimChannel(32), SimChannel(33)])
+                        channels=[SimChannel(CURRENT_PINS[0]), SimChannel(CURRENT_PINS[1])])
 
 
 def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir, standin_api,
