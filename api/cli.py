@@ -123,6 +123,30 @@ def add_staff(
         typer.echo(f"Compte « {username} » ({role}) créé. Connexion : /staff/login")
 
 
+@admin_app.command("token")
+def add_token(
+    username: str,
+    name: Annotated[str, typer.Option(help="À quoi sert le jeton (ex. : atelier).")] = "atelier",
+    data_dir: DataDir = None,
+) -> None:
+    """Crée un jeton d'API pour un compte de l'équipe (ex. : `citizenwatt workshop --token`) ;
+    il est affiché une seule fois."""
+    from sqlalchemy import select
+
+    from .admin import create_token
+    from .models import StaffUser
+
+    with _session(data_dir) as db:
+        user = db.scalar(select(StaffUser).where(StaffUser.username == username))
+        if user is None or user.disabled:
+            typer.secho(f"Compte « {username} » introuvable ou désactivé : créez-le avec "
+                        "`citizenwatt admin staff`.", fg="red", err=True)
+            raise typer.Exit(1)
+        _, token = create_token(db, user, "api", name[:60])
+        db.commit()
+        typer.echo(f"Jeton d'API de « {username} » ({user.role}), affiché une seule fois : {token}")
+
+
 @admin_app.command("household")
 def add_household(
     deployment: str, name: str,

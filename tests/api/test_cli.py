@@ -21,6 +21,11 @@ def test_admin_commands_then_the_link_and_login_work(tmp_path):
     r = run.invoke(app, ["admin", "staff", "anne", "--role", "leader", "--deployment", "Atelier", *d],
                    env={"CITIZENWATT_STAFF_PASSWORD": "un long mot de passe"})
     assert r.exit_code == 0, r.output
+    r = run.invoke(app, ["admin", "token", "anne", *d])
+    assert r.exit_code == 0, r.output
+    api_token = r.output.split("une seule fois : ")[1].strip()
+    r = run.invoke(app, ["admin", "token", "personne", *d])
+    assert r.exit_code == 1 and "citizenwatt admin staff" in r.output
     r = run.invoke(app, ["admin", "household", "Atelier", "Foyer 1", "--meter", "demo-01",
                          "--since", "2026-11-01", *d])
     assert r.exit_code == 0, r.output
@@ -34,6 +39,8 @@ def test_admin_commands_then_the_link_and_login_work(tmp_path):
                     follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/m/demo-01").status_code == 200  # signed-in staff
+    me = TestClient(client.app).get("/api/v1/staff/me", headers={"Authorization": f"Bearer {api_token}"})
+    assert me.json()["username"] == "anne" and me.json()["role"] == "leader"
     # With a household in the database, meter pages are no longer open to anyone.
     anonymous = TestClient(client.app)
     assert anonymous.get("/m/demo-01").status_code == 401
