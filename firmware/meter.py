@@ -17,7 +17,7 @@ from .energy import CheckpointPolicy, Integrator, StateStore
 from .measure import measure
 from .outbox import Outbox, pack_reading, unpack_reading
 
-FIRMWARE_VERSION = "0.2.0"
+FIRMWARE_VERSION = "0.2.1"
 NTP_EVERY_MS = 24 * 3600 * 1000
 NTP_RETRY_MS = 10 * 60 * 1000
 STATUS_EVERY_MS = 5 * 60 * 1000

@@ -203,8 +203,9 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
                         hass=plan.hass, trims=trims)
     if plan.passwd_file and plan.acl_file:
         mqttauth.set_password(plan.passwd_file, meter_id, password)
+        # The prefix the firmware will publish its discovery under (firmware/hass.py).
         mqttauth.set_acl(plan.acl_file, meter_id,
-                         hass_prefix="homeassistant" if plan.hass else None)
+                         hass_prefix=wconfig.validate(raw)["hass_prefix"] if plan.hass else None)
         if plan.mosquitto_reload:
             mqttauth.reload(plan.mosquitto_reload)
     progress(t("step.register"), 1, 3)
