@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import threading
 import time
@@ -37,8 +38,10 @@ log = logging.getLogger("citizenwatt.collector.influx")
 READING_MEASUREMENT = "reading"
 HOUR_MEASUREMENT = "energy_hour"
 STATUS_MEASUREMENT = "meter_status"
-KIND_READING, KIND_HOUR, KIND_STATUS = 0, 1, 2
+KIND_READING, KIND_HOUR, KIND_STATUS, KIND_DELETE = 0, 1, 2, 3
 LEASE_TTL_S = 15.0
+# Latest time InfluxDB can hold (int64 ns is 2262): an open-ended deletion stops here.
+MAX_POINT_MS = 9_000_000_000_000
 
 SPOOL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -50,11 +53,24 @@ CREATE TABLE IF NOT EXISTS shipper_lease (
     id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL, expires_utc REAL NOT NULL
 );
 INSERT OR IGNORE INTO shipper_lease VALUES (1, '', 0);
+CREATE INDEX IF NOT EXISTS outbox_deletions ON outbox (id) WHERE kind = 3;
 """
 
 
 class StoreUnavailable(Exception):
     """The store cannot be reached or used; the message names the address and what to check."""
+
+
+class QueryFailed(StoreUnavailable):
+    """InfluxDB answered /query with an error; .status is the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class DeletionRefused(Exception):
+    """InfluxDB answered but would not delete (no DELETE in InfluxQL nor /api/v2/delete)."""
 
 
 class SpoolFull(OSError):
@@ -129,6 +145,13 @@ class SpoolLedger(SqliteStore):
         db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
                    "VALUES (?,?,0,0,0,?)", (KIND_STATUS, meter_id, time.time()))
 
+    def _after_delete(self, db, meter_id: str, start_s: float, end_s: float) -> None:
+        # Shipped in order with the rest: points spooled before the deletion reach InfluxDB
+        # before it and are deleted with the others, none after it.
+        start_ms, end_ms = deletion_ms(start_s, end_s)
+        db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
+                   "VALUES (?,?,0,?,?,?)", (KIND_DELETE, meter_id, start_ms, end_ms, time.time()))
+
     # -- the shipper's side ----------------------------------------------------------
 
     def depth(self) -> tuple[int, float | None]:
@@ -142,8 +165,21 @@ class SpoolLedger(SqliteStore):
         oldest = db.execute("SELECT spooled_utc FROM outbox WHERE id=?", (lo,)).fetchone()
         return hi - lo + 1, oldest[0] if oldest else None
 
+    def head_deletion(self) -> tuple[int, str, int, int] | None:
+        """(spool id, meter, start ms, end ms) if the oldest spool entry is a deletion."""
+        db = self._conn()
+        row = db.execute("SELECT id, meter_id, k1, k2 FROM outbox WHERE kind=? ORDER BY id "
+                         "LIMIT 1", (KIND_DELETE,)).fetchone()
+        if row is None or row[0] != db.execute("SELECT MIN(id) FROM outbox").fetchone()[0]:
+            return None
+        return row
+
     def take(self, limit: int) -> tuple[int, bytes, int] | None:
-        """The oldest `limit` spool entries as (last id, line protocol, points), or None."""
+        """The oldest `limit` spool entries as (last id, line protocol, points), or None.
+
+        A chunk stops before the next deletion (see head_deletion), so that the points
+        spooled before it are written before it runs.
+        """
         db = self._conn()
         db.execute("BEGIN")  # one snapshot: the rows and the spool entries agree
         try:
@@ -151,6 +187,12 @@ class SpoolLedger(SqliteStore):
                             (limit,)).fetchone()[0]
             if hi is None:
                 return None
+            deletion = db.execute("SELECT MIN(id) FROM outbox WHERE kind=?",
+                                  (KIND_DELETE,)).fetchone()[0]
+            if deletion is not None and deletion <= hi:
+                hi = deletion - 1
+                if db.execute("SELECT 1 FROM outbox WHERE id<=?", (hi,)).fetchone() is None:
+                    return None
             lines: dict[tuple, str] = {}
             cols = ", ".join("r." + c.strip() for c in COLUMNS.split(","))
             for row in db.execute(
@@ -221,22 +263,23 @@ class InfluxQL:
         if resp.status >= 300:
             raise StoreUnavailable(f"HTTP {resp.status} on /ping")
 
-    def query(self, q: str) -> list[dict]:
+    def query(self, q: str, method: str = "GET") -> list[dict]:
+        """Run InfluxQL; POST for statements that change data (DELETE)."""
         params = {"db": self.db, "q": q, "epoch": "ms"}
         if self.rp:
             params["rp"] = self.rp
-        resp = self._http.request("GET", f"{self.url}/query?{urllib.parse.urlencode(params)}",
+        resp = self._http.request(method, f"{self.url}/query?{urllib.parse.urlencode(params)}",
                                   headers=self._headers)
         try:
             body = json.loads(resp.data)
         except ValueError:
             body = {}
         if resp.status >= 300 or "error" in body:
-            raise StoreUnavailable(body.get("error") or f"HTTP {resp.status} on /query")
+            raise QueryFailed(body.get("error") or f"HTTP {resp.status} on /query", resp.status)
         results = body.get("results", [])
         for r in results:
             if "error" in r:
-                raise StoreUnavailable(r["error"])
+                raise QueryFailed(r["error"], resp.status)
         return results
 
     def series(self, q: str) -> list[list[dict]]:
@@ -247,6 +290,18 @@ class InfluxQL:
                          "rows": [dict(zip(s["columns"], v)) for v in s.get("values", [])]}
                         for s in r.get("series", [])])
         return out
+
+
+def deletion_ms(start_s: float, end_s: float) -> tuple[int, int]:
+    """[start_s, end_s[ as whole ms that keep every point of the readings (and hours) the
+    ledger deletes: a point's time is its reading's ts in ms plus sub-ms digits."""
+    return (max(0, math.floor(start_s * 1000)),
+            min(MAX_POINT_MS, math.ceil(min(end_s, MAX_POINT_MS / 1000) * 1000)))
+
+
+def _rfc3339_ns(ns: int) -> str:
+    sec, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
 
 
 def _lit(s: str) -> str:
@@ -360,9 +415,25 @@ class InfluxStore:
             self._shipper.start()
 
     def _ship_once(self) -> int:
-        """Ship one chunk; return the points shipped (0 when the spool is empty)."""
+        """Ship one chunk or deletion; return the points shipped (0 when the spool is empty)."""
         from influxdb_client import WritePrecision
 
+        deletion = self.ledger.head_deletion()
+        if deletion is not None:
+            sid, meter_id, start_ms, end_ms = deletion
+            try:
+                self._delete_points(meter_id, start_ms, end_ms)
+            except DeletionRefused as e:
+                # Retrying cannot help and would block the spool: the refusal is kept as a
+                # dead letter (visible, by reason) and logged for the staff to act on.
+                log.error("InfluxDB refuse d'effacer les relevés de %s (%s) : effacez-les à "
+                          "la main, voir les messages rejetés (influx_delete_refused)",
+                          meter_id, e)
+                self.ledger.reject("influx_delete_refused", f"influxdb:{self.bucket}",
+                                   f"{meter_id} {start_ms} {end_ms}".encode(), str(e)[:500],
+                                   time.time())
+            self.ledger.done(sid)
+            return 1
         chunk = self.ledger.take(self.chunk_points)
         if chunk is None:
             return 0
@@ -440,6 +511,71 @@ class InfluxStore:
             time.sleep(0.05)
         return False
 
+    # -- deleting -----------------------------------------------------------------------
+
+    def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
+        """Erase a meter's readings and hourly energy with start_s <= time < end_s from the
+        ledger (if this store has one) and from InfluxDB. Returns readings (channel rows)
+        erased. With a ledger, the deletion is also spooled, so it is done (again) in order
+        after any point spooled before it, and later if InfluxDB is unreachable now."""
+        start_ms, end_ms = deletion_ms(start_s, end_s)
+        if self.ledger is not None:
+            n = self.ledger.delete(meter_id, start_s, end_s)
+        else:
+            (series,) = self.influxql.series(
+                f"SELECT count(seq) FROM {READING_MEASUREMENT} WHERE meter={_lit(meter_id)} "
+                f"AND time >= {start_ms * 1_000_000} AND time < {end_ms * 1_000_000}")
+            n = series[0]["rows"][0]["count"] if series and series[0]["rows"] else 0
+        try:
+            self._delete_points(meter_id, start_ms, end_ms)
+        except Exception as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if self.ledger is None:
+                raise StoreUnavailable(
+                    f"InfluxDB ({self.url}) n'a pas effacé les relevés de {meter_id} : "
+                    f"{reason}. Vérifiez que le service tourne et que le jeton a le droit "
+                    "d'effacer, puis recommencez.") from None
+            log.warning("effacement des relevés de %s dans InfluxDB impossible pour "
+                        "l'instant (%s) : il est gardé dans le tampon et sera refait",
+                        meter_id, reason)
+        self._wake.set()
+        return n
+
+    def _delete_points(self, meter_id: str, start_ms: int, end_ms: int) -> None:
+        """Delete the meter's reading and hour points with start_ms <= time < end_ms.
+
+        InfluxQL DELETE on /query (InfluxDB 1.x), else /api/v2/delete (2.x, whose v1 query
+        API has no DELETE). Raise DeletionRefused if InfluxDB answered but deletes neither
+        way; a network error propagates (the shipper retries).
+        """
+        t0, t1 = start_ms * 1_000_000, end_ms * 1_000_000
+        try:
+            for m in (READING_MEASUREMENT, HOUR_MEASUREMENT):
+                self.influxql.query(f"DELETE FROM {m} WHERE meter={_lit(meter_id)} "
+                                    f"AND time >= {t0} AND time < {t1}", method="POST")
+            return
+        except QueryFailed as e:
+            if e.status >= 500:
+                raise  # down or overloaded: the shipper retries
+            influxql_error = str(e)
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.rest import ApiException
+
+        with InfluxDBClient(url=self.url, token=self._token, org=self.org,
+                            timeout=self._timeout_ms) as client:
+            try:
+                for m in (READING_MEASUREMENT, HOUR_MEASUREMENT):
+                    # stop is inclusive there: end at the last ns before t1
+                    client.delete_api().delete(
+                        _rfc3339_ns(t0), _rfc3339_ns(t1 - 1),
+                        f'_measurement="{m}" AND meter="{meter_id}"',
+                        bucket=self.bucket, org=self.org)
+            except ApiException as e:
+                if e.status is not None and 400 <= e.status < 500:
+                    raise DeletionRefused(f"InfluxQL : {influxql_error} ; /api/v2/delete : "
+                                          f"HTTP {e.status}") from None
+                raise
+
     # -- reading: InfluxQL -------------------------------------------------------------
 
     def latest(self, meter_id: str) -> list[ChannelReading]:
@@ -475,6 +611,10 @@ class InfluxStore:
         return [HourEnergy(h, e, n) for h, (e, n) in sorted(hours.items())]
 
     def meters(self) -> list[MeterSummary]:
+        if self.ledger is not None:
+            # The ledger keeps a per-channel summary at write time: O(meters), and it also
+            # knows what is spooled but not yet shipped.
+            return self.ledger.meters()
         counts, firsts, lasts, received, statuses = self.influxql.series(
             f"SELECT count(seq) FROM {READING_MEASUREMENT} GROUP BY meter, channel; "
             f"SELECT first(ts_utc) FROM {READING_MEASUREMENT} GROUP BY meter; "

@@ -2,8 +2,9 @@
 
 Readings are kept one row per channel, keyed by (meter, channel, boot, seq) so a reading
 delivered twice is stored once. Each row also keeps the energy it adds (its delta) and the
-hourly totals are maintained as readings arrive, in or out of order, so the API reads a
-year of hourly energy without scanning millions of rows.
+hourly totals and a per-channel summary (first and last time, readings) are maintained as
+readings arrive, in or out of order, so the API reads a year of hourly energy, or the list
+of meters, without scanning millions of rows.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict
+from itertools import groupby
 from pathlib import Path
 from typing import Sequence
 
@@ -43,6 +45,11 @@ CREATE TABLE IF NOT EXISTS energy_hour (
     energy_wh REAL NOT NULL, readings INTEGER NOT NULL,
     PRIMARY KEY (meter_id, channel, hour_utc)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS channel_summary (
+    meter_id TEXT NOT NULL, channel INTEGER NOT NULL, first_ts_utc REAL NOT NULL,
+    last_ts_utc REAL NOT NULL, last_received_utc REAL NOT NULL, readings INTEGER NOT NULL,
+    PRIMARY KEY (meter_id, channel)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meter_status (
     meter_id TEXT PRIMARY KEY, status_json TEXT NOT NULL, received_utc REAL NOT NULL
 );
@@ -55,6 +62,12 @@ CREATE TABLE IF NOT EXISTS rejected (
 COLUMNS = ("meter_id, channel, boot, seq, ts_utc, ts_from_meter, received_utc, interval_s, "
            "energy_wh, power_w, irms_a, apparent, vrms_v, pf, delta_wh, delta_t0")
 DEAD_LETTER_HEAD_BYTES = 256
+# PRAGMA user_version of an up-to-date file; older files are brought up to it at open.
+SCHEMA_VERSION = 1
+# What channel_summary holds, computed from the readings themselves (at upgrade, after a
+# deletion, and as the reference in tests).
+SUMMARY_SCAN = ("SELECT meter_id, channel, MIN(ts_utc), MAX(ts_utc), MAX(received_utc), "
+                "COUNT(*) FROM reading")
 
 
 def _row_to_reading(r: sqlite3.Row | tuple) -> ChannelReading:
@@ -63,6 +76,20 @@ def _row_to_reading(r: sqlite3.Row | tuple) -> ChannelReading:
         ts_from_meter=bool(r[5]), interval_s=r[7], energy_wh=r[8], power_w=r[9],
         irms_a=r[10], apparent=bool(r[11]), vrms_v=r[12], pf=r[13],
     )
+
+
+def summarise(rows, statuses: dict[str, str]) -> list[MeterSummary]:
+    """MeterSummary per meter from per-channel rows (meter, channel, first ts, last ts,
+    last received, readings) sorted by meter, and the meters' status JSON."""
+    out: list[MeterSummary] = []
+    for m, chans in groupby(rows, key=lambda r: r[0]):
+        chans = list(chans)
+        st = statuses.get(m)
+        out.append(MeterSummary(
+            m, tuple(sorted(int(c[1]) for c in chans)), min(c[2] for c in chans),
+            max(c[3] for c in chans), max(c[4] for c in chans), sum(c[5] for c in chans),
+            json.loads(st) if st else None))
+    return out
 
 
 class SqliteStore:
@@ -79,6 +106,27 @@ class SqliteStore:
         self._last: dict[tuple[str, int], tuple[tuple[int, int], ChannelReading, float, float]] = {}
         with self._conn() as db:
             db.executescript(SCHEMA)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Bring a file written by an older version up to SCHEMA_VERSION (once, whichever
+        process opens it first)."""
+        db = self._conn()
+        if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("PRAGMA user_version").fetchone()[0] < 1:
+                    # 1: channel_summary, filled once from the readings (a full scan).
+                    db.execute("DELETE FROM channel_summary")
+                    db.execute(f"INSERT INTO channel_summary {SUMMARY_SCAN} "
+                               "GROUP BY meter_id, channel")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def _conn(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -102,6 +150,8 @@ class SqliteStore:
     def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
         stored = dup = 0
         hours: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0])
+        # per (meter, channel): [first ts, last ts, readings] of the rows newly stored
+        summary: dict[tuple[str, int], list] = {}
         touched: list[tuple[str, int, int, int]] = []  # readings inserted or re-chained
         with self._write_lock:
             db = self._conn()
@@ -116,6 +166,11 @@ class SqliteStore:
                 for r in rows:
                     if self._insert(db, r, received_s, hours, pending_last, touched):
                         stored += 1
+                        s = summary.get((r.meter_id, r.channel))
+                        if s is None:
+                            summary[(r.meter_id, r.channel)] = [r.ts_utc, r.ts_utc, 1]
+                        else:
+                            s[0], s[1], s[2] = min(s[0], r.ts_utc), max(s[1], r.ts_utc), s[2] + 1
                     else:
                         dup += 1
                 db.executemany(
@@ -123,6 +178,13 @@ class SqliteStore:
                     "energy_wh = energy_wh + excluded.energy_wh, "
                     "readings = readings + excluded.readings",
                     [(m, c, h, v[0], v[1]) for (m, c, h), v in hours.items()])
+                db.executemany(
+                    "INSERT INTO channel_summary VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                    "first_ts_utc = min(first_ts_utc, excluded.first_ts_utc), "
+                    "last_ts_utc = max(last_ts_utc, excluded.last_ts_utc), "
+                    "last_received_utc = max(last_received_utc, excluded.last_received_utc), "
+                    "readings = readings + excluded.readings",
+                    [(m, c, t0, t1, received_s, n) for (m, c), (t0, t1, n) in summary.items()])
                 self._after_write(db, touched, list(hours), received_s)
                 db.execute("COMMIT")
                 self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
@@ -146,6 +208,9 @@ class SqliteStore:
 
     def _after_status(self, db, meter_id: str, received_s: float) -> None:
         """Same as _after_write, for a status update."""
+
+    def _after_delete(self, db, meter_id: str, start_s: float, end_s: float) -> None:
+        """Same as _after_write, for a deletion."""
 
     def _insert(self, db, r: ChannelReading, received_s, hours, pending_last, touched) -> bool:
         key = (r.meter_id, r.channel)
@@ -238,16 +303,17 @@ class SqliteStore:
                 for h, e, n in self._conn().execute(sql, args)]
 
     def meters(self) -> list[MeterSummary]:
+        # From the per-channel summary kept at write time: O(meters), not O(readings).
         db = self._conn()
-        out = []
-        for m, chans, t0, t1, rec, n in db.execute(
-                "SELECT meter_id, group_concat(DISTINCT channel), MIN(ts_utc), MAX(ts_utc), "
-                "MAX(received_utc), COUNT(*) FROM reading GROUP BY meter_id ORDER BY meter_id"):
-            st = db.execute("SELECT status_json FROM meter_status WHERE meter_id=?",
-                            (m,)).fetchone()
-            out.append(MeterSummary(m, tuple(sorted(int(c) for c in str(chans).split(","))),
-                                    t0, t1, rec, n, json.loads(st[0]) if st else None))
-        return out
+        db.execute("BEGIN")  # one snapshot for both queries
+        try:
+            rows = db.execute("SELECT meter_id, channel, first_ts_utc, last_ts_utc, "
+                              "last_received_utc, readings FROM channel_summary "
+                              "ORDER BY meter_id, channel").fetchall()
+            statuses = dict(db.execute("SELECT meter_id, status_json FROM meter_status"))
+        finally:
+            db.execute("COMMIT")
+        return summarise(rows, statuses)
 
     def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
         """Erase a meter's readings and hourly energy with start_s <= time < end_s (a
@@ -259,6 +325,12 @@ class SqliteStore:
                                (meter_id, start_s, end_s)).rowcount
                 db.execute("DELETE FROM energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
                            (meter_id, int(start_s), end_s))
+                # The first or last time may have gone: recount the meter's channels from
+                # what is left (a scan of one meter, for a rare request).
+                db.execute("DELETE FROM channel_summary WHERE meter_id=?", (meter_id,))
+                db.execute(f"INSERT INTO channel_summary {SUMMARY_SCAN} WHERE meter_id=? "
+                           "GROUP BY meter_id, channel", (meter_id,))
+                self._after_delete(db, meter_id, start_s, end_s)
             self._last.clear()
         return n
 

@@ -146,7 +146,13 @@ class ReadingStore(Protocol):
         is named; hours without data are absent."""
 
     def meters(self) -> list[MeterSummary]:
-        ...
+        """Every meter that has stored readings, by meter id, with its status if any. Kept
+        at write time by the stores: its cost grows with the meters, not the readings."""
+
+    def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
+        """Erase a meter's readings with start_s <= ts_utc < end_s and its hourly energy for
+        the hours starting in that span (a household's deletion request); return the
+        readings (channel rows) erased."""
 
     def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
         ...
