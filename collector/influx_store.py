@@ -263,9 +263,9 @@ class InfluxQL:
         if resp.status >= 300:
             raise StoreUnavailable(f"HTTP {resp.status} on /ping")
 
-    def query(self, q: str, method: str = "GET") -> list[dict]:
+    def query(self, q: str, method: str = "GET", epoch: str = "ms") -> list[dict]:
         """Run InfluxQL; POST for statements that change data (DELETE)."""
-        params = {"db": self.db, "q": q, "epoch": "ms"}
+        params = {"db": self.db, "q": q, "epoch": epoch}
         if self.rp:
             params["rp"] = self.rp
         resp = self._http.request(method, f"{self.url}/query?{urllib.parse.urlencode(params)}",
@@ -282,10 +282,10 @@ class InfluxQL:
                 raise QueryFailed(r["error"], resp.status)
         return results
 
-    def series(self, q: str) -> list[list[dict]]:
+    def series(self, q: str, epoch: str = "ms") -> list[list[dict]]:
         """Each statement's series as lists of {"tags", "rows": [dict per row]}."""
         out = []
-        for r in self.query(q):
+        for r in self.query(q, epoch=epoch):
             out.append([{"tags": s.get("tags", {}),
                          "rows": [dict(zip(s["columns"], v)) for v in s.get("values", [])]}
                         for s in r.get("series", [])])
@@ -579,14 +579,31 @@ class InfluxStore:
     # -- reading: InfluxQL -------------------------------------------------------------
 
     def latest(self, meter_id: str) -> list[ChannelReading]:
-        (series,) = self.influxql.series(
-            f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={_lit(meter_id)} "
-            "GROUP BY channel ORDER BY time DESC LIMIT 1")
+        if self.ledger is not None:
+            # The ledger knows each channel's newest reading by (boot, seq), as the embedded
+            # store does, in one primary-key probe per channel.
+            return self.ledger.latest(meter_id)
+        # Without it (a reader on another host): the newest point by time, found with the
+        # LAST() selector, which InfluxDB answers from the end of each shard instead of
+        # sorting a year of points (ORDER BY time DESC LIMIT 1 took 1.6 s). Time order is
+        # (boot, seq) order unless a meter's clock went back across a reboot.
+        meter = _lit(meter_id)
+        (lasts,) = self.influxql.series(
+            f"SELECT last(seq) FROM {READING_MEASUREMENT} WHERE meter={meter} GROUP BY channel",
+            epoch="ns")  # the point's exact time, sub-ms digits included
+        found = [(s["tags"]["channel"], s["rows"][0]["time"]) for s in lasts if s["rows"]]
+        if not found:
+            return []
+        # then those points whole (last(*) would take each field's last non-null value,
+        # maybe from an older point for vrms_v and pf)
+        points = self.influxql.series("; ".join(
+            f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={meter} "
+            f"AND channel={_lit(c)} AND time = {t}" for c, t in found))
         out = []
-        for s in series:
-            for r in s["rows"]:
+        for (c, _), series in zip(found, points):
+            for r in (row for s in series for row in s["rows"][:1]):
                 out.append(ChannelReading(
-                    meter_id=meter_id, channel=int(s["tags"]["channel"]), boot=r["boot"],
+                    meter_id=meter_id, channel=int(c), boot=r["boot"],
                     seq=r["seq"], ts_utc=r["ts_utc"], ts_from_meter=r["ts_from_meter"],
                     interval_s=r["interval_s"], energy_wh=r["energy_wh"], power_w=r["power_w"],
                     irms_a=r["irms_a"], apparent=r["apparent"], vrms_v=r.get("vrms_v"),

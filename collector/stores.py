@@ -15,7 +15,10 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
     """The configured store; raise StoreUnavailable (one line naming the address) if unusable.
 
     For the collector, InfluxDB comes with its local ledger (chain state, spool, dead
-    letters) in the data directory; for readers (the API) it only queries InfluxDB.
+    letters) in the data directory, and ships it. A reader (the API) queries InfluxDB; when
+    the collector's ledger is in its data directory (same host), it also takes the newest
+    readings and the meter list from there (one probe instead of a query over a year of
+    points) and records deletions in it, for the collector to ship in order.
     """
     if settings.store == "sqlite":
         try:
@@ -27,7 +30,8 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
                 "écriture.") from None
     store = InfluxStore(
         settings.influx_url, settings.influx_token, settings.influx_org, settings.influx_bucket,
-        spool_path=settings.influx_spool_db if for_collector else None,
+        spool_path=(settings.influx_spool_db
+                    if for_collector or settings.influx_spool_db.is_file() else None),
         owner=settings.collector_id, timeout_s=settings.influx_timeout_s,
         min_free_mb=settings.spool_min_free_mb, ship=False)
     try:
