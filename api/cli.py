@@ -1,4 +1,4 @@
-"""`citizenwatt api`: serve the API and the household pages on the embedded store."""
+"""`citizenwatt api`: serve the API and the household pages on the configured store."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ def serve(
         "--host", help="Adresse d'écoute (0.0.0.0 pour le réseau local).")] = None,
     port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port HTTP.")] = None,
 ) -> None:
-    """Sert l'API et les pages des foyers sur le stockage intégré (DIR/readings.sqlite)."""
+    """Sert l'API et les pages des foyers sur le stockage configuré (DIR/readings.sqlite, ou
+    InfluxDB avec CITIZENWATT_STORE=influxdb)."""
     import uvicorn
 
-    from citizenwatt.collector.sqlite_store import SqliteStore
+    from citizenwatt.collector.stores import StoreUnavailable, open_store
     from citizenwatt.settings import ConfigError, load_settings
 
     from .app import create_app
@@ -28,14 +29,20 @@ def serve(
     except ConfigError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2)
-    if not settings.data_dir.is_dir():
+    if settings.store == "sqlite" and not settings.data_dir.is_dir():
         typer.secho(f"Le dossier {settings.data_dir} n'existe pas : lancez d'abord le collecteur "
                     "ou la démo (citizenwatt demo), ou indiquez --data-dir.", fg="red", err=True)
         raise typer.Exit(2)
-    store = SqliteStore(settings.readings_db)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the households' database lives there
+    try:
+        store = open_store(settings, for_collector=False)
+    except StoreUnavailable as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1)
+    where = (settings.readings_db if settings.store == "sqlite"
+             else f"InfluxDB {settings.influx_url}, {settings.influx_bucket}")
     shown = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
-    typer.echo(f"Citizen Watt API : http://{shown}:{settings.api_port}/  "
-               f"(données : {settings.readings_db})")
+    typer.echo(f"Citizen Watt API : http://{shown}:{settings.api_port}/  (données : {where})")
     try:
         uvicorn.run(create_app(store, settings), host=settings.api_host, port=settings.api_port,
                     log_level="info")
