@@ -273,7 +273,8 @@ class Meter:
         boot, seq, ts, up_ms, interval_s, chans = r
         out = []
         for c in chans:
-            out.append(wire.channel(c[0], c[1] / 1000, c[2], c[3], c[4], c[5]))
+            # The integer mWh counter goes to the wire exactly (a float would not).
+            out.append(wire.channel(c[0], None, c[2], c[3], c[4], c[5], energy_mwh=c[1]))
         return wire.encode_reading(self.meter_id, boot, seq, up_ms, interval_s, out, ts)
 
     def send(self, r):

@@ -148,6 +148,10 @@ def validate_reading(obj, now_s=None):
     now_s is the receiver's UTC clock (seconds), used to reject timestamps far in the
     future; pass None to skip that check (the meter itself does not know the truth).
     """
+    return _validate(obj, now_s, CHANNEL_FIELDS)
+
+
+def _validate(obj, now_s, channel_fields):
     if not isinstance(obj, dict):
         raise WireError(NOT_OBJECT, "payload must be a JSON object")
     if "v" not in obj:
@@ -177,11 +181,11 @@ def validate_reading(obj, now_s=None):
         where = "ch[%d]." % i
         if not isinstance(c, dict):
             raise WireError(BAD_TYPE, where[:-1] + " must be an object")
-        _check_fields(c, CHANNEL_FIELDS, where)
+        _check_fields(c, channel_fields, where)
         if not 0 <= c["id"] < MAX_CHANNELS or c["id"] in seen:
             raise WireError(BAD_VALUE, where + "id %r is out of range or repeated" % c["id"])
         seen.append(c["id"])
-        if c["energy_wh"] < 0:
+        if c["energy_wh"] < 0 or c.get(ENERGY_MWH, 0) < 0:
             raise WireError(NEGATIVE_ENERGY, where + "energy_wh is %r" % c["energy_wh"])
         if c["irms_a"] < 0:
             raise WireError(BAD_VALUE, where + "irms_a is %r" % c["irms_a"])
@@ -191,10 +195,19 @@ def validate_reading(obj, now_s=None):
     return obj
 
 
-def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None):
-    """Build one channel entry; apparent is set when no voltage was measured."""
+def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None, energy_mwh=None):
+    """Build one channel entry; apparent is set when no voltage was measured.
+
+    energy_mwh: the meter's integer counter (pass energy_wh=None). The entry then keeps it
+    under ENERGY_MWH and encode_reading() writes energy_wh from it exactly ("%d.%03d"):
+    a float, 32-bit on the ESP32, would step by 1 Wh and more past 10,000 kWh.
+    """
+    if energy_mwh is not None:
+        energy_wh = energy_mwh / 1000
     c = {"id": ch_id, "energy_wh": round(energy_wh, 3), "power_w": round(power_w, 2),
          "irms_a": round(irms_a, 3), "apparent": vrms_v is None}
+    if energy_mwh is not None:
+        c[ENERGY_MWH] = energy_mwh
     if vrms_v is not None:
         c["vrms_v"] = round(vrms_v, 2)
         if pf is not None:
@@ -202,14 +215,67 @@ def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None):
     return c
 
 
+# The exact counter a channel entry may carry to the encoder; never on the wire (the
+# decoder refuses it as an unknown field).
+ENERGY_MWH = "energy_mwh"
+_ENCODE_CHANNEL_FIELDS = CHANNEL_FIELDS + ((ENERGY_MWH, "int", False),)
+
+
+# Decimals written for float fields: those channel() rounds to. Fixed decimals give the
+# same text on CPython, the VM and the ESP32 (no "9.999000000000001" from a repr).
+_FLOAT_FORMAT = {"energy_wh": "%.3f", "power_w": "%.2f", "irms_a": "%.3f", "vrms_v": "%.2f",
+                 "pf": "%.4f", "ts": "%.3f", "interval_s": "%.3f"}
+
+
+def _num(x, name):
+    """JSON text of a validated field: bool, int, float or a plain ASCII string."""
+    if x is True:
+        return "true"
+    if x is False:
+        return "false"
+    if isinstance(x, int):
+        return "%d" % x
+    if isinstance(x, float):
+        return _FLOAT_FORMAT[name] % x
+    return '"' + x + '"'  # meter ids: a-z 0-9 - _ only (checked), nothing to escape
+
+
 def encode_reading(meter_id, boot, seq, up_ms, interval_s, channels, ts=None):
-    """Return the payload bytes for one reading; raises WireError if it breaks the contract."""
+    """Return the payload bytes for one reading; raises WireError if it breaks the contract.
+
+    The JSON text is written here rather than by json.dumps so that a channel's integer
+    mWh counter goes out exactly as energy_wh with 3 decimals; the format is unchanged.
+    """
     obj = {"v": VERSION, "meter": meter_id, "boot": boot, "seq": seq, "up_ms": up_ms,
            "interval_s": interval_s, "ch": channels}
     if ts is not None:
         obj["ts"] = round(ts, 3)
-    validate_reading(obj)
-    data = json.dumps(obj).encode()
+    _validate(obj, None, _ENCODE_CHANNEL_FIELDS)
+    parts = ['{"v": %d, "meter": ' % VERSION, _num(meter_id, "meter"),
+             ', "boot": %d, "seq": %d' % (boot, seq)]
+    if ts is not None:
+        parts.append(', "ts": ' + _num(obj["ts"], "ts"))
+    parts.append(', "up_ms": %d, "interval_s": ' % up_ms + _num(interval_s, "interval_s")
+                 + ', "ch": [')
+    for k in range(len(channels)):
+        c = channels[k]
+        parts.append(', {' if k else '{')
+        first = True
+        for f in CHANNEL_FIELDS:
+            name = f[0]
+            if name not in c or c[name] is None:
+                continue
+            value = c[name]
+            if name == "energy_wh" and c.get(ENERGY_MWH) is not None:
+                mwh = c[ENERGY_MWH]
+                text = "%d.%03d" % (mwh // 1000, mwh % 1000)
+            else:
+                text = _num(value, name)
+            parts.append(('"' if first else ', "') + name + '": ' + text)
+            first = False
+        parts.append('}')
+    parts.append(']}')
+    data = "".join(parts).encode()
     if len(data) > MAX_PAYLOAD_BYTES:
         raise WireError(TOO_LARGE, "%d bytes > %d" % (len(data), MAX_PAYLOAD_BYTES))
     return data

@@ -4,7 +4,9 @@ the same readings as on CPython."""
 
 from __future__ import annotations
 
+import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,17 +17,23 @@ from tests.firmware.test_energy_outbox import cpython_checks
 HERE = Path(__file__).parent
 
 
-def cpython_run() -> dict:
+def cpython_run_setup() -> None:
     cpython_checks()  # installs the `fw` alias
     import importlib
 
-    for name in ("config", "wire", "meter", "measure", "calib", "hass"):
+    for name in ("config", "wire", "meter", "measure", "calib", "hass", "energy"):
         sys.modules.setdefault("fw." + name, importlib.import_module("citizenwatt.firmware." + name))
     sys.path.insert(0, str(HERE))
     try:
-        import vm_meter
+        import vm_meter  # noqa: F401 - cached in sys.modules for the callers
     finally:
         sys.path.remove(str(HERE))
+
+
+def cpython_run() -> dict:
+    cpython_run_setup()
+    import vm_meter
+
     return vm_meter.run()
 
 
@@ -59,3 +67,31 @@ def test_meter_loop_on_micropython_vm(tmp_path):
     # Flash writes: boot state, checkpoints, one append per queued reading, replay cursor.
     assert on_vm["flash_writes"] < 80
     assert cpython_run() == on_vm
+
+
+def _energy_texts(payload: str) -> list[str]:
+    return re.findall(r'"energy_wh": ([0-9.]+)', payload)
+
+
+def test_meter_sends_its_integer_counter_exactly(tmp_path):
+    """Past 100,000 kWh the payload's energy_wh is still the meter's own mWh counter, on the
+    MicroPython VM and on CPython alike (the ESP32's 32-bit floats would be 8 Wh off)."""
+    start = 123456789012
+    code = "import vm_meter\nr = vm_meter.run_big_counter(%d)\nprint(json.dumps(r))\n" % start
+    on_vm = vm.run(tmp_path, code, {"vm_meter.py": (HERE / "vm_meter.py").read_text()},
+                   timeout_s=120)[-1]
+    assert on_vm["boot"] == 5 and len(on_vm["texts"]) >= 3
+    ch0 = [_energy_texts(t)[0] for t in on_vm["texts"]]
+    assert all(re.fullmatch(r"123456\d{3}\.\d{3}", e) for e in ch0), ch0
+    # 10 A at 230 V, pf 0.878: about 5.6 Wh per 10 s reading, on top of the stored count.
+    assert Decimal(ch0[-1]) * 1000 == on_vm["mwh"][0] > start + 10000
+    assert _energy_texts(on_vm["texts"][-1])[1] == "0.005"  # channel 1: idle, 5 mWh
+    assert [Decimal(e) for e in ch0] == sorted(Decimal(e) for e in ch0)
+    assert cpython_big_counter(start) == on_vm
+
+
+def cpython_big_counter(start: int) -> dict:
+    cpython_run_setup()
+    import vm_meter
+
+    return vm_meter.run_big_counter(start)

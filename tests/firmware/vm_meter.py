@@ -161,3 +161,27 @@ def run():
             status.append(json.loads(msg)["state"])
     return {"readings": readings, "status": status, "queued_in_outage": queued,
             "acked": hw.acked, "boot": meter.boot, "flash_writes": hw.flash.writes}
+
+
+def run_big_counter(start_mwh):
+    """A meter whose flash holds a counter of start_mwh on channel 0 (a decade of a large
+    household): 30 s online, then a clean stop. Returns the payload texts it published
+    and its final counters, to check the wire carries the integer exactly."""
+    from fw.energy import StateStore
+
+    cfg = config.validate({"meter_id": "vm-big", "mqtt_host": "broker", "interval_s": 10,
+                           "measure_period_s": 5, "cycles": 2, "sample_rate_hz": 1000,
+                           "channels": [{"id": 0, "pin": config.CURRENT_PINS[0]},
+                                        {"id": 1, "pin": config.CURRENT_PINS[1]}],
+                           "voltage": {"pin": config.VOLTAGE_PIN}})
+    hw = FakeHW()
+    StateStore(hw.root + "/state.a", hw.root + "/state.b", hw.opener).write(
+        {"boot": 4, "mwh": [start_mwh, 5], "dropped": 0, "strikes": 0, "clean": True})
+    meter = Meter(cfg, hw)
+    hw.stop_at_us = 30 * 1000000
+    meter.run()
+    texts = []
+    for topic, msg in hw.sent:
+        if topic.endswith("/reading"):
+            texts.append(msg.decode())
+    return {"texts": texts, "mwh": list(meter.energy.mwh), "boot": meter.boot}
