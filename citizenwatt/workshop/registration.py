@@ -1,7 +1,8 @@
-"""Client of the API's meter registration endpoint (notes: registration contract).
+"""Client of the API's meter registration endpoint (docs/api.md, "Meter registration").
 
-POST {api}/api/v1/meters/register with an installer's bearer token; idempotent on
-(meter_id, household.ref): 201 the first time, 200 with the same body afterwards.
+POST {api}/api/v1/meters/register with the API token of a leader of the deployment;
+idempotent on (meter_id, household.ref): 201 the first time, then 200 with the same ids
+and no link (the household's secret link is shown once, when the household is created).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.i18n import lang
 
 REGISTER_PATH = "/api/v1/meters/register"
 
@@ -28,7 +30,7 @@ class Registration:
     meter_id: str
     household_id: int
     household_ref: str
-    household_link: str
+    household_link: str | None  # "/h/<token>" when this call created the household
     created: bool  # False: it was already registered (idempotent repeat)
 
 
@@ -45,14 +47,16 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
     url = api_url.rstrip("/") + REGISTER_PATH
     try:
         with httpx.Client(timeout=timeout_s, transport=transport) as client:
-            r = client.post(url, json=body, headers={"Authorization": "Bearer " + token})
+            # The API answers its refusals in the workshop's language.
+            r = client.post(url, json=body, headers={"Authorization": "Bearer " + token,
+                                                     "Accept-Language": lang()})
     except httpx.HTTPError as e:
         raise WorkshopError("api.unreachable", url=api_url, detail=type(e).__name__) from None
     if r.status_code == 401:
         raise WorkshopError("api.unauthorized")
     if r.status_code == 403:
         raise WorkshopError("api.forbidden")
-    if r.status_code == 404:
+    if r.status_code == 404 and _code(r) in (None, "not_found"):  # no such route
         raise WorkshopError("api.not_found", url=api_url)
     if r.status_code not in (200, 201):
         try:
@@ -68,8 +72,17 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
         data = r.json()
         return Registration(meter_id=data["meter_id"], household_id=int(data["household_id"]),
                             household_ref=data["household_ref"],
-                            household_link=data["household_link"],
+                            household_link=data.get("household_link"),
                             created=r.status_code == 201)
     except (ValueError, KeyError, TypeError):
         raise WorkshopError("api.rejected", status=r.status_code,
                             detail="unexpected answer " + r.text[:120]) from None
+
+
+def _code(r: httpx.Response) -> str | None:
+    """The API's stable error code ({"detail": ..., "code": ...}), if the answer has one."""
+    try:
+        body = r.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None

@@ -1,6 +1,6 @@
 """Fixtures for the workshop tool: simulated boards on ptys, a MicroPython package index
-served on loopback, a firmware bundle compiled with mpy-cross, a stand-in registration
-API (FastAPI + uvicorn on loopback) and a Mosquitto with passwords and ACLs."""
+served on loopback, a firmware bundle compiled with mpy-cross, the real API (uvicorn on
+loopback) with a leader's token, and a Mosquitto with passwords and ACLs."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
-from pydantic import BaseModel, Field
 
 from citizenwatt.workshop import mipcache, mqttauth
 from citizenwatt.workshop.i18n import set_lang
@@ -24,8 +25,8 @@ from citizenwatt.workshop.simboard import SimBoard, SimBoardSpec
 from tests.services import Mosquitto, free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[2]
-INSTALLER_TOKEN = "installer-" + "t" * 16
-VIEWER_TOKEN = "viewer-" + "v" * 16
+DEPLOYMENT = "Atelier Belleville"
+STAFF_PASSWORD = "un mot de passe d'atelier"
 UMQTT_PY = b"# umqtt.simple stand-in for tests\nclass MQTTClient:\n    pass\n"
 
 
@@ -120,69 +121,69 @@ def bundle(tmp_path_factory):
     return out
 
 
-# --- a stand-in for the API's registration endpoint ----------------------------------------
+# --- the real API, served on loopback ----------------------------------------------------
 
-class HouseholdIn(BaseModel):
-    ref: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    timezone: str = "Europe/Paris"
+@dataclass
+class ApiServer:
+    url: str
+    app: object
+    data_dir: Path
+    leader_token: str
+    viewer_token: str
+
+    def get(self, path: str, token: str | None = None, **params) -> httpx.Response:
+        token = self.leader_token if token is None else token
+        return httpx.get(self.url + path, params=params, timeout=10,
+                         headers={"Authorization": "Bearer " + token})
+
+    def household_id(self, ref: str) -> int:
+        """The id of the household named `ref` in the leader's deployment."""
+        dep = self.get("/api/v1/deployments").json()[0]["id"]
+        rows = self.get("/api/v1/deployments/%d/households" % dep).json()
+        return next(h["id"] for h in rows if h["name"] == ref)
 
 
-class ChannelIn(BaseModel):
-    id: int = Field(ge=0, le=5)
-    label: str = ""
+def _admin(*args: str) -> str:
+    """`citizenwatt admin ...` as the association would run it; its output."""
+    from typer.testing import CliRunner
 
-
-class RegisterIn(BaseModel):
-    meter_id: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-    household: HouseholdIn
-    channels: list[ChannelIn]
-    from_date: str | None = None
-
-
-def standin_app():
-    """POST /api/v1/meters/register per notes/registration-contract.md."""
-    from fastapi import FastAPI, Header, HTTPException
-    from fastapi.responses import JSONResponse
-
-    app = FastAPI()
-    app.state.meters = {}
-    app.state.households = {}
-
-    @app.post("/api/v1/meters/register")
-    def register(body: RegisterIn, authorization: str | None = Header(None)):
-        token = (authorization or "").removeprefix("Bearer ")
-        if token not in (INSTALLER_TOKEN, VIEWER_TOKEN):
-            raise HTTPException(401, "bad token")
-        if token != INSTALLER_TOKEN:
-            raise HTTPException(403, "installer or admin role needed")
-        hh = app.state.households.setdefault(body.household.ref, {
-            "id": len(app.state.households) + 1, "name": body.household.name,
-            "link": "/h/" + secrets.token_urlsafe(8)})
-        known = app.state.meters.get(body.meter_id)
-        if known is not None and known["household_ref"] != body.household.ref:
-            raise HTTPException(400, "meter %s belongs to another household" % body.meter_id)
-        out = {"meter_id": body.meter_id, "household_id": hh["id"],
-               "household_ref": body.household.ref, "household_link": hh["link"]}
-        app.state.meters[body.meter_id] = {**out, "channels": [c.model_dump() for c in body.channels]}
-        return JSONResponse(out, status_code=200 if known else 201)
-
-    return app
+    from citizenwatt.cli import app
+    r = CliRunner().invoke(app, ["admin", *args], env={"CITIZENWATT_STAFF_PASSWORD": STAFF_PASSWORD})
+    assert r.exit_code == 0, r.output
+    return r.output
 
 
 @pytest.fixture
-def standin_api():
+def api_server(tmp_path):
+    """The Citizen Watt API as `citizenwatt api --data-dir DIR` serves it (create_app on
+    DIR/readings.sqlite, households and tokens in DIR/citizenwatt.sqlite), on a free
+    loopback port, with a deployment and two staff accounts made by `citizenwatt admin`:
+    a leader (may register meters) and a viewer (may not), each with an API token."""
     import uvicorn
-    app = standin_app()
+
+    from citizenwatt.api.app import create_app
+    from citizenwatt.collector.sqlite_store import SqliteStore
+    from citizenwatt.settings import Settings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    d = ["--data-dir", str(data)]
+    _admin("deployment", DEPLOYMENT, *d)
+    tokens = {}
+    for user, role in (("animatrice", "leader"), ("stagiaire", "viewer")):
+        _admin("staff", user, "--role", role, "--deployment", DEPLOYMENT, *d)
+        tokens[role] = _admin("token", user, *d).split("une seule fois : ")[1].strip()
+    store = SqliteStore(data / "readings.sqlite")
+    app = create_app(store, Settings(data_dir=data))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     th = threading.Thread(target=server.run, daemon=True)
     th.start()
     wait_port("127.0.0.1", port)
-    yield {"url": "http://127.0.0.1:%d" % port, "app": app}
+    yield ApiServer("http://127.0.0.1:%d" % port, app, data, tokens["leader"], tokens["viewer"])
     server.should_exit = True
     th.join(5)
+    store.close()
 
 
 # --- Mosquitto with passwords and ACLs --------------------------------------------------

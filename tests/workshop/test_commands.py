@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +15,6 @@ from citizenwatt.cli import app
 from citizenwatt.firmware.config import CURRENT_PINS, VOLTAGE_PIN
 from citizenwatt.workshop import mqttauth
 from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel
-from tests.workshop.conftest import INSTALLER_TOKEN
 
 runner = CliRunner()
 
@@ -34,7 +34,7 @@ def _bundle_ok(sim, bundle):
     assert not [p for p in sim.fs.files if p.endswith(".part")]
 
 
-def test_flash_provision_calibrate_check(boards, bundle, cache_dir, standin_api, auth_broker,
+def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, auth_broker,
                                          tmp_path):
     spec = SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], load_w=2000, gain=1.06),
                                   SimChannel(CURRENT_PINS[1])],
@@ -49,7 +49,7 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, standin_api,
 
     r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
             "--mqtt-host", auth_broker.host, "--mqtt-port", auth_broker.port,
-            "--api", standin_api["url"], "--token", INSTALLER_TOKEN,
+            "--api", api_server.url, "--token", api_server.leader_token,
             "--household-ref", "HH-12", "--household-name", "Famille Martin",
             "--channel-label", "Maison entière", "--channel-label", "Chauffe-eau",
             "--voltage-adapter-v", 9, "--mosquitto-passwd", auth_broker.passwd,
@@ -62,7 +62,11 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, standin_api,
     # The reference board's wiring (hardware/pinout.csv): clamps on 36 and 34, adapter on 39.
     assert [c["pin"] for c in cfg["channels"]] == [36, 34] == list(CURRENT_PINS[:2])
     assert cfg["voltage"] == {"pin": 39, "adapter_v": 9} and VOLTAGE_PIN == 39
-    assert standin_api["app"].state.meters[meter_id]["household_ref"] == "HH-12"
+    link = re.search(r"Lien du foyer :\s*/h/([\w-]+)", r.output).group(1)  # may wrap
+    hh = api_server.get("/api/v1/households/%d" % api_server.household_id("HH-12"),
+                        token=link).json()
+    assert hh["name"] == "HH-12" and [m["meter_id"] for m in hh["meters"]] == [meter_id]
+    assert [c["label"] for c in hh["meters"][0]["channels"]] == ["Maison entière", "Chauffe-eau"]
     entries = dict(ln.split(":", 1) for ln in auth_broker.passwd.read_text().splitlines())
     assert mqttauth.check_password(entries[meter_id], cfg["mqtt_password"])
     assert "topic write cw/%s/#" % meter_id in auth_broker.acl.read_text()

@@ -1,54 +1,65 @@
-"""The registration client against a stand-in of the API endpoint (the contract in
-notes/registration-contract.md), over real HTTP on loopback."""
+"""The registration client against the real API endpoint (POST /api/v1/meters/register,
+docs/api.md), served over HTTP on loopback."""
 
 from __future__ import annotations
 
 import pytest
 
 from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.i18n import set_lang
 from citizenwatt.workshop.registration import Household, register_meter
-from tests.workshop.conftest import INSTALLER_TOKEN, VIEWER_TOKEN
 
 HH = Household("HH-12", "Famille Martin")
 
 
-def test_register_then_repeat_is_idempotent(standin_api):
-    first = register_meter(standin_api["url"], INSTALLER_TOKEN, "cw-0001", HH,
+def test_register_then_repeat_is_idempotent(api_server):
+    first = register_meter(api_server.url, api_server.leader_token, "cw-0001", HH,
                            {0: "Maison entière", 1: "Chauffe-eau"})
     assert first.created and first.household_ref == "HH-12"
     assert first.household_link.startswith("/h/")
-    again = register_meter(standin_api["url"], INSTALLER_TOKEN, "cw-0001", HH,
+    again = register_meter(api_server.url, api_server.leader_token, "cw-0001", HH,
                            {0: "Maison entière", 1: "Chauffe-eau"})
     assert not again.created
-    assert (again.household_id, again.household_link) == (first.household_id, first.household_link)
-    stored = standin_api["app"].state.meters["cw-0001"]
-    assert stored["channels"] == [{"id": 0, "label": "Maison entière"},
-                                  {"id": 1, "label": "Chauffe-eau"}]
+    assert again.household_id == first.household_id
+    assert again.household_link is None  # the link is shown once; the first one still works
+    token = first.household_link.removeprefix("/h/")
+    hh = api_server.get("/api/v1/households/%d" % first.household_id, token=token).json()
+    assert hh["name"] == "HH-12" and [m["meter_id"] for m in hh["meters"]] == ["cw-0001"]
+    assert [(c["channel"], c["label"]) for c in hh["meters"][0]["channels"]] == \
+        [(0, "Maison entière"), (1, "Chauffe-eau")]
 
 
-@pytest.mark.parametrize("token,key", [("nope", "api.unauthorized"),
-                                       (VIEWER_TOKEN, "api.forbidden")])
-def test_bad_tokens(standin_api, token, key):
+@pytest.mark.parametrize("which,key", [("bad", "api.unauthorized"), ("viewer", "api.forbidden")])
+def test_bad_tokens(api_server, which, key):
+    token = {"bad": "nope", "viewer": api_server.viewer_token}[which]
     with pytest.raises(WorkshopError) as e:
-        register_meter(standin_api["url"], token, "cw-0001", HH, {0: ""})
+        register_meter(api_server.url, token, "cw-0001", HH, {0: ""})
     assert e.value.key == key
 
 
-def test_rejections_carry_the_detail(standin_api):
-    register_meter(standin_api["url"], INSTALLER_TOKEN, "cw-0001", HH, {0: ""})
+def test_rejections_carry_the_apis_sentence_in_the_workshops_language(api_server):
+    register_meter(api_server.url, api_server.leader_token, "cw-0001", HH, {0: ""})
     with pytest.raises(WorkshopError) as e:
-        register_meter(standin_api["url"], INSTALLER_TOKEN, "cw-0001",
+        register_meter(api_server.url, api_server.leader_token, "cw-0001",
                        Household("HH-13", "Autre"), {0: ""})
-    assert e.value.key == "api.rejected" and "another household" in str(e.value)
+    assert e.value.key == "api.rejected" and "(409)" in str(e.value)
+    assert "mesure déjà le foyer « HH-12 »" in str(e.value)
+    set_lang("en")
     with pytest.raises(WorkshopError) as e:
-        register_meter(standin_api["url"], INSTALLER_TOKEN, "CW BAD", HH, {0: ""})
-    assert e.value.key == "api.rejected" and "422" in str(e.value) and "meter_id" in str(e.value)
+        register_meter(api_server.url, api_server.leader_token, "CW BAD", HH, {0: ""})
+    assert e.value.key == "api.rejected" and "(422)" in str(e.value)
+    assert 'The meter id "CW BAD" is not valid' in str(e.value)
+    with pytest.raises(WorkshopError) as e:
+        register_meter(api_server.url, api_server.leader_token, "cw-0002",
+                       Household("HH-14", "Autre", "America/New_York"), {0: ""})
+    assert "on Europe/Paris time, not America/New_York" in str(e.value)
 
 
-def test_unreachable_and_wrong_url(standin_api):
+def test_unreachable_and_wrong_url(api_server):
     with pytest.raises(WorkshopError) as e:
-        register_meter("http://127.0.0.1:9", INSTALLER_TOKEN, "cw-0001", HH, {0: ""}, timeout_s=2)
+        register_meter("http://127.0.0.1:9", api_server.leader_token, "cw-0001", HH, {0: ""},
+                       timeout_s=2)
     assert e.value.key == "api.unreachable" and "--api" in str(e.value)
     with pytest.raises(WorkshopError) as e:
-        register_meter(standin_api["url"] + "/wrong", INSTALLER_TOKEN, "cw-0001", HH, {0: ""})
+        register_meter(api_server.url + "/wrong", api_server.leader_token, "cw-0001", HH, {0: ""})
     assert e.value.key == "api.not_found"

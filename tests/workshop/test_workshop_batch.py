@@ -1,13 +1,15 @@
 """Done-when of the workshop tool: a `workshop` run over three simulated boards yields
-three registered meters whose readings reach the API (Mosquitto with the ACLs the run
-wrote -> collector -> store -> API); a board unplugged mid-transfer is redone."""
+three meters and households registered in the real API, whose readings reach each
+household's secret link (Mosquitto with the ACLs the run wrote -> collector -> store ->
+API); a board unplugged mid-transfer is redone."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from citizenwatt.cli import app
@@ -15,7 +17,6 @@ from citizenwatt.firmware.config import CURRENT_PINS
 from citizenwatt.workshop import batch, pipeline
 from citizenwatt.workshop.registration import Household
 from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel, firmware_runner
-from tests.workshop.conftest import INSTALLER_TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +28,23 @@ def _spec(i: int) -> SimBoardSpec:
                         channels=[SimChannel(CURRENT_PINS[0]), SimChannel(CURRENT_PINS[1])])
 
 
-def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir, standin_api,
-                                                      auth_broker, tmp_path):
-    from citizenwatt.api.app import create_app
+def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir, api_server,
+                                                      auth_broker, tmp_path, monkeypatch):
+    """The real chain: `workshop` registers each board in the API (a leader's token from
+    `citizenwatt admin token`), the boards' firmware publishes through Mosquitto with the
+    passwords and ACLs the run wrote, the collector stores the readings in the API's data
+    folder, and each household's secret link shows its own meter's readings."""
     from citizenwatt.collector.service import Collector
     from citizenwatt.collector.sqlite_store import SqliteStore
+
+    registrations = {}
+    real_register = pipeline.register_meter
+
+    def keep(*args, **kw):  # the answers the leader sees, links included
+        reg = real_register(*args, **kw)
+        registrations[reg.meter_id] = reg
+        return reg
+    monkeypatch.setattr(pipeline, "register_meter", keep)
 
     sims = [boards(_spec(i), runner=firmware_runner(tmp_path / "flash", seed=i + 1))
             for i in range(3)]
@@ -42,7 +55,7 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
     args = ["workshop", "--bundle", bundle, "--cache", cache_dir, "--households", households,
             "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
             "--mqtt-host", auth_broker.host, "--mqtt-port", auth_broker.port,
-            "--api", standin_api["url"], "--token", INSTALLER_TOKEN,
+            "--api", api_server.url, "--token", api_server.leader_token,
             "--channel-label", "Maison entière", "--channel-label", "Chauffe-eau",
             "--interval-s", 1, "--mosquitto-passwd", auth_broker.passwd,
             "--mosquitto-acl", auth_broker.acl,
@@ -56,30 +69,39 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
     assert "Traceback" not in r.output
     assert "3 carte(s) prête(s), 0 à refaire" in r.output
     meter_ids = ["cw-000001", "cw-000002", "cw-000003"]
-    registered = standin_api["app"].state.meters
-    assert sorted(registered) == meter_ids
-    assert [registered[m]["household_ref"] for m in meter_ids] == ["HH-1", "HH-2", "HH-3"]
+    assert sorted(registrations) == meter_ids
+    assert [registrations[m].household_ref for m in meter_ids] == ["HH-1", "HH-2", "HH-3"]
+    assert all(reg.created and reg.household_link.startswith("/h/")
+               for reg in registrations.values())
     assert all(s.firmware_running for s in sims)  # reset after the check: main runs
     print("workshop: 3 boards in %.1f s" % elapsed)
 
-    store = SqliteStore(tmp_path / "readings.sqlite")
+    # What the API holds: three households, each with its meter and the channel labels.
+    dep = api_server.get("/api/v1/deployments").json()[0]["id"]
+    staff_rows = api_server.get("/api/v1/deployments/%d/households" % dep).json()
+    assert [(h["name"], h["meters"]) for h in staff_rows] == \
+        [("HH-%d" % (i + 1), [m]) for i, m in enumerate(meter_ids)]
+
+    # The lead's collector, on the API's data folder, with its own broker account.
+    store = SqliteStore(api_server.data_dir / "readings.sqlite")
     collector = Collector(store, auth_broker.host, auth_broker.port, username="collector",
-                          password=auth_broker.collector_password,
-                          client_id="collector-test")
+                          password=auth_broker.collector_password, client_id="collector-test")
     collector.start()
     try:
-        client = TestClient(create_app(store))
+        today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
+        pending = dict(registrations)
         deadline = time.monotonic() + 30
-        seen: set[str] = set()
-        while time.monotonic() < deadline and seen != set(meter_ids):
-            body = client.get("/api/v1/meters").json()
-            seen = {m["meter_id"] for m in body["meters"] if m["readings"] > 0}
+        while pending and time.monotonic() < deadline:
+            for meter_id, reg in list(pending.items()):
+                if _household_shows_readings(api_server, reg, today):
+                    del pending[meter_id]
             time.sleep(0.2)
-        assert seen == set(meter_ids)
-        for m in meter_ids:
-            live = client.get("/api/v1/meters/%s/live" % m)
-            assert live.status_code == 200
-            assert [c["channel"] for c in live.json()["channels"]] == [0, 1]
+        assert not pending, "no readings through the link of %s" % sorted(pending)
+        # Each link opens its own household only.
+        one, two = registrations["cw-000001"], registrations["cw-000002"]
+        other = api_server.get("/api/v1/households/%d/live" % two.household_id,
+                               token=one.household_link.removeprefix("/h/"))
+        assert other.status_code == 404
     finally:
         collector.stop()
         for s in sims:
@@ -87,7 +109,23 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
         store.close()
 
 
-def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, standin_api):
+def _household_shows_readings(api_server, reg, today: str) -> bool:
+    """The household's live power and today's hourly energy, read with its secret link."""
+    token = reg.household_link.removeprefix("/h/")
+    live = api_server.get("/api/v1/households/%d/live" % reg.household_id, token=token)
+    assert live.status_code == 200, live.text
+    chans = live.json()["channels"]
+    if live.json()["power_w"] is None or len(chans) < 2:
+        return False
+    assert [(c["meter_id"], c["channel"], c["label"]) for c in chans] == \
+        [(reg.meter_id, 0, "Maison entière"), (reg.meter_id, 1, "Chauffe-eau")]
+    energy = api_server.get("/api/v1/households/%d/energy" % reg.household_id, token=token,
+                            resolution="hour", start=today, end=today)
+    assert energy.status_code == 200, energy.text
+    return any(b["energy_wh"] for b in energy.json()["buckets"])
+
+
+def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, api_server):
     """Ports come and go as in a room: the board pulled out mid-transfer fails with the
     'plug it back' sentence, and is redone from the start when it is plugged back."""
     sim_a = boards(_spec(0))
@@ -118,7 +156,7 @@ def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, 
         households=[Household("HH-1", "Famille A"), Household("HH-2", "Famille B")],
         provision=pipeline.ProvisionPlan(
             wifi_ssid="atelier", wifi_password="motdepasse", mqtt_host="127.0.0.1",
-            mqtt_port=1883, api_url=standin_api["url"], api_token=INSTALLER_TOKEN,
+            mqtt_port=1883, api_url=api_server.url, api_token=api_server.leader_token,
             household=None, channel_labels={0: "Maison"}, passwd_file=None, acl_file=None))
     rows = batch.run(plan, source, count=2, poll_s=0.05, timeout_s=60)
     failed = [r for r in rows if r.state == batch.FAILED]
@@ -127,3 +165,8 @@ def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, 
     assert [r.state for r in final] == [batch.READY, batch.READY]
     assert sorted(r.meter_id for r in final) == ["cw-000001", "cw-000002"]
     assert not [p for p in sim_b.fs.files if p.endswith(".part")]
+    # B registered once, on its redo, in the household next on the list.
+    dep = api_server.get("/api/v1/deployments").json()[0]["id"]
+    assert [(h["name"], h["meters"]) for h in
+            api_server.get("/api/v1/deployments/%d/households" % dep).json()] == \
+        [("HH-1", ["cw-000001"]), ("HH-2", ["cw-000002"])]
