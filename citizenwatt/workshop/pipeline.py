@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -45,18 +44,22 @@ def bundle_files(folder: Path) -> dict[str, bytes]:
     return files
 
 
+_built: dict[Path, Path] = {}
+
+
 def default_bundle(cache_dir: Path) -> Path:
-    """The firmware engineer's bundle builder output, if the firmware provides one."""
-    for module, func in (("citizenwatt.firmware.bundle", "build_bundle"),
-                         ("citizenwatt.firmware.host.bundle", "build_bundle")):
+    """The meter firmware of this installation, compiled with mpy-cross by the firmware's
+    own builder (citizenwatt.firmware.host.bundle.build) into <cache>/bundle; built once
+    per process, so a workshop batch compiles it for the first board only."""
+    from citizenwatt.firmware.host.bundle import BundleError, build
+
+    out = (Path(cache_dir) / "bundle").resolve()
+    if out not in _built:
         try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        builder = getattr(mod, func, None)
-        if builder is not None:
-            return Path(builder(Path(cache_dir) / "bundle"))
-    raise WorkshopError("install.no_bundle", path="citizenwatt.firmware.bundle")
+            _built[out] = Path(build(out)["out"])
+        except (BundleError, OSError) as e:
+            raise WorkshopError("install.bundle_failed", path=str(out), detail=str(e)) from None
+    return _built[out]
 
 
 # --------------------------------------------------------------------------------------
@@ -129,7 +132,11 @@ def flash(port: str, *, bundle: Path | None, cache_dir: Path, image: Path | None
           ) -> FlashResult:
     """micropython: "auto" writes it only when the board does not answer as MicroPython,
     "always" writes it, "never" assumes it is there."""
-    files = bundle_files(bundle if bundle is not None else default_bundle(cache_dir))
+    if bundle is None:
+        for package in mipcache.FIRMWARE_PACKAGES:  # before spending seconds compiling
+            mipcache.require_cached(cache_dir, package)
+        bundle = default_bundle(cache_dir)
+    files = bundle_files(bundle)
     for package in mipcache.FIRMWARE_PACKAGES:  # fail before touching the board
         mipcache.require_cached(cache_dir, package)
     wrote = False
