@@ -13,6 +13,7 @@ import ntptime
 from umqtt.simple import MQTTClient
 
 from . import config
+from . import safemode
 from .energy import StateStore
 from .meter import Meter
 
@@ -20,7 +21,6 @@ CONFIG_PATH = "/config.json"
 DATA = "/data"
 CRASH_LOG = DATA + "/crash.txt"
 SOCKET_TIMEOUT_S = 10
-SAFE_MODE_RETRY_MS = 10 * 60 * 1000
 # time.time() counts from 2000 on some ports and from 1970 on others.
 EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
@@ -164,20 +164,23 @@ def safe_mode(reason, strikes_after=None):
             st.write(state)
         machine.reset()
 
-    machine.Timer(0).init(mode=machine.Timer.ONE_SHOT, period=SAFE_MODE_RETRY_MS, callback=retry)
+    machine.Timer(0).init(mode=machine.Timer.ONE_SHOT, period=safemode.SAFE_MODE_RETRY_MS,
+                          callback=retry)
 
 
 def main():
     _mkdata()
+    state = _store().load() or {}
+    error = None
     try:
         cfg = config.load(CONFIG_PATH)
+        limit = cfg["safe_mode_strikes"]
     except config.ConfigError as e:
-        safe_mode(str(e))
-        return
-    state = _store().load() or {}
-    limit = cfg["safe_mode_strikes"]
-    if state.get("strikes", 0) >= limit:
-        safe_mode("%d démarrages interrompus de suite" % state["strikes"], limit - 1)
+        error = str(e)
+        limit = config.DEFAULTS["safe_mode_strikes"]
+    mode, reason, retry_strikes = safemode.at_boot(state.get("strikes", 0), limit, error)
+    if mode == safemode.SAFE:
+        safe_mode(reason, retry_strikes)
         return
     wdt = machine.WDT(timeout=int(cfg["wdt_s"] * 1000))
     meter = Meter(cfg, Device(cfg, wdt))

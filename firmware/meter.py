@@ -12,6 +12,7 @@ except ImportError:
 
 from . import calib
 from . import hass
+from . import safemode
 from . import wire
 from .energy import CheckpointPolicy, Integrator, StateStore
 from .measure import measure
@@ -21,7 +22,6 @@ FIRMWARE_VERSION = "0.2.1"
 NTP_EVERY_MS = 24 * 3600 * 1000
 NTP_RETRY_MS = 10 * 60 * 1000
 STATUS_EVERY_MS = 5 * 60 * 1000
-STABLE_AFTER_MS = 10 * 60 * 1000
 DRAIN_PER_STEP = 50
 
 
@@ -133,7 +133,7 @@ class Meter:
         mwh = st.get("mwh") or [0] * self.n_ch
         mwh = (list(mwh) + [0] * self.n_ch)[:self.n_ch]
         self.state = {"boot": self.boot, "mwh": mwh, "dropped": st.get("dropped", 0),
-                      "strikes": st.get("strikes", 0) + 1, "clean": False}
+                      "strikes": safemode.count_boot(st.get("strikes", 0)), "clean": False}
         # Written before anything can crash: the boot counter and the crash strike.
         self.store.write(self.state)
         self.outbox.dropped = self.state["dropped"]
@@ -164,8 +164,7 @@ class Meter:
         self.state["mwh"] = list(self.energy.mwh)
         self.state["dropped"] = self.outbox.dropped
         self.state["clean"] = clean
-        if clean or self.stable:
-            self.state["strikes"] = 0
+        self.state["strikes"] = safemode.at_checkpoint(self.state["strikes"], clean, self.stable)
         self.store.write(self.state)
         self.policy.saved(self.energy.mwh, now)
 
@@ -210,7 +209,7 @@ class Meter:
         self.service(now)
         if self.policy.due(self.energy.mwh, now):
             self.checkpoint(now)
-        if not self.stable and now >= STABLE_AFTER_MS:
+        if not self.stable and safemode.is_stable(now):
             self.stable = True
             self.checkpoint(now)
         wait = self.next_measure_ms() - self.uptime_ms()
