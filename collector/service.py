@@ -21,6 +21,7 @@ from paho.mqtt.properties import Properties
 
 from citizenwatt.firmware import wire
 
+from .decoding import decode_reading
 from .store import ReadingStore, readings_from_payload
 
 log = logging.getLogger("citizenwatt.collector")
@@ -288,7 +289,7 @@ class Collector:
                         statuses.append((meter_id, wire.decode_status(m.topic, m.payload),
                                          m.received_s))
                     else:
-                        obj = wire.decode_reading(m.topic, m.payload, now_s=m.received_s)
+                        obj = decode_reading(m.topic, m.payload, m.received_s)
                         rows.extend(readings_from_payload(obj, m.received_s))
                         readings += 1
                 except wire.WireError as e:

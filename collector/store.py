@@ -41,6 +41,11 @@ class ChannelReading:
         return max(0.0, self.power_w) * self.interval_s / HOUR_S
 
 
+def _float_or_none(x) -> float | None:
+    # a JSON integer stays a Python int, which SQLite refuses beyond 64 bits
+    return None if x is None else float(x)
+
+
 def readings_from_payload(obj: dict, received_s: float) -> list[ChannelReading]:
     """Turn a decoded wire payload into stored rows (one per channel)."""
     ts = obj.get("ts")
@@ -50,7 +55,7 @@ def readings_from_payload(obj: dict, received_s: float) -> list[ChannelReading]:
             ts_utc=float(ts if ts is not None else received_s), ts_from_meter=ts is not None,
             interval_s=float(obj["interval_s"]), energy_wh=float(c["energy_wh"]),
             power_w=float(c["power_w"]), irms_a=float(c["irms_a"]), apparent=c["apparent"],
-            vrms_v=c.get("vrms_v"), pf=c.get("pf"),
+            vrms_v=_float_or_none(c.get("vrms_v")), pf=_float_or_none(c.get("pf")),
         )
         for c in obj["ch"]
     ]

@@ -54,12 +54,19 @@ MALFORMED = [
     (wire.MISSING_FIELD, TOPIC, without(0, "ch")),
     (wire.NOT_FINITE, TOPIC, with_channel(0, power_w=float("nan"))),
     (wire.NOT_FINITE, TOPIC, with_channel(0, energy_wh=float("inf"))),
+    (wire.NOT_FINITE, TOPIC, with_channel(0, irms_a=float("-inf"))),
     (wire.NEGATIVE_ENERGY, TOPIC, with_channel(0, energy_wh=-5.0)),
     (wire.FUTURE_TS, TOPIC, with_(0, ts=NOW + 86400)),
     (wire.UNKNOWN_VERSION, TOPIC, with_(0, v=2)),
     (wire.TOO_LARGE, TOPIC, b'{"v": 1, "pad": "' + b"x" * 5000 + b'"}'),
     (wire.TOPIC_MISMATCH, "cw/m-2/reading", with_(0)),
     (wire.BAD_TOPIC, "cw/M@D/reading", with_(0)),
+]
+# Payloads the contract lets through as a Python error or as a value no store can hold:
+# the collector refuses them with a contract reason instead of stopping or blocking.
+BEYOND_THE_CONTRACT = [
+    (wire.NOT_FINITE, TOPIC, with_(0, interval_s=10 ** 400)),  # math.isfinite overflows
+    (wire.BAD_VALUE, TOPIC, with_(0, boot=2 ** 64)),  # SQLite/InfluxDB integers are 64-bit
 ]
 
 
@@ -75,7 +82,7 @@ def test_each_malformed_payload_is_rejected_and_valid_ones_are_all_stored(
     try:
         seq = 0
         infos = []
-        for _, topic, payload in MALFORMED:
+        for _, topic, payload in MALFORMED + BEYOND_THE_CONTRACT:
             infos.append(pub.publish(TOPIC, json.dumps(good(seq)).encode(), qos=1))
             seq += 1
             infos.append(pub.publish(topic, payload, qos=1))
@@ -102,12 +109,12 @@ def test_each_malformed_payload_is_rejected_and_valid_ones_are_all_stored(
 
     # each malformed one is counted under its reason, kept as a dead letter, and logged
     want: dict[str, int] = {}
-    for reason, _, _ in MALFORMED:
+    for reason, _, _ in MALFORMED + BEYOND_THE_CONTRACT:
         want[reason] = want.get(reason, 0) + 1
     assert dict(collector.metrics.rejected) == want
     assert store.rejections() == want
     logged = [r.getMessage() for r in caplog.records if "rejeté" in r.getMessage()]
-    assert len(logged) == len(MALFORMED)
+    assert len(logged) == len(MALFORMED + BEYOND_THE_CONTRACT)
     for reason in want:
         assert any(f"({reason})" in line for line in logged), reason
 
