@@ -198,8 +198,9 @@ WifiPassword = Annotated[Optional[str], typer.Option(help="Mot de passe du Wi-Fi
 MqttHost = Annotated[Optional[str], typer.Option(help="Adresse du serveur MQTT.")]
 MqttPort = Annotated[Optional[int], typer.Option(help="Port du serveur MQTT (1883).")]
 Api = Annotated[Optional[str], typer.Option(help="Adresse de l'API (ex. http://serveur:8000).")]
-Token = Annotated[Optional[str], typer.Option(help="Jeton d'installateur "
-                                              "(ou CITIZENWATT_API_TOKEN).")]
+Token = Annotated[Optional[str], typer.Option(
+    help="Jeton d'API d'un compte leader ou admin : `citizenwatt admin token NOM` sur la "
+         "machine de l'API (ou CITIZENWATT_API_TOKEN).")]
 Passwd = Annotated[Optional[Path], typer.Option("--mosquitto-passwd",
                                                 help="Fichier de mots de passe Mosquitto.")]
 Acl = Annotated[Optional[Path], typer.Option("--mosquitto-acl", help="Fichier d'ACL Mosquitto.")]

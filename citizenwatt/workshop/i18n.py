@@ -197,17 +197,37 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The Citizen Watt API does not answer at {url} ({detail}). Check the address given "
               "to --api and that the server is running, then try again.",
     },
+    "api.no_token": {
+        "fr": "Aucun jeton d'API pour enregistrer le compteur. Sur la machine de l'API, créez "
+              "le jeton d'un compte animateur (rôle leader ou admin) avec `citizenwatt admin "
+              "token NOM`, puis passez-le avec --token ou CITIZENWATT_API_TOKEN.",
+        "en": "No API token to register the meter with. On the API's machine, create the token "
+              "of a workshop leader's account (role leader or admin) with `citizenwatt admin "
+              "token NAME`, then pass it with --token or CITIZENWATT_API_TOKEN.",
+    },
     "api.unauthorized": {
-        "fr": "L'API refuse le jeton (401). Créez un jeton d'installateur et passez-le avec "
-              "--token ou CITIZENWATT_API_TOKEN.",
-        "en": "The API refuses the token (401). Create an installer token and pass it with "
-              "--token or CITIZENWATT_API_TOKEN.",
+        "fr": "L'API refuse le jeton (401) : il est mal copié, révoqué, ou vient d'un autre "
+              "serveur que {url}. Sur la machine de l'API, créez un nouveau jeton pour votre "
+              "compte animateur (rôle leader ou admin) avec `citizenwatt admin token NOM`, "
+              "puis passez-le avec --token ou CITIZENWATT_API_TOKEN.",
+        "en": "The API refuses the token (401): it is mistyped, revoked, or from another server "
+              "than {url}. On the API's machine, create a new token for your workshop leader's "
+              "account (role leader or admin) with `citizenwatt admin token NAME`, then pass it "
+              "with --token or CITIZENWATT_API_TOKEN.",
     },
     "api.forbidden": {
-        "fr": "Ce jeton n'a pas le rôle « installer » ou « admin » (403). Demandez un jeton "
-              "d'installateur à l'administrateur.",
-        "en": "This token lacks the \"installer\" or \"admin\" role (403). Ask the administrator "
-              "for an installer token.",
+        "fr": "Ce jeton ne peut pas enregistrer de compteurs (403) : il appartient à un compte "
+              "« viewer » (lecture seule) ou c'est le lien d'un foyer. Il faut le jeton d'un "
+              "compte « leader » ou « admin » du déploiement. Sur la machine de l'API : "
+              "`citizenwatt admin staff NOM --role leader --deployment \"NOM DU DÉPLOIEMENT\"` "
+              "(si ce compte n'existe pas encore), puis `citizenwatt admin token NOM`, et "
+              "passez ce jeton avec --token ou CITIZENWATT_API_TOKEN.",
+        "en": "This token may not register meters (403): it belongs to a \"viewer\" account "
+              "(read only) or it is a household's link. You need the token of a \"leader\" or "
+              "\"admin\" account of the deployment. On the API's machine: `citizenwatt admin "
+              "staff NAME --role leader --deployment \"DEPLOYMENT NAME\"` (if that account does "
+              "not exist yet), then `citizenwatt admin token NAME`, and pass that token with "
+              "--token or CITIZENWATT_API_TOKEN.",
     },
     "api.rejected": {
         "fr": "L'API a refusé l'enregistrement ({status}) : {detail}. Corrigez puis relancez.",

@@ -44,6 +44,8 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
             "channels": [{"id": i, "label": label} for i, label in sorted(channel_labels.items())]}
     if from_date is not None:
         body["from_date"] = from_date.isoformat()
+    if not token:
+        raise WorkshopError("api.no_token")
     url = api_url.rstrip("/") + REGISTER_PATH
     try:
         with httpx.Client(timeout=timeout_s, transport=transport) as client:
@@ -53,7 +55,7 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
     except httpx.HTTPError as e:
         raise WorkshopError("api.unreachable", url=api_url, detail=type(e).__name__) from None
     if r.status_code == 401:
-        raise WorkshopError("api.unauthorized")
+        raise WorkshopError("api.unauthorized", url=api_url)
     if r.status_code == 403:
         raise WorkshopError("api.forbidden")
     if r.status_code == 404 and _code(r) in (None, "not_found"):  # no such route

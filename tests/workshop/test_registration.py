@@ -3,11 +3,15 @@ docs/api.md), served over HTTP on loopback."""
 
 from __future__ import annotations
 
+import re
+import shlex
+
 import pytest
 
 from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.workshop.i18n import set_lang
 from citizenwatt.workshop.registration import Household, register_meter
+from tests.workshop.conftest import DEPLOYMENT, _admin
 
 HH = Household("HH-12", "Famille Martin")
 
@@ -29,12 +33,36 @@ def test_register_then_repeat_is_idempotent(api_server):
         [(0, "Maison entière"), (1, "Chauffe-eau")]
 
 
-@pytest.mark.parametrize("which,key", [("bad", "api.unauthorized"), ("viewer", "api.forbidden")])
+@pytest.mark.parametrize("which,key", [("bad", "api.unauthorized"), ("viewer", "api.forbidden"),
+                                       ("none", "api.no_token")])
 def test_bad_tokens(api_server, which, key):
-    token = {"bad": "nope", "viewer": api_server.viewer_token}[which]
+    token = {"bad": "nope", "viewer": api_server.viewer_token, "none": ""}[which]
     with pytest.raises(WorkshopError) as e:
         register_meter(api_server.url, token, "cw-0001", HH, {0: ""})
     assert e.value.key == key
+    # The API's roles and the command that makes a token, never an "installer" role.
+    for lang in ("fr", "en"):
+        set_lang(lang)
+        text = str(e.value)
+        assert "citizenwatt admin token" in text and "leader" in text and "admin" in text
+        assert "--token" in text and "CITIZENWATT_API_TOKEN" in text
+        assert "install" not in text.lower()
+    set_lang(None)
+
+
+def test_the_403_message_leads_to_a_token_that_registers(api_server):
+    """A leader who runs the commands the 403 sentence gives gets a token that works."""
+    with pytest.raises(WorkshopError) as e:
+        register_meter(api_server.url, api_server.viewer_token, "cw-0001", HH, {0: ""})
+    commands = re.findall(r"`(citizenwatt admin [^`]+)`", str(e.value))
+    assert [c.split()[2] for c in commands] == ["staff", "token"]
+    output = ""
+    for command in commands:
+        command = command.replace("NOM DU DÉPLOIEMENT", DEPLOYMENT).replace("NOM", "animateur2")
+        output = _admin(*shlex.split(command)[2:], "--data-dir", str(api_server.data_dir))
+    token = output.split("une seule fois : ")[1].strip()
+    reg = register_meter(api_server.url, token, "cw-0001", HH, {0: ""})
+    assert reg.created and reg.household_link.startswith("/h/")
 
 
 def test_rejections_carry_the_apis_sentence_in_the_workshops_language(api_server):
