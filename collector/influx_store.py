@@ -38,7 +38,10 @@ log = logging.getLogger("citizenwatt.collector.influx")
 READING_MEASUREMENT = "reading"
 HOUR_MEASUREMENT = "energy_hour"
 STATUS_MEASUREMENT = "meter_status"
-KIND_READING, KIND_HOUR, KIND_STATUS, KIND_DELETE = 0, 1, 2, 3
+KIND_READING, KIND_HOUR, KIND_STATUS = 0, 1, 2
+# Deletions (kinds from 3 up) run alone, in spool order: a meter's readings and hours over a
+# period (a household's request), or one hour point (an hour the upgrade to version 2 removed).
+KIND_DELETE, KIND_DELETE_HOUR = 3, 4
 LEASE_TTL_S = 15.0
 # Latest time InfluxDB can hold (int64 ns is 2262): an open-ended deletion stops here.
 MAX_POINT_MS = 9_000_000_000_000
@@ -53,7 +56,7 @@ CREATE TABLE IF NOT EXISTS shipper_lease (
     id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL, expires_utc REAL NOT NULL
 );
 INSERT OR IGNORE INTO shipper_lease VALUES (1, '', 0);
-CREATE INDEX IF NOT EXISTS outbox_deletions ON outbox (id) WHERE kind = 3;
+CREATE INDEX IF NOT EXISTS outbox_removals ON outbox (id) WHERE kind >= 3;
 """
 
 
@@ -128,10 +131,7 @@ class SpoolLedger(SqliteStore):
     after it) and the hours it changed. The shipper sends their current state.
     """
 
-    def __init__(self, path: str | Path):
-        super().__init__(path)
-        with self._conn() as db:
-            db.executescript(SPOOL_SCHEMA)
+    EXTRA_SCHEMA = SPOOL_SCHEMA
 
     def _after_write(self, db, touched, hour_keys, received_s) -> None:
         now = time.time()
@@ -165,11 +165,19 @@ class SpoolLedger(SqliteStore):
         oldest = db.execute("SELECT spooled_utc FROM outbox WHERE id=?", (lo,)).fetchone()
         return hi - lo + 1, oldest[0] if oldest else None
 
-    def head_deletion(self) -> tuple[int, str, int, int] | None:
-        """(spool id, meter, start ms, end ms) if the oldest spool entry is a deletion."""
+    def _after_recount(self, db, updated, removed) -> None:
+        now = time.time()
+        db.executemany(
+            "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
+            "VALUES (?,?,?,?,0,?)",
+            [(KIND_HOUR, m, c, h, now) for m, c, h in updated]
+            + [(KIND_DELETE_HOUR, m, c, h, now) for m, c, h in removed])
+
+    def head_deletion(self) -> tuple[int, int, str, int, int, int] | None:
+        """(spool id, kind, meter, channel, k1, k2) if the oldest spool entry is a deletion."""
         db = self._conn()
-        row = db.execute("SELECT id, meter_id, k1, k2 FROM outbox WHERE kind=? ORDER BY id "
-                         "LIMIT 1", (KIND_DELETE,)).fetchone()
+        row = db.execute("SELECT id, kind, meter_id, channel, k1, k2 FROM outbox WHERE kind>=? "
+                         "ORDER BY id LIMIT 1", (KIND_DELETE,)).fetchone()
         if row is None or row[0] != db.execute("SELECT MIN(id) FROM outbox").fetchone()[0]:
             return None
         return row
@@ -187,7 +195,7 @@ class SpoolLedger(SqliteStore):
                             (limit,)).fetchone()[0]
             if hi is None:
                 return None
-            deletion = db.execute("SELECT MIN(id) FROM outbox WHERE kind=?",
+            deletion = db.execute("SELECT MIN(id) FROM outbox WHERE kind>=?",
                                   (KIND_DELETE,)).fetchone()[0]
             if deletion is not None and deletion <= hi:
                 hi = deletion - 1
@@ -420,9 +428,14 @@ class InfluxStore:
 
         deletion = self.ledger.head_deletion()
         if deletion is not None:
-            sid, meter_id, start_ms, end_ms = deletion
+            sid, kind, meter_id, channel, k1, k2 = deletion
+            if kind == KIND_DELETE_HOUR:
+                start_ms, end_ms = k1 * 1000, k1 * 1000 + 1
+                what: dict = {"measurements": (HOUR_MEASUREMENT,), "channel": channel}
+            else:
+                start_ms, end_ms, what = k1, k2, {}
             try:
-                self._delete_points(meter_id, start_ms, end_ms)
+                self._delete_points(meter_id, start_ms, end_ms, **what)
             except DeletionRefused as e:
                 # Retrying cannot help and would block the spool: the refusal is kept as a
                 # dead letter (visible, by reason) and logged for the staff to act on.
@@ -541,17 +554,25 @@ class InfluxStore:
         self._wake.set()
         return n
 
-    def _delete_points(self, meter_id: str, start_ms: int, end_ms: int) -> None:
-        """Delete the meter's reading and hour points with start_ms <= time < end_ms.
+    def _delete_points(self, meter_id: str, start_ms: int, end_ms: int,
+                       measurements=(READING_MEASUREMENT, HOUR_MEASUREMENT),
+                       channel: int | None = None) -> None:
+        """Delete the meter's reading and hour points (or those of `measurements`, and of
+        one channel) with start_ms <= time < end_ms.
 
         InfluxQL DELETE on /query (InfluxDB 1.x), else /api/v2/delete (2.x, whose v1 query
         API has no DELETE). Raise DeletionRefused if InfluxDB answered but deletes neither
         way; a network error propagates (the shipper retries).
         """
         t0, t1 = start_ms * 1_000_000, end_ms * 1_000_000
+        tags = f"meter={_lit(meter_id)}"
+        v2_tags = f'meter="{meter_id}"'
+        if channel is not None:
+            tags += f" AND channel={_lit(str(channel))}"
+            v2_tags += f' AND channel="{channel}"'
         try:
-            for m in (READING_MEASUREMENT, HOUR_MEASUREMENT):
-                self.influxql.query(f"DELETE FROM {m} WHERE meter={_lit(meter_id)} "
+            for m in measurements:
+                self.influxql.query(f"DELETE FROM {m} WHERE {tags} "
                                     f"AND time >= {t0} AND time < {t1}", method="POST")
             return
         except QueryFailed as e:
@@ -564,11 +585,10 @@ class InfluxStore:
         with InfluxDBClient(url=self.url, token=self._token, org=self.org,
                             timeout=self._timeout_ms) as client:
             try:
-                for m in (READING_MEASUREMENT, HOUR_MEASUREMENT):
+                for m in measurements:
                     # stop is inclusive there: end at the last ns before t1
                     client.delete_api().delete(
-                        _rfc3339_ns(t0), _rfc3339_ns(t1 - 1),
-                        f'_measurement="{m}" AND meter="{meter_id}"',
+                        _rfc3339_ns(t0), _rfc3339_ns(t1 - 1), f'_measurement="{m}" AND {v2_tags}',
                         bucket=self.bucket, org=self.org)
             except ApiException as e:
                 if e.status is not None and 400 <= e.status < 500:

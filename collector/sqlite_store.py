@@ -20,6 +20,7 @@ from typing import Sequence
 from citizenwatt.firmware.wire import MAX_CHANNELS
 
 from .store import (
+    HOUR_S,
     ChannelReading,
     HourEnergy,
     MeterSummary,
@@ -63,7 +64,7 @@ COLUMNS = ("meter_id, channel, boot, seq, ts_utc, ts_from_meter, received_utc, i
            "energy_wh, power_w, irms_a, apparent, vrms_v, pf, delta_wh, delta_t0")
 DEAD_LETTER_HEAD_BYTES = 256
 # PRAGMA user_version of an up-to-date file; older files are brought up to it at open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # What channel_summary holds, computed from the readings themselves (at upgrade, after a
 # deletion, and as the reference in tests).
 SUMMARY_SCAN = ("SELECT meter_id, channel, MIN(ts_utc), MAX(ts_utc), MAX(received_utc), "
@@ -95,6 +96,8 @@ def summarise(rows, statuses: dict[str, str]) -> list[MeterSummary]:
 class SqliteStore:
     """ReadingStore on a SQLite file (WAL mode): one writer, any number of readers."""
 
+    EXTRA_SCHEMA = ""  # a subclass's own tables, created with the store's
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,7 @@ class SqliteStore:
         self._data_version = None
         self._last: dict[tuple[str, int], tuple[tuple[int, int], ChannelReading, float, float]] = {}
         with self._conn() as db:
-            db.executescript(SCHEMA)
+            db.executescript(SCHEMA + self.EXTRA_SCHEMA)
         self._upgrade()
 
     def _upgrade(self) -> None:
@@ -117,16 +120,56 @@ class SqliteStore:
         with self._write_lock:
             db.execute("BEGIN IMMEDIATE")
             try:
-                if db.execute("PRAGMA user_version").fetchone()[0] < 1:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version < 1:
                     # 1: channel_summary, filled once from the readings (a full scan).
                     db.execute("DELETE FROM channel_summary")
                     db.execute(f"INSERT INTO channel_summary {SUMMARY_SCAN} "
                                "GROUP BY meter_id, channel")
+                if version < 2:
+                    self._recount_hours(db)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    def _recount_hours(self, db) -> None:
+        """Upgrade 2: a reading ending exactly at hh:00:00 now counts in the hour before
+        (store.reading_hour). Older versions counted it in hour hh, leaving a row with
+        0 Wh and 1 reading when nothing followed: recount every hour's readings (a full
+        scan, once) and remove the rows that no reading's energy reaches."""
+        db.create_function("cw_reading_hour", 1, reading_hour, deterministic=True)
+        db.execute("DROP TABLE IF EXISTS temp.recount")
+        db.execute("CREATE TEMP TABLE recount (meter_id TEXT, channel INTEGER, "
+                   "hour_utc INTEGER, n INTEGER, PRIMARY KEY (meter_id, channel, hour_utc))")
+        db.execute("INSERT INTO temp.recount SELECT meter_id, channel, cw_reading_hour(ts_utc), "
+                   "COUNT(*) FROM reading GROUP BY 1, 2, 3")
+        changed = db.execute(
+            "SELECT h.meter_id, h.channel, h.hour_utc, COALESCE(r.n, 0) FROM energy_hour h "
+            "LEFT JOIN temp.recount r ON r.meter_id=h.meter_id AND r.channel=h.channel "
+            "AND r.hour_utc=h.hour_utc WHERE h.readings != COALESCE(r.n, 0)").fetchall()
+        changed += db.execute(
+            "SELECT r.meter_id, r.channel, r.hour_utc, r.n FROM temp.recount r WHERE NOT EXISTS "
+            "(SELECT 1 FROM energy_hour h WHERE h.meter_id=r.meter_id AND h.channel=r.channel "
+            "AND h.hour_utc=r.hour_utc)").fetchall()
+        updated, removed = [], []
+        for m, c, hour, n in changed:
+            if n == 0 and db.execute(
+                    "SELECT 1 FROM reading WHERE meter_id=? AND channel=? AND delta_t0 < ? "
+                    "AND ts_utc > ? LIMIT 1", (m, c, hour + HOUR_S, hour)).fetchone() is None:
+                db.execute("DELETE FROM energy_hour WHERE meter_id=? AND channel=? AND "
+                           "hour_utc=?", (m, c, hour))
+                removed.append((m, c, hour))
+            else:
+                db.execute("INSERT INTO energy_hour VALUES (?,?,?,0,?) ON CONFLICT DO UPDATE "
+                           "SET readings=excluded.readings", (m, c, hour, n))
+                updated.append((m, c, hour))
+        db.execute("DROP TABLE temp.recount")
+        self._after_recount(db, updated, removed)
+
+    def _after_recount(self, db, updated, removed) -> None:
+        """Same as _after_write, for the hours an upgrade recounted (updated) or removed."""
 
     def _conn(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

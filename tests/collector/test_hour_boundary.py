@@ -89,3 +89,64 @@ def test_influx_store_agrees_and_the_api_shows_the_empty_hour_as_a_gap(influx, t
                 assert r.json()["total"]["gap_buckets"] == 24 - sum(w is not None for w in want)
     sqlite.close()
     reader.close()
+
+
+def write_with_the_old_rule(store, monkeypatch) -> None:
+    """What a store written before reading_hour holds: readings ending at hh:00:00 counted
+    in hour hh. A third meter stops at 11:00:00 then resumes at 12:30 (a gap)."""
+    from citizenwatt.collector import sqlite_store
+
+    with monkeypatch.context() as m:
+        m.setattr(sqlite_store, "reading_hour", lambda ts: int(ts // 3600) * 3600)
+        write_boundary_readings(store)
+        gap = minutes(H10, H10 + 3600, meter="m-3")
+        gap += minutes(H10 + 3600 + 5400 - 60, H10 + 3600 + 5400, seq0=60, counter0_wh=2000.0,
+                       meter="m-3")
+        store.write(gap, H10)
+
+
+GAP_HOURS = [(H10, 1200.0, 60), (H10 + 3600, 546.666666667, 0), (H10 + 7200, 273.333333333, 1)]
+
+
+def downgrade(path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+
+
+def test_upgrade_recounts_the_hours_of_an_older_store(tmp_path, monkeypatch):
+    path = tmp_path / "r.sqlite"
+    old = SqliteStore(path)
+    write_with_the_old_rule(old, monkeypatch)
+    assert (H10 + 7200, 0.0, 1) in hours(old, "m-2")  # the artefact: 0 Wh at 12:00
+    old.close()
+    downgrade(path)
+    store = SqliteStore(path)
+    assert hours(store) == EXPECTED
+    assert hours(store, "m-2") == [(H10 + 3600, 1200.0, 60)]
+    assert hours(store, "m-3") == GAP_HOURS  # 11:00 keeps the gap's energy, with 0 readings
+    store.close()
+
+
+def test_upgrade_of_the_ledger_fixes_the_points_in_influxdb(influx, tmp_path, monkeypatch):
+    def open_writer():
+        return InfluxStore(influx.url, influx.token, "-", influx.bucket,
+                           spool_path=tmp_path / "spool.sqlite")
+
+    writer = open_writer()
+    write_with_the_old_rule(writer, monkeypatch)
+    assert writer.flush(10)
+    writer.close()
+    reader = InfluxStore(influx.engine.url, influx.token, "-", influx.bucket)
+    assert (H10 + 7200, 0.0, 1) in hours(reader, "m-2")
+    downgrade(tmp_path / "spool.sqlite")
+    writer = open_writer()  # the upgrade spools the recounted hours and the removed one
+    assert writer.flush(10)
+    assert hours(reader) == EXPECTED
+    assert hours(reader, "m-2") == [(H10 + 3600, 1200.0, 60)]
+    assert hours(reader, "m-3") == GAP_HOURS
+    writer.close()
+    reader.close()
