@@ -188,7 +188,8 @@ def _plan_from(profile: Path | None, **opts):
         max_current_a=float(data.get("max_current_a", 100.0)),
         mains_hz=int(data.get("mains_hz", 50)), nominal_v=float(data.get("nominal_v", 230.0)),
         voltage_adapter_v=data.get("voltage_adapter_v"), interval_s=data.get("interval_s"),
-        hass=bool(data.get("hass", False)), mosquitto_reload=data.get("mosquitto_reload"))
+        hass=bool(data.get("hass", False)), mosquitto_reload=data.get("mosquitto_reload"),
+        public_url=data.get("public_url"))
 
 
 ProfileOpt = Annotated[Optional[Path], typer.Option(help="Fichier TOML avec les réglages de "
@@ -198,6 +199,9 @@ WifiPassword = Annotated[Optional[str], typer.Option(help="Mot de passe du Wi-Fi
 MqttHost = Annotated[Optional[str], typer.Option(help="Adresse du serveur MQTT.")]
 MqttPort = Annotated[Optional[int], typer.Option(help="Port du serveur MQTT (1883).")]
 Api = Annotated[Optional[str], typer.Option(help="Adresse de l'API (ex. http://serveur:8000).")]
+PublicUrl = Annotated[Optional[str], typer.Option(
+    help="Adresse des pages des foyers, pour leurs liens (ex. https://watt.exemple.org ; "
+         "défaut : --api).")]
 Token = Annotated[Optional[str], typer.Option(
     help="Jeton d'API d'un compte leader ou admin : `citizenwatt admin token NOM` sur la "
          "machine de l'API (ou CITIZENWATT_API_TOKEN).")]
@@ -214,6 +218,7 @@ Labels = Annotated[Optional[list[str]], typer.Option(
 def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid = None,
               wifi_password: WifiPassword = None, mqtt_host: MqttHost = None,
               mqtt_port: MqttPort = None, api: Api = None, token: Token = None,
+              public_url: PublicUrl = None,
               household_ref: Annotated[Optional[str], typer.Option(help="Référence du foyer "
                                                                    "(ex. HH-12).")] = None,
               household_name: Annotated[Optional[str], typer.Option(help="Nom du foyer.")] = None,
@@ -236,10 +241,11 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
     def run(lang=None):
         from citizenwatt.workshop import pipeline
         from citizenwatt.workshop.board import Board
+        from citizenwatt.workshop.registration import reissue_command
         plan = _plan_from(profile, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
                           mqtt_host=mqtt_host, mqtt_port=mqtt_port, api=api, token=token,
-                          household_ref=household_ref, household_name=household_name,
-                          timezone=timezone, channel_label=channel_label, meter_id=meter_id,
+                          public_url=public_url, household_ref=household_ref,
+                          household_name=household_name, timezone=timezone, channel_label=channel_label, meter_id=meter_id,
                           clamp=clamp, max_current_a=max_current_a, mains_hz=mains_hz,
                           voltage_adapter_v=voltage_adapter_v, interval_s=interval_s,
                           mosquitto_passwd=mosquitto_passwd, mosquitto_acl=mosquitto_acl,
@@ -247,9 +253,16 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
         with Board(_one_port(port)) as board, _Bars() as bars:
             result = pipeline.provision(board, plan, progress=bars)
         reg = result.registration
-        console.print("[green]✓[/] " + t("provision.done", meter_id=result.meter_id,
-                                          household_ref=reg.household_ref if reg else "-",
-                                          link=reg.household_link if reg else "-"))
+        if reg is None:
+            done = t("provision.done_local", meter_id=result.meter_id)
+        elif reg.household_link:
+            done = t("provision.done", meter_id=result.meter_id, household_ref=reg.household_ref,
+                     link=plan.household_link(reg))
+        else:  # the household existed: its link was shown once, when it was created
+            done = t("provision.done_known", meter_id=result.meter_id,
+                     household_ref=reg.household_ref, household_id=reg.household_id,
+                     command=reissue_command(plan.api_url, reg.household_id))
+        console.print("[green]✓[/] " + done, soft_wrap=True)
         if plan.passwd_file:
             console.print(t("provision.mqtt_done", passwd=plan.passwd_file, acl=plan.acl_file))
     run(lang=lang)

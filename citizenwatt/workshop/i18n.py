@@ -401,8 +401,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Board {port} ready: {files} files installed and verified.",
     },
     "provision.done": {
-        "fr": "Compteur {meter_id} configuré et enregistré (foyer {household_ref}). Lien du foyer : {link}",
-        "en": "Meter {meter_id} provisioned and registered (household {household_ref}). Household link: {link}",
+        "fr": "Compteur {meter_id} configuré et enregistré (foyer {household_ref}). Lien du foyer "
+              "(secret, à lui remettre) : {link}",
+        "en": "Meter {meter_id} provisioned and registered (household {household_ref}). Household "
+              "link (secret, hand it to the household): {link}",
+    },
+    "provision.done_known": {
+        "fr": "Compteur {meter_id} configuré et enregistré (foyer {household_ref}, n° "
+              "{household_id}). Ce foyer existait déjà : il a déjà son lien secret, donné quand "
+              "il a été créé, et ce lien marche toujours (l'API ne montre un lien qu'une fois). "
+              "Si le foyer l'a perdu, créez-en un nouveau (l'ancien cessera de marcher) avec le "
+              "jeton de l'atelier : {command}",
+        "en": "Meter {meter_id} provisioned and registered (household {household_ref}, no. "
+              "{household_id}). This household already existed: it already has its secret link, "
+              "given when it was created, and that link still works (the API shows a link only "
+              "once). If the household lost it, issue a new one (the old one stops working) with "
+              "the workshop's token: {command}",
+    },
+    "provision.done_local": {
+        "fr": "Compteur {meter_id} configuré, mais pas enregistré dans l'API (pas d'option "
+              "--api) : relancez `citizenwatt provision` avec --api et --token pour qu'il "
+              "apparaisse dans le foyer.",
+        "en": "Meter {meter_id} provisioned, but not registered with the API (no --api option): "
+              "run `citizenwatt provision` again with --api and --token so that it shows in its "
+              "household.",
     },
     "provision.mqtt_done": {
         "fr": "Identifiants MQTT ajoutés à {passwd} et {acl}. Rechargez Mosquitto "

@@ -15,7 +15,8 @@ from citizenwatt.workshop import esp, mipcache, mqttauth, sampling
 from citizenwatt.workshop.board import Board
 from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.workshop.i18n import t
-from citizenwatt.workshop.registration import Household, Registration, register_meter
+from citizenwatt.workshop.registration import (Household, Registration, link_url,
+                                               register_meter)
 
 # step label, done, total (total 0: indeterminate)
 StepProgress = Callable[[str, float, float], None]
@@ -180,6 +181,13 @@ class ProvisionPlan:
     hass: bool = False
     from_date: dt.date | None = None
     mosquitto_reload: str | None = None  # e.g. "systemctl reload mosquitto"
+    public_url: str | None = None  # the address households open; default: api_url
+
+    def household_link(self, registration: Registration | None) -> str | None:
+        """The full address of the household's secret link, when this registration gave one."""
+        if registration is None or not registration.household_link:
+            return None
+        return link_url(self.public_url or self.api_url or "", registration.household_link)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.workshop.i18n import lang
 
 REGISTER_PATH = "/api/v1/meters/register"
+LINK_PATH = "/api/v1/households/{household_id}/link"  # POST: a new link, older ones stop
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,18 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
     except (ValueError, KeyError, TypeError):
         raise WorkshopError("api.rejected", status=r.status_code,
                             detail="unexpected answer " + r.text[:120]) from None
+
+
+def link_url(base_url: str, path: str) -> str:
+    """The address a household opens: the pages' base address + "/h/<token>"."""
+    return base_url.rstrip("/") + path
+
+
+def reissue_command(api_url: str, household_id: int) -> str:
+    """The shell command that issues a new secret link for a household (older links stop
+    working); `citizenwatt admin` has no command for it."""
+    return ('curl -X POST -H "Authorization: Bearer $CITIZENWATT_API_TOKEN" '
+            + api_url.rstrip("/") + LINK_PATH.format(household_id=household_id))
 
 
 def _code(r: httpx.Response) -> str | None:

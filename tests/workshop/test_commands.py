@@ -8,6 +8,9 @@ import hashlib
 import json
 import re
 
+import shlex
+
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -47,22 +50,25 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     _bundle_ok(sim, bundle)
     assert sim.fs.read("/lib/umqtt/simple.mpy")[:1] == b"M"
 
-    r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
-            "--mqtt-host", auth_broker.host, "--mqtt-port", auth_broker.port,
-            "--api", api_server.url, "--token", api_server.leader_token,
-            "--household-ref", "HH-12", "--household-name", "Famille Martin",
-            "--channel-label", "Maison entière", "--channel-label", "Chauffe-eau",
-            "--voltage-adapter-v", 9, "--mosquitto-passwd", auth_broker.passwd,
-            "--mosquitto-acl", auth_broker.acl)
+    provision = ("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password",
+                 "motdepasse", "--mqtt-host", auth_broker.host, "--mqtt-port", auth_broker.port,
+                 "--api", api_server.url, "--token", api_server.leader_token,
+                 "--household-ref", "HH-12", "--household-name", "Famille Martin",
+                 "--channel-label", "Maison entière", "--channel-label", "Chauffe-eau",
+                 "--voltage-adapter-v", 9, "--mosquitto-passwd", auth_broker.passwd,
+                 "--mosquitto-acl", auth_broker.acl)
+    r = cli(*provision)
     assert r.exit_code == 0, r.output
     meter_id = "cw-123456"  # from the simulated MAC 24:0a:c4:12:34:56
     assert "Compteur %s configuré et enregistré (foyer HH-12)" % meter_id in r.output
+    # The full address to hand to the household, not only the path.
+    assert "Lien du foyer (secret, à lui remettre) : %s/h/" % api_server.url in r.output
     cfg = json.loads(sim.fs.read("/config.json"))
     assert cfg["meter_id"] == meter_id and cfg["mqtt_user"] == meter_id
     # The reference board's wiring (hardware/pinout.csv): clamps on 36 and 34, adapter on 39.
     assert [c["pin"] for c in cfg["channels"]] == [36, 34] == list(CURRENT_PINS[:2])
     assert cfg["voltage"] == {"pin": 39, "adapter_v": 9} and VOLTAGE_PIN == 39
-    link = re.search(r"Lien du foyer :\s*/h/([\w-]+)", r.output).group(1)  # may wrap
+    link = re.search(r"à lui remettre\) : \S+/h/([\w-]+)", r.output).group(1)
     hh = api_server.get("/api/v1/households/%d" % api_server.household_id("HH-12"),
                         token=link).json()
     assert hh["name"] == "HH-12" and [m["meter_id"] for m in hh["meters"]] == [meter_id]
@@ -70,6 +76,25 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     entries = dict(ln.split(":", 1) for ln in auth_broker.passwd.read_text().splitlines())
     assert mqttauth.check_password(entries[meter_id], cfg["mqtt_password"])
     assert "topic write cw/%s/#" % meter_id in auth_broker.acl.read_text()
+
+    # The board redone: the API answers 200 with no link (it is stored hashed); the tool
+    # says the household has its link, and the command it gives issues a new one.
+    r = cli(*provision)
+    assert r.exit_code == 0, r.output
+    assert "None" not in r.output and "Lien du foyer" not in r.output
+    hid = api_server.household_id("HH-12")
+    assert "(foyer HH-12, n° %d). Ce foyer existait déjà : il a déjà son lien secret" % hid \
+        in r.output
+    command = re.search(r"(curl -X POST .*/link)\s*$", r.output, re.M).group(1)
+    assert command == ('curl -X POST -H "Authorization: Bearer $CITIZENWATT_API_TOKEN" '
+                       '%s/api/v1/households/%d/link' % (api_server.url, hid))
+    new = httpx.post(shlex.split(command)[-1], timeout=10,
+                     headers={"Authorization": "Bearer " + api_server.leader_token})
+    assert new.status_code == 201 and new.json()["household_id"] == hid
+    assert api_server.get("/api/v1/households/%d" % hid, token=link).status_code in (401, 403, 404)
+    link = new.json()["token"]
+    assert api_server.get("/api/v1/households/%d" % hid, token=link).json()["name"] == "HH-12"
+    cfg = json.loads(sim.fs.read("/config.json"))
     auth_broker.restart()  # Mosquitto reads its password file at start (or on SIGHUP)
 
     r = cli("calibrate", sim.port, "--channel", 0, "--reference-w", 2000, "--yes",
@@ -94,6 +119,8 @@ def test_check_names_the_fault_and_the_guide_section(boards, bundle, cache_dir, 
             "--mqtt-host", "127.0.0.1", "--mqtt-port", 9, "--voltage-adapter-v", 9,
             "--channel-label", "a", "--channel-label", "b")
     assert r.exit_code == 0, r.output
+    assert "Compteur cw-123456 configuré, mais pas enregistré dans l'API (pas d'option --api)" \
+        in " ".join(r.output.split())
     r = cli("check", sim.port)
     assert r.exit_code == 1
     out = " ".join(r.output.split())
