@@ -280,10 +280,13 @@ def negotiate(query_lang: str | None, accept_language: str | None, default: str 
 
 
 def request_lang(request: Request) -> str:
+    """Pages: ?lang= (the pages' links carry it on), else French, the households' language,
+    whatever the phone's locale. JSON API: ?lang=, then the client's Accept-Language (the
+    workshop tool sends it), then the default."""
     settings = getattr(request.app.state, "settings", None)
     default = settings.default_lang if settings else "fr"
-    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"),
-                     default)
+    accept = request.headers.get("accept-language") if request.url.path.startswith("/api/") else None
+    return negotiate(request.query_params.get("lang"), accept, default)
 
 
 def format_number(value: float, lang: str, decimals: int = 0) -> str:

@@ -34,14 +34,16 @@ def test_household_page_in_french_shows_live_power_and_hourly_bars(store, client
     assert "1 heure(s) sans mesure" in html
 
 
-def test_household_page_in_english_by_query_or_browser(store, client, clock):
+def test_household_page_is_french_by_default_and_english_when_chosen(store, client, clock):
     fill(store, clock)
-    for r in (client.get("/m/m1?lang=en"), client.get("/m/m1", headers={"Accept-Language": "en-US,en;q=0.8"})):
-        assert '<html lang="en">' in r.text
-        assert "My electricity use" in r.text and "Total since midnight: 7.45\u00a0kWh" in r.text
-        assert 'id="live-power">1,500\u00a0W<' in r.text
-    # A French browser asking for English in second place still gets French.
-    assert '<html lang="fr">' in client.get("/m/m1", headers={"Accept-Language": "fr-FR,en;q=0.5"}).text
+    # French whatever the phone's locale: the households' language.
+    assert '<html lang="fr">' in client.get("/m/m1", headers={"Accept-Language": "en-US,en;q=0.8"}).text
+    r = client.get("/m/m1?lang=en")
+    assert '<html lang="en">' in r.text
+    assert "My electricity use" in r.text and "Total since midnight: 7.45\u00a0kWh" in r.text
+    assert 'id="live-power">1,500\u00a0W<' in r.text
+    # the page's own links keep the chosen language
+    assert 'href="/m/m1?lang=en"' in r.text or "?lang=en" in r.text
 
 
 def test_page_loads_nothing_from_elsewhere(store, client, clock):
