@@ -4,6 +4,8 @@ when it is plugged in again."""
 
 from __future__ import annotations
 
+import csv
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,9 @@ class BoardRow:
     fraction: float = 0.0
     meter_id: str = ""
     household_ref: str = ""
+    household_name: str = ""
+    household_id: int | None = None  # set once the API registered the meter
+    household_link: str = ""  # full address; "" when the household already had its link
     message: str = ""
     attempts: int = 0
     seconds: float = 0.0
@@ -77,7 +82,10 @@ def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
             raise WorkshopError("config.invalid", detail="more boards than households")
         prov_plan = pipeline.ProvisionPlan(**{**plan.provision.__dict__, "household": household})
         result = pipeline.provision(board, prov_plan, progress=progress)
-        row.household_ref = household.ref
+        row.household_ref, row.household_name = household.ref, household.name
+        if result.registration is not None:
+            row.household_id = result.registration.household_id
+            row.household_link = prov_plan.household_link(result.registration) or ""
         if plan.run_check:
             progress(t("step.check"), 0, 1)
             results = wcheck.run_checks(board, network=plan.check_network)
@@ -141,21 +149,61 @@ def summary(rows: list[BoardRow]) -> Table:
                           failed=sum(r.state == FAILED for r in rows)))
     table.add_column(t("workshop.col.board"))
     table.add_column(t("workshop.col.meter"))
-    table.add_column("Foyer / Household")
+    table.add_column(t("workshop.col.household"))
+    # Folded, never cut: a link with a character missing opens nothing.
+    table.add_column(t("workshop.col.link"), overflow="fold")
     table.add_column(t("workshop.col.result"))
     for r in rows:
-        table.add_row(r.port, r.meter_id, r.household_ref,
+        table.add_row(r.port, r.meter_id, r.household_ref, _link_cell(r),
                       Text(t("workshop.ok"), style="green") if r.state == READY else
                       Text(t("workshop.failed") + " : " + r.message, style="red"))
     return table
 
 
+def _link_cell(r: BoardRow) -> str:
+    if r.state != READY or r.household_id is None:
+        return ""
+    return r.household_link or t("workshop.link_known", household_id=r.household_id)
+
+
+class LinkSheet:
+    """The room's household links in a CSV file, to print and hand to each household.
+
+    The links are secrets the API shows once: the file is readable by its owner only
+    (0600), and a row is written as soon as its board is ready, so a run cut short keeps
+    the links it already got."""
+
+    FIELDS = ("meter_id", "household_ref", "household_name", "household_id", "household_link")
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.written = 0
+        self.error: str | None = None  # a sentence, if the file could not be written
+
+    def add(self, row: BoardRow) -> None:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a", newline="", encoding="utf-8") as f:
+                os.chmod(self.path, 0o600)  # an existing file too
+                w = csv.writer(f)
+                if os.fstat(f.fileno()).st_size == 0:
+                    w.writerow(self.FIELDS)
+                w.writerow((row.meter_id, row.household_ref, row.household_name,
+                            row.household_id, row.household_link))
+                f.flush()
+                os.fsync(f.fileno())
+            self.written += 1
+        except OSError as e:
+            self.error = t("workshop.links_failed", path=self.path, detail=e.strerror or e)
+
+
 def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: int | None = None,
         watch: bool = True, console: Console | None = None, poll_s: float = 0.3,
-        timeout_s: float | None = None) -> list[BoardRow]:
+        timeout_s: float | None = None, links: LinkSheet | None = None) -> list[BoardRow]:
     """Process boards as list_ports() shows them. A port is processed when it appears; a
     board that failed is redone when its port disappears and comes back. Stops after
-    `count` ready boards, when nothing is left to do (watch=False), on timeout or Ctrl-C."""
+    `count` ready boards, when nothing is left to do (watch=False), on timeout or Ctrl-C.
+    Each board registered with the API gets its row in `links`, when given."""
     console = console or Console()
     rows: list[BoardRow] = []
     by_port: dict[str, BoardRow] = {}
@@ -184,6 +232,8 @@ def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: i
                         do_board(port, plan, row, households_used, refresh)
                         row.state = READY
                         households_used += 1
+                        if links is not None and row.household_id is not None:
+                            links.add(row)
                     except WorkshopError as e:
                         row.state = FAILED
                         row.message = str(e)

@@ -7,6 +7,7 @@ import csv
 import functools
 import os
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Annotated, Optional
@@ -356,7 +357,11 @@ def workshop(profile: ProfileOpt = None,
              write_micropython: str = "auto", cache: CacheDir = None,
              wifi_ssid: WifiSsid = None, wifi_password: WifiPassword = None,
              mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, api: Api = None,
-             token: Token = None, channel_label: Labels = None,
+             token: Token = None, public_url: PublicUrl = None,
+             links_csv: Annotated[Optional[Path], typer.Option(
+                 help="Fichier CSV des liens des foyers (secret, lisible par vous seul) ; "
+                      "défaut : liens-foyers-AAAAMMJJ-HHMMSS.csv dans le dossier courant.")] = None,
+             channel_label: Labels = None,
              interval_s: Annotated[Optional[float], typer.Option()] = None,
              mosquitto_passwd: Passwd = None, mosquitto_acl: Acl = None,
              mosquitto_reload: Reload = None,
@@ -373,7 +378,8 @@ def workshop(profile: ProfileOpt = None,
             micropython=write_micropython, run_check=run_check, households=_households(households),
             provision=_plan_from(profile, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
                                  mqtt_host=mqtt_host, mqtt_port=mqtt_port, api=api, token=token,
-                                 channel_label=channel_label, interval_s=interval_s,
+                                 public_url=public_url, channel_label=channel_label,
+                                 interval_s=interval_s,
                                  mosquitto_passwd=mosquitto_passwd,
                                  mosquitto_acl=mosquitto_acl,
                                  mosquitto_reload=mosquitto_reload))
@@ -383,8 +389,22 @@ def workshop(profile: ProfileOpt = None,
         else:
             def source():
                 return [b.device for b in list_boards()]
-        rows = batch.run(plan, source, count=count, watch=not port, console=console)
+        links = batch.LinkSheet(links_csv or Path.cwd() / time.strftime(
+            "liens-foyers-%Y%m%d-%H%M%S.csv"))
+        rows = batch.run(plan, source, count=count, watch=not port, console=console,
+                         links=links)
+        if links.error:
+            err_console.print("[bold red]✗[/] " + links.error, soft_wrap=True)
         console.print(batch.summary(rows))
+        if links.written:
+            console.print(t("workshop.links_written", path=links.path.resolve(),
+                            count=links.written), soft_wrap=True)
+        known = [r for r in batch.final_rows(rows) if r.state == batch.READY
+                 and r.household_id is not None and not r.household_link]
+        if known:
+            from citizenwatt.workshop.registration import reissue_command
+            console.print(t("workshop.links_known", command=reissue_command(
+                plan.provision.api_url, "N")), soft_wrap=True)
         if any(r.state != batch.READY for r in batch.final_rows(rows)):
             err_console.print(t("workshop.redo"))
             raise typer.Exit(1)

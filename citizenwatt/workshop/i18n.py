@@ -437,6 +437,34 @@ MESSAGES: dict[str, dict[str, str]] = {
     "workshop.col.meter": {"fr": "Compteur", "en": "Meter"},
     "workshop.col.step": {"fr": "Étape", "en": "Step"},
     "workshop.col.result": {"fr": "Résultat", "en": "Result"},
+    "workshop.col.household": {"fr": "Foyer", "en": "Household"},
+    "workshop.col.link": {"fr": "Lien du foyer (secret)", "en": "Household link (secret)"},
+    "workshop.link_known": {
+        "fr": "déjà donné (foyer n° {household_id})",
+        "en": "already given (household no. {household_id})",
+    },
+    "workshop.links_written": {
+        "fr": "Liens des foyers écrits dans {path} ({count} ligne(s) ; lisible par vous seul). "
+              "Ce sont des secrets : imprimez-les, remettez chacun à son foyer, puis effacez le "
+              "fichier.",
+        "en": "Household links written to {path} ({count} row(s); readable by you only). They "
+              "are secrets: print them, hand each one to its household, then delete the file.",
+    },
+    "workshop.links_known": {
+        "fr": "« déjà donné » : ce foyer existait et a déjà son lien, qui marche toujours. "
+              "S'il l'a perdu, créez-en un nouveau (l'ancien cessera de marcher), N étant le "
+              "n° du foyer : {command}",
+        "en": "\"already given\": this household existed and already has its link, which still "
+              "works. If it was lost, issue a new one (the old one stops working), N being the "
+              "household's number: {command}",
+    },
+    "workshop.links_failed": {
+        "fr": "Impossible d'écrire les liens des foyers dans {path} ({detail}) : recopiez-les "
+              "depuis le tableau ci-dessous avant de fermer ce terminal, ils ne seront plus "
+              "affichés.",
+        "en": "Cannot write the household links to {path} ({detail}): copy them from the table "
+              "below before closing this terminal, they will not be shown again.",
+    },
     "workshop.ok": {"fr": "prêt", "en": "ready"},
     "workshop.failed": {"fr": "à refaire", "en": "to redo"},
     "workshop.plug_next": {

@@ -87,7 +87,7 @@ def link_url(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + path
 
 
-def reissue_command(api_url: str, household_id: int) -> str:
+def reissue_command(api_url: str, household_id: int | str) -> str:
     """The shell command that issues a new secret link for a household (older links stop
     working); `citizenwatt admin` has no command for it."""
     return ('curl -X POST -H "Authorization: Bearer $CITIZENWATT_API_TOKEN" '

@@ -5,11 +5,16 @@ API); a board unplugged mid-transfer is redone."""
 
 from __future__ import annotations
 
+import csv
+import re
+import stat
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from citizenwatt.cli import app
@@ -62,8 +67,9 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
             "--mosquitto-reload", "kill -HUP %d" % auth_broker.proc.pid]
     for s in sims:
         args += ["--port", s.port]
+    monkeypatch.chdir(tmp_path)  # the links' sheet is written next to the run
     t0 = time.monotonic()
-    r = CliRunner().invoke(app, [str(a) for a in args])
+    r = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "250"})
     elapsed = time.monotonic() - t0
     assert r.exit_code == 0, r.output
     assert "Traceback" not in r.output
@@ -73,6 +79,22 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
     assert [registrations[m].household_ref for m in meter_ids] == ["HH-1", "HH-2", "HH-3"]
     assert all(reg.created and reg.household_link.startswith("/h/")
                for reg in registrations.values())
+    # The links the API showed once: in the summary, and in a sheet only the leader reads.
+    links = {m: api_server.url + registrations[m].household_link for m in meter_ids}
+    summary = r.output[r.output.index("3 carte(s) prête(s)"):]
+    for m in meter_ids:
+        assert re.search(r"%s\s+│ HH-\d\s+│ %s\s+│ prêt" % (m, re.escape(links[m])), summary)
+    sheets = list(tmp_path.glob("liens-foyers-*.csv"))
+    assert len(sheets) == 1 and stat.S_IMODE(sheets[0].stat().st_mode) == 0o600
+    assert "Liens des foyers écrits dans %s (3 ligne(s) ; lisible par vous seul)" % \
+        sheets[0].resolve() in r.output
+    with open(sheets[0], newline="", encoding="utf-8") as f:
+        sheet = list(csv.DictReader(f))
+    assert sheet == [{"meter_id": m, "household_ref": "HH-%d" % (i + 1),
+                      "household_name": name, "household_id":
+                      str(registrations[m].household_id), "household_link": links[m]}
+                     for i, (m, name) in enumerate(zip(meter_ids, (
+                         "Famille Martin", "Famille Diallo", "Famille Nguyen")))]
     assert all(s.firmware_running for s in sims)  # reset after the check: main runs
     print("workshop: 3 boards in %.1f s" % elapsed)
 
@@ -125,7 +147,8 @@ def _household_shows_readings(api_server, reg, today: str) -> bool:
     return any(b["energy_wh"] for b in energy.json()["buckets"])
 
 
-def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, api_server):
+def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, api_server,
+                                                      tmp_path):
     """Ports come and go as in a room: the board pulled out mid-transfer fails with the
     'plug it back' sentence, and is redone from the start when it is plugged back."""
     sim_a = boards(_spec(0))
@@ -158,15 +181,38 @@ def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, 
             wifi_ssid="atelier", wifi_password="motdepasse", mqtt_host="127.0.0.1",
             mqtt_port=1883, api_url=api_server.url, api_token=api_server.leader_token,
             household=None, channel_labels={0: "Maison"}, passwd_file=None, acl_file=None))
-    rows = batch.run(plan, source, count=2, poll_s=0.05, timeout_s=60)
+    # HH-2 exists already (made by the staff): it has its link, the API gives none.
+    dep = api_server.get("/api/v1/deployments").json()[0]["id"]
+    made = httpx.post(api_server.url + "/api/v1/deployments/%d/households" % dep,
+                      json={"name": "HH-2"}, timeout=10,
+                      headers={"Authorization": "Bearer " + api_server.leader_token})
+    assert made.status_code == 201
+    sheet = tmp_path / "liens.csv"
+    sheet.touch(mode=0o644)  # a sheet from an earlier run: appended to, and made private
+    sheet.chmod(0o644)
+    links = batch.LinkSheet(sheet)
+    rows = batch.run(plan, source, count=2, poll_s=0.05, timeout_s=60, links=links)
     failed = [r for r in rows if r.state == batch.FAILED]
     assert len(failed) == 1 and "débranchée" in failed[0].message
     final = batch.final_rows(rows)
     assert [r.state for r in final] == [batch.READY, batch.READY]
     assert sorted(r.meter_id for r in final) == ["cw-000001", "cw-000002"]
+    # One row per registered board (not for the failed attempt); HH-2's link is not known.
+    assert stat.S_IMODE(sheet.stat().st_mode) == 0o600 and links.written == 2
+    with open(sheet, newline="", encoding="utf-8") as f:
+        written = {r["meter_id"]: r for r in csv.DictReader(f)}
+    assert sorted(written) == ["cw-000001", "cw-000002"]
+    assert written["cw-000001"]["household_link"].startswith(api_server.url + "/h/")
+    assert written["cw-000002"]["household_link"] == ""
+    assert written["cw-000002"]["household_id"] == str(made.json()["household_id"])
+    text = Console(width=250, record=True)
+    text.print(batch.summary(rows))
+    out = text.export_text()
+    assert written["cw-000001"]["household_link"] in out
+    assert "déjà donné (foyer n° %d)" % made.json()["household_id"] in out
     assert not [p for p in sim_b.fs.files if p.endswith(".part")]
     # B registered once, on its redo, in the household next on the list.
     dep = api_server.get("/api/v1/deployments").json()[0]["id"]
-    assert [(h["name"], h["meters"]) for h in
-            api_server.get("/api/v1/deployments/%d/households" % dep).json()] == \
+    assert sorted((h["name"], h["meters"]) for h in
+                  api_server.get("/api/v1/deployments/%d/households" % dep).json()) == \
         [("HH-1", ["cw-000001"]), ("HH-2", ["cw-000002"])]
