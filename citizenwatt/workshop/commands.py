@@ -173,6 +173,7 @@ def _plan_from(profile: Path | None, **opts):
         if not data.get(k):
             raise WorkshopError("config.invalid", detail="--" + k.replace("_", "-"))
     labels = data.get("channel_label") or data.get("channel_labels") or ["Maison entière"]
+    roles = _channel_roles(data.get("channel_role") or data.get("channel_roles") or [], labels)
     household = None
     if data.get("household_ref"):
         household = Household(data["household_ref"], data.get("household_name") or
@@ -182,7 +183,7 @@ def _plan_from(profile: Path | None, **opts):
         mqtt_host=data["mqtt_host"], mqtt_port=int(data.get("mqtt_port", 1883)),
         api_url=data.get("api"), api_token=data.get("token") or
         os.environ.get("CITIZENWATT_API_TOKEN"), household=household,
-        channel_labels=dict(enumerate(labels)),
+        channel_labels=dict(enumerate(labels)), channel_roles=roles,
         passwd_file=Path(data["mosquitto_passwd"]) if data.get("mosquitto_passwd") else None,
         acl_file=Path(data["mosquitto_acl"]) if data.get("mosquitto_acl") else None,
         meter_id=data.get("meter_id"), clamp=data.get("clamp", "SCT-013-000"),
@@ -191,6 +192,24 @@ def _plan_from(profile: Path | None, **opts):
         voltage_adapter_v=data.get("voltage_adapter_v"), interval_s=data.get("interval_s"),
         hass=bool(data.get("hass", False)), mosquitto_reload=data.get("mosquitto_reload"),
         public_url=data.get("public_url"))
+
+
+def _channel_roles(roles, labels) -> dict[int, str]:
+    """channel_role = ["main", "sub"]: one per channel, in the order of the labels."""
+    from citizenwatt.workshop.registration import CHANNEL_ROLES
+    if isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list) or any(r not in CHANNEL_ROLES for r in roles):
+        raise WorkshopError("config.invalid", detail=(
+            "channel_role %r : « main » (la pince compte pour le total du foyer) ou « sub » "
+            "(un circuit déjà compté par une pince main, ex. le chauffe-eau sous la pince de "
+            "la maison entière) / main or sub" % (roles,)))
+    if len(roles) > len(labels):
+        raise WorkshopError("config.invalid", detail=(
+            "channel_role : %d rôles pour %d voies ; donnez un channel_label par voie / "
+            "%d roles for %d channels: give one channel_label per channel"
+            % (len(roles), len(labels), len(roles), len(labels))))
+    return dict(enumerate(roles))
 
 
 ProfileOpt = Annotated[Optional[Path], typer.Option(help="Fichier TOML avec les réglages de "
@@ -214,6 +233,10 @@ Reload = Annotated[Optional[str], typer.Option(
                                "(ex. \"systemctl reload mosquitto\").")]
 Labels = Annotated[Optional[list[str]], typer.Option(
     "--channel-label", help="Nom d'une voie (répéter : une par pince).")]
+Roles = Annotated[Optional[list[str]], typer.Option(
+    "--channel-role", help="Rôle de chaque voie, dans l'ordre des --channel-label : main (compte "
+                           "dans le total du foyer ; la voie 0 par défaut) ou sub (déjà comptée "
+                           "par une pince main, ex. le chauffe-eau sous la maison entière).")]
 
 
 def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid = None,
@@ -224,7 +247,7 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
                                                                    "(ex. HH-12).")] = None,
               household_name: Annotated[Optional[str], typer.Option(help="Nom du foyer.")] = None,
               timezone: Annotated[Optional[str], typer.Option(help="Fuseau horaire.")] = None,
-              channel_label: Labels = None,
+              channel_label: Labels = None, channel_role: Roles = None,
               meter_id: Annotated[Optional[str], typer.Option(help="Identifiant (défaut : "
                                                               "cw-<fin de l'adresse MAC>).")] = None,
               clamp: Annotated[Optional[str], typer.Option(help="Modèle de pince.")] = None,
@@ -246,7 +269,9 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
         plan = _plan_from(profile, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
                           mqtt_host=mqtt_host, mqtt_port=mqtt_port, api=api, token=token,
                           public_url=public_url, household_ref=household_ref,
-                          household_name=household_name, timezone=timezone, channel_label=channel_label, meter_id=meter_id,
+                          household_name=household_name, timezone=timezone,
+                          channel_label=channel_label, channel_role=channel_role,
+                          meter_id=meter_id,
                           clamp=clamp, max_current_a=max_current_a, mains_hz=mains_hz,
                           voltage_adapter_v=voltage_adapter_v, interval_s=interval_s,
                           mosquitto_passwd=mosquitto_passwd, mosquitto_acl=mosquitto_acl,
@@ -357,7 +382,7 @@ def workshop(profile: ProfileOpt = None,
              write_micropython: str = "auto", cache: CacheDir = None,
              wifi_ssid: WifiSsid = None, wifi_password: WifiPassword = None,
              mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, api: Api = None,
-             token: Token = None, public_url: PublicUrl = None,
+             token: Token = None, public_url: PublicUrl = None, channel_role: Roles = None,
              links_csv: Annotated[Optional[Path], typer.Option(
                  help="Fichier CSV des liens des foyers (secret, lisible par vous seul) ; "
                       "défaut : liens-foyers-AAAAMMJJ-HHMMSS.csv dans le dossier courant.")] = None,
@@ -379,6 +404,7 @@ def workshop(profile: ProfileOpt = None,
             provision=_plan_from(profile, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
                                  mqtt_host=mqtt_host, mqtt_port=mqtt_port, api=api, token=token,
                                  public_url=public_url, channel_label=channel_label,
+                                 channel_role=channel_role,
                                  interval_s=interval_s,
                                  mosquitto_passwd=mosquitto_passwd,
                                  mosquitto_acl=mosquitto_acl,

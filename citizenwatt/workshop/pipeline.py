@@ -182,6 +182,15 @@ class ProvisionPlan:
     from_date: dt.date | None = None
     mosquitto_reload: str | None = None  # e.g. "systemctl reload mosquitto"
     public_url: str | None = None  # the address households open; default: api_url
+    # "main"/"sub" per channel id, as declared; channel 0 is main unless declared otherwise,
+    # the others keep their role in the API (main when new). See roles().
+    channel_roles: dict[int, str] = field(default_factory=dict)
+
+    def roles(self) -> dict[int, str]:
+        """The roles sent to the API: the declared ones, and channel 0 main by default (the
+        whole-house clamp); a sub channel is left out of the household's total."""
+        channels = self.channel_labels or {0: ""}
+        return {i: r for i, r in {0: "main", **self.channel_roles}.items() if i in channels}
 
     def household_link(self, registration: Registration | None) -> str | None:
         """The full address of the household's secret link, when this registration gave one."""
@@ -230,7 +239,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
             raise WorkshopError("config.invalid", detail="household (--household-ref)")
         registration = register_meter(plan.api_url, plan.api_token or "", meter_id,
                                       plan.household, plan.channel_labels or {0: ""},
-                                      plan.from_date)
+                                      plan.from_date, channel_roles=plan.roles())
     progress(t("step.provision"), 2, 3)
     wconfig.write(board, raw)
     progress(t("step.provision"), 3, 3)

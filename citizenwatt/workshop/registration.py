@@ -35,14 +35,25 @@ class Registration:
     created: bool  # False: it was already registered (idempotent repeat)
 
 
+CHANNEL_ROLES = ("main", "sub")  # sub: a circuit a main clamp of the household already counts
+
+
 def register_meter(api_url: str, token: str, meter_id: str, household: Household,
                    channel_labels: dict[int, str], from_date: dt.date | None = None,
-                   timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None
-                   ) -> Registration:
+                   timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None,
+                   channel_roles: dict[int, str] | None = None) -> Registration:
+    """channel_roles: "main" or "sub" per channel id; a channel left out keeps the role it
+    has in the API (main when new), so a board redone never undoes the staff's choice."""
+    roles = channel_roles or {}
+    channels = []
+    for i, label in sorted(channel_labels.items()):
+        channels.append({"id": i, "label": label})
+        if i in roles:
+            channels[-1]["role"] = roles[i]
     body = {"meter_id": meter_id,
             "household": {"ref": household.ref, "name": household.name,
                           "timezone": household.timezone},
-            "channels": [{"id": i, "label": label} for i, label in sorted(channel_labels.items())]}
+            "channels": channels}
     if from_date is not None:
         body["from_date"] = from_date.isoformat()
     if not token:

@@ -55,7 +55,7 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
                  "--api", api_server.url, "--token", api_server.leader_token,
                  "--household-ref", "HH-12", "--household-name", "Famille Martin",
                  "--channel-label", "Maison entière", "--channel-label", "Chauffe-eau",
-                 "--voltage-adapter-v", 9, "--mosquitto-passwd", auth_broker.passwd,
+                 "--channel-role", "main", "--channel-role", "sub", "--voltage-adapter-v", 9, "--mosquitto-passwd", auth_broker.passwd,
                  "--mosquitto-acl", auth_broker.acl)
     r = cli(*provision)
     assert r.exit_code == 0, r.output
@@ -72,7 +72,8 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     hh = api_server.get("/api/v1/households/%d" % api_server.household_id("HH-12"),
                         token=link).json()
     assert hh["name"] == "HH-12" and [m["meter_id"] for m in hh["meters"]] == [meter_id]
-    assert [c["label"] for c in hh["meters"][0]["channels"]] == ["Maison entière", "Chauffe-eau"]
+    assert [(c["label"], c["role"]) for c in hh["meters"][0]["channels"]] == \
+        [("Maison entière", "main"), ("Chauffe-eau", "sub")]
     entries = dict(ln.split(":", 1) for ln in auth_broker.passwd.read_text().splitlines())
     assert mqttauth.check_password(entries[meter_id], cfg["mqtt_password"])
     assert "topic write cw/%s/#" % meter_id in auth_broker.acl.read_text()
@@ -169,3 +170,27 @@ def test_provision_rejects_a_bad_config_before_touching_anything(boards, tmp_pat
     assert r.exit_code == 1
     assert "meter_id" in r.output and "invalide" in r.output
     assert "/config.json" not in sim.fs.files and not (tmp_path / "p").exists()
+
+
+def test_profile_declares_channel_roles(boards, tmp_path):
+    from citizenwatt.workshop.commands import _plan_from
+    from citizenwatt.workshop.errors import WorkshopError
+    profile = tmp_path / "atelier.toml"
+    base = 'wifi_ssid = "atelier"\nmqtt_host = "127.0.0.1"\n' \
+        'channel_label = ["Maison entière", "Chauffe-eau", "Plaques"]\n'
+    profile.write_text(base)
+    assert _plan_from(profile).roles() == {0: "main"}  # the others keep their role in the API
+    profile.write_text(base + 'channel_role = ["main", "sub"]\n')
+    assert _plan_from(profile).roles() == {0: "main", 1: "sub"}
+    assert _plan_from(profile, channel_role=["sub", "main", "sub"]).roles() == \
+        {0: "sub", 1: "main", 2: "sub"}  # options override the profile
+    with pytest.raises(WorkshopError) as e:
+        _plan_from(profile, channel_role=["main", "sub", "sub", "sub"])
+    assert "4 rôles pour 3 voies" in str(e.value)
+
+    sim = boards()
+    r = cli("provision", sim.port, "--profile", profile, "--channel-role", "chauffe-eau")
+    assert r.exit_code == 1
+    out = " ".join(r.output.split())
+    assert "channel_role ['chauffe-eau'] : « main »" in out and "ou « sub »" in out
+    assert "/config.json" not in sim.fs.files

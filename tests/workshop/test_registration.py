@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 
 import pytest
 
@@ -91,3 +92,39 @@ def test_unreachable_and_wrong_url(api_server):
     with pytest.raises(WorkshopError) as e:
         register_meter(api_server.url + "/wrong", api_server.leader_token, "cw-0001", HH, {0: ""})
     assert e.value.key == "api.not_found"
+
+
+def test_channel_roles_reach_the_api_and_a_sub_is_not_counted_twice(api_server):
+    """The water heater's clamp sits under the whole-house clamp: declared "sub", the API
+    leaves it out of the household's live total; a redo that does not declare it keeps it."""
+    from citizenwatt.collector.sqlite_store import SqliteStore
+    from citizenwatt.collector.store import ChannelReading
+
+    labels = {0: "Maison entière", 1: "Chauffe-eau"}
+    reg = register_meter(api_server.url, api_server.leader_token, "cw-0001", HH, labels,
+                         channel_roles={0: "main", 1: "sub"})
+    token = reg.household_link.removeprefix("/h/")
+
+    def roles():
+        hh = api_server.get("/api/v1/households/%d" % reg.household_id, token=token).json()
+        return [(c["channel"], c["role"]) for c in hh["meters"][0]["channels"]]
+    assert roles() == [(0, "main"), (1, "sub")]
+
+    store = SqliteStore(api_server.data_dir / "readings.sqlite")
+    now = time.time()
+    try:
+        store.write([ChannelReading("cw-0001", ch, 1, 1, now, True, 10.0, 100.0, power_w,
+                                    power_w / 230, False, 230.0, 1.0)
+                     for ch, power_w in ((0, 3000.0), (1, 2000.0))], now)
+    finally:
+        store.close()
+    live = api_server.get("/api/v1/households/%d/live" % reg.household_id, token=token).json()
+    assert [c["power_w"] for c in live["channels"]] == [3000.0, 2000.0]
+    assert live["power_w"] == 3000.0  # not 5000: the water heater is inside the house's 3 kW
+
+    # A redo without roles for channel 1 leaves the staff's (or the first run's) choice alone.
+    register_meter(api_server.url, api_server.leader_token, "cw-0001", HH, labels)
+    assert roles() == [(0, "main"), (1, "sub")]
+    register_meter(api_server.url, api_server.leader_token, "cw-0001", HH, labels,
+                   channel_roles={1: "main"})
+    assert roles() == [(0, "main"), (1, "main")]
