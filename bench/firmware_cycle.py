@@ -3,10 +3,13 @@
 A cycle is what the meter does every measure_period_s with its default configuration:
 for each of 3 channels, measure() over 1600 V/I pairs (20 cycles at 4 kHz, the samples
 already taken), then the energy integration; plus, once per reading, the payload encoding
-and the flash record. Reports the VM's time per cycle (wasm on this host, not an ESP32:
-an ESP32 at 240 MHz is much slower, see docs/firmware.md), the bytes the cycle allocates
-(the VM runs with a 24 MB heap so the collector never runs: peak minus start is what one
-cycle allocates, an upper bound of its peak heap) and the flash bytes per queued reading.
+(as Meter.payload does it: wire.channel(..., energy_mwh=) with the integer counters, here
+restored from a checkpoint, written exactly) and the flash record. Reports the VM's time
+per cycle (wasm on this host, not an ESP32: an ESP32 at 240 MHz is much slower, see
+docs/firmware.md), the bytes the cycle allocates (the VM runs with a 24 MB heap so the
+collector never runs: peak minus start is what one cycle allocates, an upper bound of its
+peak heap) and the flash bytes per queued reading; checks that the payload passes the
+collector's decoder with each counter exact.
 
     python bench/firmware_cycle.py
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 from array import array
@@ -28,6 +32,7 @@ from tests.firmware import vm  # noqa: E402
 from tests.firmware.synth import FLAT, Case  # noqa: E402
 
 ROUNDS = 5
+MWH0 = [12_345_678_901, 3_456_789_012, 123_456]  # restored counters, mWh
 
 CODE = """
 import time, micropython
@@ -48,7 +53,9 @@ for k in range(3):
         f.readinto(bv)
     bufs.append((bi, bv))
 cals = [metas[k]['cal'] for k in range(3)]
-energy = Integrator(3)
+# The counters a meter restores from its checkpoint after a few years (12,345 kWh on the
+# whole house): past 2^30 mWh (1,074 kWh) they are no longer small ints on a 32-bit port.
+energy = Integrator(3, MWH0)
 fl = RamFlash()
 ob = Outbox('/q', 10000, opener=fl.open, fs=fl)
 times = []
@@ -68,7 +75,8 @@ for r in range(ROUNDS):
     ob.push(rec)
     out = []
     for c in chans:
-        out.append(wire.channel(c[0], c[1] / 1000, c[2], c[3], c[4], c[5]))
+        # As Meter.payload does: the integer mWh counter, written exactly by encode_reading.
+        out.append(wire.channel(c[0], None, c[2], c[3], c[4], c[5], energy_mwh=c[1]))
     payload = wire.encode_reading('bench-1', 1, r, r * 10000, 10.0, out, 1790000000 + r * 10)
     dt = time.ticks_diff(time.ticks_us(), t0)
     times.append(dt)
@@ -78,7 +86,8 @@ for r in range(1000):
     ob.push(rec)
 per_reading = (fl.size() - flash_before) / 1000
 res = {'times_us': times, 'alloc_bytes': allocs, 'record_bytes': len(rec),
-       'flash_bytes_per_reading': per_reading, 'payload_bytes': len(payload)}
+       'flash_bytes_per_reading': per_reading, 'payload_bytes': len(payload),
+       'payload': payload.decode(), 'payload_mwh': [c[1] for c in chans]}
 print(json.dumps(res))
 """
 
@@ -94,7 +103,9 @@ def main() -> None:
         metas.append({"cal": c.cal(), "n": n})
     files["cases.json"] = json.dumps(metas)
     with tempfile.TemporaryDirectory() as tmp:
-        r = vm.run(Path(tmp), "ROUNDS = %d\n" % ROUNDS + CODE, files, timeout_s=300)[-1]
+        r = vm.run(Path(tmp), "ROUNDS = %d\nMWH0 = %r\n" % (ROUNDS, MWH0) + CODE, files,
+                   timeout_s=300)[-1]
+    exact = _check_payload(r["payload"], r["payload_mwh"])
     times_ms = sorted(t / 1000 for t in r["times_us"])
     median_ms = times_ms[len(times_ms) // 2]
     per_day = 86400 // 10
@@ -113,7 +124,20 @@ def main() -> None:
         "flash_bytes_per_reading": round(r["flash_bytes_per_reading"], 1),
         "queue_24h_kib": round(r["flash_bytes_per_reading"] * per_day / 1024),
         "samples_per_channel": 1600,
+        "payload_bytes": r["payload_bytes"],
+        "energy_wh_exact": exact,
     }))
+
+
+def _check_payload(payload: str, mwh: list[int]) -> bool:
+    """The VM's payload passes the collector's decoder and carries each counter exactly."""
+    from citizenwatt.firmware import wire
+    obj = wire.decode_reading("cw/bench-1/reading", payload.encode(), now_s=1790000100)
+    texts = re.findall(r'"energy_wh": ([0-9.]+)', payload)
+    want = ["%d.%03d" % (m // 1000, m % 1000) for m in mwh]
+    if texts != want or len(obj["ch"]) != len(mwh):
+        raise SystemExit("energy_wh on the wire %s, counters %s mWh" % (texts, mwh))
+    return True
 
 
 if __name__ == "__main__":
