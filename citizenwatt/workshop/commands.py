@@ -377,7 +377,9 @@ def workshop(profile: ProfileOpt = None,
              households: Annotated[Optional[Path], typer.Option(
                  help="CSV des foyers (household_ref, household_name, timezone), un par "
                       "carte dans l'ordre.")] = None,
-             bundle: Annotated[Optional[Path], typer.Option(help="Dossier du micrologiciel.")] = None,
+             bundle: Annotated[Optional[Path], typer.Option(
+                 help="Dossier du micrologiciel (sinon : compilé depuis cette installation avec "
+                      "mpy-cross, dans le cache).")] = None,
              micropython_image: Annotated[Optional[Path], typer.Option("--micropython")] = None,
              write_micropython: str = "auto", cache: CacheDir = None,
              wifi_ssid: WifiSsid = None, wifi_password: WifiPassword = None,
