@@ -1,6 +1,7 @@
 """InfluxStore.latest: from the ledger by (boot, seq) like the embedded store, else from
-InfluxDB with LAST() (newest point by time, taken whole); open_store gives the API the
-ledger when it is on the same host."""
+InfluxDB (newest point by time, taken whole, searched from the channel's last energy_hour
+point, or with LAST() without one); open_store gives the API the ledger when it is on the
+same host."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ def test_latest_with_and_without_the_ledger(influx, tmp_path):
     newest_by_time = max(ch0, key=lambda r: r.ts_utc)
     assert reader.latest("m-1") == [newest_by_time, ch1[-1]]
     assert reader.latest("m-1")[1].vrms_v is None
+    # a channel without hour points (none shipped yet): found over its whole series
+    influx.engine.query("DELETE FROM energy_hour WHERE channel='1'", method="POST")
+    assert reader.latest("m-1") == [newest_by_time, ch1[-1]]
+    influx.engine.query("DELETE FROM energy_hour", method="POST")
+    assert reader.latest("m-1") == [newest_by_time, ch1[-1]]
     assert reader.latest("nobody") == [] and writer.latest("nobody") == []
     writer.close()
     reader.close()
