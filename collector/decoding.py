@@ -16,41 +16,28 @@ try:
 except ImportError:  # the contract's own decoder is enough, only slower
     orjson = None
 
-# SQLite INTEGER and InfluxDB integer fields are 64-bit signed: a boot or seq beyond that
-# passes the contract but no store could keep it, and would block every batch it is in.
-MAX_STORED_INT = 2 ** 63 - 1
-
 
 def decode_reading(topic: str, payload: bytes, now_s: float) -> dict:
-    """What wire.decode_reading(topic, payload, now_s) returns, or the WireError it raises;
-    also refuses (bad_value) a reading the stores cannot hold."""
+    """What wire.decode_reading(topic, payload, now_s) returns, or the WireError it raises."""
     if orjson is not None and len(payload) <= wire.MAX_PAYLOAD_BYTES:
         # the fast path: orjson parses, the contract checks; anything but a valid reading
         # falls through to the contract's own decoder, which then says why
         try:
             meter_id, kind = wire.parse_topic(topic)
             obj = orjson.loads(payload)
-            if (kind == "reading" and wire.validate_reading(obj, now_s)["meter"] == meter_id
-                    and obj["boot"] <= MAX_STORED_INT and obj["seq"] <= MAX_STORED_INT):
+            if kind == "reading" and wire.validate_reading(obj, now_s)["meter"] == meter_id:
                 return obj
         except (orjson.JSONDecodeError, wire.WireError, ArithmeticError, TypeError):
             pass
-    obj = contract_decode(topic, payload, now_s)
-    if obj["boot"] > MAX_STORED_INT or obj["seq"] > MAX_STORED_INT:
-        raise wire.WireError(wire.BAD_VALUE, "boot %r or seq %r is beyond 2^63 - 1, more than "
-                             "a store can hold" % (obj["boot"], obj["seq"]))
-    return obj
+    return contract_decode(topic, payload, now_s)
 
 
 def contract_decode(topic: str, payload: bytes, now_s: float) -> dict:
-    """wire.decode_reading, with the few Python errors it lets through (an integer too big
-    for a float makes math.isfinite raise OverflowError) turned into the contract's reason,
-    so that no payload can stop the collector."""
+    """wire.decode_reading; a Python error it might still let through becomes a bad_value
+    rejection, so that no payload can stop the collector."""
     try:
         return wire.decode_reading(topic, payload, now_s=now_s)
     except wire.WireError:
         raise
-    except OverflowError as e:
-        raise wire.WireError(wire.NOT_FINITE, "a number too large for a float (%s)" % e)
     except (ArithmeticError, TypeError, ValueError, RecursionError) as e:
         raise wire.WireError(wire.BAD_VALUE, "%s: %s" % (type(e).__name__, e))

@@ -11,6 +11,8 @@ TOPIC_ROOT = "cw"
 MAX_PAYLOAD_BYTES = 2048
 MAX_CHANNELS = 6
 MAX_METER_ID = 32
+# Integer fields (boot, seq, up_ms, channel id) stay exact as JSON numbers and in any store.
+MAX_INT = 9007199254740991  # 2**53 - 1
 # A meter's clock may run a little ahead of the collector's; beyond this it is wrong.
 MAX_FUTURE_S = 300
 # 2020-01-01T00:00:00Z: anything earlier is an unsynced clock, not a real date.
@@ -130,8 +132,15 @@ def _check_fields(obj, fields, where):
             ok = isinstance(value, list)
         if not ok:
             raise WireError(BAD_TYPE, "%s%s must be %s, got %r" % (where, name, kind, value))
-        if kind == "num" and not math.isfinite(value):
-            raise WireError(NOT_FINITE, "%s%s is %r" % (where, name, value))
+        if kind == "int" and value > MAX_INT:
+            raise WireError(BAD_VALUE, "%s%s %r is above 2^53 - 1" % (where, name, value))
+        if kind == "num":
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an integer too large for a float
+                finite = False
+            if not finite:
+                raise WireError(NOT_FINITE, "%s%s is %r" % (where, name, value))
     for name in obj:
         known = False
         for f in fields:

@@ -65,8 +65,8 @@ MALFORMED = [
 # Payloads the contract lets through as a Python error or as a value no store can hold:
 # the collector refuses them with a contract reason instead of stopping or blocking.
 BEYOND_THE_CONTRACT = [
-    (wire.NOT_FINITE, TOPIC, with_(0, interval_s=10 ** 400)),  # math.isfinite overflows
-    (wire.BAD_VALUE, TOPIC, with_(0, boot=2 ** 64)),  # SQLite/InfluxDB integers are 64-bit
+    (wire.NOT_FINITE, TOPIC, with_(0, interval_s=10 ** 400)),  # too large for a float
+    (wire.BAD_VALUE, TOPIC, with_(0, boot=2 ** 64)),  # integers stop at 2^53 - 1
 ]
 
 

