@@ -163,15 +163,20 @@ def _plan_from(profile: Path | None, **opts):
     data: dict = {}
     if profile is not None:
         try:
-            data = tomllib.loads(profile.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise WorkshopError("config.invalid", detail="%s: %s" % (profile, e)) from None
+            text = profile.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise WorkshopError("profile.unreadable", path=profile, detail=detail) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise WorkshopError("profile.bad_toml", path=profile, detail=e) from None
     for k, v in opts.items():
         if v is not None and v != [] and v is not False:
             data[k] = v
     for k in ("wifi_ssid", "mqtt_host"):
         if not data.get(k):
-            raise WorkshopError("config.invalid", detail="--" + k.replace("_", "-"))
+            raise WorkshopError("config.required", option="--" + k.replace("_", "-"), name=k)
     labels = data.get("channel_label") or data.get("channel_labels") or ["Maison entière"]
     roles = _channel_roles(data.get("channel_role") or data.get("channel_roles") or [], labels)
     household = None
@@ -307,12 +312,20 @@ def calibrate(port: Port = None,
     def run(lang=None):
         from citizenwatt.workshop import pipeline
         from citizenwatt.workshop.board import Board
+        if not reference_w or reference_w <= 0:
+            raise WorkshopError("cal.bad_reference", value=reference_w)
         p = _one_port(port)
-        if not yes:
-            console.print(t("cal.prompt_on", channel=channel))
-            input()
-        with Board(p) as board, _Bars() as bars:
-            r = pipeline.calibrate(board, channel, reference_w, windows=windows, progress=bars)
+        with Board(p) as board:
+            # The board answers before anyone is asked to switch the kettle on.
+            if not yes:
+                console.print(t("cal.prompt_on", channel=channel))
+                try:
+                    input()
+                except EOFError:
+                    raise WorkshopError("cal.no_input") from None
+            with _Bars() as bars:
+                r = pipeline.calibrate(board, channel, reference_w, windows=windows,
+                                       progress=bars)
         table = Table(title=t("cal.title"))
         for col in ("cal.col.channel", "cal.col.reference", "cal.col.before", "cal.col.after",
                     "cal.col.trim"):

@@ -187,6 +187,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Configuration du compteur invalide : {detail}. Corrigez cette valeur puis relancez.",
         "en": "Invalid meter configuration: {detail}. Fix this value then try again.",
     },
+    "config.required": {
+        "fr": "Il manque {option} : donnez-la en option ({option} …) ou dans le profil "
+              "(--profile atelier.toml, clé {name}), puis relancez.",
+        "en": "{option} is missing: give it as an option ({option} …) or in the profile "
+              "(--profile atelier.toml, key {name}), then try again.",
+    },
+    "profile.unreadable": {
+        "fr": "Impossible de lire le profil {path} ({detail}). Vérifiez le chemin du fichier "
+              "et ses droits de lecture, puis relancez.",
+        "en": "Cannot read the profile {path} ({detail}). Check the file's path and that you "
+              "may read it, then try again.",
+    },
+    "profile.bad_toml": {
+        "fr": "Le profil {path} n'est pas du TOML valide ({detail}). Corrigez cette ligne (une "
+              "clé = valeur par ligne, textes entre guillemets), puis relancez.",
+        "en": "The profile {path} is not valid TOML ({detail}). Fix that line (one key = value "
+              "per line, text in quotes), then try again.",
+    },
     "config.missing": {
         "fr": "Aucune configuration sur la carte {port}. Lancez d'abord `citizenwatt provision`.",
         "en": "No configuration on the board {port}. Run `citizenwatt provision` first.",
@@ -279,6 +297,18 @@ MESSAGES: dict[str, dict[str, str]] = {
               "allumez-la, puis appuyez sur Entrée.",
         "en": "Close the clamp of channel {channel} around the kettle's live wire, switch it on, "
               "then press Enter.",
+    },
+    "cal.no_input": {
+        "fr": "Personne n'a pu appuyer sur Entrée (pas de clavier). Allumez la charge puis "
+              "relancez avec --yes.",
+        "en": "Nobody could press Enter (no keyboard). Switch the load on, then run again with "
+              "--yes.",
+    },
+    "cal.no_channel": {
+        "fr": "La carte n'a pas de voie {channel} (voies configurées : {channels}). Choisissez "
+              "l'une d'elles avec --channel, ou ajoutez la pince avec `citizenwatt provision`.",
+        "en": "The board has no channel {channel} (configured: {channels}). Choose one of them "
+              "with --channel, or add the clamp with `citizenwatt provision`.",
     },
     "cal.title": {"fr": "Étalonnage", "en": "Calibration"},
     "cal.col.channel": {"fr": "Voie", "en": "Channel"},

@@ -286,7 +286,8 @@ def calibrate(board: Board, channel: int, reference_w: float, windows: int = 5,
     raw, cfg = wconfig.load(board)
     ch = next((c for c in cfg["channels"] if c["id"] == channel), None)
     if ch is None:
-        raise WorkshopError("config.invalid", detail="no channel %d" % channel)
+        raise WorkshopError("cal.no_channel", channel=channel, channels=", ".join(
+            str(c["id"]) for c in cfg["channels"]))
     progress(t("cal.title"), 0, 2)
     before_w, irms_a = _mean_power(board, cfg, channel, windows)
     if irms_a < MIN_CAL_IRMS_A:
