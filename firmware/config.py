@@ -3,6 +3,8 @@
 
 import json
 
+from . import calib
+
 # The reference board's wiring (hardware/pinout.csv, the build guide, the workshop tool and
 # the host simulator all read these). ADC1 only: ADC2 cannot be read while Wi-Fi is on.
 # Clamps 1-3 take the input-only pins 36, 34, 35, as the guide's board wires them (no
@@ -42,6 +44,10 @@ DEFAULTS = {  # type: dict
     "backoff_max_s": 300,
 }
 
+# The most V/I pairs one window may hold: two int arrays of this size stay under 64 KB of
+# the ESP32's heap (the default window is 1,600 pairs).
+MAX_WINDOW_PAIRS = 8000
+
 CHANNEL_DEFAULTS = {  # type: dict
     "clamp": "SCT-013-000", "max_current_a": 100.0, "trim": 1.0, "reverse": False,
     "noise_a": None,
@@ -55,6 +61,10 @@ class ConfigError(ValueError):
 def _need(cond, message):
     if not cond:
         raise ConfigError(message)
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _pin_list():
@@ -92,6 +102,24 @@ def validate(raw):
               "%s vaut %r : donnez un nombre entre %s et %s." % (k, v, lo, hi))
     _need(cfg["mains_hz"] in (50, 60), "mains_hz vaut %r : mettez 50 (Europe) ou 60."
           % (cfg["mains_hz"],))
+    for k in ("wifi_ssid", "wifi_password"):
+        _need(isinstance(cfg[k], str), "%s vaut %r : écrivez-le entre guillemets (un texte)."
+              % (k, cfg[k]))
+    for k in ("mqtt_user", "mqtt_password"):
+        _need(cfg[k] is None or isinstance(cfg[k], str),
+              "%s vaut %r : écrivez-le entre guillemets, ou null sans identifiant." % (k, cfg[k]))
+    _need(isinstance(cfg["hass"], bool), "hass vaut %r : mettez true ou false." % (cfg["hass"],))
+    _need(cfg["atten_db"] in calib.ADC_LINEAR_V and not isinstance(cfg["atten_db"], bool),
+          "atten_db vaut %r : mettez 11 (0 à 3,1 V, le montage de référence), 6, 2.5 ou 0."
+          % (cfg["atten_db"],))
+    _need(isinstance(cfg["cycles"], int),
+          "cycles vaut %r : donnez un nombre entier de cycles du secteur (par exemple 20)."
+          % (cfg["cycles"],))
+    pairs = cfg["cycles"] * cfg["sample_rate_hz"] / cfg["mains_hz"]
+    _need(pairs <= MAX_WINDOW_PAIRS,
+          "Une fenêtre de %d cycles à %s paires/s fait %d mesures, plus que les %d que la "
+          "mémoire de l'ESP32 peut garder : réduisez cycles ou sample_rate_hz."
+          % (cfg["cycles"], cfg["sample_rate_hz"], pairs, MAX_WINDOW_PAIRS))
     _need(cfg["measure_period_s"] <= cfg["interval_s"],
           "measure_period_s doit être inférieur ou égal à interval_s.")
     ratio = cfg["interval_s"] / cfg["measure_period_s"]
@@ -114,6 +142,9 @@ def validate(raw):
         for k in CHANNEL_DEFAULTS:
             ch[k] = CHANNEL_DEFAULTS[k]
         for k in c:
+            _need(k in CHANNEL_DEFAULTS or k in ("id", "pin"),
+                  "Clé inconnue %r dans une pince de channels : vérifiez son orthographe (clés "
+                  "possibles : id, pin, %s)." % (k, ", ".join(sorted(CHANNEL_DEFAULTS))))
             ch[k] = c[k]
         _need(isinstance(ch["id"], int) and 0 <= ch["id"] < 6 and ch["id"] not in seen,
               "Pince id %r : un entier de 0 à 5, différent pour chaque pince." % (ch["id"],))
@@ -125,9 +156,18 @@ def validate(raw):
                                                  CURRENT_PINS[0], CURRENT_PINS[1],
                                                  CURRENT_PINS[2]))
         used.append(ch["pin"])
-        _need(isinstance(ch["trim"], (int, float)) and 0.5 <= ch["trim"] <= 2,
+        _need(_is_number(ch["trim"]) and 0.5 <= ch["trim"] <= 2,
               "trim de la pince %d vaut %r : mettez un facteur entre 0.5 et 2 (1 sans "
               "étalonnage)." % (ch["id"], ch["trim"]))
+        _need(_is_number(ch["max_current_a"]) and 0 < ch["max_current_a"] <= 200,
+              "max_current_a de la pince %d vaut %r : donnez le courant maximal en ampères, "
+              "au plus 200 (100 pour une SCT-013-000)." % (ch["id"], ch["max_current_a"]))
+        _need(isinstance(ch["reverse"], bool),
+              "reverse de la pince %d vaut %r : mettez true (pince posée à l'envers) ou false."
+              % (ch["id"], ch["reverse"]))
+        _need(ch["noise_a"] is None or (_is_number(ch["noise_a"]) and 0 <= ch["noise_a"] < 5),
+              "noise_a de la pince %d vaut %r : mettez null, ou le bruit mesuré pince "
+              "débranchée, en ampères (entre 0 et 5)." % (ch["id"], ch["noise_a"]))
         out.append(ch)
     cfg["channels"] = out
     v = cfg["voltage"]
@@ -136,12 +176,34 @@ def validate(raw):
               "voltage doit être null ou un objet avec au moins \"pin\".")
         vv = {"adapter_v": 9.0, "trim": 1.0, "phase_deg": 0.0}
         for k in v:
+            _need(k in vv or k == "pin",
+                  "Clé inconnue %r dans voltage : vérifiez son orthographe (clés possibles : "
+                  "pin, adapter_v, trim, phase_deg)." % (k,))
             vv[k] = v[k]
+        _need(_is_number(vv["adapter_v"]) and 1 <= vv["adapter_v"] <= 48,
+              "voltage.adapter_v vaut %r : donnez la tension de sortie de l'adaptateur AC-AC "
+              "en volts (9 pour celui du guide)." % (vv["adapter_v"],))
+        _need(_is_number(vv["trim"]) and 0.5 <= vv["trim"] <= 2,
+              "voltage.trim vaut %r : mettez un facteur entre 0.5 et 2 (1 sans étalonnage)."
+              % (vv["trim"],))
+        _need(_is_number(vv["phase_deg"]) and -30 <= vv["phase_deg"] <= 30,
+              "voltage.phase_deg vaut %r : donnez l'avance de phase de l'adaptateur en degrés, "
+              "entre -30 et 30 (0 si inconnue)." % (vv["phase_deg"],))
         _need(vv["pin"] in ADC1_PINS and vv["pin"] not in used,
               "Tension sur la broche %r : choisissez une entrée ADC1 libre parmi GPIO %s, autre "
               "que celles des pinces (carte de référence : %d)."
               % (vv["pin"], _pin_list(), VOLTAGE_PIN))
         cfg["voltage"] = vv
+    # The design of each channel must exist, or the meter would fail at every boot.
+    for ch in out:
+        try:
+            calib.design(clamp=ch["clamp"], max_current_a=ch["max_current_a"],
+                         atten_db=cfg["atten_db"], mains_v=cfg["nominal_v"],
+                         mains_hz=cfg["mains_hz"],
+                         adapter_v=cfg["voltage"]["adapter_v"] if cfg["voltage"] else 0.0,
+                         sample_rate_hz=cfg["sample_rate_hz"])
+        except calib.DesignError as e:
+            raise ConfigError("Pince %d : %s" % (ch["id"], e))
     return cfg
 
 
@@ -151,7 +213,7 @@ def load(path, opener=open):
             text = f.read()
     except OSError:
         raise ConfigError("Fichier %s introuvable : copiez config.json sur la carte avec "
-                          "l'outil d'atelier (citizenwatt atelier)." % path)
+                          "l'outil d'atelier (citizenwatt provision)." % path)
     try:
         raw = json.loads(text)
     except ValueError:
