@@ -144,6 +144,7 @@ class Collector:
         self._stopping = threading.Event()
         self._connack: object = None
         self._connection = 0
+        self._started = False  # start() succeeded: from then on, connection trouble is logged
         self.mqtt_version: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -161,6 +162,7 @@ class Collector:
                 f"Le collecteur ne peut pas se connecter au broker MQTT {self.host}:{self.port} "
                 f"({last_error}). Vérifiez que le broker tourne (systemctl status mosquitto), "
                 "l'adresse, le port et les identifiants (CITIZENWATT_MQTT_*).")
+        self._started = True
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer",
                                         daemon=True)
         self._writer.start()
@@ -233,7 +235,9 @@ class Collector:
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         self._connection += 1
         if reason_code.is_failure:
-            log.error("le broker refuse la connexion : %s", reason_code)
+            # At start, start() reports it in its one line; later, the log is all there is.
+            log.log(logging.ERROR if self._started else logging.DEBUG,
+                    "le broker refuse la connexion : %s", reason_code)
             self._connack = reason_code
             return
         prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
@@ -245,7 +249,7 @@ class Collector:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected.clear()
         self.metrics.connected = False
-        if not self._stopping.is_set():
+        if self._started and not self._stopping.is_set():
             log.warning("connexion au broker perdue (%s) : reconnexion automatique",
                         reason_code)
 

@@ -115,3 +115,21 @@ def test_acknowledged_messages_are_not_delivered_again(mosquitto, tmp_path):
         pub.disconnect()
     assert again.metrics.received == 100 and again.metrics.duplicates == 0
     assert sum(m.readings for m in store.meters()) == 600
+
+
+def test_broker_refusing_the_collector_at_start_is_one_line_naming_it(tmp_path):
+    # A broker that answers but refuses us (credentials): no "reconnexion automatique"
+    # warnings before the one line, since the collector gives up and exits.
+    from tests.services import Mosquitto
+
+    broker = Mosquitto(tmp_path / "refusing", extra_conf="allow_anonymous false").start()
+    try:
+        res = run_collector(tmp_path, mqtt_host=broker.host, mqtt_port=broker.port)
+    finally:
+        broker.stop()
+    assert res.returncode == 1
+    lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
+    assert len(lines) == 1, res.stderr
+    assert f"127.0.0.1:{broker.port}" in lines[0] and "Not authorized" in lines[0]
+    assert "identifiants" in lines[0]
+    assert res.stdout.strip() == "", res.stdout  # nothing else on the terminal either
