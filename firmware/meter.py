@@ -15,7 +15,7 @@ from . import hass
 from . import safemode
 from . import wire
 from .energy import CheckpointPolicy, Integrator, StateStore
-from .measure import measure
+from .measure import REVERSED, measure
 from .outbox import Outbox, pack_reading, unpack_reading
 
 FIRMWARE_VERSION = "0.2.1"
@@ -57,6 +57,23 @@ def sample_pairs(adc_i, adc_v, buf_i, buf_v, n, period_us, hw):
     # A slow ADC overruns the period: the true rate is what the clock says.
     nominal = n * period_us
     return 1e6 * n / (elapsed if elapsed > nominal else nominal)
+
+
+def oriented(m, reverse):
+    """(power_w, fault) of one measure() result once the channel's configured orientation
+    is applied. reverse (a clamp known to sit backwards) turns the power round, so the
+    measured "reversed" is then the expected state, and clearly positive power means the
+    clamp was turned since: that is the fault to report. Without voltage the power is
+    apparent (never negative, orientation unknown): reverse changes nothing."""
+    p = m["real_w"]
+    fault = m["fault"]
+    if not reverse or m["pf"] is None:
+        return p, fault
+    if fault == REVERSED:
+        fault = None
+    elif fault is None and m["pf"] > 0.2:
+        fault = REVERSED
+    return -p, fault
 
 
 class Meter:
@@ -228,10 +245,7 @@ class Meter:
                                 self.n_samples, self.period_us, self.hw)
             n = int(round(self.cfg["cycles"] * rate / self.cfg["mains_hz"]))
             m = measure(self.buf_i, self.buf_v, 1e-6, self.cals[k], n)
-            p = m["real_w"]
-            if self.cfg["channels"][k]["reverse"]:
-                p = -p
-            self.faults[k] = m["fault"]
+            p, self.faults[k] = oriented(m, self.cfg["channels"][k]["reverse"])
             powers[k] = p
             self.sum_i2[k] += m["irms_a"] * m["irms_a"]
             if m["vrms_v"] is not None:
