@@ -64,6 +64,19 @@ class Settings(BaseSettings):
             raise ValueError("un nom de groupe sans / + ni #")
         return v
 
+    @field_validator("influx_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        # influxdb-client would otherwise fail later, with a urllib3 warning, on "host:8086"
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        if (parts.scheme.lower() not in ("http", "https") or not parts.hostname
+                or any(c.isspace() for c in v)):
+            raise ValueError("une adresse qui commence par http:// ou https:// suivie de "
+                             "l'hôte, par exemple http://127.0.0.1:8086")
+        return v
+
     @property
     def readings_db(self) -> Path:
         return self.data_dir / "readings.sqlite"
@@ -96,7 +109,7 @@ def load_settings(config_file: Path | None = None, **overrides) -> Settings:
         lines = []
         for err in e.errors():
             where = ".".join(str(p) for p in err["loc"]) or "?"
-            lines.append(f"  - {where} : {err['msg']} (valeur reçue : {err.get('input')!r})")
+            lines.append(f"  - {where} : {err['msg'].removeprefix('Value error, ')} (valeur reçue : {err.get('input')!r})")
         raise ConfigError("Configuration invalide :\n" + "\n".join(lines) +
                           "\nCorrigez ces réglages (variables CITIZENWATT_* ou fichier "
                           "--config) puis relancez.") from None
