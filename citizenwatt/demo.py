@@ -26,6 +26,28 @@ class DemoError(Exception):
     """Something the person running the demo must fix; the message says what."""
 
 
+def _stop_before_present(clock, margin_s: float = 5.0) -> None:
+    """Make a fast-running simulated clock stop itself before it passes the present.
+
+    The replay runs thousands of times faster than real time: a thread that watched the
+    clock and stopped it would, woken a few milliseconds late, let it run minutes into the
+    future, and the collector refuses readings more than 300 s ahead (lost) or stores them
+    ahead of the live ones. So the check runs in the meter's own thread, at each sleep: a
+    sleep that would end within margin_s of the present stops the meter instead, whose
+    last reading (at shutdown) then ends before the present.
+    """
+    sleep_ms = clock.sleep_ms
+
+    def capped_sleep_ms(ms: float) -> None:
+        room_ms = (time.time() - margin_s - clock.utc()) * 1000
+        if ms > room_ms:
+            clock.stop()
+            ms = max(0.0, room_ms)
+        sleep_ms(ms)
+
+    clock.sleep_ms = capped_sleep_ms
+
+
 @dataclass
 class Demo:
     settings: Settings
@@ -135,11 +157,11 @@ class Demo:
                                seed=i + 1, interval_s=60.0, speed=(now - start) / 8,
                                channels=self.channels, start_utc=start,
                                extra_config={"measure_period_s": 60.0})
+            _stop_before_present(m.clock)
             self.sim_meters.append(m)
             m.start()
-        # Its clock must never pass the present: the collector refuses future readings.
-        while m.clock.utc() < time.time() - 120 and not self._stopping and m.error is None:
-            time.sleep(0.005)
+        while not m.clock.stopping and not self._stopping and m.error is None:
+            time.sleep(0.05)
         m.stop(timeout_s=10)
         with self._lock:
             self.sim_meters.remove(m)
