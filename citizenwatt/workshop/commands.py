@@ -376,9 +376,11 @@ def _households(path: Path | None):
         with open(path, newline="", encoding="utf-8") as f:
             return [Household(r["household_ref"], r.get("household_name") or r["household_ref"],
                               r.get("timezone") or "Europe/Paris") for r in csv.DictReader(f)]
-    except (OSError, KeyError) as e:
-        raise WorkshopError("config.invalid", detail="%s: %s (colonnes household_ref, "
-                            "household_name, timezone)" % (path, e)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise WorkshopError("households.unreadable", path=path, detail=detail) from None
+    except KeyError as e:
+        raise WorkshopError("households.columns", path=path, column=e.args[0]) from None
 
 
 def workshop(profile: ProfileOpt = None,
@@ -424,6 +426,9 @@ def workshop(profile: ProfileOpt = None,
                                  mosquitto_passwd=mosquitto_passwd,
                                  mosquitto_acl=mosquitto_acl,
                                  mosquitto_reload=mosquitto_reload))
+        for p in port or []:
+            if not os.path.exists(p):
+                raise WorkshopError("board.not_found", section="usb-serial", port=p)
         if port:
             def source():
                 return [p for p in port if os.path.exists(p)]

@@ -205,6 +205,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The profile {path} is not valid TOML ({detail}). Fix that line (one key = value "
               "per line, text in quotes), then try again.",
     },
+    "households.unreadable": {
+        "fr": "Impossible de lire la liste des foyers {path} ({detail}). Vérifiez le chemin "
+              "passé à --households, puis relancez.",
+        "en": "Cannot read the household list {path} ({detail}). Check the path given to "
+              "--households, then try again.",
+    },
+    "households.columns": {
+        "fr": "La liste des foyers {path} n'a pas de colonne {column}. Sa première ligne doit "
+              "être : household_ref,household_name,timezone",
+        "en": "The household list {path} has no column {column}. Its first line must be: "
+              "household_ref,household_name,timezone",
+    },
     "config.missing": {
         "fr": "Aucune configuration sur la carte {port}. Lancez d'abord `citizenwatt provision`.",
         "en": "No configuration on the board {port}. Run `citizenwatt provision` first.",

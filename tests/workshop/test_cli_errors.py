@@ -83,3 +83,19 @@ def test_calibrate_on_a_board_with_no_keyboard_and_a_missing_channel(boards):
     assert "Personne n'a pu appuyer sur Entrée" in out and "--yes" in out
     out = run("calibrate", sim.port, "--channel", 4, "--reference-w", 2000, "--yes")
     assert "La carte n'a pas de voie 4 (voies configurées : 0)" in out
+
+
+def test_workshop_with_a_wrong_port_says_so_instead_of_an_empty_run(tmp_path):
+    out = run("workshop", "--port", NO_PORT, "--wifi-ssid", "a", "--mqtt-host", "b",
+              "--links-csv", tmp_path / "liens.csv")
+    assert "Aucune carte sur %s" % NO_PORT in out and "citizenwatt ports" in out
+
+
+def test_workshop_households_file_missing_or_without_its_columns(tmp_path):
+    missing = tmp_path / "foyers.csv"
+    out = run("workshop", "--households", missing, "--wifi-ssid", "a", "--mqtt-host", "b")
+    assert "Impossible de lire la liste des foyers %s" % missing in out
+    missing.write_text("ref,nom\nHH-1,Martin\n")
+    out = run("workshop", "--households", missing, "--wifi-ssid", "a", "--mqtt-host", "b")
+    assert "n'a pas de colonne household_ref" in out
+    assert "household_ref,household_name,timezone" in out
