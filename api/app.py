@@ -21,9 +21,14 @@ from sqlalchemy.engine import Engine
 from . import (errors, routes_households, routes_meters, routes_pages, routes_register,
                routes_staff)
 from .db import init_db, make_engine
+from .i18n import request_lang, t
 from .settings import ApiSettings
 
 HERE = Path(__file__).parent
+
+# The largest request body any route takes (a few thousand daily temperatures is ~200 kB):
+# bigger ones are refused with 413 before they are read into memory or parsed.
+MAX_BODY_BYTES = 1024 * 1024
 
 # The pages load nothing from elsewhere (the machine may be offline) and run no inline
 # script; the household's secret link must not leak through the Referer header.
@@ -51,6 +56,47 @@ def api_settings(settings) -> ApiSettings:
         kw["database_url"] = f"sqlite:///{Path(data_dir) / 'citizenwatt.sqlite'}"
         api = ApiSettings(**kw)
     return api
+
+
+class BodyLimit:
+    """ASGI middleware: a body over `limit` bytes (declared by Content-Length or counted as
+    it arrives, chunked) gets a 413 with a sentence; smaller bodies are passed on as read."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        too_big = declared.isdigit() and int(declared) > self.limit
+        messages = []
+        if not too_big:
+            size = 0
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                size += len(message.get("body", b""))
+                if size > self.limit:
+                    too_big = True
+                    break
+                if not message.get("more_body", False):
+                    break
+        if too_big:
+            request = Request(scope)  # scope["app"] is set by Starlette before middleware
+            response = errors.error_response(
+                request, 413, "body_too_large",
+                t(request_lang(request), "err.body_too_large", max_mb=self.limit // (1024 * 1024)))
+            return await response(scope, receive, send)
+        replay = iter(messages)
+
+        async def replayed():
+            return next(replay, None) or await receive()
+
+        return await self.app(scope, replayed, send)
 
 
 @asynccontextmanager
@@ -103,6 +149,8 @@ def create_app(store: ReadingStore, settings=None,
     app.include_router(routes_register.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    app.add_middleware(BodyLimit)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
