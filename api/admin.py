@@ -12,6 +12,7 @@ from citizenwatt.collector.store import ReadingStore
 from citizenwatt.firmware import wire
 
 from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
+from .consumption import zone
 from .errors import ApiError
 from .household_data import assignment_span, household_zone
 from .models import (ROLES, Channel, Deployment, Household, HouseholdLink, Meter,
@@ -24,6 +25,7 @@ def create_deployment(db: Session, name: str, timezone: str = "Europe/Paris",
                       co2_source: str = DEFAULT_CO2_SOURCE) -> Deployment:
     if db.scalar(select(Deployment).where(Deployment.name == name)):
         raise ApiError(409, "err.deployment_exists", name=name)
+    zone(timezone)  # an unknown zone here would break every page of its households later
     dep = Deployment(name=name, timezone=timezone, co2_g_per_kwh=co2_g_per_kwh,
                      co2_source=co2_source)
     dep.tariffs = default_tariffs()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from citizenwatt.collector.store import ChannelReading, ReadingStore
 
@@ -17,7 +18,20 @@ MIN_DATE = date(2020, 1, 1)  # the wire contract rejects earlier timestamps
 MAX_DATE = date(2100, 12, 31)
 
 
+# Names ZoneInfo opens that are no place: the server's own zone (whatever the machine is
+# set to), tzdata's "Factory" (offset 0, abbreviation "-00") and the old default rules.
+NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+
+
+@lru_cache(maxsize=1)
+def known_zones() -> frozenset[str]:
+    return frozenset(available_timezones()) - NOT_PLACES
+
+
 def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name` (Europe/Paris, UTC...), else a 422 saying to use such a name."""
+    if name not in known_zones():
+        raise ApiError(422, "err.timezone", value=name[:60])
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
