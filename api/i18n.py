@@ -24,6 +24,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "La période demandée compte {days} jours ; au pas « {resolution} », {max_days} jours au plus. Raccourcissez la période ou choisissez un pas plus grand (day, week, month).",
         "en": "The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month).",
     },
+    "err.channel_twice": {
+        "fr": "La voie {channel} est donnée deux fois : envoyez chaque voie une seule fois, avec son nom.",
+        "en": "Channel {channel} is given twice: send each channel once, with its label.",
+    },
     "err.body_too_large": {
         "fr": "Le contenu envoyé dépasse {max_mb} Mo : envoyez-le en plusieurs fois, par morceaux plus petits.",
         "en": "The request body is larger than {max_mb} MB: send it in several smaller parts.",

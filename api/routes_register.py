@@ -79,6 +79,10 @@ def register(request: Request, response: Response, body: RegisterIn, db: Db, who
     if deployment_id is None:
         raise ApiError(422, "err.register_deployment")
     dep = load_deployment(db, who, deployment_id, "leader")
+    ids = [ch.id for ch in body.channels]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ApiError(422, "err.channel_twice", channel=twice[0])
     tz_name = body.household.timezone
     if tz_name is not None and tz_name != dep.timezone:
         zone(tz_name)
