@@ -265,7 +265,11 @@ def savings(request: Request, household_id: HidDep, db: Db, who: Who, start: Sta
     from .i18n import request_lang
 
     hh = load_household(db, who, household_id)
+    start_given = start is not None
     start, end = default_range(request, hh, start, end, days_back=30)
+    # Savings are for a period after the baseline: the default does not reach back into it.
+    if not start_given and hh.baseline_end and start <= hh.baseline_end < end:
+        start = hh.baseline_end + timedelta(days=1)
     s, text = savings_for(request, db, hh, start, end, request_lang(request))
     return SavingsOut(
         household_id=hh.id, status=s.status, start=start, end=end,

@@ -230,10 +230,16 @@ def view_history(request: Request, ctx: HouseholdCtx, db: Session):
                   switch_url=other_lang(request, lang))
 
 
-def _period(request: Request, tz, days_back: int = 30) -> tuple[date, date]:
+def _period(request: Request, tz, days_back: int = 30,
+            not_before: date | None = None) -> tuple[date, date]:
+    """?start&end, by default the last `days_back` whole days, starting no earlier than
+    `not_before` (savings: the day after the baseline) when that leaves at least a day."""
     today = local_today(request.app.state.clock(), tz)
     end = _parse_day(request.query_params.get("end"), today - timedelta(days=1))
-    start = _parse_day(request.query_params.get("start"), end - timedelta(days=days_back - 1))
+    default_start = end - timedelta(days=days_back - 1)
+    if not_before is not None and default_start < not_before <= end:
+        default_start = not_before
+    start = _parse_day(request.query_params.get("start"), default_start)
     if end < start:
         raise ApiError(422, "err.range_order", start=start.isoformat(), end=end.isoformat())
     if (end - start).days > 366:
@@ -244,7 +250,8 @@ def _period(request: Request, tz, days_back: int = 30) -> tuple[date, date]:
 def view_savings(request: Request, ctx: HouseholdCtx, db: Session):
     lang = request_lang(request)
     hh = ctx.hh
-    start, end = _period(request, household_zone(hh))
+    after_baseline = hh.baseline_end + timedelta(days=1) if hh.baseline_end else None
+    start, end = _period(request, household_zone(hh), not_before=after_baseline)
     s, method = savings_for(request, db, hh, start, end, lang)
     fig = None
     if s.status == "ok":
