@@ -14,6 +14,7 @@ COLUMNS = (
     "part_fr",
     "part_en",
     "value",
+    "value_en",
     "quantity",
     "supplier",
     "supplier_part_number",
@@ -25,6 +26,8 @@ GROUPS = ("base", "voltage")
 
 # Value units the consistency check understands, with their SI prefixes.
 _PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "µ": 1e-6, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+GENERIC_SUPPLIER = "générique"
 _VALUE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([pnµumkM]?)(Ω|F|V|A)\b")
 
 # What "naming a part" looks like in the guide: a reference designator such as R3, CT1 or
@@ -42,7 +45,8 @@ class BomLine:
     reference: str  # one or more designators separated by spaces: "R1 R2 R3"
     part_fr: str
     part_en: str
-    value: str
+    value: str  # French, or the same in both languages ("15 Ω 1 % 0.25 W"); decimal point
+    value_en: str  # English when the value has words ("3.5 mm stereo jack, switched"), else ""
     quantity: int
     supplier: str
     supplier_part_number: str
@@ -64,6 +68,15 @@ class BomLine:
 
     def part(self, lang: str) -> str:
         return self.part_fr if lang == "fr" else self.part_en
+
+    def value_in(self, lang: str) -> str:
+        """The value as a reader of `lang` writes it: English words, or French decimal commas."""
+        if lang == "fr":
+            return _DECIMAL_POINT.sub(",", self.value)
+        return self.value_en or self.value
+
+    def supplier_in(self, lang: str) -> str:
+        return "generic" if lang != "fr" and self.supplier == GENERIC_SUPPLIER else self.supplier
 
     @property
     def line_price_eur(self) -> Decimal:
@@ -114,7 +127,7 @@ def load_bom(path: Path) -> Bom:
 
 def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
     where = f"{path}, line {number}"
-    required = [column for column in COLUMNS if column != "design_key"]
+    required = [column for column in COLUMNS if column not in ("design_key", "value_en")]
     if any(not (row.get(column) or "").strip() for column in required):
         empty = [column for column in required if not (row.get(column) or "").strip()]
         raise BomError(f"{where}: empty column(s) {', '.join(empty)}. Fill them in (use 'générique' for a generic part).")
@@ -138,6 +151,7 @@ def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
         part_fr=row["part_fr"],
         part_en=row["part_en"],
         value=row["value"],
+        value_en=(row.get("value_en") or "").strip(),
         quantity=quantity,
         supplier=row["supplier"],
         supplier_part_number=row["supplier_part_number"],

@@ -101,7 +101,7 @@ class RenderContext:
             line = self.bom[reference]
         except KeyError:
             self._fail(f"part {reference!r} is not in hardware/bom.csv; add it there or fix the reference.")
-        title = f"{line.part(self.lang)} — {line.value}"
+        title = f"{line.part(self.lang)} — {line.value_in(self.lang)}"
         return f'<span class="cw-part" title="{html.escape(title)}">{reference}</span>'
 
     def pin(self, signal: str) -> str:
@@ -161,8 +161,8 @@ def bom_table(bom: Bom, lang: str) -> str:
         group = "" if line.group == "base" else f' class="cw-group-{line.group}"'
         rows.append(
             f"<tr{group}><td>{line.reference}</td><td>{html.escape(line.part(lang))}</td>"
-            f"<td>{html.escape(line.value)}</td><td class=\"num\">{line.quantity}</td>"
-            f"<td>{html.escape(line.supplier)}</td><td>{html.escape(line.supplier_part_number)}</td>"
+            f"<td>{html.escape(line.value_in(lang))}</td><td class=\"num\">{line.quantity}</td>"
+            f"<td>{html.escape(line.supplier_in(lang))}</td><td>{html.escape(line.supplier_part_number)}</td>"
             f"<td class=\"num\">{fmt_number(line.unit_price_eur, 2, lang)} €</td></tr>"
         )
     totals = (
