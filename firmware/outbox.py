@@ -117,8 +117,14 @@ class Outbox:
             self._head_off = off
 
     def _write_head(self):
-        with self._open(self.root + "/head", "wb") as f:
-            f.write(("%d %d %d" % (self._segs[0][0], self._head_idx, self._head_off)).encode())
+        # A cursor that cannot be written (flash full) only means replaying duplicates
+        # after a reboot, which the collector ignores (it keys readings on boot and seq).
+        try:
+            with self._open(self.root + "/head", "wb") as f:
+                f.write(("%d %d %d" % (self._segs[0][0], self._head_idx,
+                                       self._head_off)).encode())
+        except OSError:
+            pass
 
     def __len__(self):
         n = 0
@@ -127,15 +133,36 @@ class Outbox:
         return n - self._head_idx
 
     def push(self, payload):
-        """Append one record; drop the oldest segment while the rest holds capacity."""
+        """Append one record; drop the oldest segment while the rest holds capacity.
+
+        A flash that fills up before the queue does (OSError: ENOSPC) lowers the capacity
+        to a segment under what it held, so a segment's worth of flash stays free for the
+        energy checkpoint; the oldest records go (counted in dropped) and the append is
+        tried once more. The meter never sees the error."""
+        try:
+            self._append(payload)
+        except OSError:
+            self.capacity = max(1, len(self) - self.per_segment)
+            if self._segs[-1][1]:
+                self._new_segment()  # a half-written record stays behind as a torn tail
+            self._bound()
+            try:
+                self._append(payload)
+            except OSError:
+                self.dropped += 1
+                return
+        self._bound()
+
+    def _append(self, payload):
         seg = self._segs[-1]
         if seg[1] >= self.per_segment:
             self._new_segment()
             seg = self._segs[-1]
         with self._open(self._path(seg[0]), "ab") as f:
-            f.write(struct.pack(FRAME, len(payload), adler32(payload)))
-            f.write(payload)
+            f.write(struct.pack(FRAME, len(payload), adler32(payload)) + payload)
         seg[1] += 1
+
+    def _bound(self):
         while len(self._segs) > 1 and len(self) - (self._segs[0][1] - self._head_idx) >= self.capacity:
             self.dropped += self._segs[0][1] - self._head_idx
             self._drop_first()

@@ -5,7 +5,7 @@
 import json
 
 from fw.energy import CheckpointPolicy, Integrator, StateStore
-from fw.outbox import Outbox, pack_reading, unpack_reading
+from fw.outbox import FRAME_SIZE, Outbox, pack_reading, unpack_reading
 from ramflash import PowerCut, RamFlash
 
 
@@ -179,7 +179,35 @@ def outbox_power_cut():
             "last_seq": unpack_reading(last)[1] if last else None}
 
 
-CHECKS = ("power_cut_checkpoint", "integrator", "outbox_fifo", "outbox_power_cut")
+CHECKS = ("power_cut_checkpoint", "integrator", "outbox_fifo", "outbox_power_cut",
+          "outbox_flash_full")
+
+
+def outbox_flash_full():
+    """The flash fills up while offline: the oldest records make room (counted as dropped),
+    the meter gets no error, and the queue replays in order, also after a reboot."""
+    fl = RamFlash()
+    rec = FRAME_SIZE + len(pack_reading(reading(3, 0, 1)))
+    fl.limit = rec * 100 + rec // 2          # room for 100 records, then ENOSPC mid-record
+    ob = Outbox("/q", 1000, per_segment=32, opener=fl.open, fs=fl)
+    errors = 0
+    for s in range(300):
+        try:
+            ob.push(pack_reading(reading(3, s, 1000 + s)))
+        except OSError:
+            errors += 1
+    queued = len(ob)
+    dropped = ob.dropped
+    after_boot = len(Outbox("/q", 1000, per_segment=32, opener=fl.open, fs=fl))
+    seqs = []
+    while True:
+        d = ob.peek()
+        if d is None:
+            break
+        seqs.append(unpack_reading(d)[1])
+        ob.pop()
+    return {"errors": errors, "queued": queued, "dropped": dropped, "after_boot": after_boot,
+            "seqs": seqs}
 
 
 def main(names):

@@ -14,6 +14,7 @@ class RamFlash:
         self.budget = -1  # steps left before the power cut; -1 = never
         self.steps = 0    # steps taken (opens, truncations, bytes written, removes)
         self.writes = 0   # file opens for writing: the flash-wear figure
+        self.limit = -1   # bytes the flash holds; -1 = no limit (then OSError 28, ENOSPC)
 
     def _step(self):
         if self.budget == 0:
@@ -71,9 +72,13 @@ class _File:
         if isinstance(data, str):
             data = data.encode()
         buf = self.fl.files[self.path]
+        room = -1 if self.fl.limit < 0 else self.fl.limit - self.fl.size()
         for b in bytes(data):
+            if room == 0:
+                raise OSError(28)  # ENOSPC: what fitted stays written, as on littlefs
             self.fl._step()
             buf.append(b)
+            room -= 1
         return len(data)
 
     def read(self, n=-1):

@@ -100,3 +100,13 @@ def test_same_results_on_cpython_and_vm(results):
         on_vm = dict(results["vm"][name])
         on_vm.pop("check")
         assert results["cpython"][name] == on_vm
+
+
+@pytest.mark.parametrize("where", ["cpython", "vm"])
+def test_outbox_on_a_full_flash_drops_oldest_without_an_error(results, where):
+    r = results[where]["outbox_flash_full"]
+    assert r["errors"] == 0                 # the meter loop never sees ENOSPC
+    assert r["queued"] + r["dropped"] == 300  # every reading queued or counted lost
+    assert r["queued"] >= 50                # the flash keeps serving as a queue
+    assert r["after_boot"] == r["queued"]   # the torn record left behind is not counted
+    assert r["seqs"] == list(range(r["dropped"], 300))  # the newest kept, in order
