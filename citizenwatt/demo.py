@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -89,20 +90,35 @@ class Demo:
         from citizenwatt.collector.sqlite_store import SqliteStore
         from citizenwatt.firmware.host.simulator import SimulatedMeter
 
+        from citizenwatt.collector.service import CollectorError
+
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = SqliteStore(s.readings_db)
+        except (OSError, RuntimeError, sqlite3.Error) as e:
+            raise DemoError(f"Le dossier de données {s.data_dir} est inutilisable ({e}). "
+                            "Choisissez un dossier accessible en écriture avec --data-dir.") from None
         if s.mqtt_host:
             host, port, protocol = s.mqtt_host, s.mqtt_port, s.mqtt_protocol
         else:
-            self.broker = EmbeddedBroker("127.0.0.1", s.mqtt_port).start()
+            broker = EmbeddedBroker("127.0.0.1", s.mqtt_port)
+            try:
+                self.broker = broker.start()
+            except RuntimeError as e:
+                raise DemoError(str(e)) from None
             host, port, protocol = self.broker.host, self.broker.port, "v311"
         self.mqtt = (host, port)
 
-        self.store = SqliteStore(s.readings_db)
         self.collector = Collector(self.store, host, port, client_id=s.collector_id,
                                    username=s.mqtt_username, password=s.mqtt_password,
                                    protocol=protocol, shared_group=s.shared_group)
-        self.collector.start()
+        try:
+            self.collector.start()
+        except CollectorError as e:
+            self.collector = None
+            raise DemoError(f"{e} Ou retirez CITIZENWATT_MQTT_HOST : la démo lance alors "
+                            "son propre broker.") from None
 
         self.api_port = pick_port(s.api_host, s.api_port) if s.api_port else pick_port(s.api_host, 0)
         app = create_app(self.store, s)
@@ -198,7 +214,11 @@ class Demo:
         old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             with self.console.status("Démarrage : broker, collecteur, API, compteurs simulés…"):
-                self.start()
+                try:
+                    self.start()
+                except BaseException:
+                    self.stop()  # what did start: the embedded broker, the store, the API
+                    raise
             self.print_banner()
             while not stop.wait(0.5):
                 pass
