@@ -12,6 +12,7 @@ import binascii
 from dataclasses import dataclass
 
 from citizenwatt.firmware import measure as fwmeasure
+from citizenwatt.firmware.meter import oriented
 from citizenwatt.workshop import config as wconfig
 
 # Samples travel as 16-bit units of 100 uV (read_uv() // 100): half the bytes of 32-bit
@@ -80,6 +81,10 @@ def measure_config(board, cfg: dict, trims: dict | None = None
         cal = wconfig.channel_cal(cfg, ch, None if trims is None else trims.get(ch["id"]))
         v = w.samples[vpin] if vpin is not None else None
         r = fwmeasure.measure(w.samples[ch["pin"]], v, SCALE_V, cal, w.n)
+        if ch.get("reverse") and r["pf"] is not None:
+            # A clamp known to sit backwards: the meter turns its power round, so do we.
+            r["real_w"], r["fault"] = oriented(r, True)
+            r["pf"] = -r["pf"]
         windows[ch["id"]], results[ch["id"]] = w, r
     return windows, results
 

@@ -99,3 +99,33 @@ def test_workshop_households_file_missing_or_without_its_columns(tmp_path):
     out = run("workshop", "--households", missing, "--wifi-ssid", "a", "--mqtt-host", "b")
     assert "n'a pas de colonne household_ref" in out
     assert "household_ref,household_name,timezone" in out
+
+
+def test_check_and_calibrate_follow_the_configs_reverse(boards):
+    """A clamp known to sit backwards ("reverse": true in config.json, the meter turns its
+    power round): check does not call it reversed, and calibrate measures it."""
+    import json
+
+    from citizenwatt.firmware.config import CURRENT_PINS, VOLTAGE_PIN
+    from citizenwatt.workshop import config as wconfig
+    from citizenwatt.workshop import sampling
+    from citizenwatt.workshop.board import Board
+    from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel
+    sim = boards(SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], load_w=2000,
+                                                   reversed=True)], voltage_pin=VOLTAGE_PIN))
+    raw = wconfig.build("cw-0001", wifi_ssid="atelier", wifi_password="x",
+                        mqtt_host="127.0.0.1", mqtt_port=1883, mqtt_user="cw-0001",
+                        mqtt_password="secret", voltage_adapter_v=9)
+    raw["channels"][0]["reverse"] = True
+    sim.fs.write("/config.json", wconfig.to_bytes(raw))
+    with Board(sim.port) as board:
+        _raw, cfg = wconfig.load(board)
+        _w, res = sampling.measure_config(board, cfg)
+    assert res[0]["real_w"] == pytest.approx(2000, rel=0.05)
+    assert res[0]["fault"] is None
+    out = " ".join(runner.invoke(app, ["check", sim.port, "--no-network"]).output.split())
+    assert "à l'envers" not in out
+    r = runner.invoke(app, ["calibrate", sim.port, "--reference-w", "2000", "--yes"])
+    assert r.exit_code == 0, r.output
+    trim = json.loads(sim.fs.read("/config.json"))["channels"][0]["trim"]
+    assert trim == pytest.approx(1.0, abs=0.05)
