@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -141,6 +141,14 @@ class SavingsOut(BaseModel):
     co2_source: str
     saved_kg_co2: float | None
     method_text: str = Field(description="The method in plain words, in the asked language.")
+
+    @field_validator("baseline_kwh_per_day", "dd_intercept_kwh", "dd_slope_kwh_per_hdd", "dd_r2",
+                     "expected_kwh", "actual_kwh", "saved_kwh", "saved_pct", "saved_eur",
+                     "saved_kg_co2")
+    @classmethod
+    def _no_float_noise(cls, v: float | None) -> float | None:
+        # 153.2, not 153.19999999999996; 6 decimals (mWh, micro-euros) keep what scripts sum.
+        return None if v is None else round(v, 6)
 
 
 class ComparisonOut(BaseModel):
