@@ -268,4 +268,6 @@ def test_data_page_and_staff_pages(site, browser):
     rows = browser.find_elements(By.CSS_SELECTOR, ".meters-table tbody tr")
     assert len(rows) == 6
     text = load(browser, f"{site['base']}/staff/households/1/savings", "staff-household-savings")
-    assert "Famille Martin" not in text or "Économies" in text
+    assert "Économies" in text and "Comment c'est calculé" in text
+    kwh = browser.find_element(By.CSS_SELECTOR, "#saved-kwh .big").text
+    assert kwh.endswith("kWh") and not kwh.startswith("-")
