@@ -182,7 +182,14 @@ class Meter:
         self.state["dropped"] = self.outbox.dropped
         self.state["clean"] = clean
         self.state["strikes"] = safemode.at_checkpoint(self.state["strikes"], clean, self.stable)
-        self.store.write(self.state)
+        try:
+            self.store.write(self.state)
+        except OSError:
+            # Flash full (the queue filled it while offline): the counters matter more
+            # than the oldest queued readings, which give up a segment (counted).
+            self.outbox.make_room()
+            self.state["dropped"] = self.outbox.dropped
+            self.store.write(self.state)
         self.policy.saved(self.energy.mwh, now)
 
     def run(self):

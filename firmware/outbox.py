@@ -142,15 +142,20 @@ class Outbox:
         try:
             self._append(payload)
         except OSError:
-            self.capacity = max(1, len(self) - self.per_segment)
             if self._segs[-1][1]:
                 self._new_segment()  # a half-written record stays behind as a torn tail
-            self._bound()
+            self.make_room()
             try:
                 self._append(payload)
             except OSError:
                 self.dropped += 1
                 return
+        self._bound()
+
+    def make_room(self):
+        """The flash is full: hold a segment less than now, from now on (the oldest
+        readings go, counted in dropped), so that the freed segment stays free."""
+        self.capacity = max(1, len(self) - self.per_segment)
         self._bound()
 
     def _append(self, payload):

@@ -95,3 +95,24 @@ def cpython_big_counter(start: int) -> dict:
     import vm_meter
 
     return vm_meter.run_big_counter(start)
+
+
+def cpython_full_flash() -> dict:
+    cpython_run_setup()
+    import vm_meter
+
+    return vm_meter.run_full_flash()
+
+
+def test_meter_on_a_full_flash_keeps_counting_and_reports_the_loss(tmp_path):
+    code = "import vm_meter\nr = vm_meter.run_full_flash()\nprint(json.dumps(r))\n"
+    on_vm = vm.run(tmp_path, code, {"vm_meter.py": (HERE / "vm_meter.py").read_text()},
+                   timeout_s=240)[-1]
+    for r in (on_vm, cpython_full_flash()):
+        assert r["errors"] == []                 # no crash, hence no reboot loop
+        assert r["saved_mwh"] is not None and r["saved_mwh"][0] > 0
+        assert r["dropped"] > 0 and r["status_dropped"] == r["dropped"]
+        seqs = r["seqs"]
+        assert seqs == sorted(seqs) and seqs[-1] == r["last_seq"]
+        # Every reading either arrived or is counted lost.
+        assert len(seqs) + r["dropped"] == r["last_seq"] + 1

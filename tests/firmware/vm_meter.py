@@ -185,3 +185,56 @@ def run_big_counter(start_mwh):
         if topic.endswith("/reading"):
             texts.append(msg.decode())
     return {"texts": texts, "mwh": list(meter.energy.mwh), "boot": meter.boot}
+
+
+def run_full_flash():
+    """A broker outage on a flash that fills up: a checkpoint due on the brim of a full
+    flash lands (the queue gives up its oldest readings), the queue goes on within what
+    the flash holds, and after the outage the readings kept arrive in order with the loss
+    reported in the status."""
+    from fw.energy import StateStore
+
+    cfg = config.validate({"meter_id": "vm-full", "mqtt_host": "broker", "interval_s": 10,
+                           "measure_period_s": 5, "cycles": 2, "sample_rate_hz": 1000,
+                           "channels": [{"id": 0, "pin": config.CURRENT_PINS[0]}],
+                           "voltage": {"pin": config.VOLTAGE_PIN}})
+    hw = FakeHW()
+    meter = Meter(cfg, hw)
+    meter.outbox.per_segment = 8
+    hw.stop_at_us = 20 * 1000000
+    meter.start()
+    while not hw.stopping():
+        meter.step()
+    hw.broker_down = True
+    hw.stop_at_us = 200 * 1000000
+    while not hw.stopping():
+        meter.step()
+    hw.flash.limit = hw.flash.size()  # full to the last byte
+    errors = []
+    try:
+        meter.checkpoint(meter.uptime_ms())
+    except OSError as e:
+        errors.append("checkpoint %r" % (e,))
+    saved = StateStore(hw.root + "/state.a", hw.root + "/state.b", hw.opener).load()
+    hw.stop_at_us = 400 * 1000000
+    try:
+        while not hw.stopping():
+            meter.step()
+    except OSError as e:
+        errors.append("loop %r" % (e,))
+    hw.broker_down = False
+    hw.stop_at_us = 500 * 1000000
+    while not hw.stopping():
+        meter.step()
+    dropped = meter.outbox.dropped
+    seqs = []
+    last_status = None
+    for topic, msg in hw.sent:
+        if topic.endswith("/reading"):
+            seqs.append(wire.decode_reading(topic, msg)["seq"])
+        else:
+            last_status = json.loads(msg)
+    return {"errors": errors, "saved_mwh": saved["mwh"] if saved else None,
+            "mwh": list(meter.energy.mwh), "dropped": dropped, "seqs": seqs,
+            "status_dropped": last_status.get("dropped") if last_status else None,
+            "last_seq": meter.seq - 1}
