@@ -114,6 +114,11 @@ def ports(lang: Lang = None,
         for b in boards:
             table.add_row(b.device, b.chip or t("ports.unknown"), b.vid_pid, b.description)
         console.print(table)
+        for b in boards:
+            # Listed is not usable: without the dialout group every command would fail.
+            if os.path.exists(b.device) and not os.access(b.device, os.R_OK | os.W_OK):
+                err_console.print("[bold yellow]![/] " + t("ports.no_access", port=b.device),
+                                  soft_wrap=True)
     run(lang=lang)
 
 

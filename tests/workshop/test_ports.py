@@ -44,3 +44,24 @@ def test_cli_lists_boards_and_hints_when_none(monkeypatch):
     assert r.exit_code == 0
     assert "/dev/ttyUSB0" in r.output and "CP210x" in r.output and "10C4:EA60" in r.output
     assert "Connected boards" in r.output
+
+
+def test_cli_says_when_a_listed_board_cannot_be_opened(monkeypatch, tmp_path):
+    """A board listed but not openable (account not in dialout): say so with the fix."""
+    import os
+
+    dev = tmp_path / "ttyUSB0"
+    dev.write_text("")
+    monkeypatch.setattr(ports.list_ports, "comports", lambda: [
+        _port(str(dev), 0x10C4, 0xEA60, "CP2102")])
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(dev)
+                        else real_access(p, mode))
+    r = CliRunner().invoke(app, ["ports"])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 0 and "CP210x" in out
+    assert "Vous n'avez pas le droit d'ouvrir %s" % dev in out
+    assert "sudo usermod -aG dialout $USER" in out
+    monkeypatch.setattr(os, "access", lambda p, mode: True)
+    out = " ".join(CliRunner().invoke(app, ["ports"]).output.split())
+    assert "droit d'ouvrir" not in out
