@@ -71,7 +71,12 @@ def install(app: FastAPI) -> None:
         lang = request_lang(request)
         errors = exc.errors()
         name, detail = _describe(errors[0]) if errors else ("?", "invalid")
-        if name == "meter_id":
+        first = errors[0] if errors else {}
+        whole_body = tuple(first.get("loc", ()))[:1] == ("body",) and (
+            first.get("type") == "json_invalid" or len(first.get("loc", ())) == 1)
+        if whole_body:  # not JSON, or JSON that is not an object: say it about the body
+            message = t(lang, "err.body_object")
+        elif name == "meter_id":
             value = errors[0].get("input", "")
             message = t(lang, "err.meter_id", value=str(value)[:40])
         else:

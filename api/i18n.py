@@ -44,6 +44,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Le paramètre « {name} » n'est pas valide ({detail}). Corrigez-le et réessayez.",
         "en": "The parameter \"{name}\" is not valid ({detail}). Fix it and try again.",
     },
+    "err.body_object": {
+        "fr": "Le contenu envoyé n'a pas la forme attendue : du JSON en UTF-8, un objet ou une liste selon l'adresse (voir /docs). Corrigez-le et réessayez.",
+        "en": "The request body does not have the expected shape: JSON in UTF-8, an object or a list depending on the address (see /docs). Fix it and try again.",
+    },
     "err.body": {
         "fr": "Le contenu envoyé n'est pas lisible (JSON attendu, en UTF-8). Corrigez-le et réessayez.",
         "en": "The request body cannot be read (JSON in UTF-8 expected). Fix it and try again.",
