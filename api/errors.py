@@ -54,6 +54,52 @@ def error_response(request: Request, status: int, code: str, message: str,
         status_code=status)
 
 
+# pydantic's problem types, said in the reader's language; others keep pydantic's words.
+_PROBLEMS = {
+    "missing": ("champ obligatoire", "required"),
+    "int_parsing": ("un nombre entier est attendu", "a whole number is expected"),
+    "int_type": ("un nombre entier est attendu", "a whole number is expected"),
+    "int_from_float": ("un nombre entier est attendu", "a whole number is expected"),
+    "float_parsing": ("un nombre est attendu", "a number is expected"),
+    "float_type": ("un nombre est attendu", "a number is expected"),
+    "finite_number": ("un nombre fini est attendu", "a finite number is expected"),
+    "bool_parsing": ("true ou false est attendu", "true or false is expected"),
+    "date_parsing": ("une date AAAA-MM-JJ valide est attendue", "a valid date YYYY-MM-DD is expected"),
+    "date_from_datetime_parsing": ("une date AAAA-MM-JJ valide est attendue", "a valid date YYYY-MM-DD is expected"),
+    "date_from_datetime_inexact": ("une date AAAA-MM-JJ sans heure est attendue", "a date YYYY-MM-DD without a time is expected"),
+    "date_type": ("une date AAAA-MM-JJ est attendue", "a date YYYY-MM-DD is expected"),
+    "greater_than_equal": ("au moins {ge}", "at least {ge}"),
+    "greater_than": ("plus de {gt}", "more than {gt}"),
+    "less_than_equal": ("au plus {le}", "at most {le}"),
+    "less_than": ("moins de {lt}", "less than {lt}"),
+    "string_too_short": ("au moins {min_length} caractère(s)", "at least {min_length} character(s)"),
+    "string_too_long": ("au plus {max_length} caractères", "at most {max_length} characters"),
+    "string_type": ("un texte est attendu", "a text is expected"),
+    "string_pattern_mismatch": ("caractères non acceptés", "characters not accepted"),
+    "string_unicode": ("un texte en UTF-8 est attendu", "a UTF-8 text is expected"),
+    "too_long": ("au plus {max_length} éléments", "at most {max_length} items"),
+    "too_short": ("au moins {min_length} élément(s)", "at least {min_length} item(s)"),
+    "list_type": ("une liste est attendue", "a list is expected"),
+    "dict_type": ("un objet est attendu", "an object is expected"),
+    "model_type": ("un objet est attendu", "an object is expected"),
+    "literal_error": ("valeurs possibles : {expected}", "possible values: {expected}"),
+    "enum": ("valeurs possibles : {expected}", "possible values: {expected}"),
+}
+
+
+def _problem(err: dict, lang: str) -> str:
+    said = _PROBLEMS.get(err.get("type", ""))
+    if said is None:
+        return err.get("msg", "invalid")
+    ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+    if lang == "fr" and "expected" in ctx:
+        ctx["expected"] = ctx["expected"].replace(" or ", " ou ")
+    try:
+        return (said[0] if lang == "fr" else said[1]).format(**ctx)
+    except (KeyError, IndexError):
+        return err.get("msg", "invalid")
+
+
 def _describe(err: dict) -> tuple[str, str]:
     loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
     return (".".join(loc) or "?"), err.get("msg", "invalid")
@@ -80,7 +126,7 @@ def install(app: FastAPI) -> None:
             value = errors[0].get("input", "")
             message = t(lang, "err.meter_id", value=str(value)[:40])
         else:
-            message = t(lang, "err.param", name=name, detail=detail)
+            message = t(lang, "err.param", name=name, detail=_problem(errors[0], lang))
         return error_response(
             request, 422, "invalid_parameter", message,
             {"errors": [{"parameter": _describe(e)[0], "problem": _describe(e)[1]}
