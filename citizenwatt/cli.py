@@ -56,7 +56,7 @@ DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Dossier 
 def demo(
     meters: Annotated[int, typer.Option(min=1, max=50, help="Nombre de compteurs simulés.")] = 3,
     interval: Annotated[float, typer.Option(min=0.5, max=600, help="Secondes entre deux relevés.")] = 5.0,
-    speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Accélération de l'horloge simulée.")] = 1.0,
+    speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Accélération de l'horloge simulée, jusqu'à rattraper l'heure réelle.")] = 1.0,
     port: Annotated[Optional[int], typer.Option(help="Port de l'API (8000 par défaut, un autre s'il est pris).")] = None,
     history: Annotated[bool, typer.Option(help="Au premier lancement, rejouer la journée depuis minuit.")] = True,
     data_dir: DataDirOpt = None,

@@ -49,6 +49,24 @@ def _stop_before_present(clock, margin_s: float = 5.0) -> None:
     clock.sleep_ms = capped_sleep_ms
 
 
+def _hold_at_present(clock, margin_s: float = 1.0) -> None:
+    """Let a simulated clock run fast (--speed) only until it reaches the present, then
+    at real time: a clock ahead of it would stamp readings in the future, which the
+    collector refuses beyond 300 s. The wait runs in the meter's own thread, after each
+    sleep, and ends early when the meter is asked to stop."""
+    sleep_ms = clock.sleep_ms
+
+    def held_sleep_ms(ms: float) -> None:
+        sleep_ms(ms)
+        while not clock.stopping:
+            ahead_s = clock.utc() - (time.time() - margin_s)
+            if ahead_s <= 0:
+                return
+            time.sleep(min(ahead_s, 0.2))
+
+    clock.sleep_ms = held_sleep_ms
+
+
 @dataclass
 class Demo:
     settings: Settings
@@ -153,6 +171,7 @@ class Demo:
             m = SimulatedMeter(meter_id=meter_id, host=host, port=port, state_dir=state_dir,
                                seed=i + 1, interval_s=self.interval_s, speed=self.speed,
                                channels=self.channels)
+            _hold_at_present(m.clock)
             self.sim_meters.append(m)
             m.start()
 

@@ -43,3 +43,26 @@ def test_history_replay_never_passes_the_present(tmp_path, monkeypatch):
     assert count > 60  # the day so far, a reading a minute (at least the last hour)
     assert dict(demo.collector.metrics.rejected) == {}  # no future_ts refusals
     assert ahead_s <= 1.0, f"a replayed reading was stamped {ahead_s:.0f} s in the future"
+
+
+def test_a_faster_clock_catches_up_with_the_present_and_stays_there(tmp_path):
+    # --speed 100 after the replay: the live meter starts at the present; a clock 100 times
+    # too fast would be 300 s ahead within 3 s and the collector would refuse everything.
+    settings = load_settings(data_dir=tmp_path / "data", mqtt_port=free_port(),
+                             api_port=free_port())
+    demo = Demo(settings, meters=1, interval_s=2.0, speed=100.0)
+    try:
+        demo.start()
+        for t in demo._starters:
+            t.join(60)
+            assert not t.is_alive()
+        live = demo.sim_meters[0]
+        first = live.published
+        assert live.wait_published(first + 3, 20)  # live readings go on, in real time
+        assert demo.collector.wait_idle(10)
+        ahead_s = demo.store._conn().execute(
+            "SELECT MAX(ts_utc - received_utc) FROM reading").fetchone()[0]
+    finally:
+        demo.stop()
+    assert dict(demo.collector.metrics.rejected) == {}
+    assert ahead_s <= 1.0, f"a reading was stamped {ahead_s:.0f} s in the future"
