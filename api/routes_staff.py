@@ -288,8 +288,10 @@ def assign_meter(household_id: HidDep, body: AssignIn, db: Db, who: Who) -> Hous
 
 class TariffIn(BaseModel):
     option: Literal["base", "hphc"]
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: date = Field(description="First day the prices apply (included).")
+    valid_to: date | None = Field(None, description=(
+        "Day the prices stop applying (excluded: the next tariff's valid_from); null = still valid. "
+        "On a day two tariffs cover, the one that started last applies."))
     base_eur_per_kwh: float | None = Field(None, gt=0, le=10)
     peak_eur_per_kwh: float | None = Field(None, gt=0, le=10)
     offpeak_eur_per_kwh: float | None = Field(None, gt=0, le=10)
