@@ -99,6 +99,25 @@ class BodyLimit:
         return await self.app(scope, replayed, send)
 
 
+class HeadAsGet:
+    """ASGI middleware: HEAD answers what GET would, without the body (uptime checks and
+    link checkers use it; FastAPI's GET routes alone answer HEAD with 405)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def without_body(message):
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        return await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     # A year of hourly energy is ~9,000 small objects per request. With the whole
@@ -151,6 +170,7 @@ def create_app(store: ReadingStore, settings=None,
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(HeadAsGet)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
