@@ -96,6 +96,39 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+# pydantic's messages for the mistakes a person makes in a settings file, in French
+_MESSAGES = {
+    "extra_forbidden": "réglage inconnu (faute de frappe ? la liste est dans docs/collector.md)",
+    "int_parsing": "un nombre entier est attendu",
+    "int_from_float": "un nombre entier est attendu",
+    "int_type": "un nombre entier est attendu",
+    "float_parsing": "un nombre est attendu",
+    "float_type": "un nombre est attendu",
+    "string_type": "un texte entre guillemets est attendu",
+    "bool_parsing": "true ou false est attendu",
+    "greater_than_equal": "au moins {ge}",
+    "greater_than": "un nombre plus grand que {gt}",
+    "less_than_equal": "au plus {le}",
+    "less_than": "un nombre plus petit que {lt}",
+    "string_too_short": "au moins {min_length} caractère(s)",
+    "string_too_long": "au plus {max_length} caractères",
+    "literal_error": "valeurs permises : {expected}",
+}
+
+
+def _in_french(err: dict) -> str:
+    ctx = dict(err.get("ctx") or {})
+    if "expected" in ctx:
+        ctx["expected"] = str(ctx["expected"]).replace("' or '", "' ou '")
+    template = _MESSAGES.get(err["type"])
+    if template is None:
+        return str(err["msg"]).removeprefix("Value error, ")
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return str(err["msg"])
+
+
 def load_settings(config_file: Path | None = None, **overrides) -> Settings:
     """Load settings; raise ConfigError with a readable message on any bad value."""
     if config_file is not None:
@@ -109,7 +142,7 @@ def load_settings(config_file: Path | None = None, **overrides) -> Settings:
         lines = []
         for err in e.errors():
             where = ".".join(str(p) for p in err["loc"]) or "?"
-            lines.append(f"  - {where} : {err['msg'].removeprefix('Value error, ')} (valeur reçue : {err.get('input')!r})")
+            lines.append(f"  - {where} : {_in_french(err)} (valeur reçue : {err.get('input')!r})")
         raise ConfigError("Configuration invalide :\n" + "\n".join(lines) +
                           "\nCorrigez ces réglages (variables CITIZENWATT_* ou fichier "
                           "--config) puis relancez.") from None

@@ -20,3 +20,29 @@ def test_influx_url_without_http_scheme_or_host_is_refused_at_load(url):
                                  "http://localhost:8086/", "HTTP://127.0.0.1:8086"])
 def test_influx_url_with_http_scheme_is_kept(url):
     assert load_settings(influx_url=url).influx_url == url
+
+
+def _problem(tmp_path, toml: str) -> str:
+    path = tmp_path / "collector.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as e:
+        load_settings(path)
+    return str(e.value)
+
+
+@pytest.mark.parametrize("toml, expected", [
+    ('mqtt_hots = "127.0.0.1"\n', "réglage inconnu"),
+    ('mqtt_port = "abc"\n', "un nombre entier"),
+    ('mqtt_port = 0\n', "au moins 1"),
+    ('metrics_port = 70000\n', "au plus 65535"),
+    ('store = "mongo"\n', "'sqlite' ou 'influxdb'"),
+    ('influx_timeout_s = 0\n', "plus grand que 0"),
+    ('influx_timeout_s = "x"\n', "un nombre"),
+    ('collector_id = ""\n', "au moins 1 caractère"),
+])
+def test_a_bad_setting_is_explained_in_french(tmp_path, monkeypatch, toml, expected):
+    monkeypatch.delenv("CITIZENWATT_CONFIG", raising=False)
+    text = _problem(tmp_path, toml)
+    assert expected in text, text
+    assert "Input should" not in text and "Extra inputs" not in text
+    assert "relancez" in text
