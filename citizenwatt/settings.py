@@ -6,6 +6,7 @@ A bad value fails at load with a message naming the setting and what it expects.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+# The TOML file of the load in progress (load_settings), for settings_customise_sources.
+_config_file: ContextVar[str | None] = ContextVar("citizenwatt_config_file", default=None)
 
 
 class ConfigError(Exception):
@@ -90,7 +95,7 @@ class Settings(BaseSettings):
                                    dotenv_settings, file_secret_settings
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml_file = os.environ.get("CITIZENWATT_CONFIG")
+        toml_file = _config_file.get()
         if toml_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
@@ -131,11 +136,14 @@ def _in_french(err: dict) -> str:
 
 def load_settings(config_file: Path | None = None, **overrides) -> Settings:
     """Load settings; raise ConfigError with a readable message on any bad value."""
-    if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigError(f"Fichier de configuration introuvable : {config_file}. "
-                              "Vérifiez le chemin passé à --config.")
-        os.environ["CITIZENWATT_CONFIG"] = str(config_file)
+    where = "le chemin passé à --config"
+    if config_file is None and os.environ.get("CITIZENWATT_CONFIG"):
+        config_file, where = Path(os.environ["CITIZENWATT_CONFIG"]), "CITIZENWATT_CONFIG"
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"Fichier de configuration introuvable : {config_file}. "
+                          f"Vérifiez {where}.")
+    # the file is read for this load only (it once stayed in os.environ for later loads)
+    token = _config_file.set(str(config_file) if config_file is not None else None)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as e:
@@ -148,3 +156,5 @@ def load_settings(config_file: Path | None = None, **overrides) -> Settings:
                           "--config) puis relancez.") from None
     except Exception as e:  # a TOML syntax error, for instance
         raise ConfigError(f"Configuration illisible : {e}. Corrigez le fichier puis relancez.") from None
+    finally:
+        _config_file.reset(token)

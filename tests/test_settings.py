@@ -46,3 +46,18 @@ def test_a_bad_setting_is_explained_in_french(tmp_path, monkeypatch, toml, expec
     assert expected in text, text
     assert "Input should" not in text and "Extra inputs" not in text
     assert "relancez" in text
+
+
+def test_a_config_file_does_not_stick_to_later_loads(tmp_path, monkeypatch):
+    monkeypatch.delenv("CITIZENWATT_CONFIG", raising=False)
+    monkeypatch.delenv("CITIZENWATT_MQTT_HOST", raising=False)
+    path = tmp_path / "a.toml"
+    path.write_text('mqtt_host = "broker.example.org"\n')
+    assert load_settings(path).mqtt_host == "broker.example.org"
+    assert load_settings().mqtt_host is None
+
+
+def test_a_missing_file_named_by_citizenwatt_config_is_said(tmp_path, monkeypatch):
+    monkeypatch.setenv("CITIZENWATT_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match="nope.toml"):
+        load_settings()
