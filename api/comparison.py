@@ -18,6 +18,10 @@ from .models import Household
 
 MIN_GROUP = 5
 MIN_DAY_SHARE = 0.5  # a household counts when at least half the days are fully measured
+# The median of an odd group is one real household's figure: it is only ever shown as a
+# mean over at least a week, rounded to half a kWh a day, so that no one's day can be read.
+MIN_DAYS = 7
+MEDIAN_STEP_KWH = 0.5
 
 
 @dataclass
@@ -40,6 +44,7 @@ def mean_daily_kwh(store: ReadingStore, hh: Household, start: date, end: date) -
 
 
 def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: date) -> Comparison:
+    start = min(start, date.fromordinal(end.toordinal() - (MIN_DAYS - 1)))
     out = Comparison(status="ok", profile=hh.profile)
     if not hh.profile:
         out.status = "no_profile"
@@ -53,9 +58,9 @@ def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: d
     if len(values) < MIN_GROUP:
         out.status = "group_too_small"
         return out
-    out.median_kwh_per_day = statistics.median(values)
+    out.median_kwh_per_day = round(statistics.median(values) / MEDIAN_STEP_KWH) * MEDIAN_STEP_KWH
     if out.own_kwh_per_day is None:
         out.status = "no_own_data"
     elif out.median_kwh_per_day > 0:
-        out.difference_pct = 100.0 * (out.own_kwh_per_day / out.median_kwh_per_day - 1.0)
+        out.difference_pct = round(100.0 * (out.own_kwh_per_day / out.median_kwh_per_day - 1.0))
     return out

@@ -154,6 +154,24 @@ def test_comparison_needs_five_similar_households(world, wclient):
     assert c["own_kwh_per_day"] == pytest.approx(9.6)
     assert "Voisin" not in json.dumps(c)
 
+    # The median of five is one neighbour's figure (250 W): it is never shown for a single
+    # day (the period widens to a week) nor to better than half a kWh a day.
+    with world.app.state.sessionmaker() as db:
+        from citizenwatt.api.models import Deployment
+        dep = db.get(Deployment, world.deployments["d1"])
+        for i, watts in enumerate((140.0, 160.0, 170.0, 180.0), start=4):
+            hh, _ = admin.create_household(db, dep, f"Voisin {i}", profile="appart-gaz")
+            meter = f"voisin-{i}"
+            admin.register_meter(db, dep, meter)
+            admin.assign_meter(db, hh, meter, date(2026, 3, 1))
+            world.store.write(constant_readings(meter, local_ts(2026, 3, 1), NOW - 60, watts, 1800), NOW)
+        db.commit()
+    c = get(wclient, world, "A", "/comparison", start="2026-03-20", end="2026-03-20").json()
+    # peers 100 140 160 170 180 200 250 300 600 W: median 180 W = 4.32 kWh a day -> 4.5
+    assert c["status"] == "ok" and c["group_size"] == 9
+    assert c["median_kwh_per_day"] == 4.5
+    assert c["difference_pct"] == round(100 * (c["own_kwh_per_day"] / 4.5 - 1))
+
 
 def test_export_holds_everything_about_the_household(world, wclient):
     r = get(wclient, world, "A", "/export")
