@@ -59,13 +59,18 @@ def live_power(store: ReadingStore, meter_id: str, now_s: float,
                      power_w=sum(r.power_w for r in rows), channels=rows)
 
 
-def check_range(start: date, end: date, resolution: Resolution, settings: ApiSettings) -> None:
+def check_dates(start: date, end: date) -> None:
+    """Both days within the supported years, and in order; 422 with a sentence otherwise."""
     for d in (start, end):
         if not MIN_DATE <= d <= MAX_DATE:
             raise ApiError(422, "err.date_bounds", value=d.isoformat(),
                            min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat())
     if end < start:
         raise ApiError(422, "err.range_order", start=start.isoformat(), end=end.isoformat())
+
+
+def check_range(start: date, end: date, resolution: Resolution, settings: ApiSettings) -> None:
+    check_dates(start, end)
     s, e = snap_range(start, end, resolution)
     days = (e - s).days + 1
     limit = settings.max_hour_range_days if resolution == "hour" else settings.max_day_range_days

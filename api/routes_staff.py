@@ -196,16 +196,11 @@ class LinkOut(BaseModel):
 
 
 def check_baseline(start: date | None, end: date | None) -> None:
-    from .consumption import MAX_DATE, MIN_DATE
+    from .consumption import check_dates
     if (start is None) != (end is None):
         raise ApiError(422, "err.baseline_pair")
     if start and end:
-        for d in (start, end):
-            if not MIN_DATE <= d <= MAX_DATE:
-                raise ApiError(422, "err.date_bounds", value=d.isoformat(),
-                               min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat())
-        if end < start:
-            raise ApiError(422, "err.range_order", start=start.isoformat(), end=end.isoformat())
+        check_dates(start, end)
         if (end - start).days > 731:
             raise ApiError(422, "err.range_too_long", days=(end - start).days + 1,
                            resolution="day", max_days=732)
