@@ -244,6 +244,8 @@ class Collector:
         client.subscribe([(prefix + wire.READING_FILTER, 1), (prefix + wire.STATUS_FILTER, 1)])
         self._connected.set()
         self.metrics.connected = True
+        if self._started:  # after "connexion au broker perdue": say it is over
+            log.info("reconnecté au broker %s:%s", self.host, self.port)
         self._connack = reason_code  # last: start() reads _connected once this is set
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):

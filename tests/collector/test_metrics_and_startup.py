@@ -133,3 +133,25 @@ def test_broker_refusing_the_collector_at_start_is_one_line_naming_it(tmp_path):
     assert f"127.0.0.1:{broker.port}" in lines[0] and "Not authorized" in lines[0]
     assert "identifiants" in lines[0]
     assert res.stdout.strip() == "", res.stdout  # nothing else on the terminal either
+
+
+def test_a_lost_broker_is_logged_and_so_is_its_return(tmp_path, caplog):
+    import logging
+
+    from tests.services import Mosquitto
+
+    broker = Mosquitto(tmp_path / "broker").start()
+    store = SqliteStore(tmp_path / "r.sqlite")
+    c = Collector(store, broker.host, broker.port, client_id="cw-reconnect")
+    try:
+        with caplog.at_level(logging.INFO, logger="citizenwatt.collector"):
+            c.start()
+            broker.restart()
+            wait_until(lambda: "perdue" in caplog.text, 10, "the lost connection logged")
+            wait_until(lambda: c.healthy()[0], 15, "the collector back on the broker")
+            wait_until(lambda: "reconnecté" in caplog.text, 5, "the return logged")
+        assert f"{broker.host}:{broker.port}" in caplog.text.split("reconnecté")[1]
+    finally:
+        c.stop()
+        store.close()
+        broker.stop()
