@@ -32,6 +32,8 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # Without it Mosquitto sends 20 at a time (max_inflight_messages), which caps a batch at 20
 # messages; the rest waits in its queue, and beyond max_queued_messages (1000) is DROPPED.
 RECEIVE_MAXIMUM = 20000
+# A connection lost sooner than this after it was made hints at a duplicate client id.
+QUICK_LOSS_S = 10.0
 
 
 _PUBACK_STRUCT = struct.Struct("!BBH")
@@ -144,6 +146,7 @@ class Collector:
         self._stopping = threading.Event()
         self._connack: object = None
         self._connection = 0
+        self._connected_at = 0.0  # time.monotonic() of the last successful connection
         self._started = False  # start() succeeded: from then on, connection trouble is logged
         self.mqtt_version: str | None = None
 
@@ -246,14 +249,25 @@ class Collector:
         self.metrics.connected = True
         if self._started:  # after "connexion au broker perdue": say it is over
             log.info("reconnecté au broker %s:%s", self.host, self.port)
+        self._connected_at = time.monotonic()
         self._connack = reason_code  # last: start() reads _connected once this is set
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected.clear()
         self.metrics.connected = False
         if self._started and not self._stopping.is_set():
-            log.warning("connexion au broker perdue (%s) : reconnexion automatique",
-                        reason_code)
+            lasted_s = time.monotonic() - self._connected_at
+            if lasted_s < QUICK_LOSS_S or str(reason_code) == "Session taken over":
+                # The broker keeps one session per client id: it drops the older connection
+                # when another client connects with the same id, and the two alternate.
+                log.warning("connexion au broker perdue %.0f s après la connexion (%s) : "
+                            "reconnexion automatique. Si cela se répète, une autre instance "
+                            "utilise sans doute le même identifiant %r : donnez à chacune le "
+                            "sien (CITIZENWATT_COLLECTOR_ID).", lasted_s, reason_code,
+                            self.client_id)
+            else:
+                log.warning("connexion au broker perdue (%s) : reconnexion automatique",
+                            reason_code)
 
     def _on_message(self, client, userdata, msg):
         # Only queue here: paho's thread must keep reading from the broker whatever the

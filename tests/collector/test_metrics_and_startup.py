@@ -155,3 +155,28 @@ def test_a_lost_broker_is_logged_and_so_is_its_return(tmp_path, caplog):
         c.stop()
         store.close()
         broker.stop()
+
+
+def test_two_instances_with_one_client_id_are_told_to_change_it(tmp_path, caplog):
+    # The broker keeps one session per client id: two collectors with the same id throw
+    # each other out every second. The log must say what to change, not only "perdue".
+    import logging
+
+    from tests.services import Mosquitto
+
+    broker = Mosquitto(tmp_path / "broker").start()
+    store = SqliteStore(tmp_path / "r.sqlite")
+    first = Collector(store, broker.host, broker.port, client_id="cw-same")
+    second = Collector(store, broker.host, broker.port, client_id="cw-same")
+    try:
+        with caplog.at_level(logging.INFO, logger="citizenwatt.collector"):
+            first.start()
+            second.start()
+            wait_until(lambda: "CITIZENWATT_COLLECTOR_ID" in caplog.text, 10,
+                       "a warning naming the collector id setting")
+        assert "cw-same" in caplog.text
+    finally:
+        first.stop()
+        second.stop()
+        store.close()
+        broker.stop()
