@@ -13,6 +13,12 @@ MAX_CHANNELS = 6
 MAX_METER_ID = 32
 # Integer fields (boot, seq, up_ms, channel id) stay exact as JSON numbers and in any store.
 MAX_INT = 9007199254740991  # 2**53 - 1
+# Plausibility bounds, far beyond any household, so that one wrong value cannot poison a
+# day of stored energy: 1 MW, 10 kA, 10 kV, and a counter that stays exact in mWh.
+MAX_POWER_W = 1000000
+MAX_IRMS_A = 10000
+MAX_VRMS_V = 10000
+MAX_ENERGY_WH = MAX_INT / 1000
 # A meter's clock may run a little ahead of the collector's; beyond this it is wrong.
 MAX_FUTURE_S = 300
 # 2020-01-01T00:00:00Z: anything earlier is an unsynced clock, not a real date.
@@ -196,8 +202,15 @@ def _validate(obj, now_s, channel_fields):
         seen.append(c["id"])
         if c["energy_wh"] < 0 or c.get(ENERGY_MWH, 0) < 0:
             raise WireError(NEGATIVE_ENERGY, where + "energy_wh is %r" % c["energy_wh"])
-        if c["irms_a"] < 0:
-            raise WireError(BAD_VALUE, where + "irms_a is %r" % c["irms_a"])
+        if c["energy_wh"] > MAX_ENERGY_WH:
+            raise WireError(BAD_VALUE, where + "energy_wh %r is beyond any meter" % c["energy_wh"])
+        if not 0 <= c["irms_a"] <= MAX_IRMS_A:
+            raise WireError(BAD_VALUE, where + "irms_a %r is outside [0, %d]" % (c["irms_a"], MAX_IRMS_A))
+        if not -MAX_POWER_W <= c["power_w"] <= MAX_POWER_W:
+            raise WireError(BAD_VALUE, where + "power_w %r is beyond +/-%d" % (c["power_w"], MAX_POWER_W))
+        v = c.get("vrms_v")
+        if v is not None and not 0 <= v <= MAX_VRMS_V:
+            raise WireError(BAD_VALUE, where + "vrms_v %r is outside [0, %d]" % (v, MAX_VRMS_V))
         pf = c.get("pf")
         if pf is not None and not -1.0 <= pf <= 1.0:
             raise WireError(BAD_VALUE, where + "pf %r is outside [-1, 1]" % pf)

@@ -48,6 +48,11 @@ CASES = [
     ("pf", "cw/m-1/reading", json.dumps(reading(ch=[{"id": 0, "energy_wh": 1, "power_w": 1, "irms_a": 1, "apparent": False, "pf": 1.5}])), wire.BAD_VALUE),
     ("dup-ch", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1, 1, 1), wire.channel(0, 1, 1, 1)])), wire.BAD_VALUE),
     ("extra", "cw/m-1/reading", json.dumps(reading(colour="red")), wire.BAD_VALUE),
+    ("huge-power", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1.0, 2e6, 1.0)])), wire.BAD_VALUE),
+    ("huge-energy", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1e300, 2.0, 1.0)])), wire.BAD_VALUE),
+    ("huge-current", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1.0, 2.0, 5e4)])), wire.BAD_VALUE),
+    ("huge-voltage", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1.0, 2.0, 1.0, 1e5, 0.5)])), wire.BAD_VALUE),
+    ("big-but-real", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 9e9, -2.3e4, 100.0, 250.0, -0.9)])), None),
 ]
 
 
