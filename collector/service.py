@@ -28,6 +28,9 @@ log = logging.getLogger("citizenwatt.collector")
 
 # How long the broker keeps our session (and queues QoS 1 messages) while we are away.
 SESSION_EXPIRY_S = 7 * 24 * 3600
+# A reading whose (meter, boot, seq) is stored already with other values: not malformed,
+# so not one of the wire contract's reasons, but kept and counted the same way.
+KEY_CONFLICT = "key_conflict"
 # QoS 1 messages the broker may send us before we acknowledge (MQTT v5 Receive Maximum).
 # Without it Mosquitto sends 20 at a time (max_inflight_messages), which caps a batch at 20
 # messages; the rest waits in its queue, and beyond max_queued_messages (1000) is DROPPED.
@@ -301,6 +304,7 @@ class Collector:
                 return
             self.metrics.queue_depth = len(self._inbox)
             rows, statuses = [], []
+            source: dict[int, _Message] = {}  # row -> the message it came from
             readings = 0
             for m in batch:
                 try:
@@ -310,11 +314,24 @@ class Collector:
                                          m.received_s))
                     else:
                         obj = decode_reading(m.topic, m.payload, m.received_s)
-                        rows.extend(readings_from_payload(obj, m.received_s))
+                        for row in readings_from_payload(obj, m.received_s):
+                            rows.append(row)
+                            source[id(row)] = m
                         readings += 1
                 except wire.WireError as e:
                     self._reject(m, e.reason, e.detail)
-            self._store_with_retry(rows, statuses, batch[-1].received_s)
+            conflicts = self._store_with_retry(rows, statuses, batch[-1].received_s)
+            kept = set()
+            for row in conflicts:
+                m = source[id(row)]
+                if id(m) not in kept:  # one dead letter per message, whole payload
+                    kept.add(id(m))
+                    readings -= 1
+                    self._reject(m, KEY_CONFLICT, (
+                        "meter %s boot %d seq %d was already stored with other values: the "
+                        "meter was probably reflashed and counts from boot 1 again; kept as a "
+                        "dead letter, give the meter a new id or carry its boot counter over"
+                        % (row.meter_id, row.boot, row.seq)))
             self.metrics.readings_stored += readings
             self.metrics.last_lag_s = self.clock() - batch[0].received_s
             if self._client is not None:
@@ -343,13 +360,14 @@ class Collector:
         delay = 0.2
         while True:
             try:
+                res = None
                 if rows:
                     res = self.store.write(rows, received_s)
                     self.metrics.stored += res.stored
                     self.metrics.duplicates += res.duplicates
                 for meter_id, status, t in statuses:
                     self.store.set_status(meter_id, status, t)
-                return
+                return res.conflicts if res is not None else ()
             except Exception as e:
                 # Nothing is acknowledged until stored: the broker keeps the messages.
                 self.metrics.store_errors += 1

@@ -25,6 +25,7 @@ from .store import (
     HourEnergy,
     MeterSummary,
     WriteResult,
+    same_reading,
     delta_start,
     energy_delta_wh,
     reading_hour,
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS rejected (
 
 COLUMNS = ("meter_id, channel, boot, seq, ts_utc, ts_from_meter, received_utc, interval_s, "
            "energy_wh, power_w, irms_a, apparent, vrms_v, pf, delta_wh, delta_t0")
-DEAD_LETTER_HEAD_BYTES = 256
+CONFLICT = "conflict"
+DEAD_LETTER_HEAD_BYTES = 2048  # a whole valid-sized payload: a conflict is kept entire
 # PRAGMA user_version of an up-to-date file; older files are brought up to it at open.
 SCHEMA_VERSION = 2
 # What channel_summary holds, computed from the readings themselves (at upgrade, after a
@@ -206,8 +208,12 @@ class SqliteStore:
                 version = db.execute("PRAGMA data_version").fetchone()[0]
                 if version != self._data_version:
                     self._last.clear()
+                conflicts = []
                 for r in rows:
-                    if self._insert(db, r, received_s, hours, pending_last, touched):
+                    outcome = self._insert(db, r, received_s, hours, pending_last, touched)
+                    if outcome is CONFLICT:
+                        conflicts.append(r)
+                    elif outcome:
                         stored += 1
                         s = summary.get((r.meter_id, r.channel))
                         if s is None:
@@ -235,7 +241,7 @@ class SqliteStore:
                 db.execute("ROLLBACK")
                 raise
             self._last.update(pending_last)
-        return WriteResult(stored=stored, duplicates=dup)
+        return WriteResult(stored=stored, duplicates=dup, conflicts=tuple(conflicts))
 
     def _neighbour(self, db, r: ChannelReading, before: bool):
         op, order = ("<", "DESC") if before else (">", "ASC")
@@ -255,14 +261,15 @@ class SqliteStore:
     def _after_delete(self, db, meter_id: str, start_s: float, end_s: float) -> None:
         """Same as _after_write, for a deletion."""
 
-    def _insert(self, db, r: ChannelReading, received_s, hours, pending_last, touched) -> bool:
+    def _insert(self, db, r: ChannelReading, received_s, hours, pending_last, touched):
+        """True: stored; False: a redelivery; CONFLICT: same key, other values."""
         key = (r.meter_id, r.channel)
         last = pending_last.get(key) or self._last.get(key)
         if last is not None and r.order_key > last[0]:
             prev, nxt = last[1], None  # the common case: the newest reading so far
         else:
             if last is not None and r.order_key == last[0]:
-                return False
+                return False if same_reading(last[1], r) else CONFLICT
             p = self._neighbour(db, r, before=True)
             prev = _row_to_reading(p) if p else None
             nxt = self._neighbour(db, r, before=False)
@@ -274,7 +281,10 @@ class SqliteStore:
              r.interval_s, r.energy_wh, r.power_w, r.irms_a, int(r.apparent), r.vrms_v, r.pf,
              delta, t0))
         if cur.rowcount == 0:
-            return False
+            old = db.execute(f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? "
+                             "AND boot=? AND seq=?",
+                             (r.meter_id, r.channel, r.boot, r.seq)).fetchone()
+            return False if old is None or same_reading(_row_to_reading(old), r) else CONFLICT
         self._add(hours, r, t0, delta, +1)
         touched.append((r.meter_id, r.channel, r.boot, r.seq))
         if nxt is not None:

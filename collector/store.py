@@ -122,7 +122,18 @@ class HourEnergy:
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     stored: int
-    duplicates: int
+    duplicates: int  # the same reading again (a redelivery): nothing to do
+    # Same (meter, channel, boot, seq) as a stored reading but other values: not a
+    # redelivery (a meter reflashed from scratch counts boot and seq from 1 again). Not
+    # stored; the caller keeps them as dead letters so that nothing is lost.
+    conflicts: tuple[ChannelReading, ...] = ()
+
+
+def same_reading(a: ChannelReading, b: ChannelReading) -> bool:
+    """Whether b is a redelivery of a (same key): same counter, same meter timestamp."""
+    if abs(a.energy_wh - b.energy_wh) > 0.0005:
+        return False
+    return not (a.ts_from_meter and b.ts_from_meter and abs(a.ts_utc - b.ts_utc) > 0.001)
 
 
 @dataclass(frozen=True, slots=True)

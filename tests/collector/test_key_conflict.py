@@ -1,0 +1,80 @@
+"""A meter reflashed from scratch counts boot and seq from 1 again: its readings reuse keys
+of readings already stored. They are not redeliveries, so they must not be dropped as
+duplicates: the store reports them as conflicts and the collector keeps them whole as dead
+letters, counted under key_conflict."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+
+from citizenwatt.collector.service import KEY_CONFLICT, Collector
+from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.collector.store import ChannelReading
+from citizenwatt.firmware import wire
+
+NOW = time.time()
+
+
+def row(seq, energy_wh, ts, from_meter=True):
+    return ChannelReading("m-1", 0, 1, seq, ts, from_meter, 10.0, energy_wh, 360.0, 1.6, True)
+
+
+def test_store_tells_a_redelivery_from_a_conflict(tmp_path):
+    store = SqliteStore(tmp_path / "r.sqlite")
+    first = [row(0, 100.0, NOW - 100), row(1, 101.0, NOW - 90)]
+    assert store.write(first, NOW).stored == 2
+    # the same readings again (through the cache and through the table): duplicates
+    res = store.write([row(1, 101.0, NOW - 90), row(0, 100.0, NOW - 100)], NOW)
+    assert (res.stored, res.duplicates, res.conflicts) == (0, 2, ())
+    # a collector-stamped redelivery has another arrival time but is the same reading
+    store.write([row(2, 102.0, NOW - 80, from_meter=False)], NOW)
+    assert store.write([row(2, 102.0, NOW - 5, from_meter=False)], NOW).duplicates == 1
+    # a reflashed meter: same keys, counter from 0, later timestamps
+    again = [row(0, 0.1, NOW - 20), row(1, 0.2, NOW - 10)]
+    res = store.write(again, NOW)
+    assert res.stored == 0 and res.duplicates == 0 and list(res.conflicts) == again
+    # the stored history is untouched
+    assert sum(h.energy_wh for h in store.hourly("m-1", 0, 4e9)) == 102.0 - 100.0 + \
+        min(100.0, 360.0 * 10 / 3600)
+
+
+def test_collector_keeps_conflicting_readings_as_whole_dead_letters(mosquitto, tmp_path):
+    store = SqliteStore(tmp_path / "r.sqlite")
+    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="conflict-test")
+    collector.start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="conflict-pub")
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+
+    def reading(seq, energy_wh, ts):
+        return wire.encode_reading("m-1", 1, seq, 1000 * seq, 10, [
+            wire.channel(0, energy_wh, 360.0, 1.6), wire.channel(1, energy_wh / 2, 10.0, 0.1)],
+            ts=ts)
+
+    try:
+        sent = [reading(0, 100.0, NOW - 100), reading(1, 101.0, NOW - 90),
+                reading(1, 101.0, NOW - 90),  # a redelivery
+                reading(0, 0.1, NOW - 20)]  # the reflashed meter's first reading
+        for payload in sent:
+            pub.publish("cw/m-1/reading", payload, qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 15
+        while collector.metrics.processed < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert collector.metrics.processed == len(sent)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        collector.stop()
+    assert collector.metrics.rejected[KEY_CONFLICT] == 1
+    # messages handled as readings: 2 new + 1 redelivery; rows: 4 stored, 2 duplicates
+    assert collector.metrics.readings_stored == 3
+    assert (collector.metrics.stored, collector.metrics.duplicates) == (4, 2)
+    assert store.rejections() == {KEY_CONFLICT: 1}
+    with store._conn() as db:
+        payload, detail = db.execute(
+            "SELECT payload_head, detail FROM rejected WHERE reason=?", (KEY_CONFLICT,)).fetchone()
+    assert bytes(payload) == sent[3]  # whole, nothing lost
+    assert "reflashed" in detail
