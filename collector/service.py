@@ -309,6 +309,8 @@ class Collector:
             for m in batch:
                 try:
                     meter_id, kind = wire.parse_topic(m.topic)
+                    if kind == "status" and not m.payload:
+                        continue  # a retained status being cleared (mosquitto_pub -r -n)
                     if kind == "status":
                         statuses.append((meter_id, wire.decode_status(m.topic, m.payload),
                                          m.received_s))

@@ -129,3 +129,27 @@ def test_unreachable_broker_gives_one_clear_error(tmp_path):
         Collector(store, "127.0.0.1", port).start(timeout_s=2)
     msg = str(e.value)
     assert f"127.0.0.1:{port}" in msg and "Vérifiez" in msg
+
+
+def test_clearing_a_retained_status_is_not_a_rejection(mosquitto, tmp_path):
+    store = SqliteStore(tmp_path / "readings.sqlite")
+    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="clear-collector")
+    collector.start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="clear-pub")
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    try:
+        pub.publish("cw/m-1/status", wire.encode_status("m-1", "online"), qos=1,
+                    retain=True).wait_for_publish(5)
+        pub.publish("cw/m-1/status", b"", qos=1, retain=True).wait_for_publish(5)
+        pub.publish(TOPIC, json.dumps(good(0)).encode(), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while collector.metrics.processed < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert collector.metrics.processed == 3
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        collector.stop()
+    assert sum(collector.metrics.rejected.values()) == 0 and store.rejections() == {}
+    assert {m.meter_id: m.status for m in store.meters()}["m-1"]["state"] == "online"
