@@ -39,7 +39,7 @@ def test_a_template_mistake_names_the_file_and_line(tmp_path):
     chapter.write_text(chapter.read_text(encoding="utf-8") + "\nSolder {{ part('D9') }} here.\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["guide", "build", "--out", str(tmp_path / "o"), "--src", str(src), "--no-pdf"])
     assert result.exit_code == 1
-    assert "02-materials.md" in result.output and "'D9' is not in hardware/bom.csv" in result.output
+    assert "02-materials.md" in result.output and "'D9' n'est pas dans hardware/bom.csv" in result.output
 
 
 def test_commands_named_in_the_guide_exist_in_the_cli():
