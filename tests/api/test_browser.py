@@ -277,6 +277,23 @@ def test_data_page_and_staff_pages(site, browser):
     assert "Famille Martin" in text and "foyer-1" in text and "en ligne" in text
     rows = browser.find_elements(By.CSS_SELECTOR, ".meters-table tbody tr")
     assert len(rows) == 6
+    # The fault and drop figures of every meter are on screen at 360 px: inside the
+    # viewport and inside their table's box (not hidden in a part scrolled away).
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+    cells = browser.execute_script("""
+        const w = window.innerWidth;
+        return [...document.querySelectorAll('.meters-table td.faults, .meters-table td.drops')]
+          .map(td => { const r = td.getBoundingClientRect();
+                       const box = td.closest('.table-wrap').getBoundingClientRect();
+                       return {text: td.innerText.trim(), width: r.width, inside: r.left >= 0 &&
+                               r.right <= w && r.left >= box.left - 0.5 && r.right <= box.right + 0.5,
+                               label: getComputedStyle(td, '::before').content}; });""")
+    assert len(cells) == 12
+    assert all(c["inside"] and c["width"] > 0 for c in cells), cells
+    # Each status said "dropped": 2 and no clamp fault; the label names the column.
+    assert [c["text"] for c in cells[1::2]] == ["2"] * 6
+    assert [c["text"] for c in cells[0::2]] == ["—"] * 6
+    assert cells[0]["label"] == '"Pinces en défaut"' and cells[1]["label"] == '"Pertes file"'
     text = load(browser, f"{site['base']}/staff/households/1/savings", "staff-household-savings")
     assert "Économies" in text and "Comment c'est calculé" in text
     kwh = browser.find_element(By.CSS_SELECTOR, "#saved-kwh .big").text
