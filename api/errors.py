@@ -4,6 +4,7 @@ into a 4xx with a sentence saying what to do (JSON under /api/, a small page els
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .i18n import request_lang, t
+from .i18n import MESSAGES, request_lang, t
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,31 @@ def error_response(request: Request, status: int, code: str, message: str,
         if extra:
             body.update(extra)
         return JSONResponse(body, status_code=status)
+    lang = request_lang(request)
     templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html",
-        {"lang": request_lang(request), "status": status, "message": message},
+        {"lang": lang, "status": status, "message": message,
+         "heading": error_heading(status, lang), "code_text": t(lang, "errpage.code", status=status),
+         "back": back_link(request.url.path, code, lang)},
         status_code=status)
+
+
+def error_heading(status: int, lang: str) -> str:
+    """What happened, in words: the status's own heading, else its family's."""
+    key = f"errpage.{status}"
+    if key not in MESSAGES:
+        key = "errpage.5xx" if status >= 500 else "errpage.4xx"
+    return t(lang, key)
+
+
+def back_link(path: str, code: str, lang: str) -> tuple[str, str]:
+    """(url, label): back to the household's pages when the address was under /h/<token>/,
+    unless that token is the thing that is wrong (its pages would answer the same error)."""
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[1] == "h" and parts[2] and code != "bad_token":
+        return f"/h/{quote(parts[2], safe='')}?lang={lang}", t(lang, "errpage.back_household")
+    return f"/?lang={lang}", t(lang, "errpage.back_home")
 
 
 # pydantic's problem types, said in the reader's language; others keep pydantic's words.
