@@ -29,6 +29,20 @@ def wait_port(host: str, port: int, timeout_s: float = 10.0, proc=None) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s")
 
 
+def stop_process(proc: subprocess.Popen | None, timeout_s: float) -> int | None:
+    """Terminate proc, kill it if it has not exited within timeout_s; its return code."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Mosquitto:
     """A real Mosquitto broker (Debian package mosquitto) in a temporary directory."""
 
@@ -70,13 +84,7 @@ class Mosquitto:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
         self.proc = None
 
     def restart(self) -> None:
@@ -163,11 +171,5 @@ bind-address = "{self.host}:{self.rpc_port}"
         return body.get("results", [])
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self.proc = None

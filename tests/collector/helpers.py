@@ -18,7 +18,7 @@ from paho.mqtt.properties import Properties
 
 from citizenwatt.collector.store import energy_delta_wh, readings_from_payload
 from citizenwatt.firmware import wire
-from tests.services import free_port
+from tests.services import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,6 +115,31 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.05)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def run_collector_on(broker, store, messages, client_id: str = "test-collector"):
+    """Start a Collector on store, publish messages ((topic, payload) or (topic, payload,
+    retain)) at QoS 1, wait until it has processed every one, stop it; returns it."""
+    from citizenwatt.collector.service import Collector
+
+    collector = Collector(store, broker.host, broker.port, client_id=client_id)
+    collector.start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id + "-pub")
+    pub.connect(broker.host, broker.port)
+    pub.loop_start()
+    try:
+        infos = [pub.publish(m[0], m[1], qos=1, retain=m[2] if len(m) > 2 else False)
+                 for m in messages]
+        for info in infos:
+            info.wait_for_publish(5)
+        wait_until(lambda: collector.metrics.processed >= len(messages), 15,
+                   f"the collector to process {len(messages)} messages")
+        assert collector.metrics.processed == len(messages)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        collector.stop()
+    return collector
+
+
 def scrape(url: str) -> dict[str, float]:
     """Prometheus text -> {name or name{label=value}: value}."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -184,11 +209,4 @@ class CollectorProcess:
         self.proc.wait(10)
 
     def stop(self) -> int | None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode if self.proc else None
+        return stop_process(self.proc, 20)

@@ -16,7 +16,7 @@ import pytest
 from citizenwatt.collector.influx_store import InfluxStore
 from tests.collector.helpers import ROOT, wait_until
 from tests.collector.test_hour_boundary import minutes
-from tests.services import free_port
+from tests.services import free_port, stop_process
 
 H10 = datetime(2026, 6, 1, 10, tzinfo=timezone.utc).timestamp()
 
@@ -43,13 +43,7 @@ class ApiProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
 
 
 def test_api_serves_a_meters_energy_from_influxdb(influx, tmp_path):

@@ -5,15 +5,13 @@ letters, counted under key_conflict."""
 
 from __future__ import annotations
 
-import json
 import time
 
-import paho.mqtt.client as mqtt
-
-from citizenwatt.collector.service import KEY_CONFLICT, Collector
+from citizenwatt.collector.service import KEY_CONFLICT
 from citizenwatt.collector.sqlite_store import SqliteStore
 from citizenwatt.collector.store import ChannelReading
 from citizenwatt.firmware import wire
+from tests.collector.helpers import run_collector_on
 
 NOW = time.time()
 
@@ -43,31 +41,17 @@ def test_store_tells_a_redelivery_from_a_conflict(tmp_path):
 
 def test_collector_keeps_conflicting_readings_as_whole_dead_letters(mosquitto, tmp_path):
     store = SqliteStore(tmp_path / "r.sqlite")
-    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="conflict-test")
-    collector.start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="conflict-pub")
-    pub.connect(mosquitto.host, mosquitto.port)
-    pub.loop_start()
 
     def reading(seq, energy_wh, ts):
         return wire.encode_reading("m-1", 1, seq, 1000 * seq, 10, [
             wire.channel(0, energy_wh, 360.0, 1.6), wire.channel(1, energy_wh / 2, 10.0, 0.1)],
             ts=ts)
 
-    try:
-        sent = [reading(0, 100.0, NOW - 100), reading(1, 101.0, NOW - 90),
-                reading(1, 101.0, NOW - 90),  # a redelivery
-                reading(0, 0.1, NOW - 20)]  # the reflashed meter's first reading
-        for payload in sent:
-            pub.publish("cw/m-1/reading", payload, qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 15
-        while collector.metrics.processed < len(sent) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert collector.metrics.processed == len(sent)
-    finally:
-        pub.loop_stop()
-        pub.disconnect()
-        collector.stop()
+    sent = [reading(0, 100.0, NOW - 100), reading(1, 101.0, NOW - 90),
+            reading(1, 101.0, NOW - 90),  # a redelivery
+            reading(0, 0.1, NOW - 20)]  # the reflashed meter's first reading
+    collector = run_collector_on(mosquitto, store, [("cw/m-1/reading", p) for p in sent],
+                                 "conflict-test")
     assert collector.metrics.rejected[KEY_CONFLICT] == 1
     # messages handled as readings: 2 new + 1 redelivery; rows: 4 stored, 2 duplicates
     assert collector.metrics.readings_stored == 3

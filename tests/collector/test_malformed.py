@@ -7,12 +7,12 @@ import json
 import logging
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from citizenwatt.collector.service import Collector
 from citizenwatt.collector.sqlite_store import SqliteStore
 from citizenwatt.firmware import wire
+from tests.collector.helpers import run_collector_on
 
 NOW = time.time()
 
@@ -74,31 +74,15 @@ def test_each_malformed_payload_is_rejected_and_valid_ones_are_all_stored(
         mosquitto, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="citizenwatt.collector")
     store = SqliteStore(tmp_path / "readings.sqlite")
-    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="test-collector")
-    collector.start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-pub")
-    pub.connect(mosquitto.host, mosquitto.port)
-    pub.loop_start()
-    try:
-        seq = 0
-        infos = []
-        for _, topic, payload in MALFORMED + BEYOND_THE_CONTRACT:
-            infos.append(pub.publish(TOPIC, json.dumps(good(seq)).encode(), qos=1))
-            seq += 1
-            infos.append(pub.publish(topic, payload, qos=1))
-        infos.append(pub.publish(TOPIC, json.dumps(good(seq)).encode(), qos=1))
+    messages = []
+    seq = 0
+    for _, topic, payload in MALFORMED + BEYOND_THE_CONTRACT:
+        messages.append((TOPIC, json.dumps(good(seq)).encode()))
         seq += 1
-        for info in infos:
-            info.wait_for_publish(5)
-        expected = len(infos)
-        deadline = time.monotonic() + 15
-        while collector.metrics.processed < expected and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert collector.metrics.processed == expected
-    finally:
-        pub.loop_stop()
-        pub.disconnect()
-        collector.stop()
+        messages.append((topic, payload))
+    messages.append((TOPIC, json.dumps(good(seq)).encode()))
+    seq += 1
+    collector = run_collector_on(mosquitto, store, messages, "test-collector")
 
     # every valid reading is stored, in order, with its energy
     rows = store.latest("m-1")
@@ -133,23 +117,9 @@ def test_unreachable_broker_gives_one_clear_error(tmp_path):
 
 def test_clearing_a_retained_status_is_not_a_rejection(mosquitto, tmp_path):
     store = SqliteStore(tmp_path / "readings.sqlite")
-    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="clear-collector")
-    collector.start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="clear-pub")
-    pub.connect(mosquitto.host, mosquitto.port)
-    pub.loop_start()
-    try:
-        pub.publish("cw/m-1/status", wire.encode_status("m-1", "online"), qos=1,
-                    retain=True).wait_for_publish(5)
-        pub.publish("cw/m-1/status", b"", qos=1, retain=True).wait_for_publish(5)
-        pub.publish(TOPIC, json.dumps(good(0)).encode(), qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 10
-        while collector.metrics.processed < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert collector.metrics.processed == 3
-    finally:
-        pub.loop_stop()
-        pub.disconnect()
-        collector.stop()
+    collector = run_collector_on(mosquitto, store, [
+        ("cw/m-1/status", wire.encode_status("m-1", "online"), True),
+        ("cw/m-1/status", b"", True),
+        (TOPIC, json.dumps(good(0)).encode())], "clear-collector")
     assert sum(collector.metrics.rejected.values()) == 0 and store.rejections() == {}
     assert {m.meter_id: m.status for m in store.meters()}["m-1"]["state"] == "online"
