@@ -8,11 +8,10 @@ in batches (one store transaction per batch) and then acknowledges them in arriv
 from __future__ import annotations
 
 import logging
-from collections import deque
 import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -304,7 +303,7 @@ class Collector:
                 return
             self.metrics.queue_depth = len(self._inbox)
             rows, statuses = [], []
-            source: dict[int, _Message] = {}  # row -> the message it came from
+            parsed: list[tuple[_Message, list]] = []  # each reading message with its rows
             readings = 0
             for m in batch:
                 try:
@@ -316,13 +315,15 @@ class Collector:
                                          m.received_s))
                     else:
                         obj = decode_reading(m.topic, m.payload, m.received_s)
-                        for row in readings_from_payload(obj, m.received_s):
-                            rows.append(row)
-                            source[id(row)] = m
+                        message_rows = readings_from_payload(obj, m.received_s)
+                        rows.extend(message_rows)
+                        parsed.append((m, message_rows))
                         readings += 1
                 except wire.WireError as e:
                     self._reject(m, e.reason, e.detail)
             conflicts = self._store_with_retry(rows, statuses, batch[-1].received_s)
+            # rare: only then find each conflicting row's message
+            source = {id(row): m for m, mrows in parsed for row in mrows} if conflicts else {}
             kept = set()
             for row in conflicts:
                 m = source[id(row)]
@@ -358,7 +359,8 @@ class Collector:
         except Exception:
             log.exception("impossible de garder le message rejeté dans le magasin")
 
-    def _store_with_retry(self, rows, statuses, received_s: float) -> None:
+    def _store_with_retry(self, rows, statuses, received_s: float):
+        """Store until it works; returns the rows the store found in conflict."""
         delay = 0.2
         while True:
             try:
