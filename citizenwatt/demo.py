@@ -27,46 +27,6 @@ class DemoError(Exception):
     """Something the person running the demo must fix; the message says what."""
 
 
-def _stop_before_present(clock, margin_s: float = 5.0) -> None:
-    """Make a fast-running simulated clock stop itself before it passes the present.
-
-    The replay runs thousands of times faster than real time: a thread that watched the
-    clock and stopped it would, woken a few milliseconds late, let it run minutes into the
-    future, and the collector refuses readings more than 300 s ahead (lost) or stores them
-    ahead of the live ones. So the check runs in the meter's own thread, at each sleep: a
-    sleep that would end within margin_s of the present stops the meter instead, whose
-    last reading (at shutdown) then ends before the present.
-    """
-    sleep_ms = clock.sleep_ms
-
-    def capped_sleep_ms(ms: float) -> None:
-        room_ms = (time.time() - margin_s - clock.utc()) * 1000
-        if ms > room_ms:
-            clock.stop()
-            ms = max(0.0, room_ms)
-        sleep_ms(ms)
-
-    clock.sleep_ms = capped_sleep_ms
-
-
-def _hold_at_present(clock, margin_s: float = 1.0) -> None:
-    """Let a simulated clock run fast (--speed) only until it reaches the present, then
-    at real time: a clock ahead of it would stamp readings in the future, which the
-    collector refuses beyond 300 s. The wait runs in the meter's own thread, after each
-    sleep, and ends early when the meter is asked to stop."""
-    sleep_ms = clock.sleep_ms
-
-    def held_sleep_ms(ms: float) -> None:
-        sleep_ms(ms)
-        while not clock.stopping:
-            ahead_s = clock.utc() - (time.time() - margin_s)
-            if ahead_s <= 0:
-                return
-            time.sleep(min(ahead_s, 0.2))
-
-    clock.sleep_ms = held_sleep_ms
-
-
 @dataclass
 class Demo:
     settings: Settings
@@ -171,7 +131,7 @@ class Demo:
             m = SimulatedMeter(meter_id=meter_id, host=host, port=port, state_dir=state_dir,
                                seed=i + 1, interval_s=self.interval_s, speed=self.speed,
                                channels=self.channels)
-            _hold_at_present(m.clock)
+            m.clock.keep_behind_present(1.0, stop=False)
             self.sim_meters.append(m)
             m.start()
 
@@ -192,7 +152,7 @@ class Demo:
                                seed=i + 1, interval_s=60.0, speed=(now - start) / 8,
                                channels=self.channels, start_utc=start,
                                extra_config={"measure_period_s": 60.0})
-            _stop_before_present(m.clock)
+            m.clock.keep_behind_present(5.0, stop=True)
             self.sim_meters.append(m)
             m.start()
         while not m.clock.stopping and not self._stopping and m.error is None:

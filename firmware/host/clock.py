@@ -23,6 +23,8 @@ class SimClock:
         self._running = threading.Event()
         self._running.set()
         self.held = threading.Event()  # set while the meter waits in a paused sleep
+        self._present_margin_s: float | None = None  # see keep_behind_present()
+        self._stop_at_present = False
 
     # MicroPython's time API, on simulated time (no wrap-around: the firmware handles it).
     def ticks_us(self) -> int:
@@ -49,18 +51,38 @@ class SimClock:
     def resume(self) -> None:
         self._running.set()
 
+    def keep_behind_present(self, margin_s: float, *, stop: bool) -> None:
+        """Never let simulated time pass the real present minus margin_s (the collector
+        refuses readings from the future). There, either stop the meter (a replay of the
+        past that must end before the present) or wait for real time (a fast clock that
+        then runs at real time). Checked in the meter's own thread at each sleep, so a late
+        watcher elsewhere can never let the clock run ahead."""
+        self._present_margin_s = margin_s
+        self._stop_at_present = stop
+
     def sleep_ms(self, ms: float) -> None:
         while not self._running.is_set() and not self._stop.is_set():
             self.held.set()
             self._running.wait(0.05)
         self.held.clear()
+        margin = self._present_margin_s
+        if margin is not None and self._stop_at_present:
+            room_ms = (time.time() - margin - self.utc()) * 1000
+            if ms > room_ms:
+                self.stop()
+                ms = max(0.0, room_ms)
         self.now_us += int(ms * 1000)
-        if self.speed == float("inf"):
-            return
-        # Throttle: simulated time may not run ahead of real time x speed.
-        delay = self._real0 + self.now_us / 1e6 / self.speed - time.monotonic()
-        if delay > 0:
-            self._stop.wait(delay)
+        if self.speed != float("inf"):
+            # Throttle: simulated time may not run ahead of real time x speed.
+            delay = self._real0 + self.now_us / 1e6 / self.speed - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+        if margin is not None and not self._stop_at_present:
+            while not self._stop.is_set():
+                ahead_s = self.utc() - (time.time() - margin)
+                if ahead_s <= 0:
+                    break
+                self._stop.wait(min(ahead_s, 0.2))
 
     def utc(self) -> float:
         return self.start_utc + self.now_us / 1e6
