@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from citizenwatt.collector.store import ReadingStore
+from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
 
 from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password

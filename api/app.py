@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from citizenwatt import __version__
-from citizenwatt.collector.store import ReadingStore
+from citizenwatt.store.port import ReadingStore
 
 from sqlalchemy.engine import Engine
 
@@ -44,7 +44,7 @@ SECURITY_HEADERS = {
 
 
 def api_settings(settings) -> ApiSettings:
-    """ApiSettings from None, an ApiSettings, or the system-wide citizenwatt.settings.Settings."""
+    """ApiSettings from None, an ApiSettings, or the system-wide citizenwatt.config.Settings."""
     if isinstance(settings, ApiSettings):
         return settings
     if settings is None:

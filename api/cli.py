@@ -19,8 +19,8 @@ def serve(
     InfluxDB avec CITIZENWATT_STORE=influxdb)."""
     import uvicorn
 
-    from citizenwatt.collector.stores import StoreUnavailable, open_store
-    from citizenwatt.settings import ConfigError, load_settings
+    from citizenwatt.store.backends import StoreUnavailable, open_store
+    from citizenwatt.config import ConfigError, load_settings
 
     from .app import create_app
 
@@ -55,7 +55,7 @@ admin_app = typer.Typer(help="Administration : déploiements, comptes de l'équi
 
 
 def _session(data_dir: Optional[Path]):
-    from citizenwatt.settings import ConfigError, load_settings
+    from citizenwatt.config import ConfigError, load_settings
 
     from .app import api_settings
     from .db import DatabaseError, init_db, make_engine

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citizenwatt.collector.store import ReadingStore
+from citizenwatt.store.port import ReadingStore
 
 from .household_data import household_buckets
 from .models import Household

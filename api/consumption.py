@@ -8,7 +8,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from citizenwatt.collector.store import ChannelReading, ReadingStore
+from citizenwatt.store.port import ChannelReading, ReadingStore
 
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, snap_range, totals
 from .errors import ApiError

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterable, Literal, Sequence
 from zoneinfo import ZoneInfo
 
-from citizenwatt.collector.store import HOUR_S, HourEnergy
+from citizenwatt.store.port import HOUR_S, HourEnergy
 
 Resolution = Literal["hour", "day", "week", "month"]
 RESOLUTIONS: tuple[str, ...] = ("hour", "day", "week", "month")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from citizenwatt.collector.store import ReadingStore
+from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
 
 from .household_data import assignment_span, household_zone

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from citizenwatt.collector.store import HourEnergy, ReadingStore
+from citizenwatt.store.port import HourEnergy, ReadingStore
 from citizenwatt.firmware import wire
 
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, local_midnight_utc, totals

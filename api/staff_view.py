@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citizenwatt.collector.store import ReadingStore
+from citizenwatt.store.port import ReadingStore
 
 from .models import Deployment, Meter, MeterAssignment
 

@@ -36,8 +36,8 @@ from citizenwatt.api.app import create_app
 from citizenwatt.api.db import make_engine
 from citizenwatt.api.models import Household, HouseholdLink
 from citizenwatt.api.settings import ApiSettings
-from citizenwatt.collector.sqlite_store import SqliteStore
-from citizenwatt.collector.store import ChannelReading
+from citizenwatt.store.sqlite import SqliteStore
+from citizenwatt.store.port import ChannelReading
 
 PARIS = ZoneInfo("Europe/Paris")
 HOUSEHOLDS = 1000
@@ -106,7 +106,7 @@ def main() -> None:
         from tests.influx_v2_adapter import InfluxV2Adapter
         from tests.services import Influxd
 
-        from citizenwatt.collector.influx_store import InfluxStore
+        from citizenwatt.store.influx import InfluxStore
         engine_ = Influxd(data / "influxd").start()
         adapter = InfluxV2Adapter(engine_.host, engine_.port).start()
         influx = (engine_, adapter)

@@ -206,9 +206,9 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s) -> tuple[int,
 
 def profile_writer_path(workdir: Path, influx_url: str, n: int = 20000, batch: int = 2000):
     """Time each stage of the writer path in process, µs per reading."""
-    from citizenwatt.collector.influx_store import InfluxStore, reading_line
-    from citizenwatt.collector.sqlite_store import SqliteStore
-    from citizenwatt.collector.store import readings_from_payload
+    from citizenwatt.store.influx import InfluxStore, reading_line
+    from citizenwatt.store.sqlite import SqliteStore
+    from citizenwatt.store.port import readings_from_payload
     from citizenwatt.firmware import wire
 
     lines = payloads("prof-0", n, time.time() - 86400).splitlines()

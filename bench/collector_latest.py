@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from citizenwatt.collector.influx_store import (  # noqa: E402
+from citizenwatt.store.influx import (  # noqa: E402
     InfluxStore,
     _lit,
     hour_line,
     reading_line,
 )
-from citizenwatt.collector.sqlite_store import COLUMNS, SqliteStore  # noqa: E402
+from citizenwatt.store.sqlite import COLUMNS, SqliteStore  # noqa: E402
 from tests.services import Influxd  # noqa: E402
 
 METER = "bench-0000"

@@ -39,7 +39,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _settings(config: Path | None, **overrides):
-    from citizenwatt.settings import ConfigError, load_settings
+    from citizenwatt.config import ConfigError, load_settings
 
     try:
         return load_settings(config, **overrides)
@@ -87,7 +87,7 @@ def collector(
     import threading
 
     from citizenwatt.collector.service import Collector, CollectorError
-    from citizenwatt.collector.stores import StoreUnavailable, open_store
+    from citizenwatt.store.backends import StoreUnavailable, open_store
 
     _setup_logging(verbose)
     s = _settings(config, data_dir=data_dir)
@@ -149,7 +149,7 @@ from citizenwatt.workshop.commands import register as _register_workshop  # noqa
 _register_workshop(app)  # ports, flash, provision, calibrate, check, workshop
 
 
-from citizenwatt.firmware.host.cli import app as _firmware_app  # noqa: E402
+from citizenwatt.host.cli import app as _firmware_app  # noqa: E402
 
 app.add_typer(_firmware_app, name="firmware")  # bundle, simulate
 

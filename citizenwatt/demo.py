@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from citizenwatt.settings import Settings
+from citizenwatt.config import Settings
 
 log = logging.getLogger("citizenwatt.demo")
 
@@ -65,8 +65,8 @@ class Demo:
         from citizenwatt.api.app import create_app
         from citizenwatt.broker import EmbeddedBroker, pick_port
         from citizenwatt.collector.service import Collector
-        from citizenwatt.collector.sqlite_store import SqliteStore
-        from citizenwatt.firmware.host.simulator import SimulatedMeter
+        from citizenwatt.store.sqlite import SqliteStore
+        from citizenwatt.host.simulator import SimulatedMeter
 
         from citizenwatt.collector.service import CollectorError
 

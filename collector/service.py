@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 from citizenwatt.firmware import wire
 
 from .decoding import decode_reading
-from .store import ReadingStore, readings_from_payload
+from citizenwatt.store.port import ReadingStore, readings_from_payload
 
 log = logging.getLogger("citizenwatt.collector")
 

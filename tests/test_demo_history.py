@@ -7,7 +7,7 @@ import time
 
 import citizenwatt.demo as demo_module
 from citizenwatt.demo import Demo
-from citizenwatt.settings import load_settings
+from citizenwatt.config import load_settings
 from tests.services import free_port
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from citizenwatt.settings import ConfigError, load_settings
+from citizenwatt.config import ConfigError, load_settings
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8086", "notaurl", "ftp://127.0.0.1:8086",

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
 from citizenwatt.api.settings import ApiSettings
-from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.store.sqlite import SqliteStore
 
 
 class Clock:

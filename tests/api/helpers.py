@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from citizenwatt.collector.store import ChannelReading
+from citizenwatt.store.port import ChannelReading
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -20,7 +20,7 @@ import pytest
 from citizenwatt.api import admin
 from citizenwatt.api.app import create_app
 from citizenwatt.api.settings import ApiSettings
-from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.firmware import wire
 from tests.services import Mosquitto, free_port, wait_port
 

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from citizenwatt.api.app import create_app
 from citizenwatt.cli import app
-from citizenwatt.collector.sqlite_store import SqliteStore
-from citizenwatt.settings import Settings
+from citizenwatt.store.sqlite import SqliteStore
+from citizenwatt.config import Settings
 
 
 def test_admin_commands_then_the_link_and_login_work(tmp_path):

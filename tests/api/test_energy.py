@@ -6,7 +6,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from citizenwatt.api.energy import bucket_bounds, bucketize, totals
-from citizenwatt.collector.store import HourEnergy
+from citizenwatt.store.port import HourEnergy
 
 PARIS = ZoneInfo("Europe/Paris")
 

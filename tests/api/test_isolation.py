@@ -14,7 +14,7 @@ from .world import build_world
 
 @pytest.fixture(scope="module")
 def w(tmp_path_factory):
-    from citizenwatt.collector.sqlite_store import SqliteStore
+    from citizenwatt.store.sqlite import SqliteStore
     store = SqliteStore(tmp_path_factory.mktemp("iso") / "readings.sqlite")
     world = build_world(store, Clock())
     yield world

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from citizenwatt.collector.store import ChannelReading
+from citizenwatt.store.port import ChannelReading
 
 from .helpers import constant_readings, local_ts
 

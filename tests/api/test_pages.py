@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from citizenwatt.collector.store import ChannelReading
+from citizenwatt.store.port import ChannelReading
 
 from .helpers import constant_readings, local_ts
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import (content_type_conformance, not_a_server_error,
                                  response_schema_conformance, status_code_conformance)
 
-from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.store.sqlite import SqliteStore
 
 from .conftest import Clock
 from .world import build_world

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from citizenwatt.collector.store import energy_delta_wh, readings_from_payload
+from citizenwatt.store.port import energy_delta_wh, readings_from_payload
 from citizenwatt.firmware import wire
 from tests.services import free_port, stop_process
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from citizenwatt.collector.influx_store import InfluxStore
+from citizenwatt.store.influx import InfluxStore
 from tests.collector.helpers import ROOT, wait_until
 from tests.collector.test_hour_boundary import minutes
 from tests.services import free_port, stop_process

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
 from citizenwatt.api.settings import ApiSettings
-from citizenwatt.collector.influx_store import InfluxStore
-from citizenwatt.collector.sqlite_store import SqliteStore
-from citizenwatt.collector.store import ChannelReading, reading_hour, spread_over_hours
+from citizenwatt.store.influx import InfluxStore
+from citizenwatt.store.sqlite import SqliteStore
+from citizenwatt.store.port import ChannelReading, reading_hour, spread_over_hours
 
 H10 = datetime(2026, 6, 1, 10, tzinfo=timezone.utc).timestamp()  # 10:00:00 UTC
 
@@ -94,7 +94,7 @@ def test_influx_store_agrees_and_the_api_shows_the_empty_hour_as_a_gap(influx, t
 def write_with_the_old_rule(store, monkeypatch) -> None:
     """What a store written before reading_hour holds: readings ending at hh:00:00 counted
     in hour hh. A third meter stops at 11:00:00 then resumes at 12:30 (a gap)."""
-    from citizenwatt.collector import sqlite_store
+    from citizenwatt.store import sqlite as sqlite_store
 
     with monkeypatch.context() as m:
         m.setattr(sqlite_store, "reading_hour", lambda ts: int(ts // 3600) * 3600)

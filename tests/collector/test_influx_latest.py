@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from citizenwatt.collector.influx_store import InfluxStore
-from citizenwatt.collector.sqlite_store import SqliteStore
-from citizenwatt.collector.stores import open_store
-from citizenwatt.settings import Settings
+from citizenwatt.store.influx import InfluxStore
+from citizenwatt.store.sqlite import SqliteStore
+from citizenwatt.store.backends import open_store
+from citizenwatt.config import Settings
 from tests.collector.test_sqlite_store import T0, series
 
 

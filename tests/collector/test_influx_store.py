@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from citizenwatt.collector.influx_store import InfluxStore, StoreUnavailable, point_time_ns
-from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.store.influx import InfluxStore, StoreUnavailable, point_time_ns
+from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.test_sqlite_store import T0, series
 from tests.services import free_port
 

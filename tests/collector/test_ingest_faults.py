@@ -9,9 +9,9 @@ import signal
 
 import pytest
 
-from citizenwatt.collector.influx_store import InfluxStore
+from citizenwatt.store.influx import InfluxStore
 from citizenwatt.collector.service import Collector
-from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import (
     CollectorProcess,
     Publisher,

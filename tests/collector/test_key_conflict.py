@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 from citizenwatt.collector.service import KEY_CONFLICT
-from citizenwatt.collector.sqlite_store import SqliteStore
-from citizenwatt.collector.store import ChannelReading
+from citizenwatt.store.sqlite import SqliteStore
+from citizenwatt.store.port import ChannelReading
 from citizenwatt.firmware import wire
 from tests.collector.helpers import run_collector_on
 

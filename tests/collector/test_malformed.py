@@ -10,7 +10,7 @@ import time
 import pytest
 
 from citizenwatt.collector.service import Collector
-from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.firmware import wire
 from tests.collector.helpers import run_collector_on
 

@@ -9,9 +9,9 @@ import sqlite3
 
 import pytest
 
-from citizenwatt.collector.influx_store import InfluxStore
-from citizenwatt.collector.sqlite_store import SqliteStore
-from citizenwatt.collector.store import ChannelReading, MeterSummary
+from citizenwatt.store.influx import InfluxStore
+from citizenwatt.store.sqlite import SqliteStore
+from citizenwatt.store.port import ChannelReading, MeterSummary
 from tests.collector.test_sqlite_store import T0, series
 
 

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 
 from citizenwatt.collector.metrics import MetricsServer
 from citizenwatt.collector.service import Collector
-from citizenwatt.collector.sqlite_store import SqliteStore
+from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import ROOT, make_stream, scrape, wait_until
 from tests.services import free_port
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from citizenwatt.collector.sqlite_store import SqliteStore
-from citizenwatt.collector.store import ChannelReading, energy_delta_wh
+from citizenwatt.store.sqlite import SqliteStore
+from citizenwatt.store.port import ChannelReading, energy_delta_wh
 
 T0 = 1_790_000_000.0  # 2026-09-21, a whole hour is not needed: spreading handles it
 

@@ -1,6 +1,6 @@
 """Synthetic V/I sample streams with known truth, as the ESP32 would read them (read_uv):
 harmonics, bias (DC) error, adapter phase lead, V-then-I read skew, pin noise, 12-bit
-quantisation and the ADC's non-linear ends (firmware/host/adc.py's model)."""
+quantisation and the ADC's non-linear ends (host/adc.py's model)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 
 from citizenwatt.firmware import calib
-from citizenwatt.firmware.host.adc import Esp32Adc
+from citizenwatt.host.adc import Esp32Adc
 
 
 @dataclass

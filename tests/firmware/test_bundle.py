@@ -8,8 +8,8 @@ import shutil
 import subprocess
 import sys
 
-from citizenwatt.firmware.host import bundle
-from citizenwatt.firmware.host.mpvm import run_on_vm
+from citizenwatt.host import bundle
+from citizenwatt.host.mpvm import run_on_vm
 from tests.firmware.vm import HEAP_BYTES
 
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from citizenwatt.firmware import config
-from citizenwatt.firmware.host.simulator import SimulatedMeter
+from citizenwatt.host.simulator import SimulatedMeter
 from citizenwatt.firmware.meter import backoff_ms
 
 

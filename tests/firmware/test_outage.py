@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from citizenwatt.firmware.host.simulator import SimulatedMeter
+from citizenwatt.host.simulator import SimulatedMeter
 from tests.firmware.test_simulator import Subscriber
 from tests.services import Mosquitto
 

@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from citizenwatt.firmware import wire
-from citizenwatt.firmware.host.simulator import SimulatedMeter
+from citizenwatt.host.simulator import SimulatedMeter
 
 
 class Subscriber:

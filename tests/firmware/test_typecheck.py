@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from citizenwatt.firmware.host.bundle import firmware_modules
+from citizenwatt.host.bundle import firmware_modules
 
 HERE = Path(__file__).parent
 STUB_DISTS = ("micropython-esp32-stubs", "micropython-stdlib-stubs")

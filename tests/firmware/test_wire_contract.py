@@ -93,7 +93,7 @@ def test_status_and_topics():
 
 def test_micropython_vm_gives_the_same_outcomes(tmp_path):
     """The meter's VM must accept and refuse exactly what the collector does."""
-    from citizenwatt.firmware.host.mpvm import run_on_vm
+    from citizenwatt.host.mpvm import run_on_vm
 
     pkg = tmp_path / "fw"
     pkg.mkdir()
@@ -201,7 +201,7 @@ def test_exact_counter_is_validated_and_never_on_the_wire():
 def test_micropython_vm_encodes_the_exact_counter(tmp_path):
     """On the MicroPython VM (the meter's interpreter) the encoder writes 123456789.012 and
     CPython's decoder reads it back; the VM's own float width is reported and checked."""
-    from citizenwatt.firmware.host.mpvm import run_on_vm
+    from citizenwatt.host.mpvm import run_on_vm
 
     pkg = tmp_path / "fw"
     pkg.mkdir()
@@ -238,7 +238,7 @@ print(json.dumps({{"float_bits": 64 if 1.0 + 2.0 ** -30 != 1.0 else 32,
 
 def test_integer_bounds_hold_on_the_micropython_vm_too(tmp_path):
     """Integers beyond 2^53 - 1 and numbers beyond a float are refused on both sides."""
-    from citizenwatt.firmware.host.mpvm import run_on_vm
+    from citizenwatt.host.mpvm import run_on_vm
 
     cases = [json.dumps(reading(seq=2 ** 64)), json.dumps(reading(boot=2 ** 53 - 1)),
              json.dumps(reading(interval_s=10 ** 400))]

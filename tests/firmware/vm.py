@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from citizenwatt.firmware import wire
-from citizenwatt.firmware.host.mpvm import MicroPythonVMError, run_on_vm
+from citizenwatt.host.mpvm import MicroPythonVMError, run_on_vm
 
 FIRMWARE = Path(wire.__file__).parent
 HERE = Path(__file__).parent

@@ -45,9 +45,9 @@ def test_every_pinout_line_is_the_firmware_pin_map():
 def test_simulator_workshop_and_example_config_use_the_same_map():
     import json
 
-    from citizenwatt.firmware.host import simulator
+    from citizenwatt.host import simulator
     from citizenwatt.workshop import config as wconfig
-    from citizenwatt.workshop.simboard import SimBoardSpec
+    from citizenwatt.host.simboard import SimBoardSpec
 
     assert simulator.CURRENT_PINS == wconfig.CHANNEL_PINS == config.CURRENT_PINS
     assert simulator.VOLTAGE_PIN == wconfig.VOLTAGE_PIN == config.VOLTAGE_PIN

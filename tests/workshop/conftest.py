@@ -21,7 +21,7 @@ import pytest
 
 from citizenwatt.workshop import mipcache, mqttauth
 from citizenwatt.workshop.i18n import set_lang
-from citizenwatt.workshop.simboard import SimBoard, SimBoardSpec
+from citizenwatt.host.simboard import SimBoard, SimBoardSpec
 from tests.services import Mosquitto, free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,8 +162,8 @@ def api_server(tmp_path):
     import uvicorn
 
     from citizenwatt.api.app import create_app
-    from citizenwatt.collector.sqlite_store import SqliteStore
-    from citizenwatt.settings import Settings
+    from citizenwatt.store.sqlite import SqliteStore
+    from citizenwatt.config import Settings
 
     data = tmp_path / "data"
     data.mkdir()

@@ -73,7 +73,7 @@ def test_missing_wifi_says_which_option_and_where(tmp_path):
 def test_calibrate_on_a_board_with_no_keyboard_and_a_missing_channel(boards):
     from citizenwatt.firmware.config import CURRENT_PINS
     from citizenwatt.workshop import config as wconfig
-    from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel
+    from citizenwatt.host.simboard import SimBoardSpec, SimChannel
     sim = boards(SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], load_w=2000)]))
     raw = wconfig.build("cw-0001", wifi_ssid="atelier", wifi_password="x",
                         mqtt_host="127.0.0.1", mqtt_port=1883, mqtt_user="cw-0001",
@@ -110,7 +110,7 @@ def test_check_and_calibrate_follow_the_configs_reverse(boards):
     from citizenwatt.workshop import config as wconfig
     from citizenwatt.workshop import sampling
     from citizenwatt.workshop.board import Board
-    from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel
+    from citizenwatt.host.simboard import SimBoardSpec, SimChannel
     sim = boards(SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], load_w=2000,
                                                    reversed=True)], voltage_pin=VOLTAGE_PIN))
     raw = wconfig.build("cw-0001", wifi_ssid="atelier", wifi_password="x",

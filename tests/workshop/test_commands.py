@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from citizenwatt.cli import app
 from citizenwatt.firmware.config import CURRENT_PINS, VOLTAGE_PIN
 from citizenwatt.workshop import mqttauth
-from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel
+from citizenwatt.host.simboard import SimBoardSpec, SimChannel
 
 runner = CliRunner()
 

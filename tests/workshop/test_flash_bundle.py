@@ -1,5 +1,5 @@
 """`citizenwatt flash` without --bundle compiles the real meter firmware with the firmware's
-own builder (firmware/host/bundle.py) and installs it on the simulated board; what lands
+own builder (host/bundle.py) and installs it on the simulated board; what lands
 on the board imports and runs on the MicroPython VM as it will from the ESP32's /lib."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from citizenwatt.cli import app
-from citizenwatt.firmware.host import bundle as fwbundle
-from citizenwatt.firmware.host.mpvm import run_on_vm
+from citizenwatt.host import bundle as fwbundle
+from citizenwatt.host.mpvm import run_on_vm
 from citizenwatt.workshop import pipeline
 from citizenwatt.workshop.errors import WorkshopError
 

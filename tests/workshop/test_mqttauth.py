@@ -144,7 +144,7 @@ def test_meter_discovery_reaches_home_assistant_through_its_acl(auth_broker, tmp
     import jinja2
 
     from citizenwatt.firmware import hass
-    from citizenwatt.firmware.host.simulator import SimulatedMeter
+    from citizenwatt.host.simulator import SimulatedMeter
 
     mid, pw = "cw-aaaaaa", "meter-a-password"
     mqttauth.set_password(auth_broker.passwd, mid, pw)

@@ -21,7 +21,7 @@ from citizenwatt.cli import app
 from citizenwatt.firmware.config import CURRENT_PINS
 from citizenwatt.workshop import batch, pipeline
 from citizenwatt.workshop.registration import Household
-from citizenwatt.workshop.simboard import SimBoardSpec, SimChannel, firmware_runner
+from citizenwatt.host.simboard import SimBoardSpec, SimChannel, firmware_runner
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
     passwords and ACLs the run wrote, the collector stores the readings in the API's data
     folder, and each household's secret link shows its own meter's readings."""
     from citizenwatt.collector.service import Collector
-    from citizenwatt.collector.sqlite_store import SqliteStore
+    from citizenwatt.store.sqlite import SqliteStore
 
     registrations = {}
     real_register = pipeline.register_meter

@@ -15,7 +15,7 @@ app = typer.Typer(help="Micrologiciel du compteur : paquet .mpy pour l'ESP32, co
 @app.command()
 def bundle(out: Path = typer.Option(Path("dist/firmware"), help="Dossier de sortie.")) -> None:
     """Compile le micrologiciel en .mpy (mpy-cross) pour le copier sur l'ESP32."""
-    from citizenwatt.firmware.host.bundle import BundleError, build
+    from citizenwatt.host.bundle import BundleError, build
 
     try:
         summary = build(out)
@@ -35,7 +35,7 @@ def simulate(meter_id: str = typer.Option("sim-01", help="Identifiant du compteu
              seed: int = 1, interval_s: float = 10.0, speed: float = 1.0, channels: int = 2,
              readings: int = typer.Option(0, help="S'arrêter après N relevés (0 : Ctrl-C).")) -> None:
     """Fait tourner un compteur simulé (le vrai micrologiciel) vers un broker MQTT."""
-    from citizenwatt.firmware.host.simulator import SimulatedMeter
+    from citizenwatt.host.simulator import SimulatedMeter
 
     m = SimulatedMeter(meter_id=meter_id, host=host, port=port,
                        state_dir=state_dir / meter_id, seed=seed, interval_s=interval_s,

@@ -698,13 +698,13 @@ def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
 
 def firmware_runner(state_root, seed: int = 1):
     """A board runner that starts the meter firmware after a reset: the firmware's own
-    modules on CPython (firmware/host/simulator.py), with the identity and credentials
+    modules on CPython (host/simulator.py), with the identity and credentials
     that provisioning wrote to this board's config.json."""
     import json
     from pathlib import Path
 
     def run(board: SimBoard, stop: threading.Event) -> None:
-        from citizenwatt.firmware.host.simulator import SimulatedMeter
+        from citizenwatt.host.simulator import SimulatedMeter
 
         raw = json.loads(board.fs.read("/config.json"))
         meter = SimulatedMeter(

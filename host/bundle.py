@@ -17,7 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-FIRMWARE = Path(__file__).resolve().parent.parent
+from citizenwatt import firmware as _firmware_pkg
+
+FIRMWARE = Path(_firmware_pkg.__file__).resolve().parent
 BOARD = FIRMWARE / "board"
 
 

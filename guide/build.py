@@ -61,7 +61,7 @@ def find_root(start: Path | None = None) -> Path:
     candidates = []
     here = (start or Path.cwd()).resolve()
     candidates.extend([here, *here.parents])
-    package_root = Path(__file__).resolve().parents[2]
+    package_root = Path(__file__).resolve().parents[1]
     candidates.append(package_root)
     for candidate in candidates:
         if (candidate / "hardware" / "guide").is_dir() and (candidate / "hardware" / "bom.csv").is_file():

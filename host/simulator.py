@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 from citizenwatt.firmware import calib, config
-from citizenwatt.firmware.host.adc import Board, Esp32Adc, current_signal, voltage_signal
-from citizenwatt.firmware.host.clock import SimClock
-from citizenwatt.firmware.host.household import MAINS_V, Household
-from citizenwatt.firmware.host.platform import HostPlatform
+from citizenwatt.host.adc import Board, Esp32Adc, current_signal, voltage_signal
+from citizenwatt.host.clock import SimClock
+from citizenwatt.host.household import MAINS_V, Household
+from citizenwatt.host.platform import HostPlatform
 from citizenwatt.firmware.meter import Meter
 
 log = logging.getLogger("citizenwatt.simulator")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from .influx_store import InfluxStore, StoreUnavailable
-from .sqlite_store import SqliteStore
-from .store import ReadingStore
+from .influx import InfluxStore, StoreUnavailable
+from .sqlite import SqliteStore
+from .port import ReadingStore
 
 __all__ = ["open_store", "StoreUnavailable"]
 

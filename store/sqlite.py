@@ -19,7 +19,7 @@ from typing import Sequence
 
 from citizenwatt.firmware.wire import MAX_CHANNELS
 
-from .store import (
+from .port import (
     HOUR_S,
     ChannelReading,
     HourEnergy,

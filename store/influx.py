@@ -30,10 +30,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from .sqlite_store import COLUMNS, SqliteStore
-from .store import ChannelReading, HourEnergy, MeterSummary, WriteResult
+from .sqlite import COLUMNS, SqliteStore
+from .port import ChannelReading, HourEnergy, MeterSummary, WriteResult
 
-log = logging.getLogger("citizenwatt.collector.influx")
+log = logging.getLogger("citizenwatt.store.influx")
 
 READING_MEASUREMENT = "reading"
 HOUR_MEASUREMENT = "energy_hour"

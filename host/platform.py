@@ -9,9 +9,9 @@ import os
 import random
 from typing import Callable
 
-from citizenwatt.firmware.host.adc import ADC, Board
-from citizenwatt.firmware.host.clock import SimClock
-from citizenwatt.firmware.host.umqtt import MQTTClient
+from citizenwatt.host.adc import ADC, Board
+from citizenwatt.host.clock import SimClock
+from citizenwatt.host.umqtt import MQTTClient
 
 
 class HostPlatform:

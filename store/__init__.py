@@ -1,0 +1,1 @@
+"""Storage: the port every backend implements, the counting rules, and the backends."""
