@@ -8,11 +8,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from citizenwatt.errors import DatabaseError
+from citizenwatt.i18n import N_
+
 from .models import Base
-
-
-class DatabaseError(RuntimeError):
-    """The relational database cannot be used; the message says what to check."""
 
 
 def make_engine(url: str) -> Engine:
@@ -28,9 +27,9 @@ def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except Exception as e:
-        raise DatabaseError(f"Adresse de base de données invalide ({e}). Exemple : "
-                            "sqlite:///citizenwatt-data/citizenwatt.sqlite ou "
-                            "postgresql://user:motdepasse@hote/base") from e
+        raise DatabaseError(N_("Invalid database address ({error})."),
+                            N_("Example: sqlite:///citizenwatt-data/citizenwatt.sqlite or "
+                               "postgresql://user:password@host/database"), error=e) from e
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record):
@@ -45,6 +44,7 @@ def init_db(engine: Engine) -> sessionmaker[Session]:
     try:
         Base.metadata.create_all(engine)
     except Exception as e:
-        raise DatabaseError(f"Impossible d'ouvrir la base de données {engine.url!r} : {e}. "
-                            "Vérifiez l'adresse, les droits et que le serveur tourne.") from e
+        raise DatabaseError(N_("Cannot open the database {url!r}: {error}."),
+                            N_("Check the address, the permissions and that the server is "
+                               "running."), url=engine.url, error=e) from e
     return sessionmaker(engine, expire_on_commit=False)

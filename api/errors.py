@@ -12,6 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from citizenwatt.errors import HttpError
+from citizenwatt.i18n import current_lang
+
 from .i18n import MESSAGES, request_lang, t
 
 log = logging.getLogger(__name__)
@@ -27,14 +30,20 @@ class ErrorOut(BaseModel):
 ERROR_RESPONSES = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422)}
 
 
-class ApiError(Exception):
+class ApiError(HttpError):
     """An answer of status `status` whose message is the i18n entry `key` with `params`."""
 
     def __init__(self, status: int, key: str, **params):
-        super().__init__(key)
+        super().__init__(key, **params)
         self.status = status
         self.key = key
-        self.params = params
+
+    def say(self, lang: str | None = None) -> str:
+        return t(lang or current_lang(), self.key, **self.params)
+
+    @property
+    def sentence(self) -> str:
+        return self.say()
 
 
 def _wants_json(request: Request) -> bool:

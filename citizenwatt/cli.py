@@ -6,8 +6,25 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
+
+from citizenwatt.errors import CitizenWattError
+
+
+class _Commands(TyperGroup):
+    """The root command: an error of the project that reaches it is printed as its sentence
+    and next step, with the error's exit code, never as a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CitizenWattError as e:
+            typer.secho(str(e), fg="red", err=True)
+            raise typer.Exit(e.exit_code) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="citizenwatt",
     help="Citizen Watt : compteur d'électricité libre (démo, collecteur, API, atelier, guide).",
     no_args_is_help=True,
@@ -87,6 +104,7 @@ def collector(
     import threading
 
     from citizenwatt.collector.service import Collector, CollectorError
+    from citizenwatt.i18n import N_
     from citizenwatt.store.backends import StoreUnavailable, open_store
 
     _setup_logging(verbose)
@@ -113,9 +131,9 @@ def collector(
                 metrics = MetricsServer(c, s.metrics_host, s.metrics_port).start()
             except OSError as e:
                 raise CollectorError(
-                    f"Le port des métriques {s.metrics_host}:{s.metrics_port} est indisponible "
-                    f"({e}). Choisissez-en un autre (CITIZENWATT_METRICS_PORT, 0 pour aucun)."
-                ) from None
+                    N_("The metrics port {host}:{port} is unavailable ({error})."),
+                    N_("Choose another one (CITIZENWATT_METRICS_PORT, 0 for none)."),
+                    host=s.metrics_host, port=s.metrics_port, error=e) from None
         c.start()
     except CollectorError as e:
         typer.secho(str(e), fg="red", err=True)

@@ -18,13 +18,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from citizenwatt.errors import ConfigError
+
 
 # The TOML file of the load in progress (load_settings), for settings_customise_sources.
 _config_file: ContextVar[str | None] = ContextVar("citizenwatt_config_file", default=None)
-
-
-class ConfigError(Exception):
-    """A configuration a person must fix; the message says what and how."""
 
 
 class Settings(BaseSettings):

@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from citizenwatt.config import Settings
+from citizenwatt.errors import DemoError
+from citizenwatt.i18n import N_
 
 log = logging.getLogger("citizenwatt.demo")
-
-
-class DemoError(Exception):
-    """Something the person running the demo must fix; the message says what."""
 
 
 @dataclass
@@ -75,8 +73,9 @@ class Demo:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = SqliteStore(s.readings_db)
         except (OSError, RuntimeError, sqlite3.Error) as e:
-            raise DemoError(f"Le dossier de données {s.data_dir} est inutilisable ({e}). "
-                            "Choisissez un dossier accessible en écriture avec --data-dir.") from None
+            raise DemoError(N_("The data folder {data_dir} cannot be used ({error})."),
+                            N_("Choose a folder you can write to with --data-dir."),
+                            data_dir=s.data_dir, error=e) from None
         if s.mqtt_host:
             host, port, protocol = s.mqtt_host, s.mqtt_port, s.mqtt_protocol
         else:
@@ -95,8 +94,8 @@ class Demo:
             self.collector.start()
         except CollectorError as e:
             self.collector = None
-            raise DemoError(f"{e} Ou retirez CITIZENWATT_MQTT_HOST : la démo lance alors "
-                            "son propre broker.") from None
+            raise DemoError.wrap(e, N_("Or remove CITIZENWATT_MQTT_HOST: the demo then "
+                                       "starts its own broker.")) from None
 
         self.api_port = pick_port(s.api_host, s.api_port) if s.api_port else pick_port(s.api_host, 0)
         app = create_app(self.store, s)
@@ -109,8 +108,9 @@ class Demo:
         deadline = time.monotonic() + 15
         while not self.server.started and time.monotonic() < deadline:
             if not self.server_thread.is_alive():
-                raise DemoError(f"L'API n'a pas pu démarrer sur {s.api_host}:{self.api_port}. "
-                                "Le port est peut-être pris : essayez --port 8001.")
+                raise DemoError(N_("The API could not start on {host}:{port}."),
+                                N_("The port may be taken: try --port 8001."),
+                                host=s.api_host, port=self.api_port)
             time.sleep(0.05)
 
         for i, meter_id in enumerate(self.meter_ids):

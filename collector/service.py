@@ -18,6 +18,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from citizenwatt.errors import CollectorError
+from citizenwatt.i18n import N_
 from citizenwatt.firmware import wire
 
 from .decoding import decode_reading
@@ -92,10 +94,6 @@ class _BufferedClient(mqtt.Client):
 _Client = _BufferedClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
 
 
-class CollectorError(Exception):
-    """A problem a person must fix before the collector can run; the message says what."""
-
-
 @dataclass
 class Metrics:
     received: int = 0
@@ -164,9 +162,10 @@ class Collector:
                 break
         else:
             raise CollectorError(
-                f"Le collecteur ne peut pas se connecter au broker MQTT {self.host}:{self.port} "
-                f"({last_error}). Vérifiez que le broker tourne (systemctl status mosquitto), "
-                "l'adresse, le port et les identifiants (CITIZENWATT_MQTT_*).")
+                N_("The collector cannot connect to the MQTT broker {host}:{port} ({error})."),
+                N_("Check that the broker is running (systemctl status mosquitto), the "
+                   "address, the port and the credentials (CITIZENWATT_MQTT_*)."),
+                host=self.host, port=self.port, error=last_error)
         self._started = True
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer",
                                         daemon=True)

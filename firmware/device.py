@@ -152,7 +152,7 @@ def safe_mode(reason, strikes_after=None):
     """Keep the REPL free for the workshop tool: no meter loop, no watchdog. After ten
     minutes, try the meter once more (a storm of power cuts must not park it for good)."""
     print("Citizen Watt : mode sans échec (%s)." % reason)
-    print("Le compteur ne mesure pas. Branchez l'outil d'atelier (citizenwatt atelier), "
+    print("Le compteur ne mesure pas. Branchez l'outil d'atelier (citizenwatt provision), "
           "corrigez la configuration puis tapez : from citizenwatt.firmware import device; "
           "device.leave_safe_mode()")
 

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from citizenwatt.errors import BomError
+from citizenwatt.i18n import N_
+
 COLUMNS = (
     "reference",
     "part_fr",
@@ -34,10 +37,6 @@ _VALUE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([pnµumkM]?)(Ω|F|V|A)\b")
 # ENC1. The prefixes are the ones the BOM uses plus common ones, so that a guide naming a
 # D1 or an F1 that the BOM lacks is caught too.
 REFERENCE_PATTERN = re.compile(r"\b(?:CBL|ENC|PCB|CT|TR|PS|SW|LED|U|R|C|J|H|W|D|F|Q)\d{1,2}\b")
-
-
-class BomError(ValueError):
-    """The BOM file cannot be used as it is; the message says which line to fix."""
 
 
 @dataclass(frozen=True)
@@ -112,16 +111,18 @@ def load_bom(path: Path) -> Bom:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise BomError(
-                f"{path}: the header must be exactly {','.join(COLUMNS)}; "
-                f"it is {','.join(reader.fieldnames or ())}. Fix the first line of the file."
-            )
+                N_("{path}: the header must be exactly {expected}; it is {found}."),
+                N_("Fix the first line of the file."),
+                path=path, expected=",".join(COLUMNS), found=",".join(reader.fieldnames or ()))
         lines = []
         for number, row in enumerate(reader, start=2):
             lines.append(_parse_row(path, number, row))
     references = [ref for line in lines for ref in line.references]
     duplicates = sorted({ref for ref in references if references.count(ref) > 1})
     if duplicates:
-        raise BomError(f"{path}: references used twice: {', '.join(duplicates)}. Give each line its own reference.")
+        raise BomError(N_("{path}: references used twice: {references}."),
+                       N_("Give each line its own reference."),
+                       path=path, references=", ".join(duplicates))
     return Bom(tuple(lines))
 
 
@@ -130,7 +131,9 @@ def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
     required = [column for column in COLUMNS if column not in ("design_key", "value_en")]
     if any(not (row.get(column) or "").strip() for column in required):
         empty = [column for column in required if not (row.get(column) or "").strip()]
-        raise BomError(f"{where}: empty column(s) {', '.join(empty)}. Fill them in (use 'générique' for a generic part).")
+        raise BomError(N_("{where}: empty column(s) {columns}."),
+                       N_("Fill them in (use 'générique' for a generic part)."),
+                       where=where, columns=", ".join(empty))
     designators = row["reference"].split()
     if not all(REFERENCE_PATTERN.fullmatch(ref) for ref in designators):
         raise BomError(f"{where}: reference {row['reference']!r} must be designators like R1, CT1 or ENC1, separated by spaces.")

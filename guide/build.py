@@ -18,16 +18,14 @@ from types import ModuleType
 import jinja2
 
 from citizenwatt import __version__
+from citizenwatt.errors import GuideBuildError
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
 from citizenwatt.guide.design import Constant, DesignData, adc1_channel, bom_mismatches, design_data
 from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
 from citizenwatt.guide.text import LANGS, ui
+from citizenwatt.i18n import N_
 
 LICENCE_FILES = ("CERN-OHL-S-2.0.txt", "CC-BY-SA-4.0.txt", "AGPL-3.0-or-later.txt")
-
-
-class GuideBuildError(RuntimeError):
-    """The guide could not be built; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -182,9 +180,9 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     for required in ("hardware/bom.csv", "hardware/pinout.csv", "hardware/guide", "hardware/diagrams"):
         if not (root / required).exists():
             raise GuideBuildError(
-                f"{root / required} est introuvable : le guide ne peut pas être construit. Donnez à --src "
-                "la racine d'une copie de Citizen Watt (le dossier qui contient hardware/)."
-            )
+                N_("{path} cannot be found: the guide cannot be built."),
+                N_("Give --src the root of a copy of Citizen Watt (the folder that holds hardware/)."),
+                path=root / required)
     out_dir = Path(out_dir)
     started = time.perf_counter()
     report = BuildReport(out_dir=out_dir)
@@ -210,7 +208,8 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     for name in LICENCE_FILES:
         source = root / "hardware" / "LICENSES" / name
         if not source.is_file():
-            raise GuideBuildError(f"Texte de licence manquant : {source}. Restaurez-le depuis le dépôt.")
+            raise GuideBuildError(N_("Licence text missing: {path}."),
+                                  N_("Restore it from the repository."), path=source)
         shutil.copy2(source, out_dir / "licenses" / name)
     (out_dir / "index.html").write_text(env.get_template("root.html").render(), encoding="utf-8")
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-
-class PdfError(RuntimeError):
-    """The PDF could not be written; the message says what to install or fix."""
+from citizenwatt.errors import PdfError
+from citizenwatt.i18n import N_
 
 
 def write_pdf(print_html: Path, target: Path) -> int:
@@ -23,10 +22,10 @@ def write_pdf(print_html: Path, target: Path) -> int:
         import weasyprint
     except (ImportError, OSError) as error:  # OSError: Pango is missing from the system
         raise PdfError(
-            "WeasyPrint ne démarre pas, le PDF ne peut pas être produit. Installez-le avec "
-            "`pip install weasyprint` et la bibliothèque Pango (Debian : apt-get install libpango-1.0-0 "
-            f"libpangoft2-1.0-0), ou construisez sans PDF avec --no-pdf. Détail : {error}"
-        ) from error
+            N_("WeasyPrint does not start, the PDF cannot be made."),
+            N_("Install it with `pip install weasyprint` and the Pango library (Debian: apt-get "
+               "install libpango-1.0-0 libpangoft2-1.0-0), or build without PDF with --no-pdf. "
+               "Detail: {error}"), error=error) from error
     # WeasyPrint logs every CSS property it ignores; keep the command's output readable.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -38,9 +37,9 @@ def write_pdf(print_html: Path, target: Path) -> int:
         document = weasyprint.HTML(filename=str(print_html), url_fetcher=fetcher).render()
     except Exception as error:  # WeasyPrint raises many kinds; the reader needs the file and the cause
         raise PdfError(
-            f"La mise en page de {print_html} a échoué ({type(error).__name__}: {error}). "
-            "Vérifiez que les images et feuilles de style qu'elle cite existent, puis relancez."
-        ) from error
+            N_("Laying out {path} failed ({kind}: {error})."),
+            N_("Check that the images and style sheets it names exist, then run again."),
+            path=print_html, kind=type(error).__name__, error=error) from error
     target.parent.mkdir(parents=True, exist_ok=True)
     document.write_pdf(str(target))
     return len(document.pages)

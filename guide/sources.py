@@ -17,16 +17,14 @@ from pathlib import Path
 import jinja2
 import markdown
 
+from citizenwatt.errors import GuideSourceError
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin
 from citizenwatt.guide.design import Constant, GeneratedTable
 from citizenwatt.guide.text import LANGS, fmt_number, ui
+from citizenwatt.i18n import N_
 
 CHAPTER_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 MARKDOWN_EXTENSIONS = ["tables", "toc", "attr_list", "admonition", "fenced_code", "md_in_html", "sane_lists"]
-
-
-class GuideSourceError(ValueError):
-    """A guide source cannot be rendered; the message names the file and what to change."""
 
 
 @dataclass
@@ -207,7 +205,9 @@ def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
     except jinja2.TemplateError as error:
         line = getattr(error, "lineno", None)
         where = f"{path}, line {line}" if line else str(path)
-        raise GuideSourceError(f"{where} : erreur de gabarit : {error}. Vérifiez les expressions {{{{ ... }}}}.") from error
+        raise GuideSourceError(N_("{where}: template error: {error}."),
+                               N_("Check the {{{{ ... }}}} expressions."),
+                               where=where, error=error) from error
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
     body = md.convert(source)
     tokens = getattr(md, "toc_tokens", [])

@@ -18,13 +18,10 @@ import sys
 from pathlib import Path
 
 from citizenwatt import firmware as _firmware_pkg
+from citizenwatt.errors import BundleError
 
 FIRMWARE = Path(_firmware_pkg.__file__).resolve().parent
 BOARD = FIRMWARE / "board"
-
-
-class BundleError(RuntimeError):
-    pass
 
 
 def firmware_modules() -> list[Path]:

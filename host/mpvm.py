@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from citizenwatt.errors import MicroPythonVMError
+
 _CHILD = r"""
 import json, os, sys
 args = json.loads(sys.stdin.read())
@@ -37,10 +39,6 @@ sys.stdout.write(json.dumps(out))
 sys.stdout.flush()
 os._exit(0)
 """
-
-
-class MicroPythonVMError(RuntimeError):
-    pass
 
 
 @dataclass

@@ -13,11 +13,21 @@ import time
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from citizenwatt.errors import FirmwareError
+from citizenwatt.i18n import N_
+
 ANSWER_TIMEOUT_S = 5.0
 
 
-class MQTTException(Exception):
-    pass
+class MQTTException(FirmwareError):
+    """The broker refused the meter's CONNECT; args[0] is its return code, as in umqtt."""
+
+    def __init__(self, code: int):
+        super().__init__(N_("The MQTT broker refused the meter's connection (return code "
+                            "{code})."),
+                         N_("Check the meter's MQTT user and password, and that the broker "
+                            "knows them."), code=code)
+        self.args = (code,)
 
 
 class MQTTClient:

@@ -30,6 +30,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+# defined with every error in citizenwatt/errors.py, importable from here as before
+from citizenwatt.errors import DeletionRefused, QueryFailed, SpoolFull, StoreUnavailable
+
 from .sqlite import COLUMNS, SqliteStore
 from .port import ChannelReading, HourEnergy, MeterSummary, WriteResult
 
@@ -58,26 +61,6 @@ CREATE TABLE IF NOT EXISTS shipper_lease (
 INSERT OR IGNORE INTO shipper_lease VALUES (1, '', 0);
 CREATE INDEX IF NOT EXISTS outbox_removals ON outbox (id) WHERE kind >= 3;
 """
-
-
-class StoreUnavailable(Exception):
-    """The store cannot be reached or used; the message names the address and what to check."""
-
-
-class QueryFailed(StoreUnavailable):
-    """InfluxDB answered /query with an error; .status is the HTTP status."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
-class DeletionRefused(Exception):
-    """InfluxDB answered but would not delete (no DELETE in InfluxQL nor /api/v2/delete)."""
-
-
-class SpoolFull(OSError):
-    """Too little free disk left to spool more: the collector retries without acknowledging."""
 
 
 def point_time_ns(ts_utc: float, boot: int, seq: int) -> int:

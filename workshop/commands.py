@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citizenwatt.errors import CitizenWattError
 from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.workshop.i18n import set_lang, t
 
@@ -37,7 +38,7 @@ def friendly(func):
         set_lang(kwargs.get("lang"))
         try:
             return func(*args, **kwargs)
-        except WorkshopError as e:
+        except CitizenWattError as e:  # the workshop's own, or one from a part it uses
             err_console.print("[bold red]✗[/] " + str(e), soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:

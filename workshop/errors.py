@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from citizenwatt.errors import CitizenWattError
 from citizenwatt.workshop.i18n import t
 
 # Build-guide section ids (hardware/ guide anchors). Stable: the guide links to them.
@@ -9,20 +10,28 @@ SECTIONS = ("adc-input", "bias-network", "burden-resistor", "noise-floor",
             "clamp-orientation", "calibration", "wifi", "broker", "usb-serial")
 
 
-class WorkshopError(Exception):
-    """A failure a trainee can fix. str() is the translated sentence."""
+class WorkshopError(CitizenWattError):
+    """A failure a trainee can fix. str() is the translated sentence.
+
+    Its text is the workshop table's entry `key`, which says what went wrong and what to do
+    in one sentence: that is `sentence`, and `next_step` is empty.
+    """
 
     def __init__(self, key: str, section: str | None = None, **kw):
+        super().__init__(key)
         self.key = key
         self.section = section
         self.kw = kw
-        super().__init__(key)
 
-    def __str__(self) -> str:
+    @property
+    def sentence(self) -> str:
         kw = dict(self.kw)
         if self.section:
             kw.setdefault("section", self.section)
         return t(self.key, **kw)
+
+    def say(self, lang: str | None = None) -> str:
+        return self.sentence  # in the workshop's language (--lang, CITIZENWATT_LANG)
 
 
 class BoardGone(WorkshopError):
