@@ -70,8 +70,7 @@ def _session(data_dir: Optional[Path]):
 
 
 def _fail(e) -> None:
-    from .i18n import t
-    typer.secho(t("fr", e.key, **e.params), fg="red", err=True)
+    typer.secho(e.message(), fg="red", err=True)
     raise typer.Exit(1)
 
 

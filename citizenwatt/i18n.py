@@ -14,8 +14,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "citizenwatt"
 LANGS = ("fr", "en")
@@ -102,3 +104,141 @@ def N_(msgid: str) -> str:
 
 
 gettext = _
+
+
+# -- numbers, dates and units, as a reader of the language writes them (Babel, CLDR) ------
+
+def babel_locale(lang: str | None = None) -> str:
+    """fr -> fr_FR, en -> en_GB (the current language when lang is None)."""
+    return LOCALES[normalise(lang) or current_lang()]
+
+
+def format_number(value: float | int, decimals: int = 0, *, lang: str | None = None) -> str:
+    """1 234,5 in French (narrow no-break space, comma), 1,234.5 in English; rounded half-even."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(value, format=pattern, locale=babel_locale(lang))
+
+
+def format_quantity(value: float | int, unit: str, decimals: int = 0, *,
+                    lang: str | None = None) -> str:
+    """A number and its unit symbol (kWh, W, kg, %, €), kept together by a no-break space."""
+    return format_number(value, decimals, lang=lang) + "\u00a0" + unit
+
+
+def format_energy(energy_wh: float, *, lang: str | None = None) -> str:
+    """Wh under a kWh, kWh with two decimals above."""
+    if abs(energy_wh) >= 1000:
+        return format_quantity(energy_wh / 1000, "kWh", 2, lang=lang)
+    return format_quantity(energy_wh, "Wh", 0, lang=lang)
+
+
+def format_power(power_w: float, *, lang: str | None = None) -> str:
+    """W under 10 kW, kW with one decimal above."""
+    if abs(power_w) >= 10000:
+        return format_quantity(power_w / 1000, "kW", 1, lang=lang)
+    return format_quantity(power_w, "W", 0, lang=lang)
+
+
+def format_duration(age_s: float, *, lang: str | None = None) -> str:
+    """A duration in the largest unit that keeps it readable: 45 s, 12 min, 5 h, 3 j / 3 d."""
+    age_s = max(0, int(age_s))
+    if age_s < 120:
+        return _("{n} s", lang=lang, n=format_number(age_s, lang=lang))
+    if age_s < 7200:
+        return _("{n} min", lang=lang, n=format_number(age_s // 60, lang=lang))
+    if age_s < 172800:
+        return _("{n} h", lang=lang, n=format_number(age_s // 3600, lang=lang))
+    return _("{n} d", lang=lang, n=format_number(age_s // 86400, lang=lang))
+
+
+def format_date(day: date, *, lang: str | None = None) -> str:
+    """1er janvier 2026 / 1 January 2026."""
+    from babel.dates import format_date as babel_date
+
+    text = babel_date(day, "d MMMM y", locale=babel_locale(lang))
+    if day.day == 1 and (normalise(lang) or current_lang()) == "fr":
+        text = "1er" + text[1:]  # French writes the first of the month as an ordinal
+    return text
+
+
+def format_month(day: date, *, lang: str | None = None) -> str:
+    """janvier 2026 / January 2026."""
+    from babel.dates import format_date as babel_date
+
+    return babel_date(day, "LLLL y", locale=babel_locale(lang))
+
+
+# -- Jinja2 ---------------------------------------------------------------------------
+
+def install_jinja(env: Any) -> None:
+    """Give a Jinja2 environment `_()` and `ngettext()` (jinja2.ext.i18n): they speak the
+    template's `lang` variable when it has one, else the current language."""
+    from jinja2 import pass_context
+
+    @pass_context
+    def gettext_(context: Any, msgid: str, **kw: object) -> str:
+        return _(msgid, lang=context.get("lang"), **kw)
+
+    @pass_context
+    def ngettext_(context: Any, singular: str, plural: str, n: int, **kw: object) -> str:
+        return ngettext(singular, plural, n, lang=context.get("lang"), **kw)
+
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(gettext_, ngettext_, newstyle=False)
+    env.globals["_"] = gettext_
+
+
+# -- pydantic's validation problems, said in the reader's language -----------------------
+
+_PROBLEMS = {
+    "missing": N_("required"),
+    "int_parsing": N_("a whole number is expected"),
+    "int_type": N_("a whole number is expected"),
+    "int_from_float": N_("a whole number is expected"),
+    "float_parsing": N_("a number is expected"),
+    "float_type": N_("a number is expected"),
+    "finite_number": N_("a finite number is expected"),
+    "bool_parsing": N_("true or false is expected"),
+    "date_parsing": N_("a valid date YYYY-MM-DD is expected"),
+    "date_from_datetime_parsing": N_("a valid date YYYY-MM-DD is expected"),
+    "date_from_datetime_inexact": N_("a date YYYY-MM-DD without a time is expected"),
+    "date_type": N_("a date YYYY-MM-DD is expected"),
+    "greater_than_equal": N_("at least {ge}"),
+    "greater_than": N_("more than {gt}"),
+    "less_than_equal": N_("at most {le}"),
+    "less_than": N_("less than {lt}"),
+    "string_too_long": N_("at most {max_length} characters"),
+    "string_type": N_("a text is expected"),
+    "string_pattern_mismatch": N_("characters not accepted"),
+    "string_unicode": N_("a UTF-8 text is expected"),
+    "too_long": N_("at most {max_length} items"),
+    "list_type": N_("a list is expected"),
+    "dict_type": N_("an object is expected"),
+    "model_type": N_("an object is expected"),
+    "literal_error": N_("possible values: {expected}"),
+    "enum": N_("possible values: {expected}"),
+}
+_PLURAL_PROBLEMS = {
+    "string_too_short": (N_("at least {n} character"), N_("at least {n} characters"), "min_length"),
+    "too_short": (N_("at least {n} item"), N_("at least {n} items"), "min_length"),
+}
+
+
+def pydantic_problem(err: dict, *, lang: str | None = None) -> str:
+    """One pydantic error (an item of ValidationError.errors()) in a few words; pydantic's own
+    (English) words for the problem types not listed here."""
+    ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+    kind = err.get("type", "")
+    if "expected" in ctx:
+        ctx["expected"] = ctx["expected"].replace(" or ", " " + _("or", lang=lang) + " ")
+    try:
+        if kind in _PLURAL_PROBLEMS:
+            singular, plural, key = _PLURAL_PROBLEMS[kind]
+            return ngettext(singular, plural, int(ctx[key]), lang=lang)
+        if kind in _PROBLEMS:
+            return _(_PROBLEMS[kind], lang=lang, **ctx)
+    except (KeyError, IndexError, ValueError):
+        pass
+    return str(err.get("msg", _("not valid", lang=lang)))
