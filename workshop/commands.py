@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from citizenwatt.workshop.errors import WorkshopError
-from citizenwatt.workshop.i18n import set_lang, t
+from citizenwatt.i18n import N_, _, ngettext, set_lang
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -28,6 +28,10 @@ Port = Annotated[Optional[str], typer.Argument(help="Port série (ex. /dev/ttyUS
                                                     "Par défaut : la seule carte branchée.")]
 CacheDir = Annotated[Optional[Path], typer.Option("--cache", help="Dossier du cache hors ligne "
                                                   "(défaut : ~/.cache/citizenwatt).")]
+
+
+CHECK_STATUS = {"ok": N_("OK"), "warn": N_("WARNING"),
+                "fail": N_("FAIL"), "skip": N_("skipped")}
 
 
 def friendly(func):
@@ -48,7 +52,7 @@ def friendly(func):
         except Exception as e:  # noqa: BLE001 - never a traceback for a trainee
             if os.environ.get("CITIZENWATT_DEBUG"):
                 raise
-            err_console.print("[bold red]✗[/] " + t("error.unexpected",
+            err_console.print("[bold red]✗[/] " + _("Unexpected error ({detail}). Unplug and replug the board, try again; if it happens again, report it with the command you ran and this message.",
                                                   detail="%s: %s" % (type(e).__name__, e)),
                               soft_wrap=True)
             raise typer.Exit(1) from None
@@ -68,8 +72,8 @@ def _one_port(port: str | None) -> str:
     if len(boards) == 1:
         return boards[0].device
     if not boards:
-        raise WorkshopError("ports.none")
-    raise WorkshopError("config.invalid", detail="%d cartes branchées : donnez le port / "
+        raise WorkshopError("ports.none", N_("No board found. Check: 1) the USB cable carries data (some cables only charge: try another one); 2) the USB-serial driver is installed (CP210x or CH340 on Windows/macOS); 3) on Linux, your account is in the dialout group (`sudo usermod -aG dialout $USER`, then log in again)."))
+    raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="%d cartes branchées : donnez le port / "
                         "%d boards plugged in: give the port (%s)" % (
                             len(boards), len(boards), ", ".join(b.device for b in boards)))
 
@@ -107,17 +111,17 @@ def ports(lang: Lang = None,
         from citizenwatt.workshop.ports import list_boards
         boards = list_boards(include_unknown=all_ports)
         if not boards:
-            raise WorkshopError("ports.none")
-        table = Table(title=t("ports.title"))
-        for col in ("ports.col.port", "ports.col.chip", "ports.col.vidpid", "ports.col.desc"):
-            table.add_column(t(col))
+            raise WorkshopError("ports.none", N_("No board found. Check: 1) the USB cable carries data (some cables only charge: try another one); 2) the USB-serial driver is installed (CP210x or CH340 on Windows/macOS); 3) on Linux, your account is in the dialout group (`sudo usermod -aG dialout $USER`, then log in again)."))
+        table = Table(title=_("Connected boards"))
+        for col in (N_("Port"), N_("USB chip"), N_("VID:PID"), N_("Description")):
+            table.add_column(_(col))
         for b in boards:
-            table.add_row(b.device, b.chip or t("ports.unknown"), b.vid_pid, b.description)
+            table.add_row(b.device, b.chip or _("unknown (not an ESP32 board?)"), b.vid_pid, b.description)
         console.print(table)
         for b in boards:
             # Listed is not usable: without the dialout group every command would fail.
             if os.path.exists(b.device) and not os.access(b.device, os.R_OK | os.W_OK):
-                err_console.print("[bold yellow]![/] " + t("ports.no_access", port=b.device),
+                err_console.print("[bold yellow]![/] " + _("You may not open {port}. On Linux, add your account to the dialout group (`sudo usermod -aG dialout $USER`) then log in again.", port=b.device),
                                   soft_wrap=True)
     run(lang=lang)
 
@@ -150,13 +154,13 @@ def flash(port: Port = None,
             if port is None:
                 return
         if write_micropython not in ("auto", "always", "never"):
-            raise WorkshopError("config.invalid", detail="--write-micropython auto|always|never")
+            raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="--write-micropython auto|always|never")
         p = _one_port(port)
         with _Bars() as bars:
             result = pipeline.flash(p, bundle=bundle, cache_dir=cache_dir,
                                     image=micropython_image, micropython=write_micropython,
                                     erase=erase, progress=bars)
-        console.print("[green]✓[/] " + t("flash.done", port=p,
+        console.print("[green]✓[/] " + _("Board {port} ready: {files} files installed and verified.", port=p,
                                           files=result.files + len(result.libraries)))
     run(lang=lang)
 
@@ -171,17 +175,17 @@ def _plan_from(profile: Path | None, **opts):
             text = profile.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise WorkshopError("profile.unreadable", path=profile, detail=detail) from None
+            raise WorkshopError("profile.unreadable", N_("Cannot read the profile {path} ({detail}). Check the file's path and that you may read it, then try again."), path=profile, detail=detail) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise WorkshopError("profile.bad_toml", path=profile, detail=e) from None
+            raise WorkshopError("profile.bad_toml", N_("The profile {path} is not valid TOML ({detail}). Fix that line (one key = value per line, text in quotes), then try again."), path=profile, detail=e) from None
     for k, v in opts.items():
         if v is not None and v != [] and v is not False:
             data[k] = v
     for k in ("wifi_ssid", "mqtt_host"):
         if not data.get(k):
-            raise WorkshopError("config.required", option="--" + k.replace("_", "-"), name=k)
+            raise WorkshopError("config.required", N_("{option} is missing: give it as an option ({option} …) or in the profile (--profile atelier.toml, key {name}), then try again."), option="--" + k.replace("_", "-"), name=k)
     labels = data.get("channel_label") or data.get("channel_labels") or ["Maison entière"]
     roles = _channel_roles(data.get("channel_role") or data.get("channel_roles") or [], labels)
     household = None
@@ -210,12 +214,12 @@ def _channel_roles(roles, labels) -> dict[int, str]:
     if isinstance(roles, str):
         roles = [roles]
     if not isinstance(roles, list) or any(r not in CHANNEL_ROLES for r in roles):
-        raise WorkshopError("config.invalid", detail=(
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=(
             "channel_role %r : « main » (la pince compte pour le total du foyer) ou « sub » "
             "(un circuit déjà compté par une pince main, ex. le chauffe-eau sous la pince de "
             "la maison entière) / main or sub" % (roles,)))
     if len(roles) > len(labels):
-        raise WorkshopError("config.invalid", detail=(
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=(
             "channel_role : %d rôles pour %d voies ; donnez un channel_label par voie / "
             "%d roles for %d channels: give one channel_label per channel"
             % (len(roles), len(labels), len(roles), len(labels))))
@@ -290,17 +294,17 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
             result = pipeline.provision(board, plan, progress=bars)
         reg = result.registration
         if reg is None:
-            done = t("provision.done_local", meter_id=result.meter_id)
+            done = _("Meter {meter_id} provisioned, but not registered with the API (no --api option): run `citizenwatt provision` again with --api and --token so that it shows in its household.", meter_id=result.meter_id)
         elif reg.household_link:
-            done = t("provision.done", meter_id=result.meter_id, household_ref=reg.household_ref,
+            done = _("Meter {meter_id} provisioned and registered (household {household_ref}). Household link (secret, hand it to the household): {link}", meter_id=result.meter_id, household_ref=reg.household_ref,
                      link=plan.household_link(reg))
         else:  # the household existed: its link was shown once, when it was created
-            done = t("provision.done_known", meter_id=result.meter_id,
+            done = _("Meter {meter_id} provisioned and registered (household {household_ref}, no. {household_id}). This household already existed: it already has its secret link, given when it was created, and that link still works (the API shows a link only once). If the household lost it, issue a new one (the old one stops working) with the workshop's token: {command}", meter_id=result.meter_id,
                      household_ref=reg.household_ref, household_id=reg.household_id,
                      command=reissue_command(plan.api_url, reg.household_id))
         console.print("[green]✓[/] " + done, soft_wrap=True)
         if plan.passwd_file:
-            console.print(t("provision.mqtt_done", passwd=plan.passwd_file, acl=plan.acl_file))
+            console.print(_("MQTT credentials added to {passwd} and {acl}. Reload Mosquitto (`sudo systemctl reload mosquitto`) to apply them.", passwd=plan.passwd_file, acl=plan.acl_file))
     run(lang=lang)
 
 
@@ -318,27 +322,27 @@ def calibrate(port: Port = None,
         from citizenwatt.workshop import pipeline
         from citizenwatt.workshop.board import Board
         if not reference_w or reference_w <= 0:
-            raise WorkshopError("cal.bad_reference", value=reference_w)
+            raise WorkshopError("cal.bad_reference", N_("The reference power must be positive (got {value}). Give the kettle's power in watts (often 2000)."), value=reference_w)
         p = _one_port(port)
         with Board(p) as board:
             # The board answers before anyone is asked to switch the kettle on.
             if not yes:
-                console.print(t("cal.prompt_on", channel=channel))
+                console.print(_("Close the clamp of channel {channel} around the kettle's live wire, switch it on, then press Enter.", channel=channel))
                 try:
                     input()
                 except EOFError:
-                    raise WorkshopError("cal.no_input") from None
+                    raise WorkshopError("cal.no_input", N_("Nobody could press Enter (no keyboard). Switch the load on, then run again with --yes.")) from None
             with _Bars() as bars:
                 r = pipeline.calibrate(board, channel, reference_w, windows=windows,
                                        progress=bars)
-        table = Table(title=t("cal.title"))
-        for col in ("cal.col.channel", "cal.col.reference", "cal.col.before", "cal.col.after",
-                    "cal.col.trim"):
-            table.add_column(t(col), justify="right")
+        table = Table(title=_("Calibration"))
+        for col in (N_("Channel"), N_("Reference (W)"), N_("Before (W)"), N_("After (W)"),
+                    N_("Trim")):
+            table.add_column(_(col), justify="right")
         table.add_row(str(r.channel), "%.0f" % r.reference_w, "%.0f" % r.before_w,
                       "%.0f" % r.after_w, "%.3f → %.3f" % (r.old_trim, r.trim))
         console.print(table)
-        console.print("[green]✓[/] " + t("cal.saved"))
+        console.print("[green]✓[/] " + _("Trim saved on the board."))
     run(lang=lang)
 
 
@@ -353,12 +357,12 @@ def check(port: Port = None,
         from citizenwatt.workshop.board import Board
         with Board(_one_port(port)) as board:
             results = wcheck.run_checks(board, network=network)
-        table = Table(title=t("check.title"))
-        for col in ("check.col.test", "check.col.result", "check.col.value", "check.col.advice"):
-            table.add_column(t(col))
+        table = Table(title=_("Board self-test"))
+        for col in (N_("Test"), N_("Result"), N_("Value"), N_("What to do")):
+            table.add_column(_(col))
         style = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
         for r in results:
-            table.add_row(r.name, "[%s]%s[/]" % (style[r.status], t("check." + r.status)),
+            table.add_row(r.name, "[%s]%s[/]" % (style[r.status], _(CHECK_STATUS[r.status])),
                           r.value, ("→ " + r.section) if r.section else r.advice)
         console.print(table)
         # The advice in full below the table: a narrow terminal would chop it into a cell.
@@ -367,9 +371,9 @@ def check(port: Port = None,
                 console.print("[bold]%s[/] : %s" % (r.name, r.advice), soft_wrap=True)
         bad = wcheck.failures(results)
         if bad:
-            err_console.print("[bold red]✗[/] " + t("check.summary_fail", count=len(bad)))
+            err_console.print("[bold red]✗[/] " + _("Failed tests: {count}. Follow the \"What to do\" column, then run `citizenwatt check` again.", count=len(bad)))
             raise typer.Exit(1)
-        console.print("[green]✓[/] " + t("check.summary_ok"))
+        console.print("[green]✓[/] " + _("All tests passed."))
     run(lang=lang)
 
 
@@ -383,9 +387,9 @@ def _households(path: Path | None):
                               r.get("timezone") or "Europe/Paris") for r in csv.DictReader(f)]
     except (OSError, UnicodeDecodeError) as e:
         detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise WorkshopError("households.unreadable", path=path, detail=detail) from None
+        raise WorkshopError("households.unreadable", N_("Cannot read the household list {path} ({detail}). Check the path given to --households, then try again."), path=path, detail=detail) from None
     except KeyError as e:
-        raise WorkshopError("households.columns", path=path, column=e.args[0]) from None
+        raise WorkshopError("households.columns", N_("The household list {path} has no column {column}. Its first line must be: household_ref,household_name,timezone"), path=path, column=e.args[0]) from None
 
 
 def workshop(profile: ProfileOpt = None,
@@ -433,7 +437,7 @@ def workshop(profile: ProfileOpt = None,
                                  mosquitto_reload=mosquitto_reload))
         for p in port or []:
             if not os.path.exists(p):
-                raise WorkshopError("board.not_found", section="usb-serial", port=p)
+                raise WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), section="usb-serial", port=p)
         if port:
             def source():
                 return [p for p in port if os.path.exists(p)]
@@ -448,16 +452,17 @@ def workshop(profile: ProfileOpt = None,
             err_console.print("[bold red]✗[/] " + links.error, soft_wrap=True)
         console.print(batch.summary(rows))
         if links.written:
-            console.print(t("workshop.links_written", path=links.path.resolve(),
-                            count=links.written), soft_wrap=True)
+            console.print(ngettext("Household links written to {path} ({n} row; readable by you only). They are secrets: print them, hand each one to its household, then delete the file.",
+                                   "Household links written to {path} ({n} rows; readable by you only). They are secrets: print them, hand each one to its household, then delete the file.",
+                                   links.written, path=links.path.resolve()), soft_wrap=True)
         known = [r for r in batch.final_rows(rows) if r.state == batch.READY
                  and r.household_id is not None and not r.household_link]
         if known:
             from citizenwatt.workshop.registration import reissue_command
-            console.print(t("workshop.links_known", command=reissue_command(
+            console.print(_("\"already given\": this household existed and already has its link, which still works. If it was lost, issue a new one (the old one stops working), N being the household's number: {command}", command=reissue_command(
                 plan.provision.api_url, "N")), soft_wrap=True)
         if any(r.state != batch.READY for r in batch.final_rows(rows)):
-            err_console.print(t("workshop.redo"))
+            err_console.print(_("Plug the \"to redo\" boards back in and run `citizenwatt workshop` again: each one starts over from the beginning."))
             raise typer.Exit(1)
     run(lang=lang)
 
