@@ -21,7 +21,7 @@ from citizenwatt import __version__
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
 from citizenwatt.guide.design import Constant, DesignData, adc1_channel, bom_mismatches, design_data
 from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
-from citizenwatt.guide.text import LANGS, ui
+from citizenwatt.i18n import LANGS, _, install_jinja, lang_scope
 
 LICENCE_FILES = ("CERN-OHL-S-2.0.txt", "CC-BY-SA-4.0.txt", "AGPL-3.0-or-later.txt")
 
@@ -38,9 +38,6 @@ class DiagramContext:
     constants: dict[str, Constant]
     bom: Bom
     pins: dict[str, Pin]
-
-    def label(self, fr: str, en: str) -> str:
-        return fr if self.lang == "fr" else en
 
     def const(self, key: str, unit: bool = True) -> str:
         return self.constants[key].display(self.lang, with_unit=unit)
@@ -121,7 +118,9 @@ def svg_text(svg: str) -> str:
 
 def _page_env() -> jinja2.Environment:
     loader = jinja2.PackageLoader("citizenwatt.guide", "templates")
-    return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    install_jinja(env)  # _() in the page's `lang`
+    return env
 
 
 def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
@@ -220,7 +219,8 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
         diagram_context = DiagramContext(lang=lang, constants=data.constants, bom=bom, pins=pins)
         refs: set[str] = set()
         for name, module in diagrams.items():
-            svg = module.draw(diagram_context)
+            with lang_scope(lang):  # the diagrams' _() speak the language being built
+                svg = module.draw(diagram_context)
             (lang_dir / "img" / f"{name}.svg").write_text(svg, encoding="utf-8")
             refs |= set(REFERENCE_PATTERN.findall(svg_text(svg)))
         report.diagram_parts[lang] = refs
@@ -249,13 +249,11 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
 
 
 def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters: list[Chapter]) -> None:
-    t = ui(lang)
     other = next(code for code in LANGS if code != lang)
     page = env.get_template("page.html")
     common = {
         "lang": lang,
         "other_lang": other,
-        "t": t,
         "chapters": chapters,
         "version": __version__,
         "pdf_name": f"citizenwatt-guide-{lang}.pdf",
@@ -274,29 +272,36 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
         write(f"{chapter.slug}.html", chapter.title, chapter.html, chapter, previous, next_)
 
     items = "".join(f'<li><a href="{c.slug}.html">{html.escape(c.title)}</a></li>' for c in chapters)
+    say = {key: html.escape(text) for key, text in (
+        ("title", _("Citizen Watt — build guide", lang=lang)),
+        ("subtitle", _("Build, calibrate and install an open-source electricity meter", lang=lang)),
+        ("contents", _("Contents", lang=lang)), ("downloads", _("Downloads", lang=lang)),
+        ("pdf", _("Printable version (PDF)", lang=lang)), ("bom", _("Bill of materials (CSV)", lang=lang)),
+        ("search", _("Search the guide", lang=lang)))}
     home = (
-        f"<h1>{html.escape(t['site_title'])}</h1><p>{html.escape(t['print_cover_subtitle'])}.</p>"
+        f"<h1>{say['title']}</h1><p>{say['subtitle']}.</p>"
         f'<figure class="cw-figure"><img src="img/schematic.svg" alt=""></figure>'
-        f"<h2>{html.escape(t['contents'])}</h2><ol class=\"home-toc\">{items}</ol>"
-        f"<h2>{html.escape(t['downloads'])}</h2><ul>"
-        f'<li><a href="../pdf/{common["pdf_name"]}">{html.escape(t["pdf"])}</a></li>'
-        f'<li><a href="print.html">{html.escape(t["pdf"])} — HTML</a></li>'
-        f'<li><a href="../downloads/bom.csv">{html.escape(t["bom_csv"])}</a></li></ul>'
+        f"<h2>{say['contents']}</h2><ol class=\"home-toc\">{items}</ol>"
+        f"<h2>{say['downloads']}</h2><ul>"
+        f'<li><a href="../pdf/{common["pdf_name"]}">{say["pdf"]}</a></li>'
+        f'<li><a href="print.html">{say["pdf"]} — HTML</a></li>'
+        f'<li><a href="../downloads/bom.csv">{say["bom"]}</a></li></ul>'
     )
-    write("index.html", t["home"], home)
+    write("index.html", _("Home", lang=lang), home)
 
     search_body = (
-        f"<h1>{html.escape(t['search_page_title'])}</h1>"
+        f"<h1>{say['search']}</h1>"
         f'<div id="search-page-results" aria-live="polite"></div>'
     )
-    write("search.html", t["search_page_title"], search_body)
+    write("search.html", _("Search the guide", lang=lang), search_body)
 
     licences = _licences_body(lang)
-    write("licences.html", t["licences"], licences)
+    write("licences.html", _("Licences", lang=lang), licences)
 
     index = {
         "lang": lang,
-        "labels": {"none": t["search_none"], "results": t["search_results"]},
+        "labels": {"none": _("No result. Try another word (for example “clamp” or “resistor”).", lang=lang),
+                   "results": _("Results", lang=lang)},
         "entries": _search_entries(chapters),
     }
     (lang_dir / "search-index.js").write_text(

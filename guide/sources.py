@@ -19,7 +19,7 @@ import markdown
 
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin
 from citizenwatt.guide.design import Constant, GeneratedTable
-from citizenwatt.guide.text import LANGS, fmt_number, ui
+from citizenwatt.i18n import LANGS, N_, _, format_number
 
 CHAPTER_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 MARKDOWN_EXTENSIONS = ["tables", "toc", "attr_list", "admonition", "fenced_code", "md_in_html", "sane_lists"]
@@ -113,7 +113,7 @@ class RenderContext:
 
     def price(self, *groups: str) -> str:
         total = self.bom.total_eur(*groups)
-        return f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">{fmt_number(total, 2, self.lang)} €</span>'
+        return f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">{format_number(total, 2, lang=self.lang)} €</span>'
 
     def table(self, name: str) -> str:
         if name == "bom":
@@ -152,9 +152,10 @@ class RenderContext:
 
 
 def bom_table(bom: Bom, lang: str) -> str:
-    t = ui(lang)
     head = "".join(
-        f"<th>{t[key]}</th>" for key in ("ref", "part", "value", "qty", "supplier", "supplier_pn", "unit_price")
+        f"<th>{_(label, lang=lang)}</th>"
+        for label in (N_("Ref."), N_("Part"), N_("Value"), N_("Qty"),
+                      N_("Maker / supplier"), N_("Part number (example)"), N_("Unit price"))
     )
     rows = []
     for line in bom.lines:
@@ -163,13 +164,15 @@ def bom_table(bom: Bom, lang: str) -> str:
             f"<tr{group}><td>{line.reference}</td><td>{html.escape(line.part(lang))}</td>"
             f"<td>{html.escape(line.value_in(lang))}</td><td class=\"num\">{line.quantity}</td>"
             f"<td>{html.escape(line.supplier_in(lang))}</td><td>{html.escape(line.supplier_part_number)}</td>"
-            f"<td class=\"num\">{fmt_number(line.unit_price_eur, 2, lang)} €</td></tr>"
+            f"<td class=\"num\">{format_number(line.unit_price_eur, 2, lang=lang)} €</td></tr>"
         )
+    total_base = _("Total per meter (base version)", lang=lang)
+    total_voltage = _("Total per meter with the voltage option", lang=lang)
     totals = (
-        f'<tr class="cw-total"><td colspan="6">{t["total_base"]}</td>'
-        f'<td class="num" data-total="base">{fmt_number(bom.total_eur("base"), 2, lang)} €</td></tr>'
-        f'<tr class="cw-total"><td colspan="6">{t["total_voltage"]}</td>'
-        f'<td class="num" data-total="base voltage">{fmt_number(bom.total_eur("base", "voltage"), 2, lang)} €</td></tr>'
+        f'<tr class="cw-total"><td colspan="6">{total_base}</td>'
+        f'<td class="num" data-total="base">{format_number(bom.total_eur("base"), 2, lang=lang)} €</td></tr>'
+        f'<tr class="cw-total"><td colspan="6">{total_voltage}</td>'
+        f'<td class="num" data-total="base voltage">{format_number(bom.total_eur("base", "voltage"), 2, lang=lang)} €</td></tr>'
     )
     return (
         f'<table class="cw-generated cw-bom" data-source="hardware/bom.csv"><thead><tr>{head}</tr></thead>'
@@ -178,7 +181,7 @@ def bom_table(bom: Bom, lang: str) -> str:
 
 
 def pinout_table(pins: dict[str, Pin], lang: str) -> str:
-    head = ("Voie", "Broche ESP32", "Entrée ADC", "Composants") if lang == "fr" else ("Channel", "ESP32 pin", "ADC input", "Parts")
+    head = [_(h, lang=lang) for h in (N_("Channel"), N_("ESP32 pin"), N_("ADC input"), N_("Parts"))]
     rows = "".join(
         f'<tr><td>{html.escape(pin.label(lang))}</td><td data-signal="{pin.signal}" data-value="{pin.gpio}">GPIO{pin.gpio}</td>'
         f"<td>{pin.adc}</td><td>{' '.join(pin.parts)}</td></tr>"

@@ -358,7 +358,7 @@ def check(port: Port = None,
         with Board(_one_port(port)) as board:
             results = wcheck.run_checks(board, network=network)
         table = Table(title=_("Board self-test"))
-        for col in (N_("Test"), N_("Result"), N_("Value"), N_("What to do")):
+        for col in (N_("Test"), N_("Result"), N_("Measured"), N_("What to do")):
             table.add_column(_(col))
         style = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
         for r in results:
