@@ -23,11 +23,9 @@ from citizenwatt.i18n import N_, _, ngettext, set_lang
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-Lang = Annotated[Optional[str], typer.Option("--lang", help="fr (défaut) ou en.")]
-Port = Annotated[Optional[str], typer.Argument(help="Port série (ex. /dev/ttyUSB0, COM3). "
-                                                    "Par défaut : la seule carte branchée.")]
-CacheDir = Annotated[Optional[Path], typer.Option("--cache", help="Dossier du cache hors ligne "
-                                                  "(défaut : ~/.cache/citizenwatt).")]
+Lang = Annotated[Optional[str], typer.Option("--lang", help=N_("fr (default) or en."))]
+Port = Annotated[Optional[str], typer.Argument(help=N_("Serial port (e.g. /dev/ttyUSB0, COM3). By default: the only board plugged in."))]
+CacheDir = Annotated[Optional[Path], typer.Option("--cache", help=N_("Offline cache folder (default: ~/.cache/citizenwatt)."))]
 
 
 CHECK_STATUS = {"ok": N_("OK"), "warn": N_("WARNING"),
@@ -38,14 +36,15 @@ def friendly(func):
     """Run a command; every failure becomes a sentence on stderr and exit code 1."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        set_lang(kwargs.get("lang"))
+        if kwargs.get("lang"):
+            set_lang(kwargs["lang"])
         try:
             return func(*args, **kwargs)
         except WorkshopError as e:
             err_console.print("[bold red]✗[/] " + str(e), soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            err_console.print("Interrompu. / Interrupted.")
+            err_console.print(_("Interrupted."))
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
@@ -73,9 +72,10 @@ def _one_port(port: str | None) -> str:
         return boards[0].device
     if not boards:
         raise WorkshopError("ports.none", N_("No board found. Check: 1) the USB cable carries data (some cables only charge: try another one); 2) the USB-serial driver is installed (CP210x or CH340 on Windows/macOS); 3) on Linux, your account is in the dialout group (`sudo usermod -aG dialout $USER`, then log in again)."))
-    raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="%d cartes branchées : donnez le port / "
-                        "%d boards plugged in: give the port (%s)" % (
-                            len(boards), len(boards), ", ".join(b.device for b in boards)))
+    raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=ngettext(
+        "{n} board plugged in: give the port ({ports})",
+        "{n} boards plugged in: give the port ({ports})", len(boards),
+        ports=", ".join(b.device for b in boards)))
 
 
 class _Bars:
@@ -103,9 +103,7 @@ class _Bars:
 # --------------------------------------------------------------------------------------
 
 def ports(lang: Lang = None,
-          all_ports: Annotated[bool, typer.Option("--all", help="Montrer aussi les ports "
-                                                  "inconnus.")] = False) -> None:
-    """Liste les cartes ESP32 branchées (CP210x, CH340, FTDI, USB natif)."""
+          all_ports: Annotated[bool, typer.Option("--all", help=N_("Also list the unknown ports."))] = False) -> None:
     @friendly
     def run(lang=None):
         from citizenwatt.workshop.ports import list_boards
@@ -128,29 +126,26 @@ def ports(lang: Lang = None,
 
 def flash(port: Port = None,
           bundle: Annotated[Optional[Path], typer.Option(
-              help="Dossier du micrologiciel (.py/.mpy) à installer (sinon : compilé depuis "
-                   "cette installation avec mpy-cross, dans le cache).")] = None,
+              help=N_("Firmware folder (.py/.mpy) to install (otherwise: compiled from this installation with mpy-cross, in the cache)."))] = None,
           micropython_image: Annotated[Optional[Path], typer.Option(
-              "--micropython", help="Image MicroPython .bin (sinon : le cache).")] = None,
+              "--micropython", help=N_("MicroPython .bin image (otherwise: the cache)."))] = None,
           write_micropython: Annotated[str, typer.Option(
-              help="auto : seulement si la carte ne répond pas en MicroPython ; always ; "
-                   "never.")] = "auto",
-          erase: Annotated[bool, typer.Option(help="Effacer la flash avant d'écrire "
-                                              "MicroPython.")] = True,
+              help=N_("auto: only when the board does not answer as MicroPython; always; never."))] = "auto",
+          erase: Annotated[bool, typer.Option(help=N_("Erase the flash before writing MicroPython."))] = True,
           cache: CacheDir = None,
           fill_cache: Annotated[bool, typer.Option(
-              "--fill-cache", help="Remplir le cache hors ligne depuis l'index (Internet).")] = False,
-          index: Annotated[str, typer.Option(help="Index des paquets MicroPython.")] =
+              "--fill-cache", help=N_("Fill the offline cache from the index (Internet)."))] = False,
+          index: Annotated[str, typer.Option(help=N_("Index of the MicroPython packages."))] =
           "https://micropython.org/pi/v2",
           lang: Lang = None) -> None:
-    """Écrit MicroPython, installe le micrologiciel du compteur et ses bibliothèques, vérifie."""
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import mipcache, pipeline
         cache_dir = _cache(cache)
         if fill_cache:
             files = mipcache.fill_cache(cache_dir, index_url=index)
-            console.print("Cache : %d fichiers → %s" % (len(files), cache_dir))
+            console.print(ngettext("Cache: {n} file → {path}", "Cache: {n} files → {path}",
+                                   len(files), path=cache_dir))
             if port is None:
                 return
         if write_micropython not in ("auto", "always", "never"):
@@ -186,7 +181,7 @@ def _plan_from(profile: Path | None, **opts):
     for k in ("wifi_ssid", "mqtt_host"):
         if not data.get(k):
             raise WorkshopError("config.required", N_("{option} is missing: give it as an option ({option} …) or in the profile (--profile atelier.toml, key {name}), then try again."), option="--" + k.replace("_", "-"), name=k)
-    labels = data.get("channel_label") or data.get("channel_labels") or ["Maison entière"]
+    labels = data.get("channel_label") or data.get("channel_labels") or [_("Whole house")]
     roles = _channel_roles(data.get("channel_role") or data.get("channel_roles") or [], labels)
     household = None
     if data.get("household_ref"):
@@ -214,67 +209,56 @@ def _channel_roles(roles, labels) -> dict[int, str]:
     if isinstance(roles, str):
         roles = [roles]
     if not isinstance(roles, list) or any(r not in CHANNEL_ROLES for r in roles):
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=(
-            "channel_role %r : « main » (la pince compte pour le total du foyer) ou « sub » "
-            "(un circuit déjà compté par une pince main, ex. le chauffe-eau sous la pince de "
-            "la maison entière) / main or sub" % (roles,)))
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=_(
+            "channel_role {roles}: \"main\" (the clamp counts in the household's total) or "
+            "\"sub\" (a circuit already counted by a main clamp, e.g. the water heater under the "
+            "whole house's clamp)", roles=repr(roles)))
     if len(roles) > len(labels):
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=(
-            "channel_role : %d rôles pour %d voies ; donnez un channel_label par voie / "
-            "%d roles for %d channels: give one channel_label per channel"
-            % (len(roles), len(labels), len(roles), len(labels))))
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=_(
+            "channel_role: {roles} roles for {channels} channels; give one channel_label per "
+            "channel", roles=len(roles), channels=len(labels)))
     return dict(enumerate(roles))
 
 
-ProfileOpt = Annotated[Optional[Path], typer.Option(help="Fichier TOML avec les réglages de "
-                                                    "l'atelier (mêmes noms que les options).")]
-WifiSsid = Annotated[Optional[str], typer.Option(help="Nom du Wi-Fi du foyer.")]
-WifiPassword = Annotated[Optional[str], typer.Option(help="Mot de passe du Wi-Fi.")]
-MqttHost = Annotated[Optional[str], typer.Option(help="Adresse du serveur MQTT.")]
-MqttPort = Annotated[Optional[int], typer.Option(help="Port du serveur MQTT (1883).")]
-Api = Annotated[Optional[str], typer.Option(help="Adresse de l'API (ex. http://serveur:8000).")]
+ProfileOpt = Annotated[Optional[Path], typer.Option(help=N_("TOML file with the workshop's settings (same names as the options)."))]
+WifiSsid = Annotated[Optional[str], typer.Option(help=N_("Name of the household's Wi-Fi."))]
+WifiPassword = Annotated[Optional[str], typer.Option(help=N_("Wi-Fi password."))]
+MqttHost = Annotated[Optional[str], typer.Option(help=N_("Address of the MQTT server."))]
+MqttPort = Annotated[Optional[int], typer.Option(help=N_("Port of the MQTT server (1883)."))]
+Api = Annotated[Optional[str], typer.Option(help=N_("Address of the API (e.g. http://server:8000)."))]
 PublicUrl = Annotated[Optional[str], typer.Option(
-    help="Adresse des pages des foyers, pour leurs liens (ex. https://watt.exemple.org ; "
-         "défaut : --api).")]
+    help=N_("Address of the households' pages, for their links (e.g. https://watt.example.org; default: --api)."))]
 Token = Annotated[Optional[str], typer.Option(
-    help="Jeton d'API d'un compte leader ou admin : `citizenwatt admin token NOM` sur la "
-         "machine de l'API (ou CITIZENWATT_API_TOKEN).")]
+    help=N_("API token of a leader or admin account: `citizenwatt admin token NAME` on the API's machine (or CITIZENWATT_API_TOKEN)."))]
 Passwd = Annotated[Optional[Path], typer.Option("--mosquitto-passwd",
-                                                help="Fichier de mots de passe Mosquitto.")]
-Acl = Annotated[Optional[Path], typer.Option("--mosquitto-acl", help="Fichier d'ACL Mosquitto.")]
+                                                help=N_("Mosquitto password file."))]
+Acl = Annotated[Optional[Path], typer.Option("--mosquitto-acl", help=N_("Mosquitto ACL file."))]
 Reload = Annotated[Optional[str], typer.Option(
-    "--mosquitto-reload", help="Commande qui recharge Mosquitto après l'ajout d'un compteur "
-                               "(ex. \"systemctl reload mosquitto\").")]
+    "--mosquitto-reload", help=N_("Command that reloads Mosquitto once a meter is added (e.g. \"systemctl reload mosquitto\")."))]
 Labels = Annotated[Optional[list[str]], typer.Option(
-    "--channel-label", help="Nom d'une voie (répéter : une par pince).")]
+    "--channel-label", help=N_("Name of a channel (repeat: one per clamp)."))]
 Roles = Annotated[Optional[list[str]], typer.Option(
-    "--channel-role", help="Rôle de chaque voie, dans l'ordre des --channel-label : main (compte "
-                           "dans le total du foyer ; la voie 0 par défaut) ou sub (déjà comptée "
-                           "par une pince main, ex. le chauffe-eau sous la maison entière).")]
+    "--channel-role", help=N_("Role of each channel, in the order of the --channel-label options: main (counts in the household's total; channel 0 by default) or sub (already counted by a main clamp, e.g. the water heater under the whole house)."))]
 
 
 def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid = None,
               wifi_password: WifiPassword = None, mqtt_host: MqttHost = None,
               mqtt_port: MqttPort = None, api: Api = None, token: Token = None,
               public_url: PublicUrl = None,
-              household_ref: Annotated[Optional[str], typer.Option(help="Référence du foyer "
-                                                                   "(ex. HH-12).")] = None,
-              household_name: Annotated[Optional[str], typer.Option(help="Nom du foyer.")] = None,
-              timezone: Annotated[Optional[str], typer.Option(help="Fuseau horaire.")] = None,
+              household_ref: Annotated[Optional[str], typer.Option(help=N_("Household reference (e.g. HH-12)."))] = None,
+              household_name: Annotated[Optional[str], typer.Option(help=N_("Household name."))] = None,
+              timezone: Annotated[Optional[str], typer.Option(help=N_("Time zone."))] = None,
               channel_label: Labels = None, channel_role: Roles = None,
-              meter_id: Annotated[Optional[str], typer.Option(help="Identifiant (défaut : "
-                                                              "cw-<fin de l'adresse MAC>).")] = None,
-              clamp: Annotated[Optional[str], typer.Option(help="Modèle de pince.")] = None,
+              meter_id: Annotated[Optional[str], typer.Option(help=N_("Meter id (default: cw-<end of the MAC address>)."))] = None,
+              clamp: Annotated[Optional[str], typer.Option(help=N_("Clamp model."))] = None,
               max_current_a: Annotated[Optional[float], typer.Option(
-                  help="Courant maximal (A) : fixe la résistance de charge.")] = None,
-              mains_hz: Annotated[Optional[int], typer.Option(help="50 ou 60 Hz.")] = None,
+                  help=N_("Maximum current (A): sets the burden resistor."))] = None,
+              mains_hz: Annotated[Optional[int], typer.Option(help=N_("50 or 60 Hz."))] = None,
               voltage_adapter_v: Annotated[Optional[float], typer.Option(
-                  help="Tension de l'adaptateur AC-AC (V), s'il est monté.")] = None,
-              interval_s: Annotated[Optional[float], typer.Option(help="Une mesure toutes "
-                                                                   "les N s.")] = None,
+                  help=N_("Voltage of the AC-AC adapter (V), if fitted."))] = None,
+              interval_s: Annotated[Optional[float], typer.Option(help=N_("One reading every N s."))] = None,
               mosquitto_passwd: Passwd = None, mosquitto_acl: Acl = None,
               mosquitto_reload: Reload = None, lang: Lang = None) -> None:
-    """Écrit la configuration du compteur, l'enregistre dans l'API, crée ses accès MQTT."""
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import pipeline
@@ -309,14 +293,12 @@ def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid
 
 
 def calibrate(port: Port = None,
-              channel: Annotated[int, typer.Option(help="Voie à étalonner.")] = 0,
+              channel: Annotated[int, typer.Option(help=N_("Channel to calibrate."))] = 0,
               reference_w: Annotated[float, typer.Option(
-                  help="Puissance connue (W) : plaque de la bouilloire, ou puissance lue sur "
-                       "le compteur du foyer.")] = 2000.0,
-              windows: Annotated[int, typer.Option(help="Mesures moyennées.")] = 5,
-              yes: Annotated[bool, typer.Option("--yes", help="Ne pas attendre Entrée.")] = False,
+                  help=N_("Known power (W): the kettle's rating plate, or the power read on the household's utility meter."))] = 2000.0,
+              windows: Annotated[int, typer.Option(help=N_("Readings averaged."))] = 5,
+              yes: Annotated[bool, typer.Option("--yes", help=N_("Do not wait for Enter."))] = False,
               lang: Lang = None) -> None:
-    """Étalonne une voie contre une charge connue (bouilloire de 2 kW ou compteur du foyer)."""
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import pipeline
@@ -347,10 +329,8 @@ def calibrate(port: Port = None,
 
 
 def check(port: Port = None,
-          network: Annotated[bool, typer.Option(help="Tester aussi le Wi-Fi et le serveur "
-                                                "MQTT.")] = True,
+          network: Annotated[bool, typer.Option(help=N_("Also test the Wi-Fi and the MQTT server."))] = True,
           lang: Lang = None) -> None:
-    """Auto-test : ADC, polarisation, bruit, sens des pinces, Wi-Fi, serveur MQTT."""
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import check as wcheck
@@ -394,32 +374,25 @@ def _households(path: Path | None):
 
 def workshop(profile: ProfileOpt = None,
              port: Annotated[Optional[list[str]], typer.Option(
-                 "--port", help="Ports à traiter (répéter). Sans : surveille les ports USB "
-                                "et traite chaque carte branchée.")] = None,
-             count: Annotated[Optional[int], typer.Option(help="S'arrêter après N cartes "
-                                                          "prêtes.")] = None,
+                 "--port", help=N_("Ports to handle (repeat). Without: watch the USB ports and handle each board plugged in."))] = None,
+             count: Annotated[Optional[int], typer.Option(help=N_("Stop after N boards are ready."))] = None,
              households: Annotated[Optional[Path], typer.Option(
-                 help="CSV des foyers (household_ref, household_name, timezone), un par "
-                      "carte dans l'ordre.")] = None,
+                 help=N_("CSV of the households (household_ref, household_name, timezone), one per board in order."))] = None,
              bundle: Annotated[Optional[Path], typer.Option(
-                 help="Dossier du micrologiciel (sinon : compilé depuis cette installation avec "
-                      "mpy-cross, dans le cache).")] = None,
+                 help=N_("Firmware folder (otherwise: compiled from this installation with mpy-cross, in the cache)."))] = None,
              micropython_image: Annotated[Optional[Path], typer.Option("--micropython")] = None,
              write_micropython: str = "auto", cache: CacheDir = None,
              wifi_ssid: WifiSsid = None, wifi_password: WifiPassword = None,
              mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, api: Api = None,
              token: Token = None, public_url: PublicUrl = None, channel_role: Roles = None,
              links_csv: Annotated[Optional[Path], typer.Option(
-                 help="Fichier CSV des liens des foyers (secret, lisible par vous seul) ; "
-                      "défaut : liens-foyers-AAAAMMJJ-HHMMSS.csv dans le dossier courant.")] = None,
+                 help=N_("CSV file of the households' links (secret, readable by you only); default: liens-foyers-YYYYMMDD-HHMMSS.csv in the current folder."))] = None,
              channel_label: Labels = None,
              interval_s: Annotated[Optional[float], typer.Option()] = None,
              mosquitto_passwd: Passwd = None, mosquitto_acl: Acl = None,
              mosquitto_reload: Reload = None,
              run_check: Annotated[bool, typer.Option("--check/--no-check")] = True,
              lang: Lang = None) -> None:
-    """Atelier : écrit, configure et teste les cartes l'une après l'autre, à mesure qu'elles
-    sont branchées ; tableau récapitulatif à la fin."""
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import batch
@@ -467,9 +440,22 @@ def workshop(profile: ProfileOpt = None,
     run(lang=lang)
 
 
+HELP = {  # each command's help, said in the reader's language when the CLI runs
+    ports: N_("List the ESP32 boards plugged in (CP210x, CH340, FTDI, native USB)."),
+    flash: N_("Write MicroPython, install the meter's firmware and its libraries, check."),
+    provision: N_("Write the meter's configuration, register it with the API, create its MQTT "
+                  "access."),
+    calibrate: N_("Calibrate a channel against a known load (a 2 kW kettle or the household's "
+                  "utility meter)."),
+    check: N_("Self-test: ADC, bias, noise, clamp direction, Wi-Fi, MQTT server."),
+    workshop: N_("Workshop: write, configure and test the boards one after another, as they are "
+                 "plugged in; a summary table at the end."),
+}
+
+
 def register(app: typer.Typer) -> None:
-    for f in (ports, flash, provision, calibrate, check, workshop):
-        app.command()(f)
+    for f, help_msgid in HELP.items():
+        app.command(help=help_msgid)(f)
 
 
 if __name__ == "__main__":  # pragma: no cover

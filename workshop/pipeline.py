@@ -270,7 +270,7 @@ def _power(r: dict) -> float:
 
 def _mean_power(board, cfg, channel: int, windows: int, trims=None) -> tuple[float, float]:
     ps, irms = [], []
-    for _ in range(windows):
+    for _window in range(windows):
         _w, res = sampling.measure_config(board, cfg, trims=trims)
         ps.append(_power(res[channel]))
         irms.append(res[channel]["irms_a"])
