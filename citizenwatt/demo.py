@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from citizenwatt.config import Settings
+from citizenwatt.i18n import _, format_number
 
 log = logging.getLogger("citizenwatt.demo")
 
@@ -75,8 +76,8 @@ class Demo:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = SqliteStore(s.readings_db)
         except (OSError, RuntimeError, sqlite3.Error) as e:
-            raise DemoError(f"Le dossier de données {s.data_dir} est inutilisable ({e}). "
-                            "Choisissez un dossier accessible en écriture avec --data-dir.") from None
+            raise DemoError(_("The data folder {path} cannot be used ({detail}). Choose a folder "
+                              "you can write to with --data-dir.", path=s.data_dir, detail=e)) from None
         if s.mqtt_host:
             host, port, protocol = s.mqtt_host, s.mqtt_port, s.mqtt_protocol
         else:
@@ -95,8 +96,8 @@ class Demo:
             self.collector.start()
         except CollectorError as e:
             self.collector = None
-            raise DemoError(f"{e} Ou retirez CITIZENWATT_MQTT_HOST : la démo lance alors "
-                            "son propre broker.") from None
+            raise DemoError(_("{error} Or remove CITIZENWATT_MQTT_HOST: the demo then starts its "
+                              "own broker.", error=e)) from None
 
         self.api_port = pick_port(s.api_host, s.api_port) if s.api_port else pick_port(s.api_host, 0)
         app = create_app(self.store, s)
@@ -109,8 +110,8 @@ class Demo:
         deadline = time.monotonic() + 15
         while not self.server.started and time.monotonic() < deadline:
             if not self.server_thread.is_alive():
-                raise DemoError(f"L'API n'a pas pu démarrer sur {s.api_host}:{self.api_port}. "
-                                "Le port est peut-être pris : essayez --port 8001.")
+                raise DemoError(_("The API could not start on {address}. The port may be taken: "
+                                  "try --port 8001.", address=f"{s.api_host}:{self.api_port}"))
             time.sleep(0.05)
 
         for i, meter_id in enumerate(self.meter_ids):
@@ -170,7 +171,7 @@ class Demo:
             try:
                 m.stop(timeout_s=10)
             except Exception:
-                log.exception("arrêt du compteur simulé %s", m)
+                log.exception(_("stopping the simulated meter {meter}", meter=m))
         if self.collector is not None:
             self.collector.wait_idle(5)
             self.collector.stop()
@@ -192,7 +193,7 @@ class Demo:
 
         old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            with self.console.status("Démarrage : broker, collecteur, API, compteurs simulés…"):
+            with self.console.status(_("Starting: broker, collector, API, simulated meters…")):
                 try:
                     self.start()
                 except BaseException:
@@ -201,10 +202,10 @@ class Demo:
             self.print_banner()
             while not stop.wait(0.5):
                 pass
-            with self.console.status("Arrêt propre…"):
+            with self.console.status(_("Stopping cleanly…")):
                 self.stop()
-            self.console.print("[green]Arrêté. Les relevés sont gardés dans "
-                               f"{self.settings.data_dir}/ pour la prochaine fois.[/]")
+            self.console.print("[green]" + _("Stopped. The readings are kept in {path}/ for next "
+                                             "time.", path=self.settings.data_dir) + "[/]")
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
@@ -213,13 +214,14 @@ class Demo:
         c = self.console
         first = self.meter_ids[0]
         c.print()
-        c.print("[bold green]Citizen Watt tourne.[/] Ouvrez la page du foyer :")
+        c.print("[bold green]" + _("Citizen Watt is running.") + "[/] " + _("Open the household's page:"))
         c.print(f"  [bold]{self.base_url}/m/{first}[/]")
-        c.print(f"  API : {self.base_url}/api/v1/meters/{first}/live  ·  "
-                f"documentation : {self.base_url}/docs")
+        c.print("  " + _("API: {url}  ·  documentation: {docs}",
+                         url=f"{self.base_url}/api/v1/meters/{first}/live", docs=f"{self.base_url}/docs"))
         host, port = self.mqtt
-        kind = "intégré (amqtt)" if self.broker else "configuré"
-        c.print(f"  Broker MQTT {kind} : {host}:{port}  ·  compteurs : "
-                f"{', '.join(self.meter_ids)}  ·  un relevé toutes les {self.interval_s:g} s")
-        c.print(f"  Données : {self.settings.data_dir.resolve()}")
-        c.print("Ctrl-C pour tout arrêter.")
+        kind = _("built-in (amqtt)") if self.broker else _("configured")
+        c.print("  " + _("MQTT broker, {kind}: {address}  ·  meters: {meters}  ·  one reading every "
+                         "{seconds} s", kind=kind, address=f"{host}:{port}",
+                         meters=", ".join(self.meter_ids), seconds=format_number(self.interval_s, 0 if float(self.interval_s).is_integer() else 1)))
+        c.print("  " + _("Data: {path}", path=self.settings.data_dir.resolve()))
+        c.print(_("Ctrl-C to stop everything."))
