@@ -221,12 +221,6 @@ _PROBLEMS = {
     "literal_error": N_("possible values: {expected}"),
     "enum": N_("possible values: {expected}"),
 }
-_PLURAL_PROBLEMS = {
-    "string_too_short": (N_("at least {n} character"), N_("at least {n} characters"), "min_length"),
-    "too_short": (N_("at least {n} item"), N_("at least {n} items"), "min_length"),
-}
-
-
 def pydantic_problem(err: dict, *, lang: str | None = None) -> str:
     """One pydantic error (an item of ValidationError.errors()) in a few words; pydantic's own
     (English) words for the problem types not listed here."""
@@ -235,9 +229,12 @@ def pydantic_problem(err: dict, *, lang: str | None = None) -> str:
     if "expected" in ctx:
         ctx["expected"] = ctx["expected"].replace(" or ", " " + _("or", lang=lang) + " ")
     try:
-        if kind in _PLURAL_PROBLEMS:
-            singular, plural, key = _PLURAL_PROBLEMS[kind]
-            return ngettext(singular, plural, int(ctx[key]), lang=lang)
+        if kind == "string_too_short":
+            return ngettext("at least {n} character", "at least {n} characters",
+                            int(ctx["min_length"]), lang=lang)
+        if kind == "too_short":
+            return ngettext("at least {n} item", "at least {n} items", int(ctx["min_length"]),
+                            lang=lang)
         if kind in _PROBLEMS:
             return _(_PROBLEMS[kind], lang=lang, **ctx)
     except (KeyError, IndexError, ValueError):
