@@ -275,7 +275,7 @@ def view_savings(request: Request, ctx: HouseholdCtx, db: Session):
     return render(request, "savings.html", lang, title=hh.name, nav=nav(ctx, lang, "savings"),
                   period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
                   start=start, end=end, fig=fig, method=method, savings_status=s.status,
-                  co2_source=hh.deployment.co2_source,
+                  co2_source=_(hh.deployment.co2_source, lang=lang),
                   co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
                   form_action=ctx.base + "/savings", switch_url=other_lang(request, lang))
 
