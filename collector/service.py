@@ -218,7 +218,7 @@ class Collector:
         except Exception:
             pass
         self._client = None
-        return False, str(self._connack or "pas de réponse du broker")
+        return False, str(self._connack or _("no answer from the broker"))
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Store what was received, acknowledge it, then disconnect."""

@@ -21,7 +21,7 @@ from citizenwatt import __version__
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
 from citizenwatt.guide.design import Constant, DesignData, adc1_channel, bom_mismatches, design_data
 from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
-from citizenwatt.i18n import LANGS, _, install_jinja, lang_scope
+from citizenwatt.i18n import LANGS, N_, _, install_jinja, lang_scope
 
 LICENCE_FILES = ("CERN-OHL-S-2.0.txt", "CC-BY-SA-4.0.txt", "AGPL-3.0-or-later.txt")
 
@@ -63,10 +63,9 @@ def find_root(start: Path | None = None) -> Path:
     for candidate in candidates:
         if (candidate / "hardware" / "guide").is_dir() and (candidate / "hardware" / "bom.csv").is_file():
             return candidate
-    raise GuideBuildError(
-        "Sources du guide introuvables (hardware/guide et hardware/bom.csv) : lancez la commande "
-        "depuis une copie de Citizen Watt, ou donnez son chemin avec --src."
-    )
+    raise GuideBuildError(_(
+        "The guide's sources (hardware/guide and hardware/bom.csv) are not found: run the command "
+        "from a copy of Citizen Watt, or give its path with --src."))
 
 
 def consistency_problems(bom: Bom, pins: dict[str, Pin], data: DesignData) -> list[str]:
@@ -165,12 +164,11 @@ def _clear_output(out_dir: Path) -> None:
     """Empty the output folder, but only if it is empty or holds a previous guide build."""
     if out_dir.exists():
         if not out_dir.is_dir():
-            raise GuideBuildError(f"{out_dir} est un fichier : donnez à --out un dossier.")
+            raise GuideBuildError(_("{path} is a file: give --out a folder.", path=out_dir))
         if any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
-            raise GuideBuildError(
-                f"{out_dir} n'est pas vide et n'a pas été créé par `citizenwatt guide build` : "
-                "donnez à --out un dossier vide ou nouveau, pour ne rien effacer de vos fichiers."
-            )
+            raise GuideBuildError(_(
+                "{path} is not empty and was not made by `citizenwatt guide build`: give --out an "
+                "empty or new folder, so that none of your files is erased.", path=out_dir))
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     (out_dir / MARKER).write_text("Built by `citizenwatt guide build`; emptied on every build.\n", encoding="utf-8")
@@ -180,10 +178,9 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     root = root or find_root()
     for required in ("hardware/bom.csv", "hardware/pinout.csv", "hardware/guide", "hardware/diagrams"):
         if not (root / required).exists():
-            raise GuideBuildError(
-                f"{root / required} est introuvable : le guide ne peut pas être construit. Donnez à --src "
-                "la racine d'une copie de Citizen Watt (le dossier qui contient hardware/)."
-            )
+            raise GuideBuildError(_(
+                "{path} is not found: the guide cannot be built. Give --src the root of a copy of "
+                "Citizen Watt (the folder that holds hardware/).", path=root / required))
     out_dir = Path(out_dir)
     started = time.perf_counter()
     report = BuildReport(out_dir=out_dir)
@@ -193,7 +190,7 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     problems = consistency_problems(bom, pins, data)
     if problems:
         raise GuideBuildError(
-            "Le matériel (hardware/) ne correspond plus au micrologiciel ; corrigez :\n- " + "\n- ".join(problems)
+            _("The hardware (hardware/) no longer matches the firmware; fix:") + "\n- " + "\n- ".join(problems)
         )
     diagrams = load_diagrams(root)
     _clear_output(out_dir)
@@ -209,7 +206,7 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     for name in LICENCE_FILES:
         source = root / "hardware" / "LICENSES" / name
         if not source.is_file():
-            raise GuideBuildError(f"Texte de licence manquant : {source}. Restaurez-le depuis le dépôt.")
+            raise GuideBuildError(_("Licence text missing: {path}. Restore it from the repository.", path=source))
         shutil.copy2(source, out_dir / "licenses" / name)
     (out_dir / "index.html").write_text(env.get_template("root.html").render(), encoding="utf-8")
 
@@ -316,33 +313,19 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
 
 
 def _licences_body(lang: str) -> str:
-    if lang == "fr":
-        rows = [
-            ("Texte du guide (hardware/guide/)", "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
-            ("Matériel : schémas, nomenclature, sources des diagrammes (hardware/)", "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
-            ("Code : micrologiciel, collecteur, API, outil d'atelier, générateur du guide", "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
-        ]
-        intro = (
-            "Citizen Watt est libre : vous pouvez fabriquer, modifier et partager le compteur et ce guide, "
-            "à condition de partager vos modifications sous les mêmes licences."
-        )
-        head = ("Ce qui est couvert", "Identifiant SPDX", "Texte")
-    else:
-        rows = [
-            ("Guide text (hardware/guide/)", "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
-            ("Hardware: schematics, bill of materials, diagram sources (hardware/)", "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
-            ("Code: firmware, collector, API, workshop tool, guide builder", "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
-        ]
-        intro = (
-            "Citizen Watt is open: you may build, modify and share the meter and this guide, "
-            "as long as you share your changes under the same licences."
-        )
-        head = ("What it covers", "SPDX identifier", "Text")
+    rows = [
+        (N_("Guide text (hardware/guide/)"), "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
+        (N_("Hardware: schematics, bill of materials, diagram sources (hardware/)"), "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
+        (N_("Code: firmware, collector, API, workshop tool, guide builder"), "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
+    ]
+    intro = _("Citizen Watt is open: you may build, modify and share the meter and this guide, as long "
+              "as you share your changes under the same licences.", lang=lang)
+    head = (_("What it covers", lang=lang), _("SPDX identifier", lang=lang), _("Text", lang=lang))
     body = "".join(
-        f'<tr><td>{html.escape(what)}</td><td><code>{spdx}</code></td><td><a href="../licenses/{name}">{name}</a></td></tr>'
+        f'<tr><td>{html.escape(_(what, lang=lang))}</td><td><code>{spdx}</code></td><td><a href="../licenses/{name}">{name}</a></td></tr>'
         for what, spdx, name in rows
     )
-    title = "Licences" if lang == "fr" else "Licences"
+    title = _("Licences", lang=lang)
     return (
         f"<h1>{title}</h1><p>{html.escape(intro)}</p><table><thead><tr>"
         + "".join(f"<th>{h}</th>" for h in head)

@@ -49,7 +49,7 @@ def chapter_files(guide_dir: Path, lang: str) -> list[Path]:
     folder = guide_dir / lang
     files = sorted(path for path in folder.glob("*.md") if CHAPTER_FILE.match(path.name))
     if not files:
-        raise GuideSourceError(f"Aucun chapitre dans {folder} : ajoutez des fichiers nommés comme 01-securite.md.")
+        raise GuideSourceError(_("No chapter in {folder}: add files named like 01-securite.md.", folder=folder))
     return files
 
 
@@ -82,12 +82,12 @@ class RenderContext:
         self.current: Path | None = None
 
     def _fail(self, message: str) -> None:
-        raise GuideSourceError(f"{self.current} : {message}")
+        raise GuideSourceError(_("{path}: {message}", path=self.current, message=message))
 
     def const(self, key: str, unit: bool = True, percent: bool = False) -> str:
         """A number from the design calculator or the firmware, marked so that tests can check it."""
         if key not in self.constants:
-            self._fail(f"constante inconnue {key!r} ; connues : {', '.join(sorted(self.constants))}.")
+            self._fail(_("unknown constant {key!r}; known: {known}.", key=key, known=", ".join(sorted(self.constants))))
         constant = self.constants[key]
         shown = constant.display(self.lang, with_unit=unit, percent=percent)
         return (
@@ -100,14 +100,14 @@ class RenderContext:
         try:
             line = self.bom[reference]
         except KeyError:
-            self._fail(f"la pièce {reference!r} n'est pas dans hardware/bom.csv : ajoutez-la ou corrigez la référence.")
+            self._fail(_("the part {reference!r} is not in hardware/bom.csv: add it or fix the reference.", reference=reference))
         title = f"{line.part(self.lang)} — {line.value_in(self.lang)}"
         return f'<span class="cw-part" title="{html.escape(title)}">{reference}</span>'
 
     def pin(self, signal: str) -> str:
         """The ESP32 input a channel is wired to, from hardware/pinout.csv."""
         if signal not in self.pins:
-            self._fail(f"signal inconnu {signal!r} ; hardware/pinout.csv contient {', '.join(self.pins)}.")
+            self._fail(_("unknown signal {signal!r}; hardware/pinout.csv has {known}.", signal=signal, known=", ".join(self.pins)))
         gpio = self.pins[signal].gpio
         return f'<span class="cw-pin" data-signal="{signal}" data-value="{gpio}">GPIO{gpio}</span>'
 
@@ -121,12 +121,12 @@ class RenderContext:
         if name == "pinout":
             return pinout_table(self.pins, self.lang)
         if name not in self.tables:
-            self._fail(f"tableau inconnu {name!r} ; connus : bom, {', '.join(sorted(self.tables))}.")
+            self._fail(_("unknown table {name!r}; known: bom, {known}.", name=name, known=", ".join(sorted(self.tables))))
         return self.tables[name].to_html(self.lang)
 
     def figure(self, name: str, caption: str) -> str:
         if name not in self.figures:
-            self._fail(f"figure inconnue {name!r} : ajoutez hardware/diagrams/{name}.py ou utilisez l'une de {', '.join(sorted(self.figures))}.")
+            self._fail(_("unknown figure {name!r}: add hardware/diagrams/{name}.py or use one of {known}.", name=name, known=", ".join(sorted(self.figures))))
         return (
             f'<figure class="cw-figure" id="fig-{name}"><img src="img/{name}.svg" alt="{html.escape(caption)}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -134,7 +134,7 @@ class RenderContext:
 
     def link(self, slug: str, anchor: str = "") -> str:
         if slug not in self.slugs:
-            self._fail(f"lien vers un chapitre inconnu {slug!r} ; les chapitres sont {', '.join(self.slugs)}.")
+            self._fail(_("link to an unknown chapter {slug!r}; the chapters are {known}.", slug=slug, known=", ".join(self.slugs)))
         return f"{slug}.html" + (f"#{anchor}" if anchor else "")
 
     def namespace(self) -> dict[str, object]:
@@ -210,12 +210,12 @@ def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
     except jinja2.TemplateError as error:
         line = getattr(error, "lineno", None)
         where = f"{path}, line {line}" if line else str(path)
-        raise GuideSourceError(f"{where} : erreur de gabarit : {error}. Vérifiez les expressions {{{{ ... }}}}.") from error
+        raise GuideSourceError(_("{where}: template error: {error}. Check the {{{{ ... }}}} expressions.", where=where, error=error)) from error
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
     body = md.convert(source)
     tokens = getattr(md, "toc_tokens", [])
     if not tokens or tokens[0]["level"] != 1:
-        raise GuideSourceError(f"{path} : un chapitre commence par une ligne '# Titre'.")
+        raise GuideSourceError(_("{path}: a chapter starts with a '# Title' line.", path=path))
     title = html.unescape(tokens[0]["name"])
     sections = [(child["id"], html.unescape(child["name"])) for child in tokens[0]["children"]]
     chapter = Chapter(

@@ -156,8 +156,8 @@ def check_wifi(board, cfg: dict) -> CheckResult:
     connected, status, rssi = board.eval_code(_WIFI.format(
         ssid=cfg["wifi_ssid"], password=cfg["wifi_password"], timeout_ms=WIFI_TIMEOUT_MS))
     if not connected:
-        detail = {201: "réseau introuvable / network not found",
-                  202: "mot de passe refusé / wrong password"}.get(status, "status %s" % status)
+        detail = {201: _("network not found"), 202: _("wrong password")}.get(
+            status, _("status {status}", status=status))
         return CheckResult("wifi", name, FAIL, detail,
                            _("The board does not join the Wi-Fi \"{ssid}\" ({detail}). Check the name and the password, that the network is 2.4 GHz (the ESP32 cannot see 5 GHz), and move the board closer to the router. Guide, section \"{section}\".", ssid=cfg["wifi_ssid"], detail=detail,
                              section="wifi"), "wifi")
