@@ -94,10 +94,10 @@ def test_influx_store_agrees_and_the_api_shows_the_empty_hour_as_a_gap(influx, t
 def write_with_the_old_rule(store, monkeypatch) -> None:
     """What a store written before reading_hour holds: readings ending at hh:00:00 counted
     in hour hh. A third meter stops at 11:00:00 then resumes at 12:30 (a gap)."""
-    from citizenwatt.store import sqlite as sqlite_store
+    from citizenwatt.store import rules
 
     with monkeypatch.context() as m:
-        m.setattr(sqlite_store, "reading_hour", lambda ts: int(ts // 3600) * 3600)
+        m.setattr(rules, "reading_hour", lambda ts: int(ts // 3600) * 3600)
         write_boundary_readings(store)
         gap = minutes(H10, H10 + 3600, meter="m-3")
         gap += minutes(H10 + 3600 + 5400 - 60, H10 + 3600 + 5400, seq0=60, counter0_wh=2000.0,
