@@ -29,7 +29,8 @@ import time
 import urllib.parse
 from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .port import (  # noqa: F401  (the errors, importable from here as before)
     ChannelReading,
@@ -320,7 +321,8 @@ class InfluxQL:
         out = []
         for r in self.query(q, epoch=epoch):
             out.append([{"tags": s.get("tags", {}),
-                         "rows": [dict(zip(s["columns"], v)) for v in s.get("values", [])]}
+                         "rows": [dict(zip(s["columns"], v, strict=True))
+                                  for v in s.get("values", [])]}
                         for s in r.get("series", [])])
         return out
 
@@ -359,7 +361,8 @@ class InfluxStore:
         self.ledger = SpoolLedger(spool_path) if spool_path is not None else None
         self._timeout_ms = int(timeout_s * 1000)
         self._token = token
-        self._client = self._write_api = None
+        self._client: Any = None
+        self._write_api: Any = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._shipper: threading.Thread | None = None
@@ -398,14 +401,15 @@ class InfluxStore:
         return self.ledger
 
     def _check_disk(self) -> None:
+        ledger = self._require_ledger()
         now = time.monotonic()
         at, ok = self._free_checked
         if now - at > 1.0:
-            ok = shutil.disk_usage(self.ledger.path.parent).free >= self.min_free_bytes
+            ok = shutil.disk_usage(ledger.path.parent).free >= self.min_free_bytes
             self._free_checked = (now, ok)
         if not ok:
             raise SpoolFull(
-                f"Disque presque plein sous {self.ledger.path.parent} : le tampon vers InfluxDB "
+                f"Disque presque plein sous {ledger.path.parent} : le tampon vers InfluxDB "
                 "ne peut plus grandir. Libérez de la place ou rétablissez InfluxDB.")
 
     def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
@@ -451,7 +455,8 @@ class InfluxStore:
         """Ship one chunk or deletion; return the points shipped (0 when the spool is empty)."""
         from influxdb_client import WritePrecision
 
-        deletion = self.ledger.head_deletion()
+        ledger = self._require_ledger()
+        deletion = ledger.head_deletion()
         if deletion is not None:
             sid, kind, meter_id, channel, k1, k2 = deletion
             if kind == KIND_DELETE_HOUR:
@@ -467,12 +472,12 @@ class InfluxStore:
                 log.error("InfluxDB refuse d'effacer les relevés de %s (%s) : effacez-les à "
                           "la main, voir les messages rejetés (influx_delete_refused)",
                           meter_id, e)
-                self.ledger.reject("influx_delete_refused", f"influxdb:{self.bucket}",
-                                   f"{meter_id} {start_ms} {end_ms}".encode(), str(e)[:500],
-                                   time.time())
-            self.ledger.done(sid)
+                ledger.reject("influx_delete_refused", f"influxdb:{self.bucket}",
+                              f"{meter_id} {start_ms} {end_ms}".encode(), str(e)[:500],
+                              time.time())
+            ledger.done(sid)
             return 1
-        chunk = self.ledger.take(self.chunk_points)
+        chunk = ledger.take(self.chunk_points)
         if chunk is None:
             return 0
         hi, body, n = chunk
@@ -488,21 +493,22 @@ class InfluxStore:
             detail = str(getattr(e, "body", "") or e)[:500]
             log.error("InfluxDB refuse %d points (%s) : ils restent dans le registre local, "
                       "voir les messages rejetés (influx_rejected)", n, detail)
-            self.ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
-                               time.time())
+            ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
+                          time.time())
             self.rejected_points += n
-        self.ledger.done(hi)
+        ledger.done(hi)
         self.shipped_points += n
         return max(n, 1)
 
     def _ship_loop(self) -> None:
+        ledger = self._require_ledger()
         lease_until = 0.0
         delay = 0.2
         last_logged = 0.0
         while not self._stop.is_set():
             try:
                 if time.time() > lease_until - LEASE_TTL_S / 2:
-                    lease_until = self.ledger.lease(self.owner)
+                    lease_until = ledger.lease(self.owner)
                 if not lease_until:
                     self._stop.wait(1.0)  # another collector on this ledger ships
                     continue
@@ -527,7 +533,8 @@ class InfluxStore:
         self._update_depth()
 
     def _update_depth(self) -> None:
-        depth, oldest = self.ledger.depth()
+        ledger = self._require_ledger()
+        depth, oldest = ledger.depth()
         self.spool_depth = depth
         self.spool_oldest_age_s = max(0.0, time.time() - oldest) if oldest else 0.0
 
@@ -654,7 +661,7 @@ class InfluxStore:
             points = self.influxql.series("; ".join(
                 f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={meter} AND channel={_lit(c)} "
                 f"AND time >= {since[c]} ORDER BY time DESC LIMIT 1" for c in hinted))
-            for c, series in zip(hinted, points):
+            for c, series in zip(hinted, points, strict=True):
                 for s in series:
                     if s["rows"]:
                         found[c] = s["rows"][0]
@@ -671,7 +678,7 @@ class InfluxStore:
                 points = self.influxql.series("; ".join(
                     f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={meter} "
                     f"AND channel={_lit(c)} AND time = {t}" for c, t in at))
-                for (c, _), series in zip(at, points):
+                for (c, _), series in zip(at, points, strict=True):
                     for s in series:
                         if s["rows"]:
                             found[c] = s["rows"][0]
@@ -735,7 +742,8 @@ class InfluxStore:
             self._shipper.join(10)
             self._shipper = None
             try:
-                self.ledger.release(self.owner)
+                if self.ledger is not None:
+                    self.ledger.release(self.owner)
             except Exception:
                 pass
         if self._client is not None:

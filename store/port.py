@@ -10,7 +10,8 @@ every backend (see docs/protocol.md, "From counters to energy").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 # The counting rules, also importable from here as they were before rules.py.
 from .rules import (  # noqa: F401

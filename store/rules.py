@@ -10,7 +10,8 @@ that arrives late is inserted in its place and re-chains the one after it (inser
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .port import ChannelReading

@@ -17,11 +17,11 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from citizenwatt.firmware.wire import MAX_CHANNELS
 
@@ -81,8 +81,8 @@ def summarise(rows, statuses: dict[str, str]) -> list[MeterSummary]:
     """MeterSummary per meter from per-channel rows (meter, channel, first ts, last ts,
     last received, readings) sorted by meter, and the meters' status JSON."""
     out: list[MeterSummary] = []
-    for m, chans in groupby(rows, key=lambda r: r[0]):
-        chans = list(chans)
+    for m, group in groupby(rows, key=lambda r: r[0]):
+        chans = list(group)
         st = statuses.get(m)
         out.append(MeterSummary(
             m, tuple(sorted(int(c[1]) for c in chans)), min(c[2] for c in chans),
@@ -281,7 +281,8 @@ class SqliteStore:
     def _neighbour(self, db, r: ChannelReading, before: bool):
         op, order = ("<", "DESC") if before else (">", "ASC")
         row = db.execute(
-            f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? AND (boot, seq) {op} (?, ?) "
+            f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? "
+            f"AND (boot, seq) {op} (?, ?) "
             f"ORDER BY boot {order}, seq {order} LIMIT 1",
             (r.meter_id, r.channel, r.boot, r.seq)).fetchone()
         return row
@@ -315,7 +316,7 @@ class SqliteStore:
             h[0] += wh
             h[1] += n
         touched.append((r.meter_id, r.channel, r.boot, r.seq))
-        if after is not None:
+        if after is not None and ins.next_link is not None:
             # A reading arrived late: the one after it now follows it, not `prev`.
             db.execute("UPDATE reading SET delta_wh=?, delta_t0=? WHERE meter_id=? AND "
                        "channel=? AND boot=? AND seq=?",

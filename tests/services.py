@@ -184,7 +184,7 @@ class InfluxService:
         self.engine = Influxd(workdir)
         self.adapter: InfluxV2Adapter | None = None
 
-    def start(self) -> "InfluxService":
+    def start(self) -> InfluxService:
         self.engine.start()
         self.adapter = InfluxV2Adapter(self.engine.host, self.engine.port).start()
         return self

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +23,7 @@ from tests.collector.helpers import ROOT, wait_until
 from tests.services import free_port, stop_process
 from tests.store.helpers import minutes, write_boundary_readings
 
-H10 = datetime(2026, 6, 1, 10, tzinfo=timezone.utc).timestamp()
+H10 = datetime(2026, 6, 1, 10, tzinfo=UTC).timestamp()
 
 
 def get(url: str):

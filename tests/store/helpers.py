@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from citizenwatt.store import rules
 from citizenwatt.store.port import ChannelReading, MeterSummary
 
 T0 = 1_790_000_000.0  # 2026-09-21, a whole hour is not needed: spreading handles it
-H10 = datetime(2026, 6, 1, 10, tzinfo=timezone.utc).timestamp()  # 10:00:00 UTC
+H10 = datetime(2026, 6, 1, 10, tzinfo=UTC).timestamp()  # 10:00:00 UTC
 
 
 def series(n: int, *, boot: int = 1, start_wh: float = 0.0, t0: float = T0,
@@ -69,7 +69,7 @@ def assert_same_hours(got, want, rel: float = 1e-9) -> None:
     import pytest
 
     assert [(h, n) for h, _, n in got] == [(h, n) for h, _, n in want]
-    for (h, a, _), (_, b, _) in zip(got, want):
+    for (h, a, _), (_, b, _) in zip(got, want, strict=True):
         assert a == pytest.approx(b, rel=rel, abs=1e-9), h
 
 

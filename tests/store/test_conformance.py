@@ -46,7 +46,8 @@ def test_in_order_hours_sum_to_the_counter(store):
     assert len(hours) >= 3 and sum(h.readings for h in hours) == 1000
     # each hour holds the energy consumed in it: check one whole hour directly
     h = hours[1]
-    inside = [r for r in rows if h.hour_utc <= r.ts_utc - r.interval_s and r.ts_utc <= h.hour_utc + 3600]
+    inside = [r for r in rows
+              if h.hour_utc <= r.ts_utc - r.interval_s and r.ts_utc <= h.hour_utc + 3600]
     assert h.energy_wh == pytest.approx(sum(r.interval_energy_wh for r in inside), rel=0.02)
 
 

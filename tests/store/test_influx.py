@@ -38,7 +38,7 @@ def open_influx(influx, tmp_path, name="spool.sqlite", **kw) -> InfluxStore:
 
 def assert_same_hours(a, b):
     assert [(h, n) for h, _, n in a] == [(h, n) for h, _, n in b]
-    for (h, ea, _), (_, eb, _) in zip(a, b):
+    for (h, ea, _), (_, eb, _) in zip(a, b, strict=True):
         assert ea == pytest.approx(eb, rel=1e-12, abs=1e-9), h
 
 
