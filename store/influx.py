@@ -28,8 +28,8 @@ import threading
 import time
 import urllib.parse
 from collections import defaultdict
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .port import (  # noqa: F401  (the errors, importable from here as before)
@@ -115,11 +115,11 @@ def status_line(m: str, status_json: str, received_s: float) -> str:
 
 
 class Outbox:
-    """The spool's entries, written by the ledger's chain store as it changes (it is that
-    store's observer, see sqlite.ChainObserver): in the same transaction as each change, the
-    points it changed: the readings it inserted, the neighbours it re-chained (a late reading
-    changes the delta of the one after it), the hours it changed, a status, a deletion. The
-    shipper later sends their state at that time, or runs the deletion."""
+    """The spool's entries, recorded as the observer of the ledger's chain store (see
+    sqlite.ChainObserver), in the transaction of each change: one entry per point it changed
+    (a reading inserted, the reading after a late one re-chained, an hour), per status and
+    per deletion. The shipper later sends those points' current state, or runs the
+    deletion, in entry order."""
 
     def created(self, db) -> None:
         db.executescript(SPOOL_SCHEMA)

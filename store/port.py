@@ -9,19 +9,11 @@ every backend (see docs/protocol.md, "From counters to energy").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-# The counting rules, also importable from here as they were before rules.py.
-from .rules import (  # noqa: F401
-    HOUR_S,
-    delta_start,
-    energy_delta_wh,
-    reading_hour,
-    same_reading,
-    spread_over_hours,
-)
+HOUR_S = 3600
 
 
 @dataclass(frozen=True, slots=True)

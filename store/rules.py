@@ -9,14 +9,10 @@ that arrives late is inserted in its place and re-chains the one after it (inser
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from .port import ChannelReading
-
-HOUR_S = 3600
+from .port import HOUR_S, ChannelReading
 
 
 def energy_delta_wh(prev: ChannelReading | None, cur: ChannelReading) -> float:

@@ -25,8 +25,8 @@ from typing import Protocol
 
 from citizenwatt.firmware.wire import MAX_CHANNELS
 
-from .port import ChannelReading, HourEnergy, MeterSummary, WriteResult
-from .rules import HOUR_S, Link, insert_reading, reading_hour, same_reading
+from .port import HOUR_S, ChannelReading, HourEnergy, MeterSummary, WriteResult
+from .rules import Link, insert_reading, reading_hour, same_reading
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 from citizenwatt.collector.service import KEY_CONFLICT
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.firmware import wire
+from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import run_collector_on
 
 NOW = time.time()

@@ -13,8 +13,7 @@ import random
 
 import pytest
 
-from citizenwatt.store import rules
-from citizenwatt.store.port import ChannelReading, MeterSummary
+from citizenwatt.store.port import HOUR_S, ChannelReading, MeterSummary
 from tests.store.helpers import (
     BOUNDARY_HOURS,
     H10,
@@ -32,7 +31,7 @@ from tests.store.helpers import (
     write_boundary_readings,
 )
 
-HOUR = rules.HOUR_S
+HOUR = HOUR_S
 
 
 # -- write and hourly: the counting rules, whatever the order of arrival -------------------
