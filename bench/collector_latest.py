@@ -74,7 +74,7 @@ def main() -> None:
     try:
         t = time.perf_counter()
         ledger = SqliteStore(work / "ledger.sqlite")
-        db = ledger._conn()
+        db = ledger.connection()
         batch: list[tuple] = []
         hours: list[str] = []
         write_url = f"{engine.url}/write?db={engine.database}&precision=n"

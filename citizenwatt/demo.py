@@ -1,7 +1,8 @@
 """`citizenwatt demo`: the whole system on one machine.
 
 Simulated meters (the real firmware code on host adapters) -> MQTT (an embedded amqtt
-broker unless one is configured) -> collector -> embedded store -> API and household page.
+broker unless one is configured) -> collector -> the configured store (embedded SQLite by
+default) -> API and household page.
 Everything runs in this process; Ctrl-C stops it all, and the data directory keeps the
 readings and the meters' counters for the next run.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -63,19 +63,16 @@ class Demo:
         from citizenwatt.api.app import create_app
         from citizenwatt.broker import EmbeddedBroker, pick_port
         from citizenwatt.collector.service import Collector
-        from citizenwatt.store.sqlite import SqliteStore
         from citizenwatt.host.simulator import SimulatedMeter
+        from citizenwatt.store.backends import StoreUnavailable, open_store
 
         from citizenwatt.collector.service import CollectorError
 
         s = self.settings
         try:
-            s.data_dir.mkdir(parents=True, exist_ok=True)
-            self.store = SqliteStore(s.readings_db)
-        except (OSError, RuntimeError, sqlite3.Error) as e:
-            raise DemoError(N_("The data folder {data_dir} cannot be used ({error})."),
-                            N_("Choose a folder you can write to with --data-dir."),
-                            data_dir=s.data_dir, error=e) from None
+            self.store = open_store(s)
+        except StoreUnavailable as e:
+            raise DemoError.wrap(e) from None
         if s.mqtt_host:
             host, port, protocol = s.mqtt_host, s.mqtt_port, s.mqtt_protocol
         else:

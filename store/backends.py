@@ -1,14 +1,25 @@
-"""Open the store the settings name (embedded SQLite or InfluxDB), checked before use."""
+"""Open the store the settings name (embedded SQLite or InfluxDB), checked before use: the one
+place the collector command, the API and the demo get their store from."""
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
-from .influx import InfluxStore, StoreUnavailable
+from citizenwatt.i18n import N_
+
+from .influx import InfluxStore
+from .port import ReadingStore, StoreUnavailable
 from .sqlite import SqliteStore
-from .port import ReadingStore
 
 __all__ = ["open_store", "StoreUnavailable"]
+
+
+def _unusable_file(path: Path, e: Exception) -> StoreUnavailable:
+    return StoreUnavailable(
+        N_("The embedded store {path} cannot be used ({reason})."),
+        N_("Check that the data folder exists and is writable (--data-dir or CITIZENWATT_DATA_DIR)."),
+        path=path, reason=e)
 
 
 def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
@@ -24,16 +35,17 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
         try:
             return SqliteStore(settings.readings_db)  # opening it is the check
         except (RuntimeError, sqlite3.Error, OSError) as e:
-            raise StoreUnavailable(
-                f"Le magasin embarqué {settings.readings_db} est inutilisable ({e}). Vérifiez "
-                "que le dossier de données (CITIZENWATT_DATA_DIR) existe et est accessible en "
-                "écriture.") from None
-    store = InfluxStore(
-        settings.influx_url, settings.influx_token, settings.influx_org, settings.influx_bucket,
-        spool_path=(settings.influx_spool_db
-                    if for_collector or settings.influx_spool_db.is_file() else None),
-        owner=settings.collector_id, timeout_s=settings.influx_timeout_s,
-        min_free_mb=settings.spool_min_free_mb, ship=False)
+            raise _unusable_file(settings.readings_db, e) from None
+    spool = settings.influx_spool_db
+    try:
+        store = InfluxStore(
+            settings.influx_url, settings.influx_token, settings.influx_org,
+            settings.influx_bucket,
+            spool_path=spool if for_collector or spool.is_file() else None,
+            owner=settings.collector_id, timeout_s=settings.influx_timeout_s,
+            min_free_mb=settings.spool_min_free_mb, ship=False)
+    except (RuntimeError, sqlite3.Error, OSError) as e:
+        raise _unusable_file(spool, e) from None
     try:
         store.check()
     except StoreUnavailable:

@@ -2,7 +2,8 @@
 (/api/v2/write), reads through InfluxQL on /query, so it runs on InfluxDB 1.8+, 2.x and 3.x.
 
 The collector keeps a local ledger (a SQLite file, WAL mode) that is at once the chain state
-of each channel, the durable spool towards InfluxDB and the dead-letter store. A batch is
+of each channel (an embedded SqliteStore, so the counting is the very same), the durable
+spool towards InfluxDB and the dead-letter store. A batch is
 acknowledged to the broker once it is committed there; a shipper thread then writes the
 points it changed to InfluxDB in commit order, and removes them from the spool only once
 InfluxDB has accepted them. InfluxDB down or slow: the spool grows, the collector keeps
@@ -27,14 +28,21 @@ import threading
 import time
 import urllib.parse
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
-# defined with every error in citizenwatt/errors.py, importable from here as before
-from citizenwatt.errors import DeletionRefused, QueryFailed, SpoolFull, StoreUnavailable
-
+from .port import (  # noqa: F401  (the errors, importable from here as before)
+    ChannelReading,
+    DeletionRefused,
+    HourEnergy,
+    MeterSummary,
+    QueryFailed,
+    SpoolFull,
+    StoreUnavailable,
+    WriteResult,
+)
 from .sqlite import COLUMNS, SqliteStore
-from .port import ChannelReading, HourEnergy, MeterSummary, WriteResult
 
 log = logging.getLogger("citizenwatt.store.influx")
 
@@ -78,7 +86,7 @@ def _f(x: float) -> str:
 
 
 def reading_line(row: tuple) -> str:
-    """Line protocol for one ledger row (columns as in sqlite_store.COLUMNS)."""
+    """Line protocol for one ledger row (columns as in sqlite.COLUMNS)."""
     (m, c, boot, seq, ts, from_meter, received, interval_s, energy, power, irms, apparent,
      vrms, pf, delta, delta_t0) = row
     extra = ""
@@ -106,49 +114,36 @@ def status_line(m: str, status_json: str, received_s: float) -> str:
             f"{round(received_s * 1000) * 1_000_000}")
 
 
-class SpoolLedger(SqliteStore):
-    """The local SQLite ledger: the embedded store's tables plus an outbox of points to ship.
+class Outbox:
+    """The spool's entries, recorded as the observer of the ledger's chain store (see
+    sqlite.ChainObserver), in the transaction of each change: one entry per point it changed
+    (a reading inserted, the reading after a late one re-chained, an hour), per status and
+    per deletion. The shipper later sends those points' current state, or runs the
+    deletion, in entry order."""
 
-    Every write records, in the same transaction, which points it changed: the readings it
-    inserted, the neighbours it re-chained (a late reading changes the delta of the one
-    after it) and the hours it changed. The shipper sends their current state.
-    """
+    def created(self, db) -> None:
+        db.executescript(SPOOL_SCHEMA)
 
-    EXTRA_SCHEMA = SPOOL_SCHEMA
-
-    def _after_write(self, db, touched, hour_keys, received_s) -> None:
+    def wrote(self, db, readings, hours, received_s) -> None:
         now = time.time()
         db.executemany(
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
             "VALUES (?,?,?,?,?,?)",
-            [(KIND_READING, m, c, b, s, now) for m, c, b, s in touched]
-            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in hour_keys])
+            [(KIND_READING, m, c, b, s, now) for m, c, b, s in readings]
+            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in hours])
 
-    def _after_status(self, db, meter_id: str, received_s: float) -> None:
+    def status_set(self, db, meter_id: str, received_s: float) -> None:
         db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
                    "VALUES (?,?,0,0,0,?)", (KIND_STATUS, meter_id, time.time()))
 
-    def _after_delete(self, db, meter_id: str, start_s: float, end_s: float) -> None:
+    def deleted(self, db, meter_id: str, start_s: float, end_s: float) -> None:
         # Shipped in order with the rest: points spooled before the deletion reach InfluxDB
         # before it and are deleted with the others, none after it.
         start_ms, end_ms = deletion_ms(start_s, end_s)
         db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
                    "VALUES (?,?,0,?,?,?)", (KIND_DELETE, meter_id, start_ms, end_ms, time.time()))
 
-    # -- the shipper's side ----------------------------------------------------------
-
-    def depth(self) -> tuple[int, float | None]:
-        """Points waiting in the spool, and when the oldest of them was spooled."""
-        # Entries leave from the front only, so the ids in between are all still there:
-        # max - min + 1 counts them without a scan.
-        db = self._conn()
-        lo, hi = db.execute("SELECT MIN(id), MAX(id) FROM outbox").fetchone()
-        if lo is None:
-            return 0, None
-        oldest = db.execute("SELECT spooled_utc FROM outbox WHERE id=?", (lo,)).fetchone()
-        return hi - lo + 1, oldest[0] if oldest else None
-
-    def _after_recount(self, db, updated, removed) -> None:
+    def recounted(self, db, updated, removed) -> None:
         now = time.time()
         db.executemany(
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
@@ -156,9 +151,63 @@ class SpoolLedger(SqliteStore):
             [(KIND_HOUR, m, c, h, now) for m, c, h in updated]
             + [(KIND_DELETE_HOUR, m, c, h, now) for m, c, h in removed])
 
+
+class SpoolLedger:
+    """The local SQLite ledger: an embedded SqliteStore (the chain state and the dead
+    letters) whose changes the Outbox records, and the shipper's side of that outbox.
+
+    Writes, reads and deletions go to the chain store; the shipper takes the outbox's
+    oldest entries as line protocol (take), marks them shipped (done), and takes turns with
+    other collectors on the same file (lease).
+    """
+
+    def __init__(self, path: str | Path):
+        self.chain = SqliteStore(path, observer=Outbox())
+        self.path = self.chain.path
+
+    # -- the chain store's side: what InfluxStore writes and reads here --------------
+
+    def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
+        return self.chain.write(rows, received_s)
+
+    def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
+        self.chain.set_status(meter_id, status, received_s)
+
+    def reject(self, reason: str, topic: str, payload: bytes, detail: str,
+               received_s: float) -> None:
+        self.chain.reject(reason, topic, payload, detail, received_s)
+
+    def rejections(self) -> dict[str, int]:
+        return self.chain.rejections()
+
+    def latest(self, meter_id: str) -> list[ChannelReading]:
+        return self.chain.latest(meter_id)
+
+    def meters(self) -> list[MeterSummary]:
+        return self.chain.meters()
+
+    def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
+        return self.chain.delete(meter_id, start_s, end_s)
+
+    def close(self) -> None:
+        self.chain.close()
+
+    # -- the shipper's side ----------------------------------------------------------
+
+    def depth(self) -> tuple[int, float | None]:
+        """Points waiting in the spool, and when the oldest of them was spooled."""
+        # Entries leave from the front only, so the ids in between are all still there:
+        # max - min + 1 counts them without a scan.
+        db = self.chain.connection()
+        lo, hi = db.execute("SELECT MIN(id), MAX(id) FROM outbox").fetchone()
+        if lo is None:
+            return 0, None
+        oldest = db.execute("SELECT spooled_utc FROM outbox WHERE id=?", (lo,)).fetchone()
+        return hi - lo + 1, oldest[0] if oldest else None
+
     def head_deletion(self) -> tuple[int, int, str, int, int, int] | None:
         """(spool id, kind, meter, channel, k1, k2) if the oldest spool entry is a deletion."""
-        db = self._conn()
+        db = self.chain.connection()
         row = db.execute("SELECT id, kind, meter_id, channel, k1, k2 FROM outbox WHERE kind>=? "
                          "ORDER BY id LIMIT 1", (KIND_DELETE,)).fetchone()
         if row is None or row[0] != db.execute("SELECT MIN(id) FROM outbox").fetchone()[0]:
@@ -171,7 +220,7 @@ class SpoolLedger(SqliteStore):
         A chunk stops before the next deletion (see head_deletion), so that the points
         spooled before it are written before it runs.
         """
-        db = self._conn()
+        db = self.chain.connection()
         db.execute("BEGIN")  # one snapshot: the rows and the spool entries agree
         try:
             hi = db.execute("SELECT MAX(id) FROM (SELECT id FROM outbox ORDER BY id LIMIT ?)",
@@ -208,29 +257,23 @@ class SpoolLedger(SqliteStore):
 
     def done(self, hi: int) -> None:
         """InfluxDB accepted everything up to spool entry `hi`: drop it from the spool."""
-        with self._write_lock:
-            db = self._conn()
-            with db:
-                db.execute("DELETE FROM outbox WHERE id<=?", (hi,))
+        with self.chain.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE id<=?", (hi,))
 
     def lease(self, owner: str, ttl_s: float = LEASE_TTL_S) -> float:
         """Take or renew the right to ship (one shipper per ledger, even with several
         collectors on one data directory); return its expiry, or 0 if another holds it."""
         now = time.time()
-        with self._write_lock:
-            db = self._conn()
-            with db:
-                cur = db.execute("UPDATE shipper_lease SET owner=?, expires_utc=? "
-                                 "WHERE id=1 AND (owner=? OR expires_utc<?)",
-                                 (owner, now + ttl_s, owner, now))
+        with self.chain.transaction() as db:
+            cur = db.execute("UPDATE shipper_lease SET owner=?, expires_utc=? "
+                             "WHERE id=1 AND (owner=? OR expires_utc<?)",
+                             (owner, now + ttl_s, owner, now))
         return now + ttl_s if cur.rowcount else 0.0
 
     def release(self, owner: str) -> None:
-        with self._write_lock:
-            db = self._conn()
-            with db:
-                db.execute("UPDATE shipper_lease SET expires_utc=0 WHERE id=1 AND owner=?",
-                           (owner,))
+        with self.chain.transaction() as db:
+            db.execute("UPDATE shipper_lease SET expires_utc=0 WHERE id=1 AND owner=?",
+                       (owner,))
 
 
 class InfluxQL:
@@ -278,7 +321,8 @@ class InfluxQL:
         out = []
         for r in self.query(q, epoch=epoch):
             out.append([{"tags": s.get("tags", {}),
-                         "rows": [dict(zip(s["columns"], v)) for v in s.get("values", [])]}
+                         "rows": [dict(zip(s["columns"], v, strict=True))
+                                  for v in s.get("values", [])]}
                         for s in r.get("series", [])])
         return out
 
@@ -317,7 +361,8 @@ class InfluxStore:
         self.ledger = SpoolLedger(spool_path) if spool_path is not None else None
         self._timeout_ms = int(timeout_s * 1000)
         self._token = token
-        self._client = self._write_api = None
+        self._client: Any = None
+        self._write_api: Any = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._shipper: threading.Thread | None = None
@@ -356,14 +401,15 @@ class InfluxStore:
         return self.ledger
 
     def _check_disk(self) -> None:
+        ledger = self._require_ledger()
         now = time.monotonic()
         at, ok = self._free_checked
         if now - at > 1.0:
-            ok = shutil.disk_usage(self.ledger.path.parent).free >= self.min_free_bytes
+            ok = shutil.disk_usage(ledger.path.parent).free >= self.min_free_bytes
             self._free_checked = (now, ok)
         if not ok:
             raise SpoolFull(
-                f"Disque presque plein sous {self.ledger.path.parent} : le tampon vers InfluxDB "
+                f"Disque presque plein sous {ledger.path.parent} : le tampon vers InfluxDB "
                 "ne peut plus grandir. Libérez de la place ou rétablissez InfluxDB.")
 
     def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
@@ -409,7 +455,8 @@ class InfluxStore:
         """Ship one chunk or deletion; return the points shipped (0 when the spool is empty)."""
         from influxdb_client import WritePrecision
 
-        deletion = self.ledger.head_deletion()
+        ledger = self._require_ledger()
+        deletion = ledger.head_deletion()
         if deletion is not None:
             sid, kind, meter_id, channel, k1, k2 = deletion
             if kind == KIND_DELETE_HOUR:
@@ -425,12 +472,12 @@ class InfluxStore:
                 log.error("InfluxDB refuse d'effacer les relevés de %s (%s) : effacez-les à "
                           "la main, voir les messages rejetés (influx_delete_refused)",
                           meter_id, e)
-                self.ledger.reject("influx_delete_refused", f"influxdb:{self.bucket}",
-                                   f"{meter_id} {start_ms} {end_ms}".encode(), str(e)[:500],
-                                   time.time())
-            self.ledger.done(sid)
+                ledger.reject("influx_delete_refused", f"influxdb:{self.bucket}",
+                              f"{meter_id} {start_ms} {end_ms}".encode(), str(e)[:500],
+                              time.time())
+            ledger.done(sid)
             return 1
-        chunk = self.ledger.take(self.chunk_points)
+        chunk = ledger.take(self.chunk_points)
         if chunk is None:
             return 0
         hi, body, n = chunk
@@ -446,21 +493,22 @@ class InfluxStore:
             detail = str(getattr(e, "body", "") or e)[:500]
             log.error("InfluxDB refuse %d points (%s) : ils restent dans le registre local, "
                       "voir les messages rejetés (influx_rejected)", n, detail)
-            self.ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
-                               time.time())
+            ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
+                          time.time())
             self.rejected_points += n
-        self.ledger.done(hi)
+        ledger.done(hi)
         self.shipped_points += n
         return max(n, 1)
 
     def _ship_loop(self) -> None:
+        ledger = self._require_ledger()
         lease_until = 0.0
         delay = 0.2
         last_logged = 0.0
         while not self._stop.is_set():
             try:
                 if time.time() > lease_until - LEASE_TTL_S / 2:
-                    lease_until = self.ledger.lease(self.owner)
+                    lease_until = ledger.lease(self.owner)
                 if not lease_until:
                     self._stop.wait(1.0)  # another collector on this ledger ships
                     continue
@@ -485,7 +533,8 @@ class InfluxStore:
         self._update_depth()
 
     def _update_depth(self) -> None:
-        depth, oldest = self.ledger.depth()
+        ledger = self._require_ledger()
+        depth, oldest = ledger.depth()
         self.spool_depth = depth
         self.spool_oldest_age_s = max(0.0, time.time() - oldest) if oldest else 0.0
 
@@ -612,7 +661,7 @@ class InfluxStore:
             points = self.influxql.series("; ".join(
                 f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={meter} AND channel={_lit(c)} "
                 f"AND time >= {since[c]} ORDER BY time DESC LIMIT 1" for c in hinted))
-            for c, series in zip(hinted, points):
+            for c, series in zip(hinted, points, strict=True):
                 for s in series:
                     if s["rows"]:
                         found[c] = s["rows"][0]
@@ -629,7 +678,7 @@ class InfluxStore:
                 points = self.influxql.series("; ".join(
                     f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={meter} "
                     f"AND channel={_lit(c)} AND time = {t}" for c, t in at))
-                for (c, _), series in zip(at, points):
+                for (c, _), series in zip(at, points, strict=True):
                     for s in series:
                         if s["rows"]:
                             found[c] = s["rows"][0]
@@ -693,7 +742,8 @@ class InfluxStore:
             self._shipper.join(10)
             self._shipper = None
             try:
-                self.ledger.release(self.owner)
+                if self.ledger is not None:
+                    self.ledger.release(self.owner)
             except Exception:
                 pass
         if self._client is not None:

@@ -1,14 +1,25 @@
-"""The storage port: what the collector writes and the API reads, whatever the backend.
+"""The storage port: what the collector writes and the API reads, whatever the backend,
+and the errors a store raises.
 
-Backends (the embedded SQLite store, InfluxDB) implement ReadingStore. The counting
-rules that turn cumulative meter counters into energy per hour live here too, once, so
-every backend applies the same ones (see docs/protocol.md, "From counters to energy").
+Backends (the embedded SQLite store in sqlite.py, InfluxDB in influx.py) implement
+ReadingStore side by side; open_store (backends.py) picks the configured one. The counting
+rules that turn cumulative meter counters into energy per hour are in rules.py, once for
+every backend (see docs/protocol.md, "From counters to energy").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
+
+# the store's errors are defined with every error in citizenwatt/errors.py
+from citizenwatt.errors import (  # noqa: F401  (importable from the port)
+    DeletionRefused,
+    QueryFailed,
+    SpoolFull,
+    StoreUnavailable,
+)
 
 HOUR_S = 3600
 
@@ -61,55 +72,6 @@ def readings_from_payload(obj: dict, received_s: float) -> list[ChannelReading]:
     ]
 
 
-def energy_delta_wh(prev: ChannelReading | None, cur: ChannelReading) -> float:
-    """Energy consumed between prev and cur on one channel; never negative.
-
-    The counter is cumulative, so the energy is the difference of the counters. When there
-    is no earlier reading, or the counter went down (meter reflashed, replaced, or restored
-    an older checkpoint after a power cut), we count only cur's own interval (its mean
-    power x its interval) and follow the counter again from there.
-    """
-    own = min(cur.energy_wh, cur.interval_energy_wh)
-    if prev is None:
-        return own
-    diff = cur.energy_wh - prev.energy_wh
-    return diff if diff >= 0 else own
-
-
-def reading_hour(ts_utc: float) -> int:
-    """Start of the UTC hour a reading ending at ts_utc belongs to: the hour of its
-    interval's last instant. A reading ending exactly at hh:00:00 measured the hour before,
-    so it counts there; counting it in the hour it ends at would create a row (0 Wh, one
-    reading) for an hour that holds no data, and the API would show 0 instead of a gap."""
-    hour = int(ts_utc // HOUR_S) * HOUR_S
-    return hour - HOUR_S if hour == ts_utc else hour
-
-
-def spread_over_hours(t0: float, t1: float, energy_wh: float) -> Iterable[tuple[int, float]]:
-    """Split energy consumed uniformly over ]t0, t1] into UTC hour buckets (start, Wh).
-
-    Hours are end-exclusive, like reading_hour: a span that ends exactly at hh:00:00 puts
-    nothing in hour hh, and one that starts there puts nothing in the hour before.
-    """
-    if t1 <= t0:
-        yield reading_hour(t1), energy_wh
-        return
-    span = t1 - t0
-    start = t0
-    while start < t1:
-        hour = int(start // HOUR_S) * HOUR_S
-        end = min(t1, hour + HOUR_S)
-        yield hour, energy_wh * (end - start) / span
-        start = end
-
-
-def delta_start(prev: ChannelReading | None, cur: ChannelReading) -> float:
-    """Start of the time span that cur's energy delta covers."""
-    if prev is None or cur.energy_wh < prev.energy_wh or prev.ts_utc >= cur.ts_utc:
-        return cur.ts_utc - cur.interval_s
-    return prev.ts_utc
-
-
 @dataclass(frozen=True, slots=True)
 class HourEnergy:
     hour_utc: int  # start of the UTC hour, seconds
@@ -129,13 +91,6 @@ class WriteResult:
     conflicts: tuple[ChannelReading, ...] = ()
 
 
-def same_reading(a: ChannelReading, b: ChannelReading) -> bool:
-    """Whether b is a redelivery of a (same key): same counter, same meter timestamp."""
-    if abs(a.energy_wh - b.energy_wh) > 0.0005:
-        return False
-    return not (a.ts_from_meter and b.ts_from_meter and abs(a.ts_utc - b.ts_utc) > 0.001)
-
-
 @dataclass(frozen=True, slots=True)
 class MeterSummary:
     meter_id: str
@@ -148,10 +103,16 @@ class MeterSummary:
 
 
 class ReadingStore(Protocol):
-    """What a time-series backend offers the collector and the API."""
+    """What a time-series backend offers the collector and the API.
+
+    tests/store/test_conformance.py runs the same tests on every backend against this
+    contract. A backend that cannot be reached raises StoreUnavailable.
+    """
 
     def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
-        """Store rows durably (idempotent on meter, channel, boot, seq) before returning."""
+        """Store rows durably (idempotent on meter, channel, boot, seq) before returning,
+        and count their energy by the rules of rules.py, in (boot, seq) order whatever the
+        order they arrive in."""
 
     def latest(self, meter_id: str) -> list[ChannelReading]:
         """The newest reading of each channel of the meter (empty if unknown)."""
@@ -171,7 +132,7 @@ class ReadingStore(Protocol):
         readings (channel rows) erased."""
 
     def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
-        ...
+        """Keep the meter's last status message; meters() reports it."""
 
     def reject(self, reason: str, topic: str, payload: bytes, detail: str,
                received_s: float) -> None:
@@ -181,4 +142,4 @@ class ReadingStore(Protocol):
         """Rejected messages counted by reason."""
 
     def close(self) -> None:
-        ...
+        """Release connections and threads; what was written stays stored."""

@@ -5,6 +5,10 @@ delivered twice is stored once. Each row also keeps the energy it adds (its delt
 hourly totals and a per-channel summary (first and last time, readings) are maintained as
 readings arrive, in or out of order, so the API reads a year of hourly energy, or the list
 of meters, without scanning millions of rows.
+
+The counting itself is rules.py's. Another component can keep its own record of every change
+in the same transactions by passing an observer (ChainObserver): the InfluxDB backend's
+ledger records what it must ship that way.
 """
 
 from __future__ import annotations
@@ -13,24 +17,16 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol
 
 from citizenwatt.firmware.wire import MAX_CHANNELS
 
-from .port import (
-    HOUR_S,
-    ChannelReading,
-    HourEnergy,
-    MeterSummary,
-    WriteResult,
-    same_reading,
-    delta_start,
-    energy_delta_wh,
-    reading_hour,
-    spread_over_hours,
-)
+from .port import HOUR_S, ChannelReading, HourEnergy, MeterSummary, WriteResult
+from .rules import Link, insert_reading, reading_hour, same_reading
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
@@ -85,8 +81,8 @@ def summarise(rows, statuses: dict[str, str]) -> list[MeterSummary]:
     """MeterSummary per meter from per-channel rows (meter, channel, first ts, last ts,
     last received, readings) sorted by meter, and the meters' status JSON."""
     out: list[MeterSummary] = []
-    for m, chans in groupby(rows, key=lambda r: r[0]):
-        chans = list(chans)
+    for m, group in groupby(rows, key=lambda r: r[0]):
+        chans = list(group)
         st = statuses.get(m)
         out.append(MeterSummary(
             m, tuple(sorted(int(c[1]) for c in chans)), min(c[2] for c in chans),
@@ -95,28 +91,57 @@ def summarise(rows, statuses: dict[str, str]) -> list[MeterSummary]:
     return out
 
 
+class ChainObserver(Protocol):
+    """Told of every change a SqliteStore makes, on its connection, inside the transaction
+    that makes it and before it commits: what the observer records there is committed or
+    rolled back with the change itself."""
+
+    def created(self, db: sqlite3.Connection) -> None:
+        """Create the observer's own tables in the file (at open, before any upgrade)."""
+
+    def wrote(self, db: sqlite3.Connection, readings: list[tuple[str, int, int, int]],
+              hours: list[tuple[str, int, int]], received_s: float) -> None:
+        """A write stored or re-chained these readings (meter, channel, boot, seq) and
+        changed these hours (meter, channel, hour start)."""
+
+    def status_set(self, db: sqlite3.Connection, meter_id: str, received_s: float) -> None:
+        """A meter's status was replaced."""
+
+    def deleted(self, db: sqlite3.Connection, meter_id: str, start_s: float,
+                end_s: float) -> None:
+        """A meter's readings and hours in [start_s, end_s[ were erased."""
+
+    def recounted(self, db: sqlite3.Connection, updated: list[tuple[str, int, int]],
+                  removed: list[tuple[str, int, int]]) -> None:
+        """An upgrade recounted these hours (meter, channel, hour start) and removed those."""
+
+
 class SqliteStore:
-    """ReadingStore on a SQLite file (WAL mode): one writer, any number of readers."""
+    """ReadingStore on a SQLite file (WAL mode): one writer, any number of readers.
 
-    EXTRA_SCHEMA = ""  # a subclass's own tables, created with the store's
+    observer (optional) is told of each change inside its transaction (ChainObserver).
+    """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, observer: ChainObserver | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.observer = observer
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         # Last (boot, seq) stored per (meter, channel): in-order arrivals skip two lookups.
         self._data_version = None
-        self._last: dict[tuple[str, int], tuple[tuple[int, int], ChannelReading, float, float]] = {}
-        with self._conn() as db:
-            db.executescript(SCHEMA + self.EXTRA_SCHEMA)
+        self._last: dict[tuple[str, int], tuple[tuple[int, int], ChannelReading, Link]] = {}
+        with self.connection() as db:
+            db.executescript(SCHEMA)
+            if observer is not None:
+                observer.created(db)
         self._upgrade()
 
     def _upgrade(self) -> None:
         """Bring a file written by an older version up to SCHEMA_VERSION (once, whichever
         process opens it first)."""
-        db = self._conn()
+        db = self.connection()
         if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
             return
         with self._write_lock:
@@ -138,7 +163,7 @@ class SqliteStore:
 
     def _recount_hours(self, db) -> None:
         """Upgrade 2: a reading ending exactly at hh:00:00 now counts in the hour before
-        (store.reading_hour). Older versions counted it in hour hh, leaving a row with
+        (rules.reading_hour). Older versions counted it in hour hh, leaving a row with
         0 Wh and 1 reading when nothing followed: recount every hour's readings (a full
         scan, once) and remove the rows that no reading's energy reaches."""
         db.create_function("cw_reading_hour", 1, reading_hour, deterministic=True)
@@ -168,12 +193,11 @@ class SqliteStore:
                            "SET readings=excluded.readings", (m, c, hour, n))
                 updated.append((m, c, hour))
         db.execute("DROP TABLE temp.recount")
-        self._after_recount(db, updated, removed)
+        if self.observer is not None:
+            self.observer.recounted(db, updated, removed)
 
-    def _after_recount(self, db, updated, removed) -> None:
-        """Same as _after_write, for the hours an upgrade recounted (updated) or removed."""
-
-    def _conn(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the file (opened on first use)."""
         db = getattr(self._local, "db", None)
         if db is None:
             try:
@@ -190,6 +214,16 @@ class SqliteStore:
             self._all.append(db)
         return db
 
+    _conn = connection  # the name tests and benches used before connection() was public
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection inside one write transaction, writers taking turns."""
+        with self._write_lock:
+            db = self.connection()
+            with db:
+                yield db
+
     # -- writing -------------------------------------------------------------------
 
     def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
@@ -199,8 +233,8 @@ class SqliteStore:
         summary: dict[tuple[str, int], list] = {}
         touched: list[tuple[str, int, int, int]] = []  # readings inserted or re-chained
         with self._write_lock:
-            db = self._conn()
-            pending_last = {}
+            db = self.connection()
+            pending_last: dict = {}
             try:
                 db.execute("BEGIN IMMEDIATE")
                 # Another process (a second collector) may have written since our last
@@ -234,7 +268,8 @@ class SqliteStore:
                     "last_received_utc = max(last_received_utc, excluded.last_received_utc), "
                     "readings = readings + excluded.readings",
                     [(m, c, t0, t1, received_s, n) for (m, c), (t0, t1, n) in summary.items()])
-                self._after_write(db, touched, list(hours), received_s)
+                if self.observer is not None:
+                    self.observer.wrote(db, touched, list(hours), received_s)
                 db.execute("COMMIT")
                 self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
             except BaseException:
@@ -246,20 +281,11 @@ class SqliteStore:
     def _neighbour(self, db, r: ChannelReading, before: bool):
         op, order = ("<", "DESC") if before else (">", "ASC")
         row = db.execute(
-            f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? AND (boot, seq) {op} (?, ?) "
+            f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? "
+            f"AND (boot, seq) {op} (?, ?) "
             f"ORDER BY boot {order}, seq {order} LIMIT 1",
             (r.meter_id, r.channel, r.boot, r.seq)).fetchone()
         return row
-
-    def _after_write(self, db, touched, hour_keys, received_s) -> None:
-        """Called inside the write transaction, before COMMIT: a subclass can record what
-        changed (the InfluxDB spool does) atomically with the change itself."""
-
-    def _after_status(self, db, meter_id: str, received_s: float) -> None:
-        """Same as _after_write, for a status update."""
-
-    def _after_delete(self, db, meter_id: str, start_s: float, end_s: float) -> None:
-        """Same as _after_write, for a deletion."""
 
     def _insert(self, db, r: ChannelReading, received_s, hours, pending_last, touched):
         """True: stored; False: a redelivery; CONFLICT: same key, other values."""
@@ -273,65 +299,54 @@ class SqliteStore:
             p = self._neighbour(db, r, before=True)
             prev = _row_to_reading(p) if p else None
             nxt = self._neighbour(db, r, before=False)
-        delta = energy_delta_wh(prev, r)
-        t0 = delta_start(prev, r)
+        after = _row_to_reading(nxt) if nxt is not None else None
+        ins = insert_reading(prev, r, after, Link(nxt[14], nxt[15]) if nxt is not None else None)
         cur = db.execute(
             f"INSERT OR IGNORE INTO reading ({COLUMNS}) VALUES ({','.join('?' * 16)})",
             (r.meter_id, r.channel, r.boot, r.seq, r.ts_utc, int(r.ts_from_meter), received_s,
              r.interval_s, r.energy_wh, r.power_w, r.irms_a, int(r.apparent), r.vrms_v, r.pf,
-             delta, t0))
+             ins.link.energy_wh, ins.link.start_s))
         if cur.rowcount == 0:
             old = db.execute(f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? "
                              "AND boot=? AND seq=?",
                              (r.meter_id, r.channel, r.boot, r.seq)).fetchone()
             return False if old is None or same_reading(_row_to_reading(old), r) else CONFLICT
-        self._add(hours, r, t0, delta, +1)
+        for hour, wh, n in ins.hours:
+            h = hours[(r.meter_id, r.channel, hour)]
+            h[0] += wh
+            h[1] += n
         touched.append((r.meter_id, r.channel, r.boot, r.seq))
-        if nxt is not None:
+        if after is not None and ins.next_link is not None:
             # A reading arrived late: the one after it now follows it, not `prev`.
-            n = _row_to_reading(nxt)
-            old_delta, old_t0 = nxt[14], nxt[15]
-            self._add(hours, n, old_t0, -old_delta, 0)
-            new_delta, new_t0 = energy_delta_wh(r, n), delta_start(r, n)
-            self._add(hours, n, new_t0, new_delta, 0)
             db.execute("UPDATE reading SET delta_wh=?, delta_t0=? WHERE meter_id=? AND "
                        "channel=? AND boot=? AND seq=?",
-                       (new_delta, new_t0, n.meter_id, n.channel, n.boot, n.seq))
-            touched.append((n.meter_id, n.channel, n.boot, n.seq))
+                       (ins.next_link.energy_wh, ins.next_link.start_s, after.meter_id,
+                        after.channel, after.boot, after.seq))
+            touched.append((after.meter_id, after.channel, after.boot, after.seq))
         elif last is None or r.order_key > last[0]:
-            pending_last[key] = (r.order_key, r, delta, t0)
+            pending_last[key] = (r.order_key, r, ins.link)
         return True
 
-    @staticmethod
-    def _add(hours, r: ChannelReading, t0: float, delta: float, count: int) -> None:
-        for hour, wh in spread_over_hours(t0, r.ts_utc, delta):
-            hours[(r.meter_id, r.channel, hour)][0] += wh
-        if count:
-            hours[(r.meter_id, r.channel, reading_hour(r.ts_utc))][1] += count
-
     def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
-        with self._write_lock:
-            db = self._conn()
-            with db:
-                db.execute("INSERT INTO meter_status VALUES (?,?,?) ON CONFLICT DO UPDATE SET "
-                           "status_json=excluded.status_json, received_utc=excluded.received_utc",
-                           (meter_id, json.dumps(status), received_s))
-                self._after_status(db, meter_id, received_s)
+        with self.transaction() as db:
+            db.execute("INSERT INTO meter_status VALUES (?,?,?) ON CONFLICT DO UPDATE SET "
+                       "status_json=excluded.status_json, received_utc=excluded.received_utc",
+                       (meter_id, json.dumps(status), received_s))
+            if self.observer is not None:
+                self.observer.status_set(db, meter_id, received_s)
 
     def reject(self, reason: str, topic: str, payload: bytes, detail: str,
                received_s: float) -> None:
-        with self._write_lock:
-            db = self._conn()
-            with db:
-                db.execute("INSERT INTO rejected (received_utc, reason, topic, payload_head, "
-                           "detail) VALUES (?,?,?,?,?)",
-                           (received_s, reason, topic[:256],
-                            bytes(payload[:DEAD_LETTER_HEAD_BYTES]), detail[:500]))
+        with self.transaction() as db:
+            db.execute("INSERT INTO rejected (received_utc, reason, topic, payload_head, "
+                       "detail) VALUES (?,?,?,?,?)",
+                       (received_s, reason, topic[:256],
+                        bytes(payload[:DEAD_LETTER_HEAD_BYTES]), detail[:500]))
 
     # -- reading -------------------------------------------------------------------
 
     def latest(self, meter_id: str) -> list[ChannelReading]:
-        db = self._conn()
+        db = self.connection()
         # One primary-key probe per possible channel (the wire contract allows 0..5): the
         # correlated subquery this replaces scanned all the meter's readings, over a second
         # after a year of 10 s readings.
@@ -353,11 +368,11 @@ class SqliteStore:
             args.append(channel)
         sql += " GROUP BY hour_utc ORDER BY hour_utc"
         return [HourEnergy(int(h), float(e), int(n))
-                for h, e, n in self._conn().execute(sql, args)]
+                for h, e, n in self.connection().execute(sql, args)]
 
     def meters(self) -> list[MeterSummary]:
         # From the per-channel summary kept at write time: O(meters), not O(readings).
-        db = self._conn()
+        db = self.connection()
         db.execute("BEGIN")  # one snapshot for both queries
         try:
             rows = db.execute("SELECT meter_id, channel, first_ts_utc, last_ts_utc, "
@@ -371,24 +386,23 @@ class SqliteStore:
     def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
         """Erase a meter's readings and hourly energy with start_s <= time < end_s (a
         household leaving and asking for its data to be deleted). Returns readings erased."""
-        with self._write_lock:
-            db = self._conn()
-            with db:
-                n = db.execute("DELETE FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<?",
-                               (meter_id, start_s, end_s)).rowcount
-                db.execute("DELETE FROM energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
-                           (meter_id, int(start_s), end_s))
-                # The first or last time may have gone: recount the meter's channels from
-                # what is left (a scan of one meter, for a rare request).
-                db.execute("DELETE FROM channel_summary WHERE meter_id=?", (meter_id,))
-                db.execute(f"INSERT INTO channel_summary {SUMMARY_SCAN} WHERE meter_id=? "
-                           "GROUP BY meter_id, channel", (meter_id,))
-                self._after_delete(db, meter_id, start_s, end_s)
-            self._last.clear()
+        with self.transaction() as db:
+            n = db.execute("DELETE FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<?",
+                           (meter_id, start_s, end_s)).rowcount
+            db.execute("DELETE FROM energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
+                       (meter_id, int(start_s), end_s))
+            # The first or last time may have gone: recount the meter's channels from
+            # what is left (a scan of one meter, for a rare request).
+            db.execute("DELETE FROM channel_summary WHERE meter_id=?", (meter_id,))
+            db.execute(f"INSERT INTO channel_summary {SUMMARY_SCAN} WHERE meter_id=? "
+                       "GROUP BY meter_id, channel", (meter_id,))
+            if self.observer is not None:
+                self.observer.deleted(db, meter_id, start_s, end_s)
+            self._last.clear()  # the newest readings may be gone
         return n
 
     def rejections(self) -> dict[str, int]:
-        return dict(self._conn().execute(
+        return dict(self.connection().execute(
             "SELECT reason, COUNT(*) FROM rejected GROUP BY reason ORDER BY reason"))
 
     def close(self) -> None:

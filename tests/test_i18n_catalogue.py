@@ -80,7 +80,9 @@ def test_every_extracted_text_has_a_french_translation_with_its_placeholders(fre
 def test_the_po_files_have_no_duplicate_and_no_fuzzy_entry():
     for lang in i18n.LANGS:
         text = (i18n.LOCALE_DIR / lang / "LC_MESSAGES" / "citizenwatt.po").read_text("utf-8")
-        ids = re.findall(r'^msgid (".*")$', text, flags=re.M)
+        # a msgid and its continuation lines ("" then the wrapped text)
+        ids = [re.sub(r'"\n"', "", m) for m in
+               re.findall(r'^msgid ((?:".*"\n)+)', text, flags=re.M)]
         assert len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1]
         assert "#, fuzzy" not in text
 

@@ -16,8 +16,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from citizenwatt.store.port import energy_delta_wh, readings_from_payload
 from citizenwatt.firmware import wire
+from citizenwatt.store.port import readings_from_payload
+from citizenwatt.store.rules import energy_delta_wh
 from tests.services import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]

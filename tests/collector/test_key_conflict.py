@@ -1,42 +1,18 @@
 """A meter reflashed from scratch counts boot and seq from 1 again: its readings reuse keys
 of readings already stored. They are not redeliveries, so they must not be dropped as
-duplicates: the store reports them as conflicts and the collector keeps them whole as dead
-letters, counted under key_conflict."""
+duplicates: the store reports them as conflicts (tests/store/test_conformance.py, on every
+backend) and the collector keeps them whole as dead letters, counted under key_conflict."""
 
 from __future__ import annotations
 
 import time
 
 from citizenwatt.collector.service import KEY_CONFLICT
-from citizenwatt.store.sqlite import SqliteStore
-from citizenwatt.store.port import ChannelReading
 from citizenwatt.firmware import wire
+from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import run_collector_on
 
 NOW = time.time()
-
-
-def row(seq, energy_wh, ts, from_meter=True):
-    return ChannelReading("m-1", 0, 1, seq, ts, from_meter, 10.0, energy_wh, 360.0, 1.6, True)
-
-
-def test_store_tells_a_redelivery_from_a_conflict(tmp_path):
-    store = SqliteStore(tmp_path / "r.sqlite")
-    first = [row(0, 100.0, NOW - 100), row(1, 101.0, NOW - 90)]
-    assert store.write(first, NOW).stored == 2
-    # the same readings again (through the cache and through the table): duplicates
-    res = store.write([row(1, 101.0, NOW - 90), row(0, 100.0, NOW - 100)], NOW)
-    assert (res.stored, res.duplicates, res.conflicts) == (0, 2, ())
-    # a collector-stamped redelivery has another arrival time but is the same reading
-    store.write([row(2, 102.0, NOW - 80, from_meter=False)], NOW)
-    assert store.write([row(2, 102.0, NOW - 5, from_meter=False)], NOW).duplicates == 1
-    # a reflashed meter: same keys, counter from 0, later timestamps
-    again = [row(0, 0.1, NOW - 20), row(1, 0.2, NOW - 10)]
-    res = store.write(again, NOW)
-    assert res.stored == 0 and res.duplicates == 0 and list(res.conflicts) == again
-    # the stored history is untouched
-    assert sum(h.energy_wh for h in store.hourly("m-1", 0, 4e9)) == 102.0 - 100.0 + \
-        min(100.0, 360.0 * 10 / 3600)
 
 
 def test_collector_keeps_conflicting_readings_as_whole_dead_letters(mosquitto, tmp_path):
@@ -57,7 +33,7 @@ def test_collector_keeps_conflicting_readings_as_whole_dead_letters(mosquitto, t
     assert collector.metrics.readings_stored == 3
     assert (collector.metrics.stored, collector.metrics.duplicates) == (4, 2)
     assert store.rejections() == {KEY_CONFLICT: 1}
-    with store._conn() as db:
+    with store.connection() as db:
         payload, detail = db.execute(
             "SELECT payload_head, detail FROM rejected WHERE reason=?", (KEY_CONFLICT,)).fetchone()
     assert bytes(payload) == sent[3]  # whole, nothing lost

@@ -1,5 +1,6 @@
-"""`CITIZENWATT_STORE=influxdb citizenwatt api` reads InfluxDB: started as a process, it
-serves a meter's energy, live power and the meter list from points in a real influxd."""
+"""The API on the InfluxDB backend. `CITIZENWATT_STORE=influxdb citizenwatt api` reads
+InfluxDB: started as a process, it serves a meter's energy, live power and the meter list
+from points in a real influxd. And an hour without readings is a gap on either backend."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 
+from citizenwatt.api.app import create_app
+from citizenwatt.api.settings import ApiSettings
 from citizenwatt.store.influx import InfluxStore
+from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import ROOT, wait_until
-from tests.collector.test_hour_boundary import minutes
 from tests.services import free_port, stop_process
+from tests.store.helpers import minutes, write_boundary_readings
 
-H10 = datetime(2026, 6, 1, 10, tzinfo=timezone.utc).timestamp()
+H10 = datetime(2026, 6, 1, 10, tzinfo=UTC).timestamp()
 
 
 def get(url: str):
@@ -94,3 +99,27 @@ def test_api_with_influxdb_unreachable_says_so_in_one_line(tmp_path):
     finally:
         api.stop()
     assert f"127.0.0.1:{port}" in api.log() and "Vérifiez" in api.log()
+
+
+def test_the_api_shows_an_hour_without_readings_as_a_gap_on_both_stores(influx, tmp_path):
+    """A reading ending exactly at hh:00:00 belongs to the hour it closes, in both stores:
+    the hour after it holds no row, and the API shows it as a gap, not 0 Wh."""
+    writer = InfluxStore(influx.url, influx.token, "-", influx.bucket,
+                         spool_path=tmp_path / "spool.sqlite")
+    write_boundary_readings(writer)
+    assert writer.flush(10)
+    writer.close()
+    reader = InfluxStore(influx.engine.url, influx.token, "-", influx.bucket)
+    sqlite = SqliteStore(tmp_path / "r.sqlite")
+    write_boundary_readings(sqlite)
+    for store in (sqlite, reader):
+        with TestClient(create_app(store, ApiSettings())) as client:
+            for meter, want in (("m-1", [1200.0, 600.0, None]), ("m-2", [None, 1200.0, None])):
+                r = client.get(f"/api/v1/meters/{meter}/energy",
+                               params={"resolution": "hour", "start": "2026-06-01", "tz": "UTC"})
+                assert r.status_code == 200, r.text
+                got = [b["energy_wh"] for b in r.json()["buckets"]][10:13]
+                assert got == pytest.approx(want), (type(store).__name__, meter)
+                assert r.json()["total"]["gap_buckets"] == 24 - sum(w is not None for w in want)
+    sqlite.close()
+    reader.close()
