@@ -14,22 +14,24 @@ def serve(
     host: Annotated[Optional[str], typer.Option(
         "--host", help="Adresse d'écoute (0.0.0.0 pour le réseau local).")] = None,
     port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port HTTP.")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", help="Fichier TOML de réglages ([api], [store]...).")] = None,
 ) -> None:
     """Sert l'API et les pages des foyers sur le stockage configuré (DIR/readings.sqlite, ou
-    InfluxDB avec CITIZENWATT_STORE=influxdb)."""
+    InfluxDB avec CITIZENWATT_STORE__KIND=influxdb)."""
     import uvicorn
 
-    from citizenwatt.store.backends import StoreUnavailable, open_store
     from citizenwatt.config import ConfigError, load_settings
+    from citizenwatt.store.backends import StoreUnavailable, open_store
 
     from .app import create_app
 
     try:
-        settings = load_settings(None, data_dir=data_dir, api_host=host, api_port=port)
+        settings = load_settings(config, data_dir=data_dir, api__host=host, api__port=port)
     except ConfigError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2)
-    if settings.store == "sqlite" and not settings.data_dir.is_dir():
+    if settings.store.kind == "sqlite" and not settings.data_dir.is_dir():
         typer.secho(f"Le dossier {settings.data_dir} n'existe pas : lancez d'abord le collecteur "
                     "ou la démo (citizenwatt demo), ou indiquez --data-dir.", fg="red", err=True)
         raise typer.Exit(2)
@@ -39,13 +41,13 @@ def serve(
     except StoreUnavailable as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1)
-    where = (settings.readings_db if settings.store == "sqlite"
-             else f"InfluxDB {settings.influx_url}, {settings.influx_bucket}")
-    shown = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
-    typer.echo(f"Citizen Watt API : http://{shown}:{settings.api_port}/  (données : {where})")
+    where = (settings.readings_db if settings.store.kind == "sqlite"
+             else f"InfluxDB {settings.store.influx_url}, {settings.store.influx_bucket}")
+    api = settings.api
+    shown = "127.0.0.1" if api.host in ("0.0.0.0", "::") else api.host
+    typer.echo(f"Citizen Watt API : http://{shown}:{api.port}/  (données : {where})")
     try:
-        uvicorn.run(create_app(store, settings), host=settings.api_host, port=settings.api_port,
-                    log_level="info")
+        uvicorn.run(create_app(store, settings), host=api.host, port=api.port, log_level="info")
     finally:
         store.close()
 
@@ -57,11 +59,10 @@ admin_app = typer.Typer(help="Administration : déploiements, comptes de l'équi
 def _session(data_dir: Optional[Path]):
     from citizenwatt.config import ConfigError, load_settings
 
-    from .app import api_settings
     from .db import DatabaseError, init_db, make_engine
 
     try:
-        settings = api_settings(load_settings(None, data_dir=data_dir))
+        settings = load_settings(None, data_dir=data_dir)
         maker = init_db(make_engine(settings.database_url))
     except (ConfigError, DatabaseError) as e:
         typer.secho(str(e), fg="red", err=True)
@@ -79,14 +80,21 @@ DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Dossier des
 
 
 @admin_app.command("deployment")
-def add_deployment(name: str, timezone: str = "Europe/Paris", data_dir: DataDir = None) -> None:
+def add_deployment(
+    name: str,
+    timezone: Annotated[Optional[str], typer.Option(
+        help="Fuseau horaire IANA des foyers (défaut : Europe/Paris).")] = None,
+    data_dir: DataDir = None,
+) -> None:
     """Crée un déploiement (tarifs EDF par défaut, facteur CO2 par défaut)."""
+    from citizenwatt.config import DEFAULT_TIMEZONE
+
     from .admin import create_deployment
     from .errors import ApiError
 
     with _session(data_dir) as db:
         try:
-            dep = create_deployment(db, name, timezone)
+            dep = create_deployment(db, name, timezone or DEFAULT_TIMEZONE)
         except ApiError as e:
             _fail(e)
         db.commit()

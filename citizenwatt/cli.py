@@ -39,13 +39,14 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _settings(config: Path | None, **overrides):
+    """The settings, or the sentences saying what to correct and exit status 2."""
     from citizenwatt.config import ConfigError, load_settings
 
     try:
         return load_settings(config, **overrides)
     except ConfigError as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Fichier TOML de réglages.")]
@@ -67,7 +68,7 @@ def demo(
     from citizenwatt.demo import Demo, DemoError
 
     _setup_logging(verbose)
-    settings = _settings(config, data_dir=data_dir, api_port=port)
+    settings = _settings(config, data_dir=data_dir, api__port=port)
     try:
         Demo(settings, meters=meters, interval_s=interval, speed=speed,
              history=history).run_forever()
@@ -86,36 +87,36 @@ def collector(
     import signal
     import threading
 
-    from citizenwatt.collector.service import Collector, CollectorError
+    from citizenwatt.collector.service import CollectorError, build_collector
+    from citizenwatt.i18n import _
     from citizenwatt.store.backends import StoreUnavailable, open_store
 
     _setup_logging(verbose)
     s = _settings(config, data_dir=data_dir)
-    if not s.mqtt_host:
-        typer.secho("Aucun broker MQTT configuré : indiquez CITIZENWATT_MQTT_HOST (ou mqtt_host "
-                    "dans le fichier --config).", fg="red", err=True)
-        raise typer.Exit(2)
     try:
         store = open_store(s)
     except StoreUnavailable as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(1)
-    c = Collector(store, s.mqtt_host, s.mqtt_port, client_id=s.collector_id,
-                  username=s.mqtt_username, password=s.mqtt_password,
-                  protocol=s.mqtt_protocol, shared_group=s.shared_group,
-                  receive_maximum=s.mqtt_receive_maximum)
+        raise typer.Exit(1) from None
+    try:
+        c = build_collector(s, store)
+    except CollectorError as e:  # no broker configured
+        typer.secho(str(e), fg="red", err=True)
+        store.close()
+        raise typer.Exit(2) from None
     metrics = None
     try:
-        if s.metrics_port:
+        if s.collector.metrics_port:
             from citizenwatt.collector.metrics import MetricsServer
 
+            host, port = s.collector.metrics_host, s.collector.metrics_port
             try:
-                metrics = MetricsServer(c, s.metrics_host, s.metrics_port).start()
+                metrics = MetricsServer(c, host, port).start()
             except OSError as e:
-                raise CollectorError(
-                    f"Le port des métriques {s.metrics_host}:{s.metrics_port} est indisponible "
-                    f"({e}). Choisissez-en un autre (CITIZENWATT_METRICS_PORT, 0 pour aucun)."
-                ) from None
+                raise CollectorError(_(
+                    "The metrics port {host}:{port} is unavailable ({detail}). Choose another "
+                    "one (CITIZENWATT_COLLECTOR__METRICS_PORT, 0 for none).",
+                    host=host, port=port, detail=e)) from None
         c.start()
     except CollectorError as e:
         typer.secho(str(e), fg="red", err=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from citizenwatt.config import Settings
+from citizenwatt.i18n import _
 
 log = logging.getLogger("citizenwatt.demo")
 
@@ -55,7 +56,7 @@ class Demo:
 
     @property
     def base_url(self) -> str:
-        host = self.settings.api_host
+        host = self.settings.api.host
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         return f"http://{shown}:{self.api_port}"
 
@@ -64,11 +65,9 @@ class Demo:
 
         from citizenwatt.api.app import create_app
         from citizenwatt.broker import EmbeddedBroker, pick_port
-        from citizenwatt.collector.service import Collector
-        from citizenwatt.store.sqlite import SqliteStore
+        from citizenwatt.collector.service import CollectorError, build_collector
         from citizenwatt.host.simulator import SimulatedMeter
-
-        from citizenwatt.collector.service import CollectorError
+        from citizenwatt.store.sqlite import SqliteStore
 
         s = self.settings
         try:
@@ -77,30 +76,30 @@ class Demo:
         except (OSError, RuntimeError, sqlite3.Error) as e:
             raise DemoError(f"Le dossier de données {s.data_dir} est inutilisable ({e}). "
                             "Choisissez un dossier accessible en écriture avec --data-dir.") from None
-        if s.mqtt_host:
-            host, port, protocol = s.mqtt_host, s.mqtt_port, s.mqtt_protocol
-        else:
-            broker = EmbeddedBroker("127.0.0.1", s.mqtt_port)
+        if not s.mqtt.host:
+            broker = EmbeddedBroker("127.0.0.1", s.mqtt.port)
             try:
                 self.broker = broker.start()
             except RuntimeError as e:
                 raise DemoError(str(e)) from None
-            host, port, protocol = self.broker.host, self.broker.port, "v311"
-        self.mqtt = (host, port)
+            # the collector the settings describe, on the embedded broker
+            mqtt = s.mqtt.model_copy(update={"host": self.broker.host, "port": self.broker.port,
+                                             "protocol": "v311"})
+            s = s.model_copy(update={"mqtt": mqtt})
+        self.mqtt = (s.mqtt.host, s.mqtt.port)
 
-        self.collector = Collector(self.store, host, port, client_id=s.collector_id,
-                                   username=s.mqtt_username, password=s.mqtt_password,
-                                   protocol=protocol, shared_group=s.shared_group)
+        self.collector = build_collector(s, self.store)
         try:
             self.collector.start()
         except CollectorError as e:
             self.collector = None
-            raise DemoError(f"{e} Ou retirez CITIZENWATT_MQTT_HOST : la démo lance alors "
-                            "son propre broker.") from None
+            raise DemoError(_("{error} Or remove CITIZENWATT_MQTT__HOST: the demo then starts "
+                              "its own broker.", error=e)) from None
 
-        self.api_port = pick_port(s.api_host, s.api_port) if s.api_port else pick_port(s.api_host, 0)
+        api = s.api
+        self.api_port = pick_port(api.host, api.port) if api.port else pick_port(api.host, 0)
         app = create_app(self.store, s)
-        config = uvicorn.Config(app, host=s.api_host, port=self.api_port, log_level="warning",
+        config = uvicorn.Config(app, host=api.host, port=self.api_port, log_level="warning",
                                 lifespan="on")
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # we handle Ctrl-C ourselves
@@ -109,7 +108,7 @@ class Demo:
         deadline = time.monotonic() + 15
         while not self.server.started and time.monotonic() < deadline:
             if not self.server_thread.is_alive():
-                raise DemoError(f"L'API n'a pas pu démarrer sur {s.api_host}:{self.api_port}. "
+                raise DemoError(f"L'API n'a pas pu démarrer sur {api.host}:{self.api_port}. "
                                 "Le port est peut-être pris : essayez --port 8001.")
             time.sleep(0.05)
 
@@ -141,7 +140,8 @@ class Demo:
         from zoneinfo import ZoneInfo
 
         now = time.time()
-        midnight = datetime.fromtimestamp(now, ZoneInfo("Europe/Paris")).replace(
+        # the day the meter pages show, in the [api] time zone
+        midnight = datetime.fromtimestamp(now, ZoneInfo(self.settings.api.timezone)).replace(
             hour=0, minute=0, second=0, microsecond=0).timestamp()
         start = min(midnight, now - 3600)
         host, port = self.mqtt

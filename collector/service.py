@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -22,6 +23,9 @@ from citizenwatt.firmware import wire
 
 from .decoding import decode_reading
 from citizenwatt.store.port import ReadingStore, readings_from_payload
+
+if TYPE_CHECKING:
+    from citizenwatt.config import Settings
 
 log = logging.getLogger("citizenwatt.collector")
 
@@ -119,6 +123,20 @@ class _Message:
     qos: int
     received_s: float
     connection: int  # packet ids are only meaningful on the connection that carried them
+
+
+def build_collector(settings: Settings, store: ReadingStore) -> Collector:
+    """The collector the [mqtt] and [collector] settings describe, writing to `store`: the
+    one construction, for `citizenwatt collector` and the demo alike."""
+    from citizenwatt.i18n import _
+
+    m, c = settings.mqtt, settings.collector
+    if not m.host:
+        raise CollectorError(_("No MQTT broker is configured: set CITIZENWATT_MQTT__HOST (or "
+                               "host in the [mqtt] table of the --config file)."))
+    return Collector(store, m.host, m.port, client_id=c.id, username=m.username,
+                     password=m.password, protocol=m.protocol, shared_group=c.shared_group,
+                     receive_maximum=m.receive_maximum)
 
 
 class Collector:

@@ -20,7 +20,7 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
     readings and the meter list from there (one probe instead of a query over a year of
     points) and records deletions in it, for the collector to ship in order.
     """
-    if settings.store == "sqlite":
+    if settings.store.kind == "sqlite":
         try:
             return SqliteStore(settings.readings_db)  # opening it is the check
         except (RuntimeError, sqlite3.Error, OSError) as e:
@@ -28,12 +28,13 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
                 f"Le magasin embarqué {settings.readings_db} est inutilisable ({e}). Vérifiez "
                 "que le dossier de données (CITIZENWATT_DATA_DIR) existe et est accessible en "
                 "écriture.") from None
+    influx = settings.store
     store = InfluxStore(
-        settings.influx_url, settings.influx_token, settings.influx_org, settings.influx_bucket,
+        influx.influx_url, influx.influx_token, influx.influx_org, influx.influx_bucket,
         spool_path=(settings.influx_spool_db
                     if for_collector or settings.influx_spool_db.is_file() else None),
-        owner=settings.collector_id, timeout_s=settings.influx_timeout_s,
-        min_free_mb=settings.spool_min_free_mb, ship=False)
+        owner=settings.collector.id, timeout_s=influx.influx_timeout_s,
+        min_free_mb=influx.spool_min_free_mb, ship=False)
     try:
         store.check()
     except StoreUnavailable:

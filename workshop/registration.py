@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from citizenwatt.config import DEFAULT_TIMEZONE
 from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.workshop.i18n import lang
 
@@ -23,7 +24,7 @@ LINK_PATH = "/api/v1/households/{household_id}/link"  # POST: a new link, older 
 class Household:
     ref: str
     name: str
-    timezone: str = "Europe/Paris"
+    timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`CITIZENWATT_STORE=influxdb citizenwatt api` reads InfluxDB: started as a process, it
+"""`CITIZENWATT_STORE__KIND=influxdb citizenwatt api` reads InfluxDB: started as a process, it
 serves a meter's energy, live power and the meter list from points in a real influxd."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class ApiProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"api-{self.port}.log"
-        env = dict(os.environ, PYTHONPATH=str(ROOT), CITIZENWATT_API_PORT=str(self.port),
+        env = dict(os.environ, PYTHONPATH=str(ROOT), CITIZENWATT_API__PORT=str(self.port),
                    CITIZENWATT_DATA_DIR=str(data_dir), **env_extra)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "citizenwatt.cli", "api"],
@@ -56,10 +56,10 @@ def test_api_serves_a_meters_energy_from_influxdb(influx, tmp_path):
 
     # The API on another directory (no ledger there): everything comes from InfluxDB.
     data = tmp_path / "api"
-    api = ApiProcess(data, CITIZENWATT_STORE="influxdb",
-                     CITIZENWATT_INFLUX_URL=influx.engine.url,
-                     CITIZENWATT_INFLUX_TOKEN=influx.token,
-                     CITIZENWATT_INFLUX_BUCKET=influx.bucket)
+    api = ApiProcess(data, CITIZENWATT_STORE__KIND="influxdb",
+                     CITIZENWATT_STORE__INFLUX_URL=influx.engine.url,
+                     CITIZENWATT_STORE__INFLUX_TOKEN=influx.token,
+                     CITIZENWATT_STORE__INFLUX_BUCKET=influx.bucket)
     url = api.url
     try:
         def up():
@@ -87,8 +87,8 @@ def test_api_serves_a_meters_energy_from_influxdb(influx, tmp_path):
 
 def test_api_with_influxdb_unreachable_says_so_in_one_line(tmp_path):
     port = free_port()
-    api = ApiProcess(tmp_path / "api", CITIZENWATT_STORE="influxdb",
-                     CITIZENWATT_INFLUX_URL=f"http://127.0.0.1:{port}")
+    api = ApiProcess(tmp_path / "api", CITIZENWATT_STORE__KIND="influxdb",
+                     CITIZENWATT_STORE__INFLUX_URL=f"http://127.0.0.1:{port}")
     try:
         assert api.proc.wait(30) == 1
     finally:

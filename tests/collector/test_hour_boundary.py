@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
-from citizenwatt.api.settings import ApiSettings
 from citizenwatt.store.influx import InfluxStore
 from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.store.port import ChannelReading, reading_hour, spread_over_hours
@@ -79,7 +78,7 @@ def test_influx_store_agrees_and_the_api_shows_the_empty_hour_as_a_gap(influx, t
     sqlite = SqliteStore(tmp_path / "r.sqlite")
     write_boundary_readings(sqlite)
     for store in (sqlite, reader):
-        with TestClient(create_app(store, ApiSettings())) as client:
+        with TestClient(create_app(store)) as client:
             for meter, want in (("m-1", [1200.0, 600.0, None]), ("m-2", [None, 1200.0, None])):
                 r = client.get(f"/api/v1/meters/{meter}/energy",
                                params={"resolution": "hour", "start": "2026-06-01", "tz": "UTC"})

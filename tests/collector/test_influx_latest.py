@@ -57,8 +57,9 @@ def test_latest_with_and_without_the_ledger(influx, tmp_path):
 
 
 def test_open_store_for_the_api_uses_the_ledger_when_it_is_here(influx, tmp_path):
-    settings = Settings(data_dir=tmp_path, store="influxdb", influx_url=influx.url,
-                        influx_token=influx.token, influx_bucket=influx.bucket)
+    settings = Settings(data_dir=tmp_path, store={
+        "kind": "influxdb", "influx_url": influx.url, "influx_token": influx.token,
+        "influx_bucket": influx.bucket})
     far = open_store(settings, for_collector=False)  # no ledger in this directory yet
     assert far.ledger is None
     far.close()
