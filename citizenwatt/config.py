@@ -67,7 +67,7 @@ def check_timezone(name: str) -> ZoneInfo:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
             pass
-    raise ValueError(_("the time zone \"{name}\" is not a place tzdata knows: write an IANA name "
+    raise ValueError(_("the time zone \"{name}\" is not a known place: write an IANA name "
                        "such as Europe/Paris, America/Montreal or UTC", name=name[:60]))
 
 
@@ -289,9 +289,10 @@ def _move_old_keys(data: dict[str, Any], file: object) -> dict[str, Any]:
         _announce(f"{file}:{old}", _("{old} in {file} is an old name, still read until the "
                                      "next release: write {key} in the [{section}] table "
                                      "instead.", old=old, file=file, key=key, section=section))
+        value = data.pop(old)
         table = data.setdefault(section, {})
         if isinstance(table, dict):
-            table.setdefault(key, data.pop(old))
+            table.setdefault(key, value)  # the new table wins when both are written
     return data
 
 
@@ -375,8 +376,9 @@ _SECRETS = {"password", "influx_token", "api_token", "database_url"}
 
 def _problem(err: dict) -> str:
     ctx = dict(err.get("ctx") or {})
-    if "expected" in ctx:
-        ctx["expected"] = str(ctx["expected"]).replace("' or '", "' " + _("or") + " '")
+    if " or " in str(ctx.get("expected", "")):  # "'auto', 'v5' or 'v311'"
+        first, last = str(ctx["expected"]).rsplit(" or ", 1)
+        ctx["expected"] = _("{first} or {last}", first=first, last=last)
     template = _MESSAGES.get(err["type"])
     if template is None:  # our checks' ValueError: already a sentence in the right language
         return str(err["msg"]).removeprefix("Value error, ")
@@ -397,8 +399,8 @@ def _dig(data: Any, path: tuple[str, ...]) -> bool:
 def _where(path: tuple[str, ...], overrides: dict, toml: dict, file: Path | None) -> str:
     """The setting at `path` as the person wrote it: option, variable or file key."""
     dotted = ".".join(path)
-    if _dig(overrides, path):
-        return _("{key} (command line)", key=dotted)
+    if _dig(overrides, path):  # data_dir -> --data-dir, api.port -> --port
+        return "--" + path[-1].replace("_", "-")
     env = {k.upper(): k for k in os.environ if k.upper().startswith(ENV_PREFIX)}
     if env_name(*path) in env:
         return env[env_name(*path)]

@@ -33,7 +33,7 @@ def test_demo_with_a_data_dir_that_is_a_file_says_so(tmp_path):
     not_a_dir = tmp_path / "data"
     not_a_dir.write_text("")
     res = run_demo(not_a_dir, mqtt__port=free_port())
-    assert res.returncode == 1
+    assert res.returncode == 2  # refused at load, like every other bad setting
     out = res.stdout + res.stderr
     assert "Traceback" not in out, out
     assert str(not_a_dir) in res.stderr and "--data-dir" in res.stderr
