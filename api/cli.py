@@ -30,7 +30,7 @@ def serve(
         settings = load_settings(config, data_dir=data_dir, api__host=host, api__port=port)
     except ConfigError as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if settings.store.kind == "sqlite" and not settings.data_dir.is_dir():
         typer.secho(f"Le dossier {settings.data_dir} n'existe pas : lancez d'abord le collecteur "
                     "ou la démo (citizenwatt demo), ou indiquez --data-dir.", fg="red", err=True)
@@ -66,7 +66,7 @@ def _session(data_dir: Optional[Path]):
         maker = init_db(make_engine(settings.database_url))
     except (ConfigError, DatabaseError) as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     return maker()
 
 

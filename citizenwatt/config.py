@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -374,7 +375,7 @@ _MESSAGES = {
 _SECRETS = {"password", "influx_token", "api_token", "database_url"}
 
 
-def _problem(err: dict) -> str:
+def _problem(err: ErrorDetails) -> str:
     ctx = dict(err.get("ctx") or {})
     if " or " in str(ctx.get("expected", "")):  # "'auto', 'v5' or 'v311'"
         first, last = str(ctx["expected"]).rsplit(" or ", 1)

@@ -212,9 +212,9 @@ DAY = "2026-06-10"
 
 def _one_hour_at_0300_utc(store) -> float:
     """1 kW from 03:00 to 04:00 UTC on DAY: 05:00 in Paris, 23:00 the day before in Montreal."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
-    t0 = datetime(2026, 6, 10, 3, tzinfo=timezone.utc).timestamp()
+    t0 = datetime(2026, 6, 10, 3, tzinfo=UTC).timestamp()
     store.write(constant_readings("m1", t0, t0 + 3600, 1000.0), t0 + 3600)
     return t0
 
