@@ -303,6 +303,14 @@ def test_nested_environment_names_fill_the_sections(monkeypatch, tmp_path, caplo
     assert caplog.records == []
 
 
+def test_options_win_over_the_environment_which_wins_over_the_file(monkeypatch, tmp_path):
+    path = _write(tmp_path, '[mqtt]\nhost = "file.example.org"\nport = 1999\n[api]\nport = 8002\n')
+    monkeypatch.setenv("CITIZENWATT_MQTT__HOST", "env.example.org")
+    monkeypatch.setenv("CITIZENWATT_API__PORT", "8003")
+    s = load_settings(path, api__port=8004)
+    assert (s.mqtt.host, s.mqtt.port, s.api.port) == ("env.example.org", 1999, 8004)
+
+
 def test_an_unknown_nested_variable_is_refused_by_name(monkeypatch):
     monkeypatch.setenv("CITIZENWATT_MQTT__HOTS", "broker")
     with pytest.raises(ConfigError) as e:
