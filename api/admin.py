@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citizenwatt.i18n import N_
+from citizenwatt.config import DEFAULT_TIMEZONE
 from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
 
@@ -21,7 +22,7 @@ from .models import (ROLES, Channel, Deployment, Household, HouseholdLink, Meter
 from .tariffs import DEFAULT_CO2_G_PER_KWH, DEFAULT_CO2_SOURCE, default_tariffs
 
 
-def create_deployment(db: Session, name: str, timezone: str = "Europe/Paris",
+def create_deployment(db: Session, name: str, timezone: str = DEFAULT_TIMEZONE,
                       co2_g_per_kwh: float = DEFAULT_CO2_G_PER_KWH,
                       co2_source: str = DEFAULT_CO2_SOURCE) -> Deployment:
     if db.scalar(select(Deployment).where(Deployment.name == name)):

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from citizenwatt import __version__
+from citizenwatt.config import Settings
 from citizenwatt.i18n import _, install_jinja
 from citizenwatt.store.port import ReadingStore
 
@@ -23,7 +24,6 @@ from . import (errors, routes_households, routes_meters, routes_pages, routes_re
                routes_staff)
 from .db import init_db, make_engine
 from .i18n import request_lang
-from .settings import ApiSettings
 
 HERE = Path(__file__).parent
 
@@ -42,21 +42,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-
-
-def api_settings(settings) -> ApiSettings:
-    """ApiSettings from None, an ApiSettings, or the system-wide citizenwatt.config.Settings."""
-    if isinstance(settings, ApiSettings):
-        return settings
-    if settings is None:
-        return ApiSettings()
-    kw = {"default_lang": getattr(settings, "lang", None) or "fr"}
-    data_dir = getattr(settings, "data_dir", None)
-    api = ApiSettings(**kw)
-    if api.database_url is None and data_dir is not None:
-        kw["database_url"] = f"sqlite:///{Path(data_dir) / 'citizenwatt.sqlite'}"
-        api = ApiSettings(**kw)
-    return api
 
 
 class BodyLimit:
@@ -129,14 +114,14 @@ async def _lifespan(app: FastAPI):
     yield
 
 
-def create_app(store: ReadingStore, settings=None,
+def create_app(store: ReadingStore, settings: Settings | None = None,
                clock: Callable[[], float] = time.time, engine: Engine | None = None) -> FastAPI:
-    """Build the API around `store`. `settings`: ApiSettings, the system Settings, or None
-    (defaults and CITIZENWATT_API_* variables). `clock` (UTC seconds) is replaceable for tests.
-    The relational database is `engine`, else settings.database_url, else DIR/citizenwatt.sqlite
-    beside the readings (system settings), else an in-memory SQLite database."""
-    system_settings = settings
-    settings = api_settings(settings)
+    """Build the API around `store` with `settings` (the [api] section and the data
+    directory); None: the defaults and the environment, with an in-memory database (tests).
+    `clock` (UTC seconds) is replaceable for tests. The relational database is `engine`,
+    else settings.database_url (api.database_url, else DATA_DIR/citizenwatt.sqlite)."""
+    if settings is None:
+        settings = Settings(api={"database_url": "sqlite://"})
     app = FastAPI(
         lifespan=_lifespan,
         title="Citizen Watt API",
@@ -146,13 +131,13 @@ def create_app(store: ReadingStore, settings=None,
                     "buckets without readings are null, never 0.",
     )
     app.state.store = store
-    app.state.settings = settings
-    app.state.system_settings = system_settings
+    app.state.settings = settings.api  # what the routes and pages read
+    app.state.config = settings  # the whole object (data directory, other sections)
     app.state.clock = clock
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     install_jinja(app.state.templates.env)  # _() and ngettext() in the page's `lang`
     if engine is None:
-        engine = make_engine(settings.database_url or "sqlite://")
+        engine = make_engine(settings.database_url)
     app.state.engine = engine
     app.state.sessionmaker = init_db(engine)
 

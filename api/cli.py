@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
 from citizenwatt.i18n import N_, _
 
 
@@ -15,20 +16,22 @@ def serve(
     host: Annotated[Optional[str], typer.Option(
         "--host", help=N_("Address to listen on (0.0.0.0 for the local network)."))] = None,
     port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help=N_("HTTP port."))] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", help=N_("TOML settings file ([api], [store]...)."))] = None,
 ) -> None:
     import uvicorn
 
-    from citizenwatt.store.backends import StoreUnavailable, open_store
     from citizenwatt.config import ConfigError, load_settings
+    from citizenwatt.store.backends import StoreUnavailable, open_store
 
     from .app import create_app
 
     try:
-        settings = load_settings(None, data_dir=data_dir, api_host=host, api_port=port)
+        settings = load_settings(config, data_dir=data_dir, api__host=host, api__port=port)
     except ConfigError as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(2)
-    if settings.store == "sqlite" and not settings.data_dir.is_dir():
+        raise typer.Exit(2) from None
+    if settings.store.kind == "sqlite" and not settings.data_dir.is_dir():
         typer.secho(_("The folder {path} does not exist: start the collector or the demo "
                       "(citizenwatt demo) first, or give --data-dir.", path=settings.data_dir),
                     fg="red", err=True)
@@ -39,14 +42,14 @@ def serve(
     except StoreUnavailable as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1)
-    where = (settings.readings_db if settings.store == "sqlite"
-             else f"InfluxDB {settings.influx_url}, {settings.influx_bucket}")
-    shown = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+    where = (settings.readings_db if settings.store.kind == "sqlite"
+             else f"InfluxDB {settings.store.influx_url}, {settings.store.influx_bucket}")
+    api = settings.api
+    shown = "127.0.0.1" if api.host in ("0.0.0.0", "::") else api.host
     typer.echo(_("Citizen Watt API: {url}  (data: {where})",
-                 url=f"http://{shown}:{settings.api_port}/", where=where))
+                 url=f"http://{shown}:{api.port}/", where=where))
     try:
-        uvicorn.run(create_app(store, settings), host=settings.api_host, port=settings.api_port,
-                    log_level="info")
+        uvicorn.run(create_app(store, settings), host=api.host, port=api.port, log_level="info")
     finally:
         store.close()
 
@@ -58,15 +61,14 @@ admin_app = typer.Typer(help=N_("Administration: deployments, staff accounts, ho
 def _session(data_dir: Optional[Path]):
     from citizenwatt.config import ConfigError, load_settings
 
-    from .app import api_settings
     from .db import DatabaseError, init_db, make_engine
 
     try:
-        settings = api_settings(load_settings(None, data_dir=data_dir))
+        settings = load_settings(None, data_dir=data_dir)
         maker = init_db(make_engine(settings.database_url))
     except (ConfigError, DatabaseError) as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     return maker()
 
 
@@ -79,13 +81,20 @@ DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help=N_("Data fol
 
 
 @admin_app.command("deployment", help=N_("Create a deployment (EDF tariffs and CO2 factor by default)."))
-def add_deployment(name: str, timezone: str = "Europe/Paris", data_dir: DataDir = None) -> None:
+def add_deployment(
+    name: str,
+    timezone: Annotated[Optional[str], typer.Option(
+        help=N_("IANA time zone of the households (default: Europe/Paris)."))] = None,
+    data_dir: DataDir = None,
+) -> None:
+    from citizenwatt.config import DEFAULT_TIMEZONE
+
     from .admin import create_deployment
     from .errors import ApiError
 
     with _session(data_dir) as db:
         try:
-            dep = create_deployment(db, name, timezone)
+            dep = create_deployment(db, name, timezone or DEFAULT_TIMEZONE)
         except ApiError as e:
             _fail(e)
         db.commit()

@@ -5,38 +5,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
+from citizenwatt.config import ApiSettings, check_timezone
 from citizenwatt.i18n import N_
 from citizenwatt.store.port import ChannelReading, ReadingStore
 
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, snap_range, totals
 from .errors import ApiError
-from .settings import ApiSettings
 
 MIN_DATE = date(2020, 1, 1)  # the wire contract rejects earlier timestamps
 MAX_DATE = date(2100, 12, 31)
 
 
-# Names ZoneInfo opens that are no place: the server's own zone (whatever the machine is
-# set to), tzdata's "Factory" (offset 0, abbreviation "-00") and the old default rules.
-NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
-
-
-@lru_cache(maxsize=1)
-def known_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) - NOT_PLACES
-
-
 def zone(name: str) -> ZoneInfo:
-    """The IANA zone `name` (Europe/Paris, UTC...), else a 422 saying to use such a name."""
-    if name not in known_zones():
-        raise ApiError(422, "timezone", N_("The time zone \"{value}\" is unknown: use a name such as Europe/Paris."), value=name[:60])
+    """The IANA zone `name` (Europe/Paris, UTC...), else a 422 saying to use such a name;
+    the same check as the [api] timezone setting's at load."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
-        raise ApiError(422, "timezone", N_("The time zone \"{value}\" is unknown: use a name such as Europe/Paris."), value=name[:60]) from None
+        return check_timezone(name)
+    except ValueError:
+        raise ApiError(422, "timezone", N_("The time zone \"{value}\" is unknown: use a name "
+                                           "such as Europe/Paris."), value=name[:60]) from None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from sqlalchemy import (Boolean, Date, Float, ForeignKey, Integer, String, Uniqu
                         CheckConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from citizenwatt.config import DEFAULT_TIMEZONE
+
 ROLES = ("viewer", "leader", "admin")  # each role can do what the previous ones can
 TARIFF_OPTIONS = ("base", "hphc")
 CHANNEL_ROLES = ("main", "sub")  # sub: a circuit already counted by a main clamp
@@ -32,7 +34,7 @@ class Deployment(Base):
     __tablename__ = "deployment"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     co2_g_per_kwh: Mapped[float] = mapped_column(Float)
     co2_source: Mapped[str] = mapped_column(String(500))
     hdd_base_c: Mapped[float] = mapped_column(Float, default=18.0)

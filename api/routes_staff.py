@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citizenwatt.config import DEFAULT_TIMEZONE
 from citizenwatt.firmware import wire
 
 from citizenwatt.i18n import N_
@@ -47,7 +48,7 @@ def staff_household(db: Session, who: Principal, household_id: int, role: str) -
 
 class DeploymentIn(BaseModel):
     name: Name
-    timezone: str = Field("Europe/Paris", max_length=64)
+    timezone: str = Field(DEFAULT_TIMEZONE, max_length=64)
     co2_g_per_kwh: float | None = Field(None, ge=0, le=2000)
     co2_source: str | None = Field(None, min_length=1, max_length=500)
 

@@ -35,11 +35,11 @@ from citizenwatt.api import admin
 from citizenwatt.api.app import create_app
 from citizenwatt.api.db import make_engine
 from citizenwatt.api.models import Household, HouseholdLink
-from citizenwatt.api.settings import ApiSettings
+from citizenwatt.config import DEFAULT_TIMEZONE, Settings
 from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.store.port import ChannelReading
 
-PARIS = ZoneInfo("Europe/Paris")
+PARIS = ZoneInfo(DEFAULT_TIMEZONE)
 HOUSEHOLDS = 1000
 STEP_S = 10
 YEAR_START = date(2025, 11, 1)
@@ -121,7 +121,7 @@ def main() -> None:
             build(data, now)
         store = SqliteStore(data / "readings.sqlite")
     engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
-    app = create_app(store, ApiSettings(), clock=lambda: now, engine=engine)
+    app = create_app(store, Settings(data_dir=data), clock=lambda: now, engine=engine)
     with app.state.sessionmaker() as db:
         hh = db.query(Household).filter_by(name="Foyer 0000").one()
         token = admin.issue_link(db, hh)

@@ -132,14 +132,14 @@ class CollectorConsumer:
         self.name = "collector_influxdb" if influx else "collector_sqlite"
         self.workdir = workdir
         self.influx = influx
-        env = dict(os.environ, CITIZENWATT_MQTT_HOST=broker.host,
-                   CITIZENWATT_MQTT_PORT=str(broker.port), CITIZENWATT_MQTT_PROTOCOL="v5",
-                   CITIZENWATT_DATA_DIR=str(workdir), CITIZENWATT_METRICS_PORT="0",
-                   CITIZENWATT_COLLECTOR_ID=f"bench-{self.name}", PYTHONPATH=str(ROOT))
+        env = dict(os.environ, CITIZENWATT_MQTT__HOST=broker.host,
+                   CITIZENWATT_MQTT__PORT=str(broker.port), CITIZENWATT_MQTT__PROTOCOL="v5",
+                   CITIZENWATT_DATA_DIR=str(workdir), CITIZENWATT_COLLECTOR__METRICS_PORT="0",
+                   CITIZENWATT_COLLECTOR__ID=f"bench-{self.name}", PYTHONPATH=str(ROOT))
         if influx:
-            env.update(CITIZENWATT_STORE="influxdb", CITIZENWATT_INFLUX_URL=influx[1].url,
-                       CITIZENWATT_INFLUX_TOKEN="bench:bench",
-                       CITIZENWATT_INFLUX_BUCKET="citizenwatt/autogen")
+            env.update(CITIZENWATT_STORE__KIND="influxdb", CITIZENWATT_STORE__INFLUX_URL=influx[1].url,
+                       CITIZENWATT_STORE__INFLUX_TOKEN="bench:bench",
+                       CITIZENWATT_STORE__INFLUX_BUCKET="citizenwatt/autogen")
         self.log = open(workdir / f"{self.name}.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "citizenwatt.cli", "collector"],
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)

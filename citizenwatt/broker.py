@@ -50,7 +50,7 @@ class EmbeddedBroker:
         if not self._started.wait(timeout_s) or self._error:
             raise RuntimeError(f"Le broker MQTT intégré n'a pas démarré sur "
                                f"{self.host}:{self.port} ({self._error}). Libérez le port ou "
-                               "indiquez un broker avec CITIZENWATT_MQTT_HOST.")
+                               "indiquez un broker avec CITIZENWATT_MQTT__HOST.")
         return self
 
     def _run(self) -> None:

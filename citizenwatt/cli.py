@@ -80,13 +80,14 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _settings(config: Path | None, **overrides):
+    """The settings, or the sentences saying what to correct and exit status 2."""
     from citizenwatt.config import ConfigError, load_settings
 
     try:
         return load_settings(config, **overrides)
     except ConfigError as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help=N_("TOML settings file."))]
@@ -107,7 +108,7 @@ def demo(
     from citizenwatt.demo import Demo, DemoError
 
     _setup_logging(verbose)
-    settings = _settings(config, data_dir=data_dir, api_port=port)
+    settings = _settings(config, data_dir=data_dir, api__port=port)
     try:
         Demo(settings, meters=meters, interval_s=interval, speed=speed,
              history=history).run_forever()
@@ -125,37 +126,36 @@ def collector(
     import signal
     import threading
 
-    from citizenwatt.collector.service import Collector, CollectorError
+    from citizenwatt.collector.service import CollectorError, build_collector
     from citizenwatt.i18n import N_
     from citizenwatt.store.backends import StoreUnavailable, open_store
 
     _setup_logging(verbose)
     s = _settings(config, data_dir=data_dir)
-    if not s.mqtt_host:
-        typer.secho(_("No MQTT broker is set: give CITIZENWATT_MQTT_HOST (or mqtt_host in the "
-                      "--config file)."), fg="red", err=True)
-        raise typer.Exit(2)
     try:
         store = open_store(s)
     except StoreUnavailable as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(1)
-    c = Collector(store, s.mqtt_host, s.mqtt_port, client_id=s.collector_id,
-                  username=s.mqtt_username, password=s.mqtt_password,
-                  protocol=s.mqtt_protocol, shared_group=s.shared_group,
-                  receive_maximum=s.mqtt_receive_maximum)
+        raise typer.Exit(1) from None
+    try:
+        c = build_collector(s, store)
+    except CollectorError as e:  # no broker configured
+        typer.secho(str(e), fg="red", err=True)
+        store.close()
+        raise typer.Exit(2) from None
     metrics = None
     try:
-        if s.metrics_port:
+        if s.collector.metrics_port:
             from citizenwatt.collector.metrics import MetricsServer
 
+            host, port = s.collector.metrics_host, s.collector.metrics_port
             try:
-                metrics = MetricsServer(c, s.metrics_host, s.metrics_port).start()
+                metrics = MetricsServer(c, host, port).start()
             except OSError as e:
                 raise CollectorError(
                     N_("The metrics port {host}:{port} is unavailable ({error})."),
-                    N_("Choose another one (CITIZENWATT_METRICS_PORT, 0 for none)."),
-                    host=s.metrics_host, port=s.metrics_port, error=e) from None
+                    N_("Choose another one (CITIZENWATT_COLLECTOR__METRICS_PORT, 0 for none)."),
+                    host=host, port=port, error=e) from None
         c.start()
     except CollectorError as e:
         typer.secho(str(e), fg="red", err=True)
@@ -174,7 +174,7 @@ def collector(
 from citizenwatt.api.cli import serve as _api_serve  # noqa: E402  (light: imports on use)
 
 app.command("api", help=N_("Serve the API and the households' pages on the configured store "
-                            "(DIR/readings.sqlite, or InfluxDB with CITIZENWATT_STORE=influxdb)."))(_api_serve)
+                            "(DIR/readings.sqlite, or InfluxDB with CITIZENWATT_STORE__KIND=influxdb)."))(_api_serve)
 from citizenwatt.api.cli import admin_app as _api_admin  # noqa: E402
 
 app.add_typer(_api_admin, name="admin")

@@ -53,7 +53,7 @@ class Demo:
 
     @property
     def base_url(self) -> str:
-        host = self.settings.api_host
+        host = self.settings.api.host
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         return f"http://{shown}:{self.api_port}"
 
@@ -62,41 +62,39 @@ class Demo:
 
         from citizenwatt.api.app import create_app
         from citizenwatt.broker import EmbeddedBroker, pick_port
-        from citizenwatt.collector.service import Collector
+        from citizenwatt.collector.service import CollectorError, build_collector
         from citizenwatt.host.simulator import SimulatedMeter
         from citizenwatt.store.backends import StoreUnavailable, open_store
-
-        from citizenwatt.collector.service import CollectorError
 
         s = self.settings
         try:
             self.store = open_store(s)
         except StoreUnavailable as e:
             raise DemoError.wrap(e) from None
-        if s.mqtt_host:
-            host, port, protocol = s.mqtt_host, s.mqtt_port, s.mqtt_protocol
-        else:
-            broker = EmbeddedBroker("127.0.0.1", s.mqtt_port)
+        if not s.mqtt.host:
+            broker = EmbeddedBroker("127.0.0.1", s.mqtt.port)
             try:
                 self.broker = broker.start()
             except RuntimeError as e:
                 raise DemoError(str(e)) from None
-            host, port, protocol = self.broker.host, self.broker.port, "v311"
-        self.mqtt = (host, port)
+            # the collector the settings describe, on the embedded broker
+            mqtt = s.mqtt.model_copy(update={"host": self.broker.host, "port": self.broker.port,
+                                             "protocol": "v311"})
+            s = s.model_copy(update={"mqtt": mqtt})
+        self.mqtt = (s.mqtt.host, s.mqtt.port)
 
-        self.collector = Collector(self.store, host, port, client_id=s.collector_id,
-                                   username=s.mqtt_username, password=s.mqtt_password,
-                                   protocol=protocol, shared_group=s.shared_group)
+        self.collector = build_collector(s, self.store)
         try:
             self.collector.start()
         except CollectorError as e:
             self.collector = None
-            raise DemoError.wrap(e, N_("Or remove CITIZENWATT_MQTT_HOST: the demo then "
+            raise DemoError.wrap(e, N_("Or remove CITIZENWATT_MQTT__HOST: the demo then "
                                        "starts its own broker.")) from None
 
-        self.api_port = pick_port(s.api_host, s.api_port) if s.api_port else pick_port(s.api_host, 0)
+        api = s.api
+        self.api_port = pick_port(api.host, api.port) if api.port else pick_port(api.host, 0)
         app = create_app(self.store, s)
-        config = uvicorn.Config(app, host=s.api_host, port=self.api_port, log_level="warning",
+        config = uvicorn.Config(app, host=api.host, port=self.api_port, log_level="warning",
                                 lifespan="on")
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # we handle Ctrl-C ourselves
@@ -107,7 +105,7 @@ class Demo:
             if not self.server_thread.is_alive():
                 raise DemoError(N_("The API could not start on {host}:{port}."),
                                 N_("The port may be taken: try --port 8001."),
-                                host=s.api_host, port=self.api_port)
+                                host=api.host, port=self.api_port)
             time.sleep(0.05)
 
         for i, meter_id in enumerate(self.meter_ids):
@@ -138,7 +136,8 @@ class Demo:
         from zoneinfo import ZoneInfo
 
         now = time.time()
-        midnight = datetime.fromtimestamp(now, ZoneInfo("Europe/Paris")).replace(
+        # the day the meter pages show, in the [api] time zone
+        midnight = datetime.fromtimestamp(now, ZoneInfo(self.settings.api.timezone)).replace(
             hour=0, minute=0, second=0, microsecond=0).timestamp()
         start = min(midnight, now - 3600)
         host, port = self.mqtt

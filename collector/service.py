@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -26,6 +27,9 @@ from citizenwatt.i18n import _, format_number
 
 from .decoding import decode_reading
 from citizenwatt.store.port import ReadingStore, readings_from_payload
+
+if TYPE_CHECKING:
+    from citizenwatt.config import Settings
 
 log = logging.getLogger("citizenwatt.collector")
 
@@ -121,6 +125,20 @@ class _Message:
     connection: int  # packet ids are only meaningful on the connection that carried them
 
 
+def build_collector(settings: Settings, store: ReadingStore) -> Collector:
+    """The collector the [mqtt] and [collector] settings describe, writing to `store`: the
+    one construction, for `citizenwatt collector` and the demo alike."""
+    from citizenwatt.i18n import _
+
+    m, c = settings.mqtt, settings.collector
+    if not m.host:
+        raise CollectorError(_("No MQTT broker is configured: set CITIZENWATT_MQTT__HOST (or "
+                               "host in the [mqtt] table of the --config file)."))
+    return Collector(store, m.host, m.port, client_id=c.id, username=m.username,
+                     password=m.password, protocol=m.protocol, shared_group=c.shared_group,
+                     receive_maximum=m.receive_maximum)
+
+
 class Collector:
     def __init__(self, store: ReadingStore, host: str, port: int = 1883, *,
                  client_id: str = "citizenwatt-collector-1", username: str | None = None,
@@ -166,7 +184,7 @@ class Collector:
             raise CollectorError(
                 N_("The collector cannot connect to the MQTT broker {host}:{port} ({error})."),
                 N_("Check that the broker is running (systemctl status mosquitto), the "
-                   "address, the port and the credentials (CITIZENWATT_MQTT_*)."),
+                   "address, the port and the credentials (CITIZENWATT_MQTT__*)."),
                 host=self.host, port=self.port, error=last_error)
         self._started = True
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer",
@@ -266,7 +284,7 @@ class Collector:
                 log.warning(_("connection to the broker lost {seconds} s after connecting "
                               "({reason}): reconnecting by itself. If this happens again, another "
                               "instance probably uses the same id {client_id!r}: give each one its "
-                              "own (CITIZENWATT_COLLECTOR_ID).", seconds=format_number(lasted_s),
+                              "own (CITIZENWATT_COLLECTOR__ID).", seconds=format_number(lasted_s),
                               reason=reason_code, client_id=self.client_id))
             else:
                 log.warning(_("connection to the broker lost ({reason}): reconnecting by itself",

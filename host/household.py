@@ -15,7 +15,9 @@ import math
 import random
 from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from citizenwatt.config import DEFAULT_TIMEZONE
+
+PARIS = ZoneInfo(DEFAULT_TIMEZONE)
 MAINS_V = 231.0
 # (name, power_w, pf (lagging), 3rd and 5th harmonic as a fraction of the fundamental)
 BASE = ("base", 1.0, 0.92, 0.25, 0.12)          # power drawn per day from the seed

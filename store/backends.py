@@ -31,19 +31,18 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
     readings and the meter list from there (one probe instead of a query over a year of
     points) and records deletions in it, for the collector to ship in order.
     """
-    if settings.store == "sqlite":
+    if settings.store.kind == "sqlite":
         try:
             return SqliteStore(settings.readings_db)  # opening it is the check
         except (RuntimeError, sqlite3.Error, OSError) as e:
             raise _unusable_file(settings.readings_db, e) from None
-    spool = settings.influx_spool_db
+    influx, spool = settings.store, settings.influx_spool_db
     try:
         store = InfluxStore(
-            settings.influx_url, settings.influx_token, settings.influx_org,
-            settings.influx_bucket,
+            influx.influx_url, influx.influx_token, influx.influx_org, influx.influx_bucket,
             spool_path=spool if for_collector or spool.is_file() else None,
-            owner=settings.collector_id, timeout_s=settings.influx_timeout_s,
-            min_free_mb=settings.spool_min_free_mb, ship=False)
+            owner=settings.collector.id, timeout_s=influx.influx_timeout_s,
+            min_free_mb=influx.spool_min_free_mb, ship=False)
     except (RuntimeError, sqlite3.Error, OSError) as e:
         raise _unusable_file(spool, e) from None
     try:

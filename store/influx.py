@@ -389,8 +389,8 @@ class InfluxStore:
             raise StoreUnavailable(
                 f"InfluxDB injoignable ou inutilisable à {self.url} (base "
                 f"{self.influxql.db!r} : {reason}). Vérifiez que le service tourne "
-                "(systemctl status influxdb), l'adresse CITIZENWATT_INFLUX_URL, le jeton "
-                "CITIZENWATT_INFLUX_TOKEN et que le bucket CITIZENWATT_INFLUX_BUCKET existe."
+                "(systemctl status influxdb), l'adresse CITIZENWATT_STORE__INFLUX_URL, le jeton "
+                "CITIZENWATT_STORE__INFLUX_TOKEN et que le bucket CITIZENWATT_STORE__INFLUX_BUCKET existe."
             ) from None
 
     # -- writing: into the ledger, acknowledged from there ---------------------------

@@ -15,8 +15,8 @@ from tests.services import free_port
 
 
 def start_demo(data_dir, port, mqtt_port):
-    env = dict(os.environ, CITIZENWATT_MQTT_PORT=str(mqtt_port), PYTHONUNBUFFERED="1")
-    env.pop("CITIZENWATT_MQTT_HOST", None)
+    env = dict(os.environ, CITIZENWATT_MQTT__PORT=str(mqtt_port), PYTHONUNBUFFERED="1")
+    env.pop("CITIZENWATT_MQTT__HOST", None)
     return subprocess.Popen(
         [sys.executable, "-m", "citizenwatt.cli", "demo", "--data-dir", str(data_dir),
          "--port", str(port), "--meters", "2", "--interval", "2"],

@@ -25,11 +25,14 @@ class _LatePoller:
 
 def test_history_replay_never_passes_the_present(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_module, "time", _LatePoller())
-    settings = load_settings(data_dir=tmp_path / "data", mqtt_port=free_port(),
-                             api_port=free_port())
+    settings = load_settings(data_dir=tmp_path / "data", mqtt__port=free_port(),
+                             api__port=free_port(), mqtt__receive_maximum=1234)
     demo = Demo(settings, meters=1, interval_s=2.0)
     try:
         demo.start()
+        # the collector the settings describe, on the embedded broker
+        assert demo.collector.receive_maximum == settings.mqtt.receive_maximum == 1234
+        assert (demo.collector.host, demo.collector.port) == demo.mqtt
         for t in demo._starters:  # the replay, then the live meter's start
             t.join(60)
             assert not t.is_alive()
@@ -48,8 +51,8 @@ def test_history_replay_never_passes_the_present(tmp_path, monkeypatch):
 def test_a_faster_clock_catches_up_with_the_present_and_stays_there(tmp_path):
     # --speed 100 after the replay: the live meter starts at the present; a clock 100 times
     # too fast would be 300 s ahead within 3 s and the collector would refuse everything.
-    settings = load_settings(data_dir=tmp_path / "data", mqtt_port=free_port(),
-                             api_port=free_port())
+    settings = load_settings(data_dir=tmp_path / "data", mqtt__port=free_port(),
+                             api__port=free_port())
     demo = Demo(settings, meters=1, interval_s=2.0, speed=100.0)
     try:
         demo.start()

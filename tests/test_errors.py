@@ -130,14 +130,14 @@ def test_wrapping_keeps_the_first_error_and_adds_a_next_step(tmp_path):
         Collector(store, "127.0.0.1", free_port()).start(timeout_s=1)
     store.close()
     wrapped = errors.DemoError.wrap(
-        raised.value, N_("Or remove CITIZENWATT_MQTT_HOST: the demo then starts its own broker."))
+        raised.value, N_("Or remove CITIZENWATT_MQTT__HOST: the demo then starts its own broker."))
     with lang_scope("fr"):
         assert wrapped.sentence == raised.value.sentence
         assert wrapped.sentence.startswith("Le collecteur ne peut pas se connecter au broker MQTT")
         assert wrapped.next_step == (raised.value.next_step + " Ou retirez "
-                                     "CITIZENWATT_MQTT_HOST : la démo lance alors son propre broker.")
+                                     "CITIZENWATT_MQTT__HOST : la démo lance alors son propre broker.")
     with lang_scope("en"):
-        assert wrapped.next_step.endswith("Or remove CITIZENWATT_MQTT_HOST: the demo then starts "
+        assert wrapped.next_step.endswith("Or remove CITIZENWATT_MQTT__HOST: the demo then starts "
                                           "its own broker.")
 
 

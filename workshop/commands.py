@@ -163,6 +163,7 @@ def flash(port: Port = None,
 
 def _plan_from(profile: Path | None, **opts):
     """Options override the profile (a TOML file with the same names, underscores)."""
+    from citizenwatt.config import DEFAULT_TIMEZONE, workshop_settings
     from citizenwatt.workshop.pipeline import ProvisionPlan
     from citizenwatt.workshop.registration import Household
     data: dict = {}
@@ -187,12 +188,12 @@ def _plan_from(profile: Path | None, **opts):
     household = None
     if data.get("household_ref"):
         household = Household(data["household_ref"], data.get("household_name") or
-                               data["household_ref"], data.get("timezone") or "Europe/Paris")
+                               data["household_ref"], data.get("timezone") or DEFAULT_TIMEZONE)
     return ProvisionPlan(
         wifi_ssid=data["wifi_ssid"], wifi_password=data.get("wifi_password", ""),
         mqtt_host=data["mqtt_host"], mqtt_port=int(data.get("mqtt_port", 1883)),
-        api_url=data.get("api"), api_token=data.get("token") or
-        os.environ.get("CITIZENWATT_API_TOKEN"), household=household,
+        api_url=data.get("api"), api_token=data.get("token") or workshop_settings().api_token,
+        household=household,
         channel_labels=dict(enumerate(labels)), channel_roles=roles,
         passwd_file=Path(data["mosquitto_passwd"]) if data.get("mosquitto_passwd") else None,
         acl_file=Path(data["mosquitto_acl"]) if data.get("mosquitto_acl") else None,
@@ -230,7 +231,7 @@ Api = Annotated[Optional[str], typer.Option(help=N_("Address of the API (e.g. ht
 PublicUrl = Annotated[Optional[str], typer.Option(
     help=N_("Address of the households' pages, for their links (e.g. https://watt.example.org; default: --api)."))]
 Token = Annotated[Optional[str], typer.Option(
-    help=N_("API token of a leader or admin account: `citizenwatt admin token NAME` on the API's machine (or CITIZENWATT_API_TOKEN)."))]
+    help=N_("API token of a leader or admin account: `citizenwatt admin token NAME` on the API's machine (or CITIZENWATT_WORKSHOP__API_TOKEN)."))]
 Passwd = Annotated[Optional[Path], typer.Option("--mosquitto-passwd",
                                                 help=N_("Mosquitto password file."))]
 Acl = Annotated[Optional[Path], typer.Option("--mosquitto-acl", help=N_("Mosquitto ACL file."))]
@@ -359,13 +360,14 @@ def check(port: Port = None,
 
 
 def _households(path: Path | None):
+    from citizenwatt.config import DEFAULT_TIMEZONE
     from citizenwatt.workshop.registration import Household
     if path is None:
         return []
     try:
         with open(path, newline="", encoding="utf-8") as f:
             return [Household(r["household_ref"], r.get("household_name") or r["household_ref"],
-                              r.get("timezone") or "Europe/Paris") for r in csv.DictReader(f)]
+                              r.get("timezone") or DEFAULT_TIMEZONE) for r in csv.DictReader(f)]
     except (OSError, UnicodeDecodeError) as e:
         detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise WorkshopError("households.unreadable", N_("Cannot read the household list {path} ({detail}). Check the path given to --households, then try again."), path=path, detail=detail) from None

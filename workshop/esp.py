@@ -33,8 +33,11 @@ class ChipInfo:
 
 
 def esptool_command() -> list[str]:
-    """How to run esptool: CITIZENWATT_ESPTOOL (a command line) or this Python's module."""
-    env = os.environ.get("CITIZENWATT_ESPTOOL")
+    """How to run esptool: the [workshop] esptool setting (a command line,
+    CITIZENWATT_WORKSHOP__ESPTOOL) or this Python's module."""
+    from citizenwatt.config import workshop_settings
+
+    env = workshop_settings().esptool
     if env:
         return env.split()
     return [sys.executable, "-m", "esptool"]

@@ -32,9 +32,11 @@ MPY_VERSIONS = ("6", "py")
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("CITIZENWATT_CACHE_DIR")
+    from citizenwatt.config import workshop_settings
+
+    env = workshop_settings().cache_dir  # CITIZENWATT_WORKSHOP__CACHE_DIR
     if env:
-        return Path(env)
+        return env
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "citizenwatt"
 

@@ -4,7 +4,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
-from citizenwatt.api.settings import ApiSettings
 from citizenwatt.store.sqlite import SqliteStore
 
 
@@ -32,7 +31,7 @@ def clock():
 
 @pytest.fixture
 def client(store, clock):
-    app = create_app(store, ApiSettings(), clock=clock)
+    app = create_app(store, clock=clock)  # default settings, in-memory database
     with TestClient(app) as c:
         yield c
 

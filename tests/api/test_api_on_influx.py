@@ -1,4 +1,4 @@
-"""The API on the InfluxDB backend. `CITIZENWATT_STORE=influxdb citizenwatt api` reads
+"""The API on the InfluxDB backend. `CITIZENWATT_STORE__KIND=influxdb citizenwatt api` reads
 InfluxDB: started as a process, it serves a meter's energy, live power and the meter list
 from points in a real influxd. And an hour without readings is a gap on either backend."""
 
@@ -16,7 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
-from citizenwatt.api.settings import ApiSettings
 from citizenwatt.store.influx import InfluxStore
 from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import ROOT, wait_until
@@ -38,7 +37,7 @@ class ApiProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"api-{self.port}.log"
-        env = dict(os.environ, PYTHONPATH=str(ROOT), CITIZENWATT_API_PORT=str(self.port),
+        env = dict(os.environ, PYTHONPATH=str(ROOT), CITIZENWATT_API__PORT=str(self.port),
                    CITIZENWATT_DATA_DIR=str(data_dir), **env_extra)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "citizenwatt.cli", "api"],
@@ -61,10 +60,10 @@ def test_api_serves_a_meters_energy_from_influxdb(influx, tmp_path):
 
     # The API on another directory (no ledger there): everything comes from InfluxDB.
     data = tmp_path / "api"
-    api = ApiProcess(data, CITIZENWATT_STORE="influxdb",
-                     CITIZENWATT_INFLUX_URL=influx.engine.url,
-                     CITIZENWATT_INFLUX_TOKEN=influx.token,
-                     CITIZENWATT_INFLUX_BUCKET=influx.bucket)
+    api = ApiProcess(data, CITIZENWATT_STORE__KIND="influxdb",
+                     CITIZENWATT_STORE__INFLUX_URL=influx.engine.url,
+                     CITIZENWATT_STORE__INFLUX_TOKEN=influx.token,
+                     CITIZENWATT_STORE__INFLUX_BUCKET=influx.bucket)
     url = api.url
     try:
         def up():
@@ -92,8 +91,8 @@ def test_api_serves_a_meters_energy_from_influxdb(influx, tmp_path):
 
 def test_api_with_influxdb_unreachable_says_so_in_one_line(tmp_path):
     port = free_port()
-    api = ApiProcess(tmp_path / "api", CITIZENWATT_STORE="influxdb",
-                     CITIZENWATT_INFLUX_URL=f"http://127.0.0.1:{port}")
+    api = ApiProcess(tmp_path / "api", CITIZENWATT_STORE__KIND="influxdb",
+                     CITIZENWATT_STORE__INFLUX_URL=f"http://127.0.0.1:{port}")
     try:
         assert api.proc.wait(30) == 1
     finally:
@@ -113,7 +112,7 @@ def test_the_api_shows_an_hour_without_readings_as_a_gap_on_both_stores(influx, 
     sqlite = SqliteStore(tmp_path / "r.sqlite")
     write_boundary_readings(sqlite)
     for store in (sqlite, reader):
-        with TestClient(create_app(store, ApiSettings())) as client:
+        with TestClient(create_app(store)) as client:
             for meter, want in (("m-1", [1200.0, 600.0, None]), ("m-2", [None, 1200.0, None])):
                 r = client.get(f"/api/v1/meters/{meter}/energy",
                                params={"resolution": "hour", "start": "2026-06-01", "tz": "UTC"})

@@ -19,7 +19,7 @@ import pytest
 
 from citizenwatt.api import admin
 from citizenwatt.api.app import create_app
-from citizenwatt.api.settings import ApiSettings
+from citizenwatt.config import Settings
 from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.firmware import wire
 from tests.services import Mosquitto, free_port, wait_port
@@ -90,7 +90,8 @@ def site(tmp_path_factory):
         time.sleep(0.1)
     assert sum(m.readings for m in store.meters()) == sent, "the collector did not store every reading"
 
-    app = create_app(store, ApiSettings(live_refresh_s=1, open_meters=False))
+    app = create_app(store, Settings(api={"live_refresh_s": 1, "open_meters": False,
+                                          "database_url": "sqlite://"}))
     today = datetime.fromtimestamp(now, PARIS).date()
     baseline = (today - timedelta(days=DAYS - 1), today - timedelta(days=DAYS // 2 + 1))
     links = {}

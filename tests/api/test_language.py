@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
 from citizenwatt.api.errors import ApiError
-from citizenwatt.api.settings import ApiSettings
+from citizenwatt.config import Settings
 
 from .helpers import constant_readings, local_ts
 from .world import PASSWORD
@@ -166,7 +166,7 @@ def test_every_api_error_kind_is_said_in_french_and_in_english():
 
 
 def test_settings_default_language_is_used_when_the_request_says_nothing(store, clock):
-    app = create_app(store, ApiSettings(default_lang="en"), clock=clock)
+    app = create_app(store, Settings(api={"default_lang": "en", "database_url": "sqlite://"}), clock=clock)
     with TestClient(app) as c:
         assert '<html lang="en">' in c.get("/").text
         assert c.get("/api/v1/nope").json()["detail"] == "This page does not exist. Check the address."

@@ -9,7 +9,6 @@ from datetime import date
 
 from citizenwatt.api import admin
 from citizenwatt.api.app import create_app
-from citizenwatt.api.settings import ApiSettings
 
 from .helpers import constant_readings, local_ts
 
@@ -57,7 +56,7 @@ def fill_store(store):
 def build_world(store, clock, engine=None, settings=None) -> World:
     clock.now_s = NOW
     fill_store(store)
-    app = create_app(store, settings or ApiSettings(), clock=clock, engine=engine)
+    app = create_app(store, settings, clock=clock, engine=engine)
     w = World(app=app, store=store, clock=clock)
     with app.state.sessionmaker() as db:
         d1 = admin.create_deployment(db, "Atelier Belleville")

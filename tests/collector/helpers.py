@@ -164,16 +164,17 @@ class CollectorProcess:
         self.metrics_port = free_port()
         env = dict(os.environ)
         env.update({
-            "CITIZENWATT_MQTT_HOST": broker.host, "CITIZENWATT_MQTT_PORT": str(broker.port),
-            "CITIZENWATT_MQTT_PROTOCOL": "v5", "CITIZENWATT_DATA_DIR": str(self.workdir),
-            "CITIZENWATT_COLLECTOR_ID": client_id,
-            "CITIZENWATT_METRICS_PORT": str(self.metrics_port),
+            "CITIZENWATT_MQTT__HOST": broker.host, "CITIZENWATT_MQTT__PORT": str(broker.port),
+            "CITIZENWATT_MQTT__PROTOCOL": "v5", "CITIZENWATT_DATA_DIR": str(self.workdir),
+            "CITIZENWATT_COLLECTOR__ID": client_id,
+            "CITIZENWATT_COLLECTOR__METRICS_PORT": str(self.metrics_port),
             "PYTHONPATH": str(ROOT),
         })
         if influx is not None:
-            env.update({"CITIZENWATT_STORE": "influxdb", "CITIZENWATT_INFLUX_URL": influx.url,
-                        "CITIZENWATT_INFLUX_TOKEN": influx.token,
-                        "CITIZENWATT_INFLUX_BUCKET": influx.bucket})
+            env.update({"CITIZENWATT_STORE__KIND": "influxdb",
+                        "CITIZENWATT_STORE__INFLUX_URL": influx.url,
+                        "CITIZENWATT_STORE__INFLUX_TOKEN": influx.token,
+                        "CITIZENWATT_STORE__INFLUX_BUCKET": influx.bucket})
         for k, v in settings.items():
             env["CITIZENWATT_" + k.upper()] = str(v)
         self.env = env

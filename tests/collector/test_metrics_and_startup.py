@@ -62,7 +62,7 @@ def test_metrics_count_received_stored_and_rejected_by_reason(mosquitto, tmp_pat
 
 def run_collector(tmp_path, **env) -> subprocess.CompletedProcess:
     full = dict(os.environ, PYTHONPATH=str(ROOT), CITIZENWATT_DATA_DIR=str(tmp_path),
-                CITIZENWATT_METRICS_PORT="0", COLUMNS="300",
+                CITIZENWATT_COLLECTOR__METRICS_PORT="0", COLUMNS="300",
                 **{"CITIZENWATT_" + k.upper(): str(v) for k, v in env.items()})
     return subprocess.run([sys.executable, "-m", "citizenwatt.cli", "collector"], env=full,
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
@@ -70,8 +70,8 @@ def run_collector(tmp_path, **env) -> subprocess.CompletedProcess:
 
 def test_unreachable_influxdb_at_start_is_one_line_naming_it(mosquitto, tmp_path):
     port = free_port()
-    res = run_collector(tmp_path, mqtt_host=mosquitto.host, mqtt_port=mosquitto.port,
-                        store="influxdb", influx_url=f"http://127.0.0.1:{port}")
+    res = run_collector(tmp_path, mqtt__host=mosquitto.host, mqtt__port=mosquitto.port,
+                        store__kind="influxdb", store__influx_url=f"http://127.0.0.1:{port}")
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
@@ -80,7 +80,7 @@ def test_unreachable_influxdb_at_start_is_one_line_naming_it(mosquitto, tmp_path
 
 def test_unreachable_broker_at_start_is_one_line_naming_it(tmp_path):
     port = free_port()
-    res = run_collector(tmp_path, mqtt_host="127.0.0.1", mqtt_port=port)
+    res = run_collector(tmp_path, mqtt__host="127.0.0.1", mqtt__port=port)
     assert res.returncode == 1
     lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
     assert len(lines) == 1, res.stderr
@@ -124,7 +124,7 @@ def test_broker_refusing_the_collector_at_start_is_one_line_naming_it(tmp_path):
 
     broker = Mosquitto(tmp_path / "refusing", extra_conf="allow_anonymous false").start()
     try:
-        res = run_collector(tmp_path, mqtt_host=broker.host, mqtt_port=broker.port)
+        res = run_collector(tmp_path, mqtt__host=broker.host, mqtt__port=broker.port)
     finally:
         broker.stop()
     assert res.returncode == 1
@@ -172,7 +172,7 @@ def test_two_instances_with_one_client_id_are_told_to_change_it(tmp_path, caplog
         with caplog.at_level(logging.INFO, logger="citizenwatt.collector"):
             first.start()
             second.start()
-            wait_until(lambda: "CITIZENWATT_COLLECTOR_ID" in caplog.text, 10,
+            wait_until(lambda: "CITIZENWATT_COLLECTOR__ID" in caplog.text, 10,
                        "a warning naming the collector id setting")
         assert "cw-same" in caplog.text
     finally:

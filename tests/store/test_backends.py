@@ -30,10 +30,10 @@ def test_the_embedded_store_is_the_file_in_the_data_directory(tmp_path):
 @pytest.mark.parametrize("kind", ["sqlite", "influxdb"])
 def test_a_data_directory_that_is_a_file_is_one_sentence_in_french_or_english(tmp_path, kind):
     not_a_dir = tmp_path / "data"
-    not_a_dir.write_text("")
     # nothing listens on the InfluxDB address: the ledger's file is the first problem
-    settings = Settings(data_dir=not_a_dir, store=kind,
-                        influx_url=f"http://127.0.0.1:{free_port()}")
+    settings = Settings(data_dir=not_a_dir, store={
+        "kind": kind, "influx_url": f"http://127.0.0.1:{free_port()}"})
+    not_a_dir.write_text("")  # after the load, which refuses a file: the folder went away
     with lang_scope("fr"), pytest.raises(StoreUnavailable) as fr:
         open_store(settings)
     msg = str(fr.value)
@@ -48,16 +48,17 @@ def test_a_data_directory_that_is_a_file_is_one_sentence_in_french_or_english(tm
 
 def test_unreachable_influxdb_names_the_address(tmp_path):
     port = free_port()
-    settings = Settings(data_dir=tmp_path, store="influxdb",
-                        influx_url=f"http://127.0.0.1:{port}")
+    settings = Settings(data_dir=tmp_path, store={
+        "kind": "influxdb", "influx_url": f"http://127.0.0.1:{port}"})
     with pytest.raises(StoreUnavailable) as e:
         open_store(settings)
     assert f"127.0.0.1:{port}" in str(e.value) and "Vérifiez" in str(e.value)
 
 
 def test_open_store_for_the_api_uses_the_ledger_when_it_is_here(influx, tmp_path):
-    settings = Settings(data_dir=tmp_path, store="influxdb", influx_url=influx.url,
-                        influx_token=influx.token, influx_bucket=influx.bucket)
+    settings = Settings(data_dir=tmp_path, store={
+        "kind": "influxdb", "influx_url": influx.url, "influx_token": influx.token,
+        "influx_bucket": influx.bucket})
     far = open_store(settings, for_collector=False)  # no ledger in this directory yet
     assert isinstance(far, InfluxStore) and far.ledger is None
     far.close()

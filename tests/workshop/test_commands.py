@@ -87,7 +87,7 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     assert "(foyer HH-12, n° %d). Ce foyer existait déjà : il a déjà son lien secret" % hid \
         in r.output
     command = re.search(r"(curl -X POST .*/link)\s*$", r.output, re.M).group(1)
-    assert command == ('curl -X POST -H "Authorization: Bearer $CITIZENWATT_API_TOKEN" '
+    assert command == ('curl -X POST -H "Authorization: Bearer $CITIZENWATT_WORKSHOP__API_TOKEN" '
                        '%s/api/v1/households/%d/link' % (api_server.url, hid))
     new = httpx.post(shlex.split(command)[-1], timeout=10,
                      headers={"Authorization": "Bearer " + api_server.leader_token})

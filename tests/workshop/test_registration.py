@@ -46,7 +46,7 @@ def test_bad_tokens(api_server, which, key):
         set_lang(lang)
         text = str(e.value)
         assert "citizenwatt admin token" in text and "leader" in text and "admin" in text
-        assert "--token" in text and "CITIZENWATT_API_TOKEN" in text
+        assert "--token" in text and "CITIZENWATT_WORKSHOP__API_TOKEN" in text
         assert "install" not in text.lower()
     set_lang(None)
 
