@@ -20,8 +20,8 @@ from citizenwatt.store.port import ReadingStore
 
 from sqlalchemy.engine import Engine
 
-from . import (errors, routes_households, routes_meters, routes_pages, routes_register,
-               routes_staff)
+from . import errors
+from .routes import households, meters, pages, register, staff
 from .db import init_db, make_engine
 from .i18n import request_lang
 
@@ -149,11 +149,11 @@ def create_app(store: ReadingStore, settings: Settings | None = None,
         return response
 
     errors.install(app)
-    app.include_router(routes_meters.router)
-    app.include_router(routes_households.router)
-    app.include_router(routes_staff.router)
-    app.include_router(routes_register.router)
-    app.include_router(routes_pages.router)
+    app.include_router(meters.router)
+    app.include_router(households.router)
+    app.include_router(staff.router)
+    app.include_router(register.router)
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(BodyLimit)

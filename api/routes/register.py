@@ -17,13 +17,13 @@ from citizenwatt.firmware import wire
 
 from citizenwatt.i18n import N_
 
-from . import admin
-from .auth import Principal, get_db, principal, require_staff
-from .consumption import MAX_DATE, MIN_DATE, local_today, zone
-from .errors import ERROR_RESPONSES, ApiError
-from .models import Channel, Household, MeterAssignment
-from .routes_meters import METER_ID_PATTERN
-from .routes_staff import Name, load_deployment
+from .. import admin
+from ..auth import Principal, get_db, principal, require_staff
+from ..consumption import MAX_DATE, MIN_DATE, local_today, zone
+from ..errors import ERROR_RESPONSES, ApiError
+from ..models import Channel, Household, MeterAssignment
+from .meters import METER_ID_PATTERN
+from .staff import Name, load_deployment
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
 Db = Annotated[Session, Depends(get_db)]

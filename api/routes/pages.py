@@ -30,19 +30,19 @@ from citizenwatt.i18n import (
     format_quantity,
 )
 
-from . import admin
-from .auth import SESSION_COOKIE, SESSION_TTL_S, Principal, get_db, household_from_link, principal
-from .charts import bar_chart
-from .comparison import MIN_GROUP, compare
-from .consumption import MAX_DATE, MIN_DATE, energy, local_today, zone
-from .energy import Bucket
-from .errors import ApiError
-from .household_data import household_buckets, household_live, household_zone
-from .i18n import request_lang
-from .models import Deployment, Household, StaffToken, now_utc
-from .routes_households import energy_csv_text, savings_for
-from .routes_meters import MeterId, check_meter_access, open_mode
-from .staff_view import meter_rows
+from .. import admin
+from ..auth import SESSION_COOKIE, SESSION_TTL_S, Principal, get_db, household_from_link, principal
+from ..charts import bar_chart
+from ..comparison import MIN_GROUP, compare
+from ..consumption import MAX_DATE, MIN_DATE, energy, local_today, zone
+from ..energy import Bucket
+from ..errors import ApiError
+from ..household_data import household_buckets, household_live, household_zone
+from ..i18n import request_lang
+from ..models import Deployment, Household, StaffToken, now_utc
+from .households import energy_csv_text, savings_for
+from .meters import MeterId, check_meter_access, open_mode
+from ..staff_view import meter_rows
 
 router = APIRouter(include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
@@ -304,14 +304,14 @@ def view_data(request: Request, ctx: HouseholdCtx, db: Session):
 
 
 def view_export(request: Request, ctx: HouseholdCtx, db: Session):
-    from .exporting import export_household
+    from ..exporting import export_household
     body = export_household(request.app.state.store, ctx.hh, request.app.state.clock())
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="citizenwatt-foyer-{ctx.hh.id}.json"'})
 
 
 def view_csv(request: Request, ctx: HouseholdCtx, db: Session):
-    from .consumption import check_range
+    from ..consumption import check_range
     q = request.query_params
     res = q.get("resolution", "day")
     if res not in ("hour", "day", "week", "month"):
@@ -396,7 +396,7 @@ async def login_submit(request: Request, db: Db):
 
 @router.post("/staff/logout")
 def logout(request: Request, db: Db):
-    from .auth import token_hash
+    from ..auth import token_hash
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         tok = db.scalar(select(StaffToken).where(StaffToken.token_sha256 == token_hash(cookie)))

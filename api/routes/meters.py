@@ -14,11 +14,11 @@ from citizenwatt.firmware import wire
 
 from citizenwatt.i18n import N_
 
-from .auth import Principal, get_db, principal
-from .consumption import energy, live_power, local_today, zone
-from .energy import Bucket
-from .errors import ERROR_RESPONSES, ApiError
-from .models import Household, Meter
+from ..auth import Principal, get_db, principal
+from ..consumption import energy, live_power, local_today, zone
+from ..energy import Bucket
+from ..errors import ERROR_RESPONSES, ApiError
+from ..models import Household, Meter
 
 METER_ID_PATTERN = "^[a-z0-9_-]{1,%d}$" % wire.MAX_METER_ID
 MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID,

@@ -19,17 +19,17 @@ from citizenwatt.firmware import wire
 
 from citizenwatt.i18n import N_
 
-from . import admin
-from .auth import Principal, get_db, load_household, principal, require_staff
-from .comparison import compare
-from .consumption import check_range, local_today
-from .energy import Bucket
-from .errors import ERROR_RESPONSES, ApiError
-from .household_data import day_uses, household_buckets, household_live, household_zone
-from .models import DailyTemperature, Household
-from .routes_meters import BucketOut, TotalOut, bucket_out
-from .savings import compute_savings
-from .tariffs import price_on
+from .. import admin
+from ..auth import Principal, get_db, load_household, principal, require_staff
+from ..comparison import compare
+from ..consumption import check_range, local_today
+from ..energy import Bucket
+from ..errors import ERROR_RESPONSES, ApiError
+from ..household_data import day_uses, household_buckets, household_live, household_zone
+from ..models import DailyTemperature, Household
+from .meters import BucketOut, TotalOut, bucket_out
+from ..savings import compute_savings
+from ..tariffs import price_on
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"], responses=ERROR_RESPONSES)
 
@@ -245,7 +245,7 @@ def energy_csv(request: Request, household_id: HidDep, db: Db, who: Who, resolut
 
 
 def savings_for(request: Request, db: Session, hh: Household, start: date, end: date, lang: str):
-    from .texts import savings_method_text
+    from ..texts import savings_method_text
 
     state = request.app.state
     check_range(start, end, "day", state.settings)
@@ -272,7 +272,7 @@ def savings_for(request: Request, db: Session, hh: Household, start: date, end: 
             summary="Savings against the household's baseline, in kWh, euros and kg CO2")
 def savings(request: Request, household_id: HidDep, db: Db, who: Who, start: Start = None,
             end: End = None) -> SavingsOut:
-    from .i18n import request_lang
+    from ..i18n import request_lang
 
     hh = load_household(db, who, household_id)
     start_given = start is not None
@@ -297,7 +297,7 @@ def savings(request: Request, household_id: HidDep, db: Db, who: Who, start: Sta
             summary="Mean daily use against the median of similar households (groups of 5 or more)")
 def comparison(request: Request, household_id: HidDep, db: Db, who: Who, start: Start = None,
                end: End = None) -> ComparisonOut:
-    from .comparison import MIN_GROUP
+    from ..comparison import MIN_GROUP
 
     hh = load_household(db, who, household_id)
     start, end = default_range(request, hh, start, end, days_back=30)
@@ -311,7 +311,7 @@ def comparison(request: Request, household_id: HidDep, db: Db, who: Who, start: 
 
 @router.get("/{household_id}/export", summary="Everything stored about the household, as JSON")
 def export(request: Request, household_id: HidDep, db: Db, who: Who) -> Response:
-    from .exporting import export_household
+    from ..exporting import export_household
 
     hh = load_household(db, who, household_id)
     body = export_household(request.app.state.store, hh, request.app.state.clock())

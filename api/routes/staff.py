@@ -16,14 +16,14 @@ from citizenwatt.firmware import wire
 
 from citizenwatt.i18n import N_
 
-from . import admin
-from .auth import Principal, get_db, load_household, principal, require_staff
-from .errors import ERROR_RESPONSES, ApiError
-from .models import (DailyTemperature, Deployment, Household, Meter, StaffToken, StaffUser,
+from .. import admin
+from ..auth import Principal, get_db, load_household, principal, require_staff
+from ..errors import ERROR_RESPONSES, ApiError
+from ..models import (DailyTemperature, Deployment, Household, Meter, StaffToken, StaffUser,
                      Tariff, now_utc)
-from .routes_households import HidDep, HouseholdOut, household_out
-from .routes_meters import METER_ID_PATTERN
-from .staff_view import meter_rows
+from .households import HidDep, HouseholdOut, household_out
+from .meters import METER_ID_PATTERN
+from ..staff_view import meter_rows
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
 Db = Annotated[Session, Depends(get_db)]
@@ -89,7 +89,7 @@ def list_deployments(db: Db, who: Who) -> list[DeploymentOut]:
              summary="Create a deployment (association admins)")
 def create_deployment(body: DeploymentIn, db: Db, who: Who) -> DeploymentOut:
     require_staff(who, None, "admin")
-    from .consumption import zone
+    from ..consumption import zone
     zone(body.timezone)
     kw = {k: v for k, v in (("co2_g_per_kwh", body.co2_g_per_kwh), ("co2_source", body.co2_source)) if v is not None}
     dep = admin.create_deployment(db, body.name, body.timezone, **kw)
@@ -199,7 +199,7 @@ class LinkOut(BaseModel):
 
 
 def check_baseline(start: date | None, end: date | None) -> None:
-    from .consumption import check_dates
+    from ..consumption import check_dates
     if (start is None) != (end is None):
         raise ApiError(422, "baseline_pair", N_("Give both the start and the end of the baseline period, or neither."))
     if start and end:
@@ -274,7 +274,7 @@ class AssignIn(BaseModel):
 @router.post("/households/{household_id}/meters", response_model=HouseholdOut, status_code=201,
              summary="Put a meter in this household from a date (moves it if it was elsewhere)")
 def assign_meter(household_id: HidDep, body: AssignIn, db: Db, who: Who) -> HouseholdOut:
-    from .consumption import MAX_DATE, MIN_DATE
+    from ..consumption import MAX_DATE, MIN_DATE
     hh = staff_household(db, who, household_id, "leader")
     if not MIN_DATE <= body.valid_from <= MAX_DATE:
         raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=body.valid_from.isoformat(),
