@@ -36,8 +36,8 @@ from citizenwatt.api.app import create_app
 from citizenwatt.api.db import make_engine
 from citizenwatt.api.models import Household, HouseholdLink
 from citizenwatt.api.settings import ApiSettings
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.store.port import ChannelReading
+from citizenwatt.store.sqlite import SqliteStore
 
 PARIS = ZoneInfo("Europe/Paris")
 HOUSEHOLDS = 1000
@@ -103,10 +103,9 @@ def main() -> None:
         if args.keep:
             sys.exit("--keep works with the embedded store only (influxd runs in a fresh directory)")
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from citizenwatt.store.influx import InfluxStore
         from tests.influx_v2_adapter import InfluxV2Adapter
         from tests.services import Influxd
-
-        from citizenwatt.store.influx import InfluxStore
         engine_ = Influxd(data / "influxd").start()
         adapter = InfluxV2Adapter(engine_.host, engine_.port).start()
         influx = (engine_, adapter)

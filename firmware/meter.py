@@ -10,10 +10,7 @@ try:
 except ImportError:
     pass
 
-from . import calib
-from . import hass
-from . import safemode
-from . import wire
+from . import calib, hass, safemode, wire
 from .energy import CheckpointPolicy, Integrator, StateStore
 from .measure import REVERSED, measure
 from .outbox import Outbox, pack_reading, unpack_reading

@@ -24,9 +24,9 @@ import sys
 import threading
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable
 
 from citizenwatt.firmware import config as fwconfig
 
@@ -239,7 +239,7 @@ class SimBoard:
     """A simulated board on a pty; `port` is the device path to give mpremote."""
 
     def __init__(self, spec: SimBoardSpec | None = None,
-                 runner: Callable[["SimBoard", threading.Event], None] | None = None):
+                 runner: Callable[[SimBoard, threading.Event], None] | None = None):
         self.spec = spec or SimBoardSpec()
         self.fs = MemFS()
         self.runner = runner          # the meter firmware stand-in, started by reset

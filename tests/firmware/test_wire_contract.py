@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import struct
-import time
 from decimal import Decimal
 from pathlib import Path
 
