@@ -6,7 +6,7 @@
 from array import array
 
 try:
-    from typing import Any  # type checkers only; MicroPython has no typing module
+    from typing import Any  # noqa: F401  for the "# type: Any" comment; MicroPython has no typing
 except ImportError:
     pass
 
