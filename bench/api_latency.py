@@ -165,7 +165,8 @@ def main() -> None:
     if not args.keep:
         shutil.rmtree(data, ignore_errors=True)
     print(json.dumps({
-        "name": f"api_year_daily_totals_p95_{args.store}", "value": round(results["year_of_daily_totals"][1], 1),
+        "name": f"api_year_daily_totals_p95_{args.store}",
+        "value": round(results["year_of_daily_totals"][1], 1),
         "unit": "ms",
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",
         "target_ms": 50,

