@@ -171,8 +171,8 @@ def validate(raw):
           "Une mesure de %d pinces sur %d cycles dure plus que measure_period_s : réduisez "
           "cycles ou augmentez measure_period_s." % (len(chans), cfg["cycles"]))
     out = []
-    seen = []
-    used = []
+    seen = []  # type: list
+    used = []  # type: list
     for c in chans:
         out.append(_channel(c, seen, used))
     cfg["channels"] = out

@@ -199,7 +199,7 @@ def _validate(obj, now_s, channel_fields):
     chans = obj["ch"]
     if not 0 < len(chans) <= MAX_CHANNELS:
         raise WireError(BAD_VALUE, "ch must hold 1 to %d channels" % MAX_CHANNELS)
-    seen = []
+    seen = []  # type: list
     for i in range(len(chans)):
         _check_channel(chans[i], channel_fields, "ch[%d]." % i, seen)
     return obj
