@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from citizenwatt.i18n import N_
 from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
 
@@ -24,7 +25,7 @@ def create_deployment(db: Session, name: str, timezone: str = "Europe/Paris",
                       co2_g_per_kwh: float = DEFAULT_CO2_G_PER_KWH,
                       co2_source: str = DEFAULT_CO2_SOURCE) -> Deployment:
     if db.scalar(select(Deployment).where(Deployment.name == name)):
-        raise ApiError(409, "err.deployment_exists", name=name)
+        raise ApiError(409, "deployment_exists", N_("A deployment named \"{name}\" already exists: pick another name."), name=name)
     zone(timezone)  # an unknown zone here would break every page of its households later
     dep = Deployment(name=name, timezone=timezone, co2_g_per_kwh=co2_g_per_kwh,
                      co2_source=co2_source)
@@ -55,7 +56,7 @@ def revoke_links(db: Session, hh: Household) -> int:
 
 def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple[Household, str]:
     if db.scalar(select(Household).where(Household.deployment_id == dep.id, Household.name == name)):
-        raise ApiError(409, "err.household_exists", name=name)
+        raise ApiError(409, "household_exists", N_("A household named \"{name}\" already exists in this deployment: pick another name."), name=name)
     hh = Household(deployment_id=dep.id, name=name, **fields)
     db.add(hh)
     db.flush()
@@ -64,11 +65,11 @@ def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple
 
 def register_meter(db: Session, dep: Deployment, meter_id: str, note: str = "") -> Meter:
     if not wire._valid_meter_id(meter_id):
-        raise ApiError(422, "err.meter_id", value=meter_id[:40])
+        raise ApiError(422, "meter_id", N_("The meter id \"{value}\" is not valid: use 1 to 32 characters among a-z, 0-9, - and _."), value=meter_id[:40])
     m = db.get(Meter, meter_id)
     if m is not None:
         if m.deployment_id != dep.id:
-            raise ApiError(409, "err.meter_elsewhere", meter_id=meter_id)
+            raise ApiError(409, "meter_elsewhere", N_("Meter \"{meter_id}\" belongs to another deployment."), meter_id=meter_id)
         return m
     m = Meter(id=meter_id, deployment_id=dep.id, note=note)
     db.add(m)
@@ -81,12 +82,12 @@ def assign_meter(db: Session, hh: Household, meter_id: str, valid_from: date) ->
     of the same meter ends that day (the meter moved)."""
     m = db.get(Meter, meter_id)
     if m is None or m.deployment_id != hh.deployment_id:
-        raise ApiError(404, "err.meter_not_registered", meter_id=meter_id)
+        raise ApiError(404, "meter_not_registered", N_("Meter \"{meter_id}\" is not registered in this deployment: register it first."), meter_id=meter_id)
     rows = db.scalars(select(MeterAssignment).where(MeterAssignment.meter_id == meter_id)).all()
     for a in rows:
         if a.valid_to is None or a.valid_to > valid_from:
             if a.valid_from >= valid_from:
-                raise ApiError(409, "err.assignment_overlap", meter_id=meter_id,
+                raise ApiError(409, "assignment_overlap", N_("Meter \"{meter_id}\" already measures a household from {day}: pick a later date."), meter_id=meter_id,
                                day=a.valid_from.isoformat())
             a.valid_to = valid_from
     a = MeterAssignment(meter_id=meter_id, household_id=hh.id, valid_from=valid_from)
@@ -110,9 +111,9 @@ def set_channel(db: Session, meter: Meter, channel: int, label: str, role: str) 
 def create_staff(db: Session, username: str, password: str, role: str,
                  deployment: Deployment | None) -> StaffUser:
     if role not in ROLES:
-        raise ApiError(422, "err.param", name="role", detail="viewer | leader | admin")
+        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="role", detail="viewer | leader | admin")
     if db.scalar(select(StaffUser).where(StaffUser.username == username)):
-        raise ApiError(409, "err.user_exists", name=username)
+        raise ApiError(409, "user_exists", N_("The account \"{name}\" already exists: pick another username."), name=username)
     u = StaffUser(username=username, password_hash=hash_password(password), role=role,
                   deployment_id=deployment.id if deployment else None)
     db.add(u)

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from citizenwatt import __version__
+from citizenwatt.i18n import _, install_jinja
 from citizenwatt.store.port import ReadingStore
 
 from sqlalchemy.engine import Engine
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from . import (errors, routes_households, routes_meters, routes_pages, routes_register,
                routes_staff)
 from .db import init_db, make_engine
-from .i18n import request_lang, t
+from .i18n import request_lang
 from .settings import ApiSettings
 
 HERE = Path(__file__).parent
@@ -89,7 +90,7 @@ class BodyLimit:
             request = Request(scope)  # scope["app"] is set by Starlette before middleware
             response = errors.error_response(
                 request, 413, "body_too_large",
-                t(request_lang(request), "err.body_too_large", max_mb=self.limit // (1024 * 1024)))
+                _("The request body is larger than {max_mb} MB: send it in several smaller parts.", lang=request_lang(request), max_mb=self.limit // (1024 * 1024)))
             return await response(scope, receive, send)
         replay = iter(messages)
 
@@ -149,6 +150,7 @@ def create_app(store: ReadingStore, settings=None,
     app.state.system_settings = system_settings
     app.state.clock = clock
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    install_jinja(app.state.templates.env)  # _() and ngettext() in the page's `lang`
     if engine is None:
         engine = make_engine(settings.database_url or "sqlite://")
     app.state.engine = engine

@@ -19,6 +19,8 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citizenwatt.i18n import N_
+
 from .errors import ApiError
 from .models import ROLES, Household, HouseholdLink, StaffToken, StaffUser, now_utc
 
@@ -110,7 +112,7 @@ def principal(request: Request, db: Session = Depends(get_db)) -> Principal:
         user = staff_from_token(db, token, "api")
         if user is not None:
             return Principal(user=user)
-        raise ApiError(401, "err.bad_token")
+        raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         user = staff_from_token(db, cookie, "session")
@@ -123,20 +125,20 @@ def load_household(db: Session, who: Principal, household_id: int) -> Household:
     """The household if `who` may read it; otherwise the same 404 whether it exists or not,
     so a household cannot even learn which ids exist."""
     if who.anonymous:
-        raise ApiError(401, "err.auth_required")
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
     hh = db.get(Household, household_id)
     if hh is None or not who.can_read_household(hh):
-        raise ApiError(404, "err.household_unknown", household_id=household_id)
+        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
     return hh
 
 
 def require_staff(who: Principal, deployment_id: int | None, role: str = "viewer") -> StaffUser:
     if who.anonymous:
-        raise ApiError(401, "err.auth_required")
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
     if who.user is None:
-        raise ApiError(403, "err.staff_only")
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
     if not who.staff_can(deployment_id, "viewer"):
-        raise ApiError(404, "err.deployment_unknown", deployment_id=deployment_id)
+        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=deployment_id)
     if not who.staff_can(deployment_id, role):
-        raise ApiError(403, "err.role", role=role)
+        raise ApiError(403, "role", N_("Your account does not have the required role ({role}). Ask an administrator."), role=role)
     return who.user

@@ -10,8 +10,9 @@ from __future__ import annotations
 from html import escape
 from typing import Sequence
 
+from citizenwatt.i18n import _, format_energy, format_quantity
+
 from .energy import Bucket
-from .i18n import format_energy, format_number, t
 
 WIDTH, HEIGHT = 360, 200
 LEFT, RIGHT, TOP, BOTTOM = 22, 6, 16, 22
@@ -39,11 +40,11 @@ def bar_chart(buckets: Sequence[Bucket], lang: str, label_every: int = 3,
     slot = plot_w / n
     bar_w = max(1.0, slot * 0.78)
     unit_kwh = top >= 2000
-    scale_label = (format_number(top / 1000, lang, 1) + " kWh") if unit_kwh else (
-        format_number(top, lang, 0) + " Wh")
+    scale_label = (format_quantity(top / 1000, "kWh", 1, lang=lang)) if unit_kwh else (
+        format_quantity(top, "Wh", 0, lang=lang))
     parts = [
         f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-label="{escape(t(lang, "chart.label"))}" '
+        f'role="img" aria-label="{escape(_("Energy per hour, in watt-hours", lang=lang))}" '
         f'xmlns="http://www.w3.org/2000/svg" data-bars="{len(known)}" data-buckets="{len(buckets)}">',
         f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"/>',
         f'<line class="grid" x1="{LEFT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{TOP}"/>',
@@ -63,12 +64,12 @@ def bar_chart(buckets: Sequence[Bucket], lang: str, label_every: int = 3,
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}" '
                 f'height="{h:.1f}" data-energy-wh="{b.energy_wh:.1f}">'
-                f'<title>{escape(when)} : {escape(format_energy(b.energy_wh, lang))}</title></rect>')
+                f'<title>{escape(when)} : {escape(format_energy(b.energy_wh, lang=lang))}</title></rect>')
         if i % label_every == 0:
             parts.append(f'<text class="xlab" x="{LEFT + (i + 0.5) * slot:.1f}" y="{HEIGHT - 6}" '
                          f'text-anchor="middle">{escape(b.start_local.strftime(label_format).lstrip("0") or "0")}</text>')
     if not known:
         parts.append(f'<text class="empty" x="{WIDTH / 2}" y="{TOP + plot_h / 2}" '
-                     f'text-anchor="middle">{escape(t(lang, "chart.empty"))}</text>')
+                     f'text-anchor="middle">{escape(_("No reading yet today.", lang=lang))}</text>')
     parts.append("</svg>")
     return "".join(parts)

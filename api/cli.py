@@ -6,17 +6,16 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from citizenwatt.i18n import N_, _
 
 
 def serve(
     data_dir: Annotated[Optional[Path], typer.Option(
-        "--data-dir", help="Dossier des données (contient readings.sqlite).")] = None,
+        "--data-dir", help=N_("Data folder (holds readings.sqlite)."))] = None,
     host: Annotated[Optional[str], typer.Option(
-        "--host", help="Adresse d'écoute (0.0.0.0 pour le réseau local).")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port HTTP.")] = None,
+        "--host", help=N_("Address to listen on (0.0.0.0 for the local network)."))] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help=N_("HTTP port."))] = None,
 ) -> None:
-    """Sert l'API et les pages des foyers sur le stockage configuré (DIR/readings.sqlite, ou
-    InfluxDB avec CITIZENWATT_STORE=influxdb)."""
     import uvicorn
 
     from citizenwatt.store.backends import StoreUnavailable, open_store
@@ -30,8 +29,9 @@ def serve(
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2)
     if settings.store == "sqlite" and not settings.data_dir.is_dir():
-        typer.secho(f"Le dossier {settings.data_dir} n'existe pas : lancez d'abord le collecteur "
-                    "ou la démo (citizenwatt demo), ou indiquez --data-dir.", fg="red", err=True)
+        typer.secho(_("The folder {path} does not exist: start the collector or the demo "
+                      "(citizenwatt demo) first, or give --data-dir.", path=settings.data_dir),
+                    fg="red", err=True)
         raise typer.Exit(2)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # the households' database lives there
     try:
@@ -42,7 +42,8 @@ def serve(
     where = (settings.readings_db if settings.store == "sqlite"
              else f"InfluxDB {settings.influx_url}, {settings.influx_bucket}")
     shown = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
-    typer.echo(f"Citizen Watt API : http://{shown}:{settings.api_port}/  (données : {where})")
+    typer.echo(_("Citizen Watt API: {url}  (data: {where})",
+                 url=f"http://{shown}:{settings.api_port}/", where=where))
     try:
         uvicorn.run(create_app(store, settings), host=settings.api_host, port=settings.api_port,
                     log_level="info")
@@ -50,7 +51,7 @@ def serve(
         store.close()
 
 
-admin_app = typer.Typer(help="Administration : déploiements, comptes de l'équipe, foyers et liens.",
+admin_app = typer.Typer(help=N_("Administration: deployments, staff accounts, households and links."),
                         no_args_is_help=True)
 
 
@@ -70,17 +71,15 @@ def _session(data_dir: Optional[Path]):
 
 
 def _fail(e) -> None:
-    from .i18n import t
-    typer.secho(t("fr", e.key, **e.params), fg="red", err=True)
+    typer.secho(e.message(), fg="red", err=True)
     raise typer.Exit(1)
 
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Dossier des données.")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help=N_("Data folder."))]
 
 
-@admin_app.command("deployment")
+@admin_app.command("deployment", help=N_("Create a deployment (EDF tariffs and CO2 factor by default)."))
 def add_deployment(name: str, timezone: str = "Europe/Paris", data_dir: DataDir = None) -> None:
-    """Crée un déploiement (tarifs EDF par défaut, facteur CO2 par défaut)."""
     from .admin import create_deployment
     from .errors import ApiError
 
@@ -90,17 +89,16 @@ def add_deployment(name: str, timezone: str = "Europe/Paris", data_dir: DataDir 
         except ApiError as e:
             _fail(e)
         db.commit()
-        typer.echo(f"Déploiement {dep.id} « {dep.name} » créé.")
+        typer.echo(_("Deployment {id} \"{name}\" created.", id=dep.id, name=dep.name))
 
 
-@admin_app.command("staff")
+@admin_app.command("staff", help=N_("Create a staff account; the password is asked for (or CITIZENWATT_STAFF_PASSWORD)."))
 def add_staff(
     username: str,
-    role: Annotated[str, typer.Option(help="viewer, leader ou admin")] = "admin",
-    deployment: Annotated[Optional[str], typer.Option(help="Nom du déploiement (aucun : tous).")] = None,
+    role: Annotated[str, typer.Option(help=N_("viewer, leader or admin"))] = "admin",
+    deployment: Annotated[Optional[str], typer.Option(help=N_("Name of the deployment (none: all of them)."))] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Crée un compte de l'équipe ; le mot de passe est demandé (ou CITIZENWATT_STAFF_PASSWORD)."""
     import os
 
     from sqlalchemy import select
@@ -110,34 +108,33 @@ def add_staff(
     from .models import Deployment
 
     password = os.environ.get("CITIZENWATT_STAFF_PASSWORD") or typer.prompt(
-        "Mot de passe (10 caractères au moins)", hide_input=True, confirmation_prompt=True)
+        _("Password (10 characters at least)"), hide_input=True, confirmation_prompt=True)
     if len(password) < 10:
-        typer.secho("Mot de passe trop court : 10 caractères au moins.", fg="red", err=True)
+        typer.secho(_("Password too short: 10 characters at least."), fg="red", err=True)
         raise typer.Exit(2)
     with _session(data_dir) as db:
         dep = None
         if deployment:
             dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
             if dep is None:
-                typer.secho(f"Déploiement « {deployment} » introuvable : créez-le avec "
-                            "`citizenwatt admin deployment`.", fg="red", err=True)
+                typer.secho(_("Deployment \"{name}\" not found: create it with "
+                              "`citizenwatt admin deployment`.", name=deployment), fg="red", err=True)
                 raise typer.Exit(1)
         try:
             create_staff(db, username, password, role, dep)
         except ApiError as e:
             _fail(e)
         db.commit()
-        typer.echo(f"Compte « {username} » ({role}) créé. Connexion : /staff/login")
+        typer.echo(_("Account \"{name}\" ({role}) created. Sign in: /staff/login",
+                     name=username, role=role))
 
 
-@admin_app.command("token")
+@admin_app.command("token", help=N_("Create an API token for a staff account (e.g. `citizenwatt workshop --token`); it is shown only once."))
 def add_token(
     username: str,
-    name: Annotated[str, typer.Option(help="À quoi sert le jeton (ex. : atelier).")] = "atelier",
+    name: Annotated[str, typer.Option(help=N_("What the token is for (e.g. workshop)."))] = "atelier",
     data_dir: DataDir = None,
 ) -> None:
-    """Crée un jeton d'API pour un compte de l'équipe (ex. : `citizenwatt workshop --token`) ;
-    il est affiché une seule fois."""
     from sqlalchemy import select
 
     from .admin import create_token
@@ -146,23 +143,23 @@ def add_token(
     with _session(data_dir) as db:
         user = db.scalar(select(StaffUser).where(StaffUser.username == username))
         if user is None or user.disabled:
-            typer.secho(f"Compte « {username} » introuvable ou désactivé : créez-le avec "
-                        "`citizenwatt admin staff`.", fg="red", err=True)
+            typer.secho(_("Account \"{name}\" not found or disabled: create it with "
+                          "`citizenwatt admin staff`.", name=username), fg="red", err=True)
             raise typer.Exit(1)
-        _, token = create_token(db, user, "api", name[:60])
+        _row, token = create_token(db, user, "api", name[:60])
         db.commit()
-        typer.echo(f"Jeton d'API de « {username} » ({user.role}), affiché une seule fois : {token}")
+        typer.echo(_("API token of \"{name}\" ({role}), shown only once: {token}",
+                     name=username, role=user.role, token=token))
 
 
-@admin_app.command("household")
+@admin_app.command("household", help=N_("Create a household (and install a meter there); show its secret link only once."))
 def add_household(
     deployment: str, name: str,
-    meter: Annotated[Optional[str], typer.Option(help="Compteur à installer dans ce foyer.")] = None,
-    since: Annotated[Optional[str], typer.Option(help="Date d'installation du compteur (AAAA-MM-JJ), aujourd'hui par défaut.")] = None,
-    profile: Annotated[str, typer.Option(help="Profil pour comparer les foyers semblables.")] = "",
+    meter: Annotated[Optional[str], typer.Option(help=N_("Meter to install in this household."))] = None,
+    since: Annotated[Optional[str], typer.Option(help=N_("Date the meter is installed (YYYY-MM-DD), today by default."))] = None,
+    profile: Annotated[str, typer.Option(help=N_("Profile used to compare similar households."))] = "",
     data_dir: DataDir = None,
 ) -> None:
-    """Crée un foyer (et y installe un compteur) ; affiche son lien secret une seule fois."""
     from datetime import date
 
     from sqlalchemy import select
@@ -174,7 +171,8 @@ def add_household(
     with _session(data_dir) as db:
         dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
         if dep is None:
-            typer.secho(f"Déploiement « {deployment} » introuvable.", fg="red", err=True)
+            typer.secho(_("Deployment \"{name}\" not found: create it with "
+                          "`citizenwatt admin deployment`.", name=deployment), fg="red", err=True)
             raise typer.Exit(1)
         try:
             hh, token = create_household(db, dep, name, profile=profile)
@@ -184,8 +182,8 @@ def add_household(
         except ApiError as e:
             _fail(e)
         except ValueError:
-            typer.secho("Date invalide : utilisez AAAA-MM-JJ.", fg="red", err=True)
+            typer.secho(_("Invalid date: use YYYY-MM-DD."), fg="red", err=True)
             raise typer.Exit(2)
         db.commit()
-        typer.echo(f"Foyer {hh.id} « {hh.name} » créé. Son lien secret (à donner au foyer, "
-                   f"affiché une seule fois) : /h/{token}")
+        typer.echo(_("Household {id} \"{name}\" created. Its secret link (to give to the "
+                     "household, shown only once): /h/{token}", id=hh.id, name=hh.name, token=token))

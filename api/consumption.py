@@ -8,6 +8,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from citizenwatt.i18n import N_
 from citizenwatt.store.port import ChannelReading, ReadingStore
 
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, snap_range, totals
@@ -31,11 +32,11 @@ def known_zones() -> frozenset[str]:
 def zone(name: str) -> ZoneInfo:
     """The IANA zone `name` (Europe/Paris, UTC...), else a 422 saying to use such a name."""
     if name not in known_zones():
-        raise ApiError(422, "err.timezone", value=name[:60])
+        raise ApiError(422, "timezone", N_("The time zone \"{value}\" is unknown: use a name such as Europe/Paris."), value=name[:60])
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
-        raise ApiError(422, "err.timezone", value=name[:60]) from None
+        raise ApiError(422, "timezone", N_("The time zone \"{value}\" is unknown: use a name such as Europe/Paris."), value=name[:60]) from None
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def live_power(store: ReadingStore, meter_id: str, now_s: float,
                settings: ApiSettings) -> LivePower:
     rows = store.latest(meter_id)
     if not rows:
-        raise ApiError(404, "err.meter_unknown", meter_id=meter_id)
+        raise ApiError(404, "meter_unknown", N_("Meter \"{meter_id}\" has not sent anything yet. Check its id, or wait for its first reading."), meter_id=meter_id)
     ts = max(r.ts_utc for r in rows)
     age = max(0.0, now_s - ts)
     return LivePower(meter_id=meter_id, ts_utc=ts, age_s=age, stale=age > settings.stale_after_s,
@@ -63,10 +64,10 @@ def check_dates(start: date, end: date) -> None:
     """Both days within the supported years, and in order; 422 with a sentence otherwise."""
     for d in (start, end):
         if not MIN_DATE <= d <= MAX_DATE:
-            raise ApiError(422, "err.date_bounds", value=d.isoformat(),
+            raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=d.isoformat(),
                            min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat())
     if end < start:
-        raise ApiError(422, "err.range_order", start=start.isoformat(), end=end.isoformat())
+        raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): swap them."), start=start.isoformat(), end=end.isoformat())
 
 
 def check_range(start: date, end: date, resolution: Resolution, settings: ApiSettings) -> None:
@@ -75,7 +76,7 @@ def check_range(start: date, end: date, resolution: Resolution, settings: ApiSet
     days = (e - s).days + 1
     limit = settings.max_hour_range_days if resolution == "hour" else settings.max_day_range_days
     if days > limit:
-        raise ApiError(422, "err.range_too_long", days=days, resolution=resolution,
+        raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month)."), days=days, resolution=resolution,
                        max_days=limit)
 
 

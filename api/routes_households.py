@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from citizenwatt.firmware import wire
 
+from citizenwatt.i18n import N_
+
 from . import admin
 from .auth import Principal, get_db, load_household, principal, require_staff
 from .comparison import compare
@@ -41,7 +43,7 @@ Res = Annotated[Literal["hour", "day", "week", "month"], Query(description="Buck
 
 def hid_param(household_id: int) -> int:
     if not 0 < household_id < 2 ** 31:
-        raise ApiError(404, "err.household_unknown", household_id=household_id)
+        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
     return household_id
 
 
@@ -301,7 +303,7 @@ def comparison(request: Request, household_id: HidDep, db: Db, who: Who, start: 
     start, end = default_range(request, hh, start, end, days_back=30)
     check_range(start, end, "day", request.app.state.settings)
     if (end - start).days > 366:
-        raise ApiError(422, "err.range_too_long", days=(end - start).days + 1, resolution="day",
+        raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month)."), days=(end - start).days + 1, resolution="day",
                        max_days=367)
     c = compare(db, request.app.state.store, hh, start, end)
     return ComparisonOut(household_id=hh.id, start=start, end=end, min_group=MIN_GROUP, **c.__dict__)
@@ -325,7 +327,7 @@ def delete(request: Request, household_id: HidDep, db: Db, who: Who,
     if who.household_id is None:
         require_staff(who, hh.deployment_id, "leader")
     if confirm != hh.name:
-        raise ApiError(422, "err.confirm_name", name=hh.name)
+        raise ApiError(422, "confirm_name", N_("To confirm the deletion, type the household's name exactly: \"{name}\"."), name=hh.name)
     series = admin.delete_household(db, request.app.state.store, hh)
     db.commit()
     return DeletedOut(household_id=household_id, deleted=True, readings_deleted=series)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from citizenwatt.firmware import wire
 
+from citizenwatt.i18n import N_
+
 from .auth import Principal, get_db, principal
 from .consumption import energy, live_power, local_today, zone
 from .energy import Bucket
@@ -40,12 +42,12 @@ def check_meter_access(request: Request, db: Session, who: Principal, meter_id: 
     if open_mode(request, db):
         return
     if who.anonymous:
-        raise ApiError(401, "err.auth_required")
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
     if who.user is None:
-        raise ApiError(403, "err.staff_only")
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
     m = db.get(Meter, meter_id)
     if not who.staff_can(m.deployment_id if m else None, "viewer"):
-        raise ApiError(404, "err.meter_unknown", meter_id=meter_id)
+        raise ApiError(404, "meter_unknown", N_("Meter \"{meter_id}\" has not sent anything yet. Check its id, or wait for its first reading."), meter_id=meter_id)
 
 
 def visible_meter_ids(request: Request, db: Session, who: Principal) -> set[str] | None:
@@ -53,9 +55,9 @@ def visible_meter_ids(request: Request, db: Session, who: Principal) -> set[str]
     if open_mode(request, db):
         return None
     if who.anonymous:
-        raise ApiError(401, "err.auth_required")
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
     if who.user is None:
-        raise ApiError(403, "err.staff_only")
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
     if who.user.deployment_id is None and not who.user.disabled:
         return None
     return set(db.scalars(select(Meter.id).where(Meter.deployment_id == who.user.deployment_id)))

@@ -18,6 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citizenwatt.i18n import (
+    N_,
+    _,
+    format_date,
+    format_duration,
+    format_energy,
+    format_month,
+    format_number,
+    format_power,
+    format_quantity,
+)
+
 from . import admin
 from .auth import SESSION_COOKIE, SESSION_TTL_S, Principal, get_db, household_from_link, principal
 from .charts import bar_chart
@@ -26,12 +38,11 @@ from .consumption import MAX_DATE, MIN_DATE, energy, local_today, zone
 from .energy import Bucket
 from .errors import ApiError
 from .household_data import household_buckets, household_live, household_zone
-from .i18n import format_age, format_energy, format_number, format_power, request_lang, t
+from .i18n import request_lang
 from .models import Deployment, Household, StaffToken, now_utc
 from .routes_households import energy_csv_text, savings_for
 from .routes_meters import MeterId, check_meter_access, open_mode
 from .staff_view import meter_rows
-from .texts import fmt_date
 
 router = APIRouter(include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
@@ -39,7 +50,7 @@ Who = Annotated[Principal, Depends(principal)]
 
 
 def render(request: Request, template: str, lang: str, status: int = 200, **context) -> HTMLResponse:
-    context.update(lang=lang, t=lambda k, **p: t(lang, k, **p))
+    context.update(lang=lang)
     return request.app.state.templates.TemplateResponse(request, template, context,
                                                         status_code=status)
 
@@ -48,7 +59,7 @@ def today_context(request: Request, lang: str, buckets: list[Bucket], total_wh: 
     now = request.app.state.clock()
     past_gaps = sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= now)
     return {"chart": bar_chart(buckets, lang, chart_id="today-chart", now_utc=now),
-            "total": None if total_wh is None else format_energy(total_wh, lang),
+            "total": None if total_wh is None else format_energy(total_wh, lang=lang),
             "past_gaps": past_gaps}
 
 
@@ -56,10 +67,10 @@ def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, chann
     """channels: (name, power_w, sub) tuples."""
     if ts is None:
         return None
-    age = format_age(now - ts, lang)
-    return {"power": format_power(power_w, lang), "age": t(lang, "live.updated", age=age),
-            "stale": now - ts > stale_after_s, "stale_text": t(lang, "live.stale", age=age),
-            "channels": [(n, format_power(p, lang)) for n, p, _ in channels]
+    age = format_duration(now - ts, lang=lang)
+    return {"power": format_power(power_w, lang=lang), "age": _("Measured {age} ago", lang=lang, age=age),
+            "stale": now - ts > stale_after_s, "stale_text": _("No reading for {age}: the meter may be unplugged or out of Wi-Fi range.", lang=lang, age=age),
+            "channels": [(n, format_power(p, lang=lang)) for n, p, _sub in channels]
             if len(channels) > 1 else []}
 
 
@@ -79,7 +90,7 @@ def home(request: Request, db: Db, who: Who):
             return RedirectResponse(f"/staff?lang={lang}", status_code=303)
         return render(request, "landing.html", lang)
     now = request.app.state.clock()
-    meters = [{"meter_id": m.meter_id, "age": format_age(now - m.last_ts_utc, lang),
+    meters = [{"meter_id": m.meter_id, "age": format_duration(now - m.last_ts_utc, lang=lang),
                "state": (m.status or {}).get("state")} for m in request.app.state.store.meters()]
     return render(request, "meters.html", lang, meters=meters, switch_url=other_lang(request, lang))
 
@@ -101,9 +112,9 @@ def meter_page(request: Request, meter_id: MeterId, db: Db, who: Who):
     now = state.clock()
     live = live_context(lang, now, state.settings.stale_after_s, sum(r.power_w for r in rows),
                         max((r.ts_utc for r in rows), default=None),
-                        [(t(lang, "live.channel", n=r.channel + 1), r.power_w, False) for r in rows])
+                        [(_("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False) for r in rows])
     return render(request, "household.html", lang, **_meter_today(request, meter_id, lang),
-                  title=t(lang, "page.title"), subtitle=meter_id, live=live, nav=None,
+                  title=_("My electricity use", lang=lang), subtitle=meter_id, live=live, nav=None,
                   live_url=f"/api/v1/meters/{meter_id}/live", auth="",
                   chart_url=f"/m/{meter_id}/today?lang={lang}", settings=state.settings,
                   switch_url=other_lang(request, lang))
@@ -128,23 +139,24 @@ class HouseholdCtx:
 def by_link(request: Request, token: str, db: Db) -> HouseholdCtx:
     hh = household_from_link(db, token)
     if hh is None:
-        raise ApiError(404, "err.bad_token")
+        raise ApiError(404, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
     return HouseholdCtx(hh, f"/h/{token}", token)
 
 
 def by_staff(request: Request, household_id: int, db: Db, who: Who) -> HouseholdCtx:
     if who.user is None:
-        raise ApiError(401, "err.auth_required")
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
     hh = db.get(Household, household_id) if 0 < household_id < 2 ** 31 else None
     if hh is None or not who.staff_can(hh.deployment_id, "viewer"):
-        raise ApiError(404, "err.household_unknown", household_id=household_id)
+        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
     return HouseholdCtx(hh, f"/staff/households/{hh.id}", "")
 
 
 def nav(ctx: HouseholdCtx, lang: str, current: str) -> list[tuple[str, str, bool]]:
-    items = [("", "nav.live"), ("/history", "nav.history"), ("/savings", "nav.savings"),
-             ("/compare", "nav.compare"), ("/data", "nav.data")]
-    return [(f"{ctx.base}{p}?lang={lang}", t(lang, k), k == current) for p, k in items]
+    items = [("", "live", N_("Live")), ("/history", "history", N_("History")),
+             ("/savings", "savings", N_("Savings")), ("/compare", "compare", N_("Compare")),
+             ("/data", "data", N_("My data"))]
+    return [(f"{ctx.base}{p}?lang={lang}", _(label, lang=lang), k == current) for p, k, label in items]
 
 
 def view_live(request: Request, ctx: HouseholdCtx, db: Session):
@@ -157,10 +169,10 @@ def view_live(request: Request, ctx: HouseholdCtx, db: Session):
     buckets, total = household_buckets(state.store, hh, today, today, "hour")
     lv = household_live(state.store, hh, now)
     live = live_context(lang, now, state.settings.stale_after_s, lv.power_w or 0.0, lv.ts_utc,
-                        [(c.label or t(lang, "live.channel", n=c.channel + 1), c.power_w, c.sub)
+                        [(c.label or _("Clamp {n}", lang=lang, n=c.channel + 1), c.power_w, c.sub)
                          for c in lv.channels])
     return render(request, "household.html", lang, **today_context(request, lang, buckets, total.energy_wh),
-                  title=hh.name, subtitle=None, live=live, nav=nav(ctx, lang, "nav.live"),
+                  title=hh.name, subtitle=None, live=live, nav=nav(ctx, lang, "live"),
                   live_url=f"/api/v1/households/{hh.id}/live", auth=ctx.auth,
                   chart_url=f"{ctx.base}/today?lang={lang}", settings=state.settings,
                   switch_url=other_lang(request, lang))
@@ -182,9 +194,9 @@ def _parse_day(value: str | None, default: date) -> date:
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        raise ApiError(422, "err.param", name="date", detail="AAAA-MM-JJ / YYYY-MM-DD") from None
+        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="date", detail="AAAA-MM-JJ / YYYY-MM-DD") from None
     if not MIN_DATE <= d <= MAX_DATE:
-        raise ApiError(422, "err.date_bounds", value=d.isoformat(), min=MIN_DATE.isoformat(),
+        raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=d.isoformat(), min=MIN_DATE.isoformat(),
                        max=MAX_DATE.isoformat())
     return d
 
@@ -193,19 +205,19 @@ def view_history(request: Request, ctx: HouseholdCtx, db: Session):
     lang = request_lang(request)
     view = request.query_params.get("view", "day")
     if view not in ("day", "month", "year"):
-        raise ApiError(422, "err.param", name="view", detail="day | month | year")
+        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="view", detail="day | month | year")
     tz = household_zone(ctx.hh)
     today = local_today(request.app.state.clock(), tz)
     d = _parse_day(request.query_params.get("date"), today)
     if view == "day":
         start = end = d
         res, prev, nxt, fmt = "hour", d - timedelta(days=1), d + timedelta(days=1), ("%H", "%H:%M", 3)
-        heading = fmt_date(d, lang)
+        heading = format_date(d, lang=lang)
     elif view == "month":
         start = d.replace(day=1)
         end = start.replace(day=calendar.monthrange(d.year, d.month)[1])
         res, prev, nxt, fmt = "day", start - timedelta(days=1), end + timedelta(days=1), ("%d", "%d/%m", 5)
-        heading = t(lang, "history.month_heading", month=t(lang, f"month.{d.month}"), year=d.year)
+        heading = format_month(d, lang=lang)
     else:
         start, end = date(d.year, 1, 1), date(d.year, 12, 31)
         res, prev, nxt, fmt = "month", date(d.year - 1, 1, 1), date(d.year + 1, 1, 1), ("%m", "%m/%Y", 1)
@@ -218,11 +230,11 @@ def view_history(request: Request, ctx: HouseholdCtx, db: Session):
     chart = bar_chart(buckets, lang, label_every=fmt[2], label_format=fmt[0], title_format=fmt[1],
                       chart_id="history-chart", now_utc=request.app.state.clock())
     link = lambda v, day: f"{ctx.base}/history?view={v}&date={day.isoformat()}&lang={lang}"  # noqa: E731
-    rows = [(b.start_local.strftime(fmt[1]), "—" if b.energy_wh is None else format_energy(b.energy_wh, lang))
+    rows = [(b.start_local.strftime(fmt[1]), "—" if b.energy_wh is None else format_energy(b.energy_wh, lang=lang))
             for b in buckets]
-    return render(request, "history.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "nav.history"),
+    return render(request, "history.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "history"),
                   view=view, heading=heading, chart=chart, rows=rows,
-                  total=None if total.energy_wh is None else format_energy(total.energy_wh, lang),
+                  total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
                   gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= request.app.state.clock()),
                   views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
                   prev_url=link(view, prev) if prev else None, next_url=link(view, nxt) if nxt else None,
@@ -241,9 +253,9 @@ def _period(request: Request, tz, days_back: int = 30,
         default_start = not_before
     start = _parse_day(request.query_params.get("start"), default_start)
     if end < start:
-        raise ApiError(422, "err.range_order", start=start.isoformat(), end=end.isoformat())
+        raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): swap them."), start=start.isoformat(), end=end.isoformat())
     if (end - start).days > 366:
-        raise ApiError(422, "err.range_too_long", days=(end - start).days + 1, resolution="day", max_days=367)
+        raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month)."), days=(end - start).days + 1, resolution="day", max_days=367)
     return start, end
 
 
@@ -255,16 +267,16 @@ def view_savings(request: Request, ctx: HouseholdCtx, db: Session):
     s, method = savings_for(request, db, hh, start, end, lang)
     fig = None
     if s.status == "ok":
-        fig = {"kwh": format_number(s.saved_kwh, lang, 1) + "\u00a0kWh",
-               "pct": None if s.saved_pct is None else format_number(s.saved_pct, lang, 0) + "\u00a0%",
-               "eur": None if s.saved_eur is None else format_number(s.saved_eur, lang, 2) + "\u00a0€",
-               "co2": format_number(s.saved_kg_co2, lang, 1) + "\u00a0kg",
+        fig = {"kwh": format_quantity(s.saved_kwh, "kWh", 1, lang=lang),
+               "pct": None if s.saved_pct is None else format_quantity(s.saved_pct, "%", 0, lang=lang),
+               "eur": None if s.saved_eur is None else format_quantity(s.saved_eur, "€", 2, lang=lang),
+               "co2": format_quantity(s.saved_kg_co2, "kg", 1, lang=lang),
                "positive": s.saved_kwh >= 0}
-    return render(request, "savings.html", lang, title=hh.name, nav=nav(ctx, lang, "nav.savings"),
-                  period=t(lang, "period", start=fmt_date(start, lang), end=fmt_date(end, lang)),
+    return render(request, "savings.html", lang, title=hh.name, nav=nav(ctx, lang, "savings"),
+                  period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
                   start=start, end=end, fig=fig, method=method, savings_status=s.status,
-                  co2_source=hh.deployment.co2_source,
-                  co2_factor=format_number(hh.deployment.co2_g_per_kwh, lang, 0),
+                  co2_source=_(hh.deployment.co2_source, lang=lang),
+                  co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
                   form_action=ctx.base + "/savings", switch_url=other_lang(request, lang))
 
 
@@ -273,18 +285,18 @@ def view_compare(request: Request, ctx: HouseholdCtx, db: Session):
     hh = ctx.hh
     start, end = _period(request, household_zone(hh))
     c = compare(db, request.app.state.store, hh, start, end)
-    k = lambda v: None if v is None else format_number(v, lang, 1) + "\u00a0kWh"  # noqa: E731
-    return render(request, "compare.html", lang, title=hh.name, nav=nav(ctx, lang, "nav.compare"),
-                  period=t(lang, "period", start=fmt_date(start, lang), end=fmt_date(end, lang)),
+    k = lambda v: None if v is None else format_quantity(v, "kWh", 1, lang=lang)  # noqa: E731
+    return render(request, "compare.html", lang, title=hh.name, nav=nav(ctx, lang, "compare"),
+                  period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
                   start=start, end=end, c=c, own=k(c.own_kwh_per_day), median=k(c.median_kwh_per_day),
-                  diff=None if c.difference_pct is None else format_number(abs(c.difference_pct), lang, 0),
+                  diff=None if c.difference_pct is None else format_number(abs(c.difference_pct), 0, lang=lang),
                   min_group=MIN_GROUP, form_action=ctx.base + "/compare",
                   switch_url=other_lang(request, lang))
 
 
 def view_data(request: Request, ctx: HouseholdCtx, db: Session):
     lang = request_lang(request)
-    return render(request, "data.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "nav.data"),
+    return render(request, "data.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "data"),
                   export_url=f"{ctx.base}/export.json", name=ctx.hh.name,
                   csv_url=f"{ctx.base}/energy.csv?resolution=day",
                   delete_url=f"{ctx.base}/delete?lang={lang}", can_delete=bool(ctx.auth),
@@ -303,7 +315,7 @@ def view_csv(request: Request, ctx: HouseholdCtx, db: Session):
     q = request.query_params
     res = q.get("resolution", "day")
     if res not in ("hour", "day", "week", "month"):
-        raise ApiError(422, "err.param", name="resolution", detail="hour | day | week | month")
+        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="resolution", detail="hour | day | week | month")
     tz = household_zone(ctx.hh)
     today = local_today(request.app.state.clock(), tz)
     end = _parse_day(q.get("end"), today)
@@ -349,10 +361,10 @@ async def delete_household_page(request: Request, token: str, db: Db):
     fields = await form_fields(request)
     if fields.get("confirm", "").strip() != ctx.hh.name:
         return render(request, "data.html", lang, status=422, title=ctx.hh.name,
-                      nav=nav(ctx, lang, "nav.data"), export_url=f"{ctx.base}/export.json",
+                      nav=nav(ctx, lang, "data"), export_url=f"{ctx.base}/export.json",
                       csv_url=f"{ctx.base}/energy.csv?resolution=day", name=ctx.hh.name,
                       delete_url=f"{ctx.base}/delete?lang={lang}", can_delete=True,
-                      error=t(lang, "err.confirm_name", name=ctx.hh.name),
+                      error=_("To confirm the deletion, type the household's name exactly: \"{name}\".", lang=lang, name=ctx.hh.name),
                       switch_url=other_lang(request, lang))
     series = admin.delete_household(db, request.app.state.store, ctx.hh)
     db.commit()
@@ -373,7 +385,7 @@ async def login_submit(request: Request, db: Db):
     f = await form_fields(request)
     token = admin.login(db, f.get("username", "")[:60], f.get("password", "")[:200])
     if token is None:
-        return render(request, "login.html", lang, status=401, error=t(lang, "err.login"),
+        return render(request, "login.html", lang, status=401, error=_("Wrong username or password. Try again, or ask an administrator to reset your account.", lang=lang),
                       switch_url=other_lang(request, lang))
     db.commit()
     r = RedirectResponse(f"/staff?lang={lang}", status_code=303)
@@ -410,7 +422,7 @@ def staff_page(request: Request, db: Db, who: Who):
     for dep in db.scalars(q):
         meters = meter_rows(db, request.app.state.store, dep, now, request.app.state.settings.stale_after_s)
         for m in meters:
-            m["age"] = "—" if m["last_seen_age_s"] is None else format_age(m["last_seen_age_s"], lang)
+            m["age"] = "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
         households = [{"id": h.id, "name": h.name, "profile": h.profile,
                        "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
                        "link": any(x.revoked_utc is None for x in h.links)}

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from citizenwatt.firmware import wire
 
+from citizenwatt.i18n import N_
+
 from . import admin
 from .auth import Principal, get_db, principal, require_staff
 from .consumption import MAX_DATE, MIN_DATE, local_today, zone
@@ -77,19 +79,19 @@ def register(request: Request, response: Response, body: RegisterIn, db: Db, who
         require_staff(who, None)  # 401 without credentials, 403 with a household link
     deployment_id = body.deployment_id or who.user.deployment_id
     if deployment_id is None:
-        raise ApiError(422, "err.register_deployment")
+        raise ApiError(422, "register_deployment", N_("Your account sees every deployment: say which one with \"deployment_id\", or use the token of an account of that deployment (leader role)."))
     dep = load_deployment(db, who, deployment_id, "leader")
     ids = [ch.id for ch in body.channels]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
-        raise ApiError(422, "err.channel_twice", channel=twice[0])
+        raise ApiError(422, "channel_twice", N_("Channel {channel} is given twice: send each channel once, with its label."), channel=twice[0])
     tz_name = body.household.timezone
     if tz_name is not None and tz_name != dep.timezone:
         zone(tz_name)
-        raise ApiError(422, "err.household_timezone", value=tz_name, deployment_tz=dep.timezone)
+        raise ApiError(422, "household_timezone", N_("This deployment's households live on {deployment_tz} time, not {value}: send that time zone (or none), or register the household in a deployment with that time zone."), value=tz_name, deployment_tz=dep.timezone)
     day = body.from_date or local_today(request.app.state.clock(), zone(dep.timezone))
     if not MIN_DATE <= day <= MAX_DATE:
-        raise ApiError(422, "err.date_bounds", value=day.isoformat(), min=MIN_DATE.isoformat(),
+        raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=day.isoformat(), min=MIN_DATE.isoformat(),
                        max=MAX_DATE.isoformat())
 
     meter = admin.register_meter(db, dep, body.meter_id)
@@ -104,7 +106,7 @@ def register(request: Request, response: Response, body: RegisterIn, db: Db, who
                                                       MeterAssignment.valid_to.is_(None)))
     if current is not None and current.household_id != hh.id:
         other = db.get(Household, current.household_id)
-        raise ApiError(409, "err.meter_in_household", meter_id=meter.id, household=other.name,
+        raise ApiError(409, "meter_in_household", N_("Meter \"{meter_id}\" already measures household \"{household}\" (since {day}). Check the household reference; to move the meter, use POST /api/v1/households/<household>/meters with the date of the move."), meter_id=meter.id, household=other.name,
                        household_id=other.id, day=current.valid_from.isoformat())
     created = current is None
     if created:

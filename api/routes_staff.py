@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from citizenwatt.firmware import wire
 
+from citizenwatt.i18n import N_
+
 from . import admin
 from .auth import Principal, get_db, load_household, principal, require_staff
 from .errors import ERROR_RESPONSES, ApiError
@@ -33,7 +35,7 @@ def load_deployment(db: Session, who: Principal, deployment_id: int, role: str) 
     require_staff(who, deployment_id, role)
     dep = db.get(Deployment, deployment_id)
     if dep is None:
-        raise ApiError(404, "err.deployment_unknown", deployment_id=deployment_id)
+        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=deployment_id)
     return dep
 
 
@@ -73,9 +75,9 @@ def dep_out(d: Deployment) -> DeploymentOut:
 @router.get("/deployments", response_model=list[DeploymentOut], summary="Deployments you can see")
 def list_deployments(db: Db, who: Who) -> list[DeploymentOut]:
     if who.anonymous:
-        raise ApiError(401, "err.auth_required")
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
     if who.user is None:
-        raise ApiError(403, "err.staff_only")
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
     q = select(Deployment).order_by(Deployment.id)
     if who.user.deployment_id is not None:
         q = q.where(Deployment.id == who.user.deployment_id)
@@ -154,7 +156,7 @@ def put_channel(meter_id: Annotated[str, Path(pattern=METER_ID_PATTERN, max_leng
         require_staff(who, None)
     m = db.get(Meter, meter_id)
     if m is None or not who.staff_can(m.deployment_id, "viewer"):
-        raise ApiError(404, "err.meter_not_registered", meter_id=meter_id)
+        raise ApiError(404, "meter_not_registered", N_("Meter \"{meter_id}\" is not registered in this deployment: register it first."), meter_id=meter_id)
     require_staff(who, m.deployment_id, "leader")
     c = admin.set_channel(db, m, channel, body.label, body.role)
     db.commit()
@@ -198,11 +200,11 @@ class LinkOut(BaseModel):
 def check_baseline(start: date | None, end: date | None) -> None:
     from .consumption import check_dates
     if (start is None) != (end is None):
-        raise ApiError(422, "err.baseline_pair")
+        raise ApiError(422, "baseline_pair", N_("Give both the start and the end of the baseline period, or neither."))
     if start and end:
         check_dates(start, end)
         if (end - start).days > 731:
-            raise ApiError(422, "err.range_too_long", days=(end - start).days + 1,
+            raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month)."), days=(end - start).days + 1,
                            resolution="day", max_days=732)
 
 
@@ -236,7 +238,7 @@ def patch_household(household_id: HidDep, body: HouseholdPatch, db: Db, who: Who
     fields = body.model_dump(exclude_unset=True)
     if None in (fields.get("name", ""), fields.get("tariff_option", ""), fields.get("profile", ""),
                 fields.get("offpeak_start_h", 0), fields.get("offpeak_end_h", 0)):
-        raise ApiError(422, "err.param", name="null", detail="null")
+        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="null", detail="null")
     if "baseline_start" in fields or "baseline_end" in fields:
         check_baseline(fields.get("baseline_start", hh.baseline_start),
                        fields.get("baseline_end", hh.baseline_end))
@@ -274,7 +276,7 @@ def assign_meter(household_id: HidDep, body: AssignIn, db: Db, who: Who) -> Hous
     from .consumption import MAX_DATE, MIN_DATE
     hh = staff_household(db, who, household_id, "leader")
     if not MIN_DATE <= body.valid_from <= MAX_DATE:
-        raise ApiError(422, "err.date_bounds", value=body.valid_from.isoformat(),
+        raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=body.valid_from.isoformat(),
                        min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat())
     admin.assign_meter(db, hh, body.meter_id, body.valid_from)
     db.commit()
@@ -312,12 +314,12 @@ def list_tariffs(deployment_id: Did, db: Db, who: Who) -> list[TariffOut]:
 def add_tariff(deployment_id: Did, body: TariffIn, db: Db, who: Who) -> TariffOut:
     dep = load_deployment(db, who, deployment_id, "leader")
     if body.option == "base" and body.base_eur_per_kwh is None:
-        raise ApiError(422, "err.tariff_prices", option="base", fields="base_eur_per_kwh")
+        raise ApiError(422, "tariff_prices", N_("A \"{option}\" tariff needs: {fields}."), option="base", fields="base_eur_per_kwh")
     if body.option == "hphc" and (body.peak_eur_per_kwh is None or body.offpeak_eur_per_kwh is None):
-        raise ApiError(422, "err.tariff_prices", option="hphc",
+        raise ApiError(422, "tariff_prices", N_("A \"{option}\" tariff needs: {fields}."), option="hphc",
                        fields="peak_eur_per_kwh, offpeak_eur_per_kwh")
     if body.valid_to is not None and body.valid_to <= body.valid_from:
-        raise ApiError(422, "err.range_order", start=body.valid_from.isoformat(),
+        raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): swap them."), start=body.valid_from.isoformat(),
                        end=body.valid_to.isoformat())
     t = Tariff(deployment_id=dep.id, **body.model_dump())
     db.add(t)
@@ -362,7 +364,9 @@ class StaffIn(BaseModel):
 @router.get("/staff/me", response_model=StaffOut, summary="Who you are (staff)")
 def me(who: Who) -> StaffOut:
     if who.user is None:
-        raise ApiError(401 if who.anonymous else 403, "err.auth_required" if who.anonymous else "err.staff_only")
+        if who.anonymous:
+            raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
     u = who.user
     return StaffOut(id=u.id, username=u.username, role=u.role, deployment_id=u.deployment_id)
 
@@ -382,10 +386,10 @@ def list_staff(db: Db, who: Who) -> list[StaffOut]:
 def add_staff(body: StaffIn, db: Db, who: Who) -> StaffOut:
     me_ = require_staff(who, body.deployment_id, "admin")
     if me_.deployment_id is not None and body.deployment_id != me_.deployment_id:
-        raise ApiError(403, "err.role", role="admin")
+        raise ApiError(403, "role", N_("Your account does not have the required role ({role}). Ask an administrator."), role="admin")
     dep = db.get(Deployment, body.deployment_id) if body.deployment_id else None
     if body.deployment_id and dep is None:
-        raise ApiError(404, "err.deployment_unknown", deployment_id=body.deployment_id)
+        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=body.deployment_id)
     u = admin.create_staff(db, body.username, body.password, body.role, dep)
     db.commit()
     return StaffOut(id=u.id, username=u.username, role=u.role, deployment_id=u.deployment_id)
@@ -404,7 +408,9 @@ class TokenOut(BaseModel):
 
 def _me(who: Principal) -> StaffUser:
     if who.user is None:
-        raise ApiError(401 if who.anonymous else 403, "err.auth_required" if who.anonymous else "err.staff_only")
+        if who.anonymous:
+            raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
     return who.user
 
 
@@ -430,7 +436,7 @@ def revoke_token(token_id: Annotated[int, Path(ge=1, lt=2 ** 31)], db: Db, who: 
     u = _me(who)
     tok = db.get(StaffToken, token_id)
     if tok is None or tok.user_id != u.id or tok.kind != "api":
-        raise ApiError(404, "err.token_unknown")
+        raise ApiError(404, "token_unknown", N_("No such token among yours."))
     tok.revoked_utc = now_utc()
     db.commit()
     return {"id": token_id, "revoked": True}

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable
 
+from citizenwatt.i18n import N_
+
 from .models import Tariff
 from .savings import DayPrice
 
@@ -22,10 +24,11 @@ DEFAULT_TARIFFS = (
 # Consumption-mix footprint factors for France are about 50-80 gCO2eq/kWh; RTE reports
 # about 22 g/kWh for the electricity produced in 2024. A deployment sets its own.
 DEFAULT_CO2_G_PER_KWH = 60.0
-DEFAULT_CO2_SOURCE = ("Valeur par défaut du projet : milieu de la fourchette 50-80 gCO2e/kWh des "
-                      "facteurs d'empreinte du mix de consommation français (RTE : environ "
-                      "22 g/kWh pour l'électricité produite en 2024). Remplacez-la par le "
-                      "facteur que votre association retient.")
+# The default source, stored as its English sentence: the pages say it in the reader's language.
+DEFAULT_CO2_SOURCE = N_("Project default: middle of the 50-80 gCO2e/kWh range of the footprint "
+                        "factors of the French consumption mix (RTE: about 22 g/kWh for the "
+                        "electricity produced in 2024). Replace it with the factor your "
+                        "association uses.")
 
 
 def default_tariffs(deployment_id: int | None = None) -> list[Tariff]:

@@ -9,13 +9,35 @@ import typer
 from typer.core import TyperGroup
 
 from citizenwatt.errors import CitizenWattError
+from citizenwatt.i18n import N_, _, lang_scope, localise_command
 
 
-class _Commands(TyperGroup):
-    """The root command: an error of the project that reaches it is printed as its sentence
-    and next step, with the error's exit code, never as a traceback."""
+def _lang_in(args: list[str]) -> str | None:
+    """The value of --lang anywhere on the command line (help and errors need it before
+    click has parsed anything)."""
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+class CitizenWattGroup(TyperGroup):
+    """The root command: speaks --lang / CITIZENWATT_LANG (French by default) in its output,
+    its help texts and click's own messages (usage, errors, headings)."""
+
+    def main(self, args=None, prog_name=None, **kwargs):  # type: ignore[override]
+        import sys
+
+        args = list(sys.argv[1:] if args is None else args)
+        with lang_scope(_lang_in(args)):
+            localise_command(self)
+            return super().main(args=args, prog_name=prog_name or "citizenwatt", **kwargs)
 
     def invoke(self, ctx):
+        # an error of the project that reaches the root is its sentence and next step, with
+        # the error's exit code, never a traceback
         try:
             return super().invoke(ctx)
         except CitizenWattError as e:
@@ -24,23 +46,25 @@ class _Commands(TyperGroup):
 
 
 app = typer.Typer(
-    cls=_Commands,
     name="citizenwatt",
-    help="Citizen Watt : compteur d'électricité libre (démo, collecteur, API, atelier, guide).",
+    cls=CitizenWattGroup,
+    help=N_("Citizen Watt: an open-source electricity meter (demo, collector, API, workshop, guide)."),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
 @app.callback()
-def _root() -> None:
-    """Citizen Watt : compteur d'électricité libre."""
+def _root(lang: Annotated[Optional[str], typer.Option(
+        "--lang", help=N_("Language of the messages: fr (default) or en (also CITIZENWATT_LANG)."))] = None,
+          ) -> None:
+    pass  # --lang is read before parsing, by CitizenWattGroup.main
 
 
-@app.command()
+@app.command(help=N_("Show the version."))
 def version() -> None:
-    """Affiche la version."""
     from citizenwatt import __version__
 
     typer.echo(__version__)
@@ -65,22 +89,21 @@ def _settings(config: Path | None, **overrides):
         raise typer.Exit(2)
 
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Fichier TOML de réglages.")]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Dossier des données.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help=N_("TOML settings file."))]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help=N_("Data folder."))]
 
 
-@app.command()
+@app.command(help=N_("Run the whole system on this machine: simulated meters, MQTT, collector, API, household page."))
 def demo(
-    meters: Annotated[int, typer.Option(min=1, max=50, help="Nombre de compteurs simulés.")] = 3,
-    interval: Annotated[float, typer.Option(min=0.5, max=600, help="Secondes entre deux relevés.")] = 5.0,
-    speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Accélération de l'horloge simulée, jusqu'à rattraper l'heure réelle.")] = 1.0,
-    port: Annotated[Optional[int], typer.Option(help="Port de l'API (8000 par défaut, un autre s'il est pris).")] = None,
-    history: Annotated[bool, typer.Option(help="Au premier lancement, rejouer la journée depuis minuit.")] = True,
+    meters: Annotated[int, typer.Option(min=1, max=50, help=N_("Number of simulated meters."))] = 3,
+    interval: Annotated[float, typer.Option(min=0.5, max=600, help=N_("Seconds between two readings."))] = 5.0,
+    speed: Annotated[float, typer.Option(min=0.1, max=1000, help=N_("Speed-up of the simulated clock, until it catches up with the real time."))] = 1.0,
+    port: Annotated[Optional[int], typer.Option(help=N_("Port of the API (8000 by default, another one if it is taken)."))] = None,
+    history: Annotated[bool, typer.Option(help=N_("On the first start, replay the day since midnight."))] = True,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Lance tout le système sur cette machine : compteurs simulés, MQTT, collecteur, API, page du foyer."""
     from citizenwatt.demo import Demo, DemoError
 
     _setup_logging(verbose)
@@ -93,13 +116,12 @@ def demo(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=N_("Run the collector: the MQTT subscriber that checks and stores the readings."))
 def collector(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Lance le collecteur : abonné MQTT qui valide et enregistre les relevés."""
     import signal
     import threading
 
@@ -110,8 +132,8 @@ def collector(
     _setup_logging(verbose)
     s = _settings(config, data_dir=data_dir)
     if not s.mqtt_host:
-        typer.secho("Aucun broker MQTT configuré : indiquez CITIZENWATT_MQTT_HOST (ou mqtt_host "
-                    "dans le fichier --config).", fg="red", err=True)
+        typer.secho(_("No MQTT broker is set: give CITIZENWATT_MQTT_HOST (or mqtt_host in the "
+                      "--config file)."), fg="red", err=True)
         raise typer.Exit(2)
     try:
         store = open_store(s)
@@ -151,7 +173,8 @@ def collector(
 
 from citizenwatt.api.cli import serve as _api_serve  # noqa: E402  (light: imports on use)
 
-app.command("api")(_api_serve)
+app.command("api", help=N_("Serve the API and the households' pages on the configured store "
+                            "(DIR/readings.sqlite, or InfluxDB with CITIZENWATT_STORE=influxdb)."))(_api_serve)
 from citizenwatt.api.cli import admin_app as _api_admin  # noqa: E402
 
 app.add_typer(_api_admin, name="admin")

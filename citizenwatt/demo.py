@@ -20,7 +20,7 @@ from rich.console import Console
 
 from citizenwatt.config import Settings
 from citizenwatt.errors import DemoError
-from citizenwatt.i18n import N_
+from citizenwatt.i18n import N_, _, format_number
 
 log = logging.getLogger("citizenwatt.demo")
 
@@ -170,7 +170,7 @@ class Demo:
             try:
                 m.stop(timeout_s=10)
             except Exception:
-                log.exception("arrêt du compteur simulé %s", m)
+                log.exception(_("stopping the simulated meter {meter}", meter=m))
         if self.collector is not None:
             self.collector.wait_idle(5)
             self.collector.stop()
@@ -192,7 +192,7 @@ class Demo:
 
         old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            with self.console.status("Démarrage : broker, collecteur, API, compteurs simulés…"):
+            with self.console.status(_("Starting: broker, collector, API, simulated meters…")):
                 try:
                     self.start()
                 except BaseException:
@@ -201,10 +201,10 @@ class Demo:
             self.print_banner()
             while not stop.wait(0.5):
                 pass
-            with self.console.status("Arrêt propre…"):
+            with self.console.status(_("Stopping cleanly…")):
                 self.stop()
-            self.console.print("[green]Arrêté. Les relevés sont gardés dans "
-                               f"{self.settings.data_dir}/ pour la prochaine fois.[/]")
+            self.console.print("[green]" + _("Stopped. The readings are kept in {path}/ for next "
+                                             "time.", path=self.settings.data_dir) + "[/]")
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
@@ -213,13 +213,14 @@ class Demo:
         c = self.console
         first = self.meter_ids[0]
         c.print()
-        c.print("[bold green]Citizen Watt tourne.[/] Ouvrez la page du foyer :")
+        c.print("[bold green]" + _("Citizen Watt is running.") + "[/] " + _("Open the household's page:"))
         c.print(f"  [bold]{self.base_url}/m/{first}[/]")
-        c.print(f"  API : {self.base_url}/api/v1/meters/{first}/live  ·  "
-                f"documentation : {self.base_url}/docs")
+        c.print("  " + _("API: {url}  ·  documentation: {docs}",
+                         url=f"{self.base_url}/api/v1/meters/{first}/live", docs=f"{self.base_url}/docs"))
         host, port = self.mqtt
-        kind = "intégré (amqtt)" if self.broker else "configuré"
-        c.print(f"  Broker MQTT {kind} : {host}:{port}  ·  compteurs : "
-                f"{', '.join(self.meter_ids)}  ·  un relevé toutes les {self.interval_s:g} s")
-        c.print(f"  Données : {self.settings.data_dir.resolve()}")
-        c.print("Ctrl-C pour tout arrêter.")
+        kind = _("built-in (amqtt)") if self.broker else _("configured")
+        c.print("  " + _("MQTT broker, {kind}: {address}  ·  meters: {meters}  ·  one reading every "
+                         "{seconds} s", kind=kind, address=f"{host}:{port}",
+                         meters=", ".join(self.meter_ids), seconds=format_number(self.interval_s, 0 if float(self.interval_s).is_integer() else 1)))
+        c.print("  " + _("Data: {path}", path=self.settings.data_dir.resolve()))
+        c.print(_("Ctrl-C to stop everything."))

@@ -22,6 +22,8 @@ from citizenwatt.errors import CollectorError
 from citizenwatt.i18n import N_
 from citizenwatt.firmware import wire
 
+from citizenwatt.i18n import _, format_number
+
 from .decoding import decode_reading
 from citizenwatt.store.port import ReadingStore, readings_from_payload
 
@@ -170,8 +172,8 @@ class Collector:
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer",
                                         daemon=True)
         self._writer.start()
-        log.info("collecteur connecté à %s:%s (MQTT %s)", self.host, self.port,
-                 self.mqtt_version)
+        log.info(_("collector connected to {address} (MQTT {version})",
+                   address=f"{self.host}:{self.port}", version=self.mqtt_version))
 
     def _connect(self, version: str, timeout_s: float) -> tuple[bool, str]:
         v5 = version == "v5"
@@ -214,7 +216,7 @@ class Collector:
         except Exception:
             pass
         self._client = None
-        return False, str(self._connack or "pas de réponse du broker")
+        return False, str(self._connack or _("no answer from the broker"))
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Store what was received, acknowledge it, then disconnect."""
@@ -225,7 +227,7 @@ class Collector:
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
-        log.info("collecteur arrêté")
+        log.info(_("collector stopped"))
 
     def __enter__(self):
         self.start()
@@ -249,7 +251,7 @@ class Collector:
         self._connected.set()
         self.metrics.connected = True
         if self._started:  # after "connexion au broker perdue": say it is over
-            log.info("reconnecté au broker %s:%s", self.host, self.port)
+            log.info(_("reconnected to the broker {address}", address=f"{self.host}:{self.port}"))
         self._connected_at = time.monotonic()
         self._connack = reason_code  # last: start() reads _connected once this is set
 
@@ -261,14 +263,14 @@ class Collector:
             if lasted_s < QUICK_LOSS_S or str(reason_code) == "Session taken over":
                 # The broker keeps one session per client id: it drops the older connection
                 # when another client connects with the same id, and the two alternate.
-                log.warning("connexion au broker perdue %.0f s après la connexion (%s) : "
-                            "reconnexion automatique. Si cela se répète, une autre instance "
-                            "utilise sans doute le même identifiant %r : donnez à chacune le "
-                            "sien (CITIZENWATT_COLLECTOR_ID).", lasted_s, reason_code,
-                            self.client_id)
+                log.warning(_("connection to the broker lost {seconds} s after connecting "
+                              "({reason}): reconnecting by itself. If this happens again, another "
+                              "instance probably uses the same id {client_id!r}: give each one its "
+                              "own (CITIZENWATT_COLLECTOR_ID).", seconds=format_number(lasted_s),
+                              reason=reason_code, client_id=self.client_id))
             else:
-                log.warning("connexion au broker perdue (%s) : reconnexion automatique",
-                            reason_code)
+                log.warning(_("connection to the broker lost ({reason}): reconnecting by itself",
+                              reason=reason_code))
 
     def _on_message(self, client, userdata, msg):
         # Only queue here: paho's thread must keep reading from the broker whatever the
@@ -352,11 +354,12 @@ class Collector:
 
     def _reject(self, m: _Message, reason: str, detail: str) -> None:
         self.metrics.rejected[reason] += 1
-        log.warning("message rejeté (%s) sur %r : %s", reason, m.topic, detail)
+        log.warning(_("message rejected ({reason}) on {topic!r}: {detail}", reason=reason,
+                      topic=m.topic, detail=detail))
         try:
             self.store.reject(reason, m.topic, m.payload, detail, m.received_s)
         except Exception:
-            log.exception("impossible de garder le message rejeté dans le magasin")
+            log.exception(_("cannot keep the rejected message in the store"))
 
     def _store_with_retry(self, rows, statuses, received_s: float):
         """Store until it works; returns the rows the store found in conflict."""
@@ -374,8 +377,8 @@ class Collector:
             except Exception as e:
                 # Nothing is acknowledged until stored: the broker keeps the messages.
                 self.metrics.store_errors += 1
-                log.error("écriture impossible dans le magasin (%s) : nouvel essai dans %.1f s",
-                          e, delay)
+                log.error(_("cannot write to the store ({detail}): trying again in {seconds} s",
+                            detail=e, seconds=format_number(delay, 1)))
                 if self._stopping.is_set() and delay > 5:
                     raise
                 time.sleep(delay)

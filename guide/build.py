@@ -22,8 +22,7 @@ from citizenwatt.errors import GuideBuildError
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
 from citizenwatt.guide.design import Constant, DesignData, adc1_channel, bom_mismatches, design_data
 from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
-from citizenwatt.guide.text import LANGS, ui
-from citizenwatt.i18n import N_
+from citizenwatt.i18n import LANGS, N_, _, install_jinja, lang_scope
 
 LICENCE_FILES = ("CERN-OHL-S-2.0.txt", "CC-BY-SA-4.0.txt", "AGPL-3.0-or-later.txt")
 
@@ -36,9 +35,6 @@ class DiagramContext:
     constants: dict[str, Constant]
     bom: Bom
     pins: dict[str, Pin]
-
-    def label(self, fr: str, en: str) -> str:
-        return fr if self.lang == "fr" else en
 
     def const(self, key: str, unit: bool = True) -> str:
         return self.constants[key].display(self.lang, with_unit=unit)
@@ -64,10 +60,9 @@ def find_root(start: Path | None = None) -> Path:
     for candidate in candidates:
         if (candidate / "hardware" / "guide").is_dir() and (candidate / "hardware" / "bom.csv").is_file():
             return candidate
-    raise GuideBuildError(
-        "Sources du guide introuvables (hardware/guide et hardware/bom.csv) : lancez la commande "
-        "depuis une copie de Citizen Watt, ou donnez son chemin avec --src."
-    )
+    raise GuideBuildError(_(
+        "The guide's sources (hardware/guide and hardware/bom.csv) are not found: run the command "
+        "from a copy of Citizen Watt, or give its path with --src."))
 
 
 def consistency_problems(bom: Bom, pins: dict[str, Pin], data: DesignData) -> list[str]:
@@ -119,7 +114,9 @@ def svg_text(svg: str) -> str:
 
 def _page_env() -> jinja2.Environment:
     loader = jinja2.PackageLoader("citizenwatt.guide", "templates")
-    return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    install_jinja(env)  # _() in the page's `lang`
+    return env
 
 
 def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
@@ -164,12 +161,11 @@ def _clear_output(out_dir: Path) -> None:
     """Empty the output folder, but only if it is empty or holds a previous guide build."""
     if out_dir.exists():
         if not out_dir.is_dir():
-            raise GuideBuildError(f"{out_dir} est un fichier : donnez à --out un dossier.")
+            raise GuideBuildError(_("{path} is a file: give --out a folder.", path=out_dir))
         if any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
-            raise GuideBuildError(
-                f"{out_dir} n'est pas vide et n'a pas été créé par `citizenwatt guide build` : "
-                "donnez à --out un dossier vide ou nouveau, pour ne rien effacer de vos fichiers."
-            )
+            raise GuideBuildError(_(
+                "{path} is not empty and was not made by `citizenwatt guide build`: give --out an "
+                "empty or new folder, so that none of your files is erased.", path=out_dir))
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     (out_dir / MARKER).write_text("Built by `citizenwatt guide build`; emptied on every build.\n", encoding="utf-8")
@@ -192,7 +188,7 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     problems = consistency_problems(bom, pins, data)
     if problems:
         raise GuideBuildError(
-            "Le matériel (hardware/) ne correspond plus au micrologiciel ; corrigez :\n- " + "\n- ".join(problems)
+            _("The hardware (hardware/) no longer matches the firmware; fix:") + "\n- " + "\n- ".join(problems)
         )
     diagrams = load_diagrams(root)
     _clear_output(out_dir)
@@ -219,7 +215,8 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
         diagram_context = DiagramContext(lang=lang, constants=data.constants, bom=bom, pins=pins)
         refs: set[str] = set()
         for name, module in diagrams.items():
-            svg = module.draw(diagram_context)
+            with lang_scope(lang):  # the diagrams' _() speak the language being built
+                svg = module.draw(diagram_context)
             (lang_dir / "img" / f"{name}.svg").write_text(svg, encoding="utf-8")
             refs |= set(REFERENCE_PATTERN.findall(svg_text(svg)))
         report.diagram_parts[lang] = refs
@@ -248,13 +245,11 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
 
 
 def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters: list[Chapter]) -> None:
-    t = ui(lang)
     other = next(code for code in LANGS if code != lang)
     page = env.get_template("page.html")
     common = {
         "lang": lang,
         "other_lang": other,
-        "t": t,
         "chapters": chapters,
         "version": __version__,
         "pdf_name": f"citizenwatt-guide-{lang}.pdf",
@@ -273,29 +268,36 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
         write(f"{chapter.slug}.html", chapter.title, chapter.html, chapter, previous, next_)
 
     items = "".join(f'<li><a href="{c.slug}.html">{html.escape(c.title)}</a></li>' for c in chapters)
+    say = {key: html.escape(text) for key, text in (
+        ("title", _("Citizen Watt — build guide", lang=lang)),
+        ("subtitle", _("Build, calibrate and install an open-source electricity meter", lang=lang)),
+        ("contents", _("Contents", lang=lang)), ("downloads", _("Downloads", lang=lang)),
+        ("pdf", _("Printable version (PDF)", lang=lang)), ("bom", _("Bill of materials (CSV)", lang=lang)),
+        ("search", _("Search the guide", lang=lang)))}
     home = (
-        f"<h1>{html.escape(t['site_title'])}</h1><p>{html.escape(t['print_cover_subtitle'])}.</p>"
+        f"<h1>{say['title']}</h1><p>{say['subtitle']}.</p>"
         f'<figure class="cw-figure"><img src="img/schematic.svg" alt=""></figure>'
-        f"<h2>{html.escape(t['contents'])}</h2><ol class=\"home-toc\">{items}</ol>"
-        f"<h2>{html.escape(t['downloads'])}</h2><ul>"
-        f'<li><a href="../pdf/{common["pdf_name"]}">{html.escape(t["pdf"])}</a></li>'
-        f'<li><a href="print.html">{html.escape(t["pdf"])} — HTML</a></li>'
-        f'<li><a href="../downloads/bom.csv">{html.escape(t["bom_csv"])}</a></li></ul>'
+        f"<h2>{say['contents']}</h2><ol class=\"home-toc\">{items}</ol>"
+        f"<h2>{say['downloads']}</h2><ul>"
+        f'<li><a href="../pdf/{common["pdf_name"]}">{say["pdf"]}</a></li>'
+        f'<li><a href="print.html">{say["pdf"]} — HTML</a></li>'
+        f'<li><a href="../downloads/bom.csv">{say["bom"]}</a></li></ul>'
     )
-    write("index.html", t["home"], home)
+    write("index.html", _("Home", lang=lang), home)
 
     search_body = (
-        f"<h1>{html.escape(t['search_page_title'])}</h1>"
+        f"<h1>{say['search']}</h1>"
         f'<div id="search-page-results" aria-live="polite"></div>'
     )
-    write("search.html", t["search_page_title"], search_body)
+    write("search.html", _("Search the guide", lang=lang), search_body)
 
     licences = _licences_body(lang)
-    write("licences.html", t["licences"], licences)
+    write("licences.html", _("Licences", lang=lang), licences)
 
     index = {
         "lang": lang,
-        "labels": {"none": t["search_none"], "results": t["search_results"]},
+        "labels": {"none": _("No result. Try another word (for example “clamp” or “resistor”).", lang=lang),
+                   "results": _("Results", lang=lang)},
         "entries": _search_entries(chapters),
     }
     (lang_dir / "search-index.js").write_text(
@@ -310,33 +312,19 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
 
 
 def _licences_body(lang: str) -> str:
-    if lang == "fr":
-        rows = [
-            ("Texte du guide (hardware/guide/)", "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
-            ("Matériel : schémas, nomenclature, sources des diagrammes (hardware/)", "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
-            ("Code : micrologiciel, collecteur, API, outil d'atelier, générateur du guide", "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
-        ]
-        intro = (
-            "Citizen Watt est libre : vous pouvez fabriquer, modifier et partager le compteur et ce guide, "
-            "à condition de partager vos modifications sous les mêmes licences."
-        )
-        head = ("Ce qui est couvert", "Identifiant SPDX", "Texte")
-    else:
-        rows = [
-            ("Guide text (hardware/guide/)", "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
-            ("Hardware: schematics, bill of materials, diagram sources (hardware/)", "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
-            ("Code: firmware, collector, API, workshop tool, guide builder", "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
-        ]
-        intro = (
-            "Citizen Watt is open: you may build, modify and share the meter and this guide, "
-            "as long as you share your changes under the same licences."
-        )
-        head = ("What it covers", "SPDX identifier", "Text")
+    rows = [
+        (N_("Guide text (hardware/guide/)"), "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
+        (N_("Hardware: schematics, bill of materials, diagram sources (hardware/)"), "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
+        (N_("Code: firmware, collector, API, workshop tool, guide builder"), "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
+    ]
+    intro = _("Citizen Watt is open: you may build, modify and share the meter and this guide, as long "
+              "as you share your changes under the same licences.", lang=lang)
+    head = (_("What it covers", lang=lang), _("SPDX identifier", lang=lang), _("Text", lang=lang))
     body = "".join(
-        f'<tr><td>{html.escape(what)}</td><td><code>{spdx}</code></td><td><a href="../licenses/{name}">{name}</a></td></tr>'
+        f'<tr><td>{html.escape(_(what, lang=lang))}</td><td><code>{spdx}</code></td><td><a href="../licenses/{name}">{name}</a></td></tr>'
         for what, spdx, name in rows
     )
-    title = "Licences" if lang == "fr" else "Licences"
+    title = _("Licences", lang=lang)
     return (
         f"<h1>{title}</h1><p>{html.escape(intro)}</p><table><thead><tr>"
         + "".join(f"<th>{h}</th>" for h in head)

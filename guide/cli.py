@@ -6,22 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from citizenwatt.i18n import N_, _, format_number, ngettext
 
-app = typer.Typer(help="Guide de fabrication : site statique et PDF imprimables.", no_args_is_help=True)
+app = typer.Typer(help=N_("Build guide: static site and printable PDFs."), no_args_is_help=True)
 
 
-@app.callback()
+@app.callback(help=N_("Build guide (French and English)."))
 def _guide() -> None:
-    """Guide de fabrication (français et anglais)."""
+    pass
 
 
-@app.command("build")
+@app.command("build", help=N_("Build the guide's site (navigation, search, language switch) and one PDF per language."))
 def build(
-    out: Path = typer.Option(Path("build/guide"), "--out", help="Dossier de sortie (il est vidé puis rempli)."),
-    src: Path | None = typer.Option(None, "--src", help="Racine du dépôt qui contient hardware/ (par défaut : trouvée depuis le dossier courant)."),
-    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Produire aussi un PDF par langue."),
+    out: Path = typer.Option(Path("build/guide"), "--out", help=N_("Output folder (emptied, then filled).")),
+    src: Path | None = typer.Option(None, "--src", help=N_("Root of the repository that holds hardware/ (by default: found from the current folder).")),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help=N_("Also make one PDF per language.")),
 ) -> None:
-    """Construit le site du guide (navigation, recherche, changement de langue) et un PDF par langue."""
     from citizenwatt.guide.build import GuideBuildError, build_guide
     from citizenwatt.guide.bom import BomError
     from citizenwatt.guide.pdf import PdfError
@@ -30,9 +30,13 @@ def build(
     try:
         report = build_guide(out, root=src.resolve() if src else None, pdf=pdf)
     except (GuideBuildError, GuideSourceError, BomError, PdfError) as error:
-        typer.echo(f"Erreur : {error}", err=True)
+        typer.echo(_("Error: {message}", message=error), err=True)
         raise typer.Exit(code=1) from None
     pages = sum(len(chapters) for chapters in report.chapters.values())
-    typer.echo(f"Site : {out / 'index.html'} ({pages} chapitres, fr + en) en {report.seconds['site']:.1f} s")
+    typer.echo(ngettext("Site: {path} ({n} chapter, fr + en) in {seconds} s",
+                        "Site: {path} ({n} chapters, fr + en) in {seconds} s", pages,
+                        path=out / "index.html", seconds=format_number(report.seconds["site"], 1)))
     for lang, path in report.pdfs.items():
-        typer.echo(f"PDF ({lang}) : {path} — {report.pdf_pages[lang]} pages en {report.seconds[f'pdf_{lang}']:.1f} s")
+        typer.echo(ngettext("PDF ({lang}): {path} — {n} page in {seconds} s",
+                            "PDF ({lang}): {path} — {n} pages in {seconds} s", report.pdf_pages[lang],
+                            lang=lang, path=path, seconds=format_number(report.seconds[f"pdf_{lang}"], 1)))

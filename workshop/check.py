@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 
 from citizenwatt.firmware import measure as fwmeasure
+from citizenwatt.i18n import N_, _
 from citizenwatt.workshop import config as wconfig
 from citizenwatt.workshop import sampling
 from citizenwatt.workshop.errors import WorkshopError
-from citizenwatt.workshop.i18n import t
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 BIAS_TOLERANCE = 0.08        # of the design bias: two 5 % resistors stay within it
@@ -95,31 +95,31 @@ def check_inputs(board, cfg: dict) -> list[CheckResult]:
         lo, hi = min(volts), max(volts)
         mean = sum(volts) / len(volts)
         # 1. Raw ADC: a pin stuck at a rail is a broken joint or a missing bias.
-        name = t("check.name.adc", channel=cid)
+        name = _("Raw ADC channel {channel}", channel=cid)
         stuck = mean < STUCK_LOW_V or mean > STUCK_HIGH_V
         if stuck:
             level = "0 V" if mean < STUCK_LOW_V else "3,3 V"
             out.append(CheckResult("adc", name, FAIL, "%s – %s" % (_fmt_v(lo), _fmt_v(hi)),
-                                   t("check.adc.stuck", pin=pin, level=level,
+                                   _("The ADC input (GPIO{pin}) is stuck at {level}: check the solder joints of the jack socket and of the wire to GPIO{pin}. Guide, section \"{section}\".", pin=pin, level=level,
                                      section="adc-input"), "adc-input"))
         elif r["fault"] == fwmeasure.CLIPPED:
             out.append(CheckResult("adc", name, FAIL, "%s – %s" % (_fmt_v(lo), _fmt_v(hi)),
-                                   t("check.adc.clipping", burden_ohm=d["burden_ohm"],
+                                   _("The signal hits the ADC limits: the burden resistor is too large (expected {burden_ohm} ohm). Guide, section \"{section}\".", burden_ohm=d["burden_ohm"],
                                      section="burden-resistor"), "burden-resistor"))
         else:
             out.append(CheckResult("adc", name, OK, "%s – %s" % (_fmt_v(lo), _fmt_v(hi))))
         # 2. Bias: the midpoint of the two resistors, where the design put it.
-        name = t("check.name.bias", channel=cid)
+        name = _("Bias voltage channel {channel}", channel=cid)
         if stuck:
             out.append(CheckResult("bias", name, SKIP, _fmt_v(mean)))
         elif abs(mean - d["bias_v"]) > BIAS_TOLERANCE * d["bias_v"]:
             out.append(CheckResult("bias", name, FAIL, _fmt_v(mean),
-                                   t("check.bias.off", bias_v=mean, expected_v=d["bias_v"],
+                                   _("Bias at {bias_v:.2f} V instead of about {expected_v:.2f} V: check the two 10 kohm resistors (same value) and the 10 uF capacitor. Guide, section \"{section}\".", bias_v=mean, expected_v=d["bias_v"],
                                      section="bias-network"), "bias-network"))
         else:
             out.append(CheckResult("bias", name, OK, _fmt_v(mean)))
         # 3. Noise floor: an idle clamp must read 0 W after the firmware's noise cut.
-        name = t("check.name.noise", channel=cid)
+        name = _("Noise floor channel {channel}", channel=cid)
         noise_mv = sampling.rms_noise_v(window, pin) * 1000
         if stuck:
             out.append(CheckResult("noise", name, SKIP, ""))
@@ -128,23 +128,23 @@ def check_inputs(board, cfg: dict) -> list[CheckResult]:
         elif r["irms_a"] > 0:
             limit_w = d["floor_a"] * cfg["nominal_v"]
             out.append(CheckResult("noise", name, FAIL, "%.0f W, %.1f mV" % (r["real_w"], noise_mv),
-                                   t("check.noise.high", power_w=abs(r["apparent_w"]),
+                                   _("{power_w:.0f} W read with no load (limit {limit_w:.0f} W): check the 10 uF capacitor of the bias network and that the clamp plug is fully inserted. Guide, section \"{section}\".", power_w=abs(r["apparent_w"]),
                                      limit_w=limit_w, section="noise-floor"), "noise-floor"))
         else:
             out.append(CheckResult("noise", name, OK, "0 W, %.1f mV" % noise_mv))
         # 4. Orientation: only a voltage adapter gives the sign of the power.
-        name = t("check.name.orientation", channel=cid)
+        name = _("Clamp orientation channel {channel}", channel=cid)
         if r["vrms_v"] is None:
             out.append(CheckResult("orientation", name, SKIP, "",
-                                   t("check.orientation.no_voltage")))
+                                   _("Without a voltage adapter, clamp orientation cannot be measured.")))
         elif stuck:
             out.append(CheckResult("orientation", name, SKIP, ""))
         elif r["apparent_w"] < ORIENTATION_MIN_W:
             out.append(CheckResult("orientation", name, SKIP, "%.0f W" % r["real_w"],
-                                   t("check.orientation.no_load")))
+                                   _("No load on the channel: switch an appliance on to test the orientation.")))
         elif r["real_w"] < 0:
             out.append(CheckResult("orientation", name, FAIL, "%.0f W" % r["real_w"],
-                                   t("check.orientation.reversed", power_w=r["real_w"],
+                                   _("Negative power ({power_w:.0f} W): the clamp is on backwards. Turn it over (arrow or \"K->L\" label towards the appliance). Guide, section \"{section}\".", power_w=r["real_w"],
                                      section="clamp-orientation"), "clamp-orientation"))
         else:
             out.append(CheckResult("orientation", name, OK, "%.0f W" % r["real_w"]))
@@ -152,25 +152,25 @@ def check_inputs(board, cfg: dict) -> list[CheckResult]:
 
 
 def check_wifi(board, cfg: dict) -> CheckResult:
-    name = t("check.name.wifi")
+    name = _("Wi-Fi")
     connected, status, rssi = board.eval_code(_WIFI.format(
         ssid=cfg["wifi_ssid"], password=cfg["wifi_password"], timeout_ms=WIFI_TIMEOUT_MS))
     if not connected:
-        detail = {201: "réseau introuvable / network not found",
-                  202: "mot de passe refusé / wrong password"}.get(status, "status %s" % status)
+        detail = {201: _("network not found"), 202: _("wrong password")}.get(
+            status, _("status {status}", status=status))
         return CheckResult("wifi", name, FAIL, detail,
-                           t("check.wifi.fail", ssid=cfg["wifi_ssid"], detail=detail,
+                           _("The board does not join the Wi-Fi \"{ssid}\" ({detail}). Check the name and the password, that the network is 2.4 GHz (the ESP32 cannot see 5 GHz), and move the board closer to the router. Guide, section \"{section}\".", ssid=cfg["wifi_ssid"], detail=detail,
                              section="wifi"), "wifi")
     if rssi < WIFI_WEAK_DBM:
         status = FAIL if rssi < WIFI_BAD_DBM else WARN
         return CheckResult("wifi", name, status, "%d dBm" % rssi,
-                           t("check.wifi.weak", rssi_dbm=rssi, limit_dbm=WIFI_WEAK_DBM,
+                           _("Weak Wi-Fi signal ({rssi_dbm} dBm, better than {limit_dbm} dBm needed): move the meter closer to the router or add a repeater. Guide, section \"{section}\".", rssi_dbm=rssi, limit_dbm=WIFI_WEAK_DBM,
                              section="wifi"), "wifi")
     return CheckResult("wifi", name, OK, "%d dBm" % rssi)
 
 
 def check_broker(board, cfg: dict, refused_grace_s: float = 5.0) -> CheckResult:
-    name = t("check.name.broker")
+    name = _("MQTT broker")
     code = _BROKER.format(
         client_id=(cfg["meter_id"] + "-check").encode(), user=(cfg["mqtt_user"] or "").encode(),
         password=(cfg["mqtt_password"] or "").encode(), host=cfg["mqtt_host"],
@@ -187,11 +187,11 @@ def check_broker(board, cfg: dict, refused_grace_s: float = 5.0) -> CheckResult:
     if kind == "error" or value == -1:
         detail = value if kind == "error" else "no CONNACK"
         return CheckResult("broker", name, FAIL, where,
-                           t("check.broker.unreachable", host=cfg["mqtt_host"],
+                           _("The board cannot reach the MQTT broker {host}:{port} ({detail}). Check the address (not \"localhost\": the server's address on the network) and that Mosquitto runs. Guide, section \"{section}\".", host=cfg["mqtt_host"],
                              port=cfg["mqtt_port"], detail=detail, section="broker"), "broker")
     if value != 0:
         return CheckResult("broker", name, FAIL, "%s (%d)" % (where, value),
-                           t("check.broker.refused", code=value, section="broker"), "broker")
+                           _("The MQTT broker refuses the meter's credentials (code {code}). Run `citizenwatt provision` again and reload Mosquitto (password and ACL files). Guide, section \"{section}\".", code=value, section="broker"), "broker")
     return CheckResult("broker", name, OK, where)
 
 
@@ -202,7 +202,7 @@ def run_checks(board, network: bool = True) -> list[CheckResult]:
         wifi = check_wifi(board, cfg)
         results.append(wifi)
         if wifi.status == FAIL:
-            results.append(CheckResult("broker", t("check.name.broker"), SKIP))
+            results.append(CheckResult("broker", _("MQTT broker"), SKIP))
         else:
             results.append(check_broker(board, cfg))
     return results
@@ -215,4 +215,4 @@ def failures(results: list[CheckResult]) -> list[CheckResult]:
 def require_pass(results: list[CheckResult]) -> None:
     bad = failures(results)
     if bad:
-        raise WorkshopError("check.summary_fail", section=bad[0].section, count=len(bad))
+        raise WorkshopError("check.summary_fail", N_("Failed tests: {count}. Follow the \"What to do\" column, then run `citizenwatt check` again."), section=bad[0].section, count=len(bad))

@@ -13,6 +13,7 @@ import json
 
 from citizenwatt.firmware import calib, wire
 from citizenwatt.firmware import config as fwconfig
+from citizenwatt.i18n import N_
 from citizenwatt.workshop.errors import WorkshopError
 
 CONFIG_PATH = "/config.json"
@@ -30,7 +31,7 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
     """The raw config dict (only what differs from the firmware defaults, plus identity)."""
     trims = trims or {}
     if not 1 <= channels <= len(CHANNEL_PINS):
-        raise WorkshopError("config.invalid", detail="1 to %d channels" % len(CHANNEL_PINS))
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="1 to %d channels" % len(CHANNEL_PINS))
     raw = {
         "meter_id": meter_id,
         "wifi_ssid": wifi_ssid,
@@ -59,13 +60,13 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
 def validate(raw: dict) -> dict:
     """The firmware's validation, turned into a WorkshopError; returns the merged config."""
     if not 0 < len(raw.get("channels") or []) <= wire.MAX_CHANNELS:
-        raise WorkshopError("config.invalid", detail="1 to %d channels" % wire.MAX_CHANNELS)
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="1 to %d channels" % wire.MAX_CHANNELS)
     try:
         cfg = fwconfig.validate(raw)
         for ch in cfg["channels"]:
             calib.design(ch["clamp"], ch["max_current_a"])
     except (fwconfig.ConfigError, calib.DesignError) as e:
-        raise WorkshopError("config.invalid", detail=str(e).rstrip(".")) from None
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=str(e).rstrip(".")) from None
     return cfg
 
 
@@ -110,7 +111,7 @@ def load(board) -> tuple[dict, dict]:
     """(raw, merged) config from the board, or a WorkshopError saying to provision."""
     raw = read_raw(board)
     if raw is None:
-        raise WorkshopError("config.missing", port=board.port)
+        raise WorkshopError("config.missing", N_("No configuration on the board {port}. Run `citizenwatt provision` first."), port=board.port)
     return raw, validate(raw)
 
 
@@ -119,4 +120,4 @@ def write(board, raw: dict) -> None:
     data = to_bytes(raw)
     board.write_file(CONFIG_PATH, data)
     if board.sha256(CONFIG_PATH) != hashlib.sha256(data).hexdigest():
-        raise WorkshopError("install.hash_mismatch", path=CONFIG_PATH)
+        raise WorkshopError("install.hash_mismatch", N_("The file {path} read back from the board does not match the original. Run `citizenwatt flash` again; if it happens again, change the USB cable."), path=CONFIG_PATH)

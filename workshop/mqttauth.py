@@ -17,6 +17,7 @@ import secrets
 from pathlib import Path
 
 from citizenwatt.firmware import wire
+from citizenwatt.i18n import N_
 from citizenwatt.workshop.errors import WorkshopError
 
 ITERATIONS = 101  # mosquitto_passwd's default
@@ -56,13 +57,13 @@ def _rewrite(path: Path, text: str) -> None:
             f.write(text)
         os.replace(tmp, path)
     except OSError as e:
-        raise WorkshopError("mqtt.file", path=str(path), detail=e.strerror or str(e)) from None
+        raise WorkshopError("mqtt.file", N_("Cannot write {path} ({detail}). Check the path and the permissions (sudo?), then try again."), path=str(path), detail=e.strerror or str(e)) from None
 
 
 def set_password(passwd_file: Path, username: str, password: str) -> None:
     """Add or replace `username`'s entry."""
     if ":" in username or not username:
-        raise WorkshopError("config.invalid", detail="MQTT user %r" % username)
+        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="MQTT user %r" % username)
     path = Path(passwd_file)
     lines = path.read_text().splitlines() if path.exists() else []
     kept = [ln for ln in lines if ln.split(":", 1)[0] != username]
@@ -121,7 +122,7 @@ def reload(command: str) -> None:
     try:
         r = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise WorkshopError("mqtt.reload", command=command, detail=str(e)) from None
+        raise WorkshopError("mqtt.reload", N_("The Mosquitto reload command \"{command}\" failed ({detail}). Reload Mosquitto by hand (`sudo systemctl reload mosquitto`), then try again."), command=command, detail=str(e)) from None
     if r.returncode != 0:
-        raise WorkshopError("mqtt.reload", command=command,
+        raise WorkshopError("mqtt.reload", N_("The Mosquitto reload command \"{command}\" failed ({detail}). Reload Mosquitto by hand (`sudo systemctl reload mosquitto`), then try again."), command=command,
                             detail=(r.stderr or r.stdout).strip()[-160:] or "code %d" % r.returncode)

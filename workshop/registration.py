@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from citizenwatt.i18n import N_, current_lang
 from citizenwatt.workshop.errors import WorkshopError
-from citizenwatt.workshop.i18n import lang
 
 REGISTER_PATH = "/api/v1/meters/register"
 LINK_PATH = "/api/v1/households/{household_id}/link"  # POST: a new link, older ones stop
@@ -57,21 +57,21 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
     if from_date is not None:
         body["from_date"] = from_date.isoformat()
     if not token:
-        raise WorkshopError("api.no_token")
+        raise WorkshopError("api.no_token", N_("No API token to register the meter with. On the API's machine, create the token of a workshop leader's account (role leader or admin) with `citizenwatt admin token NAME`, then pass it with --token or CITIZENWATT_API_TOKEN."))
     url = api_url.rstrip("/") + REGISTER_PATH
     try:
         with httpx.Client(timeout=timeout_s, transport=transport) as client:
             # The API answers its refusals in the workshop's language.
             r = client.post(url, json=body, headers={"Authorization": "Bearer " + token,
-                                                     "Accept-Language": lang()})
+                                                     "Accept-Language": current_lang()})
     except httpx.HTTPError as e:
-        raise WorkshopError("api.unreachable", url=api_url, detail=type(e).__name__) from None
+        raise WorkshopError("api.unreachable", N_("The Citizen Watt API does not answer at {url} ({detail}). Check the address given to --api and that the server is running, then try again."), url=api_url, detail=type(e).__name__) from None
     if r.status_code == 401:
-        raise WorkshopError("api.unauthorized", url=api_url)
+        raise WorkshopError("api.unauthorized", N_("The API refuses the token (401): it is mistyped, revoked, or from another server than {url}. On the API's machine, create a new token for your workshop leader's account (role leader or admin) with `citizenwatt admin token NAME`, then pass it with --token or CITIZENWATT_API_TOKEN."), url=api_url)
     if r.status_code == 403:
-        raise WorkshopError("api.forbidden")
+        raise WorkshopError("api.forbidden", N_("This token may not register meters (403): it belongs to a \"viewer\" account (read only) or it is a household's link. You need the token of a \"leader\" or \"admin\" account of the deployment. On the API's machine: `citizenwatt admin staff NAME --role leader --deployment \"DEPLOYMENT NAME\"` (if that account does not exist yet), then `citizenwatt admin token NAME`, and pass that token with --token or CITIZENWATT_API_TOKEN."))
     if r.status_code == 404 and _code(r) in (None, "not_found"):  # no such route
-        raise WorkshopError("api.not_found", url=api_url)
+        raise WorkshopError("api.not_found", N_("The API at {url} has no meter registration endpoint (404). Check the address and the server version."), url=api_url)
     if r.status_code not in (200, 201):
         try:
             detail = r.json().get("detail")
@@ -80,7 +80,7 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
         if isinstance(detail, list):  # FastAPI's 422: [{"loc": [...], "msg": ...}]
             detail = "; ".join("%s: %s" % (".".join(str(p) for p in d.get("loc", ())[1:]),
                                            d.get("msg")) for d in detail if isinstance(d, dict))
-        raise WorkshopError("api.rejected", status=r.status_code,
+        raise WorkshopError("api.rejected", N_("The API rejected the registration ({status}): {detail}. Fix it and try again."), status=r.status_code,
                             detail=str(detail or r.text[:200] or "?"))
     try:
         data = r.json()
@@ -89,7 +89,7 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
                             household_link=data.get("household_link"),
                             created=r.status_code == 201)
     except (ValueError, KeyError, TypeError):
-        raise WorkshopError("api.rejected", status=r.status_code,
+        raise WorkshopError("api.rejected", N_("The API rejected the registration ({status}): {detail}. Fix it and try again."), status=r.status_code,
                             detail="unexpected answer " + r.text[:120]) from None
 
 

@@ -6,23 +6,23 @@ Drawn from hardware/pinout.csv (channels, pins, parts) and the design calculator
 """
 
 from citizenwatt.guide.svg import Svg
+from citizenwatt.i18n import _
 
 CHANNEL_COLOURS = ("#0b6e4f", "#1f5fa8", "#8a4baf", "#b5651d")
 
 
 def draw(ctx):
-    L = ctx.label
     pins = list(ctx.pins.values())
-    svg = Svg(900, 560, L("Câblage de la plaque", "Board wiring"))
+    svg = Svg(900, 560, _('Board wiring'))
     # The board and the ESP32 socketed on its two female headers.
     svg.rect(20, 20, 860, 500, fill="#f3efe2", stroke="#8c7b4f", radius=10)
-    svg.text(40, 45, L("PCB1 — plaque à pastilles (vue de dessus)", "PCB1 — perforated board (top view)"), anchor="start", size=13, weight="bold")
+    svg.text(40, 45, _('PCB1 — perforated board (top view)'), anchor="start", size=13, weight="bold")
     ux, uy, uw, uh = 560, 80, 200, 400
     svg.rect(ux, uy, uw, uh, fill="#263238", stroke="#111", radius=6)
     svg.text(ux + uw / 2, uy + 30, "U1 ESP32-DevKitC", fill="#fff", size=14, weight="bold")
-    svg.text(ux + uw / 2, uy + 50, L("sur H1 et H2", "on H1 and H2"), fill="#cfd8dc", size=12)
+    svg.text(ux + uw / 2, uy + 50, _('on H1 and H2'), fill="#cfd8dc", size=12)
     svg.rect(ux + 70, uy + uh - 20, 60, 24, fill="#9e9e9e", stroke="#111", radius=3)
-    svg.text(ux + uw / 2, uy + uh + 32, L("USB : CBL1 vers PS1", "USB: CBL1 to PS1"), size=12)
+    svg.text(ux + uw / 2, uy + uh + 32, _('USB: CBL1 to PS1'), size=12)
 
     # Supply rails between the parts and the module: 3V3 and GND feed every bias divider.
     rail_3v3_x, rail_gnd_x = 480, 510
@@ -56,8 +56,5 @@ def draw(ctx):
         svg.line([(440, y), (ux, y)], stroke=colour, width=3)
         svg.circle(ux, y, 5, fill=colour, stroke=colour)
         svg.text(ux + 12, y + 5, f"GPIO{pin.gpio}", anchor="start", fill="#fff", size=13, weight="bold")
-    svg.text(280, 540, L(
-        "Chaque groupe prend 3V3 (rouge) et GND (noir) pour son pont de polarisation.",
-        "Each group takes 3V3 (red) and GND (black) for its bias divider.",
-    ), size=12)
+    svg.text(280, 540, _('Each group takes 3V3 (red) and GND (black) for its bias divider.'), size=12)
     return svg.to_string()

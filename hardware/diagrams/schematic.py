@@ -9,10 +9,11 @@ Values come from the design calculator through ctx.const(), pins from hardware/p
 import schemdraw
 import schemdraw.elements as elm
 
+from citizenwatt.i18n import _
+
 
 def draw(ctx):
     schemdraw.use("svg")
-    L = ctx.label
     pins = ctx.pins
     with schemdraw.Drawing(show=False, fontsize=12, font="DejaVu Sans") as d:
         d.config(unit=2.5)
@@ -33,16 +34,17 @@ def draw(ctx):
         tip = d.add(elm.Dot())
         d += elm.Line().right(3)
         clamp_top = d.add(elm.Dot())
-        d += elm.SourceI().down().label(L("CT1 (pince)\nvia J1", "CT1 (clamp)\nthrough J1"), loc="bottom")
+        d += elm.SourceI().down().label(_('CT1 (clamp)\nthrough J1'), loc="bottom")
         d += elm.Line().to(burden_bottom.center)
         d += elm.Line().at(clamp_top.center).right(2.5)
-        d += elm.Dot(open=True).label(f"GPIO{pins['current_1'].gpio}\n({L('voie 1', 'channel 1')})", loc="right")
+        channel_1 = _("channel 1")
+        d += elm.Dot(open=True).label(f"GPIO{pins['current_1'].gpio}\n({channel_1})", loc="right")
 
         # J1's switch grounds the input when no clamp is plugged in: the firmware then reads
         # no bias and reports the clamp as unplugged.
         d += elm.Line().at(tip.center).up(1.5)
         d += elm.Switch(action="open").right(3).label(
-            L("J1 : contact fermé sans fiche", "J1: contact closed with no plug"), loc="top"
+            _('J1: contact closed with no plug'), loc="top"
         )
         d += elm.Ground()
 
@@ -61,15 +63,17 @@ def draw(ctx):
         vpin = d.add(elm.Dot())
         d += elm.Resistor().up().label(f"R10\n{ctx.const('vdiv_r_top_ohm')}", loc="bottom")
         d += elm.Line().right(6)
-        d += elm.SourceSin().down().label(f"TR1 ({ctx.const('adapter_v')} AC)\n{L('via J4', 'through J4')}", loc="bottom")
+        through_j4 = _("through J4")
+        d += elm.SourceSin().down().label(f"TR1 ({ctx.const('adapter_v')} AC)\n{through_j4}", loc="bottom")
         d += elm.Line().down(2.5)
         d += elm.Ground()
         d += elm.Line().at(vpin.center).right(2)
-        d += elm.Dot(open=True).label(f"GPIO{pins['voltage'].gpio}\n({L('tension', 'voltage')})", loc="right")
+        voltage = _("voltage")
+        d += elm.Dot(open=True).label(f"GPIO{pins['voltage'].gpio}\n({voltage})", loc="right")
 
         d += elm.Label().at((2.5, -7.2)).label(
-            L("Voie de courant 1 (voies 2 et 3 identiques)", "Current channel 1 (channels 2 and 3 alike)"), fontsize=13
+            _('Current channel 1 (channels 2 and 3 alike)'), fontsize=13
         )
-        d += elm.Label().at((x0 + 3.5, -7.2)).label(L("Option mesure de tension", "Voltage option"), fontsize=13)
+        d += elm.Label().at((x0 + 3.5, -7.2)).label(_('Voltage option'), fontsize=13)
         svg = d.get_imagedata("svg")
     return svg.decode() if isinstance(svg, bytes) else svg

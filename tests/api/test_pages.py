@@ -31,7 +31,7 @@ def test_household_page_in_french_shows_live_power_and_hourly_bars(store, client
     assert 'data-bars="5"' in html and 'data-buckets="24"' in html
     assert len(re.findall(r'<rect class="bar"', html)) == 5
     assert len(re.findall(r'<rect class="gap"', html)) == 1
-    assert "1 heure(s) sans mesure" in html
+    assert "1 heure sans mesure" in html
 
 
 def test_household_page_is_french_by_default_and_english_when_chosen(store, client, clock):

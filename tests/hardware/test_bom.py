@@ -11,7 +11,7 @@ import pytest
 
 from citizenwatt.guide.bom import REFERENCE_PATTERN, BomError, load_bom
 from citizenwatt.guide.design import bom_mismatches, design_data
-from citizenwatt.guide.text import LANGS
+from citizenwatt.i18n import LANGS
 from tests.hardware.conftest import ROOT
 
 BOM_CSV = ROOT / "hardware" / "bom.csv"

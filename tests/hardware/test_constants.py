@@ -15,7 +15,7 @@ import re
 import pytest
 
 from citizenwatt.firmware import calib, config
-from citizenwatt.guide.text import LANGS
+from citizenwatt.i18n import LANGS
 
 CONST_SPAN = re.compile(r'<span class="cw-const" data-key="([^"]+)" data-value="([^"]*)">([^<]*)</span>')
 TABLE = re.compile(r'<table class="cw-generated" data-table="([^"]+)" data-source="citizenwatt\.firmware\.calib\.design">(.*?)</table>', re.S)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 import pytest
 
-from citizenwatt.guide.text import LANGS
+from citizenwatt.i18n import LANGS
 
 
 def ink_fraction(image) -> float:

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from citizenwatt.guide.text import LANGS
+from citizenwatt.i18n import LANGS
 
 
 class _Refs(HTMLParser):

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from citizenwatt.workshop import mipcache, mqttauth
-from citizenwatt.workshop.i18n import set_lang
+from citizenwatt.i18n import set_lang
 from citizenwatt.host.simboard import SimBoard, SimBoardSpec
 from tests.services import Mosquitto, free_port, wait_port
 

@@ -128,7 +128,7 @@ def test_check_names_the_fault_and_the_guide_section(boards, bundle, cache_dir, 
     for section in ("bias-network", "clamp-orientation", "wifi", "broker"):
         assert "section « %s »" % section in out
     assert "à l'envers" in out and "Signal Wi-Fi faible (-83 dBm" in out
-    assert "3 test(s) en échec" in out  # bias, orientation, broker; weak Wi-Fi only warns
+    assert "Tests en échec : 3." in out  # bias, orientation, broker; weak Wi-Fi only warns
 
 
 def test_unplugged_mid_transfer_then_redone(boards, bundle, cache_dir):

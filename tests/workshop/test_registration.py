@@ -10,7 +10,7 @@ import time
 import pytest
 
 from citizenwatt.workshop.errors import WorkshopError
-from citizenwatt.workshop.i18n import set_lang
+from citizenwatt.i18n import set_lang
 from citizenwatt.workshop.registration import Household, register_meter
 from tests.workshop.conftest import DEPLOYMENT, _admin
 

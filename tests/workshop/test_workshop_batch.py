@@ -73,7 +73,7 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
     elapsed = time.monotonic() - t0
     assert r.exit_code == 0, r.output
     assert "Traceback" not in r.output
-    assert "3 carte(s) prête(s), 0 à refaire" in r.output
+    assert "3 cartes prêtes, 0 à refaire" in r.output
     meter_ids = ["cw-000001", "cw-000002", "cw-000003"]
     assert sorted(registrations) == meter_ids
     assert [registrations[m].household_ref for m in meter_ids] == ["HH-1", "HH-2", "HH-3"]
@@ -81,12 +81,12 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
                for reg in registrations.values())
     # The links the API showed once: in the summary, and in a sheet only the leader reads.
     links = {m: api_server.url + registrations[m].household_link for m in meter_ids}
-    summary = r.output[r.output.index("3 carte(s) prête(s)"):]
+    summary = r.output[r.output.index("3 cartes prêtes"):]
     for m in meter_ids:
         assert re.search(r"%s\s+│ HH-\d\s+│ %s\s+│ prêt" % (m, re.escape(links[m])), summary)
     sheets = list(tmp_path.glob("liens-foyers-*.csv"))
     assert len(sheets) == 1 and stat.S_IMODE(sheets[0].stat().st_mode) == 0o600
-    assert "Liens des foyers écrits dans %s (3 ligne(s) ; lisible par vous seul)" % \
+    assert "Liens des foyers écrits dans %s (3 lignes ; lisible par vous seul)" % \
         sheets[0].resolve() in r.output
     with open(sheets[0], newline="", encoding="utf-8") as f:
         sheet = list(csv.DictReader(f))
