@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.influx_v2_adapter import InfluxV2Adapter  # noqa: E402  (test-only adapter)
-from tests.services import Influxd, Mosquitto  # noqa: E402
+from tests.influx_v2_adapter import InfluxV2Adapter  # noqa: E402  after the sys.path line above (tests.*)
+from tests.services import Influxd, Mosquitto  # noqa: E402  after the sys.path line above (tests.*)
 
 PUBLISHERS = 4  # mosquitto_pub processes, one meter each
 INTERVAL_S = 1.0

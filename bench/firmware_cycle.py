@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.firmware import vm  # noqa: E402
-from tests.firmware.synth import FLAT, Case  # noqa: E402
+from tests.firmware import vm  # noqa: E402  after the sys.path line above (tests.*)
+from tests.firmware.synth import FLAT, Case  # noqa: E402  after the sys.path line above (tests.*)
 
 ROUNDS = 5
 MWH0 = [12_345_678_901, 3_456_789_012, 123_456]  # restored counters, mWh
