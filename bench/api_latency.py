@@ -36,8 +36,8 @@ from citizenwatt.api.app import create_app
 from citizenwatt.api.db import make_engine
 from citizenwatt.api.models import Household, HouseholdLink
 from citizenwatt.config import DEFAULT_TIMEZONE, Settings
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.store.port import ChannelReading
+from citizenwatt.store.sqlite import SqliteStore
 
 PARIS = ZoneInfo(DEFAULT_TIMEZONE)
 HOUSEHOLDS = 1000
@@ -103,10 +103,9 @@ def main() -> None:
         if args.keep:
             sys.exit("--keep works with the embedded store only (influxd runs in a fresh directory)")
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from citizenwatt.store.influx import InfluxStore
         from tests.influx_v2_adapter import InfluxV2Adapter
         from tests.services import Influxd
-
-        from citizenwatt.store.influx import InfluxStore
         engine_ = Influxd(data / "influxd").start()
         adapter = InfluxV2Adapter(engine_.host, engine_.port).start()
         influx = (engine_, adapter)
@@ -166,7 +165,8 @@ def main() -> None:
     if not args.keep:
         shutil.rmtree(data, ignore_errors=True)
     print(json.dumps({
-        "name": f"api_year_daily_totals_p95_{args.store}", "value": round(results["year_of_daily_totals"][1], 1),
+        "name": f"api_year_daily_totals_p95_{args.store}",
+        "value": round(results["year_of_daily_totals"][1], 1),
         "unit": "ms",
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",
         "target_ms": 50,

@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.influx_v2_adapter import InfluxV2Adapter  # noqa: E402  (test-only adapter)
-from tests.services import Influxd, Mosquitto, free_port  # noqa: E402
+from tests.influx_v2_adapter import InfluxV2Adapter  # noqa: E402  after the sys.path line above (tests.*)
+from tests.services import Influxd, Mosquitto  # noqa: E402  after the sys.path line above (tests.*)
 
 PUBLISHERS = 4  # mosquitto_pub processes, one meter each
 INTERVAL_S = 1.0
@@ -206,10 +206,10 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s) -> tuple[int,
 
 def profile_writer_path(workdir: Path, influx_url: str, n: int = 20000, batch: int = 2000):
     """Time each stage of the writer path in process, µs per reading."""
-    from citizenwatt.store.influx import InfluxStore, reading_line
-    from citizenwatt.store.sqlite import SqliteStore
-    from citizenwatt.store.port import readings_from_payload
     from citizenwatt.firmware import wire
+    from citizenwatt.store.influx import InfluxStore, reading_line
+    from citizenwatt.store.port import readings_from_payload
+    from citizenwatt.store.sqlite import SqliteStore
 
     lines = payloads("prof-0", n, time.time() - 86400).splitlines()
     topic = "cw/prof-0/reading"

@@ -27,14 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from citizenwatt.store.influx import (  # noqa: E402
+from citizenwatt.store.influx import (  # noqa: E402  after the sys.path line above
     InfluxStore,
     _lit,
     hour_line,
     reading_line,
 )
-from citizenwatt.store.sqlite import COLUMNS, SqliteStore  # noqa: E402
-from tests.services import Influxd  # noqa: E402
+from citizenwatt.store.sqlite import COLUMNS, SqliteStore  # noqa: E402  after the sys.path line above
+from tests.services import Influxd  # noqa: E402  after the sys.path line above (tests.*)
 
 METER = "bench-0000"
 STEP_S = 10

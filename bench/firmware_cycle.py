@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.firmware import vm  # noqa: E402
-from tests.firmware.synth import FLAT, Case  # noqa: E402
+from tests.firmware import vm  # noqa: E402  after the sys.path line above (tests.*)
+from tests.firmware.synth import FLAT, Case  # noqa: E402  after the sys.path line above (tests.*)
 
 ROUNDS = 5
 MWH0 = [12_345_678_901, 3_456_789_012, 123_456]  # restored counters, mWh
@@ -99,18 +99,18 @@ def main() -> None:
     metas = []
     for k, c in enumerate(cases):
         i, v, n = c.samples()
-        files["case%d.bin" % k] = array("i", i + v).tobytes()
+        files[f"case{k}.bin"] = array("i", i + v).tobytes()
         metas.append({"cal": c.cal(), "n": n})
     files["cases.json"] = json.dumps(metas)
     with tempfile.TemporaryDirectory() as tmp:
-        r = vm.run(Path(tmp), "ROUNDS = %d\nMWH0 = %r\n" % (ROUNDS, MWH0) + CODE, files,
+        r = vm.run(Path(tmp), f"ROUNDS = {ROUNDS}\nMWH0 = {MWH0!r}\n" + CODE, files,
                    timeout_s=300)[-1]
     exact = _check_payload(r["payload"], r["payload_mwh"])
     times_ms = sorted(t / 1000 for t in r["times_us"])
     median_ms = times_ms[len(times_ms) // 2]
     per_day = 86400 // 10
     print(f"one 3-channel cycle on the MicroPython VM: median {median_ms:.1f} ms "
-          f"(runs: {', '.join('%.1f' % t for t in times_ms)})")
+          f"(runs: {', '.join(f'{t:.1f}' for t in times_ms)})")
     print(f"allocated per cycle (collector held off): {max(r['alloc_bytes'])} bytes")
     print(f"flash per queued reading: {r['flash_bytes_per_reading']:.0f} bytes "
           f"({r['record_bytes']} record + 6 frame); 24 h at 10 s: "
@@ -134,9 +134,9 @@ def _check_payload(payload: str, mwh: list[int]) -> bool:
     from citizenwatt.firmware import wire
     obj = wire.decode_reading("cw/bench-1/reading", payload.encode(), now_s=1790000100)
     texts = re.findall(r'"energy_wh": ([0-9.]+)', payload)
-    want = ["%d.%03d" % (m // 1000, m % 1000) for m in mwh]
+    want = [f"{m // 1000}.{m % 1000:03d}" for m in mwh]
     if texts != want or len(obj["ch"]) != len(mwh):
-        raise SystemExit("energy_wh on the wire %s, counters %s mWh" % (texts, mwh))
+        raise SystemExit(f"energy_wh on the wire {texts}, counters {mwh} mWh")
     return True
 
 

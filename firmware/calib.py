@@ -102,12 +102,14 @@ def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
     if atten_db not in ADC_LINEAR_V:
         raise DesignError("Atténuation %r dB impossible : choisissez 0, 2.5, 6 ou 11." % atten_db)
     if not 0 < max_current_a <= 200:
-        raise DesignError("Courant maximal %r A hors limites : donnez une valeur entre 0 et 200 A." % max_current_a)
+        raise DesignError("Courant maximal %r A hors limites : donnez une valeur entre 0 et 200 A."
+                          % max_current_a)
     if not 0 <= margin < 0.5:
         raise DesignError("Marge %r invalide : donnez une valeur entre 0 et 0.5." % margin)
     lo, hi = ADC_LINEAR_V[atten_db]
     if supply_v <= hi:
-        raise DesignError("Alimentation %r V trop basse pour cette plage ADC : il faut plus de %.2f V." % (supply_v, hi))
+        raise DesignError("Alimentation %r V trop basse pour cette plage ADC : il faut plus de %.2f V."
+                          % (supply_v, hi))
     warnings = []
 
     # 1. Bias at the middle of the linear span, made with a bottom resistor of 10 kohm and

@@ -71,6 +71,44 @@ def _pin_list():
     return ", ".join([str(p) for p in sorted(ADC1_PINS)])
 
 
+def _channel(c, seen, used):
+    """One entry of channels merged over CHANNEL_DEFAULTS and checked; its id joins seen and
+    its pin joins used, so that the next entries cannot take them again."""
+    _need(isinstance(c, dict) and "id" in c and "pin" in c,
+          "Chaque pince de channels doit avoir un id et une pin.")
+    ch = {}  # type: dict
+    for k in CHANNEL_DEFAULTS:
+        ch[k] = CHANNEL_DEFAULTS[k]
+    for k in c:
+        _need(k in CHANNEL_DEFAULTS or k in ("id", "pin"),
+              "Clé inconnue %r dans une pince de channels : vérifiez son orthographe (clés "
+              "possibles : id, pin, %s)." % (k, ", ".join(sorted(CHANNEL_DEFAULTS))))
+        ch[k] = c[k]
+    _need(isinstance(ch["id"], int) and 0 <= ch["id"] < 6 and ch["id"] not in seen,
+          "Pince id %r : un entier de 0 à 5, différent pour chaque pince." % (ch["id"],))
+    seen.append(ch["id"])
+    _need(ch["pin"] in ADC1_PINS and ch["pin"] not in used,
+          "Pince id %d sur la broche %r : choisissez une entrée ADC1 libre parmi GPIO %s "
+          "(carte de référence : id 0 sur %d, id 1 sur %d, id 2 sur %d). L'ADC2 ne mesure "
+          "pas quand le Wi-Fi est actif." % (ch["id"], ch["pin"], _pin_list(),
+                                             CURRENT_PINS[0], CURRENT_PINS[1],
+                                             CURRENT_PINS[2]))
+    used.append(ch["pin"])
+    _need(_is_number(ch["trim"]) and 0.5 <= ch["trim"] <= 2,
+          "trim de la pince %d vaut %r : mettez un facteur entre 0.5 et 2 (1 sans "
+          "étalonnage)." % (ch["id"], ch["trim"]))
+    _need(_is_number(ch["max_current_a"]) and 0 < ch["max_current_a"] <= 200,
+          "max_current_a de la pince %d vaut %r : donnez le courant maximal en ampères, "
+          "au plus 200 (100 pour une SCT-013-000)." % (ch["id"], ch["max_current_a"]))
+    _need(isinstance(ch["reverse"], bool),
+          "reverse de la pince %d vaut %r : mettez true (pince posée à l'envers) ou false."
+          % (ch["id"], ch["reverse"]))
+    _need(ch["noise_a"] is None or (_is_number(ch["noise_a"]) and 0 <= ch["noise_a"] < 5),
+          "noise_a de la pince %d vaut %r : mettez null, ou le bruit mesuré pince "
+          "débranchée, en ampères (entre 0 et 5)." % (ch["id"], ch["noise_a"]))
+    return ch
+
+
 def validate(raw):
     """Merge raw (a dict from config.json) over DEFAULTS and check it; return the result."""
     _need(isinstance(raw, dict), "config.json doit contenir un objet JSON { ... }.")
@@ -133,42 +171,10 @@ def validate(raw):
           "Une mesure de %d pinces sur %d cycles dure plus que measure_period_s : réduisez "
           "cycles ou augmentez measure_period_s." % (len(chans), cfg["cycles"]))
     out = []
-    seen = []
-    used = []
+    seen = []  # type: list
+    used = []  # type: list
     for c in chans:
-        _need(isinstance(c, dict) and "id" in c and "pin" in c,
-              "Chaque pince de channels doit avoir un id et une pin.")
-        ch = {}  # type: dict
-        for k in CHANNEL_DEFAULTS:
-            ch[k] = CHANNEL_DEFAULTS[k]
-        for k in c:
-            _need(k in CHANNEL_DEFAULTS or k in ("id", "pin"),
-                  "Clé inconnue %r dans une pince de channels : vérifiez son orthographe (clés "
-                  "possibles : id, pin, %s)." % (k, ", ".join(sorted(CHANNEL_DEFAULTS))))
-            ch[k] = c[k]
-        _need(isinstance(ch["id"], int) and 0 <= ch["id"] < 6 and ch["id"] not in seen,
-              "Pince id %r : un entier de 0 à 5, différent pour chaque pince." % (ch["id"],))
-        seen.append(ch["id"])
-        _need(ch["pin"] in ADC1_PINS and ch["pin"] not in used,
-              "Pince id %d sur la broche %r : choisissez une entrée ADC1 libre parmi GPIO %s "
-              "(carte de référence : id 0 sur %d, id 1 sur %d, id 2 sur %d). L'ADC2 ne mesure "
-              "pas quand le Wi-Fi est actif." % (ch["id"], ch["pin"], _pin_list(),
-                                                 CURRENT_PINS[0], CURRENT_PINS[1],
-                                                 CURRENT_PINS[2]))
-        used.append(ch["pin"])
-        _need(_is_number(ch["trim"]) and 0.5 <= ch["trim"] <= 2,
-              "trim de la pince %d vaut %r : mettez un facteur entre 0.5 et 2 (1 sans "
-              "étalonnage)." % (ch["id"], ch["trim"]))
-        _need(_is_number(ch["max_current_a"]) and 0 < ch["max_current_a"] <= 200,
-              "max_current_a de la pince %d vaut %r : donnez le courant maximal en ampères, "
-              "au plus 200 (100 pour une SCT-013-000)." % (ch["id"], ch["max_current_a"]))
-        _need(isinstance(ch["reverse"], bool),
-              "reverse de la pince %d vaut %r : mettez true (pince posée à l'envers) ou false."
-              % (ch["id"], ch["reverse"]))
-        _need(ch["noise_a"] is None or (_is_number(ch["noise_a"]) and 0 <= ch["noise_a"] < 5),
-              "noise_a de la pince %d vaut %r : mettez null, ou le bruit mesuré pince "
-              "débranchée, en ampères (entre 0 et 5)." % (ch["id"], ch["noise_a"]))
-        out.append(ch)
+        out.append(_channel(c, seen, used))
     cfg["channels"] = out
     v = cfg["voltage"]
     if v is not None:
@@ -203,7 +209,9 @@ def validate(raw):
                          adapter_v=cfg["voltage"]["adapter_v"] if cfg["voltage"] else 0.0,
                          sample_rate_hz=cfg["sample_rate_hz"])
         except calib.DesignError as e:
-            raise ConfigError("Pince %d : %s" % (ch["id"], e))
+            # from None here and below: the sentence says it all, and MicroPython warns on
+            # `from e` at the meter's console.
+            raise ConfigError("Pince %d : %s" % (ch["id"], e)) from None
     return cfg
 
 
@@ -213,10 +221,10 @@ def load(path, opener=open):
             text = f.read()
     except OSError:
         raise ConfigError("Fichier %s introuvable : copiez config.json sur la carte avec "
-                          "l'outil d'atelier (citizenwatt provision)." % path)
+                          "l'outil d'atelier (citizenwatt provision)." % path) from None
     try:
         raw = json.loads(text)
     except ValueError:
         raise ConfigError("%s n'est pas du JSON valide : vérifiez les virgules et les "
-                          "guillemets." % path)
+                          "guillemets." % path) from None
     return validate(raw)

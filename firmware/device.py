@@ -12,8 +12,7 @@ import network
 import ntptime
 from umqtt.simple import MQTTClient
 
-from . import config
-from . import safemode
+from . import config, safemode
 from .energy import StateStore
 from .meter import Meter
 

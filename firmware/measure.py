@@ -22,7 +22,7 @@ CLIPPED = "clipped"
 REVERSED = "reversed"
 
 
-def measure(i_samples, v_samples, scale, cal, n=0):
+def measure(i_samples, v_samples, scale, cal, n=0):  # noqa: C901  emonLib: numbered steps, one function
     # 1. The window: n samples covering whole mains cycles.
     if n <= 0 or n > len(i_samples):
         n = len(i_samples)

@@ -6,14 +6,11 @@
 from array import array
 
 try:
-    from typing import Any  # type checkers only; MicroPython has no typing module
+    from typing import Any  # noqa: F401  for the "# type: Any" comment; MicroPython has no typing
 except ImportError:
     pass
 
-from . import calib
-from . import hass
-from . import safemode
-from . import wire
+from . import calib, hass, safemode, wire
 from .energy import CheckpointPolicy, Integrator, StateStore
 from .measure import REVERSED, measure
 from .outbox import Outbox, pack_reading, unpack_reading

@@ -118,11 +118,13 @@ def parse_topic(topic):
 
 
 def _check_fields(obj, fields, where):
+    present = 0  # fields of the table that obj holds with a value
     for name, kind, required in fields:
         if name not in obj or obj[name] is None:
             if required:
                 raise WireError(MISSING_FIELD, where + name + " is missing")
             continue
+        present += 1
         value = obj[name]
         # bool is an int in CPython: check it first and keep the two apart.
         is_bool = value is True or value is False
@@ -147,6 +149,13 @@ def _check_fields(obj, fields, where):
                 finite = False
             if not finite:
                 raise WireError(NOT_FINITE, "%s%s is %r" % (where, name, value))
+    # Each counted field is one key of obj, so no key is unknown unless obj has more keys
+    # than that; only then (an unknown key, or a null optional one) look at every key.
+    if len(obj) > present:
+        _check_known(obj, fields, where)
+
+
+def _check_known(obj, fields, where):
     for name in obj:
         known = False
         for f in fields:
@@ -190,31 +199,34 @@ def _validate(obj, now_s, channel_fields):
     chans = obj["ch"]
     if not 0 < len(chans) <= MAX_CHANNELS:
         raise WireError(BAD_VALUE, "ch must hold 1 to %d channels" % MAX_CHANNELS)
-    seen = []
+    seen = []  # type: list
     for i in range(len(chans)):
-        c = chans[i]
-        where = "ch[%d]." % i
-        if not isinstance(c, dict):
-            raise WireError(BAD_TYPE, where[:-1] + " must be an object")
-        _check_fields(c, channel_fields, where)
-        if not 0 <= c["id"] < MAX_CHANNELS or c["id"] in seen:
-            raise WireError(BAD_VALUE, where + "id %r is out of range or repeated" % c["id"])
-        seen.append(c["id"])
-        if c["energy_wh"] < 0 or c.get(ENERGY_MWH, 0) < 0:
-            raise WireError(NEGATIVE_ENERGY, where + "energy_wh is %r" % c["energy_wh"])
-        if c["energy_wh"] > MAX_ENERGY_WH:
-            raise WireError(BAD_VALUE, where + "energy_wh %r is beyond any meter" % c["energy_wh"])
-        if not 0 <= c["irms_a"] <= MAX_IRMS_A:
-            raise WireError(BAD_VALUE, where + "irms_a %r is outside [0, %d]" % (c["irms_a"], MAX_IRMS_A))
-        if not -MAX_POWER_W <= c["power_w"] <= MAX_POWER_W:
-            raise WireError(BAD_VALUE, where + "power_w %r is beyond +/-%d" % (c["power_w"], MAX_POWER_W))
-        v = c.get("vrms_v")
-        if v is not None and not 0 <= v <= MAX_VRMS_V:
-            raise WireError(BAD_VALUE, where + "vrms_v %r is outside [0, %d]" % (v, MAX_VRMS_V))
-        pf = c.get("pf")
-        if pf is not None and not -1.0 <= pf <= 1.0:
-            raise WireError(BAD_VALUE, where + "pf %r is outside [-1, 1]" % pf)
+        _check_channel(chans[i], channel_fields, "ch[%d]." % i, seen)
     return obj
+
+
+def _check_channel(c, fields, where, seen):
+    """Check one entry of ch; seen holds the ids of the entries before it and gets this one."""
+    if not isinstance(c, dict):
+        raise WireError(BAD_TYPE, where[:-1] + " must be an object")
+    _check_fields(c, fields, where)
+    if not 0 <= c["id"] < MAX_CHANNELS or c["id"] in seen:
+        raise WireError(BAD_VALUE, where + "id %r is out of range or repeated" % c["id"])
+    seen.append(c["id"])
+    if c["energy_wh"] < 0 or c.get(ENERGY_MWH, 0) < 0:
+        raise WireError(NEGATIVE_ENERGY, where + "energy_wh is %r" % c["energy_wh"])
+    if c["energy_wh"] > MAX_ENERGY_WH:
+        raise WireError(BAD_VALUE, where + "energy_wh %r is beyond any meter" % c["energy_wh"])
+    if not 0 <= c["irms_a"] <= MAX_IRMS_A:
+        raise WireError(BAD_VALUE, where + "irms_a %r is outside [0, %d]" % (c["irms_a"], MAX_IRMS_A))
+    if not -MAX_POWER_W <= c["power_w"] <= MAX_POWER_W:
+        raise WireError(BAD_VALUE, where + "power_w %r is beyond +/-%d" % (c["power_w"], MAX_POWER_W))
+    v = c.get("vrms_v")
+    if v is not None and not 0 <= v <= MAX_VRMS_V:
+        raise WireError(BAD_VALUE, where + "vrms_v %r is outside [0, %d]" % (v, MAX_VRMS_V))
+    pf = c.get("pf")
+    if pf is not None and not -1.0 <= pf <= 1.0:
+        raise WireError(BAD_VALUE, where + "pf %r is outside [-1, 1]" % pf)
 
 
 def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None, energy_mwh=None):
@@ -315,7 +327,8 @@ def decode_reading(topic, payload, now_s=None):
             payload = payload.decode()
         obj = json.loads(payload)
     except Exception as e:  # UnicodeError or ValueError, named differently on MicroPython
-        raise WireError(NOT_JSON, "payload is not UTF-8 JSON (%s)" % e)
+        # from None: the detail already quotes e, and MicroPython warns on `from e`.
+        raise WireError(NOT_JSON, "payload is not UTF-8 JSON (%s)" % e) from None
     validate_reading(obj, now_s)
     if obj["meter"] != meter_id:
         raise WireError(TOPIC_MISMATCH, "payload meter %r published on %r"
@@ -341,7 +354,7 @@ def decode_status(topic, payload):
     try:
         obj = json.loads(payload.decode() if isinstance(payload, (bytes, bytearray)) else payload)
     except Exception as e:
-        raise WireError(NOT_JSON, "status is not UTF-8 JSON (%s)" % e)
+        raise WireError(NOT_JSON, "status is not UTF-8 JSON (%s)" % e) from None
     if not isinstance(obj, dict) or obj.get("state") not in (STATUS_ONLINE, STATUS_OFFLINE):
         raise WireError(BAD_VALUE, "status needs state online or offline")
     if obj.get("meter") != meter_id:

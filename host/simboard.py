@@ -24,16 +24,16 @@ import sys
 import threading
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable
 
 from citizenwatt.firmware import config as fwconfig
 
 MICROPYTHON_VERSION = "1.24.1"
 MPY_VERSION = 6  # sys.implementation._mpy & 0xFF on MicroPython 1.22+
-BANNER = ("MicroPython v%s on 2024-11-29; Generic ESP32 module with ESP32\r\n"
-          'Type "help()" for more information.\r\n' % MICROPYTHON_VERSION)
+BANNER = (f"MicroPython v{MICROPYTHON_VERSION} on 2024-11-29; Generic ESP32 module with ESP32\r\n"
+          'Type "help()" for more information.\r\n')
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 RAW_PASTE_WINDOW = 512
 
@@ -239,7 +239,7 @@ class SimBoard:
     """A simulated board on a pty; `port` is the device path to give mpremote."""
 
     def __init__(self, spec: SimBoardSpec | None = None,
-                 runner: Callable[["SimBoard", threading.Event], None] | None = None):
+                 runner: Callable[[SimBoard, threading.Event], None] | None = None):
         self.spec = spec or SimBoardSpec()
         self.fs = MemFS()
         self.runner = runner          # the meter firmware stand-in, started by reset
@@ -506,7 +506,7 @@ class SimBoard:
             real = importlib.import_module(root[1:] if root.startswith("u") and root[1:] in
                                            _PASSTHROUGH else root)
             return real
-        raise ImportError("no module named '%s'" % name)
+        raise ImportError(f"no module named '{name}'")
 
     def _modules(self) -> dict[str, ModuleType]:
         if getattr(self, "_mods", None) is None:
@@ -516,7 +516,7 @@ class SimBoard:
 
 def _traceback_text(e: BaseException) -> str:
     if isinstance(e, OSError) and e.errno in errno.errorcode:
-        msg = "OSError: [Errno %d] %s" % (e.errno, errno.errorcode[e.errno])
+        msg = f"OSError: [Errno {e.errno}] {errno.errorcode[e.errno]}"
     else:
         text = str(e)
         msg = type(e).__name__ + (": " + text if text else "")
@@ -529,17 +529,44 @@ def _traceback_text(e: BaseException) -> str:
 # --------------------------------------------------------------------------------------
 
 def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
-    fs = board.fs
+    """Stand-ins for the ESP32 port's own modules, imported by name by the code the board runs."""
+    os_mod = _os_module(board.fs)
+    sys_mod = _sys_module()
+    time_mod = _time_module(board)
+    machine = _machine_module(board)
+    network = _network_module(board)
 
+    gc = ModuleType("gc")
+    gc.collect = lambda: None
+    gc.mem_free = lambda: 112_000
+    gc.mem_alloc = lambda: 8_000
+
+    micropython = ModuleType("micropython")
+    micropython.const = lambda x: x
+    micropython.alloc_emergency_exception_buf = lambda n: None
+    micropython.native = micropython.viper = lambda f: f
+
+    esp32 = ModuleType("esp32")
+    esp32.mcu_temperature = lambda: 42
+
+    return {"os": os_mod, "uos": os_mod, "sys": sys_mod, "usys": sys_mod, "time": time_mod,
+            "utime": time_mod, "machine": machine, "network": network, "gc": gc,
+            "micropython": micropython, "esp32": esp32}
+
+
+def _os_module(fs: MemFS) -> ModuleType:
     os_mod = ModuleType("os")
     for name in ("stat", "ilistdir", "listdir", "mkdir", "rmdir", "remove", "rename", "statvfs"):
         setattr(os_mod, name, getattr(fs, name))
     os_mod.uname = lambda: ("esp32", "esp32", MICROPYTHON_VERSION,
-                            "v%s on 2024-11-29" % MICROPYTHON_VERSION,
+                            f"v{MICROPYTHON_VERSION} on 2024-11-29",
                             "Generic ESP32 module with ESP32")
     os_mod.getcwd = lambda: "/"
     os_mod.sync = lambda: None
+    return os_mod
 
+
+def _sys_module() -> ModuleType:
     sys_mod = ModuleType("sys")
     sys_mod.implementation = type(sys)("implementation")
     sys_mod.implementation.name = "micropython"
@@ -552,7 +579,10 @@ def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
     sys_mod.maxsize = 2**31 - 1
     sys_mod.modules = {}
     sys_mod.exit = sys.exit
+    return sys_mod
 
+
+def _time_module(board: SimBoard) -> ModuleType:
     time_mod = ModuleType("time")
     time_mod.time = time.time
     time_mod.sleep = time.sleep
@@ -568,7 +598,10 @@ def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
     time_mod.ticks_diff = ticks_diff
     time_mod.localtime = time.gmtime
     time_mod.gmtime = time.gmtime
+    return time_mod
 
+
+def _machine_module(board: SimBoard) -> ModuleType:
     machine = ModuleType("machine")
 
     class Pin:
@@ -621,79 +654,80 @@ def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
     machine.freq = lambda f=None: 240_000_000 if f is None else None
     machine.reset_cause = lambda: 4
     machine.SOFT_RESET = 5
+    return machine
 
+
+# network.WLAN.status() codes, as on the ESP32 port.
+_STAT_IDLE, _STAT_CONNECTING, _STAT_GOT_IP = 1000, 1001, 1010
+_STAT_WRONG_PASSWORD, _STAT_NO_AP_FOUND = 202, 201
+
+
+def _network_module(board: SimBoard) -> ModuleType:
     network = ModuleType("network")
     network.STA_IF, network.AP_IF = 0, 1
-    network.STAT_IDLE, network.STAT_CONNECTING, network.STAT_GOT_IP = 1000, 1001, 1010
-    network.STAT_WRONG_PASSWORD, network.STAT_NO_AP_FOUND = 202, 201
+    network.STAT_IDLE, network.STAT_CONNECTING = _STAT_IDLE, _STAT_CONNECTING
+    network.STAT_GOT_IP = _STAT_GOT_IP
+    network.STAT_WRONG_PASSWORD, network.STAT_NO_AP_FOUND = _STAT_WRONG_PASSWORD, _STAT_NO_AP_FOUND
 
-    class WLAN:
-        def __init__(self, iface=0):
-            self._active = False
-            self._status = network.STAT_IDLE
-
-        def active(self, on=None):
-            if on is None:
-                return self._active
-            self._active = bool(on)
-
-        def connect(self, ssid=None, key=None, **kw):
-            if not self._active:
-                raise OSError("Wifi Not Started")
-            known = board.spec.wifi.get(ssid)
-            if known is None:
-                self._status = network.STAT_NO_AP_FOUND
-            elif known[0] != key:
-                self._status = network.STAT_WRONG_PASSWORD
-            else:
-                self._status = network.STAT_GOT_IP
-                board.wlan_connected_ssid = ssid
-
-        def disconnect(self):
-            board.wlan_connected_ssid = None
-            self._status = network.STAT_IDLE
-
-        def isconnected(self):
-            return self._status == network.STAT_GOT_IP
-
-        def status(self, param=None):
-            if param == "rssi":
-                ssid = board.wlan_connected_ssid
-                if ssid is None:
-                    raise OSError("STA is not connected")
-                return board.spec.wifi[ssid][1]
-            return self._status
-
-        def ifconfig(self):
-            return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
-
-        def config(self, name=None, **kw):
-            if name == "mac":
-                return board.spec.mac
-            return None
-
-        def scan(self):
-            return [(s.encode(), board.spec.mac, 6, rssi, 3, False)
-                    for s, (_, rssi) in board.spec.wifi.items()]
+    class WLAN(_SimWLAN):
+        _board = board
 
     network.WLAN = WLAN
+    return network
 
-    gc = ModuleType("gc")
-    gc.collect = lambda: None
-    gc.mem_free = lambda: 112_000
-    gc.mem_alloc = lambda: 8_000
 
-    micropython = ModuleType("micropython")
-    micropython.const = lambda x: x
-    micropython.alloc_emergency_exception_buf = lambda n: None
-    micropython.native = micropython.viper = lambda f: f
+class _SimWLAN:
+    """network.WLAN on a simulated board: it joins the networks of the board's spec.wifi."""
 
-    esp32 = ModuleType("esp32")
-    esp32.mcu_temperature = lambda: 42
+    _board: SimBoard  # set by the subclass _network_module makes for each board
 
-    return {"os": os_mod, "uos": os_mod, "sys": sys_mod, "usys": sys_mod, "time": time_mod,
-            "utime": time_mod, "machine": machine, "network": network, "gc": gc,
-            "micropython": micropython, "esp32": esp32}
+    def __init__(self, iface=0):
+        self._active = False
+        self._status = _STAT_IDLE
+
+    def active(self, on=None):
+        if on is None:
+            return self._active
+        self._active = bool(on)
+
+    def connect(self, ssid=None, key=None, **kw):
+        if not self._active:
+            raise OSError("Wifi Not Started")
+        known = self._board.spec.wifi.get(ssid)
+        if known is None:
+            self._status = _STAT_NO_AP_FOUND
+        elif known[0] != key:
+            self._status = _STAT_WRONG_PASSWORD
+        else:
+            self._status = _STAT_GOT_IP
+            self._board.wlan_connected_ssid = ssid
+
+    def disconnect(self):
+        self._board.wlan_connected_ssid = None
+        self._status = _STAT_IDLE
+
+    def isconnected(self):
+        return self._status == _STAT_GOT_IP
+
+    def status(self, param=None):
+        if param == "rssi":
+            ssid = self._board.wlan_connected_ssid
+            if ssid is None:
+                raise OSError("STA is not connected")
+            return self._board.spec.wifi[ssid][1]
+        return self._status
+
+    def ifconfig(self):
+        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
+
+    def config(self, name=None, **kw):
+        if name == "mac":
+            return self._board.spec.mac
+        return None
+
+    def scan(self):
+        return [(s.encode(), self._board.spec.mac, 6, rssi, 3, False)
+                for s, (_, rssi) in self._board.spec.wifi.items()]
 
 
 def firmware_runner(state_root, seed: int = 1):

@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 from citizenwatt.firmware import calib, config
+from citizenwatt.firmware.meter import Meter
 from citizenwatt.host.adc import Board, Esp32Adc, current_signal, voltage_signal
 from citizenwatt.host.clock import SimClock
 from citizenwatt.host.household import MAINS_V, Household
 from citizenwatt.host.platform import HostPlatform
-from citizenwatt.firmware.meter import Meter
 
 log = logging.getLogger("citizenwatt.simulator")
 
@@ -94,7 +94,7 @@ class SimulatedMeter:
         self.readings: list[tuple] = []  # every acknowledged reading tuple, in order
 
     # -- the lead's interface -----------------------------------------------------------
-    def start(self) -> "SimulatedMeter":
+    def start(self) -> SimulatedMeter:
         self._thread = threading.Thread(target=self._run, name="meter-" + self.meter_id,
                                         daemon=True)
         self._thread.start()

@@ -78,7 +78,7 @@ class MQTTClient:
         try:
             c.connect(self.server, self.port, self.keepalive or 60)
         except OSError as e:
-            raise OSError(e.errno or -1, "MQTT connect failed: %s" % e) from None
+            raise OSError(e.errno or -1, f"MQTT connect failed: {e}") from None
         self._c = c
         deadline = time.monotonic() + ANSWER_TIMEOUT_S
         while self._connack is None:
@@ -95,7 +95,7 @@ class MQTTClient:
         info = c.publish(_s(topic), msg, qos, bool(retain))
         if info.rc != paho.MQTT_ERR_SUCCESS:
             self._close()
-            raise OSError(-1, "publish failed (%s)" % paho.error_string(info.rc))
+            raise OSError(-1, f"publish failed ({paho.error_string(info.rc)})")
         deadline = time.monotonic() + ANSWER_TIMEOUT_S
         while not info.is_published() if qos else False:
             if c.loop(0.05) != paho.MQTT_ERR_SUCCESS or not self._up:

@@ -101,26 +101,26 @@ def accuracy_cases() -> list[Case]:
             if a >= 90 and harm:
                 continue  # keep the peak inside the designed span (see the clip case)
             seed += 1
-            cases.append(Case("%gA-phi%g%s" % (a, phi, "-h" if harm else ""), a, phi,
+            cases.append(Case(f"{a:g}A-phi{phi:g}{'-h' if harm else ''}", a, phi,
                               harm, seed=seed))
     for a in (2.0, 10.0, 30.0):
         seed += 1
-        cases.append(Case("%gA-spiky" % a, a, 20.0, SPIKY, seed=seed))
+        cases.append(Case(f"{a:g}A-spiky", a, 20.0, SPIKY, seed=seed))
     # ... and within 50 mA below 2 A, 0 W with no load.
     for a in (0.0, 0.0, 0.0, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 1.99):
         seed += 1
-        cases.append(Case("%gA-low" % a, a, 30.0 if a else 0.0, FLAT if a >= 0.5 else (),
+        cases.append(Case(f"{a:g}A-low", a, 30.0 if a else 0.0, FLAT if a >= 0.5 else (),
                           seed=seed))
     # Without a voltage sensor: apparent power at the nominal voltage.
     for a in (0.0, 0.3, 5.0, 60.0):
         seed += 1
-        cases.append(Case("%gA-novolt" % a, a, 0.0, voltage=False, seed=seed))
+        cases.append(Case(f"{a:g}A-novolt", a, 0.0, voltage=False, seed=seed))
     # A 30 A clamp design (more turns per volt: finer resolution).
     for a in (0.0, 0.2, 2.0, 25.0):
         seed += 1
-        cases.append(Case("%gA-30Adesign" % a, a, 30.0, max_current_a=30.0, seed=seed))
+        cases.append(Case(f"{a:g}A-30Adesign", a, 30.0, max_current_a=30.0, seed=seed))
     # Mains off nominal frequency: the window is then not exactly whole cycles.
     for hz in (49.9, 50.1):
         seed += 1
-        cases.append(Case("10A-%ghz" % hz, 10.0, 30.0, mains_hz=hz, seed=seed))
+        cases.append(Case(f"10A-{hz:g}hz", 10.0, 30.0, mains_hz=hz, seed=seed))
     return cases

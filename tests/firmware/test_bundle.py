@@ -44,7 +44,8 @@ cal = calib.channel_cal(d, voltage=False)
 n = 400
 i = [int((d['bias_v'] + 0.05 * ((k %% 80) - 40) / 40) * 1e6) for k in range(n)]
 m = measure.measure(i, None, 1e-6, cal, n)
-p = wire.encode_reading('vm-1', 1, 0, 10000, 10.0, [wire.channel(0, 1.5, m['real_w'], m['irms_a'])], 1790000000)
+p = wire.encode_reading('vm-1', 1, 0, 10000, 10.0,
+                        [wire.channel(0, 1.5, m['real_w'], m['irms_a'])], 1790000000)
 found = [t for t, _ in hass.discovery(cfg, meter.FIRMWARE_VERSION)]
 print(json.dumps({'burden': d['burden_ohm'], 'irms': m['irms_a'], 'payload': p.decode(), 'hass': found}))
 """
@@ -59,5 +60,5 @@ print(json.dumps({'burden': d['burden_ohm'], 'irms': m['irms_a'], 'payload': p.d
     obj = json.loads(r["payload"])
     assert obj["meter"] == "vm-1" and obj["ch"][0]["apparent"] is True
     # power and energy per channel, plus the status, in HA's node form (one ACL line per meter)
-    assert r["hass"] == ["homeassistant/sensor/vm-1/%s/config" % o for o in
+    assert r["hass"] == [f"homeassistant/sensor/vm-1/{o}/config" for o in
                          ("ch0_power", "ch0_energy", "ch1_power", "ch1_energy", "status")]

@@ -30,7 +30,7 @@ def cpython_checks():
 
 
 def vm_checks(tmp_path, names) -> dict:
-    code = "import fw_checks\nfw_checks.main(%r)\n" % (list(names),)
+    code = f"import fw_checks\nfw_checks.main({list(names)!r})\n"
     out = vm.run(tmp_path, code, {"fw_checks.py": (HERE / "fw_checks.py").read_text()},
                  timeout_s=240)
     return {r["check"]: r for r in out}

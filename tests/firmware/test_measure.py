@@ -28,22 +28,22 @@ def judge(case: Case, m: dict) -> tuple[float, float, list[str]]:
     dp = m["real_w"] - t["real_w"]
     if t["irms_a"] >= 2.0:
         if abs(di) > 0.01 * t["irms_a"]:
-            errs.append("Irms %.4f vs %.4f" % (m["irms_a"], t["irms_a"]))
+            errs.append(f"Irms {m['irms_a']:.4f} vs {t['irms_a']:.4f}")
         if abs(dp) > 0.01 * abs(t["real_w"]):
-            errs.append("P %.2f vs %.2f" % (m["real_w"], t["real_w"]))
+            errs.append(f"P {m['real_w']:.2f} vs {t['real_w']:.2f}")
     else:
         if abs(di) > 0.050:
-            errs.append("Irms %.4f vs %.4f (> 50 mA)" % (m["irms_a"], t["irms_a"]))
+            errs.append(f"Irms {m['irms_a']:.4f} vs {t['irms_a']:.4f} (> 50 mA)")
         if t["irms_a"] == 0 and (m["real_w"] != 0 or m["irms_a"] != 0):
-            errs.append("no load reads %.3f W" % m["real_w"])
+            errs.append(f"no load reads {m['real_w']:.3f} W")
     if m["fault"] is not None:
-        errs.append("unexpected fault %s" % m["fault"])
+        errs.append(f"unexpected fault {m['fault']}")
     return di, dp, errs
 
 
 def summary(cases, results) -> dict:
     hi_i = hi_p = lo_i = 0.0
-    for c, m in zip(cases, results):
+    for c, m in zip(cases, results, strict=True):
         t = c.truth()
         if t["irms_a"] >= 2:
             hi_i = max(hi_i, abs(m["irms_a"] - t["irms_a"]) / t["irms_a"] * 100)
@@ -79,40 +79,41 @@ def test_accuracy_targets_on_micropython_vm(tmp_path):
         if c.name == "unplugged":
             # The switched jack pulls the input to ground: the ADC reads its dead zone.
             i = [0] * len(i)
-        files["case%d.bin" % k] = array("i", i + (v or [])).tobytes()
+        files[f"case{k}.bin"] = array("i", i + (v or [])).tobytes()
         metas.append({"cal": c.cal(), "n": n, "v": v is not None})
         expected.append(measure(i, v, 1e-6, c.cal(), n))
     files["cases.json"] = json.dumps(metas)
-    code = """
+    max_n = max(m["n"] for m in metas)
+    code = f"""
 from array import array
 from fw.measure import measure
 with open('/input/cases.json') as f:
     metas = json.load(f)
-bi = array('i', range(%d))
-bv = array('i', range(%d))
+bi = array('i', range({max_n}))
+bv = array('i', range({max_n}))
 for k in range(FIRST, LAST):
     m = metas[k]
-    with open('/input/case%%d.bin' %% k, 'rb') as f:
+    with open('/input/case%d.bin' % k, 'rb') as f:
         f.readinto(bi)
         if m['v']:
             f.readinto(bv)
     r = measure(bi, bv if m['v'] else None, 1e-6, m['cal'], m['n'])
     print(json.dumps(r))
-""" % (max(m["n"] for m in metas), max(m["n"] for m in metas))
+"""
     got = []
     for first in range(0, len(cases), 10):
-        head = "FIRST = %d\nLAST = %d\n" % (first, min(first + 10, len(cases)))
+        head = f"FIRST = {first}\nLAST = {min(first + 10, len(cases))}\n"
         got += vm.run(tmp_path, head + code, files, timeout_s=120)
     assert len(got) == len(cases)
     failures = []
     n_acc = len(accuracy_cases())
-    for c, m, e in zip(cases[:n_acc], got[:n_acc], expected[:n_acc]):
+    for c, m, e in zip(cases[:n_acc], got[:n_acc], expected[:n_acc], strict=True):
         failures += [c.name + ": " + x for x in judge(c, m)[2]]
         # Same maths, same numbers: the VM and CPython agree to rounding.
         assert m["irms_a"] == pytest.approx(e["irms_a"], rel=1e-9, abs=1e-9)
         assert m["real_w"] == pytest.approx(e["real_w"], rel=1e-9, abs=1e-9)
     assert failures == []
-    faults = {c.name: m for c, m in zip(cases[n_acc:], got[n_acc:])}
+    faults = {c.name: m for c, m in zip(cases[n_acc:], got[n_acc:], strict=True)}
     rev = faults["reversed-10A"]
     assert rev["fault"] == "reversed" and rev["real_w"] < -2000
     assert rev["irms_a"] == pytest.approx(10.0, rel=0.01)

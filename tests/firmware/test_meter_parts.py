@@ -7,8 +7,8 @@ import random
 import pytest
 
 from citizenwatt.firmware import config
-from citizenwatt.host.simulator import SimulatedMeter
 from citizenwatt.firmware.meter import backoff_ms
+from citizenwatt.host.simulator import SimulatedMeter
 
 
 def test_backoff_doubles_caps_and_jitters():

@@ -77,7 +77,7 @@ def test_meter_sends_its_integer_counter_exactly(tmp_path):
     """Past 100,000 kWh the payload's energy_wh is still the meter's own mWh counter, on the
     MicroPython VM and on CPython alike (the ESP32's 32-bit floats would be 8 Wh off)."""
     start = 123456789012
-    code = "import vm_meter\nr = vm_meter.run_big_counter(%d)\nprint(json.dumps(r))\n" % start
+    code = f"import vm_meter\nr = vm_meter.run_big_counter({start})\nprint(json.dumps(r))\n"
     on_vm = vm.run(tmp_path, code, {"vm_meter.py": (HERE / "vm_meter.py").read_text()},
                    timeout_s=120)[-1]
     assert on_vm["boot"] == 5 and len(on_vm["texts"]) >= 3

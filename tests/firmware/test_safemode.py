@@ -143,7 +143,7 @@ def device(tmp_path, monkeypatch):
         def sleep_ms(self, ms):
             super().sleep_ms(ms)
             if self.now_us >= self.crash_at_us:
-                raise RuntimeError("panne simulée à %d s" % (self.now_us // 1000000))
+                raise RuntimeError(f"panne simulée à {self.now_us // 1000000} s")
 
     monkeypatch.setattr(dev, "Device", CrashingHW)
     (tmp_path / "config.json").write_text(json.dumps(

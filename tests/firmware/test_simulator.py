@@ -125,7 +125,7 @@ def test_same_seed_same_readings(mosquitto, tmp_path):
     """Deterministic from the seed: two meters with the same seed and start agree."""
     runs = []
     for k in range(2):
-        m = SimulatedMeter(meter_id="det-%d" % k, port=mosquitto.port,
+        m = SimulatedMeter(meter_id=f"det-{k}", port=mosquitto.port,
                            state_dir=tmp_path / str(k), seed=11, interval_s=5.0,
                            speed=float("inf"), channels=3, start_utc=1_790_000_000)
         m.start()

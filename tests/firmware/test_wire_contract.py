@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import struct
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,25 +33,47 @@ CASES = [
     ("array", "cw/m-1/reading", "[1]", wire.NOT_OBJECT),
     ("seq-str", "cw/m-1/reading", json.dumps(reading(seq="5")), wire.BAD_TYPE),
     ("boot-bool", "cw/m-1/reading", json.dumps(reading(boot=True)), wire.BAD_TYPE),
-    ("no-meter", "cw/m-1/reading", json.dumps({k: v for k, v in reading().items() if k != "meter"}), wire.MISSING_FIELD),
+    ("no-meter", "cw/m-1/reading",
+     json.dumps({k: v for k, v in reading().items() if k != "meter"}), wire.MISSING_FIELD),
     ("null-seq", "cw/m-1/reading", json.dumps(reading(seq=None)), wire.MISSING_FIELD),
     # written as 1e999: CPython's "Infinity" literal is not JSON and MicroPython refuses it
-    ("inf", "cw/m-1/reading", json.dumps(reading(interval_s=12345)).replace("12345", "1e999"), wire.NOT_FINITE),
-    ("neg-energy", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1, 1, 1)] and [{"id": 0, "energy_wh": -1, "power_w": 1, "irms_a": 1, "apparent": True}])), wire.NEGATIVE_ENERGY),
+    ("inf", "cw/m-1/reading",
+     json.dumps(reading(interval_s=12345)).replace("12345", "1e999"), wire.NOT_FINITE),
+    ("neg-energy", "cw/m-1/reading",
+     json.dumps(reading(ch=[{"id": 0, "energy_wh": -1, "power_w": 1, "irms_a": 1,
+                             "apparent": True}])), wire.NEGATIVE_ENERGY),
     ("future", "cw/m-1/reading", json.dumps(reading(ts=NOW + 3600)), wire.FUTURE_TS),
     ("old", "cw/m-1/reading", json.dumps(reading(ts=1000)), wire.OLD_TS),
     ("v2", "cw/m-1/reading", json.dumps(reading(v=2)), wire.UNKNOWN_VERSION),
     ("big", "cw/m-1/reading", '{"v":1,"x":"' + "a" * 3000 + '"}', wire.TOO_LARGE),
     ("mismatch", "cw/m-2/reading", json.dumps(reading()), wire.TOPIC_MISMATCH),
     ("bad-topic", "cw/m-1/readings", json.dumps(reading()), wire.BAD_TOPIC),
-    ("pf", "cw/m-1/reading", json.dumps(reading(ch=[{"id": 0, "energy_wh": 1, "power_w": 1, "irms_a": 1, "apparent": False, "pf": 1.5}])), wire.BAD_VALUE),
-    ("dup-ch", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1, 1, 1), wire.channel(0, 1, 1, 1)])), wire.BAD_VALUE),
+    ("pf", "cw/m-1/reading",
+     json.dumps(reading(ch=[{"id": 0, "energy_wh": 1, "power_w": 1, "irms_a": 1,
+                             "apparent": False, "pf": 1.5}])), wire.BAD_VALUE),
+    ("dup-ch", "cw/m-1/reading",
+     json.dumps(reading(ch=[wire.channel(0, 1, 1, 1), wire.channel(0, 1, 1, 1)])), wire.BAD_VALUE),
     ("extra", "cw/m-1/reading", json.dumps(reading(colour="red")), wire.BAD_VALUE),
-    ("huge-power", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1.0, 2e6, 1.0)])), wire.BAD_VALUE),
-    ("huge-energy", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1e300, 2.0, 1.0)])), wire.BAD_VALUE),
-    ("huge-current", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1.0, 2.0, 5e4)])), wire.BAD_VALUE),
-    ("huge-voltage", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 1.0, 2.0, 1.0, 1e5, 0.5)])), wire.BAD_VALUE),
-    ("big-but-real", "cw/m-1/reading", json.dumps(reading(ch=[wire.channel(0, 9e9, -2.3e4, 100.0, 250.0, -0.9)])), None),
+    # an optional field sent as null counts as absent; an unknown field is refused beside it too
+    ("null-ts", "cw/m-1/reading", json.dumps(reading(ts=None)), None),
+    ("null-ts-extra", "cw/m-1/reading", json.dumps(reading(ts=None, colour="red")), wire.BAD_VALUE),
+    ("ch-null-pf", "cw/m-1/reading",
+     json.dumps(reading(ch=[dict(wire.channel(0, 1.0, 2.0, 1.0, 230.0), pf=None)])), None),
+    ("ch-extra", "cw/m-1/reading",
+     json.dumps(reading(ch=[dict(wire.channel(0, 1.0, 2.0, 1.0), colour="red")])), wire.BAD_VALUE),
+    ("ch-null-extra", "cw/m-1/reading",
+     json.dumps(reading(ch=[dict(wire.channel(0, 1.0, 2.0, 1.0), pf=None, colour="red")])),
+     wire.BAD_VALUE),
+    ("huge-power", "cw/m-1/reading",
+     json.dumps(reading(ch=[wire.channel(0, 1.0, 2e6, 1.0)])), wire.BAD_VALUE),
+    ("huge-energy", "cw/m-1/reading",
+     json.dumps(reading(ch=[wire.channel(0, 1e300, 2.0, 1.0)])), wire.BAD_VALUE),
+    ("huge-current", "cw/m-1/reading",
+     json.dumps(reading(ch=[wire.channel(0, 1.0, 2.0, 5e4)])), wire.BAD_VALUE),
+    ("huge-voltage", "cw/m-1/reading",
+     json.dumps(reading(ch=[wire.channel(0, 1.0, 2.0, 1.0, 1e5, 0.5)])), wire.BAD_VALUE),
+    ("big-but-real", "cw/m-1/reading",
+     json.dumps(reading(ch=[wire.channel(0, 9e9, -2.3e4, 100.0, 250.0, -0.9)])), None),
 ]
 
 

@@ -214,14 +214,14 @@ def run_full_flash():
     try:
         meter.checkpoint(meter.uptime_ms())
     except OSError as e:
-        errors.append("checkpoint %r" % (e,))
+        errors.append("checkpoint " + repr(e))
     saved = StateStore(hw.root + "/state.a", hw.root + "/state.b", hw.opener).load()
     hw.stop_at_us = 400 * 1000000
     try:
         while not hw.stopping():
             meter.step()
     except OSError as e:
-        errors.append("loop %r" % (e,))
+        errors.append("loop " + repr(e))
     hw.broker_down = False
     hw.stop_at_us = 500 * 1000000
     while not hw.stopping():
