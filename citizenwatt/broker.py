@@ -41,7 +41,7 @@ class EmbeddedBroker:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
 
-    def start(self, timeout_s: float = 10.0) -> "EmbeddedBroker":
+    def start(self, timeout_s: float = 10.0) -> EmbeddedBroker:
         # amqtt logs every connection at INFO: keep the demo's console readable.
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from citizenwatt.errors import CitizenWattError
-from citizenwatt.i18n import N_, _, lang_scope, localise_command
+from citizenwatt.i18n import N_, lang_scope, localise_command
 
 
 def _lang_in(args: list[str]) -> str | None:
@@ -57,7 +57,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(lang: Annotated[Optional[str], typer.Option(
+def _root(lang: Annotated[str | None, typer.Option(
         "--lang", help=N_("Language of the messages: fr (default) or en (also CITIZENWATT_LANG)."))] = None,
           ) -> None:
     pass  # --lang is read before parsing, by CitizenWattGroup.main
@@ -90,17 +90,31 @@ def _settings(config: Path | None, **overrides):
         raise typer.Exit(2) from None
 
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help=N_("TOML settings file."))]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help=N_("Data folder."))]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help=N_("TOML settings file."))]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help=N_("Data folder."))]
 
 
-@app.command(help=N_("Run the whole system on this machine: simulated meters, MQTT, collector, API, household page."))
+@app.command(help=N_("Run the whole system on this machine: simulated meters, MQTT, collector, API, "
+                     "household page."))
 def demo(
     meters: Annotated[int, typer.Option(min=1, max=50, help=N_("Number of simulated meters."))] = 3,
-    interval: Annotated[float, typer.Option(min=0.5, max=600, help=N_("Seconds between two readings."))] = 5.0,
-    speed: Annotated[float, typer.Option(min=0.1, max=1000, help=N_("Speed-up of the simulated clock, until it catches up with the real time."))] = 1.0,
-    port: Annotated[Optional[int], typer.Option(help=N_("Port of the API (8000 by default, another one if it is taken)."))] = None,
-    history: Annotated[bool, typer.Option(help=N_("On the first start, replay the day since midnight."))] = True,
+    interval: Annotated[
+        float, typer.Option(min=0.5, max=600, help=N_("Seconds between two readings."))
+    ] = 5.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            max=1000,
+            help=N_("Speed-up of the simulated clock, until it catches up with the real time."),
+        ),
+    ] = 1.0,
+    port: Annotated[
+        int | None, typer.Option(help=N_("Port of the API (8000 by default, another one if it is taken)."))
+    ] = None,
+    history: Annotated[
+        bool, typer.Option(help=N_("On the first start, replay the day since midnight."))
+    ] = True,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -110,11 +124,10 @@ def demo(
     _setup_logging(verbose)
     settings = _settings(config, data_dir=data_dir, api__port=port)
     try:
-        Demo(settings, meters=meters, interval_s=interval, speed=speed,
-             history=history).run_forever()
+        Demo(settings, meters=meters, interval_s=interval, speed=speed, history=history).run_forever()
     except DemoError as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @app.command(help=N_("Run the collector: the MQTT subscriber that checks and stores the readings."))
@@ -155,12 +168,15 @@ def collector(
                 raise CollectorError(
                     N_("The metrics port {host}:{port} is unavailable ({error})."),
                     N_("Choose another one (CITIZENWATT_COLLECTOR__METRICS_PORT, 0 for none)."),
-                    host=host, port=port, error=e) from None
+                    host=host,
+                    port=port,
+                    error=e,
+                ) from None
         c.start()
     except CollectorError as e:
         typer.secho(str(e), fg="red", err=True)
         store.close()
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -173,8 +189,13 @@ def collector(
 
 from citizenwatt.api.cli import serve as _api_serve  # noqa: E402  (light: imports on use)
 
-app.command("api", help=N_("Serve the API and the households' pages on the configured store "
-                            "(DIR/readings.sqlite, or InfluxDB with CITIZENWATT_STORE__KIND=influxdb)."))(_api_serve)
+app.command(
+    "api",
+    help=N_(
+        "Serve the API and the households' pages on the configured store "
+        "(DIR/readings.sqlite, or InfluxDB with CITIZENWATT_STORE__KIND=influxdb)."
+    ),
+)(_api_serve)
 from citizenwatt.api.cli import admin_app as _api_admin  # noqa: E402
 
 app.add_typer(_api_admin, name="admin")

@@ -13,8 +13,8 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from rich.console import Console
 
@@ -217,6 +217,8 @@ class Demo:
         kind = _("built-in (amqtt)") if self.broker else _("configured")
         c.print("  " + _("MQTT broker, {kind}: {address}  ·  meters: {meters}  ·  one reading every "
                          "{seconds} s", kind=kind, address=f"{host}:{port}",
-                         meters=", ".join(self.meter_ids), seconds=format_number(self.interval_s, 0 if float(self.interval_s).is_integer() else 1)))
+                         meters=", ".join(self.meter_ids),
+                         seconds=format_number(self.interval_s,
+                                               0 if float(self.interval_s).is_integer() else 1)))
         c.print("  " + _("Data: {path}", path=self.settings.data_dir.resolve()))
         c.print(_("Ctrl-C to stop everything."))

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
-from functools import lru_cache
+from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def _compile_in_memory(po_path: Path) -> _gettext.GNUTranslations:
     return _gettext.GNUTranslations(buf)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> _gettext.NullTranslations:
     """The catalogue of `lang` (fr or en); the .mo when it is up to date, else the .po."""
     lang = normalise(lang) or DEFAULT_LANG
@@ -114,7 +115,7 @@ def babel_locale(lang: str | None = None) -> str:
     return LOCALES[normalise(lang) or current_lang()]
 
 
-def format_number(value: float | int, decimals: int = 0, *, lang: str | None = None) -> str:
+def format_number(value: float | Decimal, decimals: int = 0, *, lang: str | None = None) -> str:
     """1 234,5 in French (narrow no-break space, comma), 1,234.5 in English; rounded half-even."""
     from babel.numbers import format_decimal
 
@@ -283,7 +284,7 @@ def _click_message(message: str) -> str:
 _cli_installed = False
 
 
-def _install_cli_texts() -> None:
+def _install_cli_texts() -> None:  # noqa: C901  (one patch site: small nested functions add up)
     """Patch typer's click and typer.core once so that their own sentences use _()."""
     global _cli_installed
     if _cli_installed:
@@ -296,7 +297,7 @@ def _install_cli_texts() -> None:
     from typer._click._compat import get_text_stderr
     from typer._click.utils import _escape_control_characters, echo
 
-    typer_core._ = _  # type: ignore[attr-defined]  # headings, default/required, Missing command
+    typer_core._ = _  # type: ignore[assignment]  # headings, default/required, Missing command
 
     def show_error(self: Any, file: Any = None) -> None:
         echo(_("Error: {message}", message=self.format_message()),
@@ -402,7 +403,7 @@ def _install_cli_texts() -> None:
             return _escape_control_characters(pydantic_problem(errors[0]))
         return _escape_control_characters(str(exc))
 
-    _coercion.get_error_msg = error_msg  # type: ignore[attr-defined]
+    _coercion.get_error_msg = error_msg
 
 
 def _commands(command: Any) -> Iterator[Any]:

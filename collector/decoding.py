@@ -14,7 +14,7 @@ from citizenwatt.firmware import wire
 try:
     import orjson
 except ImportError:  # the contract's own decoder is enough, only slower
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 
 def decode_reading(topic: str, payload: bytes, now_s: float) -> dict:
@@ -40,4 +40,5 @@ def contract_decode(topic: str, payload: bytes, now_s: float) -> dict:
     except wire.WireError:
         raise
     except (ArithmeticError, TypeError, ValueError, RecursionError) as e:
-        raise wire.WireError(wire.BAD_VALUE, "%s: %s" % (type(e).__name__, e))
+        # the reason names the error; its traceback would only repeat the payload's fault
+        raise wire.WireError(wire.BAD_VALUE, f"{type(e).__name__}: {e}") from None

@@ -76,9 +76,9 @@ class MetricsServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
-    def start(self) -> "MetricsServer":
+    def start(self) -> MetricsServer:
         self._thread = threading.Thread(target=self.serve_forever, name="collector-metrics",
                                         daemon=True)
         self._thread.start()

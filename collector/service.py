@@ -20,13 +20,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from citizenwatt.errors import CollectorError
-from citizenwatt.i18n import N_
 from citizenwatt.firmware import wire
-
-from citizenwatt.i18n import _, format_number
+from citizenwatt.i18n import N_, _, format_number
+from citizenwatt.store.port import ReadingStore, readings_from_payload
 
 from .decoding import decode_reading
-from citizenwatt.store.port import ReadingStore, readings_from_payload
 
 if TYPE_CHECKING:
     from citizenwatt.config import Settings

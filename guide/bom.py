@@ -136,12 +136,14 @@ def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
                        where=where, columns=", ".join(empty))
     designators = row["reference"].split()
     if not all(REFERENCE_PATTERN.fullmatch(ref) for ref in designators):
-        raise BomError(f"{where}: reference {row['reference']!r} must be designators like R1, CT1 or ENC1, separated by spaces.")
+        raise BomError(f"{where}: reference {row['reference']!r} must be designators like R1, CT1 or ENC1, "
+                       "separated by spaces.")
     try:
         quantity = int(row["quantity"])
         price = Decimal(row["unit_price_eur"])
     except (ValueError, InvalidOperation):
-        raise BomError(f"{where}: quantity must be a whole number and unit_price_eur a number like 0.10.") from None
+        raise BomError(f"{where}: quantity must be a whole number and unit_price_eur a number "
+                       "like 0.10.") from None
     if quantity != len(designators) or price < 0:
         raise BomError(
             f"{where}: quantity must equal the number of references ({len(designators)}) "
@@ -192,5 +194,8 @@ def load_pinout(path: Path) -> dict[str, Pin]:
                     parts=tuple(row["parts"].split()),
                 )
             except (KeyError, ValueError):
-                raise BomError(f"{path}, line {number}: expected signal,gpio,adc,label_fr,label_en,parts with a whole gpio number.") from None
+                raise BomError(
+                    f"{path}, line {number}: expected signal,gpio,adc,label_fr,label_en,parts "
+                    "with a whole gpio number."
+                ) from None
     return pins

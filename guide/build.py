@@ -69,27 +69,44 @@ def consistency_problems(bom: Bom, pins: dict[str, Pin], data: DesignData) -> li
     """Where hardware/ (BOM values, pinout) disagrees with the firmware, as sentences to act on."""
     problems = bom_mismatches(bom, data)
     # Every signal of the board against the firmware's one pin map (firmware/config.py).
-    firmware = {key.removeprefix("config.pin_"): c.value for key, c in data.constants.items() if key.startswith("config.pin_")}
+    firmware = {
+        key.removeprefix("config.pin_"): c.value
+        for key, c in data.constants.items()
+        if key.startswith("config.pin_")
+    }
     for required in ("current_1", "voltage"):
         if required not in pins:
-            problems.append(f"hardware/pinout.csv has no {required} line; the firmware reads it on GPIO{firmware.get(required, '?')}.")
+            problems.append(
+                f"hardware/pinout.csv has no {required} line; the firmware reads it on "
+                f"GPIO{firmware.get(required, '?')}."
+            )
     for pin in pins.values():
         if pin.signal not in firmware:
-            problems.append(f"hardware/pinout.csv, {pin.signal}: not a signal the firmware knows ({', '.join(firmware)}).")
+            problems.append(
+                f"hardware/pinout.csv, {pin.signal}: not a signal the firmware knows ({', '.join(firmware)})."
+            )
         elif pin.gpio != firmware[pin.signal]:
             problems.append(
                 f"hardware/pinout.csv wires {pin.signal} to GPIO{pin.gpio} but the firmware "
-                f"(firmware/config.py CURRENT_PINS, VOLTAGE_PIN) reads GPIO{firmware[pin.signal]}; make them the same."
+                f"(firmware/config.py CURRENT_PINS, VOLTAGE_PIN) reads GPIO{firmware[pin.signal]}; make "
+                "them the same."
             )
         expected_adc = adc1_channel(pin.gpio)
         if expected_adc is None:
-            problems.append(f"hardware/pinout.csv, {pin.signal}: GPIO{pin.gpio} is not an ADC1 input (ADC2 cannot be read while Wi-Fi is on).")
+            problems.append(
+                f"hardware/pinout.csv, {pin.signal}: GPIO{pin.gpio} is not an ADC1 input (ADC2 "
+                "cannot be read while Wi-Fi is on)."
+            )
         elif pin.adc != expected_adc:
-            problems.append(f"hardware/pinout.csv, {pin.signal}: GPIO{pin.gpio} is {expected_adc}, not {pin.adc}.")
+            problems.append(
+                f"hardware/pinout.csv, {pin.signal}: GPIO{pin.gpio} is {expected_adc}, not {pin.adc}."
+            )
     for pin in pins.values():
         unknown = [ref for ref in pin.parts if ref not in bom.references]
         if unknown:
-            problems.append(f"hardware/pinout.csv, {pin.signal}: parts {', '.join(unknown)} are not in hardware/bom.csv.")
+            problems.append(
+                f"hardware/pinout.csv, {pin.signal}: parts {', '.join(unknown)} are not in hardware/bom.csv."
+            )
     return problems
 
 
@@ -114,7 +131,9 @@ def svg_text(svg: str) -> str:
 
 def _page_env() -> jinja2.Environment:
     loader = jinja2.PackageLoader("citizenwatt.guide", "templates")
-    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined
+    )
     install_jinja(env)  # _() in the page's `lang`
     return env
 
@@ -131,7 +150,10 @@ def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
             match = re.match(r'<h2 id="([^"]+)">(.*?)</h2>', piece)
             if match:
                 chunks.append((current_id, current_title, buffer))
-                current_id, current_title = match.group(1), html.unescape(re.sub(r"<[^>]+>", "", match.group(2)))
+                current_id, current_title = (
+                    match.group(1),
+                    html.unescape(re.sub(r"<[^>]+>", "", match.group(2))),
+                )
                 buffer = ""
             else:
                 buffer += piece
@@ -141,7 +163,9 @@ def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
             if not text and not anchor:
                 continue
             label = chapter.title if not anchor else f"{chapter.title} › {title}"
-            entries.append({"u": f"{chapter.slug}.html" + (f"#{anchor}" if anchor else ""), "t": label, "x": text})
+            entries.append(
+                {"u": f"{chapter.slug}.html" + (f"#{anchor}" if anchor else ""), "t": label, "x": text}
+            )
     return entries
 
 
@@ -163,22 +187,31 @@ def _clear_output(out_dir: Path) -> None:
         if not out_dir.is_dir():
             raise GuideBuildError(_("{path} is a file: give --out a folder.", path=out_dir))
         if any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
-            raise GuideBuildError(_(
-                "{path} is not empty and was not made by `citizenwatt guide build`: give --out an "
-                "empty or new folder, so that none of your files is erased.", path=out_dir))
+            raise GuideBuildError(
+                _(
+                    "{path} is not empty and was not made by `citizenwatt guide build`: give --out an "
+                    "empty or new folder, so that none of your files is erased.",
+                    path=out_dir,
+                )
+            )
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    (out_dir / MARKER).write_text("Built by `citizenwatt guide build`; emptied on every build.\n", encoding="utf-8")
+    (out_dir / MARKER).write_text(
+        "Built by `citizenwatt guide build`; emptied on every build.\n", encoding="utf-8"
+    )
 
 
-def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data: DesignData | None = None) -> BuildReport:
+def build_guide(
+    out_dir: Path, root: Path | None = None, pdf: bool = True, data: DesignData | None = None
+) -> BuildReport:
     root = root or find_root()
     for required in ("hardware/bom.csv", "hardware/pinout.csv", "hardware/guide", "hardware/diagrams"):
         if not (root / required).exists():
             raise GuideBuildError(
                 N_("{path} cannot be found: the guide cannot be built."),
                 N_("Give --src the root of a copy of Citizen Watt (the folder that holds hardware/)."),
-                path=root / required)
+                path=root / required,
+            )
     out_dir = Path(out_dir)
     started = time.perf_counter()
     report = BuildReport(out_dir=out_dir)
@@ -188,7 +221,9 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     problems = consistency_problems(bom, pins, data)
     if problems:
         raise GuideBuildError(
-            _("The hardware (hardware/) no longer matches the firmware; fix:") + "\n- " + "\n- ".join(problems)
+            _("The hardware (hardware/) no longer matches the firmware; fix:")
+            + "\n- "
+            + "\n- ".join(problems)
         )
     diagrams = load_diagrams(root)
     _clear_output(out_dir)
@@ -197,15 +232,18 @@ def build_guide(out_dir: Path, root: Path | None = None, pdf: bool = True, data:
     assets = out_dir / "assets"
     assets.mkdir()
     for name in ("style.css", "print.css", "search.js"):
-        (assets / name).write_bytes(resources.files("citizenwatt.guide").joinpath("static", name).read_bytes())
+        (assets / name).write_bytes(
+            resources.files("citizenwatt.guide").joinpath("static", name).read_bytes()
+        )
     (out_dir / "downloads").mkdir()
     shutil.copy2(root / "hardware" / "bom.csv", out_dir / "downloads" / "bom.csv")
     (out_dir / "licenses").mkdir()
     for name in LICENCE_FILES:
         source = root / "hardware" / "LICENSES" / name
         if not source.is_file():
-            raise GuideBuildError(N_("Licence text missing: {path}."),
-                                  N_("Restore it from the repository."), path=source)
+            raise GuideBuildError(
+                N_("Licence text missing: {path}."), N_("Restore it from the repository."), path=source
+            )
         shutil.copy2(source, out_dir / "licenses" / name)
     (out_dir / "index.html").write_text(env.get_template("root.html").render(), encoding="utf-8")
 
@@ -255,10 +293,17 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
         "pdf_name": f"citizenwatt-guide-{lang}.pdf",
     }
 
-    def write(filename: str, title: str, body: str, chapter: Chapter | None = None, previous=None, next_=None):
+    def write(
+        filename: str, title: str, body: str, chapter: Chapter | None = None, previous=None, next_=None
+    ):
         text = page.render(
-            **common, filename=filename, title=title, body=markupsafe_markup(body), chapter=chapter,
-            previous=previous, next=next_,
+            **common,
+            filename=filename,
+            title=title,
+            body=markupsafe_markup(body),
+            chapter=chapter,
+            previous=previous,
+            next=next_,
         )
         (lang_dir / filename).write_text(text, encoding="utf-8")
 
@@ -268,16 +313,22 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
         write(f"{chapter.slug}.html", chapter.title, chapter.html, chapter, previous, next_)
 
     items = "".join(f'<li><a href="{c.slug}.html">{html.escape(c.title)}</a></li>' for c in chapters)
-    say = {key: html.escape(text) for key, text in (
-        ("title", _("Citizen Watt — build guide", lang=lang)),
-        ("subtitle", _("Build, calibrate and install an open-source electricity meter", lang=lang)),
-        ("contents", _("Contents", lang=lang)), ("downloads", _("Downloads", lang=lang)),
-        ("pdf", _("Printable version (PDF)", lang=lang)), ("bom", _("Bill of materials (CSV)", lang=lang)),
-        ("search", _("Search the guide", lang=lang)))}
+    say = {
+        key: html.escape(text)
+        for key, text in (
+            ("title", _("Citizen Watt — build guide", lang=lang)),
+            ("subtitle", _("Build, calibrate and install an open-source electricity meter", lang=lang)),
+            ("contents", _("Contents", lang=lang)),
+            ("downloads", _("Downloads", lang=lang)),
+            ("pdf", _("Printable version (PDF)", lang=lang)),
+            ("bom", _("Bill of materials (CSV)", lang=lang)),
+            ("search", _("Search the guide", lang=lang)),
+        )
+    }
     home = (
         f"<h1>{say['title']}</h1><p>{say['subtitle']}.</p>"
         f'<figure class="cw-figure"><img src="img/schematic.svg" alt=""></figure>'
-        f"<h2>{say['contents']}</h2><ol class=\"home-toc\">{items}</ol>"
+        f'<h2>{say["contents"]}</h2><ol class="home-toc">{items}</ol>'
         f"<h2>{say['downloads']}</h2><ul>"
         f'<li><a href="../pdf/{common["pdf_name"]}">{say["pdf"]}</a></li>'
         f'<li><a href="print.html">{say["pdf"]} — HTML</a></li>'
@@ -285,43 +336,52 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
     )
     write("index.html", _("Home", lang=lang), home)
 
-    search_body = (
-        f"<h1>{say['search']}</h1>"
-        f'<div id="search-page-results" aria-live="polite"></div>'
-    )
+    search_body = f'<h1>{say["search"]}</h1><div id="search-page-results" aria-live="polite"></div>'
     write("search.html", _("Search the guide", lang=lang), search_body)
 
     licences = _licences_body(lang)
     write("licences.html", _("Licences", lang=lang), licences)
 
-    index = {
+    search_index = {
         "lang": lang,
-        "labels": {"none": _("No result. Try another word (for example “clamp” or “resistor”).", lang=lang),
-                   "results": _("Results", lang=lang)},
+        "labels": {
+            "none": _("No result. Try another word (for example “clamp” or “resistor”).", lang=lang),
+            "results": _("Results", lang=lang),
+        },
         "entries": _search_entries(chapters),
     }
     (lang_dir / "search-index.js").write_text(
-        "window.CW_SEARCH_INDEX = " + json.dumps(index, ensure_ascii=False) + ";\n", encoding="utf-8"
+        "window.CW_SEARCH_INDEX = " + json.dumps(search_index, ensure_ascii=False) + ";\n", encoding="utf-8"
     )
 
     for chapter in chapters:
         chapter.print_html = _print_html(chapter)  # type: ignore[attr-defined]
-    (lang_dir / "print.html").write_text(
-        env.get_template("print.html").render(**common), encoding="utf-8"
-    )
+    (lang_dir / "print.html").write_text(env.get_template("print.html").render(**common), encoding="utf-8")
 
 
 def _licences_body(lang: str) -> str:
     rows = [
         (N_("Guide text (hardware/guide/)"), "CC-BY-SA-4.0", "CC-BY-SA-4.0.txt"),
-        (N_("Hardware: schematics, bill of materials, diagram sources (hardware/)"), "CERN-OHL-S-2.0", "CERN-OHL-S-2.0.txt"),
-        (N_("Code: firmware, collector, API, workshop tool, guide builder"), "AGPL-3.0-or-later", "AGPL-3.0-or-later.txt"),
+        (
+            N_("Hardware: schematics, bill of materials, diagram sources (hardware/)"),
+            "CERN-OHL-S-2.0",
+            "CERN-OHL-S-2.0.txt",
+        ),
+        (
+            N_("Code: firmware, collector, API, workshop tool, guide builder"),
+            "AGPL-3.0-or-later",
+            "AGPL-3.0-or-later.txt",
+        ),
     ]
-    intro = _("Citizen Watt is open: you may build, modify and share the meter and this guide, as long "
-              "as you share your changes under the same licences.", lang=lang)
+    intro = _(
+        "Citizen Watt is open: you may build, modify and share the meter and this guide, as long "
+        "as you share your changes under the same licences.",
+        lang=lang,
+    )
     head = (_("What it covers", lang=lang), _("SPDX identifier", lang=lang), _("Text", lang=lang))
     body = "".join(
-        f'<tr><td>{html.escape(_(what, lang=lang))}</td><td><code>{spdx}</code></td><td><a href="../licenses/{name}">{name}</a></td></tr>'
+        f"<tr><td>{html.escape(_(what, lang=lang))}</td><td><code>{spdx}</code></td><td><a "
+        f'href="../licenses/{name}">{name}</a></td></tr>'
         for what, spdx, name in rows
     )
     title = _("Licences", lang=lang)

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
 from citizenwatt.i18n import N_, _, format_number, ngettext
 
 app = typer.Typer(help=N_("Build guide: static site and printable PDFs."), no_args_is_help=True)
@@ -16,14 +18,18 @@ def _guide() -> None:
     pass
 
 
-@app.command("build", help=N_("Build the guide's site (navigation, search, language switch) and one PDF per language."))
+@app.command("build", help=N_("Build the guide's site (navigation, search, language switch) and one PDF per "
+                              "language."))
 def build(
-    out: Path = typer.Option(Path("build/guide"), "--out", help=N_("Output folder (emptied, then filled).")),
-    src: Path | None = typer.Option(None, "--src", help=N_("Root of the repository that holds hardware/ (by default: found from the current folder).")),
-    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help=N_("Also make one PDF per language.")),
+    out: Annotated[Path, typer.Option("--out", help=N_("Output folder (emptied, then filled)."))] = Path(
+        "build/guide"),
+    src: Annotated[Path | None, typer.Option("--src", help=N_(
+        "Root of the repository that holds hardware/ (by default: found from the current folder)."
+    ))] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=N_("Also make one PDF per language."))] = True,
 ) -> None:
-    from citizenwatt.guide.build import GuideBuildError, build_guide
     from citizenwatt.guide.bom import BomError
+    from citizenwatt.guide.build import GuideBuildError, build_guide
     from citizenwatt.guide.pdf import PdfError
     from citizenwatt.guide.sources import GuideSourceError
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from citizenwatt.i18n import N_, _, format_number
 
 
-
 @dataclass(frozen=True)
 class Constant:
     key: str
@@ -79,7 +78,7 @@ class GeneratedTable:
     def to_html(self, lang: str) -> str:
         head = "".join(f"<th>{html.escape(column.title(lang))}</th>" for column in self.columns)
         body = []
-        for row, inputs in zip(self.rows, self.inputs):
+        for row, inputs in zip(self.rows, self.inputs, strict=True):
             cells = []
             for column in self.columns:
                 value = row[column.key]
@@ -201,7 +200,8 @@ def standard_inputs() -> dict:
     """The design() arguments of the standard meter, as the firmware would call it: the
     function's own defaults, overridden by the meter's default configuration where they overlap."""
     signature = inspect.signature(_calib().design)
-    inputs = {name: p.default for name, p in signature.parameters.items() if p.default is not inspect.Parameter.empty}
+    inputs = {name: p.default for name, p in signature.parameters.items()
+              if p.default is not inspect.Parameter.empty}
     config = firmware_config_defaults()
     first_channel = config["channels"][0]
     overrides = {
@@ -221,16 +221,29 @@ def standard_inputs() -> dict:
 def config_constants() -> dict[str, Constant]:
     """The meter's default configuration (firmware/config.py DEFAULTS) as guide constants."""
     config = firmware_config_defaults()
-    units = {"interval_s": ("s", 0), "measure_period_s": ("s", 0), "mains_hz": ("Hz", 0), "nominal_v": ("V", 0),
-             "sample_rate_hz": ("Hz", 0), "cycles": ("", 0), "atten_db": ("dB", 0), "queue_hours": ("h", 0),
-             "wdt_s": ("s", 0), "mqtt_port": ("", 0), "keepalive_s": ("s", 0), "backoff_max_s": ("s", 0),
-             "safe_mode_strikes": ("", 0)}
+    units = {
+        "interval_s": ("s", 0),
+        "measure_period_s": ("s", 0),
+        "mains_hz": ("Hz", 0),
+        "nominal_v": ("V", 0),
+        "sample_rate_hz": ("Hz", 0),
+        "cycles": ("", 0),
+        "atten_db": ("dB", 0),
+        "queue_hours": ("h", 0),
+        "wdt_s": ("s", 0),
+        "mqtt_port": ("", 0),
+        "keepalive_s": ("s", 0),
+        "backoff_max_s": ("s", 0),
+        "safe_mode_strikes": ("", 0),
+    }
     source = "citizenwatt.firmware.config.DEFAULTS"
     constants = {}
     for key, (unit, digits) in units.items():
         if isinstance(config.get(key), (int, float)) and not isinstance(config.get(key), bool):
             constants[f"config.{key}"] = Constant(f"config.{key}", config[key], unit, digits, source)
-    constants["config.channel_pin"] = Constant("config.channel_pin", config["channels"][0]["pin"], "", 0, source)
+    constants["config.channel_pin"] = Constant(
+        "config.channel_pin", config["channels"][0]["pin"], "", 0, source
+    )
     for signal, gpio in firmware_pins().items():
         key = f"config.pin_{signal}"
         constants[key] = Constant(key, gpio, "", 0, "citizenwatt.firmware.config")
@@ -253,7 +266,9 @@ def derived_constants(calib, inputs: dict) -> dict[str, Constant]:
         "clamp_rated_a": Constant("clamp_rated_a", rated_a, "A", 0, source),
     }
     if kind == "current":
-        constants["clamp_secondary_ma"] = Constant("clamp_secondary_ma", round(rated_out * 1000, 6), "mA", 0, source)
+        constants["clamp_secondary_ma"] = Constant(
+            "clamp_secondary_ma", round(rated_out * 1000, 6), "mA", 0, source
+        )
     return constants
 
 
@@ -396,11 +411,15 @@ def bom_mismatches(bom, data: DesignData) -> list[str]:
         elif key in data.inputs:
             expected = data.inputs[key]
         else:
-            problems.append(f"BOM line {line.reference}: design_key {key!r} is not a key of design(); fix the column.")
+            problems.append(
+                f"BOM line {line.reference}: design_key {key!r} is not a key of design(); fix the column."
+            )
             continue
         if isinstance(expected, str):
             if line.value != expected:
-                problems.append(f"BOM line {line.reference}: value {line.value!r} but the design uses {expected!r}.")
+                problems.append(
+                    f"BOM line {line.reference}: value {line.value!r} but the design uses {expected!r}."
+                )
             continue
         number, unit = line.value_si()
         if key.endswith("_uf"):

@@ -19,7 +19,7 @@ import markdown
 
 from citizenwatt.errors import GuideSourceError
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin
-from citizenwatt.guide.design import Constant, GeneratedTable
+from citizenwatt.guide.design import Constant, DesignSheet, GeneratedTable
 from citizenwatt.i18n import LANGS, N_, _, format_number
 
 CHAPTER_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
@@ -46,7 +46,9 @@ def chapter_files(guide_dir: Path, lang: str) -> list[Path]:
     folder = guide_dir / lang
     files = sorted(path for path in folder.glob("*.md") if CHAPTER_FILE.match(path.name))
     if not files:
-        raise GuideSourceError(_("No chapter in {folder}: add files named like 01-securite.md.", folder=folder))
+        raise GuideSourceError(
+            _("No chapter in {folder}: add files named like 01-securite.md.", folder=folder)
+        )
     return files
 
 
@@ -64,7 +66,7 @@ class RenderContext:
         lang: str,
         bom: Bom,
         constants: dict[str, Constant],
-        tables: dict[str, GeneratedTable],
+        tables: dict[str, GeneratedTable | DesignSheet],
         slugs: list[str],
         figures: set[str],
         pins: dict[str, Pin],
@@ -84,7 +86,13 @@ class RenderContext:
     def const(self, key: str, unit: bool = True, percent: bool = False) -> str:
         """A number from the design calculator or the firmware, marked so that tests can check it."""
         if key not in self.constants:
-            self._fail(_("unknown constant {key!r}; known: {known}.", key=key, known=", ".join(sorted(self.constants))))
+            self._fail(
+                _(
+                    "unknown constant {key!r}; known: {known}.",
+                    key=key,
+                    known=", ".join(sorted(self.constants)),
+                )
+            )
         constant = self.constants[key]
         shown = constant.display(self.lang, with_unit=unit, percent=percent)
         return (
@@ -97,20 +105,33 @@ class RenderContext:
         try:
             line = self.bom[reference]
         except KeyError:
-            self._fail(_("the part {reference!r} is not in hardware/bom.csv: add it or fix the reference.", reference=reference))
+            self._fail(
+                _(
+                    "the part {reference!r} is not in hardware/bom.csv: add it or fix the reference.",
+                    reference=reference,
+                )
+            )
         title = f"{line.part(self.lang)} — {line.value_in(self.lang)}"
         return f'<span class="cw-part" title="{html.escape(title)}">{reference}</span>'
 
     def pin(self, signal: str) -> str:
         """The ESP32 input a channel is wired to, from hardware/pinout.csv."""
         if signal not in self.pins:
-            self._fail(_("unknown signal {signal!r}; hardware/pinout.csv has {known}.", signal=signal, known=", ".join(self.pins)))
+            self._fail(
+                _(
+                    "unknown signal {signal!r}; hardware/pinout.csv has {known}.",
+                    signal=signal,
+                    known=", ".join(self.pins),
+                )
+            )
         gpio = self.pins[signal].gpio
         return f'<span class="cw-pin" data-signal="{signal}" data-value="{gpio}">GPIO{gpio}</span>'
 
     def price(self, *groups: str) -> str:
         total = self.bom.total_eur(*groups)
-        return f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">{format_number(total, 2, lang=self.lang)} €</span>'
+        price = format_number(total, 2, lang=self.lang)
+        return (f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">'
+                f"{price} €</span>")
 
     def table(self, name: str) -> str:
         if name == "bom":
@@ -118,20 +139,39 @@ class RenderContext:
         if name == "pinout":
             return pinout_table(self.pins, self.lang)
         if name not in self.tables:
-            self._fail(_("unknown table {name!r}; known: bom, {known}.", name=name, known=", ".join(sorted(self.tables))))
+            self._fail(
+                _(
+                    "unknown table {name!r}; known: bom, {known}.",
+                    name=name,
+                    known=", ".join(sorted(self.tables)),
+                )
+            )
         return self.tables[name].to_html(self.lang)
 
     def figure(self, name: str, caption: str) -> str:
         if name not in self.figures:
-            self._fail(_("unknown figure {name!r}: add hardware/diagrams/{name}.py or use one of {known}.", name=name, known=", ".join(sorted(self.figures))))
+            self._fail(
+                _(
+                    "unknown figure {name!r}: add hardware/diagrams/{name}.py or use one of {known}.",
+                    name=name,
+                    known=", ".join(sorted(self.figures)),
+                )
+            )
         return (
-            f'<figure class="cw-figure" id="fig-{name}"><img src="img/{name}.svg" alt="{html.escape(caption)}">'
+            f'<figure class="cw-figure" id="fig-{name}"><img src="img/{name}.svg" '
+            f'alt="{html.escape(caption)}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
 
     def link(self, slug: str, anchor: str = "") -> str:
         if slug not in self.slugs:
-            self._fail(_("link to an unknown chapter {slug!r}; the chapters are {known}.", slug=slug, known=", ".join(self.slugs)))
+            self._fail(
+                _(
+                    "link to an unknown chapter {slug!r}; the chapters are {known}.",
+                    slug=slug,
+                    known=", ".join(self.slugs),
+                )
+            )
         return f"{slug}.html" + (f"#{anchor}" if anchor else "")
 
     def namespace(self) -> dict[str, object]:
@@ -151,17 +191,24 @@ class RenderContext:
 def bom_table(bom: Bom, lang: str) -> str:
     head = "".join(
         f"<th>{_(label, lang=lang)}</th>"
-        for label in (N_("Ref."), N_("Part"), N_("Value"), N_("Qty"),
-                      N_("Maker / supplier"), N_("Part number (example)"), N_("Unit price"))
+        for label in (
+            N_("Ref."),
+            N_("Part"),
+            N_("Value"),
+            N_("Qty"),
+            N_("Maker / supplier"),
+            N_("Part number (example)"),
+            N_("Unit price"),
+        )
     )
     rows = []
     for line in bom.lines:
         group = "" if line.group == "base" else f' class="cw-group-{line.group}"'
         rows.append(
             f"<tr{group}><td>{line.reference}</td><td>{html.escape(line.part(lang))}</td>"
-            f"<td>{html.escape(line.value_in(lang))}</td><td class=\"num\">{line.quantity}</td>"
+            f'<td>{html.escape(line.value_in(lang))}</td><td class="num">{line.quantity}</td>'
             f"<td>{html.escape(line.supplier_in(lang))}</td><td>{html.escape(line.supplier_part_number)}</td>"
-            f"<td class=\"num\">{format_number(line.unit_price_eur, 2, lang=lang)} €</td></tr>"
+            f'<td class="num">{format_number(line.unit_price_eur, 2, lang=lang)} €</td></tr>'
         )
     total_base = _("Total per meter (base version)", lang=lang)
     total_voltage = _("Total per meter with the voltage option", lang=lang)
@@ -169,7 +216,8 @@ def bom_table(bom: Bom, lang: str) -> str:
         f'<tr class="cw-total"><td colspan="6">{total_base}</td>'
         f'<td class="num" data-total="base">{format_number(bom.total_eur("base"), 2, lang=lang)} €</td></tr>'
         f'<tr class="cw-total"><td colspan="6">{total_voltage}</td>'
-        f'<td class="num" data-total="base voltage">{format_number(bom.total_eur("base", "voltage"), 2, lang=lang)} €</td></tr>'
+        '<td class="num" data-total="base '
+        f'voltage">{format_number(bom.total_eur("base", "voltage"), 2, lang=lang)} €</td></tr>'
     )
     return (
         f'<table class="cw-generated cw-bom" data-source="hardware/bom.csv"><thead><tr>{head}</tr></thead>'
@@ -180,7 +228,8 @@ def bom_table(bom: Bom, lang: str) -> str:
 def pinout_table(pins: dict[str, Pin], lang: str) -> str:
     head = [_(h, lang=lang) for h in (N_("Channel"), N_("ESP32 pin"), N_("ADC input"), N_("Parts"))]
     rows = "".join(
-        f'<tr><td>{html.escape(pin.label(lang))}</td><td data-signal="{pin.signal}" data-value="{pin.gpio}">GPIO{pin.gpio}</td>'
+        f'<tr><td>{html.escape(pin.label(lang))}</td><td data-signal="{pin.signal}" '
+        f'data-value="{pin.gpio}">GPIO{pin.gpio}</td>'
         f"<td>{pin.adc}</td><td>{' '.join(pin.parts)}</td></tr>"
         for pin in pins.values()
     )
@@ -207,9 +256,12 @@ def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
     except jinja2.TemplateError as error:
         line = getattr(error, "lineno", None)
         where = f"{path}, line {line}" if line else str(path)
-        raise GuideSourceError(N_("{where}: template error: {error}."),
-                               N_("Check the {{{{ ... }}}} expressions."),
-                               where=where, error=error) from error
+        raise GuideSourceError(
+            N_("{where}: template error: {error}."),
+            N_("Check the {{{{ ... }}}} expressions."),
+            where=where,
+            error=error,
+        ) from error
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
     body = md.convert(source)
     tokens = getattr(md, "toc_tokens", [])
@@ -230,7 +282,23 @@ def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
     return chapter
 
 
-_BLOCKS = {"p", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "div", "figcaption", "pre", "table", "ol", "ul"}
+_BLOCKS = {
+    "p",
+    "li",
+    "td",
+    "th",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "div",
+    "figcaption",
+    "pre",
+    "table",
+    "ol",
+    "ul",
+}
 
 
 class _TextCollector(HTMLParser):

@@ -38,7 +38,8 @@ class Svg:
     def circle(self, x: float, y: float, r: float, fill: str = "#fff", stroke: str = "#1d2327",
                width: float = 1.5) -> None:
         self.items.append(
-            f'<circle cx="{x:g}" cy="{y:g}" r="{r:g}" fill="{fill}" stroke="{stroke}" stroke-width="{width:g}"/>'
+            f'<circle cx="{x:g}" cy="{y:g}" r="{r:g}" fill="{fill}" stroke="{stroke}" '
+            f'stroke-width="{width:g}"/>'
         )
 
     def ellipse(self, x: float, y: float, rx: float, ry: float, fill: str = "none", stroke: str = "#1d2327",

@@ -16,7 +16,8 @@ echo "== ruff"
 echo "== mypy"
 (cd "$tree" && MYPYPATH="$tree" "$OLDPWD/.venv/bin/mypy" --config-file "$OLDPWD/pyproject.toml" \
     -p citizenwatt.cli -p citizenwatt.config -p citizenwatt.errors -p citizenwatt.i18n \
-    -p citizenwatt.store -p citizenwatt.collector -p citizenwatt.api) || status=1
+    -p citizenwatt.demo -p citizenwatt.broker -p citizenwatt.store -p citizenwatt.collector \
+    -p citizenwatt.api -p citizenwatt.workshop -p citizenwatt.guide) || status=1
 if [ "$status" -ne 0 ]; then
   echo "Vérifications statiques en échec : corrigez les points ci-dessus (voir docs/architecture.md)." >&2
 fi

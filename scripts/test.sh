@@ -18,11 +18,22 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 EXTRAS="test" source scripts/_venv.sh
 set +e
+# The architecture and the code first (import-linter, ruff, mypy: scripts/check.sh); the
+# tests run whatever they say, and the run fails if either does.
+checks=0
+if [ "${CITIZENWATT_SKIP_CHECKS:-0}" != "1" ]; then
+  bash scripts/check.sh
+  checks=$?
+fi
 .venv/bin/python -m pytest "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
   echo "pytest n'a trouvé aucun test (code 5) : c'est une erreur ici, la suite en compte toujours." >&2
+  exit 1
+fi
+if [ "$rc" -eq 0 ] && [ "$checks" -ne 0 ]; then
+  echo "Les tests passent, mais les vérifications statiques (scripts/check.sh) ont échoué." >&2
   exit 1
 fi
 exit "$rc"

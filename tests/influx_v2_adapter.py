@@ -21,7 +21,7 @@ V2_TO_V1_PRECISION = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as influxdb-client's urllib3 pool expects
-    server: "InfluxV2Adapter"
+    server: InfluxV2Adapter
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -114,7 +114,7 @@ class InfluxV2Adapter(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "InfluxV2Adapter":
+    def start(self) -> InfluxV2Adapter:
         self._thread = threading.Thread(target=self.serve_forever, name="influx-v2-adapter",
                                         daemon=True)
         self._thread.start()

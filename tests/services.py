@@ -77,7 +77,7 @@ class Mosquitto:
         conf.write_text("\n".join(lines) + "\n" + self.extra_conf + "\n")
         return conf
 
-    def start(self) -> "Mosquitto":
+    def start(self) -> Mosquitto:
         conf = self.write_conf()
         self.proc = subprocess.Popen([self.binary, "-c", str(conf)],
                                      stdout=subprocess.DEVNULL,
@@ -146,7 +146,7 @@ bind-address = "{self.host}:{self.rpc_port}"
 """)
         return conf
 
-    def start(self, create_database: bool = True) -> "Influxd":
+    def start(self, create_database: bool = True) -> Influxd:
         conf = self.write_conf()
         self.proc = subprocess.Popen([self.binary, "-config", str(conf)],
                                      stdout=subprocess.DEVNULL,

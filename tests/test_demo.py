@@ -80,7 +80,10 @@ def test_demo_shows_readings_within_15_s_and_keeps_them(tmp_path):
         def more():
             ms = httpx.get(f"{base}/api/v1/meters", timeout=2).json()["meters"]
             m = {x["meter_id"]: x for x in ms}["demo-01"]
-            return m["readings"] > first_count and m["status"] and m["status"].get("boot", 0) > first_boot and m
+            return (
+                m["readings"] > first_count and m["status"] and m["status"].get("boot", 0) > first_boot and m
+            )
+
         m = wait_for(more, 20)
         assert m["first_ts_utc"] < time.time() - 600  # the first run's history is still there
     finally:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import citizenwatt.demo as demo_module
-from citizenwatt.demo import Demo
 from citizenwatt.config import load_settings
+from citizenwatt.demo import Demo
 from tests.services import free_port
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -79,7 +79,8 @@ def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
             pipeline.wconfig.meter_id_from_mac(board.unique_id())
         household = _household(plan, household_index, row.meter_id)
         if household is None:
-            raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="more boards than households")
+            raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value "
+                                                     "then try again."), detail="more boards than households")
         prov_plan = pipeline.ProvisionPlan(**{**plan.provision.__dict__, "household": household})
         result = pipeline.provision(board, prov_plan, progress=progress)
         row.household_ref, row.household_name = household.ref, household.name
@@ -91,7 +92,9 @@ def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
             results = wcheck.run_checks(board, network=plan.check_network)
             bad = wcheck.failures(results)
             if bad:
-                raise WorkshopError("check.summary_fail", N_("Failed tests: {count}. Follow the \"What to do\" column, then run `citizenwatt check` again."), section=bad[0].section,
+                raise WorkshopError("check.summary_fail", N_("Failed tests: {count}. Follow the \"What to "
+                                                             "do\" column, then run `citizenwatt check` "
+                                                             "again."), section=bad[0].section,
                                     count=len(bad)) if not bad[0].advice else \
                     _AdviceError(bad[0].advice)
         board.reset()  # the meter firmware starts
@@ -102,7 +105,9 @@ def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
 
 class _AdviceError(WorkshopError):
     def __init__(self, text: str):
-        super().__init__("error.unexpected", N_("Unexpected error ({detail}). Unplug and replug the board, try again; if it happens again, report it with the command you ran and this message."), detail=text)
+        super().__init__("error.unexpected", N_("Unexpected error ({detail}). Unplug and replug the board, "
+                                                "try again; if it happens again, report it with the command "
+                                                "you ran and this message."), detail=text)
         self.text = text
 
     def __str__(self) -> str:
@@ -117,7 +122,7 @@ def render(rows: list[BoardRow], waiting: bool) -> Group:
     table.add_column(_("Result"), ratio=2)
     for r in rows:
         if r.state == READY:
-            result = Text(_("ready") + " (%.0f s)" % r.seconds, style="green")
+            result = Text(_("ready") + f" ({r.seconds:.0f} s)", style="green")
         elif r.state == FAILED:
             result = Text(_("to redo") + " : " + r.message, style="red")
         else:
@@ -125,7 +130,7 @@ def render(rows: list[BoardRow], waiting: bool) -> Group:
             result = Text("[" + "#" * bar + "." * (20 - bar) + "] %3.0f %%" % (r.fraction * 100),
                           style="yellow")
         table.add_row(r.port, r.meter_id, r.step, result)
-    parts = [table]
+    parts: list[Table | Text] = [table]
     if waiting:
         parts.append(Text(_("Plug in the next board (Ctrl-C to finish)."), style="bold"))
     return Group(*parts)
@@ -195,12 +200,22 @@ class LinkSheet:
                 os.fsync(f.fileno())
             self.written += 1
         except OSError as e:
-            self.error = _("Cannot write the household links to {path} ({detail}): copy them from the table below before closing this terminal, they will not be shown again.", path=self.path, detail=e.strerror or e)
+            self.error = _("Cannot write the household links to {path} ({detail}): copy them from the table "
+                           "below before closing this terminal, they will not be shown again.",
+                           path=self.path, detail=e.strerror or e)
 
 
-def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: int | None = None,
-        watch: bool = True, console: Console | None = None, poll_s: float = 0.3,
-        timeout_s: float | None = None, links: LinkSheet | None = None) -> list[BoardRow]:
+def run(
+    plan: WorkshopPlan,
+    list_ports: Callable[[], Iterable[str]],
+    *,
+    count: int | None = None,
+    watch: bool = True,
+    console: Console | None = None,
+    poll_s: float = 0.3,
+    timeout_s: float | None = None,
+    links: LinkSheet | None = None,
+) -> list[BoardRow]:
     """Process boards as list_ports() shows them. A port is processed when it appears; a
     board that failed is redone when its port disappears and comes back. Stops after
     `count` ready boards, when nothing is left to do (watch=False), on timeout or Ctrl-C.
@@ -211,10 +226,11 @@ def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: i
     pending_redo: set[str] = set()
     households_used = 0
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    with Live(render(rows, watch), console=console, refresh_per_second=8,
-              transient=False) as live:
+    with Live(render(rows, watch), console=console, refresh_per_second=8, transient=False) as live:
+
         def refresh():
             live.update(render(rows, watch))
+
         try:
             while True:
                 present = list(dict.fromkeys(list_ports()))
@@ -241,7 +257,12 @@ def run(plan: WorkshopPlan, list_ports: Callable[[], Iterable[str]], *, count: i
                         pending_redo.add(port)
                     except Exception as e:  # noqa: BLE001 - one board never stops the room
                         row.state = FAILED
-                        row.message = _("Unexpected error ({detail}). Unplug and replug the board, try again; if it happens again, report it with the command you ran and this message.", detail=type(e).__name__)
+                        row.message = _(
+                            "Unexpected error ({detail}). Unplug and replug the board, try "
+                            "again; if it happens again, report it with the command you ran and "
+                            "this message.",
+                            detail=type(e).__name__,
+                        )
                         pending_redo.add(port)
                     refresh()
                     if count is not None and sum(r.state == READY for r in rows) >= count:

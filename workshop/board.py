@@ -13,7 +13,8 @@ import errno
 import hashlib
 import io
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import serial
 from mpremote.transport import TransportError, TransportExecError
@@ -30,18 +31,25 @@ def open_error(port: str, exc: BaseException) -> WorkshopError:
     text = str(exc).lower()
     if code == errno.ENOENT or "no such file" in text or "could not open port" in text and \
             "[errno 2]" in text:
-        return WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), port=port)
+        return WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the "
+                                                   "port name with `citizenwatt ports`."), port=port)
     if code in (errno.EACCES, errno.EPERM) or "permission denied" in text:
-        return WorkshopError("ports.no_access", N_("You may not open {port}. On Linux, add your account to the dialout group (`sudo usermod -aG dialout $USER`) then log in again."), section="usb-serial", port=port)
+        return WorkshopError("ports.no_access", N_("You may not open {port}. On Linux, add your account to "
+                                                   "the dialout group (`sudo usermod -aG dialout $USER`) "
+                                                   "then log in again."), section="usb-serial", port=port)
     if code in (errno.EBUSY, errno.EAGAIN) or "busy" in text or "lock" in text:
-        return WorkshopError("board.busy", N_("Port {port} is already used by another program (Thonny, screen, another terminal, the Arduino IDE). Close it, then run the command again."), port=port)
-    return WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), port=port)
+        return WorkshopError("board.busy", N_("Port {port} is already used by another program (Thonny, "
+                                              "screen, another terminal, the Arduino IDE). Close it, then "
+                                              "run the command again."), port=port)
+    return WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port "
+                                               "name with `citizenwatt ports`."), port=port)
 
 
 def probe_port(port: str) -> None:
     """Open and close the port once, to name the problem before mpremote hides it."""
     if not os.path.exists(port) and not port.startswith(("socket://", "rfc2217://")):
-        raise WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), port=port)
+        raise WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the "
+                                                  "port name with `citizenwatt ports`."), port=port)
     try:
         s = serial.Serial(port, 115200, exclusive=True, timeout=0)
     except (serial.SerialException, OSError) as e:
@@ -56,11 +64,11 @@ class Board:
         self.port = port
         self.timeout_s = timeout_s
         self.soft_reset = soft_reset
-        self.transport = None
+        self.transport: Any = None  # mpremote's SerialTransport while the board is open
 
     # --- connection ---------------------------------------------------------------------
 
-    def open(self) -> "Board":
+    def open(self) -> Board:
         from mpremote.transport_serial import SerialTransport
 
         probe_port(self.port)
@@ -76,7 +84,11 @@ class Board:
             except TransportError:
                 if not os.path.exists(self.port):
                     raise BoardGone(self.port) from None
-                raise WorkshopError("board.no_repl", N_("The board on {port} does not answer like MicroPython. If it is new, write MicroPython first with `citizenwatt flash {port} --micropython FILE.bin`; otherwise press the EN (reset) button and try again."), port=self.port) from None
+                raise WorkshopError("board.no_repl", N_("The board on {port} does not answer like "
+                                                        "MicroPython. If it is new, write MicroPython first "
+                                                        "with `citizenwatt flash {port} --micropython "
+                                                        "FILE.bin`; otherwise press the EN (reset) button "
+                                                        "and try again."), port=self.port) from None
         return self
 
     def close(self) -> None:
@@ -93,7 +105,7 @@ class Board:
             except Exception:  # noqa: BLE001
                 pass
 
-    def __enter__(self) -> "Board":
+    def __enter__(self) -> Board:
         return self.open()
 
     def __exit__(self, *exc) -> None:
@@ -108,19 +120,50 @@ class Board:
             raise
         except TransportExecError as e:
             if "ENOSPC" in e.error_output or "[Errno 28]" in e.error_output:
-                raise WorkshopError("board.full", N_("The board's flash is full. Erase it with `citizenwatt flash {port} --erase --micropython FILE.bin`, then start again."), port=self.port) from None
+                raise WorkshopError(
+                    "board.full",
+                    N_(
+                        "The board's flash is full. Erase it with `citizenwatt "
+                        "flash {port} --erase --micropython FILE.bin`, then "
+                        "start again."
+                    ),
+                    port=self.port,
+                ) from None
             last = (e.error_output.strip().splitlines() or ["?"])[-1]
-            raise WorkshopError("board.exec_failed", N_("The board refused a command ({detail}). Press EN (reset), then try again; if it happens again, rewrite the firmware with `citizenwatt flash`."), detail=last) from None
+            raise WorkshopError(
+                "board.exec_failed",
+                N_(
+                    "The board refused a command ({detail}). Press EN "
+                    "(reset), then try again; if it happens again, "
+                    "rewrite the firmware with `citizenwatt flash`."
+                ),
+                detail=last,
+            ) from None
         except serial.SerialException:
             raise BoardGone(self.port) from None
         except OSError as e:
             if e.errno in (errno.EIO, errno.ENXIO, errno.EBADF, errno.ENODEV, None):
                 raise BoardGone(self.port) from None
             if e.errno == errno.ENOSPC:
-                raise WorkshopError("board.full", N_("The board's flash is full. Erase it with `citizenwatt flash {port} --erase --micropython FILE.bin`, then start again."), port=self.port) from None
+                raise WorkshopError(
+                    "board.full",
+                    N_(
+                        "The board's flash is full. Erase it with `citizenwatt "
+                        "flash {port} --erase --micropython FILE.bin`, then "
+                        "start again."
+                    ),
+                    port=self.port,
+                ) from None
             # A file-system error reported by the board (mpremote converts it to OSError).
-            raise WorkshopError("board.exec_failed", N_("The board refused a command ({detail}). Press EN (reset), then try again; if it happens again, rewrite the firmware with `citizenwatt flash`."),
-                                detail="OSError %s" % errno.errorcode.get(e.errno, e.errno)) from None
+            raise WorkshopError(
+                "board.exec_failed",
+                N_(
+                    "The board refused a command ({detail}). Press EN "
+                    "(reset), then try again; if it happens again, "
+                    "rewrite the firmware with `citizenwatt flash`."
+                ),
+                detail=f"OSError {errno.errorcode.get(e.errno, e.errno)}",
+            ) from None
         except (TransportError, ValueError, SyntaxError):
             # A read that timed out or a reply cut in the middle: the cable or the board
             # went away during the exchange.
@@ -142,7 +185,15 @@ class Board:
         try:
             return ast.literal_eval(out[-1])
         except (IndexError, ValueError, SyntaxError):
-            raise WorkshopError("board.exec_failed", N_("The board refused a command ({detail}). Press EN (reset), then try again; if it happens again, rewrite the firmware with `citizenwatt flash`."), detail=(out or ["?"])[-1][:80]) from None
+            raise WorkshopError(
+                "board.exec_failed",
+                N_(
+                    "The board refused a command ({detail}). Press EN "
+                    "(reset), then try again; if it happens again, "
+                    "rewrite the firmware with `citizenwatt flash`."
+                ),
+                detail=(out or ["?"])[-1][:80],
+            ) from None
 
     def exists(self, path: str) -> bool:
         with self.guard():
@@ -183,14 +234,17 @@ class Board:
         self.makedirs(path)
         with self.guard():
             self.transport.fs_writefile(tmp, data, progress_callback=progress)
-            self.transport.exec("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass\n"
-                                "os.rename(%r, %r)" % (path, tmp, path))
+            self.transport.exec(
+                f"import os\ntry:\n os.remove({path!r})\nexcept OSError:\n pass\nos.rename({tmp!r}, {path!r})"
+            )
 
     def remove_leftovers(self, folder: str = "/") -> int:
         """Delete *.part files a cut transfer left behind; return how many."""
-        code = ("import os\nn=0\ndef _w(d):\n global n\n for e in os.ilistdir(d):\n"
-                "  p=(d.rstrip('/')+'/'+e[0])\n  if e[1]&0x4000:\n   _w(p)\n"
-                "  elif p.endswith('.part'):\n   os.remove(p)\n   n+=1\n_w(%r)\nprint(n)" % folder)
+        code = (
+            "import os\nn=0\ndef _w(d):\n global n\n for e in os.ilistdir(d):\n"
+            "  p=(d.rstrip('/')+'/'+e[0])\n  if e[1]&0x4000:\n   _w(p)\n"
+            f"  elif p.endswith('.part'):\n   os.remove(p)\n   n+=1\n_w({folder!r})\nprint(n)"
+        )
         return int(self.exec(code).strip() or 0)
 
     def micropython_version(self) -> str:

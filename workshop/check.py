@@ -80,7 +80,7 @@ except OSError as _e:
 
 
 def _fmt_v(x: float) -> str:
-    return "%.2f V" % x
+    return f"{x:.2f} V"
 
 
 def check_inputs(board, cfg: dict) -> list[CheckResult]:
@@ -99,23 +99,51 @@ def check_inputs(board, cfg: dict) -> list[CheckResult]:
         stuck = mean < STUCK_LOW_V or mean > STUCK_HIGH_V
         if stuck:
             level = "0 V" if mean < STUCK_LOW_V else "3,3 V"
-            out.append(CheckResult("adc", name, FAIL, "%s – %s" % (_fmt_v(lo), _fmt_v(hi)),
-                                   _("The ADC input (GPIO{pin}) is stuck at {level}: check the solder joints of the jack socket and of the wire to GPIO{pin}. Guide, section \"{section}\".", pin=pin, level=level,
+            out.append(CheckResult("adc", name, FAIL, f"{_fmt_v(lo)} – {_fmt_v(hi)}",
+                                   _("The ADC input (GPIO{pin}) is stuck at {level}: check the solder "
+                                     "joints of the jack socket and of the wire to GPIO{pin}. Guide, "
+                                     "section \"{section}\".", pin=pin, level=level,
                                      section="adc-input"), "adc-input"))
         elif r["fault"] == fwmeasure.CLIPPED:
-            out.append(CheckResult("adc", name, FAIL, "%s – %s" % (_fmt_v(lo), _fmt_v(hi)),
-                                   _("The signal hits the ADC limits: the burden resistor is too large (expected {burden_ohm} ohm). Guide, section \"{section}\".", burden_ohm=d["burden_ohm"],
-                                     section="burden-resistor"), "burden-resistor"))
+            out.append(
+                CheckResult(
+                    "adc",
+                    name,
+                    FAIL,
+                    f"{_fmt_v(lo)} – {_fmt_v(hi)}",
+                    _(
+                        "The signal hits the ADC limits: the burden resistor is too large "
+                        '(expected {burden_ohm} ohm). Guide, section "{section}".',
+                        burden_ohm=d["burden_ohm"],
+                        section="burden-resistor",
+                    ),
+                    "burden-resistor",
+                )
+            )
         else:
-            out.append(CheckResult("adc", name, OK, "%s – %s" % (_fmt_v(lo), _fmt_v(hi))))
+            out.append(CheckResult("adc", name, OK, f"{_fmt_v(lo)} – {_fmt_v(hi)}"))
         # 2. Bias: the midpoint of the two resistors, where the design put it.
         name = _("Bias voltage channel {channel}", channel=cid)
         if stuck:
             out.append(CheckResult("bias", name, SKIP, _fmt_v(mean)))
         elif abs(mean - d["bias_v"]) > BIAS_TOLERANCE * d["bias_v"]:
-            out.append(CheckResult("bias", name, FAIL, _fmt_v(mean),
-                                   _("Bias at {bias_v:.2f} V instead of about {expected_v:.2f} V: check the two 10 kohm resistors (same value) and the 10 uF capacitor. Guide, section \"{section}\".", bias_v=mean, expected_v=d["bias_v"],
-                                     section="bias-network"), "bias-network"))
+            out.append(
+                CheckResult(
+                    "bias",
+                    name,
+                    FAIL,
+                    _fmt_v(mean),
+                    _(
+                        "Bias at {bias_v:.2f} V instead of about {expected_v:.2f} V: check the "
+                        "two 10 kohm resistors (same value) and the 10 uF capacitor. Guide, "
+                        'section "{section}".',
+                        bias_v=mean,
+                        expected_v=d["bias_v"],
+                        section="bias-network",
+                    ),
+                    "bias-network",
+                )
+            )
         else:
             out.append(CheckResult("bias", name, OK, _fmt_v(mean)))
         # 3. Noise floor: an idle clamp must read 0 W after the firmware's noise cut.
@@ -124,57 +152,127 @@ def check_inputs(board, cfg: dict) -> list[CheckResult]:
         if stuck:
             out.append(CheckResult("noise", name, SKIP, ""))
         elif r["irms_a"] > LOAD_A:
-            out.append(CheckResult("noise", name, SKIP, "%.1f A" % r["irms_a"]))
+            out.append(CheckResult("noise", name, SKIP, "{:.1f} A".format(r["irms_a"])))
         elif r["irms_a"] > 0:
             limit_w = d["floor_a"] * cfg["nominal_v"]
-            out.append(CheckResult("noise", name, FAIL, "%.0f W, %.1f mV" % (r["real_w"], noise_mv),
-                                   _("{power_w:.0f} W read with no load (limit {limit_w:.0f} W): check the 10 uF capacitor of the bias network and that the clamp plug is fully inserted. Guide, section \"{section}\".", power_w=abs(r["apparent_w"]),
-                                     limit_w=limit_w, section="noise-floor"), "noise-floor"))
+            out.append(
+                CheckResult(
+                    "noise",
+                    name,
+                    FAIL,
+                    "{:.0f} W, {:.1f} mV".format(r["real_w"], noise_mv),
+                    _(
+                        "{power_w:.0f} W read with no load (limit {limit_w:.0f} W): check the "
+                        "10 uF capacitor of the bias network and that the clamp plug is fully "
+                        'inserted. Guide, section "{section}".',
+                        power_w=abs(r["apparent_w"]),
+                        limit_w=limit_w,
+                        section="noise-floor",
+                    ),
+                    "noise-floor",
+                )
+            )
         else:
-            out.append(CheckResult("noise", name, OK, "0 W, %.1f mV" % noise_mv))
+            out.append(CheckResult("noise", name, OK, f"0 W, {noise_mv:.1f} mV"))
         # 4. Orientation: only a voltage adapter gives the sign of the power.
         name = _("Clamp orientation channel {channel}", channel=cid)
         if r["vrms_v"] is None:
-            out.append(CheckResult("orientation", name, SKIP, "",
-                                   _("Without a voltage adapter, clamp orientation cannot be measured.")))
+            out.append(
+                CheckResult(
+                    "orientation",
+                    name,
+                    SKIP,
+                    "",
+                    _("Without a voltage adapter, clamp orientation cannot be measured."),
+                )
+            )
         elif stuck:
             out.append(CheckResult("orientation", name, SKIP, ""))
         elif r["apparent_w"] < ORIENTATION_MIN_W:
-            out.append(CheckResult("orientation", name, SKIP, "%.0f W" % r["real_w"],
-                                   _("No load on the channel: switch an appliance on to test the orientation.")))
+            out.append(
+                CheckResult(
+                    "orientation",
+                    name,
+                    SKIP,
+                    "{:.0f} W".format(r["real_w"]),
+                    _("No load on the channel: switch an appliance on to test the orientation."),
+                )
+            )
         elif r["real_w"] < 0:
-            out.append(CheckResult("orientation", name, FAIL, "%.0f W" % r["real_w"],
-                                   _("Negative power ({power_w:.0f} W): the clamp is on backwards. Turn it over (arrow or \"K->L\" label towards the appliance). Guide, section \"{section}\".", power_w=r["real_w"],
-                                     section="clamp-orientation"), "clamp-orientation"))
+            out.append(
+                CheckResult(
+                    "orientation",
+                    name,
+                    FAIL,
+                    "{:.0f} W".format(r["real_w"]),
+                    _(
+                        "Negative power ({power_w:.0f} W): the clamp is on backwards. Turn it "
+                        'over (arrow or "K->L" label towards the appliance). Guide, section '
+                        '"{section}".',
+                        power_w=r["real_w"],
+                        section="clamp-orientation",
+                    ),
+                    "clamp-orientation",
+                )
+            )
         else:
-            out.append(CheckResult("orientation", name, OK, "%.0f W" % r["real_w"]))
+            out.append(CheckResult("orientation", name, OK, "{:.0f} W".format(r["real_w"])))
     return out
 
 
 def check_wifi(board, cfg: dict) -> CheckResult:
     name = _("Wi-Fi")
-    connected, status, rssi = board.eval_code(_WIFI.format(
-        ssid=cfg["wifi_ssid"], password=cfg["wifi_password"], timeout_ms=WIFI_TIMEOUT_MS))
+    connected, status, rssi = board.eval_code(
+        _WIFI.format(ssid=cfg["wifi_ssid"], password=cfg["wifi_password"], timeout_ms=WIFI_TIMEOUT_MS)
+    )
     if not connected:
         detail = {201: _("network not found"), 202: _("wrong password")}.get(
-            status, _("status {status}", status=status))
-        return CheckResult("wifi", name, FAIL, detail,
-                           _("The board does not join the Wi-Fi \"{ssid}\" ({detail}). Check the name and the password, that the network is 2.4 GHz (the ESP32 cannot see 5 GHz), and move the board closer to the router. Guide, section \"{section}\".", ssid=cfg["wifi_ssid"], detail=detail,
-                             section="wifi"), "wifi")
+            status, _("status {status}", status=status)
+        )
+        return CheckResult(
+            "wifi",
+            name,
+            FAIL,
+            detail,
+            _(
+                'The board does not join the Wi-Fi "{ssid}" ({detail}). Check the name and '
+                "the password, that the network is 2.4 GHz (the ESP32 cannot see 5 GHz), and "
+                'move the board closer to the router. Guide, section "{section}".',
+                ssid=cfg["wifi_ssid"],
+                detail=detail,
+                section="wifi",
+            ),
+            "wifi",
+        )
     if rssi < WIFI_WEAK_DBM:
         status = FAIL if rssi < WIFI_BAD_DBM else WARN
-        return CheckResult("wifi", name, status, "%d dBm" % rssi,
-                           _("Weak Wi-Fi signal ({rssi_dbm} dBm, better than {limit_dbm} dBm needed): move the meter closer to the router or add a repeater. Guide, section \"{section}\".", rssi_dbm=rssi, limit_dbm=WIFI_WEAK_DBM,
-                             section="wifi"), "wifi")
+        return CheckResult(
+            "wifi",
+            name,
+            status,
+            "%d dBm" % rssi,
+            _(
+                "Weak Wi-Fi signal ({rssi_dbm} dBm, better than {limit_dbm} dBm needed): move "
+                "the meter closer to the router or add a repeater. Guide, section "
+                '"{section}".',
+                rssi_dbm=rssi,
+                limit_dbm=WIFI_WEAK_DBM,
+                section="wifi",
+            ),
+            "wifi",
+        )
     return CheckResult("wifi", name, OK, "%d dBm" % rssi)
 
 
 def check_broker(board, cfg: dict, refused_grace_s: float = 5.0) -> CheckResult:
     name = _("MQTT broker")
     code = _BROKER.format(
-        client_id=(cfg["meter_id"] + "-check").encode(), user=(cfg["mqtt_user"] or "").encode(),
-        password=(cfg["mqtt_password"] or "").encode(), host=cfg["mqtt_host"],
-        port=cfg["mqtt_port"])
+        client_id=(cfg["meter_id"] + "-check").encode(),
+        user=(cfg["mqtt_user"] or "").encode(),
+        password=(cfg["mqtt_password"] or "").encode(),
+        host=cfg["mqtt_host"],
+        port=cfg["mqtt_port"],
+    )
     # Just after provisioning, Mosquitto may still be rereading its password file:
     # a refusal is retried for a few seconds before it counts.
     deadline = time.monotonic() + refused_grace_s
@@ -183,15 +281,40 @@ def check_broker(board, cfg: dict, refused_grace_s: float = 5.0) -> CheckResult:
         if kind != "connack" or value in (0, -1) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    where = "%s:%s" % (cfg["mqtt_host"], cfg["mqtt_port"])
+    where = "{}:{}".format(cfg["mqtt_host"], cfg["mqtt_port"])
     if kind == "error" or value == -1:
         detail = value if kind == "error" else "no CONNACK"
-        return CheckResult("broker", name, FAIL, where,
-                           _("The board cannot reach the MQTT broker {host}:{port} ({detail}). Check the address (not \"localhost\": the server's address on the network) and that Mosquitto runs. Guide, section \"{section}\".", host=cfg["mqtt_host"],
-                             port=cfg["mqtt_port"], detail=detail, section="broker"), "broker")
+        return CheckResult(
+            "broker",
+            name,
+            FAIL,
+            where,
+            _(
+                "The board cannot reach the MQTT broker {host}:{port} ({detail}). Check the "
+                'address (not "localhost": the server\'s address on the network) and that '
+                'Mosquitto runs. Guide, section "{section}".',
+                host=cfg["mqtt_host"],
+                port=cfg["mqtt_port"],
+                detail=detail,
+                section="broker",
+            ),
+            "broker",
+        )
     if value != 0:
-        return CheckResult("broker", name, FAIL, "%s (%d)" % (where, value),
-                           _("The MQTT broker refuses the meter's credentials (code {code}). Run `citizenwatt provision` again and reload Mosquitto (password and ACL files). Guide, section \"{section}\".", code=value, section="broker"), "broker")
+        return CheckResult(
+            "broker",
+            name,
+            FAIL,
+            "%s (%d)" % (where, value),
+            _(
+                "The MQTT broker refuses the meter's credentials (code {code}). Run "
+                "`citizenwatt provision` again and reload Mosquitto (password and ACL files). "
+                'Guide, section "{section}".',
+                code=value,
+                section="broker",
+            ),
+            "broker",
+        )
     return CheckResult("broker", name, OK, where)
 
 
@@ -215,4 +338,9 @@ def failures(results: list[CheckResult]) -> list[CheckResult]:
 def require_pass(results: list[CheckResult]) -> None:
     bad = failures(results)
     if bad:
-        raise WorkshopError("check.summary_fail", N_("Failed tests: {count}. Follow the \"What to do\" column, then run `citizenwatt check` again."), section=bad[0].section, count=len(bad))
+        raise WorkshopError(
+            "check.summary_fail",
+            N_('Failed tests: {count}. Follow the "What to do" column, then run `citizenwatt check` again.'),
+            section=bad[0].section,
+            count=len(bad),
+        )

@@ -9,8 +9,9 @@ import os
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,15 +19,17 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from citizenwatt.errors import CitizenWattError
-from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.i18n import N_, _, ngettext, set_lang
+from citizenwatt.workshop.errors import WorkshopError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-Lang = Annotated[Optional[str], typer.Option("--lang", help=N_("fr (default) or en."))]
-Port = Annotated[Optional[str], typer.Argument(help=N_("Serial port (e.g. /dev/ttyUSB0, COM3). By default: the only board plugged in."))]
-CacheDir = Annotated[Optional[Path], typer.Option("--cache", help=N_("Offline cache folder (default: ~/.cache/citizenwatt)."))]
+Lang = Annotated[str | None, typer.Option("--lang", help=N_("fr (default) or en."))]
+Port = Annotated[str | None, typer.Argument(help=N_("Serial port (e.g. /dev/ttyUSB0, COM3). By default: "
+                                                       "the only board plugged in."))]
+CacheDir = Annotated[Path | None, typer.Option("--cache", help=N_("Offline cache folder (default: "
+                                                                     "~/.cache/citizenwatt)."))]
 
 
 CHECK_STATUS = {"ok": N_("OK"), "warn": N_("WARNING"),
@@ -52,8 +55,10 @@ def friendly(func):
         except Exception as e:  # noqa: BLE001 - never a traceback for a trainee
             if os.environ.get("CITIZENWATT_DEBUG"):
                 raise
-            err_console.print("[bold red]✗[/] " + _("Unexpected error ({detail}). Unplug and replug the board, try again; if it happens again, report it with the command you ran and this message.",
-                                                  detail="%s: %s" % (type(e).__name__, e)),
+            err_console.print("[bold red]✗[/] " + _("Unexpected error ({detail}). Unplug and replug the "
+                                                    "board, try again; if it happens again, report it with "
+                                                    "the command you ran and this message.",
+                                                  detail=f"{type(e).__name__}: {e}"),
                               soft_wrap=True)
             raise typer.Exit(1) from None
     return wrapper
@@ -72,8 +77,13 @@ def _one_port(port: str | None) -> str:
     if len(boards) == 1:
         return boards[0].device
     if not boards:
-        raise WorkshopError("ports.none", N_("No board found. Check: 1) the USB cable carries data (some cables only charge: try another one); 2) the USB-serial driver is installed (CP210x or CH340 on Windows/macOS); 3) on Linux, your account is in the dialout group (`sudo usermod -aG dialout $USER`, then log in again)."))
-    raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=ngettext(
+        raise WorkshopError("ports.none", N_("No board found. Check: 1) the USB cable carries data (some "
+                                             "cables only charge: try another one); 2) the USB-serial "
+                                             "driver is installed (CP210x or CH340 on Windows/macOS); 3) on "
+                                             "Linux, your account is in the dialout group (`sudo usermod "
+                                             "-aG dialout $USER`, then log in again)."))
+    raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then "
+                                             "try again."), detail=ngettext(
         "{n} board plugged in: give the port ({ports})",
         "{n} boards plugged in: give the port ({ports})", len(boards),
         ports=", ".join(b.device for b in boards)))
@@ -103,14 +113,27 @@ class _Bars:
 
 # --------------------------------------------------------------------------------------
 
-def ports(lang: Lang = None,
-          all_ports: Annotated[bool, typer.Option("--all", help=N_("Also list the unknown ports."))] = False) -> None:
+def ports(
+    lang: Lang = None,
+    all_ports: Annotated[bool, typer.Option("--all", help=N_("Also list the unknown ports."))] = False,
+) -> None:
     @friendly
     def run(lang=None):
         from citizenwatt.workshop.ports import list_boards
+
         boards = list_boards(include_unknown=all_ports)
         if not boards:
-            raise WorkshopError("ports.none", N_("No board found. Check: 1) the USB cable carries data (some cables only charge: try another one); 2) the USB-serial driver is installed (CP210x or CH340 on Windows/macOS); 3) on Linux, your account is in the dialout group (`sudo usermod -aG dialout $USER`, then log in again)."))
+            raise WorkshopError(
+                "ports.none",
+                N_(
+                    "No board found. Check: 1) the USB cable carries data "
+                    "(some cables only charge: try another one); 2) the "
+                    "USB-serial driver is installed (CP210x or CH340 on "
+                    "Windows/macOS); 3) on Linux, your account is in the "
+                    "dialout group (`sudo usermod -aG dialout $USER`, then log "
+                    "in again)."
+                ),
+            )
         table = Table(title=_("Connected boards"))
         for col in (N_("Port"), N_("USB chip"), N_("VID:PID"), N_("Description")):
             table.add_column(_(col))
@@ -120,44 +143,85 @@ def ports(lang: Lang = None,
         for b in boards:
             # Listed is not usable: without the dialout group every command would fail.
             if os.path.exists(b.device) and not os.access(b.device, os.R_OK | os.W_OK):
-                err_console.print("[bold yellow]![/] " + _("You may not open {port}. On Linux, add your account to the dialout group (`sudo usermod -aG dialout $USER`) then log in again.", port=b.device),
-                                  soft_wrap=True)
+                err_console.print(
+                    "[bold yellow]![/] "
+                    + _(
+                        "You may not open {port}. On Linux, add your "
+                        "account to the dialout group (`sudo usermod -aG "
+                        "dialout $USER`) then log in again.",
+                        port=b.device,
+                    ),
+                    soft_wrap=True,
+                )
+
     run(lang=lang)
 
 
-def flash(port: Port = None,
-          bundle: Annotated[Optional[Path], typer.Option(
-              help=N_("Firmware folder (.py/.mpy) to install (otherwise: compiled from this installation with mpy-cross, in the cache)."))] = None,
-          micropython_image: Annotated[Optional[Path], typer.Option(
-              "--micropython", help=N_("MicroPython .bin image (otherwise: the cache)."))] = None,
-          write_micropython: Annotated[str, typer.Option(
-              help=N_("auto: only when the board does not answer as MicroPython; always; never."))] = "auto",
-          erase: Annotated[bool, typer.Option(help=N_("Erase the flash before writing MicroPython."))] = True,
-          cache: CacheDir = None,
-          fill_cache: Annotated[bool, typer.Option(
-              "--fill-cache", help=N_("Fill the offline cache from the index (Internet)."))] = False,
-          index: Annotated[str, typer.Option(help=N_("Index of the MicroPython packages."))] =
-          "https://micropython.org/pi/v2",
-          lang: Lang = None) -> None:
+def flash(
+    port: Port = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help=N_(
+                "Firmware folder (.py/.mpy) to install (otherwise: compiled from this installation "
+                "with mpy-cross, in the cache)."
+            )
+        ),
+    ] = None,
+    micropython_image: Annotated[
+        Path | None, typer.Option("--micropython", help=N_("MicroPython .bin image (otherwise: the cache)."))
+    ] = None,
+    write_micropython: Annotated[
+        str, typer.Option(help=N_("auto: only when the board does not answer as MicroPython; always; never."))
+    ] = "auto",
+    erase: Annotated[bool, typer.Option(help=N_("Erase the flash before writing MicroPython."))] = True,
+    cache: CacheDir = None,
+    fill_cache: Annotated[
+        bool, typer.Option("--fill-cache", help=N_("Fill the offline cache from the index (Internet)."))
+    ] = False,
+    index: Annotated[
+        str, typer.Option(help=N_("Index of the MicroPython packages."))
+    ] = "https://micropython.org/pi/v2",
+    lang: Lang = None,
+) -> None:
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import mipcache, pipeline
+
         cache_dir = _cache(cache)
         if fill_cache:
             files = mipcache.fill_cache(cache_dir, index_url=index)
-            console.print(ngettext("Cache: {n} file → {path}", "Cache: {n} files → {path}",
-                                   len(files), path=cache_dir))
+            console.print(
+                ngettext("Cache: {n} file → {path}", "Cache: {n} files → {path}", len(files), path=cache_dir)
+            )
             if port is None:
                 return
         if write_micropython not in ("auto", "always", "never"):
-            raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="--write-micropython auto|always|never")
+            raise WorkshopError(
+                "config.invalid",
+                N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+                detail="--write-micropython auto|always|never",
+            )
         p = _one_port(port)
         with _Bars() as bars:
-            result = pipeline.flash(p, bundle=bundle, cache_dir=cache_dir,
-                                    image=micropython_image, micropython=write_micropython,
-                                    erase=erase, progress=bars)
-        console.print("[green]✓[/] " + _("Board {port} ready: {files} files installed and verified.", port=p,
-                                          files=result.files + len(result.libraries)))
+            result = pipeline.flash(
+                p,
+                bundle=bundle,
+                cache_dir=cache_dir,
+                image=micropython_image,
+                micropython=write_micropython,
+                erase=erase,
+                progress=bars,
+            )
+        console.print(
+            "[green]✓[/] "
+            + _(
+                "Board {port} ready: {files} files installed and verified.",
+                port=p,
+                files=result.files + len(result.libraries),
+            )
+        )
+
     run(lang=lang)
 
 
@@ -166,177 +230,352 @@ def _plan_from(profile: Path | None, **opts):
     from citizenwatt.config import DEFAULT_TIMEZONE, workshop_settings
     from citizenwatt.workshop.pipeline import ProvisionPlan
     from citizenwatt.workshop.registration import Household
+
     data: dict = {}
     if profile is not None:
         try:
             text = profile.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise WorkshopError("profile.unreadable", N_("Cannot read the profile {path} ({detail}). Check the file's path and that you may read it, then try again."), path=profile, detail=detail) from None
+            raise WorkshopError(
+                "profile.unreadable",
+                N_(
+                    "Cannot read the profile {path} ({detail}). Check "
+                    "the file's path and that you may read it, then "
+                    "try again."
+                ),
+                path=profile,
+                detail=detail,
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise WorkshopError("profile.bad_toml", N_("The profile {path} is not valid TOML ({detail}). Fix that line (one key = value per line, text in quotes), then try again."), path=profile, detail=e) from None
+            raise WorkshopError(
+                "profile.bad_toml",
+                N_(
+                    "The profile {path} is not valid TOML ({detail}). "
+                    "Fix that line (one key = value per line, text in "
+                    "quotes), then try again."
+                ),
+                path=profile,
+                detail=e,
+            ) from None
     for k, v in opts.items():
         if v is not None and v != [] and v is not False:
             data[k] = v
     for k in ("wifi_ssid", "mqtt_host"):
         if not data.get(k):
-            raise WorkshopError("config.required", N_("{option} is missing: give it as an option ({option} …) or in the profile (--profile atelier.toml, key {name}), then try again."), option="--" + k.replace("_", "-"), name=k)
+            raise WorkshopError(
+                "config.required",
+                N_(
+                    "{option} is missing: give it as an option ({option} "
+                    "…) or in the profile (--profile atelier.toml, key "
+                    "{name}), then try again."
+                ),
+                option="--" + k.replace("_", "-"),
+                name=k,
+            )
     labels = data.get("channel_label") or data.get("channel_labels") or [_("Whole house")]
     roles = _channel_roles(data.get("channel_role") or data.get("channel_roles") or [], labels)
     household = None
     if data.get("household_ref"):
-        household = Household(data["household_ref"], data.get("household_name") or
-                               data["household_ref"], data.get("timezone") or DEFAULT_TIMEZONE)
+        household = Household(
+            data["household_ref"],
+            data.get("household_name") or data["household_ref"],
+            data.get("timezone") or DEFAULT_TIMEZONE,
+        )
     return ProvisionPlan(
-        wifi_ssid=data["wifi_ssid"], wifi_password=data.get("wifi_password", ""),
-        mqtt_host=data["mqtt_host"], mqtt_port=int(data.get("mqtt_port", 1883)),
-        api_url=data.get("api"), api_token=data.get("token") or workshop_settings().api_token,
+        wifi_ssid=data["wifi_ssid"],
+        wifi_password=data.get("wifi_password", ""),
+        mqtt_host=data["mqtt_host"],
+        mqtt_port=int(data.get("mqtt_port", 1883)),
+        api_url=data.get("api"),
+        api_token=data.get("token") or workshop_settings().api_token,
         household=household,
-        channel_labels=dict(enumerate(labels)), channel_roles=roles,
+        channel_labels=dict(enumerate(labels)),
+        channel_roles=roles,
         passwd_file=Path(data["mosquitto_passwd"]) if data.get("mosquitto_passwd") else None,
         acl_file=Path(data["mosquitto_acl"]) if data.get("mosquitto_acl") else None,
-        meter_id=data.get("meter_id"), clamp=data.get("clamp", "SCT-013-000"),
+        meter_id=data.get("meter_id"),
+        clamp=data.get("clamp", "SCT-013-000"),
         max_current_a=float(data.get("max_current_a", 100.0)),
-        mains_hz=int(data.get("mains_hz", 50)), nominal_v=float(data.get("nominal_v", 230.0)),
-        voltage_adapter_v=data.get("voltage_adapter_v"), interval_s=data.get("interval_s"),
-        hass=bool(data.get("hass", False)), mosquitto_reload=data.get("mosquitto_reload"),
-        public_url=data.get("public_url"))
+        mains_hz=int(data.get("mains_hz", 50)),
+        nominal_v=float(data.get("nominal_v", 230.0)),
+        voltage_adapter_v=data.get("voltage_adapter_v"),
+        interval_s=data.get("interval_s"),
+        hass=bool(data.get("hass", False)),
+        mosquitto_reload=data.get("mosquitto_reload"),
+        public_url=data.get("public_url"),
+    )
 
 
 def _channel_roles(roles, labels) -> dict[int, str]:
     """channel_role = ["main", "sub"]: one per channel, in the order of the labels."""
     from citizenwatt.workshop.registration import CHANNEL_ROLES
+
     if isinstance(roles, str):
         roles = [roles]
     if not isinstance(roles, list) or any(r not in CHANNEL_ROLES for r in roles):
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=_(
-            "channel_role {roles}: \"main\" (the clamp counts in the household's total) or "
-            "\"sub\" (a circuit already counted by a main clamp, e.g. the water heater under the "
-            "whole house's clamp)", roles=repr(roles)))
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail=_(
+                'channel_role {roles}: "main" (the clamp counts in the household\'s total) or '
+                '"sub" (a circuit already counted by a main clamp, e.g. the water heater under the '
+                "whole house's clamp)",
+                roles=repr(roles),
+            ),
+        )
     if len(roles) > len(labels):
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=_(
-            "channel_role: {roles} roles for {channels} channels; give one channel_label per "
-            "channel", roles=len(roles), channels=len(labels)))
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail=_(
+                "channel_role: {roles} roles for {channels} channels; give one channel_label per channel",
+                roles=len(roles),
+                channels=len(labels),
+            ),
+        )
     return dict(enumerate(roles))
 
 
-ProfileOpt = Annotated[Optional[Path], typer.Option(help=N_("TOML file with the workshop's settings (same names as the options)."))]
-WifiSsid = Annotated[Optional[str], typer.Option(help=N_("Name of the household's Wi-Fi."))]
-WifiPassword = Annotated[Optional[str], typer.Option(help=N_("Wi-Fi password."))]
-MqttHost = Annotated[Optional[str], typer.Option(help=N_("Address of the MQTT server."))]
-MqttPort = Annotated[Optional[int], typer.Option(help=N_("Port of the MQTT server (1883)."))]
-Api = Annotated[Optional[str], typer.Option(help=N_("Address of the API (e.g. http://server:8000)."))]
-PublicUrl = Annotated[Optional[str], typer.Option(
-    help=N_("Address of the households' pages, for their links (e.g. https://watt.example.org; default: --api)."))]
-Token = Annotated[Optional[str], typer.Option(
-    help=N_("API token of a leader or admin account: `citizenwatt admin token NAME` on the API's machine (or CITIZENWATT_WORKSHOP__API_TOKEN)."))]
-Passwd = Annotated[Optional[Path], typer.Option("--mosquitto-passwd",
-                                                help=N_("Mosquitto password file."))]
-Acl = Annotated[Optional[Path], typer.Option("--mosquitto-acl", help=N_("Mosquitto ACL file."))]
-Reload = Annotated[Optional[str], typer.Option(
-    "--mosquitto-reload", help=N_("Command that reloads Mosquitto once a meter is added (e.g. \"systemctl reload mosquitto\")."))]
-Labels = Annotated[Optional[list[str]], typer.Option(
-    "--channel-label", help=N_("Name of a channel (repeat: one per clamp)."))]
-Roles = Annotated[Optional[list[str]], typer.Option(
-    "--channel-role", help=N_("Role of each channel, in the order of the --channel-label options: main (counts in the household's total; channel 0 by default) or sub (already counted by a main clamp, e.g. the water heater under the whole house)."))]
+ProfileOpt = Annotated[
+    Path | None, typer.Option(help=N_("TOML file with the workshop's settings (same names as the options)."))
+]
+WifiSsid = Annotated[str | None, typer.Option(help=N_("Name of the household's Wi-Fi."))]
+WifiPassword = Annotated[str | None, typer.Option(help=N_("Wi-Fi password."))]
+MqttHost = Annotated[str | None, typer.Option(help=N_("Address of the MQTT server."))]
+MqttPort = Annotated[int | None, typer.Option(help=N_("Port of the MQTT server (1883)."))]
+Api = Annotated[str | None, typer.Option(help=N_("Address of the API (e.g. http://server:8000)."))]
+PublicUrl = Annotated[
+    str | None,
+    typer.Option(
+        help=N_(
+            "Address of the households' pages, for their links (e.g. https://watt.example.org; default: "
+            "--api)."
+        )
+    ),
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        help=N_(
+            "API token of a leader or admin account: `citizenwatt admin token NAME` on the API's machine "
+            "(or CITIZENWATT_WORKSHOP__API_TOKEN)."
+        )
+    ),
+]
+Passwd = Annotated[Path | None, typer.Option("--mosquitto-passwd", help=N_("Mosquitto password file."))]
+Acl = Annotated[Path | None, typer.Option("--mosquitto-acl", help=N_("Mosquitto ACL file."))]
+Reload = Annotated[
+    str | None,
+    typer.Option(
+        "--mosquitto-reload",
+        help=N_('Command that reloads Mosquitto once a meter is added (e.g. "systemctl reload mosquitto").'),
+    ),
+]
+Labels = Annotated[
+    list[str] | None, typer.Option("--channel-label", help=N_("Name of a channel (repeat: one per clamp)."))
+]
+Roles = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--channel-role",
+        help=N_(
+            "Role of each channel, in the order of the --channel-label options: main "
+            "(counts in the household's total; channel 0 by default) or sub (already "
+            "counted by a main clamp, e.g. the water heater under the whole house)."
+        ),
+    ),
+]
 
 
-def provision(port: Port = None, profile: ProfileOpt = None, wifi_ssid: WifiSsid = None,
-              wifi_password: WifiPassword = None, mqtt_host: MqttHost = None,
-              mqtt_port: MqttPort = None, api: Api = None, token: Token = None,
-              public_url: PublicUrl = None,
-              household_ref: Annotated[Optional[str], typer.Option(help=N_("Household reference (e.g. HH-12)."))] = None,
-              household_name: Annotated[Optional[str], typer.Option(help=N_("Household name."))] = None,
-              timezone: Annotated[Optional[str], typer.Option(help=N_("Time zone."))] = None,
-              channel_label: Labels = None, channel_role: Roles = None,
-              meter_id: Annotated[Optional[str], typer.Option(help=N_("Meter id (default: cw-<end of the MAC address>)."))] = None,
-              clamp: Annotated[Optional[str], typer.Option(help=N_("Clamp model."))] = None,
-              max_current_a: Annotated[Optional[float], typer.Option(
-                  help=N_("Maximum current (A): sets the burden resistor."))] = None,
-              mains_hz: Annotated[Optional[int], typer.Option(help=N_("50 or 60 Hz."))] = None,
-              voltage_adapter_v: Annotated[Optional[float], typer.Option(
-                  help=N_("Voltage of the AC-AC adapter (V), if fitted."))] = None,
-              interval_s: Annotated[Optional[float], typer.Option(help=N_("One reading every N s."))] = None,
-              mosquitto_passwd: Passwd = None, mosquitto_acl: Acl = None,
-              mosquitto_reload: Reload = None, lang: Lang = None) -> None:
+def provision(
+    port: Port = None,
+    profile: ProfileOpt = None,
+    wifi_ssid: WifiSsid = None,
+    wifi_password: WifiPassword = None,
+    mqtt_host: MqttHost = None,
+    mqtt_port: MqttPort = None,
+    api: Api = None,
+    token: Token = None,
+    public_url: PublicUrl = None,
+    household_ref: Annotated[str | None, typer.Option(help=N_("Household reference (e.g. HH-12)."))] = None,
+    household_name: Annotated[str | None, typer.Option(help=N_("Household name."))] = None,
+    timezone: Annotated[str | None, typer.Option(help=N_("Time zone."))] = None,
+    channel_label: Labels = None,
+    channel_role: Roles = None,
+    meter_id: Annotated[
+        str | None, typer.Option(help=N_("Meter id (default: cw-<end of the MAC address>)."))
+    ] = None,
+    clamp: Annotated[str | None, typer.Option(help=N_("Clamp model."))] = None,
+    max_current_a: Annotated[
+        float | None, typer.Option(help=N_("Maximum current (A): sets the burden resistor."))
+    ] = None,
+    mains_hz: Annotated[int | None, typer.Option(help=N_("50 or 60 Hz."))] = None,
+    voltage_adapter_v: Annotated[
+        float | None, typer.Option(help=N_("Voltage of the AC-AC adapter (V), if fitted."))
+    ] = None,
+    interval_s: Annotated[float | None, typer.Option(help=N_("One reading every N s."))] = None,
+    mosquitto_passwd: Passwd = None,
+    mosquitto_acl: Acl = None,
+    mosquitto_reload: Reload = None,
+    lang: Lang = None,
+) -> None:
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import pipeline
         from citizenwatt.workshop.board import Board
         from citizenwatt.workshop.registration import reissue_command
-        plan = _plan_from(profile, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
-                          mqtt_host=mqtt_host, mqtt_port=mqtt_port, api=api, token=token,
-                          public_url=public_url, household_ref=household_ref,
-                          household_name=household_name, timezone=timezone,
-                          channel_label=channel_label, channel_role=channel_role,
-                          meter_id=meter_id,
-                          clamp=clamp, max_current_a=max_current_a, mains_hz=mains_hz,
-                          voltage_adapter_v=voltage_adapter_v, interval_s=interval_s,
-                          mosquitto_passwd=mosquitto_passwd, mosquitto_acl=mosquitto_acl,
-                          mosquitto_reload=mosquitto_reload)
+
+        plan = _plan_from(
+            profile,
+            wifi_ssid=wifi_ssid,
+            wifi_password=wifi_password,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
+            api=api,
+            token=token,
+            public_url=public_url,
+            household_ref=household_ref,
+            household_name=household_name,
+            timezone=timezone,
+            channel_label=channel_label,
+            channel_role=channel_role,
+            meter_id=meter_id,
+            clamp=clamp,
+            max_current_a=max_current_a,
+            mains_hz=mains_hz,
+            voltage_adapter_v=voltage_adapter_v,
+            interval_s=interval_s,
+            mosquitto_passwd=mosquitto_passwd,
+            mosquitto_acl=mosquitto_acl,
+            mosquitto_reload=mosquitto_reload,
+        )
         with Board(_one_port(port)) as board, _Bars() as bars:
             result = pipeline.provision(board, plan, progress=bars)
         reg = result.registration
         if reg is None:
-            done = _("Meter {meter_id} provisioned, but not registered with the API (no --api option): run `citizenwatt provision` again with --api and --token so that it shows in its household.", meter_id=result.meter_id)
+            done = _(
+                "Meter {meter_id} provisioned, but not registered with the API (no --api option): run "
+                "`citizenwatt provision` again with --api and --token so that it shows in its "
+                "household.",
+                meter_id=result.meter_id,
+            )
         elif reg.household_link:
-            done = _("Meter {meter_id} provisioned and registered (household {household_ref}). Household link (secret, hand it to the household): {link}", meter_id=result.meter_id, household_ref=reg.household_ref,
-                     link=plan.household_link(reg))
+            done = _(
+                "Meter {meter_id} provisioned and registered (household {household_ref}). Household "
+                "link (secret, hand it to the household): {link}",
+                meter_id=result.meter_id,
+                household_ref=reg.household_ref,
+                link=plan.household_link(reg),
+            )
         else:  # the household existed: its link was shown once, when it was created
-            done = _("Meter {meter_id} provisioned and registered (household {household_ref}, no. {household_id}). This household already existed: it already has its secret link, given when it was created, and that link still works (the API shows a link only once). If the household lost it, issue a new one (the old one stops working) with the workshop's token: {command}", meter_id=result.meter_id,
-                     household_ref=reg.household_ref, household_id=reg.household_id,
-                     command=reissue_command(plan.api_url, reg.household_id))
+            done = _(
+                "Meter {meter_id} provisioned and registered (household {household_ref}, no. "
+                "{household_id}). This household already existed: it already has its secret link, "
+                "given when it was created, and that link still works (the API shows a link only "
+                "once). If the household lost it, issue a new one (the old one stops working) with the "
+                "workshop's token: {command}",
+                meter_id=result.meter_id,
+                household_ref=reg.household_ref,
+                household_id=reg.household_id,
+                command=reissue_command(plan.api_url, reg.household_id),
+            )
         console.print("[green]✓[/] " + done, soft_wrap=True)
         if plan.passwd_file:
-            console.print(_("MQTT credentials added to {passwd} and {acl}. Reload Mosquitto (`sudo systemctl reload mosquitto`) to apply them.", passwd=plan.passwd_file, acl=plan.acl_file))
+            console.print(
+                _(
+                    "MQTT credentials added to {passwd} and {acl}. Reload Mosquitto (`sudo "
+                    "systemctl reload mosquitto`) to apply them.",
+                    passwd=plan.passwd_file,
+                    acl=plan.acl_file,
+                )
+            )
+
     run(lang=lang)
 
 
-def calibrate(port: Port = None,
-              channel: Annotated[int, typer.Option(help=N_("Channel to calibrate."))] = 0,
-              reference_w: Annotated[float, typer.Option(
-                  help=N_("Known power (W): the kettle's rating plate, or the power read on the household's utility meter."))] = 2000.0,
-              windows: Annotated[int, typer.Option(help=N_("Readings averaged."))] = 5,
-              yes: Annotated[bool, typer.Option("--yes", help=N_("Do not wait for Enter."))] = False,
-              lang: Lang = None) -> None:
+def calibrate(
+    port: Port = None,
+    channel: Annotated[int, typer.Option(help=N_("Channel to calibrate."))] = 0,
+    reference_w: Annotated[
+        float,
+        typer.Option(
+            help=N_(
+                "Known power (W): the kettle's rating plate, or the power read on the household's "
+                "utility meter."
+            )
+        ),
+    ] = 2000.0,
+    windows: Annotated[int, typer.Option(help=N_("Readings averaged."))] = 5,
+    yes: Annotated[bool, typer.Option("--yes", help=N_("Do not wait for Enter."))] = False,
+    lang: Lang = None,
+) -> None:
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import pipeline
         from citizenwatt.workshop.board import Board
+
         if not reference_w or reference_w <= 0:
-            raise WorkshopError("cal.bad_reference", N_("The reference power must be positive (got {value}). Give the kettle's power in watts (often 2000)."), value=reference_w)
+            raise WorkshopError(
+                "cal.bad_reference",
+                N_(
+                    "The reference power must be positive (got "
+                    "{value}). Give the kettle's power in watts (often "
+                    "2000)."
+                ),
+                value=reference_w,
+            )
         p = _one_port(port)
         with Board(p) as board:
             # The board answers before anyone is asked to switch the kettle on.
             if not yes:
-                console.print(_("Close the clamp of channel {channel} around the kettle's live wire, switch it on, then press Enter.", channel=channel))
+                console.print(
+                    _(
+                        "Close the clamp of channel {channel} around the kettle's live wire, switch "
+                        "it on, then press Enter.",
+                        channel=channel,
+                    )
+                )
                 try:
                     input()
                 except EOFError:
-                    raise WorkshopError("cal.no_input", N_("Nobody could press Enter (no keyboard). Switch the load on, then run again with --yes.")) from None
+                    raise WorkshopError(
+                        "cal.no_input",
+                        N_(
+                            "Nobody could press Enter (no keyboard). Switch "
+                            "the load on, then run again with --yes."
+                        ),
+                    ) from None
             with _Bars() as bars:
-                r = pipeline.calibrate(board, channel, reference_w, windows=windows,
-                                       progress=bars)
+                r = pipeline.calibrate(board, channel, reference_w, windows=windows, progress=bars)
         table = Table(title=_("Calibration"))
-        for col in (N_("Channel"), N_("Reference (W)"), N_("Before (W)"), N_("After (W)"),
-                    N_("Trim")):
+        for col in (N_("Channel"), N_("Reference (W)"), N_("Before (W)"), N_("After (W)"), N_("Trim")):
             table.add_column(_(col), justify="right")
-        table.add_row(str(r.channel), "%.0f" % r.reference_w, "%.0f" % r.before_w,
-                      "%.0f" % r.after_w, "%.3f → %.3f" % (r.old_trim, r.trim))
+        table.add_row(
+            str(r.channel),
+            f"{r.reference_w:.0f}",
+            f"{r.before_w:.0f}",
+            f"{r.after_w:.0f}",
+            f"{r.old_trim:.3f} → {r.trim:.3f}",
+        )
         console.print(table)
         console.print("[green]✓[/] " + _("Trim saved on the board."))
+
     run(lang=lang)
 
 
-def check(port: Port = None,
-          network: Annotated[bool, typer.Option(help=N_("Also test the Wi-Fi and the MQTT server."))] = True,
-          lang: Lang = None) -> None:
+def check(
+    port: Port = None,
+    network: Annotated[bool, typer.Option(help=N_("Also test the Wi-Fi and the MQTT server."))] = True,
+    lang: Lang = None,
+) -> None:
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import check as wcheck
         from citizenwatt.workshop.board import Board
+
         with Board(_one_port(port)) as board:
             results = wcheck.run_checks(board, network=network)
         table = Table(title=_("Board self-test"))
@@ -344,115 +583,240 @@ def check(port: Port = None,
             table.add_column(_(col))
         style = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
         for r in results:
-            table.add_row(r.name, "[%s]%s[/]" % (style[r.status], _(CHECK_STATUS[r.status])),
-                          r.value, ("→ " + r.section) if r.section else r.advice)
+            table.add_row(
+                r.name,
+                f"[{style[r.status]}]{_(CHECK_STATUS[r.status])}[/]",
+                r.value,
+                ("→ " + r.section) if r.section else r.advice,
+            )
         console.print(table)
         # The advice in full below the table: a narrow terminal would chop it into a cell.
         for r in results:
             if r.status in ("fail", "warn") and r.advice:
-                console.print("[bold]%s[/] : %s" % (r.name, r.advice), soft_wrap=True)
+                console.print(f"[bold]{r.name}[/] : {r.advice}", soft_wrap=True)
         bad = wcheck.failures(results)
         if bad:
-            err_console.print("[bold red]✗[/] " + _("Failed tests: {count}. Follow the \"What to do\" column, then run `citizenwatt check` again.", count=len(bad)))
+            err_console.print(
+                "[bold red]✗[/] "
+                + _(
+                    'Failed tests: {count}. Follow the "What to do" '
+                    "column, then run `citizenwatt check` again.",
+                    count=len(bad),
+                )
+            )
             raise typer.Exit(1)
         console.print("[green]✓[/] " + _("All tests passed."))
+
     run(lang=lang)
 
 
 def _households(path: Path | None):
     from citizenwatt.config import DEFAULT_TIMEZONE
     from citizenwatt.workshop.registration import Household
+
     if path is None:
         return []
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            return [Household(r["household_ref"], r.get("household_name") or r["household_ref"],
-                              r.get("timezone") or DEFAULT_TIMEZONE) for r in csv.DictReader(f)]
+            return [
+                Household(
+                    r["household_ref"],
+                    r.get("household_name") or r["household_ref"],
+                    r.get("timezone") or DEFAULT_TIMEZONE,
+                )
+                for r in csv.DictReader(f)
+            ]
     except (OSError, UnicodeDecodeError) as e:
         detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise WorkshopError("households.unreadable", N_("Cannot read the household list {path} ({detail}). Check the path given to --households, then try again."), path=path, detail=detail) from None
+        raise WorkshopError(
+            "households.unreadable",
+            N_(
+                "Cannot read the household list {path} ({detail}). "
+                "Check the path given to --households, then try "
+                "again."
+            ),
+            path=path,
+            detail=detail,
+        ) from None
     except KeyError as e:
-        raise WorkshopError("households.columns", N_("The household list {path} has no column {column}. Its first line must be: household_ref,household_name,timezone"), path=path, column=e.args[0]) from None
+        raise WorkshopError(
+            "households.columns",
+            N_(
+                "The household list {path} has no column {column}. Its "
+                "first line must be: "
+                "household_ref,household_name,timezone"
+            ),
+            path=path,
+            column=e.args[0],
+        ) from None
 
 
-def workshop(profile: ProfileOpt = None,
-             port: Annotated[Optional[list[str]], typer.Option(
-                 "--port", help=N_("Ports to handle (repeat). Without: watch the USB ports and handle each board plugged in."))] = None,
-             count: Annotated[Optional[int], typer.Option(help=N_("Stop after N boards are ready."))] = None,
-             households: Annotated[Optional[Path], typer.Option(
-                 help=N_("CSV of the households (household_ref, household_name, timezone), one per board in order."))] = None,
-             bundle: Annotated[Optional[Path], typer.Option(
-                 help=N_("Firmware folder (otherwise: compiled from this installation with mpy-cross, in the cache)."))] = None,
-             micropython_image: Annotated[Optional[Path], typer.Option("--micropython")] = None,
-             write_micropython: str = "auto", cache: CacheDir = None,
-             wifi_ssid: WifiSsid = None, wifi_password: WifiPassword = None,
-             mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, api: Api = None,
-             token: Token = None, public_url: PublicUrl = None, channel_role: Roles = None,
-             links_csv: Annotated[Optional[Path], typer.Option(
-                 help=N_("CSV file of the households' links (secret, readable by you only); default: liens-foyers-YYYYMMDD-HHMMSS.csv in the current folder."))] = None,
-             channel_label: Labels = None,
-             interval_s: Annotated[Optional[float], typer.Option()] = None,
-             mosquitto_passwd: Passwd = None, mosquitto_acl: Acl = None,
-             mosquitto_reload: Reload = None,
-             run_check: Annotated[bool, typer.Option("--check/--no-check")] = True,
-             lang: Lang = None) -> None:
+def workshop(
+    profile: ProfileOpt = None,
+    port: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--port",
+            help=N_(
+                "Ports to handle (repeat). Without: watch the USB ports and handle each board plugged in."
+            ),
+        ),
+    ] = None,
+    count: Annotated[int | None, typer.Option(help=N_("Stop after N boards are ready."))] = None,
+    households: Annotated[
+        Path | None,
+        typer.Option(
+            help=N_(
+                "CSV of the households (household_ref, household_name, timezone), one per board in order."
+            )
+        ),
+    ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help=N_(
+                "Firmware folder (otherwise: compiled from this installation with mpy-cross, in the cache)."
+            )
+        ),
+    ] = None,
+    micropython_image: Annotated[Path | None, typer.Option("--micropython")] = None,
+    write_micropython: str = "auto",
+    cache: CacheDir = None,
+    wifi_ssid: WifiSsid = None,
+    wifi_password: WifiPassword = None,
+    mqtt_host: MqttHost = None,
+    mqtt_port: MqttPort = None,
+    api: Api = None,
+    token: Token = None,
+    public_url: PublicUrl = None,
+    channel_role: Roles = None,
+    links_csv: Annotated[
+        Path | None,
+        typer.Option(
+            help=N_(
+                "CSV file of the households' links (secret, readable by you only); default: "
+                "liens-foyers-YYYYMMDD-HHMMSS.csv in the current folder."
+            )
+        ),
+    ] = None,
+    channel_label: Labels = None,
+    interval_s: Annotated[float | None, typer.Option()] = None,
+    mosquitto_passwd: Passwd = None,
+    mosquitto_acl: Acl = None,
+    mosquitto_reload: Reload = None,
+    run_check: Annotated[bool, typer.Option("--check/--no-check")] = True,
+    lang: Lang = None,
+) -> None:
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import batch
         from citizenwatt.workshop.ports import list_boards
+
         plan = batch.WorkshopPlan(
-            bundle=bundle, cache_dir=_cache(cache), image=micropython_image,
-            micropython=write_micropython, run_check=run_check, households=_households(households),
-            provision=_plan_from(profile, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
-                                 mqtt_host=mqtt_host, mqtt_port=mqtt_port, api=api, token=token,
-                                 public_url=public_url, channel_label=channel_label,
-                                 channel_role=channel_role,
-                                 interval_s=interval_s,
-                                 mosquitto_passwd=mosquitto_passwd,
-                                 mosquitto_acl=mosquitto_acl,
-                                 mosquitto_reload=mosquitto_reload))
+            bundle=bundle,
+            cache_dir=_cache(cache),
+            image=micropython_image,
+            micropython=write_micropython,
+            run_check=run_check,
+            households=_households(households),
+            provision=_plan_from(
+                profile,
+                wifi_ssid=wifi_ssid,
+                wifi_password=wifi_password,
+                mqtt_host=mqtt_host,
+                mqtt_port=mqtt_port,
+                api=api,
+                token=token,
+                public_url=public_url,
+                channel_label=channel_label,
+                channel_role=channel_role,
+                interval_s=interval_s,
+                mosquitto_passwd=mosquitto_passwd,
+                mosquitto_acl=mosquitto_acl,
+                mosquitto_reload=mosquitto_reload,
+            ),
+        )
         for p in port or []:
             if not os.path.exists(p):
-                raise WorkshopError("board.not_found", N_("No board on {port}. Plug the board in, then check the port name with `citizenwatt ports`."), section="usb-serial", port=p)
+                raise WorkshopError(
+                    "board.not_found",
+                    N_(
+                        "No board on {port}. Plug the board in, then "
+                        "check the port name with `citizenwatt ports`."
+                    ),
+                    section="usb-serial",
+                    port=p,
+                )
         if port:
+
             def source():
                 return [p for p in port if os.path.exists(p)]
         else:
+
             def source():
                 return [b.device for b in list_boards()]
-        links = batch.LinkSheet(links_csv or Path.cwd() / time.strftime(
-            "liens-foyers-%Y%m%d-%H%M%S.csv"))
-        rows = batch.run(plan, source, count=count, watch=not port, console=console,
-                         links=links)
+
+        links = batch.LinkSheet(links_csv or Path.cwd() / time.strftime("liens-foyers-%Y%m%d-%H%M%S.csv"))
+        rows = batch.run(plan, source, count=count, watch=not port, console=console, links=links)
         if links.error:
             err_console.print("[bold red]✗[/] " + links.error, soft_wrap=True)
         console.print(batch.summary(rows))
         if links.written:
-            console.print(ngettext("Household links written to {path} ({n} row; readable by you only). They are secrets: print them, hand each one to its household, then delete the file.",
-                                   "Household links written to {path} ({n} rows; readable by you only). They are secrets: print them, hand each one to its household, then delete the file.",
-                                   links.written, path=links.path.resolve()), soft_wrap=True)
-        known = [r for r in batch.final_rows(rows) if r.state == batch.READY
-                 and r.household_id is not None and not r.household_link]
+            console.print(
+                ngettext(
+                    "Household links written to {path} ({n} row; readable by you only). They "
+                    "are secrets: print them, hand each one to its household, then delete "
+                    "the file.",
+                    "Household links written to {path} ({n} rows; readable by you only). "
+                    "They are secrets: print them, hand each one to its household, then "
+                    "delete the file.",
+                    links.written,
+                    path=links.path.resolve(),
+                ),
+                soft_wrap=True,
+            )
+        known = [
+            r
+            for r in batch.final_rows(rows)
+            if r.state == batch.READY and r.household_id is not None and not r.household_link
+        ]
         if known:
             from citizenwatt.workshop.registration import reissue_command
-            console.print(_("\"already given\": this household existed and already has its link, which still works. If it was lost, issue a new one (the old one stops working), N being the household's number: {command}", command=reissue_command(
-                plan.provision.api_url, "N")), soft_wrap=True)
+
+            console.print(
+                _(
+                    '"already given": this household existed and already has its link, which '
+                    "still works. If it was lost, issue a new one (the old one stops working), N "
+                    "being the household's number: {command}",
+                    command=reissue_command(plan.provision.api_url, "N"),
+                ),
+                soft_wrap=True,
+            )
         if any(r.state != batch.READY for r in batch.final_rows(rows)):
-            err_console.print(_("Plug the \"to redo\" boards back in and run `citizenwatt workshop` again: each one starts over from the beginning."))
+            err_console.print(
+                _(
+                    'Plug the "to redo" boards back in and run `citizenwatt workshop` again: '
+                    "each one starts over from the beginning."
+                )
+            )
             raise typer.Exit(1)
+
     run(lang=lang)
 
 
-HELP = {  # each command's help, said in the reader's language when the CLI runs
+# each command's help, said in the reader's language when the CLI runs
+HELP: dict[Callable[..., Any], str] = {
     ports: N_("List the ESP32 boards plugged in (CP210x, CH340, FTDI, native USB)."),
     flash: N_("Write MicroPython, install the meter's firmware and its libraries, check."),
-    provision: N_("Write the meter's configuration, register it with the API, create its MQTT "
-                  "access."),
-    calibrate: N_("Calibrate a channel against a known load (a 2 kW kettle or the household's "
-                  "utility meter)."),
+    provision: N_("Write the meter's configuration, register it with the API, create its MQTT access."),
+    calibrate: N_(
+        "Calibrate a channel against a known load (a 2 kW kettle or the household's utility meter)."
+    ),
     check: N_("Self-test: ADC, bias, noise, clamp direction, Wi-Fi, MQTT server."),
-    workshop: N_("Workshop: write, configure and test the boards one after another, as they are "
-                 "plugged in; a summary table at the end."),
+    workshop: N_(
+        "Workshop: write, configure and test the boards one after another, as they are "
+        "plugged in; a summary table at the end."
+    ),
 }
 
 

@@ -31,7 +31,11 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
     """The raw config dict (only what differs from the firmware defaults, plus identity)."""
     trims = trims or {}
     if not 1 <= channels <= len(CHANNEL_PINS):
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="1 to %d channels" % len(CHANNEL_PINS))
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail="1 to %d channels" % len(CHANNEL_PINS),
+        )
     raw = {
         "meter_id": meter_id,
         "wifi_ssid": wifi_ssid,
@@ -42,9 +46,16 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
         "mqtt_password": mqtt_password,
         "mains_hz": mains_hz,
         "nominal_v": nominal_v,
-        "channels": [{"id": i, "pin": CHANNEL_PINS[i], "clamp": clamp,
-                      "max_current_a": max_current_a, "trim": trims.get(i, 1.0)}
-                     for i in range(channels)],
+        "channels": [
+            {
+                "id": i,
+                "pin": CHANNEL_PINS[i],
+                "clamp": clamp,
+                "max_current_a": max_current_a,
+                "trim": trims.get(i, 1.0),
+            }
+            for i in range(channels)
+        ],
         "hass": hass,
     }
     if voltage_adapter_v:
@@ -60,31 +71,48 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
 def validate(raw: dict) -> dict:
     """The firmware's validation, turned into a WorkshopError; returns the merged config."""
     if not 0 < len(raw.get("channels") or []) <= wire.MAX_CHANNELS:
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="1 to %d channels" % wire.MAX_CHANNELS)
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail="1 to %d channels" % wire.MAX_CHANNELS,
+        )
     try:
         cfg = fwconfig.validate(raw)
         for ch in cfg["channels"]:
             calib.design(ch["clamp"], ch["max_current_a"])
     except (fwconfig.ConfigError, calib.DesignError) as e:
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail=str(e).rstrip(".")) from None
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail=str(e).rstrip("."),
+        ) from None
     return cfg
 
 
 def channel_design(cfg: dict, ch: dict) -> dict:
     v = cfg.get("voltage")
-    return calib.design(ch["clamp"], ch["max_current_a"], mains_v=cfg["nominal_v"],
-                        mains_hz=cfg["mains_hz"], atten_db=cfg["atten_db"],
-                        sample_rate_hz=cfg["sample_rate_hz"],
-                        adapter_v=v["adapter_v"] if v else 0.0,
-                        adapter_phase_deg=v["phase_deg"] if v else 0.0)
+    return calib.design(
+        ch["clamp"],
+        ch["max_current_a"],
+        mains_v=cfg["nominal_v"],
+        mains_hz=cfg["mains_hz"],
+        atten_db=cfg["atten_db"],
+        sample_rate_hz=cfg["sample_rate_hz"],
+        adapter_v=v["adapter_v"] if v else 0.0,
+        adapter_phase_deg=v["phase_deg"] if v else 0.0,
+    )
 
 
 def channel_cal(cfg: dict, ch: dict, trim: float | None = None) -> dict:
     """measure.measure()'s calibration for one channel, as the meter computes it."""
     v = cfg.get("voltage")
-    return calib.channel_cal(channel_design(cfg, ch), trim=ch["trim"] if trim is None else trim,
-                             voltage=v is not None, nominal_v=cfg["nominal_v"],
-                             vtrim=v["trim"] if v else 1.0)
+    return calib.channel_cal(
+        channel_design(cfg, ch),
+        trim=ch["trim"] if trim is None else trim,
+        voltage=v is not None,
+        nominal_v=cfg["nominal_v"],
+        vtrim=v["trim"] if v else 1.0,
+    )
 
 
 def meter_id_from_mac(mac_hex: str) -> str:
@@ -111,7 +139,11 @@ def load(board) -> tuple[dict, dict]:
     """(raw, merged) config from the board, or a WorkshopError saying to provision."""
     raw = read_raw(board)
     if raw is None:
-        raise WorkshopError("config.missing", N_("No configuration on the board {port}. Run `citizenwatt provision` first."), port=board.port)
+        raise WorkshopError(
+            "config.missing",
+            N_("No configuration on the board {port}. Run `citizenwatt provision` first."),
+            port=board.port,
+        )
     return raw, validate(raw)
 
 
@@ -120,4 +152,12 @@ def write(board, raw: dict) -> None:
     data = to_bytes(raw)
     board.write_file(CONFIG_PATH, data)
     if board.sha256(CONFIG_PATH) != hashlib.sha256(data).hexdigest():
-        raise WorkshopError("install.hash_mismatch", N_("The file {path} read back from the board does not match the original. Run `citizenwatt flash` again; if it happens again, change the USB cable."), path=CONFIG_PATH)
+        raise WorkshopError(
+            "install.hash_mismatch",
+            N_(
+                "The file {path} read back from the board does not "
+                "match the original. Run `citizenwatt flash` again; "
+                "if it happens again, change the USB cable."
+            ),
+            path=CONFIG_PATH,
+        )

@@ -45,14 +45,37 @@ def _get(client: httpx.Client, url: str) -> bytes:
     try:
         r = client.get(url)
     except httpx.HTTPError as e:
-        raise WorkshopError("mip.index_unreachable", N_("Cannot reach the MicroPython package index ({url}: {detail}). Check the internet connection, or work offline with an already filled cache."), url=url, detail=type(e).__name__) from None
+        raise WorkshopError(
+            "mip.index_unreachable",
+            N_(
+                "Cannot reach the MicroPython package index ({url}: "
+                "{detail}). Check the internet connection, or work "
+                "offline with an already filled cache."
+            ),
+            url=url,
+            detail=type(e).__name__,
+        ) from None
     if r.status_code != 200:
-        raise WorkshopError("mip.index_unreachable", N_("Cannot reach the MicroPython package index ({url}: {detail}). Check the internet connection, or work offline with an already filled cache."), url=url, detail="HTTP %d" % r.status_code)
+        raise WorkshopError(
+            "mip.index_unreachable",
+            N_(
+                "Cannot reach the MicroPython package index ({url}: "
+                "{detail}). Check the internet connection, or work "
+                "offline with an already filled cache."
+            ),
+            url=url,
+            detail="HTTP %d" % r.status_code,
+        )
     return r.content
 
 
-def fill_cache(cache_dir: Path, packages=FIRMWARE_PACKAGES, index_url: str = INDEX_URL,
-               mpy_versions=MPY_VERSIONS, timeout_s: float = 20.0) -> list[str]:
+def fill_cache(
+    cache_dir: Path,
+    packages=FIRMWARE_PACKAGES,
+    index_url: str = INDEX_URL,
+    mpy_versions=MPY_VERSIONS,
+    timeout_s: float = 20.0,
+) -> list[str]:
     """Download packages and their dependencies; return the files written (relative)."""
     root = Path(cache_dir) / "mip"
     written: list[str] = []
@@ -66,30 +89,55 @@ def fill_cache(cache_dir: Path, packages=FIRMWARE_PACKAGES, index_url: str = IND
                 if (name, version) in seen:
                     continue
                 seen.add((name, version))
-                rel = "package/%s/%s/%s.json" % (mpy, name, version)
+                rel = f"package/{mpy}/{name}/{version}.json"
                 raw = _get(client, index_url + "/" + rel)
                 try:
                     meta = json.loads(raw)
                 except ValueError:
-                    raise WorkshopError("mip.bad_hash", N_("The downloaded file {url} does not match its hash. Run `citizenwatt flash --fill-cache` again; if it happens again, the index is corrupted."), url=index_url + "/" + rel) from None
+                    raise WorkshopError(
+                        "mip.bad_hash",
+                        N_(
+                            "The downloaded file {url} does not match its "
+                            "hash. Run `citizenwatt flash --fill-cache` "
+                            "again; if it happens again, the index is "
+                            "corrupted."
+                        ),
+                        url=index_url + "/" + rel,
+                    ) from None
                 for _path, short in meta.get("hashes", ()):
-                    frel = "file/%s/%s" % (short[:2], short)
+                    frel = f"file/{short[:2]}/{short}"
                     dest = root / frel
-                    if dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() \
-                            .startswith(short):
+                    if dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest().startswith(short):
                         continue
                     data = _get(client, index_url + "/" + frel)
                     if not hashlib.sha256(data).hexdigest().startswith(short):
-                        raise WorkshopError("mip.bad_hash", N_("The downloaded file {url} does not match its hash. Run `citizenwatt flash --fill-cache` again; if it happens again, the index is corrupted."), url=index_url + "/" + frel)
+                        raise WorkshopError(
+                            "mip.bad_hash",
+                            N_(
+                                "The downloaded file {url} does not match "
+                                "its hash. Run `citizenwatt flash "
+                                "--fill-cache` again; if it happens again, "
+                                "the index is corrupted."
+                            ),
+                            url=index_url + "/" + frel,
+                        )
                     _atomic_write(dest, data)
                     written.append(frel)
                 if meta.get("urls"):
                     # Packages pointing at other hosts cannot be mirrored by hash; ours do not.
-                    raise WorkshopError("mip.bad_hash", N_("The downloaded file {url} does not match its hash. Run `citizenwatt flash --fill-cache` again; if it happens again, the index is corrupted."), url=index_url + "/" + rel)
+                    raise WorkshopError(
+                        "mip.bad_hash",
+                        N_(
+                            "The downloaded file {url} does not match its "
+                            "hash. Run `citizenwatt flash --fill-cache` "
+                            "again; if it happens again, the index is "
+                            "corrupted."
+                        ),
+                        url=index_url + "/" + rel,
+                    )
                 _atomic_write(root / rel, raw)
                 if version == "latest" and meta.get("version"):
-                    _atomic_write(root / ("package/%s/%s/%s.json" % (mpy, name, meta["version"])),
-                                  raw)
+                    _atomic_write(root / ("package/{}/{}/{}.json".format(mpy, name, meta["version"])), raw)
                 written.append(rel)
                 for dep, dep_version in meta.get("deps", ()):
                     todo.append((dep, dep_version or "latest"))
@@ -106,15 +154,26 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def package_files(cache_dir: Path, package: str, mpy: str) -> list[tuple[str, str]]:
     """(path under the lib folder, sha256 prefix) of a cached package and its deps."""
     root = Path(cache_dir) / "mip"
-    out, todo, seen = [], [(package, "latest")], set()
+    out: list[tuple[str, str]] = []
+    todo, seen = [(package, "latest")], set()
     while todo:
         name, version = todo.pop(0)
         if name in seen:
             continue
         seen.add(name)
-        meta_path = root / "package" / mpy / name / ("%s.json" % version)
+        meta_path = root / "package" / mpy / name / (f"{version}.json")
         if not meta_path.is_file():
-            raise WorkshopError("mip.not_cached", N_("The library {package} is not in the offline cache ({cache}). On a computer with internet access, run `citizenwatt flash --fill-cache`, then copy the cache folder."), package=name, cache=str(cache_dir))
+            raise WorkshopError(
+                "mip.not_cached",
+                N_(
+                    "The library {package} is not in the offline cache "
+                    "({cache}). On a computer with internet access, run "
+                    "`citizenwatt flash --fill-cache`, then copy the cache "
+                    "folder."
+                ),
+                package=name,
+                cache=str(cache_dir),
+            )
         meta = json.loads(meta_path.read_text())
         out.extend((p, h) for p, h in meta.get("hashes", ()))
         todo.extend((d, v or "latest") for d, v in meta.get("deps", ()))
@@ -125,7 +184,16 @@ def require_cached(cache_dir: Path, package: str) -> None:
     for mpy in MPY_VERSIONS:
         if (Path(cache_dir) / "mip" / "package" / mpy / package / "latest.json").is_file():
             return
-    raise WorkshopError("mip.not_cached", N_("The library {package} is not in the offline cache ({cache}). On a computer with internet access, run `citizenwatt flash --fill-cache`, then copy the cache folder."), package=package, cache=str(cache_dir))
+    raise WorkshopError(
+        "mip.not_cached",
+        N_(
+            "The library {package} is not in the offline cache ({cache}). "
+            "On a computer with internet access, run `citizenwatt flash "
+            "--fill-cache`, then copy the cache folder."
+        ),
+        package=package,
+        cache=str(cache_dir),
+    )
 
 
 def install(board, package: str, cache_dir: Path, target: str = "/lib") -> list[tuple[str, str]]:
@@ -145,15 +213,35 @@ def install(board, package: str, cache_dir: Path, target: str = "/lib") -> list[
         def ensure_raw_repl(self, soft_reset=None):
             pass
 
-    args = Namespace(command=["install"], packages=[package], index=str(Path(cache_dir) / "mip"),
-                     target=target, mpy=True)
+    args = Namespace(
+        command=["install"], packages=[package], index=str(Path(cache_dir) / "mip"), target=target, mpy=True
+    )
     with board.guard(), contextlib.redirect_stdout(io.StringIO()):
         try:
             do_mip(_State(), args)
         except CommandError:
-            raise WorkshopError("mip.not_cached", N_("The library {package} is not in the offline cache ({cache}). On a computer with internet access, run `citizenwatt flash --fill-cache`, then copy the cache folder."), package=package, cache=str(cache_dir)) from None
+            raise WorkshopError(
+                "mip.not_cached",
+                N_(
+                    "The library {package} is not in the offline cache "
+                    "({cache}). On a computer with internet access, run "
+                    "`citizenwatt flash --fill-cache`, then copy the cache "
+                    "folder."
+                ),
+                package=package,
+                cache=str(cache_dir),
+            ) from None
     for path, short in files:
         remote = board.sha256(target + "/" + path)
         if remote is None or not remote.startswith(short):
-            raise WorkshopError("install.hash_mismatch", N_("The file {path} read back from the board does not match the original. Run `citizenwatt flash` again; if it happens again, change the USB cable."), path=target + "/" + path)
+            raise WorkshopError(
+                "install.hash_mismatch",
+                N_(
+                    "The file {path} read back from the board does "
+                    "not match the original. Run `citizenwatt "
+                    "flash` again; if it happens again, change the "
+                    "USB cable."
+                ),
+                path=target + "/" + path,
+            )
     return files

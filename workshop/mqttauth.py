@@ -57,35 +57,43 @@ def _rewrite(path: Path, text: str) -> None:
             f.write(text)
         os.replace(tmp, path)
     except OSError as e:
-        raise WorkshopError("mqtt.file", N_("Cannot write {path} ({detail}). Check the path and the permissions (sudo?), then try again."), path=str(path), detail=e.strerror or str(e)) from None
+        raise WorkshopError(
+            "mqtt.file",
+            N_("Cannot write {path} ({detail}). Check the path and the permissions (sudo?), then try again."),
+            path=str(path),
+            detail=e.strerror or str(e),
+        ) from None
 
 
 def set_password(passwd_file: Path, username: str, password: str) -> None:
     """Add or replace `username`'s entry."""
     if ":" in username or not username:
-        raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="MQTT user %r" % username)
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail=f"MQTT user {username!r}",
+        )
     path = Path(passwd_file)
     lines = path.read_text().splitlines() if path.exists() else []
     kept = [ln for ln in lines if ln.split(":", 1)[0] != username]
-    kept.append("%s:%s" % (username, hash_password(password)))
+    kept.append(f"{username}:{hash_password(password)}")
     _rewrite(path, "\n".join(kept) + "\n")
 
 
-def acl_lines(meter_id: str, username: str | None = None, hass_prefix: str | None = None
-              ) -> list[str]:
+def acl_lines(meter_id: str, username: str | None = None, hass_prefix: str | None = None) -> list[str]:
     wire.check_meter_id(meter_id)
-    lines = ["user %s" % (username or meter_id),
-             "topic write %s/%s/#" % (wire.TOPIC_ROOT, meter_id)]
+    lines = ["user %s" % (username or meter_id), f"topic write {wire.TOPIC_ROOT}/{meter_id}/#"]
     if hass_prefix:
         # Discovery configs under <prefix>/<component>/<meter_id>/<object>/config.
-        lines.append("topic write %s/+/%s/#" % (hass_prefix, meter_id))
+        lines.append(f"topic write {hass_prefix}/+/{meter_id}/#")
     return lines
 
 
-def set_acl(acl_file: Path, meter_id: str, username: str | None = None,
-            hass_prefix: str | None = None) -> None:
+def set_acl(
+    acl_file: Path, meter_id: str, username: str | None = None, hass_prefix: str | None = None
+) -> None:
     """Add or replace the meter's block, delimited by marker comments."""
-    begin, end = "# citizenwatt meter %s" % meter_id, "# end citizenwatt meter %s" % meter_id
+    begin, end = f"# citizenwatt meter {meter_id}", f"# end citizenwatt meter {meter_id}"
     path = Path(acl_file)
     lines = path.read_text().splitlines() if path.exists() else []
     out, skipping = [], False
@@ -106,12 +114,12 @@ def set_acl(acl_file: Path, meter_id: str, username: str | None = None,
 
 def set_collector_acl(acl_file: Path, username: str) -> None:
     """Let the collector's account read every meter's topics (done once per deployment)."""
-    begin, end = "# citizenwatt collector %s" % username, "# end citizenwatt collector %s" % username
+    begin, end = f"# citizenwatt collector {username}", f"# end citizenwatt collector {username}"
     path = Path(acl_file)
     text = path.read_text() if path.exists() else ""
     if begin in text.splitlines():
         return
-    block = [begin, "user %s" % username, "topic read %s/#" % wire.TOPIC_ROOT, end]
+    block = [begin, f"user {username}", f"topic read {wire.TOPIC_ROOT}/#", end]
     _rewrite(path, text.rstrip("\n") + ("\n\n" if text.strip() else "") + "\n".join(block) + "\n")
 
 
@@ -119,10 +127,28 @@ def reload(command: str) -> None:
     """Run the command that makes Mosquitto reread its files (it does so on SIGHUP)."""
     import shlex
     import subprocess
+
     try:
         r = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise WorkshopError("mqtt.reload", N_("The Mosquitto reload command \"{command}\" failed ({detail}). Reload Mosquitto by hand (`sudo systemctl reload mosquitto`), then try again."), command=command, detail=str(e)) from None
+        raise WorkshopError(
+            "mqtt.reload",
+            N_(
+                'The Mosquitto reload command "{command}" failed '
+                "({detail}). Reload Mosquitto by hand (`sudo systemctl reload "
+                "mosquitto`), then try again."
+            ),
+            command=command,
+            detail=str(e),
+        ) from None
     if r.returncode != 0:
-        raise WorkshopError("mqtt.reload", N_("The Mosquitto reload command \"{command}\" failed ({detail}). Reload Mosquitto by hand (`sudo systemctl reload mosquitto`), then try again."), command=command,
-                            detail=(r.stderr or r.stdout).strip()[-160:] or "code %d" % r.returncode)
+        raise WorkshopError(
+            "mqtt.reload",
+            N_(
+                'The Mosquitto reload command "{command}" failed '
+                "({detail}). Reload Mosquitto by hand (`sudo systemctl reload "
+                "mosquitto`), then try again."
+            ),
+            command=command,
+            detail=(r.stderr or r.stdout).strip()[-160:] or "code %d" % r.returncode,
+        )

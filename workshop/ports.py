@@ -38,7 +38,7 @@ class BoardPort:
 
     @property
     def vid_pid(self) -> str:
-        return "%04X:%04X" % (self.vid, self.pid) if self.vid is not None else "-"
+        return f"{self.vid:04X}:{self.pid:04X}" if self.vid is not None else "-"
 
 
 def identify(vid: int | None, pid: int | None) -> str | None:

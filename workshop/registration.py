@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from citizenwatt.i18n import N_, current_lang
 from citizenwatt.config import DEFAULT_TIMEZONE
+from citizenwatt.i18n import N_, current_lang
 from citizenwatt.workshop.errors import WorkshopError
 
 REGISTER_PATH = "/api/v1/meters/register"
@@ -58,7 +58,11 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
     if from_date is not None:
         body["from_date"] = from_date.isoformat()
     if not token:
-        raise WorkshopError("api.no_token", N_("No API token to register the meter with. On the API's machine, create the token of a workshop leader's account (role leader or admin) with `citizenwatt admin token NAME`, then pass it with --token or CITIZENWATT_WORKSHOP__API_TOKEN."))
+        raise WorkshopError("api.no_token", N_("No API token to register the meter with. On the API's "
+                                               "machine, create the token of a workshop leader's account "
+                                               "(role leader or admin) with `citizenwatt admin token NAME`, "
+                                               "then pass it with --token or "
+                                               "CITIZENWATT_WORKSHOP__API_TOKEN."))
     url = api_url.rstrip("/") + REGISTER_PATH
     try:
         with httpx.Client(timeout=timeout_s, transport=transport) as client:
@@ -66,32 +70,85 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
             r = client.post(url, json=body, headers={"Authorization": "Bearer " + token,
                                                      "Accept-Language": current_lang()})
     except httpx.HTTPError as e:
-        raise WorkshopError("api.unreachable", N_("The Citizen Watt API does not answer at {url} ({detail}). Check the address given to --api and that the server is running, then try again."), url=api_url, detail=type(e).__name__) from None
+        raise WorkshopError(
+            "api.unreachable",
+            N_(
+                "The Citizen Watt API does not answer at {url} "
+                "({detail}). Check the address given to --api and that "
+                "the server is running, then try again."
+            ),
+            url=api_url,
+            detail=type(e).__name__,
+        ) from None
     if r.status_code == 401:
-        raise WorkshopError("api.unauthorized", N_("The API refuses the token (401): it is mistyped, revoked, or from another server than {url}. On the API's machine, create a new token for your workshop leader's account (role leader or admin) with `citizenwatt admin token NAME`, then pass it with --token or CITIZENWATT_WORKSHOP__API_TOKEN."), url=api_url)
+        raise WorkshopError(
+            "api.unauthorized",
+            N_(
+                "The API refuses the token (401): it is mistyped, "
+                "revoked, or from another server than {url}. On the "
+                "API's machine, create a new token for your workshop "
+                "leader's account (role leader or admin) with "
+                "`citizenwatt admin token NAME`, then pass it with "
+                "--token or CITIZENWATT_WORKSHOP__API_TOKEN."
+            ),
+            url=api_url,
+        )
     if r.status_code == 403:
-        raise WorkshopError("api.forbidden", N_("This token may not register meters (403): it belongs to a \"viewer\" account (read only) or it is a household's link. You need the token of a \"leader\" or \"admin\" account of the deployment. On the API's machine: `citizenwatt admin staff NAME --role leader --deployment \"DEPLOYMENT NAME\"` (if that account does not exist yet), then `citizenwatt admin token NAME`, and pass that token with --token or CITIZENWATT_WORKSHOP__API_TOKEN."))
+        raise WorkshopError(
+            "api.forbidden",
+            N_(
+                "This token may not register meters (403): it belongs to a "
+                '"viewer" account (read only) or it is a household\'s '
+                'link. You need the token of a "leader" or "admin" '
+                "account of the deployment. On the API's machine: "
+                "`citizenwatt admin staff NAME --role leader --deployment "
+                '"DEPLOYMENT NAME"` (if that account does not exist yet), '
+                "then `citizenwatt admin token NAME`, and pass that token "
+                "with --token or CITIZENWATT_WORKSHOP__API_TOKEN."
+            ),
+        )
     if r.status_code == 404 and _code(r) in (None, "not_found"):  # no such route
-        raise WorkshopError("api.not_found", N_("The API at {url} has no meter registration endpoint (404). Check the address and the server version."), url=api_url)
+        raise WorkshopError(
+            "api.not_found",
+            N_(
+                "The API at {url} has no meter registration endpoint (404). "
+                "Check the address and the server version."
+            ),
+            url=api_url,
+        )
     if r.status_code not in (200, 201):
         try:
             detail = r.json().get("detail")
         except ValueError:
             detail = None
         if isinstance(detail, list):  # FastAPI's 422: [{"loc": [...], "msg": ...}]
-            detail = "; ".join("%s: %s" % (".".join(str(p) for p in d.get("loc", ())[1:]),
-                                           d.get("msg")) for d in detail if isinstance(d, dict))
-        raise WorkshopError("api.rejected", N_("The API rejected the registration ({status}): {detail}. Fix it and try again."), status=r.status_code,
-                            detail=str(detail or r.text[:200] or "?"))
+            detail = "; ".join(
+                "{}: {}".format(".".join(str(p) for p in d.get("loc", ())[1:]), d.get("msg"))
+                for d in detail
+                if isinstance(d, dict)
+            )
+        raise WorkshopError(
+            "api.rejected",
+            N_("The API rejected the registration ({status}): {detail}. Fix it and try again."),
+            status=r.status_code,
+            detail=str(detail or r.text[:200] or "?"),
+        )
     try:
         data = r.json()
-        return Registration(meter_id=data["meter_id"], household_id=int(data["household_id"]),
-                            household_ref=data["household_ref"],
-                            household_link=data.get("household_link"),
-                            created=r.status_code == 201)
+        return Registration(
+            meter_id=data["meter_id"],
+            household_id=int(data["household_id"]),
+            household_ref=data["household_ref"],
+            household_link=data.get("household_link"),
+            created=r.status_code == 201,
+        )
     except (ValueError, KeyError, TypeError):
-        raise WorkshopError("api.rejected", N_("The API rejected the registration ({status}): {detail}. Fix it and try again."), status=r.status_code,
-                            detail="unexpected answer " + r.text[:120]) from None
+        raise WorkshopError(
+            "api.rejected",
+            N_("The API rejected the registration ({status}): {detail}. Fix it and try again."),
+            status=r.status_code,
+            detail="unexpected answer " + r.text[:120],
+        ) from None
 
 
 def link_url(base_url: str, path: str) -> str:
@@ -102,8 +159,11 @@ def link_url(base_url: str, path: str) -> str:
 def reissue_command(api_url: str, household_id: int | str) -> str:
     """The shell command that issues a new secret link for a household (older links stop
     working); `citizenwatt admin` has no command for it."""
-    return ('curl -X POST -H "Authorization: Bearer $CITIZENWATT_WORKSHOP__API_TOKEN" '
-            + api_url.rstrip("/") + LINK_PATH.format(household_id=household_id))
+    return (
+        'curl -X POST -H "Authorization: Bearer $CITIZENWATT_WORKSHOP__API_TOKEN" '
+        + api_url.rstrip("/")
+        + LINK_PATH.format(household_id=household_id)
+    )
 
 
 def _code(r: httpx.Response) -> str | None:

@@ -46,7 +46,7 @@ def make_stream(n: int, meters: int = 4, channels: int = 2, interval_s: float = 
 def expected_energy_wh(stream) -> dict[str, float]:
     """Energy per meter under the counting rules, readings taken in (boot, seq) order."""
     rows: dict[tuple[str, int], list] = {}
-    for topic, payload in stream:
+    for _topic, payload in stream:
         for r in readings_from_payload(json.loads(payload), 0.0):
             rows.setdefault((r.meter_id, r.channel), []).append(r)
     out: dict[str, float] = {}
@@ -85,7 +85,7 @@ class Publisher:
             self.infos.append(self.client.publish(topic, payload, qos=1))
             self.published = i + 1
 
-    def start(self, stream, rate_per_s: float) -> "Publisher":
+    def start(self, stream, rate_per_s: float) -> Publisher:
         self._thread = threading.Thread(target=self.publish_all, args=(stream, rate_per_s),
                                         daemon=True)
         self._thread.start()
@@ -185,7 +185,7 @@ class CollectorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}"
 
-    def start(self, timeout_s: float = 20.0) -> "CollectorProcess":
+    def start(self, timeout_s: float = 20.0) -> CollectorProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([sys.executable, "-m", "citizenwatt.cli", "collector"],
                                      env=self.env, stdout=open(self.log_path, "ab"),

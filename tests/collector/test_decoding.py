@@ -13,7 +13,8 @@ import pytest
 from citizenwatt.collector import decoding
 from citizenwatt.firmware import wire
 from tests.collector.test_malformed import MALFORMED, good
-from tests.firmware.test_wire_contract import CASES, NOW as CASES_NOW
+from tests.firmware.test_wire_contract import CASES
+from tests.firmware.test_wire_contract import NOW as CASES_NOW
 
 NOW = time.time()
 

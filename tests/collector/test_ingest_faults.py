@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-from citizenwatt.store.influx import InfluxStore
 from citizenwatt.collector.service import Collector
+from citizenwatt.store.influx import InfluxStore
 from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import (
     CollectorProcess,

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from citizenwatt.collector.service import Collector
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.firmware import wire
+from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import run_collector_on
 
 NOW = time.time()

@@ -24,7 +24,9 @@ def _rows():
 
 def test_totals_per_meter_are_the_sum_of_quantity_times_price():
     rows = _rows()
-    expected_base = sum(Decimal(r["unit_price_eur"]) * int(r["quantity"]) for r in rows if r["group"] == "base")
+    expected_base = sum(
+        Decimal(r["unit_price_eur"]) * int(r["quantity"]) for r in rows if r["group"] == "base"
+    )
     expected_all = sum(Decimal(r["unit_price_eur"]) * int(r["quantity"]) for r in rows)
     bom = load_bom(BOM_CSV)
     assert bom.total_eur("base") == expected_base
@@ -56,7 +58,9 @@ def test_every_bom_line_is_used_in_the_guide_text(built, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_part_the_guide_names_is_in_the_bom(built, lang):
     bom = load_bom(BOM_CSV)
-    named = set().union(*(chapter.parts_named for chapter in built.chapters[lang])) | built.diagram_parts[lang]
+    named = (
+        set().union(*(chapter.parts_named for chapter in built.chapters[lang])) | built.diagram_parts[lang]
+    )
     assert len(named) >= 20
     assert sorted(named - bom.references) == []
 
@@ -72,7 +76,14 @@ def test_bom_values_equal_the_design_calculator():
     data = design_data()
     assert bom_mismatches(bom, data) == []
     checked = {line.design_key for line in bom.lines if line.design_key}
-    assert {"burden_ohm", "bias_r_top_ohm", "bias_r_bottom_ohm", "bias_c_uf", "vdiv_r_top_ohm", "clamp"} <= checked
+    assert {
+        "burden_ohm",
+        "bias_r_top_ohm",
+        "bias_r_bottom_ohm",
+        "bias_c_uf",
+        "vdiv_r_top_ohm",
+        "clamp",
+    } <= checked
     burden = next(line for line in bom.lines if line.design_key == "burden_ohm")
     assert burden.value_si() == (data.design["burden_ohm"], "Ω")
 
@@ -85,7 +96,9 @@ def test_a_burden_that_drifts_from_the_calculator_is_reported(tmp_path):
     drifted.write_text(text.replace(burden.value, "22 Ω 1 % 0.25 W", 1), encoding="utf-8")
     problems = bom_mismatches(load_bom(drifted), design_data())
     assert len(problems) == 1
-    assert burden.reference in problems[0] and "22 Ω" in problems[0] and "update hardware/bom.csv" in problems[0]
+    assert (
+        burden.reference in problems[0] and "22 Ω" in problems[0] and "update hardware/bom.csv" in problems[0]
+    )
 
 
 def test_a_bad_quantity_is_refused_with_a_sentence(tmp_path):

@@ -36,8 +36,12 @@ def test_a_template_mistake_names_the_file_and_line(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT / "hardware", src / "hardware")
     chapter = src / "hardware" / "guide" / "en" / "02-materials.md"
-    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nSolder {{ part('D9') }} here.\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["guide", "build", "--out", str(tmp_path / "o"), "--src", str(src), "--no-pdf"])
+    chapter.write_text(
+        chapter.read_text(encoding="utf-8") + "\nSolder {{ part('D9') }} here.\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        app, ["guide", "build", "--out", str(tmp_path / "o"), "--src", str(src), "--no-pdf"]
+    )
     assert result.exit_code == 1
     assert "02-materials.md" in result.output and "'D9' n'est pas dans hardware/bom.csv" in result.output
 
@@ -72,7 +76,9 @@ def test_options_named_in_the_guide_exist_in_the_cli():
 def test_guide_build_never_empties_a_folder_it_did_not_make(tmp_path):
     precious = tmp_path / "notes.txt"
     precious.write_text("mine", encoding="utf-8")
-    result = CliRunner().invoke(app, ["guide", "build", "--out", str(tmp_path), "--src", str(ROOT), "--no-pdf"])
+    result = CliRunner().invoke(
+        app, ["guide", "build", "--out", str(tmp_path), "--src", str(ROOT), "--no-pdf"]
+    )
     assert result.exit_code == 1
     assert "n'est pas vide" in result.output
     assert precious.read_text(encoding="utf-8") == "mine"

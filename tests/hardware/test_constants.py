@@ -18,7 +18,8 @@ from citizenwatt.firmware import calib, config
 from citizenwatt.i18n import LANGS
 
 CONST_SPAN = re.compile(r'<span class="cw-const" data-key="([^"]+)" data-value="([^"]*)">([^<]*)</span>')
-TABLE = re.compile(r'<table class="cw-generated" data-table="([^"]+)" data-source="citizenwatt\.firmware\.calib\.design">(.*?)</table>', re.S)
+TABLE = re.compile(r'<table class="cw-generated" data-table="([^"]+)" '
+                   r'data-source="citizenwatt\.firmware\.calib\.design">(.*?)</table>', re.S)
 ROW = re.compile(r'<tr data-inputs="([^"]+)">(.*?)</tr>', re.S)
 CELL = re.compile(r'<td[^>]*data-key="([^"]+)" data-value="([^"]*)">([^<]*)</td>')
 
@@ -99,7 +100,9 @@ def rounding_ok(text: str, value, lang: str) -> bool:
 
 
 def pages(built, lang):
-    return {path.name: path.read_text(encoding="utf-8") for path in sorted((built.out_dir / lang).glob("*.html"))}
+    return {
+        path.name: path.read_text(encoding="utf-8") for path in sorted((built.out_dir / lang).glob("*.html"))
+    }
 
 
 def test_the_standard_design_is_the_firmware_default_configuration():
@@ -116,10 +119,20 @@ def test_every_constant_in_the_text_equals_the_firmware(built, lang):
         for key, value, shown in CONST_SPAN.findall(text):
             expected = expected_value(key)
             assert same(value, expected), f"{lang}/{name}: {key} is {value}, firmware has {expected}"
-            assert rounding_ok(shown, expected, lang), f"{lang}/{name}: {key} shown as {shown!r} for {expected}"
+            assert rounding_ok(shown, expected, lang), (
+                f"{lang}/{name}: {key} shown as {shown!r} for {expected}"
+            )
             checked.append(key)
     assert len(checked) > 100
-    for key in ("burden_ohm", "ical_a_per_v", "bias_v", "bias_r_top_ohm", "vcal_v_per_v", "config.interval_s", "config.channel_pin"):
+    for key in (
+        "burden_ohm",
+        "ical_a_per_v",
+        "bias_v",
+        "bias_r_top_ohm",
+        "vcal_v_per_v",
+        "config.interval_s",
+        "config.channel_pin",
+    ):
         assert key in checked
 
 
@@ -135,7 +148,9 @@ def test_every_generated_table_cell_equals_a_fresh_design_call(built, lang):
                 result = calib.design(**inputs)
                 for key, value, shown in CELL.findall(row):
                     expected = result.get(key, inputs.get(key))
-                    assert same(value, expected), f"{lang}/{name} table {table}: {key}={value}, design() gives {expected}"
+                    assert same(value, expected), (
+                        f"{lang}/{name} table {table}: {key}={value}, design() gives {expected}"
+                    )
                     if not isinstance(expected, str) and expected != 0:
                         assert rounding_ok(shown, expected, lang), f"{table}: {key} shown as {shown!r}"
                     cells += 1

@@ -33,14 +33,25 @@ def _reuse_licence(relative: str) -> str | None:
 def test_every_hardware_source_declares_its_licence():
     seen = {}
     for path in sorted(HARDWARE.rglob("*")):
-        if not path.is_file() or "LICENSES" in path.parts or path.name == "REUSE.toml" or "__pycache__" in path.parts:
+        if (
+            not path.is_file()
+            or "LICENSES" in path.parts
+            or path.name == "REUSE.toml"
+            or "__pycache__" in path.parts
+        ):
             continue
         relative = path.relative_to(HARDWARE).as_posix()
         declared = _reuse_licence(relative)
-        inline = [line for line in path.read_text(encoding="utf-8").splitlines()[:5] if "SPDX-License-Identifier:" in line]
+        inline = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()[:5]
+            if "SPDX-License-Identifier:" in line
+        ]
         if inline:
             identifier = inline[0].split("SPDX-License-Identifier:")[1].split()[0]
-            assert declared in (None, identifier), f"{relative}: header says {identifier}, REUSE.toml says {declared}"
+            assert declared in (None, identifier), (
+                f"{relative}: header says {identifier}, REUSE.toml says {declared}"
+            )
             declared = identifier
         assert declared in TEXTS, f"{relative} has no SPDX licence"
         seen[relative] = declared
@@ -51,4 +62,6 @@ def test_every_hardware_source_declares_its_licence():
 
 def test_the_guide_builder_code_is_agpl():
     for path in sorted((ROOT / "citizenwatt" / "guide").glob("*.py")):
-        assert path.read_text(encoding="utf-8").startswith("# SPDX-License-Identifier: AGPL-3.0-or-later"), path.name
+        assert path.read_text(encoding="utf-8").startswith("# SPDX-License-Identifier: AGPL-3.0-or-later"), (
+            path.name
+        )

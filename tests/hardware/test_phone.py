@@ -40,7 +40,9 @@ def phone(tmp_path_factory):
 
 def test_guide_pages_fit_a_360_px_phone(built, phone):
     for page in PAGES:
-        phone.get((built.out_dir / page.split("?")[0]).as_uri() + ("?" + page.split("?")[1] if "?" in page else ""))
+        phone.get(
+            (built.out_dir / page.split("?")[0]).as_uri() + ("?" + page.split("?")[1] if "?" in page else "")
+        )
         width = phone.execute_script("return document.documentElement.scrollWidth")
         assert width <= 360, f"{page} scrolls sideways ({width} px wide)"
         # Links and buttons keep a margin from the screen's edges.

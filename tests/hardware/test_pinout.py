@@ -46,8 +46,8 @@ def test_simulator_workshop_and_example_config_use_the_same_map():
     import json
 
     from citizenwatt.host import simulator
-    from citizenwatt.workshop import config as wconfig
     from citizenwatt.host.simboard import SimBoardSpec
+    from citizenwatt.workshop import config as wconfig
 
     assert simulator.CURRENT_PINS == wconfig.CHANNEL_PINS == config.CURRENT_PINS
     assert simulator.VOLTAGE_PIN == wconfig.VOLTAGE_PIN == config.VOLTAGE_PIN

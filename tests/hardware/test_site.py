@@ -47,7 +47,9 @@ def test_every_internal_link_and_image_resolves(built):
     for path, page in parsed.items():
         for ref in page.refs:
             parts = urlsplit(ref)
-            assert parts.scheme in ("", "file"), f"{path.name} links outside the site: {ref} (the guide must work offline)"
+            assert parts.scheme in ("", "file"), (
+                f"{path.name} links outside the site: {ref} (the guide must work offline)"
+            )
             target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
             if not target.exists():
                 broken.append(f"{path.relative_to(built.out_dir)} -> {ref}")
@@ -77,7 +79,9 @@ def test_each_page_has_its_counterpart_in_the_other_language(built):
             text = (built.out_dir / lang / name).read_text(encoding="utf-8")
             if name == "print.html":
                 continue
-            assert f'class="lang-switch" href="../{other}/{name}"' in text, f"{lang}/{name} has no switch to {other}"
+            assert f'class="lang-switch" href="../{other}/{name}"' in text, (
+                f"{lang}/{name} has no switch to {other}"
+            )
             assert f'<html lang="{lang}">' in text
 
 
@@ -110,7 +114,11 @@ def test_diagrams_are_well_formed_svg_with_the_design_values(built):
         for image in images:
             root = ET.parse(image).getroot()
             assert root.tag.endswith("svg")
-        schematic = (built.out_dir / lang / "img" / "schematic.svg").read_text(encoding="utf-8").replace("\u00a0", " ")
+        schematic = (
+            (built.out_dir / lang / "img" / "schematic.svg")
+            .read_text(encoding="utf-8")
+            .replace("\u00a0", " ")
+        )
         assert "15 Ω" in schematic and "16 kΩ" in schematic and "130 kΩ" in schematic
 
 
@@ -119,10 +127,24 @@ def test_search_page_finds_the_burden_section_in_a_real_browser(built):
     url = (built.out_dir / "en" / "search.html").as_uri() + "?q=burden%20resistor"
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run(
-            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--dump-dom", url],
-            capture_output=True, text=True, timeout=90, check=True,
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=True,
         ).stdout
     results = dom.split('id="search-page-results"', 1)[1]
     count = int(re.search(r'data-count="(\d+)"', dom).group(1))

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citizenwatt.workshop import mipcache, mqttauth
-from citizenwatt.i18n import set_lang
 from citizenwatt.host.simboard import SimBoard, SimBoardSpec
+from citizenwatt.i18n import set_lang
+from citizenwatt.workshop import mipcache, mqttauth
 from tests.services import Mosquitto, free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,7 +117,7 @@ def bundle(tmp_path_factory):
                         str(lib / (name + ".mpy"))], check=True)
     (out / "main.py").write_text("import citizenwatt.meter\ncitizenwatt.meter.main()\n")
     # Big enough that a transfer takes many chunks (the unplug test cuts it midway).
-    (lib / "blob.py").write_text("DATA = %r\n" % secrets.token_hex(6000))
+    (lib / "blob.py").write_text(f"DATA = {secrets.token_hex(6000)!r}\n")
     return out
 
 
@@ -162,8 +162,8 @@ def api_server(tmp_path):
     import uvicorn
 
     from citizenwatt.api.app import create_app
-    from citizenwatt.store.sqlite import SqliteStore
     from citizenwatt.config import Settings
+    from citizenwatt.store.sqlite import SqliteStore
 
     data = tmp_path / "data"
     data.mkdir()
@@ -195,8 +195,8 @@ class AuthMosquitto(Mosquitto):
         self.collector_password = "collector-" + secrets.token_hex(6)
         mqttauth.set_password(self.passwd, "collector", self.collector_password)
         mqttauth.set_collector_acl(self.acl, "collector")
-        super().__init__(workdir, extra_conf="allow_anonymous false\npassword_file %s\n"
-                         "acl_file %s\n" % (self.passwd, self.acl))
+        super().__init__(workdir, extra_conf=f"allow_anonymous false\npassword_file {self.passwd}\n"
+                         f"acl_file {self.acl}\n")
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto rereads the password and ACL files."""

@@ -27,7 +27,7 @@ def run(*args, stdin=None):
 
 def test_calibrate_without_board_says_so_before_asking_for_the_kettle():
     out = run("calibrate", NO_PORT, "--channel", 0, "--reference-w", 2000, stdin="")
-    assert "Aucune carte sur %s" % NO_PORT in out
+    assert f"Aucune carte sur {NO_PORT}" in out
     assert "citizenwatt ports" in out
     assert "bouilloire" not in out     # nobody is asked to switch a kettle on for nothing
 
@@ -41,7 +41,7 @@ def test_missing_profile_file_is_a_french_sentence(tmp_path):
     missing = tmp_path / "atelier.toml"
     for cmd in ("provision", "workshop"):
         out = run(cmd, "--profile", missing)
-        assert "Impossible de lire le profil %s" % missing in out
+        assert f"Impossible de lire le profil {missing}" in out
         assert "Vérifiez le chemin" in out
 
 
@@ -72,8 +72,8 @@ def test_missing_wifi_says_which_option_and_where(tmp_path):
 
 def test_calibrate_on_a_board_with_no_keyboard_and_a_missing_channel(boards):
     from citizenwatt.firmware.config import CURRENT_PINS
-    from citizenwatt.workshop import config as wconfig
     from citizenwatt.host.simboard import SimBoardSpec, SimChannel
+    from citizenwatt.workshop import config as wconfig
     sim = boards(SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], load_w=2000)]))
     raw = wconfig.build("cw-0001", wifi_ssid="atelier", wifi_password="x",
                         mqtt_host="127.0.0.1", mqtt_port=1883, mqtt_user="cw-0001",
@@ -88,13 +88,13 @@ def test_calibrate_on_a_board_with_no_keyboard_and_a_missing_channel(boards):
 def test_workshop_with_a_wrong_port_says_so_instead_of_an_empty_run(tmp_path):
     out = run("workshop", "--port", NO_PORT, "--wifi-ssid", "a", "--mqtt-host", "b",
               "--links-csv", tmp_path / "liens.csv")
-    assert "Aucune carte sur %s" % NO_PORT in out and "citizenwatt ports" in out
+    assert f"Aucune carte sur {NO_PORT}" in out and "citizenwatt ports" in out
 
 
 def test_workshop_households_file_missing_or_without_its_columns(tmp_path):
     missing = tmp_path / "foyers.csv"
     out = run("workshop", "--households", missing, "--wifi-ssid", "a", "--mqtt-host", "b")
-    assert "Impossible de lire la liste des foyers %s" % missing in out
+    assert f"Impossible de lire la liste des foyers {missing}" in out
     missing.write_text("ref,nom\nHH-1,Martin\n")
     out = run("workshop", "--households", missing, "--wifi-ssid", "a", "--mqtt-host", "b")
     assert "n'a pas de colonne household_ref" in out
@@ -107,10 +107,10 @@ def test_check_and_calibrate_follow_the_configs_reverse(boards):
     import json
 
     from citizenwatt.firmware.config import CURRENT_PINS, VOLTAGE_PIN
+    from citizenwatt.host.simboard import SimBoardSpec, SimChannel
     from citizenwatt.workshop import config as wconfig
     from citizenwatt.workshop import sampling
     from citizenwatt.workshop.board import Board
-    from citizenwatt.host.simboard import SimBoardSpec, SimChannel
     sim = boards(SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], load_w=2000,
                                                    reversed=True)], voltage_pin=VOLTAGE_PIN))
     raw = wconfig.build("cw-0001", wifi_ssid="atelier", wifi_password="x",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-
 import shlex
 
 import httpx
@@ -16,8 +15,8 @@ from typer.testing import CliRunner
 
 from citizenwatt.cli import app
 from citizenwatt.firmware.config import CURRENT_PINS, VOLTAGE_PIN
-from citizenwatt.workshop import mqttauth
 from citizenwatt.host.simboard import SimBoardSpec, SimChannel
+from citizenwatt.workshop import mqttauth
 
 runner = CliRunner()
 
@@ -50,33 +49,61 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     _bundle_ok(sim, bundle)
     assert sim.fs.read("/lib/umqtt/simple.mpy")[:1] == b"M"
 
-    provision = ("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password",
-                 "motdepasse", "--mqtt-host", auth_broker.host, "--mqtt-port", auth_broker.port,
-                 "--api", api_server.url, "--token", api_server.leader_token,
-                 "--household-ref", "HH-12", "--household-name", "Famille Martin",
-                 "--channel-label", "Maison entière", "--channel-label", "Chauffe-eau",
-                 "--channel-role", "main", "--channel-role", "sub", "--voltage-adapter-v", 9, "--mosquitto-passwd", auth_broker.passwd,
-                 "--mosquitto-acl", auth_broker.acl)
+    provision = (
+        "provision",
+        sim.port,
+        "--wifi-ssid",
+        "atelier",
+        "--wifi-password",
+        "motdepasse",
+        "--mqtt-host",
+        auth_broker.host,
+        "--mqtt-port",
+        auth_broker.port,
+        "--api",
+        api_server.url,
+        "--token",
+        api_server.leader_token,
+        "--household-ref",
+        "HH-12",
+        "--household-name",
+        "Famille Martin",
+        "--channel-label",
+        "Maison entière",
+        "--channel-label",
+        "Chauffe-eau",
+        "--channel-role",
+        "main",
+        "--channel-role",
+        "sub",
+        "--voltage-adapter-v",
+        9,
+        "--mosquitto-passwd",
+        auth_broker.passwd,
+        "--mosquitto-acl",
+        auth_broker.acl,
+    )
     r = cli(*provision)
     assert r.exit_code == 0, r.output
     meter_id = "cw-123456"  # from the simulated MAC 24:0a:c4:12:34:56
-    assert "Compteur %s configuré et enregistré (foyer HH-12)" % meter_id in r.output
+    assert f"Compteur {meter_id} configuré et enregistré (foyer HH-12)" in r.output
     # The full address to hand to the household, not only the path.
-    assert "Lien du foyer (secret, à lui remettre) : %s/h/" % api_server.url in r.output
+    assert f"Lien du foyer (secret, à lui remettre) : {api_server.url}/h/" in r.output
     cfg = json.loads(sim.fs.read("/config.json"))
     assert cfg["meter_id"] == meter_id and cfg["mqtt_user"] == meter_id
     # The reference board's wiring (hardware/pinout.csv): clamps on 36 and 34, adapter on 39.
     assert [c["pin"] for c in cfg["channels"]] == [36, 34] == list(CURRENT_PINS[:2])
     assert cfg["voltage"] == {"pin": 39, "adapter_v": 9} and VOLTAGE_PIN == 39
     link = re.search(r"à lui remettre\) : \S+/h/([\w-]+)", r.output).group(1)
-    hh = api_server.get("/api/v1/households/%d" % api_server.household_id("HH-12"),
-                        token=link).json()
+    hh = api_server.get("/api/v1/households/%d" % api_server.household_id("HH-12"), token=link).json()
     assert hh["name"] == "HH-12" and [m["meter_id"] for m in hh["meters"]] == [meter_id]
-    assert [(c["label"], c["role"]) for c in hh["meters"][0]["channels"]] == \
-        [("Maison entière", "main"), ("Chauffe-eau", "sub")]
+    assert [(c["label"], c["role"]) for c in hh["meters"][0]["channels"]] == [
+        ("Maison entière", "main"),
+        ("Chauffe-eau", "sub"),
+    ]
     entries = dict(ln.split(":", 1) for ln in auth_broker.passwd.read_text().splitlines())
     assert mqttauth.check_password(entries[meter_id], cfg["mqtt_password"])
-    assert "topic write cw/%s/#" % meter_id in auth_broker.acl.read_text()
+    assert f"topic write cw/{meter_id}/#" in auth_broker.acl.read_text()
 
     # The board redone: the API answers 200 with no link (it is stored hashed); the tool
     # says the household has its link, and the command it gives issues a new one.
@@ -84,13 +111,15 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     assert r.exit_code == 0, r.output
     assert "None" not in r.output and "Lien du foyer" not in r.output
     hid = api_server.household_id("HH-12")
-    assert "(foyer HH-12, n° %d). Ce foyer existait déjà : il a déjà son lien secret" % hid \
-        in r.output
+    assert "(foyer HH-12, n° %d). Ce foyer existait déjà : il a déjà son lien secret" % hid in r.output
     command = re.search(r"(curl -X POST .*/link)\s*$", r.output, re.M).group(1)
-    assert command == ('curl -X POST -H "Authorization: Bearer $CITIZENWATT_WORKSHOP__API_TOKEN" '
-                       '%s/api/v1/households/%d/link' % (api_server.url, hid))
-    new = httpx.post(shlex.split(command)[-1], timeout=10,
-                     headers={"Authorization": "Bearer " + api_server.leader_token})
+    assert command == (
+        'curl -X POST -H "Authorization: Bearer $CITIZENWATT_WORKSHOP__API_TOKEN" '
+        "%s/api/v1/households/%d/link" % (api_server.url, hid)
+    )
+    new = httpx.post(
+        shlex.split(command)[-1], timeout=10, headers={"Authorization": "Bearer " + api_server.leader_token}
+    )
     assert new.status_code == 201 and new.json()["household_id"] == hid
     assert api_server.get("/api/v1/households/%d" % hid, token=link).status_code in (401, 403, 404)
     link = new.json()["token"]
@@ -98,8 +127,9 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     cfg = json.loads(sim.fs.read("/config.json"))
     auth_broker.restart()  # Mosquitto reads its password file at start (or on SIGHUP)
 
-    r = cli("calibrate", sim.port, "--channel", 0, "--reference-w", 2000, "--yes",
-            "--windows", 3, "--lang", "en")
+    r = cli(
+        "calibrate", sim.port, "--channel", 0, "--reference-w", 2000, "--yes", "--windows", 3, "--lang", "en"
+    )
     assert r.exit_code == 0, r.output
     trim = json.loads(sim.fs.read("/config.json"))["channels"][0]["trim"]
     assert trim == pytest.approx(1 / 1.06, rel=0.02)  # the clamp reads 6 % high
@@ -112,21 +142,42 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
 
 
 def test_check_names_the_fault_and_the_guide_section(boards, bundle, cache_dir, auth_broker):
-    spec = SimBoardSpec(channels=[SimChannel(CURRENT_PINS[0], bias_v=1.62),
-                                  SimChannel(CURRENT_PINS[1], load_w=800, reversed=True)],
-                        voltage_pin=VOLTAGE_PIN, wifi={"atelier": ("motdepasse", -83)})
+    spec = SimBoardSpec(
+        channels=[
+            SimChannel(CURRENT_PINS[0], bias_v=1.62),
+            SimChannel(CURRENT_PINS[1], load_w=800, reversed=True),
+        ],
+        voltage_pin=VOLTAGE_PIN,
+        wifi={"atelier": ("motdepasse", -83)},
+    )
     sim = boards(spec)
-    r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
-            "--mqtt-host", "127.0.0.1", "--mqtt-port", 9, "--voltage-adapter-v", 9,
-            "--channel-label", "a", "--channel-label", "b")
+    r = cli(
+        "provision",
+        sim.port,
+        "--wifi-ssid",
+        "atelier",
+        "--wifi-password",
+        "motdepasse",
+        "--mqtt-host",
+        "127.0.0.1",
+        "--mqtt-port",
+        9,
+        "--voltage-adapter-v",
+        9,
+        "--channel-label",
+        "a",
+        "--channel-label",
+        "b",
+    )
     assert r.exit_code == 0, r.output
-    assert "Compteur cw-123456 configuré, mais pas enregistré dans l'API (pas d'option --api)" \
-        in " ".join(r.output.split())
+    assert "Compteur cw-123456 configuré, mais pas enregistré dans l'API (pas d'option --api)" in " ".join(
+        r.output.split()
+    )
     r = cli("check", sim.port)
     assert r.exit_code == 1
     out = " ".join(r.output.split())
     for section in ("bias-network", "clamp-orientation", "wifi", "broker"):
-        assert "section « %s »" % section in out
+        assert f"section « {section} »" in out
     assert "à l'envers" in out and "Signal Wi-Fi faible (-83 dBm" in out
     assert "Tests en échec : 3." in out  # bias, orientation, broker; weak Wi-Fi only warns
 
@@ -139,6 +190,7 @@ def test_unplugged_mid_transfer_then_redone(boards, bundle, cache_dir):
         if "w(" in code and "blob" not in code:
             chunks.append(code)
         return len(chunks) == 12  # well into the first big file
+
     sim.on_exec = pull_cable
     r = cli("flash", sim.port, "--bundle", bundle, "--cache", cache_dir)
     assert r.exit_code == 1
@@ -164,9 +216,20 @@ def test_flash_without_bundle_or_cache_says_what_to_do(boards, tmp_path, bundle)
 
 def test_provision_rejects_a_bad_config_before_touching_anything(boards, tmp_path):
     sim = boards()
-    r = cli("provision", sim.port, "--wifi-ssid", "atelier", "--mqtt-host", "127.0.0.1",
-            "--meter-id", "Bad Id!", "--mosquitto-passwd", tmp_path / "p",
-            "--mosquitto-acl", tmp_path / "a")
+    r = cli(
+        "provision",
+        sim.port,
+        "--wifi-ssid",
+        "atelier",
+        "--mqtt-host",
+        "127.0.0.1",
+        "--meter-id",
+        "Bad Id!",
+        "--mosquitto-passwd",
+        tmp_path / "p",
+        "--mosquitto-acl",
+        tmp_path / "a",
+    )
     assert r.exit_code == 1
     assert "meter_id" in r.output and "invalide" in r.output
     assert "/config.json" not in sim.fs.files and not (tmp_path / "p").exists()
@@ -175,15 +238,21 @@ def test_provision_rejects_a_bad_config_before_touching_anything(boards, tmp_pat
 def test_profile_declares_channel_roles(boards, tmp_path):
     from citizenwatt.workshop.commands import _plan_from
     from citizenwatt.workshop.errors import WorkshopError
+
     profile = tmp_path / "atelier.toml"
-    base = 'wifi_ssid = "atelier"\nmqtt_host = "127.0.0.1"\n' \
+    base = (
+        'wifi_ssid = "atelier"\nmqtt_host = "127.0.0.1"\n'
         'channel_label = ["Maison entière", "Chauffe-eau", "Plaques"]\n'
+    )
     profile.write_text(base)
     assert _plan_from(profile).roles() == {0: "main"}  # the others keep their role in the API
     profile.write_text(base + 'channel_role = ["main", "sub"]\n')
     assert _plan_from(profile).roles() == {0: "main", 1: "sub"}
-    assert _plan_from(profile, channel_role=["sub", "main", "sub"]).roles() == \
-        {0: "sub", 1: "main", 2: "sub"}  # options override the profile
+    assert _plan_from(profile, channel_role=["sub", "main", "sub"]).roles() == {
+        0: "sub",
+        1: "main",
+        2: "sub",
+    }  # options override the profile
     with pytest.raises(WorkshopError) as e:
         _plan_from(profile, channel_role=["main", "sub", "sub", "sub"])
     assert "4 rôles pour 3 voies" in str(e.value)

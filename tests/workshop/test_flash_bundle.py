@@ -28,7 +28,7 @@ def test_flash_without_bundle_installs_the_real_firmware(boards, cache_dir, tmp_
     summary = fwbundle.build(ref)
     expected = {"/" + name: (ref / name).read_bytes() for name in summary["files"]}
     modules = {p.stem for p in fwbundle.firmware_modules()}
-    assert {"/lib/citizenwatt/firmware/%s.mpy" % m for m in modules} <= set(expected)
+    assert {f"/lib/citizenwatt/firmware/{m}.mpy" for m in modules} <= set(expected)
     assert {"/main.py", "/boot.py", "/config.example.json"} <= set(expected)
     for path, data in expected.items():
         assert hashlib.sha256(sim.fs.read(path)).hexdigest() == hashlib.sha256(data).hexdigest(), path

@@ -3,7 +3,6 @@ mpremote's own mip onto a simulated board."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
@@ -40,9 +39,9 @@ def test_corrupted_download_is_refused(tmp_path, mip_index):
     for f in (root / "file").rglob("*"):
         if f.is_file():
             f.write_bytes(b"tampered")
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-    from functools import partial
     import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
     srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(root)))
     SimpleHTTPRequestHandler.log_message = lambda *a: None
     threading.Thread(target=srv.serve_forever, daemon=True).start()

@@ -8,7 +8,6 @@ import queue
 import subprocess
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from citizenwatt.firmware import wire
 from citizenwatt.workshop import mqttauth
@@ -107,7 +106,7 @@ def test_discovery_topics_are_what_the_workshop_acl_allows():
     cfg = _hass_cfg("cw-aaaaaa")
     assert cfg["hass_prefix"] == HA_PREFIX
     topics = [t for t, _ in hass.discovery(cfg, "test")]
-    assert topics == ["homeassistant/sensor/cw-aaaaaa/%s/config" % o for o in
+    assert topics == [f"homeassistant/sensor/cw-aaaaaa/{o}/config" for o in
                       ("ch0_power", "ch0_energy", "ch1_power", "ch1_energy", "status")]
     mine = [ln.split(" ", 2)[2] for ln in mqttauth.acl_lines("cw-aaaaaa", hass_prefix=HA_PREFIX)
             if ln.startswith("topic write ")]
@@ -162,7 +161,7 @@ def test_meter_discovery_reaches_home_assistant_through_its_acl(auth_broker, tmp
     ha.on_message = lambda c, u, m: live.put(m)
     subscribed = queue.Queue()
     ha.on_subscribe = lambda *a: subscribed.put(True)
-    ha.subscribe([("homeassistant/#", 1), ("cw/%s/reading" % mid, 1)])
+    ha.subscribe([("homeassistant/#", 1), (f"cw/{mid}/reading", 1)])
     subscribed.get(timeout=10)
 
     # Forged first, acknowledged (so handled) before the meter starts: the old flat form,

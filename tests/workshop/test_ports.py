@@ -60,7 +60,7 @@ def test_cli_says_when_a_listed_board_cannot_be_opened(monkeypatch, tmp_path):
     r = CliRunner().invoke(app, ["ports"])
     out = " ".join(r.output.split())
     assert r.exit_code == 0 and "CP210x" in out
-    assert "Vous n'avez pas le droit d'ouvrir %s" % dev in out
+    assert f"Vous n'avez pas le droit d'ouvrir {dev}" in out
     assert "sudo usermod -aG dialout $USER" in out
     monkeypatch.setattr(os, "access", lambda p, mode: True)
     out = " ".join(CliRunner().invoke(app, ["ports"]).output.split())

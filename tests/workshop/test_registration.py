@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.i18n import set_lang
+from citizenwatt.workshop.errors import WorkshopError
 from citizenwatt.workshop.registration import Household, register_meter
 from tests.workshop.conftest import DEPLOYMENT, _admin
 
@@ -97,8 +97,8 @@ def test_unreachable_and_wrong_url(api_server):
 def test_channel_roles_reach_the_api_and_a_sub_is_not_counted_twice(api_server):
     """The water heater's clamp sits under the whole-house clamp: declared "sub", the API
     leaves it out of the household's live total; a redo that does not declare it keeps it."""
-    from citizenwatt.store.sqlite import SqliteStore
     from citizenwatt.store.port import ChannelReading
+    from citizenwatt.store.sqlite import SqliteStore
 
     labels = {0: "Maison entière", 1: "Chauffe-eau"}
     reg = register_meter(api_server.url, api_server.leader_token, "cw-0001", HH, labels,

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from citizenwatt.cli import app
 from citizenwatt.firmware.config import CURRENT_PINS
+from citizenwatt.host.simboard import SimBoardSpec, SimChannel, firmware_runner
 from citizenwatt.workshop import batch, pipeline
 from citizenwatt.workshop.registration import Household
-from citizenwatt.host.simboard import SimBoardSpec, SimChannel, firmware_runner
 
 pytestmark = pytest.mark.slow
 
@@ -83,31 +83,45 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
     links = {m: api_server.url + registrations[m].household_link for m in meter_ids}
     summary = r.output[r.output.index("3 cartes prêtes"):]
     for m in meter_ids:
-        assert re.search(r"%s\s+│ HH-\d\s+│ %s\s+│ prêt" % (m, re.escape(links[m])), summary)
+        assert re.search(rf"{m}\s+│ HH-\d\s+│ {re.escape(links[m])}\s+│ prêt", summary)
     sheets = list(tmp_path.glob("liens-foyers-*.csv"))
     assert len(sheets) == 1 and stat.S_IMODE(sheets[0].stat().st_mode) == 0o600
-    assert "Liens des foyers écrits dans %s (3 lignes ; lisible par vous seul)" % \
-        sheets[0].resolve() in r.output
+    assert (
+        f"Liens des foyers écrits dans {sheets[0].resolve()} (3 lignes ; lisible par vous seul)" in r.output
+    )
     with open(sheets[0], newline="", encoding="utf-8") as f:
         sheet = list(csv.DictReader(f))
-    assert sheet == [{"meter_id": m, "household_ref": "HH-%d" % (i + 1),
-                      "household_name": name, "household_id":
-                      str(registrations[m].household_id), "household_link": links[m]}
-                     for i, (m, name) in enumerate(zip(meter_ids, (
-                         "Famille Martin", "Famille Diallo", "Famille Nguyen")))]
+    assert sheet == [
+        {
+            "meter_id": m,
+            "household_ref": "HH-%d" % (i + 1),
+            "household_name": name,
+            "household_id": str(registrations[m].household_id),
+            "household_link": links[m],
+        }
+        for i, (m, name) in enumerate(
+            zip(meter_ids, ("Famille Martin", "Famille Diallo", "Famille Nguyen"), strict=True))
+    ]
     assert all(s.firmware_running for s in sims)  # reset after the check: main runs
-    print("workshop: 3 boards in %.1f s" % elapsed)
+    print(f"workshop: 3 boards in {elapsed:.1f} s")
 
     # What the API holds: three households, each with its meter and the channel labels.
     dep = api_server.get("/api/v1/deployments").json()[0]["id"]
     staff_rows = api_server.get("/api/v1/deployments/%d/households" % dep).json()
-    assert [(h["name"], h["meters"]) for h in staff_rows] == \
-        [("HH-%d" % (i + 1), [m]) for i, m in enumerate(meter_ids)]
+    assert [(h["name"], h["meters"]) for h in staff_rows] == [
+        ("HH-%d" % (i + 1), [m]) for i, m in enumerate(meter_ids)
+    ]
 
     # The lead's collector, on the API's data folder, with its own broker account.
     store = SqliteStore(api_server.data_dir / "readings.sqlite")
-    collector = Collector(store, auth_broker.host, auth_broker.port, username="collector",
-                          password=auth_broker.collector_password, client_id="collector-test")
+    collector = Collector(
+        store,
+        auth_broker.host,
+        auth_broker.port,
+        username="collector",
+        password=auth_broker.collector_password,
+        client_id="collector-test",
+    )
     collector.start()
     try:
         today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
@@ -118,11 +132,12 @@ def test_workshop_three_boards_registered_and_reading(boards, bundle, cache_dir,
                 if _household_shows_readings(api_server, reg, today):
                     del pending[meter_id]
             time.sleep(0.2)
-        assert not pending, "no readings through the link of %s" % sorted(pending)
+        assert not pending, f"no readings through the link of {sorted(pending)}"
         # Each link opens its own household only.
         one, two = registrations["cw-000001"], registrations["cw-000002"]
-        other = api_server.get("/api/v1/households/%d/live" % two.household_id,
-                               token=one.household_link.removeprefix("/h/"))
+        other = api_server.get(
+            "/api/v1/households/%d/live" % two.household_id, token=one.household_link.removeprefix("/h/")
+        )
         assert other.status_code == 404
     finally:
         collector.stop()
@@ -139,16 +154,22 @@ def _household_shows_readings(api_server, reg, today: str) -> bool:
     chans = live.json()["channels"]
     if live.json()["power_w"] is None or len(chans) < 2:
         return False
-    assert [(c["meter_id"], c["channel"], c["label"]) for c in chans] == \
-        [(reg.meter_id, 0, "Maison entière"), (reg.meter_id, 1, "Chauffe-eau")]
-    energy = api_server.get("/api/v1/households/%d/energy" % reg.household_id, token=token,
-                            resolution="hour", start=today, end=today)
+    assert [(c["meter_id"], c["channel"], c["label"]) for c in chans] == [
+        (reg.meter_id, 0, "Maison entière"),
+        (reg.meter_id, 1, "Chauffe-eau"),
+    ]
+    energy = api_server.get(
+        "/api/v1/households/%d/energy" % reg.household_id,
+        token=token,
+        resolution="hour",
+        start=today,
+        end=today,
+    )
     assert energy.status_code == 200, energy.text
     return any(b["energy_wh"] for b in energy.json()["buckets"])
 
 
-def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, api_server,
-                                                      tmp_path):
+def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, api_server, tmp_path):
     """Ports come and go as in a room: the board pulled out mid-transfer fails with the
     'plug it back' sentence, and is redone from the start when it is plugged back."""
     sim_a = boards(_spec(0))
@@ -159,6 +180,7 @@ def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, 
         if "w(" in code:
             writes.append(1)
         return len(writes) == 8
+
     sim_b.on_exec = pull
     plugged = [sim_a.port, sim_b.port]
 
@@ -175,17 +197,31 @@ def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, 
         return list(plugged)
 
     plan = batch.WorkshopPlan(
-        bundle=bundle, cache_dir=cache_dir, run_check=False,
+        bundle=bundle,
+        cache_dir=cache_dir,
+        run_check=False,
         households=[Household("HH-1", "Famille A"), Household("HH-2", "Famille B")],
         provision=pipeline.ProvisionPlan(
-            wifi_ssid="atelier", wifi_password="motdepasse", mqtt_host="127.0.0.1",
-            mqtt_port=1883, api_url=api_server.url, api_token=api_server.leader_token,
-            household=None, channel_labels={0: "Maison"}, passwd_file=None, acl_file=None))
+            wifi_ssid="atelier",
+            wifi_password="motdepasse",
+            mqtt_host="127.0.0.1",
+            mqtt_port=1883,
+            api_url=api_server.url,
+            api_token=api_server.leader_token,
+            household=None,
+            channel_labels={0: "Maison"},
+            passwd_file=None,
+            acl_file=None,
+        ),
+    )
     # HH-2 exists already (made by the staff): it has its link, the API gives none.
     dep = api_server.get("/api/v1/deployments").json()[0]["id"]
-    made = httpx.post(api_server.url + "/api/v1/deployments/%d/households" % dep,
-                      json={"name": "HH-2"}, timeout=10,
-                      headers={"Authorization": "Bearer " + api_server.leader_token})
+    made = httpx.post(
+        api_server.url + "/api/v1/deployments/%d/households" % dep,
+        json={"name": "HH-2"},
+        timeout=10,
+        headers={"Authorization": "Bearer " + api_server.leader_token},
+    )
     assert made.status_code == 201
     sheet = tmp_path / "liens.csv"
     sheet.touch(mode=0o644)  # a sheet from an earlier run: appended to, and made private
@@ -213,6 +249,6 @@ def test_batch_redoes_a_board_unplugged_mid_transfer(boards, bundle, cache_dir, 
     assert not [p for p in sim_b.fs.files if p.endswith(".part")]
     # B registered once, on its redo, in the household next on the list.
     dep = api_server.get("/api/v1/deployments").json()[0]["id"]
-    assert sorted((h["name"], h["meters"]) for h in
-                  api_server.get("/api/v1/deployments/%d/households" % dep).json()) == \
-        [("HH-1", ["cw-000001"]), ("HH-2", ["cw-000002"])]
+    assert sorted(
+        (h["name"], h["meters"]) for h in api_server.get("/api/v1/deployments/%d/households" % dep).json()
+    ) == [("HH-1", ["cw-000001"]), ("HH-2", ["cw-000002"])]
