@@ -100,6 +100,20 @@ def require_staff(who: Principal, deployment_id: int | None, role: str = "viewer
     return user
 
 
+def association_admin(who: Who) -> StaffUser:
+    """An admin of the whole association (an account bound to no deployment)."""
+    return require_staff(who, None, "admin")
+
+
+def staff_admin(who: Who) -> StaffUser:
+    """An admin, of their own deployment or of the whole association."""
+    return require_staff(who, staff_member(who).deployment_id, "admin")
+
+
+AssociationAdmin = Annotated[StaffUser, Depends(association_admin)]
+StaffAdmin = Annotated[StaffUser, Depends(staff_admin)]
+
+
 # -- households ---------------------------------------------------------------------------
 
 def household_id_param(household_id: int) -> int:

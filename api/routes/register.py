@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from .. import admin
 from ..consumption import MAX_DATE, MIN_DATE, local_today, zone
-from ..deps import Db, Now, Who, deployment_for, staff_member
+from ..deps import Db, Now, StaffMember, Who, deployment_for
 from ..errors import ERROR_RESPONSES, ApiError
 from ..schemas import RegisterIn, RegisterOut
 
@@ -21,8 +21,8 @@ router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
                               "description": "Already registered in this household: nothing changed "
                                              "but the channel labels."}},
              summary="Register a meter in a household in one call (workshop tool; leaders)")
-def register(response: Response, body: RegisterIn, db: Db, who: Who, now: Now) -> RegisterOut:
-    user = staff_member(who)
+def register(response: Response, body: RegisterIn, db: Db, who: Who, user: StaffMember,
+             now: Now) -> RegisterOut:
     deployment_id = body.deployment_id or user.deployment_id
     if deployment_id is None:
         raise ApiError(422, "err.register_deployment")

@@ -14,9 +14,9 @@ from citizenwatt.firmware import wire
 
 from .. import admin
 from ..consumption import MAX_DATE, MIN_DATE, check_dates, zone
-from ..deps import (Config, Db, DeploymentAsAdmin, DeploymentAsLeader, DeploymentAsViewer,
-                    HouseholdAsLeader, Now, StaffMember, Store, Who, require_staff,
-                    staff_member)
+from ..deps import (AssociationAdmin, Config, Db, DeploymentAsAdmin, DeploymentAsLeader,
+                    DeploymentAsViewer, HouseholdAsLeader, Now, StaffAdmin, StaffMember, Store, Who,
+                    require_staff)
 from ..errors import ERROR_RESPONSES, ApiError
 from ..models import DailyTemperature, Deployment, Meter, StaffToken, StaffUser, Tariff, now_utc
 from ..schemas import (METER_ID_PATTERN, AssignIn, ChannelIn, DeploymentIn, DeploymentOut,
@@ -39,8 +39,7 @@ def list_deployments(db: Db, user: StaffMember) -> list[DeploymentOut]:
 
 @router.post("/deployments", response_model=DeploymentOut, status_code=201,
              summary="Create a deployment (association admins)")
-def create_deployment(body: DeploymentIn, db: Db, who: Who) -> DeploymentOut:
-    require_staff(who, None, "admin")
+def create_deployment(body: DeploymentIn, db: Db, caller: AssociationAdmin) -> DeploymentOut:
     zone(body.timezone)
     kw = {k: v for k, v in (("co2_g_per_kwh", body.co2_g_per_kwh), ("co2_source", body.co2_source)) if v is not None}
     dep = admin.create_deployment(db, body.name, body.timezone, **kw)
@@ -74,8 +73,7 @@ def register_meter(dep: DeploymentAsLeader, body: MeterIn, db: Db) -> dict:
 @router.put("/meters/{meter_id}/channels/{channel}", summary="Label a channel (main or sub-circuit)")
 def put_channel(meter_id: Annotated[str, Path(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)],
                 channel: Annotated[int, Path(ge=0, lt=wire.MAX_CHANNELS)], body: ChannelIn,
-                db: Db, who: Who) -> dict:
-    staff_member(who)
+                db: Db, who: Who, caller: StaffMember) -> dict:
     m = db.get(Meter, meter_id)
     if m is None or not who.staff_can(m.deployment_id, "viewer"):
         raise ApiError(404, "err.meter_not_registered", meter_id=meter_id)
@@ -203,8 +201,7 @@ def me(user: StaffMember) -> StaffOut:
 
 
 @router.get("/staff/users", response_model=list[StaffOut], summary="Staff accounts you manage (admins)")
-def list_staff(db: Db, who: Who) -> list[StaffOut]:
-    u = require_staff(who, who.user.deployment_id if who.user else None, "admin")
+def list_staff(db: Db, u: StaffAdmin) -> list[StaffOut]:
     q = select(StaffUser).order_by(StaffUser.id)
     if u.deployment_id is not None:
         q = q.where(StaffUser.deployment_id == u.deployment_id)
@@ -214,7 +211,7 @@ def list_staff(db: Db, who: Who) -> list[StaffOut]:
 
 @router.post("/staff/users", response_model=StaffOut, status_code=201,
              summary="Create a staff account (admins; within their deployment)")
-def add_staff(body: StaffIn, db: Db, who: Who) -> StaffOut:
+def add_staff(body: StaffIn, db: Db, who: Who, caller: StaffMember) -> StaffOut:
     me_ = require_staff(who, body.deployment_id, "admin")
     if me_.deployment_id is not None and body.deployment_id != me_.deployment_id:
         raise ApiError(403, "err.role", role="admin")
