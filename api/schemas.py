@@ -13,7 +13,7 @@ from citizenwatt.firmware import wire
 from .energy import Bucket, Totals
 from .models import Deployment, Household
 
-METER_ID_PATTERN = "^[a-z0-9_-]{1,%d}$" % wire.MAX_METER_ID
+METER_ID_PATTERN = f"^[a-z0-9_-]{{1,{wire.MAX_METER_ID}}}$"
 # A household or deployment name: shown on pages, so no control characters and no markup.
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f<>]+$")]
 

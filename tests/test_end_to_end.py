@@ -22,7 +22,7 @@ INTERVAL_S = 10.0
 # The meters' simulated clock starts here, two minutes before the autumn DST change (01:00
 # UTC): the readings cross an hour boundary and the 25-hour local day on every run. The
 # collector's and the API's clocks are a day later, so no reading comes from their future.
-START_UTC = dt.datetime(2026, 10, 25, 0, 58, tzinfo=dt.timezone.utc).timestamp()
+START_UTC = dt.datetime(2026, 10, 25, 0, 58, tzinfo=dt.UTC).timestamp()
 NOW = START_UTC + 86400
 
 
@@ -52,7 +52,7 @@ def test_energy_reported_by_the_api_equals_what_the_meters_counted(mosquitto, tm
 
     app = create_app(store, clock=lambda: NOW)
     client = TestClient(app)
-    first = dt.datetime.fromtimestamp(START_UTC, dt.timezone.utc).date() - dt.timedelta(days=1)
+    first = dt.datetime.fromtimestamp(START_UTC, dt.UTC).date() - dt.timedelta(days=1)
     last = first + dt.timedelta(days=4)
     for m in meters:
         counted_wh = sum(m.counted_wh.values())

@@ -130,7 +130,9 @@ def export(hh: CurrentHousehold, store: Store, now: Now) -> Response:
 @router.delete("/{household_id}", response_model=DeletedOut,
                summary="Delete the household and its readings (by the household or a leader)")
 def delete(hh: CurrentHousehold, db: Db, who: Who, store: Store,
-           confirm: Annotated[str, Query(max_length=100, description="The household's name, to confirm.")] = "") -> DeletedOut:
+           confirm: Annotated[str, Query(max_length=100,
+                                         description="The household's name, to confirm.")] = "",
+           ) -> DeletedOut:
     if who.household_id is None:
         require_staff(who, hh.deployment_id, "leader")
     if confirm != hh.name:
