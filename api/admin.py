@@ -9,17 +9,27 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from citizenwatt.i18n import N_
 from citizenwatt.config import DEFAULT_TIMEZONE
-from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
+from citizenwatt.i18n import N_
+from citizenwatt.store.port import ReadingStore
 
 from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
 from .consumption import zone
 from .errors import ApiError
 from .household_data import assignment_span, household_zone
-from .models import (ROLES, Channel, Deployment, Household, HouseholdLink, Meter,
-                     MeterAssignment, StaffToken, StaffUser, now_utc)
+from .models import (
+    ROLES,
+    Channel,
+    Deployment,
+    Household,
+    HouseholdLink,
+    Meter,
+    MeterAssignment,
+    StaffToken,
+    StaffUser,
+    now_utc,
+)
 from .tariffs import DEFAULT_CO2_G_PER_KWH, DEFAULT_CO2_SOURCE, default_tariffs
 
 

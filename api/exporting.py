@@ -9,8 +9,8 @@ import json
 import math
 from datetime import datetime
 
-from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
+from citizenwatt.store.port import ReadingStore
 
 from .energy import Bucket
 from .household_data import assignment_span, household_zone

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
 from citizenwatt.collector.service import Collector
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.host.simulator import SimulatedMeter
+from citizenwatt.store.sqlite import SqliteStore
 
 METERS = 3
 READINGS = 40

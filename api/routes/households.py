@@ -23,8 +23,18 @@ from ..household_data import household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
-from ..schemas import (ChannelLiveOut, ComparisonOut, DeletedOut, HouseholdEnergyOut,
-                       HouseholdOut, LiveOut, SavingsOut, bucket_out, household_out, total_out)
+from ..schemas import (
+    ChannelLiveOut,
+    ComparisonOut,
+    DeletedOut,
+    HouseholdEnergyOut,
+    HouseholdOut,
+    LiveOut,
+    SavingsOut,
+    bucket_out,
+    household_out,
+    total_out,
+)
 from ..texts import savings_method_text
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"], responses=ERROR_RESPONSES)

@@ -12,8 +12,7 @@ from citizenwatt.firmware import wire
 from ..consumption import energy, live_power, local_today, zone
 from ..deps import Config, Now, ReadableMeter, Store, VisibleMeters
 from ..errors import ERROR_RESPONSES
-from ..schemas import (ChannelPower, EnergyOut, MeterOut, MetersOut, PowerOut, bucket_out,
-                       total_out)
+from ..schemas import ChannelPower, EnergyOut, MeterOut, MetersOut, PowerOut, bucket_out, total_out
 
 router = APIRouter(prefix="/api/v1", tags=["meters"], responses=ERROR_RESPONSES)
 

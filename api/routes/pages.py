@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -38,8 +38,18 @@ from ..auth import SESSION_COOKIE, SESSION_TTL_S
 from ..charts import bar_chart
 from ..comparison import MIN_GROUP, compare
 from ..consumption import MAX_DATE, MIN_DATE, check_range, energy, local_today, zone
-from ..deps import (Config, Db, HouseholdPage, LinkHousehold, Now, ReadableMeter, StaffHousehold,
-                    Store, Who, open_mode)
+from ..deps import (
+    Config,
+    Db,
+    HouseholdPage,
+    LinkHousehold,
+    Now,
+    ReadableMeter,
+    StaffHousehold,
+    Store,
+    Who,
+    open_mode,
+)
 from ..energy import Bucket
 from ..errors import ApiError
 from ..exporting import energy_csv_text, export_household

@@ -15,16 +15,47 @@ from citizenwatt.i18n import N_
 
 from .. import admin
 from ..consumption import MAX_DATE, MIN_DATE, check_dates, zone
-from ..deps import (AssociationAdmin, Config, Db, DeploymentAsAdmin, DeploymentAsLeader,
-                    DeploymentAsViewer, HouseholdAsLeader, Now, StaffAdmin, StaffMember, Store, Who,
-                    require_staff)
+from ..deps import (
+    AssociationAdmin,
+    Config,
+    Db,
+    DeploymentAsAdmin,
+    DeploymentAsLeader,
+    DeploymentAsViewer,
+    HouseholdAsLeader,
+    Now,
+    StaffAdmin,
+    StaffMember,
+    Store,
+    Who,
+    require_staff,
+)
 from ..errors import ERROR_RESPONSES, ApiError
 from ..models import DailyTemperature, Deployment, Meter, StaffToken, StaffUser, Tariff, now_utc
-from ..schemas import (METER_ID_PATTERN, AssignIn, ChannelIn, DeploymentIn, DeploymentOut,
-                       DeploymentPatch, HouseholdIn, HouseholdOut, HouseholdPatch,
-                       HouseholdSummaryOut, LinkOut, MeterIn, MeterStatusOut, StaffIn, StaffOut,
-                       TariffIn, TariffOut, TemperatureIn, TokenIn, TokenOut, dep_out,
-                       household_out)
+from ..schemas import (
+    METER_ID_PATTERN,
+    AssignIn,
+    ChannelIn,
+    DeploymentIn,
+    DeploymentOut,
+    DeploymentPatch,
+    HouseholdIn,
+    HouseholdOut,
+    HouseholdPatch,
+    HouseholdSummaryOut,
+    LinkOut,
+    MeterIn,
+    MeterStatusOut,
+    StaffIn,
+    StaffOut,
+    TariffIn,
+    TariffOut,
+    TemperatureIn,
+    TokenIn,
+    TokenOut,
+    dep_out,
+    household_out,
+)
 from ..staff_view import meter_rows
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)

@@ -18,8 +18,8 @@ import pytest
 
 from citizenwatt.api.app import create_app
 from citizenwatt.config import Settings
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.firmware import wire
+from citizenwatt.store.sqlite import SqliteStore
 from tests.services import Mosquitto, free_port, wait_port
 
 from .helpers import PARIS, check_comparison_shown, history, local_ts, register_neighbours
@@ -59,8 +59,9 @@ def publish_history(host, port, meters: dict[str, float], now: float) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from citizenwatt.collector.service import Collector
     import uvicorn
+
+    from citizenwatt.collector.service import Collector
 
     tmp = tmp_path_factory.mktemp("browser")
     broker = Mosquitto(tmp / "mosquitto").start()
