@@ -3,22 +3,33 @@ labels, staff accounts and tokens. Used by the API routes, the CLI and the demo.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from citizenwatt.i18n import N_
 from citizenwatt.config import DEFAULT_TIMEZONE
-from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
+from citizenwatt.i18n import N_
+from citizenwatt.store.port import ReadingStore
 
 from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
 from .consumption import zone
 from .errors import ApiError
 from .household_data import assignment_span, household_zone
-from .models import (ROLES, Channel, Deployment, Household, HouseholdLink, Meter,
-                     MeterAssignment, StaffToken, StaffUser, now_utc)
+from .models import (
+    ROLES,
+    Channel,
+    Deployment,
+    Household,
+    HouseholdLink,
+    Meter,
+    MeterAssignment,
+    StaffToken,
+    StaffUser,
+    now_utc,
+)
 from .tariffs import DEFAULT_CO2_G_PER_KWH, DEFAULT_CO2_SOURCE, default_tariffs
 
 
@@ -109,6 +120,43 @@ def set_channel(db: Session, meter: Meter, channel: int, label: str, role: str) 
     return c
 
 
+@dataclass
+class Registration:
+    household: Household
+    token: str | None  # the new household's secret link token; None if it existed
+    assignment: MeterAssignment  # the meter in the household, from assignment.valid_from
+    created: bool  # False: the meter already measured this household
+
+
+def register_in_household(db: Session, dep: Deployment, meter_id: str, household_ref: str,
+                          day: date, channels: list[tuple[int, str, str | None]]) -> Registration:
+    """The workshop tool's one call: register the meter, find the household by its name or
+    create it, put the meter in it from `day` unless it is already there, and label the
+    channels given as (channel, label or "" to keep it, role or None to keep it)."""
+    meter = register_meter(db, dep, meter_id)
+    hh = db.scalar(select(Household).where(Household.deployment_id == dep.id,
+                                           Household.name == household_ref))
+    token = None
+    if hh is None:
+        hh, token = create_household(db, dep, household_ref)
+    # A meter measuring another household is not moved silently: a move has a date, and a
+    # mistyped reference must not take a meter away from a family.
+    current = db.scalar(select(MeterAssignment).where(MeterAssignment.meter_id == meter.id,
+                                                      MeterAssignment.valid_to.is_(None)))
+    if current is not None and current.household_id != hh.id:
+        other = db.get(Household, current.household_id)
+        raise ApiError(409, "meter_in_household", N_("Meter \"{meter_id}\" already measures household \"{household}\" (since {day}). Check the household reference; to move the meter, use POST /api/v1/households/<household>/meters with the date of the move."), meter_id=meter.id, household=other.name,
+                       household_id=other.id, day=current.valid_from.isoformat())
+    created = current is None
+    if created:
+        current = assign_meter(db, hh, meter.id, day)
+    for channel, label, role in channels:
+        known = db.get(Channel, (meter.id, channel))
+        set_channel(db, meter, channel, label or (known.label if known else ""),
+                    role or (known.role if known else "main"))
+    return Registration(hh, token, current, created)
+
+
 def create_staff(db: Session, username: str, password: str, role: str,
                  deployment: Deployment | None) -> StaffUser:
     if role not in ROLES:
@@ -136,6 +184,17 @@ def login(db: Session, username: str, password: str) -> str | None:
     if u is None or u.disabled or not verify_password(password, u.password_hash):
         return None
     return create_token(db, u, "session")[1]
+
+
+def logout(db: Session, session_token: str) -> bool:
+    """Revoke a browser session; False when the token is no session we know."""
+    tok = db.scalar(select(StaffToken).where(StaffToken.token_sha256 == token_hash(session_token),
+                                             StaffToken.kind == "session"))
+    if tok is None:
+        return False
+    tok.revoked_utc = now_utc()
+    db.flush()
+    return True
 
 
 def delete_household(db: Session, store: ReadingStore, hh: Household) -> bool:

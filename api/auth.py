@@ -1,7 +1,8 @@
 """Who is asking: a household through its secret link, or a staff member through a browser
 session or an API token. Secrets are random, shown once, and stored only as hashes.
 
-Rules (checked in one place, `can_read_household` and `require_staff`):
+Rules (in one place, `Principal.can_read_household` and `Principal.staff_can`; deps.py
+turns them into the routes' dependencies and their 401/403/404 answers):
 - a household link opens that household's data and nothing else;
 - staff see the deployments they belong to (all of them if they belong to none), with a
   role: viewer (read), leader (also manage households, meters, links, tariffs), admin (also
@@ -15,13 +16,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citizenwatt.i18n import N_
-
-from .errors import ApiError
 from .models import ROLES, Household, HouseholdLink, StaffToken, StaffUser, now_utc
 
 SESSION_COOKIE = "cw_session"
@@ -94,51 +91,3 @@ def staff_from_token(db: Session, token: str, kind: str | None = None) -> StaffU
         return None
     user = tok.user
     return None if user.disabled else user
-
-
-def get_db(request: Request):
-    with request.app.state.sessionmaker() as db:
-        yield db
-
-
-def principal(request: Request, db: Session = Depends(get_db)) -> Principal:
-    """Bearer token (household link or staff API token), else the staff session cookie."""
-    auth = request.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        token = auth[7:].strip()
-        hh = household_from_link(db, token)
-        if hh is not None:
-            return Principal(household_id=hh.id)
-        user = staff_from_token(db, token, "api")
-        if user is not None:
-            return Principal(user=user)
-        raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        user = staff_from_token(db, cookie, "session")
-        if user is not None:
-            return Principal(user=user)
-    return Principal()
-
-
-def load_household(db: Session, who: Principal, household_id: int) -> Household:
-    """The household if `who` may read it; otherwise the same 404 whether it exists or not,
-    so a household cannot even learn which ids exist."""
-    if who.anonymous:
-        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
-    hh = db.get(Household, household_id)
-    if hh is None or not who.can_read_household(hh):
-        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
-    return hh
-
-
-def require_staff(who: Principal, deployment_id: int | None, role: str = "viewer") -> StaffUser:
-    if who.anonymous:
-        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
-    if who.user is None:
-        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
-    if not who.staff_can(deployment_id, "viewer"):
-        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=deployment_id)
-    if not who.staff_can(deployment_id, role):
-        raise ApiError(403, "role", N_("Your account does not have the required role ({role}). Ask an administrator."), role=role)
-    return who.user

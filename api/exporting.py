@@ -1,13 +1,18 @@
-"""Everything stored about a household, in one JSON document it can download."""
+"""What a household can download: everything stored about it in one JSON document, and
+its energy buckets as CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+from datetime import datetime
 
-from citizenwatt.store.port import ReadingStore
 from citizenwatt.firmware import wire
+from citizenwatt.store.port import ReadingStore
 
+from .energy import Bucket
 from .household_data import assignment_span, household_zone
 from .models import Household
 
@@ -46,3 +51,16 @@ def export_household(store: ReadingStore, hh: Household, now_s: float) -> str:
         "meters": periods,
     }
     return json.dumps(doc, ensure_ascii=False, indent=1)
+
+
+def energy_csv_text(buckets: list[Bucket], tz) -> str:
+    """The buckets as CSV, one row each; a gap is an empty energy_wh cell, never 0."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["start_local", "end_local", "start_utc", "hours", "energy_wh", "covered_h", "complete"])
+    for b in buckets:
+        w.writerow([b.start_local.isoformat(), datetime.fromtimestamp(b.end_utc, tz).isoformat(),
+                    b.start_utc, f"{b.hours:g}",
+                    "" if b.energy_wh is None else f"{b.energy_wh:.3f}", f"{b.covered_h:.3f}",
+                    "1" if b.complete else "0"])
+    return buf.getvalue()

@@ -1,5 +1,6 @@
 """The staff's view of meters: registration, household, and the status each meter
-publishes (online, last seen, clamp faults, readings dropped from its offline queue)."""
+publishes (online, last seen, clamp faults, readings dropped from its offline queue); and
+the staff page's overview of the deployments a staff member sees."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from citizenwatt.store.port import ReadingStore
 
-from .models import Deployment, Meter, MeterAssignment
+from .models import Deployment, Meter, MeterAssignment, StaffUser
 
 
 def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
@@ -40,3 +41,20 @@ def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
             "channels": [{"channel": c.channel, "label": c.label, "role": c.role} for c in m.channels],
         })
     return rows
+
+
+def staff_overview(db: Session, store: ReadingStore, user: StaffUser, now_s: float,
+                   stale_after_s: float) -> list[dict]:
+    """Per deployment `user` sees: its meters (meter_rows) and its households."""
+    q = select(Deployment).order_by(Deployment.id)
+    if user.deployment_id is not None:
+        q = q.where(Deployment.id == user.deployment_id)
+    out = []
+    for dep in db.scalars(q):
+        households = [{"id": h.id, "name": h.name, "profile": h.profile,
+                       "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
+                       "link": any(x.revoked_utc is None for x in h.links)}
+                      for h in sorted(dep.households, key=lambda h: h.id)]
+        out.append({"dep": dep, "meters": meter_rows(db, store, dep, now_s, stale_after_s),
+                    "households": households})
+    return out

@@ -6,31 +6,35 @@ The energy the API reports must equal the energy the meters counted, within 0.1 
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from citizenwatt.api.app import create_app
 from citizenwatt.collector.service import Collector
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.host.simulator import SimulatedMeter
+from citizenwatt.store.sqlite import SqliteStore
 
 METERS = 3
 READINGS = 40
 SPEED = 60.0
 INTERVAL_S = 10.0
+# The meters' simulated clock starts here, two minutes before the autumn DST change (01:00
+# UTC): the readings cross an hour boundary and the 25-hour local day on every run. The
+# collector's and the API's clocks are a day later, so no reading comes from their future.
+START_UTC = dt.datetime(2026, 10, 25, 0, 58, tzinfo=dt.UTC).timestamp()
+NOW = START_UTC + 86400
 
 
 def test_energy_reported_by_the_api_equals_what_the_meters_counted(mosquitto, tmp_path):
     store = SqliteStore(tmp_path / "readings.sqlite")
-    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="e2e-collector")
+    collector = Collector(store, mosquitto.host, mosquitto.port, client_id="e2e-collector",
+                          clock=lambda: NOW)
     collector.start()
-    start_utc = time.time() - 2 * 86400  # well in the past: no reading may come from the future
     meters = [SimulatedMeter(meter_id=f"e2e-{i}", host=mosquitto.host, port=mosquitto.port,
                              state_dir=tmp_path / f"meter-{i}", seed=10 + i,
                              interval_s=INTERVAL_S, speed=SPEED, channels=2,
-                             start_utc=start_utc)
+                             start_utc=START_UTC)
               for i in range(METERS)]
     try:
         for m in meters:
@@ -46,9 +50,9 @@ def test_energy_reported_by_the_api_equals_what_the_meters_counted(mosquitto, tm
     assert collector.metrics.readings_stored == published
     assert sum(collector.metrics.rejected.values()) == 0
 
-    app = create_app(store, clock=lambda: start_utc + 86400)
+    app = create_app(store, clock=lambda: NOW)
     client = TestClient(app)
-    first = dt.datetime.fromtimestamp(start_utc, dt.timezone.utc).date() - dt.timedelta(days=1)
+    first = dt.datetime.fromtimestamp(START_UTC, dt.UTC).date() - dt.timedelta(days=1)
     last = first + dt.timedelta(days=4)
     for m in meters:
         counted_wh = sum(m.counted_wh.values())
@@ -59,6 +63,7 @@ def test_energy_reported_by_the_api_equals_what_the_meters_counted(mosquitto, tm
         assert r.status_code == 200, r.text
         body = r.json()
         hours = [b["energy_wh"] for b in body["buckets"] if b["energy_wh"] is not None]
+        assert len(hours) >= 2  # the readings cross 01:00 UTC, into the repeated local hour
         assert sum(hours) == pytest.approx(counted_wh, rel=1e-3)
         assert body["total"]["energy_wh"] == pytest.approx(counted_wh, rel=1e-3)
         # and per channel

@@ -3,21 +3,23 @@
 - /h/<secret>/...: a household's pages (live, history, savings, comparison, its data),
   opened by its secret link; staff see the same pages at /staff/households/<id>/...
 - /staff: meters with their status and households, for the association's staff;
-- /m/<meter>: a meter's page, open only in demo/lab mode (see routes_meters.open_mode).
+- /m/<meter>: a meter's page, open only in demo/lab mode (see deps.open_mode).
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Callable
+from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citizenwatt.config import ApiSettings
 from citizenwatt.i18n import (
     N_,
     _,
@@ -29,24 +31,35 @@ from citizenwatt.i18n import (
     format_power,
     format_quantity,
 )
+from citizenwatt.store.port import ReadingStore
 
 from .. import admin
-from ..auth import SESSION_COOKIE, SESSION_TTL_S, Principal, get_db, household_from_link, principal
+from ..auth import SESSION_COOKIE, SESSION_TTL_S
 from ..charts import bar_chart
 from ..comparison import MIN_GROUP, compare
-from ..consumption import MAX_DATE, MIN_DATE, energy, local_today, zone
+from ..consumption import MAX_DATE, MIN_DATE, check_range, energy, local_today, zone
+from ..deps import (
+    Config,
+    Db,
+    HouseholdPage,
+    LinkHousehold,
+    Now,
+    ReadableMeter,
+    StaffHousehold,
+    Store,
+    Who,
+    open_mode,
+)
 from ..energy import Bucket
 from ..errors import ApiError
+from ..exporting import energy_csv_text, export_household
 from ..household_data import household_buckets, household_live, household_zone
+from ..household_savings import household_savings
 from ..i18n import request_lang
-from ..models import Deployment, Household, StaffToken, now_utc
-from .households import energy_csv_text, savings_for
-from .meters import MeterId, check_meter_access, open_mode
-from ..staff_view import meter_rows
+from ..staff_view import staff_overview
+from ..texts import savings_method_text
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
-Who = Annotated[Principal, Depends(principal)]
 
 
 def render(request: Request, template: str, lang: str, status: int = 200, **context) -> HTMLResponse:
@@ -55,11 +68,43 @@ def render(request: Request, template: str, lang: str, status: int = 200, **cont
                                                         status_code=status)
 
 
-def today_context(request: Request, lang: str, buckets: list[Bucket], total_wh: float | None) -> dict:
-    now = request.app.state.clock()
-    past_gaps = sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= now)
-    return {"chart": bar_chart(buckets, lang, chart_id="today-chart", now_utc=now),
-            "total": None if total_wh is None else format_energy(total_wh, lang=lang),
+def other_lang(request: Request, lang: str) -> str:
+    q = dict(request.query_params)
+    q["lang"] = "en" if lang == "fr" else "fr"
+    return request.url.path + "?" + "&".join(f"{k}={v}" for k, v in q.items())
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every page is given: the request and its language, the database session, and
+    the app's store, settings and clock reading (one instant for the whole page)."""
+    request: Request
+    lang: str
+    db: Session
+    store: ReadingStore
+    settings: ApiSettings
+    now: float
+
+    def render(self, template: str, status: int = 200, **context) -> HTMLResponse:
+        return render(self.request, template, self.lang, status, **context)
+
+    @property
+    def switch_url(self) -> str:
+        """The same page in the other language."""
+        return other_lang(self.request, self.lang)
+
+
+def page_env(request: Request, db: Db, store: Store, settings: Config, now: Now) -> Page:
+    return Page(request, request_lang(request), db, store, settings, now)
+
+
+PageEnv = Annotated[Page, Depends(page_env)]
+
+
+def today_context(p: Page, buckets: list[Bucket], total_wh: float | None) -> dict:
+    past_gaps = sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now)
+    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now),
+            "total": None if total_wh is None else format_energy(total_wh, lang=p.lang),
             "past_gaps": past_gaps}
 
 
@@ -74,116 +119,77 @@ def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, chann
             if len(channels) > 1 else []}
 
 
-def other_lang(request: Request, lang: str) -> str:
-    q = dict(request.query_params)
-    q["lang"] = "en" if lang == "fr" else "fr"
-    return request.url.path + "?" + "&".join(f"{k}={v}" for k, v in q.items())
-
-
 # -- landing, demo meter pages ------------------------------------------------------
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, db: Db, who: Who):
-    lang = request_lang(request)
-    if not open_mode(request, db):
+def home(p: PageEnv, who: Who):
+    lang = p.lang
+    if not open_mode(p.settings, p.db):
         if who.user is not None:
             return RedirectResponse(f"/staff?lang={lang}", status_code=303)
-        return render(request, "landing.html", lang)
-    now = request.app.state.clock()
-    meters = [{"meter_id": m.meter_id, "age": format_duration(now - m.last_ts_utc, lang=lang),
-               "state": (m.status or {}).get("state")} for m in request.app.state.store.meters()]
-    return render(request, "meters.html", lang, meters=meters, switch_url=other_lang(request, lang))
+        return p.render("landing.html")
+    meters = [{"meter_id": m.meter_id, "age": format_duration(p.now - m.last_ts_utc, lang=lang),
+               "state": (m.status or {}).get("state")} for m in p.store.meters()]
+    return p.render("meters.html", meters=meters, switch_url=p.switch_url)
 
 
-def _meter_today(request: Request, meter_id: str, lang: str) -> dict:
-    state = request.app.state
-    tz = zone(state.settings.timezone)
-    today = local_today(state.clock(), tz)
-    buckets, total = energy(state.store, meter_id, today, today, "hour", tz, state.settings)
-    return today_context(request, lang, buckets, total.energy_wh)
+def _meter_today(p: Page, meter_id: str) -> dict:
+    tz = zone(p.settings.timezone)
+    today = local_today(p.now, tz)
+    buckets, total = energy(p.store, meter_id, today, today, "hour", tz, p.settings)
+    return today_context(p, buckets, total.energy_wh)
 
 
 @router.get("/m/{meter_id}", response_class=HTMLResponse)
-def meter_page(request: Request, meter_id: MeterId, db: Db, who: Who):
-    check_meter_access(request, db, who, meter_id)
-    lang = request_lang(request)
-    state = request.app.state
-    rows = state.store.latest(meter_id)
-    now = state.clock()
-    live = live_context(lang, now, state.settings.stale_after_s, sum(r.power_w for r in rows),
+def meter_page(meter_id: ReadableMeter, p: PageEnv):
+    lang = p.lang
+    rows = p.store.latest(meter_id)
+    live = live_context(lang, p.now, p.settings.stale_after_s, sum(r.power_w for r in rows),
                         max((r.ts_utc for r in rows), default=None),
                         [(_("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False) for r in rows])
-    return render(request, "household.html", lang, **_meter_today(request, meter_id, lang),
-                  title=_("My electricity use", lang=lang), subtitle=meter_id, live=live, nav=None,
-                  live_url=f"/api/v1/meters/{meter_id}/live", auth="",
-                  chart_url=f"/m/{meter_id}/today?lang={lang}", settings=state.settings,
-                  switch_url=other_lang(request, lang))
+    return p.render("household.html", **_meter_today(p, meter_id),
+                    title=_("My electricity use", lang=lang), subtitle=meter_id, live=live, nav=None,
+                    live_url=f"/api/v1/meters/{meter_id}/live", auth="",
+                    chart_url=f"/m/{meter_id}/today?lang={lang}", settings=p.settings,
+                    switch_url=p.switch_url)
 
 
 @router.get("/m/{meter_id}/today", response_class=HTMLResponse)
-def meter_today(request: Request, meter_id: MeterId, db: Db, who: Who):
-    check_meter_access(request, db, who, meter_id)
-    lang = request_lang(request)
-    r = render(request, "today.html", lang, **_meter_today(request, meter_id, lang))
+def meter_today(meter_id: ReadableMeter, p: PageEnv):
+    r = p.render("today.html", **_meter_today(p, meter_id))
     r.headers["Cache-Control"] = "no-store"
     return r
 
 
 # -- household pages ----------------------------------------------------------------
 
-class HouseholdCtx:
-    def __init__(self, hh: Household, base: str, auth: str):
-        self.hh, self.base, self.auth = hh, base, auth
-
-
-def by_link(request: Request, token: str, db: Db) -> HouseholdCtx:
-    hh = household_from_link(db, token)
-    if hh is None:
-        raise ApiError(404, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
-    return HouseholdCtx(hh, f"/h/{token}", token)
-
-
-def by_staff(request: Request, household_id: int, db: Db, who: Who) -> HouseholdCtx:
-    if who.user is None:
-        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
-    hh = db.get(Household, household_id) if 0 < household_id < 2 ** 31 else None
-    if hh is None or not who.staff_can(hh.deployment_id, "viewer"):
-        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
-    return HouseholdCtx(hh, f"/staff/households/{hh.id}", "")
-
-
-def nav(ctx: HouseholdCtx, lang: str, current: str) -> list[tuple[str, str, bool]]:
+def nav(ctx: HouseholdPage, lang: str, current: str) -> list[tuple[str, str, bool]]:
     items = [("", "live", N_("Live")), ("/history", "history", N_("History")),
              ("/savings", "savings", N_("Savings")), ("/compare", "compare", N_("Compare")),
              ("/data", "data", N_("My data"))]
     return [(f"{ctx.base}{p}?lang={lang}", _(label, lang=lang), k == current) for p, k, label in items]
 
 
-def view_live(request: Request, ctx: HouseholdCtx, db: Session):
-    lang = request_lang(request)
-    state = request.app.state
+def view_live(p: Page, ctx: HouseholdPage):
+    lang = p.lang
     hh = ctx.hh
-    tz = household_zone(hh)
-    now = state.clock()
-    today = local_today(now, tz)
-    buckets, total = household_buckets(state.store, hh, today, today, "hour")
-    lv = household_live(state.store, hh, now)
-    live = live_context(lang, now, state.settings.stale_after_s, lv.power_w or 0.0, lv.ts_utc,
+    today = local_today(p.now, household_zone(hh))
+    buckets, total = household_buckets(p.store, hh, today, today, "hour")
+    lv = household_live(p.store, hh, p.now)
+    live = live_context(lang, p.now, p.settings.stale_after_s, lv.power_w or 0.0, lv.ts_utc,
                         [(c.label or _("Clamp {n}", lang=lang, n=c.channel + 1), c.power_w, c.sub)
                          for c in lv.channels])
-    return render(request, "household.html", lang, **today_context(request, lang, buckets, total.energy_wh),
-                  title=hh.name, subtitle=None, live=live, nav=nav(ctx, lang, "live"),
-                  live_url=f"/api/v1/households/{hh.id}/live", auth=ctx.auth,
-                  chart_url=f"{ctx.base}/today?lang={lang}", settings=state.settings,
-                  switch_url=other_lang(request, lang))
+    return p.render("household.html", **today_context(p, buckets, total.energy_wh),
+                    title=hh.name, subtitle=None, live=live, nav=nav(ctx, lang, "live"),
+                    live_url=f"/api/v1/households/{hh.id}/live", auth=ctx.auth,
+                    chart_url=f"{ctx.base}/today?lang={lang}", settings=p.settings,
+                    switch_url=p.switch_url)
 
 
-def view_today(request: Request, ctx: HouseholdCtx, db: Session):
-    lang = request_lang(request)
-    tz = household_zone(ctx.hh)
-    today = local_today(request.app.state.clock(), tz)
-    buckets, total = household_buckets(request.app.state.store, ctx.hh, today, today, "hour")
-    r = render(request, "today.html", lang, **today_context(request, lang, buckets, total.energy_wh))
+def view_today(p: Page, ctx: HouseholdPage):
+    today = local_today(p.now, household_zone(ctx.hh))
+    buckets, total = household_buckets(p.store, ctx.hh, today, today, "hour")
+    r = p.render("today.html", **today_context(p, buckets, total.energy_wh))
     r.headers["Cache-Control"] = "no-store"
     return r
 
@@ -201,14 +207,14 @@ def _parse_day(value: str | None, default: date) -> date:
     return d
 
 
-def view_history(request: Request, ctx: HouseholdCtx, db: Session):
-    lang = request_lang(request)
-    view = request.query_params.get("view", "day")
+def view_history(p: Page, ctx: HouseholdPage):
+    lang = p.lang
+    query = p.request.query_params
+    view = query.get("view", "day")
     if view not in ("day", "month", "year"):
         raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="view", detail="day | month | year")
-    tz = household_zone(ctx.hh)
-    today = local_today(request.app.state.clock(), tz)
-    d = _parse_day(request.query_params.get("date"), today)
+    today = local_today(p.now, household_zone(ctx.hh))
+    d = _parse_day(query.get("date"), today)
     if view == "day":
         start = end = d
         res, prev, nxt, fmt = "hour", d - timedelta(days=1), d + timedelta(days=1), ("%H", "%H:%M", 3)
@@ -226,32 +232,32 @@ def view_history(request: Request, ctx: HouseholdCtx, db: Session):
         prev = None
     if nxt > MAX_DATE:
         nxt = None
-    buckets, total = household_buckets(request.app.state.store, ctx.hh, start, end, res)
+    buckets, total = household_buckets(p.store, ctx.hh, start, end, res)
     chart = bar_chart(buckets, lang, label_every=fmt[2], label_format=fmt[0], title_format=fmt[1],
-                      chart_id="history-chart", now_utc=request.app.state.clock())
+                      chart_id="history-chart", now_utc=p.now)
     link = lambda v, day: f"{ctx.base}/history?view={v}&date={day.isoformat()}&lang={lang}"  # noqa: E731
     rows = [(b.start_local.strftime(fmt[1]), "—" if b.energy_wh is None else format_energy(b.energy_wh, lang=lang))
             for b in buckets]
-    return render(request, "history.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "history"),
-                  view=view, heading=heading, chart=chart, rows=rows,
-                  total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
-                  gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= request.app.state.clock()),
-                  views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
-                  prev_url=link(view, prev) if prev else None, next_url=link(view, nxt) if nxt else None,
-                  csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",
-                  switch_url=other_lang(request, lang))
+    return p.render("history.html", title=ctx.hh.name, nav=nav(ctx, lang, "history"),
+                    view=view, heading=heading, chart=chart, rows=rows,
+                    total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
+                    gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now),
+                    views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
+                    prev_url=link(view, prev) if prev else None, next_url=link(view, nxt) if nxt else None,
+                    csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",
+                    switch_url=p.switch_url)
 
 
-def _period(request: Request, tz, days_back: int = 30,
-            not_before: date | None = None) -> tuple[date, date]:
+def _period(p: Page, tz, days_back: int = 30, not_before: date | None = None) -> tuple[date, date]:
     """?start&end, by default the last `days_back` whole days, starting no earlier than
     `not_before` (savings: the day after the baseline) when that leaves at least a day."""
-    today = local_today(request.app.state.clock(), tz)
-    end = _parse_day(request.query_params.get("end"), today - timedelta(days=1))
+    query = p.request.query_params
+    today = local_today(p.now, tz)
+    end = _parse_day(query.get("end"), today - timedelta(days=1))
     default_start = end - timedelta(days=days_back - 1)
     if not_before is not None and default_start < not_before <= end:
         default_start = not_before
-    start = _parse_day(request.query_params.get("start"), default_start)
+    start = _parse_day(query.get("start"), default_start)
     if end < start:
         raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): swap them."), start=start.isoformat(), end=end.isoformat())
     if (end - start).days > 366:
@@ -259,12 +265,12 @@ def _period(request: Request, tz, days_back: int = 30,
     return start, end
 
 
-def view_savings(request: Request, ctx: HouseholdCtx, db: Session):
-    lang = request_lang(request)
+def view_savings(p: Page, ctx: HouseholdPage):
+    lang = p.lang
     hh = ctx.hh
     after_baseline = hh.baseline_end + timedelta(days=1) if hh.baseline_end else None
-    start, end = _period(request, household_zone(hh), not_before=after_baseline)
-    s, method = savings_for(request, db, hh, start, end, lang)
+    start, end = _period(p, household_zone(hh), not_before=after_baseline)
+    s = household_savings(p.db, p.store, hh, start, end, p.settings)
     fig = None
     if s.status == "ok":
         fig = {"kwh": format_quantity(s.saved_kwh, "kWh", 1, lang=lang),
@@ -272,56 +278,60 @@ def view_savings(request: Request, ctx: HouseholdCtx, db: Session):
                "eur": None if s.saved_eur is None else format_quantity(s.saved_eur, "€", 2, lang=lang),
                "co2": format_quantity(s.saved_kg_co2, "kg", 1, lang=lang),
                "positive": s.saved_kwh >= 0}
-    return render(request, "savings.html", lang, title=hh.name, nav=nav(ctx, lang, "savings"),
-                  period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
-                  start=start, end=end, fig=fig, method=method, savings_status=s.status,
-                  co2_source=_(hh.deployment.co2_source, lang=lang),
-                  co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
-                  form_action=ctx.base + "/savings", switch_url=other_lang(request, lang))
+    return p.render("savings.html", title=hh.name, nav=nav(ctx, lang, "savings"),
+                    period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
+                    start=start, end=end, fig=fig,
+                    method=savings_method_text(s, hh, start, end, lang), savings_status=s.status,
+                    co2_source=_(hh.deployment.co2_source, lang=lang),
+                    co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
+                    form_action=ctx.base + "/savings", switch_url=p.switch_url)
 
 
-def view_compare(request: Request, ctx: HouseholdCtx, db: Session):
-    lang = request_lang(request)
+def view_compare(p: Page, ctx: HouseholdPage):
+    lang = p.lang
     hh = ctx.hh
-    start, end = _period(request, household_zone(hh))
-    c = compare(db, request.app.state.store, hh, start, end)
+    start, end = _period(p, household_zone(hh))
+    c = compare(p.db, p.store, hh, start, end)
     k = lambda v: None if v is None else format_quantity(v, "kWh", 1, lang=lang)  # noqa: E731
-    return render(request, "compare.html", lang, title=hh.name, nav=nav(ctx, lang, "compare"),
-                  period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
-                  start=start, end=end, c=c, own=k(c.own_kwh_per_day), median=k(c.median_kwh_per_day),
-                  diff=None if c.difference_pct is None else format_number(abs(c.difference_pct), 0, lang=lang),
-                  min_group=MIN_GROUP, form_action=ctx.base + "/compare",
-                  switch_url=other_lang(request, lang))
+    return p.render("compare.html", title=hh.name, nav=nav(ctx, lang, "compare"),
+                    period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
+                    start=start, end=end, c=c, own=k(c.own_kwh_per_day), median=k(c.median_kwh_per_day),
+                    diff=None if c.difference_pct is None else format_number(abs(c.difference_pct), 0, lang=lang),
+                    min_group=MIN_GROUP, form_action=ctx.base + "/compare",
+                    switch_url=p.switch_url)
 
 
-def view_data(request: Request, ctx: HouseholdCtx, db: Session):
-    lang = request_lang(request)
-    return render(request, "data.html", lang, title=ctx.hh.name, nav=nav(ctx, lang, "data"),
-                  export_url=f"{ctx.base}/export.json", name=ctx.hh.name,
-                  csv_url=f"{ctx.base}/energy.csv?resolution=day",
-                  delete_url=f"{ctx.base}/delete?lang={lang}", can_delete=bool(ctx.auth),
-                  error=None, switch_url=other_lang(request, lang))
+def _data_page(p: Page, ctx: HouseholdPage, status: int = 200, error: str | None = None,
+               can_delete: bool | None = None):
+    lang = p.lang
+    return p.render("data.html", status=status, title=ctx.hh.name, nav=nav(ctx, lang, "data"),
+                    export_url=f"{ctx.base}/export.json", name=ctx.hh.name,
+                    csv_url=f"{ctx.base}/energy.csv?resolution=day",
+                    delete_url=f"{ctx.base}/delete?lang={lang}",
+                    can_delete=bool(ctx.auth) if can_delete is None else can_delete,
+                    error=error, switch_url=p.switch_url)
 
 
-def view_export(request: Request, ctx: HouseholdCtx, db: Session):
-    from ..exporting import export_household
-    body = export_household(request.app.state.store, ctx.hh, request.app.state.clock())
-    return Response(body, media_type="application/json", headers={
+def view_data(p: Page, ctx: HouseholdPage):
+    return _data_page(p, ctx)
+
+
+def view_export(p: Page, ctx: HouseholdPage):
+    return Response(export_household(p.store, ctx.hh, p.now), media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="citizenwatt-foyer-{ctx.hh.id}.json"'})
 
 
-def view_csv(request: Request, ctx: HouseholdCtx, db: Session):
-    from ..consumption import check_range
-    q = request.query_params
+def view_csv(p: Page, ctx: HouseholdPage):
+    q = p.request.query_params
     res = q.get("resolution", "day")
     if res not in ("hour", "day", "week", "month"):
         raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="resolution", detail="hour | day | week | month")
     tz = household_zone(ctx.hh)
-    today = local_today(request.app.state.clock(), tz)
+    today = local_today(p.now, tz)
     end = _parse_day(q.get("end"), today)
     start = _parse_day(q.get("start"), end - timedelta(days=30 if res != "hour" else 0))
-    check_range(start, end, res, request.app.state.settings)
-    buckets, _ = household_buckets(request.app.state.store, ctx.hh, start, end, res)
+    check_range(start, end, res, p.settings)
+    buckets, _totals = household_buckets(p.store, ctx.hh, start, end, res)
     return Response(energy_csv_text(buckets, tz), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="citizenwatt-{res}-{start}-{end}.csv"'})
 
@@ -334,11 +344,12 @@ HOUSEHOLD_VIEWS: list[tuple[str, Callable]] = [
 
 
 def _register(path: str, view: Callable) -> None:
-    def link_view(request: Request, db: Db, ctx: HouseholdCtx = Depends(by_link)):
-        return view(request, ctx, db)
+    """Each household page twice: under the household's secret link, and for staff."""
+    def link_view(p: PageEnv, ctx: LinkHousehold):
+        return view(p, ctx)
 
-    def staff_view(request: Request, db: Db, ctx: HouseholdCtx = Depends(by_staff)):
-        return view(request, ctx, db)
+    def staff_view(p: PageEnv, ctx: StaffHousehold):
+        return view(p, ctx)
 
     router.add_api_route("/h/{token}" + path, link_view, methods=["GET"], response_class=HTMLResponse)
     router.add_api_route("/staff/households/{household_id}" + path, staff_view, methods=["GET"],
@@ -355,77 +366,57 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 @router.post("/h/{token}/delete", response_class=HTMLResponse)
-async def delete_household_page(request: Request, token: str, db: Db):
-    ctx = by_link(request, token, db)
-    lang = request_lang(request)
-    fields = await form_fields(request)
+async def delete_household_page(p: PageEnv, ctx: LinkHousehold):
+    fields = await form_fields(p.request)
     if fields.get("confirm", "").strip() != ctx.hh.name:
-        return render(request, "data.html", lang, status=422, title=ctx.hh.name,
-                      nav=nav(ctx, lang, "data"), export_url=f"{ctx.base}/export.json",
-                      csv_url=f"{ctx.base}/energy.csv?resolution=day", name=ctx.hh.name,
-                      delete_url=f"{ctx.base}/delete?lang={lang}", can_delete=True,
-                      error=_("To confirm the deletion, type the household's name exactly: \"{name}\".", lang=lang, name=ctx.hh.name),
-                      switch_url=other_lang(request, lang))
-    series = admin.delete_household(db, request.app.state.store, ctx.hh)
-    db.commit()
-    return render(request, "deleted.html", lang, series=series)
+        return _data_page(p, ctx, status=422, can_delete=True,
+                          error=_("To confirm the deletion, type the household's name exactly: \"{name}\".",
+                                  lang=p.lang, name=ctx.hh.name))
+    series = admin.delete_household(p.db, p.store, ctx.hh)
+    p.db.commit()
+    return p.render("deleted.html", series=series)
 
 
 # -- staff ----------------------------------------------------------------------------
 
 @router.get("/staff/login", response_class=HTMLResponse)
-def login_page(request: Request):
-    lang = request_lang(request)
-    return render(request, "login.html", lang, error=None, switch_url=other_lang(request, lang))
+def login_page(p: PageEnv):
+    return p.render("login.html", error=None, switch_url=p.switch_url)
 
 
 @router.post("/staff/login", response_class=HTMLResponse)
-async def login_submit(request: Request, db: Db):
-    lang = request_lang(request)
-    f = await form_fields(request)
-    token = admin.login(db, f.get("username", "")[:60], f.get("password", "")[:200])
+async def login_submit(p: PageEnv):
+    lang = p.lang
+    f = await form_fields(p.request)
+    token = admin.login(p.db, f.get("username", "")[:60], f.get("password", "")[:200])
     if token is None:
-        return render(request, "login.html", lang, status=401, error=_("Wrong username or password. Try again, or ask an administrator to reset your account.", lang=lang),
-                      switch_url=other_lang(request, lang))
-    db.commit()
+        return p.render("login.html", status=401, switch_url=p.switch_url,
+                        error=_("Wrong username or password. Try again, or ask an administrator "
+                                "to reset your account.", lang=lang))
+    p.db.commit()
     r = RedirectResponse(f"/staff?lang={lang}", status_code=303)
     r.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="strict",
-                 secure=request.app.state.settings.secure_cookies, path="/")
+                 secure=p.settings.secure_cookies, path="/")
     return r
 
 
 @router.post("/staff/logout")
 def logout(request: Request, db: Db):
-    from ..auth import token_hash
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        tok = db.scalar(select(StaffToken).where(StaffToken.token_sha256 == token_hash(cookie)))
-        if tok is not None:
-            tok.revoked_utc = now_utc()
-            db.commit()
+    if cookie and admin.logout(db, cookie):
+        db.commit()
     r = RedirectResponse("/staff/login", status_code=303)
     r.delete_cookie(SESSION_COOKIE, path="/")
     return r
 
 
 @router.get("/staff", response_class=HTMLResponse)
-def staff_page(request: Request, db: Db, who: Who):
-    lang = request_lang(request)
+def staff_page(p: PageEnv, who: Who):
+    lang = p.lang
     if who.user is None:
         return RedirectResponse(f"/staff/login?lang={lang}", status_code=303)
-    u = who.user
-    q = select(Deployment).order_by(Deployment.id)
-    if u.deployment_id is not None:
-        q = q.where(Deployment.id == u.deployment_id)
-    now = request.app.state.clock()
-    deps = []
-    for dep in db.scalars(q):
-        meters = meter_rows(db, request.app.state.store, dep, now, request.app.state.settings.stale_after_s)
-        for m in meters:
+    deps = staff_overview(p.db, p.store, who.user, p.now, p.settings.stale_after_s)
+    for d in deps:
+        for m in d["meters"]:
             m["age"] = "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
-        households = [{"id": h.id, "name": h.name, "profile": h.profile,
-                       "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
-                       "link": any(x.revoked_utc is None for x in h.links)}
-                      for h in sorted(dep.households, key=lambda h: h.id)]
-        deps.append({"dep": dep, "meters": meters, "households": households})
-    return render(request, "staff.html", lang, user=u, deps=deps, switch_url=other_lang(request, lang))
+    return p.render("staff.html", user=who.user, deps=deps, switch_url=p.switch_url)

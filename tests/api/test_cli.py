@@ -12,6 +12,11 @@ from citizenwatt.cli import app
 from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.config import Settings
 
+from .helpers import local_ts
+
+# The API's clock: a fortnight after the household's meter was installed (--since).
+NOW = local_ts(2026, 11, 15, 12)
+
 
 def test_admin_commands_then_the_link_and_login_work(tmp_path):
     run = CliRunner()
@@ -33,7 +38,7 @@ def test_admin_commands_then_the_link_and_login_work(tmp_path):
     r = run.invoke(app, ["admin", "household", "Nulle part", "Foyer 2", *d])
     assert r.exit_code == 1 and "introuvable" in r.output
     store = SqliteStore(tmp_path / "readings.sqlite")
-    client = TestClient(create_app(store, Settings(data_dir=tmp_path)))
+    client = TestClient(create_app(store, Settings(data_dir=tmp_path), clock=lambda: NOW))
     assert client.get(link).status_code == 200
     r = client.post("/staff/login", data={"username": "anne", "password": "un long mot de passe"},
                     follow_redirects=False)

@@ -199,3 +199,24 @@ def test_roles(w, c):
     admin_h = w.bearer(w.staff_tokens["admin"])
     assert {d["name"] for d in c.get("/api/v1/deployments", headers=admin_h).json()} == {"Atelier Belleville", "Atelier Lyon"}
     assert [d["name"] for d in c.get("/api/v1/deployments", headers=leader).json()] == ["Atelier Belleville"]
+
+
+BAD_QUERY = {"start": "x", "end": "2026-13-01", "resolution": "bogus", "channel": "-1",
+             "tz": "Mars/X"}
+
+
+def test_who_is_asked_before_what(w, c):
+    # Wrong dates and bodies from a caller without rights get the access answer, not the
+    # input rules: who is asking is checked (api/deps.py) before the input is read.
+    checked = 0
+    for method, path in routes(w.app):
+        if not path.startswith("/api/v1/"):
+            continue
+        url = fill(path, w, "B", "d1")
+        body = None if method in ("GET", "DELETE") else {"bogus": [1]}
+        r = c.request(method, url, params=BAD_QUERY, json=body)
+        assert r.status_code == 401, f"anonymous: {method} {url} -> {r.status_code} {r.text[:200]}"
+        r = c.request(method, url, params=BAD_QUERY, json=body, headers=w.bearer(w.link("A")))
+        assert r.status_code in (403, 404), f"household A: {method} {url} -> {r.status_code}"
+        checked += 1
+    assert checked >= 30

@@ -147,12 +147,12 @@ def test_api_errors_speak_the_clients_language(world, wclient, lang):
 def api_error_messages():
     """Every ApiError raised in the API: (file:line, status, code, msgid, placeholders)."""
     root = Path(__file__).resolve().parents[2] / "api"
-    for path in sorted(root.glob("*.py")):
+    for path in sorted(root.rglob("*.py")):  # api/routes/ raises too
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ApiError"
                     and len(node.args) == 3 and isinstance(node.args[2], ast.Call)):
                 msgid = node.args[2].args[0].value
-                yield (f"{path.name}:{node.lineno}", node.args[1].value, msgid,
+                yield (f"{path.relative_to(root)}:{node.lineno}", node.args[1].value, msgid,
                        set(re.findall(r"\{(\w+)", msgid)))
 
 

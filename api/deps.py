@@ -1,0 +1,259 @@
+"""What a route is given, each defined once and injected with FastAPI's Depends: the
+database session, the app's store, settings and clock, who is asking, the household they
+may read, the deployment a staff member may act on with a role, and the meters a caller
+may see. Every 401/403/404 an access rule gives is raised here (the rules themselves are
+`Principal.can_read_household` and `Principal.staff_can` in auth.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citizenwatt.config import ApiSettings
+from citizenwatt.firmware import wire
+from citizenwatt.i18n import N_
+from citizenwatt.store.port import ReadingStore
+
+from .auth import SESSION_COOKIE, Principal, household_from_link, staff_from_token
+from .errors import ApiError
+from .models import Deployment, Household, Meter, StaffUser
+from .schemas import METER_ID_PATTERN
+
+# -- the app's parts ----------------------------------------------------------------------
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One database session per request (shared by every dependency of that request)."""
+    with request.app.state.sessionmaker() as db:
+        yield db
+
+
+def get_store(request: Request) -> ReadingStore:
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
+def get_now(request: Request) -> float:
+    """UTC seconds from the app's clock (create_app(clock=...)), read once per request so
+    that "today" is the same day everywhere in one answer; tests pin it."""
+    return request.app.state.clock()
+
+
+Db = Annotated[Session, Depends(get_db)]
+Store = Annotated[ReadingStore, Depends(get_store)]
+Config = Annotated[ApiSettings, Depends(get_settings)]
+Now = Annotated[float, Depends(get_now)]
+
+
+# -- who is asking ------------------------------------------------------------------------
+
+def principal(request: Request, db: Db) -> Principal:
+    """Bearer token (household link or staff API token), else the staff session cookie."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        token = auth[7:].strip()
+        hh = household_from_link(db, token)
+        if hh is not None:
+            return Principal(household_id=hh.id)
+        user = staff_from_token(db, token, "api")
+        if user is not None:
+            return Principal(user=user)
+        raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        user = staff_from_token(db, cookie, "session")
+        if user is not None:
+            return Principal(user=user)
+    return Principal()
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
+def staff_member(who: Who) -> StaffUser:
+    """The staff member asking: 401 without credentials, 403 with a household's link."""
+    if who.anonymous:
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
+    if who.user is None:
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
+    return who.user
+
+
+StaffMember = Annotated[StaffUser, Depends(staff_member)]
+
+
+def require_staff(who: Principal, deployment_id: int | None, role: str = "viewer") -> StaffUser:
+    """The staff member, if they may act on `deployment_id` with `role`; a deployment they
+    do not belong to is unknown to them (404), a role they lack is a 403."""
+    user = staff_member(who)
+    if not who.staff_can(deployment_id, "viewer"):
+        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=deployment_id)
+    if not who.staff_can(deployment_id, role):
+        raise ApiError(403, "role", N_("Your account does not have the required role ({role}). Ask an administrator."), role=role)
+    return user
+
+
+def association_admin(who: Who) -> StaffUser:
+    """An admin of the whole association (an account bound to no deployment)."""
+    return require_staff(who, None, "admin")
+
+
+def staff_admin(who: Who) -> StaffUser:
+    """An admin, of their own deployment or of the whole association."""
+    return require_staff(who, staff_member(who).deployment_id, "admin")
+
+
+AssociationAdmin = Annotated[StaffUser, Depends(association_admin)]
+StaffAdmin = Annotated[StaffUser, Depends(staff_admin)]
+
+
+# -- households ---------------------------------------------------------------------------
+
+def household_id_param(household_id: int) -> int:
+    if not 0 < household_id < 2 ** 31:
+        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
+    return household_id
+
+
+HouseholdId = Annotated[int, Depends(household_id_param)]
+
+
+def load_household(db: Session, who: Principal, household_id: int) -> Household:
+    """The household if `who` may read it; otherwise the same 404 whether it exists or not,
+    so a household cannot even learn which ids exist."""
+    if who.anonymous:
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
+    hh = db.get(Household, household_id)
+    if hh is None or not who.can_read_household(hh):
+        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
+    return hh
+
+
+def current_household(household_id: HouseholdId, db: Db, who: Who) -> Household:
+    """The household of the path, read by its own link or by staff of its deployment."""
+    return load_household(db, who, household_id)
+
+
+CurrentHousehold = Annotated[Household, Depends(current_household)]
+
+
+def staff_household(db: Session, who: Principal, household_id: int, role: str) -> Household:
+    hh = load_household(db, who, household_id)
+    require_staff(who, hh.deployment_id, role)
+    return hh
+
+
+def household_as(role: str) -> Callable[..., Household]:
+    """Dependency: the household of the path, for staff of its deployment with `role`."""
+    def dependency(household_id: HouseholdId, db: Db, who: Who) -> Household:
+        return staff_household(db, who, household_id, role)
+    return dependency
+
+
+HouseholdAsLeader = Annotated[Household, Depends(household_as("leader"))]
+
+
+# -- deployments --------------------------------------------------------------------------
+
+DeploymentId = Annotated[int, Path(ge=1, lt=2 ** 31)]
+
+
+def deployment_for(db: Session, who: Principal, deployment_id: int, role: str) -> Deployment:
+    require_staff(who, deployment_id, role)
+    dep = db.get(Deployment, deployment_id)
+    if dep is None:
+        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=deployment_id)
+    return dep
+
+
+def deployment_as(role: str) -> Callable[..., Deployment]:
+    """Dependency: the deployment of the path, for its staff with `role`."""
+    def dependency(deployment_id: DeploymentId, db: Db, who: Who) -> Deployment:
+        return deployment_for(db, who, deployment_id, role)
+    return dependency
+
+
+DeploymentAsViewer = Annotated[Deployment, Depends(deployment_as("viewer"))]
+DeploymentAsLeader = Annotated[Deployment, Depends(deployment_as("leader"))]
+DeploymentAsAdmin = Annotated[Deployment, Depends(deployment_as("admin"))]
+
+
+# -- meters -------------------------------------------------------------------------------
+
+MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID,
+                              description="Meter id, as in the MQTT topic cw/<meter>/reading.")]
+
+
+def open_mode(settings: ApiSettings, db: Session) -> bool:
+    """Meter pages and endpoints are open to anyone only in a lab or demo setup: when the
+    settings say so, or (by default) while the database holds no household yet."""
+    if settings.open_meters is not None:
+        return settings.open_meters
+    return db.scalar(select(Household.id).limit(1)) is None
+
+
+def readable_meter(meter_id: MeterId, db: Db, who: Who, settings: Config) -> str:
+    """The meter of the path, if the caller may read it (open mode, or its staff)."""
+    if open_mode(settings, db):
+        return meter_id
+    staff_member(who)
+    m = db.get(Meter, meter_id)
+    if not who.staff_can(m.deployment_id if m else None, "viewer"):
+        raise ApiError(404, "meter_unknown", N_("Meter \"{meter_id}\" has not sent anything yet. Check its id, or wait for its first reading."), meter_id=meter_id)
+    return meter_id
+
+
+ReadableMeter = Annotated[str, Depends(readable_meter)]
+
+
+def visible_meter_ids(db: Db, who: Who, settings: Config) -> set[str] | None:
+    """None: every meter; else the registered meters of the caller's deployment."""
+    if open_mode(settings, db):
+        return None
+    user = staff_member(who)
+    if user.deployment_id is None and not user.disabled:
+        return None
+    return set(db.scalars(select(Meter.id).where(Meter.deployment_id == user.deployment_id)))
+
+
+VisibleMeters = Annotated[set[str] | None, Depends(visible_meter_ids)]
+
+
+# -- household pages ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HouseholdPage:
+    """The household a page shows and how it was opened: `base` is the pages' address
+    prefix, `auth` the secret token when opened by the household's link ("" for staff)."""
+    hh: Household
+    base: str
+    auth: str
+
+
+def household_by_link(token: str, db: Db) -> HouseholdPage:
+    hh = household_from_link(db, token)
+    if hh is None:
+        raise ApiError(404, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
+    return HouseholdPage(hh, f"/h/{token}", token)
+
+
+def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
+    # The pages are opened from the staff page's session: no session, sign in (401).
+    if who.user is None:
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
+    hh = db.get(Household, household_id) if 0 < household_id < 2 ** 31 else None
+    if hh is None or not who.staff_can(hh.deployment_id, "viewer"):
+        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
+    return HouseholdPage(hh, f"/staff/households/{hh.id}", "")
+
+
+LinkHousehold = Annotated[HouseholdPage, Depends(household_by_link)]
+StaffHousehold = Annotated[HouseholdPage, Depends(household_by_staff)]
