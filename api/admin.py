@@ -37,7 +37,8 @@ def create_deployment(db: Session, name: str, timezone: str = DEFAULT_TIMEZONE,
                       co2_g_per_kwh: float = DEFAULT_CO2_G_PER_KWH,
                       co2_source: str = DEFAULT_CO2_SOURCE) -> Deployment:
     if db.scalar(select(Deployment).where(Deployment.name == name)):
-        raise ApiError(409, "deployment_exists", N_("A deployment named \"{name}\" already exists: pick another name."), name=name)
+        raise ApiError(409, "deployment_exists", N_("A deployment named \"{name}\" already exists: pick "
+                                                    "another name."), name=name)
     zone(timezone)  # an unknown zone here would break every page of its households later
     dep = Deployment(name=name, timezone=timezone, co2_g_per_kwh=co2_g_per_kwh,
                      co2_source=co2_source)
@@ -68,7 +69,8 @@ def revoke_links(db: Session, hh: Household) -> int:
 
 def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple[Household, str]:
     if db.scalar(select(Household).where(Household.deployment_id == dep.id, Household.name == name)):
-        raise ApiError(409, "household_exists", N_("A household named \"{name}\" already exists in this deployment: pick another name."), name=name)
+        raise ApiError(409, "household_exists", N_("A household named \"{name}\" already exists in this "
+                                                   "deployment: pick another name."), name=name)
     hh = Household(deployment_id=dep.id, name=name, **fields)
     db.add(hh)
     db.flush()
@@ -77,11 +79,17 @@ def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple
 
 def register_meter(db: Session, dep: Deployment, meter_id: str, note: str = "") -> Meter:
     if not wire._valid_meter_id(meter_id):
-        raise ApiError(422, "meter_id", N_("The meter id \"{value}\" is not valid: use 1 to 32 characters among a-z, 0-9, - and _."), value=meter_id[:40])
+        raise ApiError(422, "meter_id", N_("The meter id \"{value}\" is not valid: use 1 to 32 characters "
+                                           "among a-z, 0-9, - and _."), value=meter_id[:40])
     m = db.get(Meter, meter_id)
     if m is not None:
         if m.deployment_id != dep.id:
-            raise ApiError(409, "meter_elsewhere", N_("Meter \"{meter_id}\" belongs to another deployment."), meter_id=meter_id)
+            raise ApiError(
+                409,
+                "meter_elsewhere",
+                N_('Meter "{meter_id}" belongs to another deployment.'),
+                meter_id=meter_id,
+            )
         return m
     m = Meter(id=meter_id, deployment_id=dep.id, note=note)
     db.add(m)
@@ -94,13 +102,23 @@ def assign_meter(db: Session, hh: Household, meter_id: str, valid_from: date) ->
     of the same meter ends that day (the meter moved)."""
     m = db.get(Meter, meter_id)
     if m is None or m.deployment_id != hh.deployment_id:
-        raise ApiError(404, "meter_not_registered", N_("Meter \"{meter_id}\" is not registered in this deployment: register it first."), meter_id=meter_id)
+        raise ApiError(
+            404,
+            "meter_not_registered",
+            N_('Meter "{meter_id}" is not registered in this deployment: register it first.'),
+            meter_id=meter_id,
+        )
     rows = db.scalars(select(MeterAssignment).where(MeterAssignment.meter_id == meter_id)).all()
     for a in rows:
         if a.valid_to is None or a.valid_to > valid_from:
             if a.valid_from >= valid_from:
-                raise ApiError(409, "assignment_overlap", N_("Meter \"{meter_id}\" already measures a household from {day}: pick a later date."), meter_id=meter_id,
-                               day=a.valid_from.isoformat())
+                raise ApiError(
+                    409,
+                    "assignment_overlap",
+                    N_('Meter "{meter_id}" already measures a household from {day}: pick a later date.'),
+                    meter_id=meter_id,
+                    day=a.valid_from.isoformat(),
+                )
             a.valid_to = valid_from
     a = MeterAssignment(meter_id=meter_id, household_id=hh.id, valid_from=valid_from)
     db.add(a)
@@ -128,43 +146,87 @@ class Registration:
     created: bool  # False: the meter already measured this household
 
 
-def register_in_household(db: Session, dep: Deployment, meter_id: str, household_ref: str,
-                          day: date, channels: list[tuple[int, str, str | None]]) -> Registration:
+def register_in_household(
+    db: Session,
+    dep: Deployment,
+    meter_id: str,
+    household_ref: str,
+    day: date,
+    channels: list[tuple[int, str, str | None]],
+) -> Registration:
     """The workshop tool's one call: register the meter, find the household by its name or
     create it, put the meter in it from `day` unless it is already there, and label the
     channels given as (channel, label or "" to keep it, role or None to keep it)."""
     meter = register_meter(db, dep, meter_id)
-    hh = db.scalar(select(Household).where(Household.deployment_id == dep.id,
-                                           Household.name == household_ref))
+    hh = db.scalar(
+        select(Household).where(Household.deployment_id == dep.id, Household.name == household_ref)
+    )
     token = None
     if hh is None:
         hh, token = create_household(db, dep, household_ref)
     # A meter measuring another household is not moved silently: a move has a date, and a
     # mistyped reference must not take a meter away from a family.
-    current = db.scalar(select(MeterAssignment).where(MeterAssignment.meter_id == meter.id,
-                                                      MeterAssignment.valid_to.is_(None)))
+    current = db.scalar(
+        select(MeterAssignment).where(
+            MeterAssignment.meter_id == meter.id, MeterAssignment.valid_to.is_(None)
+        )
+    )
     if current is not None and current.household_id != hh.id:
         other = db.get(Household, current.household_id)
-        raise ApiError(409, "meter_in_household", N_("Meter \"{meter_id}\" already measures household \"{household}\" (since {day}). Check the household reference; to move the meter, use POST /api/v1/households/<household>/meters with the date of the move."), meter_id=meter.id, household=other.name,
-                       household_id=other.id, day=current.valid_from.isoformat())
+        raise ApiError(
+            409,
+            "meter_in_household",
+            N_(
+                'Meter "{meter_id}" already measures household '
+                '"{household}" (since {day}). Check the household '
+                "reference; to move the meter, use POST "
+                "/api/v1/households/<household>/meters with the date "
+                "of the move."
+            ),
+            meter_id=meter.id,
+            household=other.name,
+            household_id=other.id,
+            day=current.valid_from.isoformat(),
+        )
     created = current is None
     if created:
         current = assign_meter(db, hh, meter.id, day)
     for channel, label, role in channels:
         known = db.get(Channel, (meter.id, channel))
-        set_channel(db, meter, channel, label or (known.label if known else ""),
-                    role or (known.role if known else "main"))
+        set_channel(
+            db,
+            meter,
+            channel,
+            label or (known.label if known else ""),
+            role or (known.role if known else "main"),
+        )
     return Registration(hh, token, current, created)
 
 
-def create_staff(db: Session, username: str, password: str, role: str,
-                 deployment: Deployment | None) -> StaffUser:
+def create_staff(
+    db: Session, username: str, password: str, role: str, deployment: Deployment | None
+) -> StaffUser:
     if role not in ROLES:
-        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="role", detail="viewer | leader | admin")
+        raise ApiError(
+            422,
+            "param",
+            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
+            name="role",
+            detail="viewer | leader | admin",
+        )
     if db.scalar(select(StaffUser).where(StaffUser.username == username)):
-        raise ApiError(409, "user_exists", N_("The account \"{name}\" already exists: pick another username."), name=username)
-    u = StaffUser(username=username, password_hash=hash_password(password), role=role,
-                  deployment_id=deployment.id if deployment else None)
+        raise ApiError(
+            409,
+            "user_exists",
+            N_('The account "{name}" already exists: pick another username.'),
+            name=username,
+        )
+    u = StaffUser(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        deployment_id=deployment.id if deployment else None,
+    )
     db.add(u)
     db.flush()
     return u
@@ -172,8 +234,13 @@ def create_staff(db: Session, username: str, password: str, role: str,
 
 def create_token(db: Session, user: StaffUser, kind: str, name: str = "") -> tuple[StaffToken, str]:
     token = new_token()
-    tok = StaffToken(user_id=user.id, kind=kind, name=name, token_sha256=token_hash(token),
-                     expires_utc=now_utc() + SESSION_TTL_S if kind == "session" else None)
+    tok = StaffToken(
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        token_sha256=token_hash(token),
+        expires_utc=now_utc() + SESSION_TTL_S if kind == "session" else None,
+    )
     db.add(tok)
     db.flush()
     return tok, token
@@ -188,8 +255,11 @@ def login(db: Session, username: str, password: str) -> str | None:
 
 def logout(db: Session, session_token: str) -> bool:
     """Revoke a browser session; False when the token is no session we know."""
-    tok = db.scalar(select(StaffToken).where(StaffToken.token_sha256 == token_hash(session_token),
-                                             StaffToken.kind == "session"))
+    tok = db.scalar(
+        select(StaffToken).where(
+            StaffToken.token_sha256 == token_hash(session_token), StaffToken.kind == "session"
+        )
+    )
     if tok is None:
         return False
     tok.revoked_utc = now_utc()
@@ -205,7 +275,7 @@ def delete_household(db: Session, store: ReadingStore, hh: Household) -> bool:
     delete = getattr(store, "delete", None)
     if delete is not None:
         for meter_id, s, e in spans:
-            delete(meter_id, s, e if e != float("inf") else 2 ** 62)
+            delete(meter_id, s, e if e != float("inf") else 2**62)
     db.delete(hh)
     db.flush()
     return delete is not None

@@ -5,25 +5,24 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
 
 from citizenwatt import __version__
 from citizenwatt.config import Settings
 from citizenwatt.i18n import _, install_jinja
 from citizenwatt.store.port import ReadingStore
 
-from sqlalchemy.engine import Engine
-
 from . import errors
-from .routes import households, meters, pages, register, staff
 from .db import init_db, make_engine
 from .i18n import request_lang
+from .routes import households, meters, pages, register, staff
 
 HERE = Path(__file__).parent
 
@@ -74,8 +73,15 @@ class BodyLimit:
         if too_big:
             request = Request(scope)  # scope["app"] is set by Starlette before middleware
             response = errors.error_response(
-                request, 413, "body_too_large",
-                _("The request body is larger than {max_mb} MB: send it in several smaller parts.", lang=request_lang(request), max_mb=self.limit // (1024 * 1024)))
+                request,
+                413,
+                "body_too_large",
+                _(
+                    "The request body is larger than {max_mb} MB: send it in several smaller parts.",
+                    lang=request_lang(request),
+                    max_mb=self.limit // (1024 * 1024),
+                ),
+            )
             return await response(scope, receive, send)
         replay = iter(messages)
 
@@ -114,8 +120,12 @@ async def _lifespan(app: FastAPI):
     yield
 
 
-def create_app(store: ReadingStore, settings: Settings | None = None,
-               clock: Callable[[], float] = time.time, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    store: ReadingStore,
+    settings: Settings | None = None,
+    clock: Callable[[], float] = time.time,
+    engine: Engine | None = None,
+) -> FastAPI:
     """Build the API around `store` with `settings` (the [api] section and the data
     directory); None: the defaults and the environment, with an in-memory database (tests).
     `clock` (UTC seconds) is replaceable for tests. The relational database is `engine`,
@@ -127,8 +137,8 @@ def create_app(store: ReadingStore, settings: Settings | None = None,
         title="Citizen Watt API",
         version=__version__,
         description="Household electricity consumption from Citizen Watt meters. "
-                    "Energy buckets follow the household's local time (23 or 25 hour DST days); "
-                    "buckets without readings are null, never 0.",
+        "Energy buckets follow the household's local time (23 or 25 hour DST days); "
+        "buckets without readings are null, never 0.",
     )
     app.state.store = store
     app.state.settings = settings.api  # what the routes and pages read

@@ -7,8 +7,8 @@ axis, so a gap never looks like a zero.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 from citizenwatt.i18n import _, format_energy, format_quantity
 
@@ -66,10 +66,15 @@ def bar_chart(buckets: Sequence[Bucket], lang: str, label_every: int = 3,
                 f'height="{h:.1f}" data-energy-wh="{b.energy_wh:.1f}">'
                 f'<title>{escape(when)} : {escape(format_energy(b.energy_wh, lang=lang))}</title></rect>')
         if i % label_every == 0:
-            parts.append(f'<text class="xlab" x="{LEFT + (i + 0.5) * slot:.1f}" y="{HEIGHT - 6}" '
-                         f'text-anchor="middle">{escape(b.start_local.strftime(label_format).lstrip("0") or "0")}</text>')
+            label = escape(b.start_local.strftime(label_format).lstrip("0") or "0")
+            parts.append(
+                f'<text class="xlab" x="{LEFT + (i + 0.5) * slot:.1f}" y="{HEIGHT - 6}" '
+                f'text-anchor="middle">{label}</text>'
+            )
     if not known:
-        parts.append(f'<text class="empty" x="{WIDTH / 2}" y="{TOP + plot_h / 2}" '
-                     f'text-anchor="middle">{escape(_("No reading yet today.", lang=lang))}</text>')
+        parts.append(
+            f'<text class="empty" x="{WIDTH / 2}" y="{TOP + plot_h / 2}" '
+            f'text-anchor="middle">{escape(_("No reading yet today.", lang=lang))}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,12 +11,12 @@ from citizenwatt.i18n import N_, _
 
 
 def serve(
-    data_dir: Annotated[Optional[Path], typer.Option(
+    data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help=N_("Data folder (holds readings.sqlite)."))] = None,
-    host: Annotated[Optional[str], typer.Option(
+    host: Annotated[str | None, typer.Option(
         "--host", help=N_("Address to listen on (0.0.0.0 for the local network)."))] = None,
-    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help=N_("HTTP port."))] = None,
-    config: Annotated[Optional[Path], typer.Option(
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help=N_("HTTP port."))] = None,
+    config: Annotated[Path | None, typer.Option(
         "--config", "-c", help=N_("TOML settings file ([api], [store]...)."))] = None,
 ) -> None:
     import uvicorn
@@ -41,7 +41,7 @@ def serve(
         store = open_store(settings, for_collector=False)
     except StoreUnavailable as e:
         typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     where = (settings.readings_db if settings.store.kind == "sqlite"
              else f"InfluxDB {settings.store.influx_url}, {settings.store.influx_bucket}")
     api = settings.api
@@ -58,7 +58,7 @@ admin_app = typer.Typer(help=N_("Administration: deployments, staff accounts, ho
                         no_args_is_help=True)
 
 
-def _session(data_dir: Optional[Path]):
+def _session(data_dir: Path | None):
     from citizenwatt.config import ConfigError, load_settings
 
     from .db import DatabaseError, init_db, make_engine
@@ -77,13 +77,13 @@ def _fail(e) -> None:
     raise typer.Exit(1)
 
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help=N_("Data folder."))]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help=N_("Data folder."))]
 
 
 @admin_app.command("deployment", help=N_("Create a deployment (EDF tariffs and CO2 factor by default)."))
 def add_deployment(
     name: str,
-    timezone: Annotated[Optional[str], typer.Option(
+    timezone: Annotated[str | None, typer.Option(
         help=N_("IANA time zone of the households (default: Europe/Paris)."))] = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -101,11 +101,14 @@ def add_deployment(
         typer.echo(_("Deployment {id} \"{name}\" created.", id=dep.id, name=dep.name))
 
 
-@admin_app.command("staff", help=N_("Create a staff account; the password is asked for (or CITIZENWATT_STAFF_PASSWORD)."))
+@admin_app.command("staff", help=N_("Create a staff account; the password is asked for (or "
+                                    "CITIZENWATT_STAFF_PASSWORD)."))
 def add_staff(
     username: str,
     role: Annotated[str, typer.Option(help=N_("viewer, leader or admin"))] = "admin",
-    deployment: Annotated[Optional[str], typer.Option(help=N_("Name of the deployment (none: all of them)."))] = None,
+    deployment: Annotated[
+        str | None, typer.Option(help=N_("Name of the deployment (none: all of them)."))
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     import os
@@ -117,7 +120,8 @@ def add_staff(
     from .models import Deployment
 
     password = os.environ.get("CITIZENWATT_STAFF_PASSWORD") or typer.prompt(
-        _("Password (10 characters at least)"), hide_input=True, confirmation_prompt=True)
+        _("Password (10 characters at least)"), hide_input=True, confirmation_prompt=True
+    )
     if len(password) < 10:
         typer.secho(_("Password too short: 10 characters at least."), fg="red", err=True)
         raise typer.Exit(2)
@@ -126,19 +130,30 @@ def add_staff(
         if deployment:
             dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
             if dep is None:
-                typer.secho(_("Deployment \"{name}\" not found: create it with "
-                              "`citizenwatt admin deployment`.", name=deployment), fg="red", err=True)
+                typer.secho(
+                    _(
+                        'Deployment "{name}" not found: create it with `citizenwatt admin deployment`.',
+                        name=deployment,
+                    ),
+                    fg="red",
+                    err=True,
+                )
                 raise typer.Exit(1)
         try:
             create_staff(db, username, password, role, dep)
         except ApiError as e:
             _fail(e)
         db.commit()
-        typer.echo(_("Account \"{name}\" ({role}) created. Sign in: /staff/login",
-                     name=username, role=role))
+        typer.echo(_('Account "{name}" ({role}) created. Sign in: /staff/login', name=username, role=role))
 
 
-@admin_app.command("token", help=N_("Create an API token for a staff account (e.g. `citizenwatt workshop --token`); it is shown only once."))
+@admin_app.command(
+    "token",
+    help=N_(
+        "Create an API token for a staff account (e.g. `citizenwatt workshop "
+        "--token`); it is shown only once."
+    ),
+)
 def add_token(
     username: str,
     name: Annotated[str, typer.Option(help=N_("What the token is for (e.g. workshop)."))] = "atelier",
@@ -152,20 +167,37 @@ def add_token(
     with _session(data_dir) as db:
         user = db.scalar(select(StaffUser).where(StaffUser.username == username))
         if user is None or user.disabled:
-            typer.secho(_("Account \"{name}\" not found or disabled: create it with "
-                          "`citizenwatt admin staff`.", name=username), fg="red", err=True)
+            typer.secho(
+                _(
+                    'Account "{name}" not found or disabled: create it with `citizenwatt admin staff`.',
+                    name=username,
+                ),
+                fg="red",
+                err=True,
+            )
             raise typer.Exit(1)
         _row, token = create_token(db, user, "api", name[:60])
         db.commit()
-        typer.echo(_("API token of \"{name}\" ({role}), shown only once: {token}",
-                     name=username, role=user.role, token=token))
+        typer.echo(
+            _(
+                'API token of "{name}" ({role}), shown only once: {token}',
+                name=username,
+                role=user.role,
+                token=token,
+            )
+        )
 
 
-@admin_app.command("household", help=N_("Create a household (and install a meter there); show its secret link only once."))
+@admin_app.command(
+    "household", help=N_("Create a household (and install a meter there); show its secret link only once.")
+)
 def add_household(
-    deployment: str, name: str,
-    meter: Annotated[Optional[str], typer.Option(help=N_("Meter to install in this household."))] = None,
-    since: Annotated[Optional[str], typer.Option(help=N_("Date the meter is installed (YYYY-MM-DD), today by default."))] = None,
+    deployment: str,
+    name: str,
+    meter: Annotated[str | None, typer.Option(help=N_("Meter to install in this household."))] = None,
+    since: Annotated[
+        str | None, typer.Option(help=N_("Date the meter is installed (YYYY-MM-DD), today by default."))
+    ] = None,
     profile: Annotated[str, typer.Option(help=N_("Profile used to compare similar households."))] = "",
     data_dir: DataDir = None,
 ) -> None:
@@ -180,8 +212,14 @@ def add_household(
     with _session(data_dir) as db:
         dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
         if dep is None:
-            typer.secho(_("Deployment \"{name}\" not found: create it with "
-                          "`citizenwatt admin deployment`.", name=deployment), fg="red", err=True)
+            typer.secho(
+                _(
+                    'Deployment "{name}" not found: create it with `citizenwatt admin deployment`.',
+                    name=deployment,
+                ),
+                fg="red",
+                err=True,
+            )
             raise typer.Exit(1)
         try:
             hh, token = create_household(db, dep, name, profile=profile)
@@ -192,7 +230,14 @@ def add_household(
             _fail(e)
         except ValueError:
             typer.secho(_("Invalid date: use YYYY-MM-DD."), fg="red", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         db.commit()
-        typer.echo(_("Household {id} \"{name}\" created. Its secret link (to give to the "
-                     "household, shown only once): /h/{token}", id=hh.id, name=hh.name, token=token))
+        typer.echo(
+            _(
+                'Household {id} "{name}" created. Its secret link (to give to the '
+                "household, shown only once): /h/{token}",
+                id=hh.id,
+                name=hh.name,
+                token=token,
+            )
+        )

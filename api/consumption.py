@@ -42,7 +42,8 @@ def live_power(store: ReadingStore, meter_id: str, now_s: float,
                settings: ApiSettings) -> LivePower:
     rows = store.latest(meter_id)
     if not rows:
-        raise ApiError(404, "meter_unknown", N_("Meter \"{meter_id}\" has not sent anything yet. Check its id, or wait for its first reading."), meter_id=meter_id)
+        raise ApiError(404, "meter_unknown", N_("Meter \"{meter_id}\" has not sent anything yet. Check its "
+                                                "id, or wait for its first reading."), meter_id=meter_id)
     ts = max(r.ts_utc for r in rows)
     age = max(0.0, now_s - ts)
     return LivePower(meter_id=meter_id, ts_utc=ts, age_s=age, stale=age > settings.stale_after_s,
@@ -53,10 +54,12 @@ def check_dates(start: date, end: date) -> None:
     """Both days within the supported years, and in order; 422 with a sentence otherwise."""
     for d in (start, end):
         if not MIN_DATE <= d <= MAX_DATE:
-            raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=d.isoformat(),
+            raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} "
+                                                  "to {max})."), value=d.isoformat(),
                            min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat())
     if end < start:
-        raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): swap them."), start=start.isoformat(), end=end.isoformat())
+        raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): "
+                                              "swap them."), start=start.isoformat(), end=end.isoformat())
 
 
 def check_range(start: date, end: date, resolution: Resolution, settings: ApiSettings) -> None:
@@ -65,7 +68,10 @@ def check_range(start: date, end: date, resolution: Resolution, settings: ApiSet
     days = (e - s).days + 1
     limit = settings.max_hour_range_days if resolution == "hour" else settings.max_day_range_days
     if days > limit:
-        raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month)."), days=days, resolution=resolution,
+        raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution "
+                                                 "\"{resolution}\" at most {max_days} days are allowed. "
+                                                 "Shorten the range or pick a coarser resolution (day, "
+                                                 "week, month)."), days=days, resolution=resolution,
                        max_days=limit)
 
 

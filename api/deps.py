@@ -66,7 +66,8 @@ def principal(request: Request, db: Db) -> Principal:
         user = staff_from_token(db, token, "api")
         if user is not None:
             return Principal(user=user)
-        raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
+        raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the "
+                                            "workshop leader for a new link."))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         user = staff_from_token(db, cookie, "session")
@@ -81,9 +82,11 @@ Who = Annotated[Principal, Depends(principal)]
 def staff_member(who: Who) -> StaffUser:
     """The staff member asking: 401 without credentials, 403 with a household's link."""
     if who.anonymous:
-        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
+        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as "
+                                                "staff (page /staff/login)."))
     if who.user is None:
-        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link does not open it."))
+        raise ApiError(403, "staff_only", N_("This is for the association's staff only; a household link "
+                                             "does not open it."))
     return who.user
 
 
@@ -95,9 +98,19 @@ def require_staff(who: Principal, deployment_id: int | None, role: str = "viewer
     do not belong to is unknown to them (404), a role they lack is a 403."""
     user = staff_member(who)
     if not who.staff_can(deployment_id, "viewer"):
-        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=deployment_id)
+        raise ApiError(
+            404,
+            "deployment_unknown",
+            N_("Deployment {deployment_id} not found with these rights. Check the number."),
+            deployment_id=deployment_id,
+        )
     if not who.staff_can(deployment_id, role):
-        raise ApiError(403, "role", N_("Your account does not have the required role ({role}). Ask an administrator."), role=role)
+        raise ApiError(
+            403,
+            "role",
+            N_("Your account does not have the required role ({role}). Ask an administrator."),
+            role=role,
+        )
     return user
 
 
@@ -117,9 +130,15 @@ StaffAdmin = Annotated[StaffUser, Depends(staff_admin)]
 
 # -- households ---------------------------------------------------------------------------
 
+
 def household_id_param(household_id: int) -> int:
-    if not 0 < household_id < 2 ** 31:
-        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
+    if not 0 < household_id < 2**31:
+        raise ApiError(
+            404,
+            "household_unknown",
+            N_("Household {household_id} not found with these rights. Check the link or the number."),
+            household_id=household_id,
+        )
     return household_id
 
 
@@ -130,10 +149,19 @@ def load_household(db: Session, who: Principal, household_id: int) -> Household:
     """The household if `who` may read it; otherwise the same 404 whether it exists or not,
     so a household cannot even learn which ids exist."""
     if who.anonymous:
-        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
+        raise ApiError(
+            401,
+            "auth_required",
+            N_("You need your household's secret link, or to sign in as staff (page /staff/login)."),
+        )
     hh = db.get(Household, household_id)
     if hh is None or not who.can_read_household(hh):
-        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
+        raise ApiError(
+            404,
+            "household_unknown",
+            N_("Household {household_id} not found with these rights. Check the link or the number."),
+            household_id=household_id,
+        )
     return hh
 
 
@@ -153,8 +181,10 @@ def staff_household(db: Session, who: Principal, household_id: int, role: str) -
 
 def household_as(role: str) -> Callable[..., Household]:
     """Dependency: the household of the path, for staff of its deployment with `role`."""
+
     def dependency(household_id: HouseholdId, db: Db, who: Who) -> Household:
         return staff_household(db, who, household_id, role)
+
     return dependency
 
 
@@ -163,21 +193,28 @@ HouseholdAsLeader = Annotated[Household, Depends(household_as("leader"))]
 
 # -- deployments --------------------------------------------------------------------------
 
-DeploymentId = Annotated[int, Path(ge=1, lt=2 ** 31)]
+DeploymentId = Annotated[int, Path(ge=1, lt=2**31)]
 
 
 def deployment_for(db: Session, who: Principal, deployment_id: int, role: str) -> Deployment:
     require_staff(who, deployment_id, role)
     dep = db.get(Deployment, deployment_id)
     if dep is None:
-        raise ApiError(404, "deployment_unknown", N_("Deployment {deployment_id} not found with these rights. Check the number."), deployment_id=deployment_id)
+        raise ApiError(
+            404,
+            "deployment_unknown",
+            N_("Deployment {deployment_id} not found with these rights. Check the number."),
+            deployment_id=deployment_id,
+        )
     return dep
 
 
 def deployment_as(role: str) -> Callable[..., Deployment]:
     """Dependency: the deployment of the path, for its staff with `role`."""
+
     def dependency(deployment_id: DeploymentId, db: Db, who: Who) -> Deployment:
         return deployment_for(db, who, deployment_id, role)
+
     return dependency
 
 
@@ -188,8 +225,14 @@ DeploymentAsAdmin = Annotated[Deployment, Depends(deployment_as("admin"))]
 
 # -- meters -------------------------------------------------------------------------------
 
-MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID,
-                              description="Meter id, as in the MQTT topic cw/<meter>/reading.")]
+MeterId = Annotated[
+    str,
+    Path(
+        pattern=METER_ID_PATTERN,
+        max_length=wire.MAX_METER_ID,
+        description="Meter id, as in the MQTT topic cw/<meter>/reading.",
+    ),
+]
 
 
 def open_mode(settings: ApiSettings, db: Session) -> bool:
@@ -207,7 +250,12 @@ def readable_meter(meter_id: MeterId, db: Db, who: Who, settings: Config) -> str
     staff_member(who)
     m = db.get(Meter, meter_id)
     if not who.staff_can(m.deployment_id if m else None, "viewer"):
-        raise ApiError(404, "meter_unknown", N_("Meter \"{meter_id}\" has not sent anything yet. Check its id, or wait for its first reading."), meter_id=meter_id)
+        raise ApiError(
+            404,
+            "meter_unknown",
+            N_('Meter "{meter_id}" has not sent anything yet. Check its id, or wait for its first reading.'),
+            meter_id=meter_id,
+        )
     return meter_id
 
 
@@ -229,10 +277,12 @@ VisibleMeters = Annotated[set[str] | None, Depends(visible_meter_ids)]
 
 # -- household pages ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class HouseholdPage:
     """The household a page shows and how it was opened: `base` is the pages' address
     prefix, `auth` the secret token when opened by the household's link ("" for staff)."""
+
     hh: Household
     base: str
     auth: str
@@ -241,17 +291,30 @@ class HouseholdPage:
 def household_by_link(token: str, db: Db) -> HouseholdPage:
     hh = household_from_link(db, token)
     if hh is None:
-        raise ApiError(404, "bad_token", N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."))
+        raise ApiError(
+            404,
+            "bad_token",
+            N_("This link or token is not (or no longer) valid. Ask the workshop leader for a new link."),
+        )
     return HouseholdPage(hh, f"/h/{token}", token)
 
 
 def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
     # The pages are opened from the staff page's session: no session, sign in (401).
     if who.user is None:
-        raise ApiError(401, "auth_required", N_("You need your household's secret link, or to sign in as staff (page /staff/login)."))
-    hh = db.get(Household, household_id) if 0 < household_id < 2 ** 31 else None
+        raise ApiError(
+            401,
+            "auth_required",
+            N_("You need your household's secret link, or to sign in as staff (page /staff/login)."),
+        )
+    hh = db.get(Household, household_id) if 0 < household_id < 2**31 else None
     if hh is None or not who.staff_can(hh.deployment_id, "viewer"):
-        raise ApiError(404, "household_unknown", N_("Household {household_id} not found with these rights. Check the link or the number."), household_id=household_id)
+        raise ApiError(
+            404,
+            "household_unknown",
+            N_("Household {household_id} not found with these rights. Check the link or the number."),
+            household_id=household_id,
+        )
     return HouseholdPage(hh, f"/staff/households/{hh.id}", "")
 
 

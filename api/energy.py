@@ -10,9 +10,10 @@ hour at all is a gap and has energy None, never 0.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from citizenwatt.store.port import HOUR_S, HourEnergy

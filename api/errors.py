@@ -58,17 +58,29 @@ def error_response(request: Request, status: int, code: str, message: str,
     lang = request_lang(request)
     templates = request.app.state.templates
     return templates.TemplateResponse(
-        request, "error.html",
-        {"lang": lang, "status": status, "message": message,
-         "heading": error_heading(status, lang), "code_text": _("Error code {status}", lang=lang, status=status),
-         "back": back_link(request.url.path, code, lang)},
-        status_code=status)
+        request,
+        "error.html",
+        {
+            "lang": lang,
+            "status": status,
+            "message": message,
+            "heading": error_heading(status, lang),
+            "code_text": _("Error code {status}", lang=lang, status=status),
+            "back": back_link(request.url.path, code, lang),
+        },
+        status_code=status,
+    )
 
 
 _HEADINGS = {
-    400: N_("Request not readable"), 401: N_("Sign-in needed"), 403: N_("Access denied"),
-    404: N_("Page not found"), 405: N_("Action not allowed here"), 409: N_("Already taken"),
-    413: N_("Too much sent"), 422: N_("Request to correct"),
+    400: N_("Request not readable"),
+    401: N_("Sign-in needed"),
+    403: N_("Access denied"),
+    404: N_("Page not found"),
+    405: N_("Action not allowed here"),
+    409: N_("Already taken"),
+    413: N_("Too much sent"),
+    422: N_("Request to correct"),
 }
 
 
@@ -109,18 +121,35 @@ def install(app: FastAPI) -> None:
         name, detail = _describe(errors[0]) if errors else ("?", "invalid")
         first = errors[0] if errors else {}
         whole_body = tuple(first.get("loc", ()))[:1] == ("body",) and (
-            first.get("type") == "json_invalid" or len(first.get("loc", ())) == 1)
+            first.get("type") == "json_invalid" or len(first.get("loc", ())) == 1
+        )
         if whole_body:  # not JSON, or JSON that is not an object: say it about the body
-            message = _("The request body does not have the expected shape: JSON in UTF-8, an object or a list depending on the address (see /docs). Fix it and try again.", lang=lang)
+            message = _(
+                "The request body does not have the expected shape: JSON in UTF-8, an object or a "
+                "list depending on the address (see /docs). Fix it and try again.",
+                lang=lang,
+            )
         elif name == "meter_id":
             value = errors[0].get("input", "")
-            message = _("The meter id \"{value}\" is not valid: use 1 to 32 characters among a-z, 0-9, - and _.", lang=lang, value=str(value)[:40])
+            message = _(
+                'The meter id "{value}" is not valid: use 1 to 32 characters among a-z, 0-9, - and _.',
+                lang=lang,
+                value=str(value)[:40],
+            )
         else:
-            message = _("The parameter \"{name}\" is not valid ({detail}). Fix it and try again.", lang=lang, name=name, detail=_problem(errors[0], lang))
+            message = _(
+                'The parameter "{name}" is not valid ({detail}). Fix it and try again.',
+                lang=lang,
+                name=name,
+                detail=_problem(errors[0], lang),
+            )
         return error_response(
-            request, 422, "invalid_parameter", message,
-            {"errors": [{"parameter": _describe(e)[0], "problem": _describe(e)[1]}
-                        for e in errors]})
+            request,
+            422,
+            "invalid_parameter",
+            message,
+            {"errors": [{"parameter": _describe(e)[0], "problem": _describe(e)[1]} for e in errors]},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -128,9 +157,18 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             message, code = _("This page does not exist. Check the address.", lang=lang), "not_found"
         elif exc.status_code == 400:
-            message, code = _("The request body cannot be read (JSON in UTF-8 expected). Fix it and try again.", lang=lang), "bad_request"
+            message, code = (
+                _(
+                    "The request body cannot be read (JSON in UTF-8 expected). Fix it and try again.",
+                    lang=lang,
+                ),
+                "bad_request",
+            )
         elif exc.status_code == 405:
-            message, code = _("This address does not accept the {method} method.", lang=lang, method=request.method), "method_not_allowed"
+            message, code = (
+                _("This address does not accept the {method} method.", lang=lang, method=request.method),
+                "method_not_allowed",
+            )
         else:
             message, code = str(exc.detail), "http_error"
         response = error_response(request, exc.status_code, code, message)
@@ -141,4 +179,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "internal", _("An internal error occurred. Try again in a moment; if it persists, tell the workshop team.", lang=request_lang(request)))
+        return error_response(
+            request,
+            500,
+            "internal",
+            _(
+                "An internal error occurred. Try again in a moment; if it persists, tell the workshop team.",
+                lang=request_lang(request),
+            ),
+        )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from citizenwatt.store.port import HourEnergy, ReadingStore
 from citizenwatt.firmware import wire
+from citizenwatt.store.port import HourEnergy, ReadingStore
 
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, local_midnight_utc, totals
 from .models import Household, MeterAssignment

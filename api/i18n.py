@@ -7,12 +7,13 @@ from fastapi import Request
 
 from citizenwatt.i18n import LANGS
 
+
 def negotiate(query_lang: str | None, accept_language: str | None, default: str = "fr") -> str:
     """?lang= wins, then the browser's Accept-Language (by q-value), then the default."""
     if query_lang in LANGS:
         return query_lang
     best, best_q = None, 0.0
-    for i, part in enumerate((accept_language or "").split(",")):
+    for part in (accept_language or "").split(","):
         tag, _, params = part.strip().partition(";")
         q = 1.0
         if params.strip().startswith("q="):

@@ -11,8 +11,7 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from sqlalchemy import (Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint,
-                        CheckConstraint)
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from citizenwatt.config import DEFAULT_TIMEZONE

@@ -15,9 +15,9 @@ used (IPMVP option C, simplest honest form):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping, Sequence
 
 MIN_BASELINE_DAYS = 7
 MIN_DD_DAYS = 14  # fewer baseline days with a temperature: no degree-day fit
@@ -51,11 +51,11 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, fl
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx <= 1e-12:
         return None
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     b = sxy / sxx
     a = my - b * mx
     syy = sum((y - my) ** 2 for y in ys)
-    r2 = 1.0 - sum((y - a - b * x) ** 2 for x, y in zip(xs, ys)) / syy if syy > 0 else 1.0
+    r2 = 1.0 - sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True)) / syy if syy > 0 else 1.0
     return a, b, r2
 
 

@@ -29,32 +29,48 @@ def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
         online = None if s is None else (state == "online" if state else None)
         if online and last is not None and now_s - last > stale_after_s:
             online = False  # says online, but nothing arrived lately
-        rows.append({
-            "meter_id": m.id, "registered": True, "note": m.note,
-            "household_id": a.household_id if a else None,
-            "household": next((h.name for h in dep.households if a and h.id == a.household_id), None),
-            "online": online, "state": state, "last_seen_utc": last,
-            "last_seen_age_s": None if last is None else max(0.0, now_s - last),
-            "readings": s.readings if s else 0,
-            "clamp_faults": [f"{k}: {v}" for k, v in sorted(faults.items())] if isinstance(faults, dict) else [],
-            "queue_drops": status.get("dropped") if isinstance(status.get("dropped"), int) else None,
-            "channels": [{"channel": c.channel, "label": c.label, "role": c.role} for c in m.channels],
-        })
+        rows.append(
+            {
+                "meter_id": m.id,
+                "registered": True,
+                "note": m.note,
+                "household_id": a.household_id if a else None,
+                "household": next((h.name for h in dep.households if a and h.id == a.household_id), None),
+                "online": online,
+                "state": state,
+                "last_seen_utc": last,
+                "last_seen_age_s": None if last is None else max(0.0, now_s - last),
+                "readings": s.readings if s else 0,
+                "clamp_faults": [f"{k}: {v}" for k, v in sorted(faults.items())]
+                if isinstance(faults, dict)
+                else [],
+                "queue_drops": status.get("dropped") if isinstance(status.get("dropped"), int) else None,
+                "channels": [{"channel": c.channel, "label": c.label, "role": c.role} for c in m.channels],
+            }
+        )
     return rows
 
 
-def staff_overview(db: Session, store: ReadingStore, user: StaffUser, now_s: float,
-                   stale_after_s: float) -> list[dict]:
+def staff_overview(
+    db: Session, store: ReadingStore, user: StaffUser, now_s: float, stale_after_s: float
+) -> list[dict]:
     """Per deployment `user` sees: its meters (meter_rows) and its households."""
     q = select(Deployment).order_by(Deployment.id)
     if user.deployment_id is not None:
         q = q.where(Deployment.id == user.deployment_id)
     out = []
     for dep in db.scalars(q):
-        households = [{"id": h.id, "name": h.name, "profile": h.profile,
-                       "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
-                       "link": any(x.revoked_utc is None for x in h.links)}
-                      for h in sorted(dep.households, key=lambda h: h.id)]
-        out.append({"dep": dep, "meters": meter_rows(db, store, dep, now_s, stale_after_s),
-                    "households": households})
+        households = [
+            {
+                "id": h.id,
+                "name": h.name,
+                "profile": h.profile,
+                "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
+                "link": any(x.revoked_utc is None for x in h.links),
+            }
+            for h in sorted(dep.households, key=lambda h: h.id)
+        ]
+        out.append(
+            {"dep": dep, "meters": meter_rows(db, store, dep, now_s, stale_after_s), "households": households}
+        )
     return out

@@ -4,8 +4,8 @@ taxes); a deployment edits or adds its own, each with validity dates."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable
 
 from citizenwatt.i18n import N_
 

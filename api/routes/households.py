@@ -126,28 +126,53 @@ def comparison(hh: CurrentHousehold, db: Db, store: Store, settings: Config, now
     start, end = default_range(now, hh, start, end, days_back=30)
     check_range(start, end, "day", settings)
     if (end - start).days > 366:
-        raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month)."), days=(end - start).days + 1, resolution="day",
-                       max_days=367)
+        raise ApiError(
+            422,
+            "range_too_long",
+            N_(
+                "The range spans {days} days; at resolution "
+                '"{resolution}" at most {max_days} days are allowed. '
+                "Shorten the range or pick a coarser resolution (day, "
+                "week, month)."
+            ),
+            days=(end - start).days + 1,
+            resolution="day",
+            max_days=367,
+        )
     c = compare(db, store, hh, start, end)
     return ComparisonOut(household_id=hh.id, start=start, end=end, min_group=MIN_GROUP, **c.__dict__)
 
 
 @router.get("/{household_id}/export", summary="Everything stored about the household, as JSON")
 def export(hh: CurrentHousehold, store: Store, now: Now) -> Response:
-    return Response(export_household(store, hh, now), media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="citizenwatt-foyer-{hh.id}.json"'})
+    return Response(
+        export_household(store, hh, now),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="citizenwatt-foyer-{hh.id}.json"'},
+    )
 
 
-@router.delete("/{household_id}", response_model=DeletedOut,
-               summary="Delete the household and its readings (by the household or a leader)")
-def delete(hh: CurrentHousehold, db: Db, who: Who, store: Store,
-           confirm: Annotated[str, Query(max_length=100,
-                                         description="The household's name, to confirm.")] = "",
-           ) -> DeletedOut:
+@router.delete(
+    "/{household_id}",
+    response_model=DeletedOut,
+    summary="Delete the household and its readings (by the household or a leader)",
+)
+def delete(
+    hh: CurrentHousehold,
+    db: Db,
+    who: Who,
+    store: Store,
+    confirm: Annotated[str, Query(max_length=100, description="The household's name, to confirm.")] = "",
+) -> DeletedOut:
     if who.household_id is None:
         require_staff(who, hh.deployment_id, "leader")
     if confirm != hh.name:
-        raise ApiError(422, "confirm_name", N_("To confirm the deletion, type the household's name exactly: \"{name}\"."), name=hh.name)
+        raise ApiError(
+            422,
+            "confirm_name",
+            N_('To confirm the deletion, type the household\'s name exactly: "{name}".'),
+            name=hh.name,
+        )
     household_id = hh.id
     series = admin.delete_household(db, store, hh)
     db.commit()

@@ -46,13 +46,20 @@ def meter_energy(
     store: Store,
     settings: Config,
     now: Now,
-    resolution: Annotated[Literal["hour", "day", "week", "month"], Query(
-        description="Bucket size. Weeks (ISO, from Monday) and months widen the range to whole ones.")] = "hour",
+    resolution: Annotated[
+        Literal["hour", "day", "week", "month"],
+        Query(description="Bucket size. Weeks (ISO, from Monday) and months widen the range to whole ones."),
+    ] = "hour",
     start: Annotated[date | None, Query(description="First local day (YYYY-MM-DD), default today.")] = None,
-    end: Annotated[date | None, Query(description="Last local day, included (YYYY-MM-DD), default start.")] = None,
-    channel: Annotated[int | None, Query(ge=0, lt=wire.MAX_CHANNELS,
-                                         description="One channel only; default all summed.")] = None,
-    tz: Annotated[str | None, Query(max_length=64, description="IANA time zone, default the household's.")] = None,
+    end: Annotated[
+        date | None, Query(description="Last local day, included (YYYY-MM-DD), default start.")
+    ] = None,
+    channel: Annotated[
+        int | None, Query(ge=0, lt=wire.MAX_CHANNELS, description="One channel only; default all summed.")
+    ] = None,
+    tz: Annotated[
+        str | None, Query(max_length=64, description="IANA time zone, default the household's.")
+    ] = None,
 ) -> EnergyOut:
     zone_name = tz or settings.timezone
     zi = zone(zone_name)
@@ -60,5 +67,12 @@ def meter_energy(
     end = end or start
     buckets, total = energy(store, meter_id, start, end, resolution, zi, settings, channel)
     return EnergyOut(
-        meter_id=meter_id, timezone=zone_name, resolution=resolution, start=start, end=end,
-        channel=channel, buckets=[bucket_out(b, zi) for b in buckets], total=total_out(total))
+        meter_id=meter_id,
+        timezone=zone_name,
+        resolution=resolution,
+        start=start,
+        end=end,
+        channel=channel,
+        buckets=[bucket_out(b, zi) for b in buckets],
+        total=total_out(total),
+    )

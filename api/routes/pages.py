@@ -113,13 +113,19 @@ def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, chann
     if ts is None:
         return None
     age = format_duration(now - ts, lang=lang)
-    return {"power": format_power(power_w, lang=lang), "age": _("Measured {age} ago", lang=lang, age=age),
-            "stale": now - ts > stale_after_s, "stale_text": _("No reading for {age}: the meter may be unplugged or out of Wi-Fi range.", lang=lang, age=age),
-            "channels": [(n, format_power(p, lang=lang)) for n, p, _sub in channels]
-            if len(channels) > 1 else []}
+    return {
+        "power": format_power(power_w, lang=lang),
+        "age": _("Measured {age} ago", lang=lang, age=age),
+        "stale": now - ts > stale_after_s,
+        "stale_text": _(
+            "No reading for {age}: the meter may be unplugged or out of Wi-Fi range.", lang=lang, age=age
+        ),
+        "channels": [(n, format_power(p, lang=lang)) for n, p, _sub in channels] if len(channels) > 1 else [],
+    }
 
 
 # -- landing, demo meter pages ------------------------------------------------------
+
 
 @router.get("/", response_class=HTMLResponse)
 def home(p: PageEnv, who: Who):
@@ -128,8 +134,14 @@ def home(p: PageEnv, who: Who):
         if who.user is not None:
             return RedirectResponse(f"/staff?lang={lang}", status_code=303)
         return p.render("landing.html")
-    meters = [{"meter_id": m.meter_id, "age": format_duration(p.now - m.last_ts_utc, lang=lang),
-               "state": (m.status or {}).get("state")} for m in p.store.meters()]
+    meters = [
+        {
+            "meter_id": m.meter_id,
+            "age": format_duration(p.now - m.last_ts_utc, lang=lang),
+            "state": (m.status or {}).get("state"),
+        }
+        for m in p.store.meters()
+    ]
     return p.render("meters.html", meters=meters, switch_url=p.switch_url)
 
 
@@ -144,14 +156,27 @@ def _meter_today(p: Page, meter_id: str) -> dict:
 def meter_page(meter_id: ReadableMeter, p: PageEnv):
     lang = p.lang
     rows = p.store.latest(meter_id)
-    live = live_context(lang, p.now, p.settings.stale_after_s, sum(r.power_w for r in rows),
-                        max((r.ts_utc for r in rows), default=None),
-                        [(_("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False) for r in rows])
-    return p.render("household.html", **_meter_today(p, meter_id),
-                    title=_("My electricity use", lang=lang), subtitle=meter_id, live=live, nav=None,
-                    live_url=f"/api/v1/meters/{meter_id}/live", auth="",
-                    chart_url=f"/m/{meter_id}/today?lang={lang}", settings=p.settings,
-                    switch_url=p.switch_url)
+    live = live_context(
+        lang,
+        p.now,
+        p.settings.stale_after_s,
+        sum(r.power_w for r in rows),
+        max((r.ts_utc for r in rows), default=None),
+        [(_("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False) for r in rows],
+    )
+    return p.render(
+        "household.html",
+        **_meter_today(p, meter_id),
+        title=_("My electricity use", lang=lang),
+        subtitle=meter_id,
+        live=live,
+        nav=None,
+        live_url=f"/api/v1/meters/{meter_id}/live",
+        auth="",
+        chart_url=f"/m/{meter_id}/today?lang={lang}",
+        settings=p.settings,
+        switch_url=p.switch_url,
+    )
 
 
 @router.get("/m/{meter_id}/today", response_class=HTMLResponse)
@@ -163,10 +188,15 @@ def meter_today(meter_id: ReadableMeter, p: PageEnv):
 
 # -- household pages ----------------------------------------------------------------
 
+
 def nav(ctx: HouseholdPage, lang: str, current: str) -> list[tuple[str, str, bool]]:
-    items = [("", "live", N_("Live")), ("/history", "history", N_("History")),
-             ("/savings", "savings", N_("Savings")), ("/compare", "compare", N_("Compare")),
-             ("/data", "data", N_("My data"))]
+    items = [
+        ("", "live", N_("Live")),
+        ("/history", "history", N_("History")),
+        ("/savings", "savings", N_("Savings")),
+        ("/compare", "compare", N_("Compare")),
+        ("/data", "data", N_("My data")),
+    ]
     return [(f"{ctx.base}{p}?lang={lang}", _(label, lang=lang), k == current) for p, k, label in items]
 
 
@@ -176,14 +206,27 @@ def view_live(p: Page, ctx: HouseholdPage):
     today = local_today(p.now, household_zone(hh))
     buckets, total = household_buckets(p.store, hh, today, today, "hour")
     lv = household_live(p.store, hh, p.now)
-    live = live_context(lang, p.now, p.settings.stale_after_s, lv.power_w or 0.0, lv.ts_utc,
-                        [(c.label or _("Clamp {n}", lang=lang, n=c.channel + 1), c.power_w, c.sub)
-                         for c in lv.channels])
-    return p.render("household.html", **today_context(p, buckets, total.energy_wh),
-                    title=hh.name, subtitle=None, live=live, nav=nav(ctx, lang, "live"),
-                    live_url=f"/api/v1/households/{hh.id}/live", auth=ctx.auth,
-                    chart_url=f"{ctx.base}/today?lang={lang}", settings=p.settings,
-                    switch_url=p.switch_url)
+    live = live_context(
+        lang,
+        p.now,
+        p.settings.stale_after_s,
+        lv.power_w or 0.0,
+        lv.ts_utc,
+        [(c.label or _("Clamp {n}", lang=lang, n=c.channel + 1), c.power_w, c.sub) for c in lv.channels],
+    )
+    return p.render(
+        "household.html",
+        **today_context(p, buckets, total.energy_wh),
+        title=hh.name,
+        subtitle=None,
+        live=live,
+        nav=nav(ctx, lang, "live"),
+        live_url=f"/api/v1/households/{hh.id}/live",
+        auth=ctx.auth,
+        chart_url=f"{ctx.base}/today?lang={lang}",
+        settings=p.settings,
+        switch_url=p.switch_url,
+    )
 
 
 def view_today(p: Page, ctx: HouseholdPage):
@@ -200,10 +243,22 @@ def _parse_day(value: str | None, default: date) -> date:
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="date", detail="AAAA-MM-JJ / YYYY-MM-DD") from None
+        raise ApiError(
+            422,
+            "param",
+            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
+            name="date",
+            detail="AAAA-MM-JJ / YYYY-MM-DD",
+        ) from None
     if not MIN_DATE <= d <= MAX_DATE:
-        raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=d.isoformat(), min=MIN_DATE.isoformat(),
-                       max=MAX_DATE.isoformat())
+        raise ApiError(
+            422,
+            "date_bounds",
+            N_("The date {value} is outside the accepted bounds ({min} to {max})."),
+            value=d.isoformat(),
+            min=MIN_DATE.isoformat(),
+            max=MAX_DATE.isoformat(),
+        )
     return d
 
 
@@ -212,7 +267,13 @@ def view_history(p: Page, ctx: HouseholdPage):
     query = p.request.query_params
     view = query.get("view", "day")
     if view not in ("day", "month", "year"):
-        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="view", detail="day | month | year")
+        raise ApiError(
+            422,
+            "param",
+            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
+            name="view",
+            detail="day | month | year",
+        )
     today = local_today(p.now, household_zone(ctx.hh))
     d = _parse_day(query.get("date"), today)
     if view == "day":
@@ -233,19 +294,39 @@ def view_history(p: Page, ctx: HouseholdPage):
     if nxt > MAX_DATE:
         nxt = None
     buckets, total = household_buckets(p.store, ctx.hh, start, end, res)
-    chart = bar_chart(buckets, lang, label_every=fmt[2], label_format=fmt[0], title_format=fmt[1],
-                      chart_id="history-chart", now_utc=p.now)
+    chart = bar_chart(
+        buckets,
+        lang,
+        label_every=fmt[2],
+        label_format=fmt[0],
+        title_format=fmt[1],
+        chart_id="history-chart",
+        now_utc=p.now,
+    )
     link = lambda v, day: f"{ctx.base}/history?view={v}&date={day.isoformat()}&lang={lang}"  # noqa: E731
-    rows = [(b.start_local.strftime(fmt[1]), "—" if b.energy_wh is None else format_energy(b.energy_wh, lang=lang))
-            for b in buckets]
-    return p.render("history.html", title=ctx.hh.name, nav=nav(ctx, lang, "history"),
-                    view=view, heading=heading, chart=chart, rows=rows,
-                    total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
-                    gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now),
-                    views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
-                    prev_url=link(view, prev) if prev else None, next_url=link(view, nxt) if nxt else None,
-                    csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",
-                    switch_url=p.switch_url)
+    rows = [
+        (
+            b.start_local.strftime(fmt[1]),
+            "—" if b.energy_wh is None else format_energy(b.energy_wh, lang=lang),
+        )
+        for b in buckets
+    ]
+    return p.render(
+        "history.html",
+        title=ctx.hh.name,
+        nav=nav(ctx, lang, "history"),
+        view=view,
+        heading=heading,
+        chart=chart,
+        rows=rows,
+        total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
+        gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now),
+        views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
+        prev_url=link(view, prev) if prev else None,
+        next_url=link(view, nxt) if nxt else None,
+        csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",
+        switch_url=p.switch_url,
+    )
 
 
 def _period(p: Page, tz, days_back: int = 30, not_before: date | None = None) -> tuple[date, date]:
@@ -259,9 +340,27 @@ def _period(p: Page, tz, days_back: int = 30, not_before: date | None = None) ->
         default_start = not_before
     start = _parse_day(query.get("start"), default_start)
     if end < start:
-        raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): swap them."), start=start.isoformat(), end=end.isoformat())
+        raise ApiError(
+            422,
+            "range_order",
+            N_("The end date ({end}) is before the start date ({start}): swap them."),
+            start=start.isoformat(),
+            end=end.isoformat(),
+        )
     if (end - start).days > 366:
-        raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution \"{resolution}\" at most {max_days} days are allowed. Shorten the range or pick a coarser resolution (day, week, month)."), days=(end - start).days + 1, resolution="day", max_days=367)
+        raise ApiError(
+            422,
+            "range_too_long",
+            N_(
+                "The range spans {days} days; at resolution "
+                '"{resolution}" at most {max_days} days are allowed. '
+                "Shorten the range or pick a coarser resolution (day, "
+                "week, month)."
+            ),
+            days=(end - start).days + 1,
+            resolution="day",
+            max_days=367,
+        )
     return start, end
 
 
@@ -273,18 +372,33 @@ def view_savings(p: Page, ctx: HouseholdPage):
     s = household_savings(p.db, p.store, hh, start, end, p.settings)
     fig = None
     if s.status == "ok":
-        fig = {"kwh": format_quantity(s.saved_kwh, "kWh", 1, lang=lang),
-               "pct": None if s.saved_pct is None else format_quantity(s.saved_pct, "%", 0, lang=lang),
-               "eur": None if s.saved_eur is None else format_quantity(s.saved_eur, "€", 2, lang=lang),
-               "co2": format_quantity(s.saved_kg_co2, "kg", 1, lang=lang),
-               "positive": s.saved_kwh >= 0}
-    return p.render("savings.html", title=hh.name, nav=nav(ctx, lang, "savings"),
-                    period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
-                    start=start, end=end, fig=fig,
-                    method=savings_method_text(s, hh, start, end, lang), savings_status=s.status,
-                    co2_source=_(hh.deployment.co2_source, lang=lang),
-                    co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
-                    form_action=ctx.base + "/savings", switch_url=p.switch_url)
+        fig = {
+            "kwh": format_quantity(s.saved_kwh, "kWh", 1, lang=lang),
+            "pct": None if s.saved_pct is None else format_quantity(s.saved_pct, "%", 0, lang=lang),
+            "eur": None if s.saved_eur is None else format_quantity(s.saved_eur, "€", 2, lang=lang),
+            "co2": format_quantity(s.saved_kg_co2, "kg", 1, lang=lang),
+            "positive": s.saved_kwh >= 0,
+        }
+    return p.render(
+        "savings.html",
+        title=hh.name,
+        nav=nav(ctx, lang, "savings"),
+        period=_(
+            "From {start} to {end}",
+            lang=lang,
+            start=format_date(start, lang=lang),
+            end=format_date(end, lang=lang),
+        ),
+        start=start,
+        end=end,
+        fig=fig,
+        method=savings_method_text(s, hh, start, end, lang),
+        savings_status=s.status,
+        co2_source=_(hh.deployment.co2_source, lang=lang),
+        co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
+        form_action=ctx.base + "/savings",
+        switch_url=p.switch_url,
+    )
 
 
 def view_compare(p: Page, ctx: HouseholdPage):
@@ -293,23 +407,45 @@ def view_compare(p: Page, ctx: HouseholdPage):
     start, end = _period(p, household_zone(hh))
     c = compare(p.db, p.store, hh, start, end)
     k = lambda v: None if v is None else format_quantity(v, "kWh", 1, lang=lang)  # noqa: E731
-    return p.render("compare.html", title=hh.name, nav=nav(ctx, lang, "compare"),
-                    period=_("From {start} to {end}", lang=lang, start=format_date(start, lang=lang), end=format_date(end, lang=lang)),
-                    start=start, end=end, c=c, own=k(c.own_kwh_per_day), median=k(c.median_kwh_per_day),
-                    diff=None if c.difference_pct is None else format_number(abs(c.difference_pct), 0, lang=lang),
-                    min_group=MIN_GROUP, form_action=ctx.base + "/compare",
-                    switch_url=p.switch_url)
+    return p.render(
+        "compare.html",
+        title=hh.name,
+        nav=nav(ctx, lang, "compare"),
+        period=_(
+            "From {start} to {end}",
+            lang=lang,
+            start=format_date(start, lang=lang),
+            end=format_date(end, lang=lang),
+        ),
+        start=start,
+        end=end,
+        c=c,
+        own=k(c.own_kwh_per_day),
+        median=k(c.median_kwh_per_day),
+        diff=None if c.difference_pct is None else format_number(abs(c.difference_pct), 0, lang=lang),
+        min_group=MIN_GROUP,
+        form_action=ctx.base + "/compare",
+        switch_url=p.switch_url,
+    )
 
 
-def _data_page(p: Page, ctx: HouseholdPage, status: int = 200, error: str | None = None,
-               can_delete: bool | None = None):
+def _data_page(
+    p: Page, ctx: HouseholdPage, status: int = 200, error: str | None = None, can_delete: bool | None = None
+):
     lang = p.lang
-    return p.render("data.html", status=status, title=ctx.hh.name, nav=nav(ctx, lang, "data"),
-                    export_url=f"{ctx.base}/export.json", name=ctx.hh.name,
-                    csv_url=f"{ctx.base}/energy.csv?resolution=day",
-                    delete_url=f"{ctx.base}/delete?lang={lang}",
-                    can_delete=bool(ctx.auth) if can_delete is None else can_delete,
-                    error=error, switch_url=p.switch_url)
+    return p.render(
+        "data.html",
+        status=status,
+        title=ctx.hh.name,
+        nav=nav(ctx, lang, "data"),
+        export_url=f"{ctx.base}/export.json",
+        name=ctx.hh.name,
+        csv_url=f"{ctx.base}/energy.csv?resolution=day",
+        delete_url=f"{ctx.base}/delete?lang={lang}",
+        can_delete=bool(ctx.auth) if can_delete is None else can_delete,
+        error=error,
+        switch_url=p.switch_url,
+    )
 
 
 def view_data(p: Page, ctx: HouseholdPage):
@@ -317,34 +453,52 @@ def view_data(p: Page, ctx: HouseholdPage):
 
 
 def view_export(p: Page, ctx: HouseholdPage):
-    return Response(export_household(p.store, ctx.hh, p.now), media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="citizenwatt-foyer-{ctx.hh.id}.json"'})
+    return Response(
+        export_household(p.store, ctx.hh, p.now),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="citizenwatt-foyer-{ctx.hh.id}.json"'},
+    )
 
 
 def view_csv(p: Page, ctx: HouseholdPage):
     q = p.request.query_params
     res = q.get("resolution", "day")
     if res not in ("hour", "day", "week", "month"):
-        raise ApiError(422, "param", N_("The parameter \"{name}\" is not valid ({detail}). Fix it and try again."), name="resolution", detail="hour | day | week | month")
+        raise ApiError(
+            422,
+            "param",
+            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
+            name="resolution",
+            detail="hour | day | week | month",
+        )
     tz = household_zone(ctx.hh)
     today = local_today(p.now, tz)
     end = _parse_day(q.get("end"), today)
     start = _parse_day(q.get("start"), end - timedelta(days=30 if res != "hour" else 0))
     check_range(start, end, res, p.settings)
     buckets, _totals = household_buckets(p.store, ctx.hh, start, end, res)
-    return Response(energy_csv_text(buckets, tz), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="citizenwatt-{res}-{start}-{end}.csv"'})
+    return Response(
+        energy_csv_text(buckets, tz),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="citizenwatt-{res}-{start}-{end}.csv"'},
+    )
 
 
 HOUSEHOLD_VIEWS: list[tuple[str, Callable]] = [
-    ("", view_live), ("/today", view_today), ("/history", view_history),
-    ("/savings", view_savings), ("/compare", view_compare), ("/data", view_data),
-    ("/export.json", view_export), ("/energy.csv", view_csv),
+    ("", view_live),
+    ("/today", view_today),
+    ("/history", view_history),
+    ("/savings", view_savings),
+    ("/compare", view_compare),
+    ("/data", view_data),
+    ("/export.json", view_export),
+    ("/energy.csv", view_csv),
 ]
 
 
 def _register(path: str, view: Callable) -> None:
     """Each household page twice: under the household's secret link, and for staff."""
+
     def link_view(p: PageEnv, ctx: LinkHousehold):
         return view(p, ctx)
 
@@ -352,8 +506,9 @@ def _register(path: str, view: Callable) -> None:
         return view(p, ctx)
 
     router.add_api_route("/h/{token}" + path, link_view, methods=["GET"], response_class=HTMLResponse)
-    router.add_api_route("/staff/households/{household_id}" + path, staff_view, methods=["GET"],
-                         response_class=HTMLResponse)
+    router.add_api_route(
+        "/staff/households/{household_id}" + path, staff_view, methods=["GET"], response_class=HTMLResponse
+    )
 
 
 for _path, _view in HOUSEHOLD_VIEWS:
@@ -369,15 +524,24 @@ async def form_fields(request: Request) -> dict[str, str]:
 async def delete_household_page(p: PageEnv, ctx: LinkHousehold):
     fields = await form_fields(p.request)
     if fields.get("confirm", "").strip() != ctx.hh.name:
-        return _data_page(p, ctx, status=422, can_delete=True,
-                          error=_("To confirm the deletion, type the household's name exactly: \"{name}\".",
-                                  lang=p.lang, name=ctx.hh.name))
+        return _data_page(
+            p,
+            ctx,
+            status=422,
+            can_delete=True,
+            error=_(
+                'To confirm the deletion, type the household\'s name exactly: "{name}".',
+                lang=p.lang,
+                name=ctx.hh.name,
+            ),
+        )
     series = admin.delete_household(p.db, p.store, ctx.hh)
     p.db.commit()
     return p.render("deleted.html", series=series)
 
 
 # -- staff ----------------------------------------------------------------------------
+
 
 @router.get("/staff/login", response_class=HTMLResponse)
 def login_page(p: PageEnv):
@@ -390,13 +554,26 @@ async def login_submit(p: PageEnv):
     f = await form_fields(p.request)
     token = admin.login(p.db, f.get("username", "")[:60], f.get("password", "")[:200])
     if token is None:
-        return p.render("login.html", status=401, switch_url=p.switch_url,
-                        error=_("Wrong username or password. Try again, or ask an administrator "
-                                "to reset your account.", lang=lang))
+        return p.render(
+            "login.html",
+            status=401,
+            switch_url=p.switch_url,
+            error=_(
+                "Wrong username or password. Try again, or ask an administrator to reset your account.",
+                lang=lang,
+            ),
+        )
     p.db.commit()
     r = RedirectResponse(f"/staff?lang={lang}", status_code=303)
-    r.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="strict",
-                 secure=p.settings.secure_cookies, path="/")
+    r.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_TTL_S,
+        httponly=True,
+        samesite="strict",
+        secure=p.settings.secure_cookies,
+        path="/",
+    )
     return r
 
 
@@ -418,5 +595,7 @@ def staff_page(p: PageEnv, who: Who):
     deps = staff_overview(p.db, p.store, who.user, p.now, p.settings.stale_after_s)
     for d in deps:
         for m in d["meters"]:
-            m["age"] = "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
+            m["age"] = (
+                "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
+            )
     return p.render("staff.html", user=who.user, deps=deps, switch_url=p.switch_url)

@@ -27,19 +27,26 @@ def register(response: Response, body: RegisterIn, db: Db, who: Who, user: Staff
              now: Now) -> RegisterOut:
     deployment_id = body.deployment_id or user.deployment_id
     if deployment_id is None:
-        raise ApiError(422, "register_deployment", N_("Your account sees every deployment: say which one with \"deployment_id\", or use the token of an account of that deployment (leader role)."))
+        raise ApiError(422, "register_deployment", N_("Your account sees every deployment: say which one "
+                                                      "with \"deployment_id\", or use the token of an "
+                                                      "account of that deployment (leader role)."))
     dep = deployment_for(db, who, deployment_id, "leader")
     ids = [ch.id for ch in body.channels]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
-        raise ApiError(422, "channel_twice", N_("Channel {channel} is given twice: send each channel once, with its label."), channel=twice[0])
+        raise ApiError(422, "channel_twice", N_("Channel {channel} is given twice: send each channel once, "
+                                                "with its label."), channel=twice[0])
     tz_name = body.household.timezone
     if tz_name is not None and tz_name != dep.timezone:
         zone(tz_name)
-        raise ApiError(422, "household_timezone", N_("This deployment's households live on {deployment_tz} time, not {value}: send that time zone (or none), or register the household in a deployment with that time zone."), value=tz_name, deployment_tz=dep.timezone)
+        raise ApiError(422, "household_timezone", N_("This deployment's households live on {deployment_tz} "
+                                                     "time, not {value}: send that time zone (or none), or "
+                                                     "register the household in a deployment with that time "
+                                                     "zone."), value=tz_name, deployment_tz=dep.timezone)
     day = body.from_date or local_today(now, zone(dep.timezone))
     if not MIN_DATE <= day <= MAX_DATE:
-        raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to {max})."), value=day.isoformat(), min=MIN_DATE.isoformat(),
+        raise ApiError(422, "date_bounds", N_("The date {value} is outside the accepted bounds ({min} to "
+                                              "{max})."), value=day.isoformat(), min=MIN_DATE.isoformat(),
                        max=MAX_DATE.isoformat())
 
     reg = admin.register_in_household(db, dep, body.meter_id, body.household.ref, day,

@@ -46,5 +46,6 @@ def draw(ctx):
     svg.text(735, 440, _('ordinary wall socket'), size=12)
 
     svg.rect(20, 340, 290, 100, fill="#fde8e8", stroke="#a4161a", radius=6, width=2)
-    svg.text(165, 365, _('Nothing to unscrew, nothing to open.\nWire not reachable? Stop and\ncall a qualified person.'), size=12, fill="#a4161a", weight="bold")
+    svg.text(165, 365, _("Nothing to unscrew, nothing to open.\nWire not reachable? Stop and\n"
+                         "call a qualified person."), size=12, fill="#a4161a", weight="bold")
     return svg.to_string()

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -53,7 +52,7 @@ class Postgres:
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=timeout)
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         r = self._run(_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                       "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
         if r.returncode != 0:

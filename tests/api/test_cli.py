@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from citizenwatt.api.app import create_app
 from citizenwatt.cli import app
-from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.config import Settings
+from citizenwatt.store.sqlite import SqliteStore
 
 from .helpers import local_ts
 

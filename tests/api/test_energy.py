@@ -36,7 +36,9 @@ def test_autumn_day_labels_repeat_two_oclock_with_both_offsets():
 def test_gaps_are_none_and_partial_buckets_report_coverage():
     day = date(2026, 6, 1)
     bounds = bucket_bounds(day, day, PARIS, "hour")
-    data = [h for h in hours_between(bounds[0], bounds[-1]) if not 10 * 3600 <= h.hour_utc - bounds[0] < 13 * 3600]
+    data = [
+        h for h in hours_between(bounds[0], bounds[-1]) if not 10 * 3600 <= h.hour_utc - bounds[0] < 13 * 3600
+    ]
     hourly = bucketize(data, bounds, PARIS)
     assert [b.energy_wh for b in hourly][9:14] == [100.0, None, None, None, 100.0]
     (d,) = bucketize(data, bucket_bounds(day, day, PARIS, "day"), PARIS)
@@ -56,7 +58,10 @@ def test_zero_is_a_value_not_a_gap():
 def test_weeks_and_months_snap_to_whole_periods_and_conserve_energy():
     tz = PARIS
     bounds = bucket_bounds(date(2026, 3, 4), date(2026, 3, 10), tz, "week")
-    assert [b.start_local.date().isoformat() for b in bucketize([], bounds, tz)] == ["2026-03-02", "2026-03-09"]
+    assert [b.start_local.date().isoformat() for b in bucketize([], bounds, tz)] == [
+        "2026-03-02",
+        "2026-03-09",
+    ]
     months = bucket_bounds(date(2026, 2, 10), date(2026, 4, 2), tz, "month")
     data = hours_between(months[0], months[-1], 1.0)
     got = bucketize(data, months, tz)

@@ -37,7 +37,10 @@ def test_unknown_page_under_a_good_link_goes_back_to_the_household(world, wclien
     r = wclient.get(f"/h/{token}/nulle-part")
     assert r.status_code == 404
     p = page(r)
-    assert p["heading"] == "Page introuvable" and p["message"] == "Cette page n&#39;existe pas. Vérifiez l&#39;adresse."
+    assert (
+        p["heading"] == "Page introuvable"
+        and p["message"] == "Cette page n&#39;existe pas. Vérifiez l&#39;adresse."
+    )
     assert p["href"] == f"/h/{token}?lang=fr" and p["back"] == "Retour à ma consommation"
 
 

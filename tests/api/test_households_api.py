@@ -37,7 +37,9 @@ def test_daily_energy_over_the_dst_month(world, wclient):
     assert [d["energy_wh"] for d in days[:14]] == [pytest.approx(12000.0)] * 14
     assert days[28]["hours"] == 23 and days[28]["energy_wh"] == pytest.approx(400.0 * 23)
     assert days[30]["complete"] is False  # today, still running
-    month = get(wclient, world, "A", "/energy", resolution="month", start="2026-03-01", end="2026-03-31").json()
+    month = get(
+        wclient, world, "A", "/energy", resolution="month", start="2026-03-01", end="2026-03-31"
+    ).json()
     assert month["total"]["energy_wh"] == pytest.approx(body["total"]["energy_wh"])
     week = get(wclient, world, "A", "/energy", resolution="week", start="2026-03-23", end="2026-03-29").json()
     assert week["buckets"][0]["hours"] == 167
@@ -57,11 +59,16 @@ def test_a_meter_moving_to_another_household(world, wclient):
     # from that day, B keeps only what meter-b measured before.
     with world.app.state.sessionmaker() as db:
         from citizenwatt.api.models import Household
+
         a = db.get(Household, world.hh("A"))
         admin.assign_meter(db, a, "meter-b", date(2026, 3, 20))
         db.commit()
-    a_days = get(wclient, world, "A", "/energy", resolution="day", start="2026-03-19", end="2026-03-20").json()["buckets"]
-    b_days = get(wclient, world, "B", "/energy", resolution="day", start="2026-03-19", end="2026-03-20").json()["buckets"]
+    a_days = get(
+        wclient, world, "A", "/energy", resolution="day", start="2026-03-19", end="2026-03-20"
+    ).json()["buckets"]
+    b_days = get(
+        wclient, world, "B", "/energy", resolution="day", start="2026-03-19", end="2026-03-20"
+    ).json()["buckets"]
     assert a_days[0]["energy_wh"] == pytest.approx(9600.0)
     assert a_days[1]["energy_wh"] == pytest.approx(9600.0 + 7200.0)
     assert b_days[0]["energy_wh"] == pytest.approx(7200.0) and b_days[1]["energy_wh"] is None
@@ -73,10 +80,14 @@ def test_sub_channel_is_labelled_and_not_counted_twice(world, wclient):
     t0 = local_ts(2026, 3, 30)
     world.store.write(constant_readings("meter-a", t0, t0 + 3600, 2000.0, 600, channel=1), NOW)
     leader = world.bearer(world.staff_tokens["leader1"])
-    r = wclient.put("/api/v1/meters/meter-a/channels/1", json={"label": "Chauffe-eau", "role": "sub"}, headers=leader)
+    r = wclient.put(
+        "/api/v1/meters/meter-a/channels/1", json={"label": "Chauffe-eau", "role": "sub"}, headers=leader
+    )
     assert r.status_code == 200, r.text
     total = get(wclient, world, "A", "/energy", start="2026-03-30").json()["buckets"][0]["energy_wh"]
-    heater = get(wclient, world, "A", "/energy", start="2026-03-30", channel=1).json()["buckets"][0]["energy_wh"]
+    heater = get(wclient, world, "A", "/energy", start="2026-03-30", channel=1).json()["buckets"][0][
+        "energy_wh"
+    ]
     assert total == pytest.approx(400.0) and heater == pytest.approx(2000.0)
     live = get(wclient, world, "A", "/live").json()
     assert {c["label"] for c in live["channels"]} == {None, "Chauffe-eau"}
@@ -95,8 +106,10 @@ def test_savings_in_kwh_euros_and_co2_with_the_method(world, wclient):
     assert s["saved_eur"] == pytest.approx((expected - actual) * 0.1952)  # base price from Aug 2025
     assert s["saved_kg_co2"] == pytest.approx((expected - actual) * 60 / 1000)
     assert "12,0 kWh par jour" in s["method_text"] and "0,1952" not in s["method_text"]
-    en = wclient.get(f"/api/v1/households/{world.hh('A')}/savings?start=2026-03-15&end=2026-03-30&lang=en",
-                     headers=world.bearer(world.link("A"))).json()
+    en = wclient.get(
+        f"/api/v1/households/{world.hh('A')}/savings?start=2026-03-15&end=2026-03-30&lang=en",
+        headers=world.bearer(world.link("A")),
+    ).json()
     assert "you used on average 12.0 kWh a day" in en["method_text"]
 
 
@@ -116,8 +129,11 @@ def test_peak_offpeak_savings_reward_shifting_to_offpeak_hours(world, wclient):
 
 def test_savings_without_baseline_say_what_to_do(world, wclient):
     leader = world.bearer(world.staff_tokens["leader1"])
-    wclient.patch(f"/api/v1/households/{world.hh('A')}", json={"baseline_start": None, "baseline_end": None},
-                  headers=leader)
+    wclient.patch(
+        f"/api/v1/households/{world.hh('A')}",
+        json={"baseline_start": None, "baseline_end": None},
+        headers=leader,
+    )
     s = get(wclient, world, "A", "/savings").json()
     assert s["status"] == "no_baseline" and s["saved_kwh"] is None
     assert "demandez à l'animateur" in s["method_text"]
@@ -139,6 +155,7 @@ def test_comparison_needs_five_similar_households(world, wclient):
     assert c["status"] == "group_too_small" and c["group_size"] == 1 and c["median_kwh_per_day"] is None
     with world.app.state.sessionmaker() as db:
         from citizenwatt.api.models import Deployment
+
         dep = db.get(Deployment, world.deployments["d1"])
         for i, watts in enumerate((100.0, 200.0, 250.0, 600.0)):
             hh, _ = admin.create_household(db, dep, f"Voisin {i}", profile="appart-gaz")
@@ -158,6 +175,7 @@ def test_comparison_needs_five_similar_households(world, wclient):
     # day (the period widens to a week) nor to better than half a kWh a day.
     with world.app.state.sessionmaker() as db:
         from citizenwatt.api.models import Deployment
+
         dep = db.get(Deployment, world.deployments["d1"])
         for i, watts in enumerate((140.0, 160.0, 170.0, 180.0), start=4):
             hh, _ = admin.create_household(db, dep, f"Voisin {i}", profile="appart-gaz")
@@ -190,7 +208,11 @@ def test_household_deletes_itself_and_its_link_stops_working(world, wclient, mon
     r = wclient.delete(url, params={"confirm": "wrong"}, headers=h)
     assert r.status_code == 422 and "Foyer A" in r.json()["detail"]
     r = wclient.delete(url, params={"confirm": "Foyer A"}, headers=h)
-    assert r.status_code == 200 and r.json() == {"household_id": world.hh("A"), "deleted": True, "readings_deleted": True}
+    assert r.status_code == 200 and r.json() == {
+        "household_id": world.hh("A"),
+        "deleted": True,
+        "readings_deleted": True,
+    }
     assert calls and calls[0][0] == "meter-a" and calls[0][1] == local_ts(2026, 3, 1)
     assert wclient.get(url, headers=h).status_code == 401
     assert wclient.get(f"/h/{world.link('A')}").status_code == 404
@@ -215,13 +237,21 @@ def test_deletion_erases_the_readings_of_the_household_period_only(world, wclien
     # before 20 March go, A's keep theirs (meter-b from 20 March, meter-a).
     with world.app.state.sessionmaker() as db:
         from citizenwatt.api.models import Household
+
         admin.assign_meter(db, db.get(Household, world.hh("A")), "meter-b", date(2026, 3, 20))
         db.commit()
-    before = get(wclient, world, "A", "/energy", resolution="month", start="2026-03-01").json()["total"]["energy_wh"]
-    r = wclient.delete(f"/api/v1/households/{world.hh('B')}", params={"confirm": "Foyer B"},
-                       headers=world.bearer(world.link("B")))
+    before = get(wclient, world, "A", "/energy", resolution="month", start="2026-03-01").json()["total"][
+        "energy_wh"
+    ]
+    r = wclient.delete(
+        f"/api/v1/households/{world.hh('B')}",
+        params={"confirm": "Foyer B"},
+        headers=world.bearer(world.link("B")),
+    )
     assert r.json()["readings_deleted"] is True
     assert world.store.hourly("meter-b", local_ts(2026, 3, 1), local_ts(2026, 3, 20)) == []
     assert world.store.hourly("meter-b", local_ts(2026, 3, 20), local_ts(2026, 3, 21))
-    after = get(wclient, world, "A", "/energy", resolution="month", start="2026-03-01").json()["total"]["energy_wh"]
+    after = get(wclient, world, "A", "/energy", resolution="month", start="2026-03-01").json()["total"][
+        "energy_wh"
+    ]
     assert after == pytest.approx(before)

@@ -34,22 +34,42 @@ BODIES = {
     ("PUT", "/api/v1/meters/{meter_id}/channels/{channel}"): {"label": "x", "role": "main"},
     ("POST", "/api/v1/deployments/{deployment_id}/households"): {"name": "Intrus"},
     ("POST", "/api/v1/deployments/{deployment_id}/meters"): {"meter_id": "meter-z"},
-    ("POST", "/api/v1/deployments/{deployment_id}/tariffs"): {"option": "base", "valid_from": "2027-01-01", "base_eur_per_kwh": 0.3},
+    ("POST", "/api/v1/deployments/{deployment_id}/tariffs"): {
+        "option": "base",
+        "valid_from": "2027-01-01",
+        "base_eur_per_kwh": 0.3,
+    },
     ("PUT", "/api/v1/deployments/{deployment_id}/temperatures"): [{"day": "2026-03-01", "mean_temp_c": 5}],
     ("PATCH", "/api/v1/deployments/{deployment_id}"): {"co2_g_per_kwh": 1},
     ("POST", "/api/v1/deployments"): {"name": "Nouveau"},
-    ("POST", "/api/v1/staff/users"): {"username": "intrus", "password": "0123456789ab", "role": "admin", "deployment_id": 1},
+    ("POST", "/api/v1/staff/users"): {
+        "username": "intrus",
+        "password": "0123456789ab",
+        "role": "admin",
+        "deployment_id": 1,
+    },
     ("POST", "/api/v1/staff/tokens"): {"name": "x"},
     # Naming the victim's deployment (1, Belleville) and its household and meter.
-    ("POST", "/api/v1/meters/register"): {"meter_id": "meter-b", "household": {"ref": "Foyer B"},
-                                         "channels": [{"id": 0, "label": "x"}], "deployment_id": 1},
+    ("POST", "/api/v1/meters/register"): {
+        "meter_id": "meter-b",
+        "household": {"ref": "Foyer B"},
+        "channels": [{"id": 0, "label": "x"}],
+        "deployment_id": 1,
+    },
 }
 QUERY = {"confirm": "Foyer B"}
 
 # Routes that are about the caller itself or public: reachable, but they must not leak.
 SELF_OR_PUBLIC = {
-    "/api/v1/staff/me", "/api/v1/staff/tokens", "/api/v1/deployments", "/api/v1/meters", "/", "/healthz",
-    "/staff/login", "/staff/logout", "/staff",
+    "/api/v1/staff/me",
+    "/api/v1/staff/tokens",
+    "/api/v1/deployments",
+    "/api/v1/meters",
+    "/",
+    "/healthz",
+    "/staff/login",
+    "/staff/logout",
+    "/staff",
 }
 # Pages opened by a household's own secret link: the victim's link is never known to the
 # attacker, so they are checked by what the attacker's own link shows (test_own_pages...).
@@ -76,16 +96,25 @@ def routes(app):
 
 
 def fill(path, w, victim_key, victim_dep):
-    return (path.replace("{household_id}", str(w.hh(victim_key)))
-            .replace("{deployment_id}", str(w.deployments[victim_dep]))
-            .replace("{meter_id}", f"meter-{victim_key.lower()}").replace("{channel}", "0")
-            .replace("{token_id}", str(w.staff_token_ids["leader1" if victim_dep == "d1" else "leader2"])))
+    return (
+        path.replace("{household_id}", str(w.hh(victim_key)))
+        .replace("{deployment_id}", str(w.deployments[victim_dep]))
+        .replace("{meter_id}", f"meter-{victim_key.lower()}")
+        .replace("{channel}", "0")
+        .replace("{token_id}", str(w.staff_token_ids["leader1" if victim_dep == "d1" else "leader2"]))
+    )
 
 
 def call(c, method, path, headers, body_key):
     body = BODIES.get(body_key)
-    return c.request(method, path, headers=headers, params=QUERY if method == "DELETE" else None,
-                     json=body, follow_redirects=False)
+    return c.request(
+        method,
+        path,
+        headers=headers,
+        params=QUERY if method == "DELETE" else None,
+        json=body,
+        follow_redirects=False,
+    )
 
 
 def markers(w, victim_key):
@@ -108,23 +137,39 @@ def test_every_route_is_covered(w):
     for method, path in routes(w.app):
         if path in SELF_OR_PUBLIC or path.startswith(LINK_PAGES_PREFIX) or path.startswith("/static"):
             continue
-        assert any(p in path for p in ("{household_id}", "{deployment_id}", "{meter_id}", "{token_id}")) or \
-            path in ("/api/v1/meters", "/api/v1/deployments", "/api/v1/staff/users",
-                     "/api/v1/meters/register", "/openapi.json",
-                     "/docs", "/docs/oauth2-redirect", "/redoc", "/h/{token}/delete"), \
-            f"{method} {path}: add it to the isolation matrix"
+        assert any(
+            p in path for p in ("{household_id}", "{deployment_id}", "{meter_id}", "{token_id}")
+        ) or path in (
+            "/api/v1/meters",
+            "/api/v1/deployments",
+            "/api/v1/staff/users",
+            "/api/v1/meters/register",
+            "/openapi.json",
+            "/docs",
+            "/docs/oauth2-redirect",
+            "/redoc",
+            "/h/{token}/delete",
+        ), f"{method} {path}: add it to the isolation matrix"
 
 
-@pytest.mark.parametrize("attacker", ["household-A->B", "household-A->C", "leader2->B", "anonymous->B", "bad-token->B"])
+@pytest.mark.parametrize(
+    "attacker", ["household-A->B", "household-A->C", "leader2->B", "anonymous->B", "bad-token->B"]
+)
 def test_no_route_gives_another_households_data(w, c, attacker):
     headers, victim, victim_dep = attackers(w)[attacker]
     checked = 0
     for method, path in routes(w.app):
-        if path in SELF_OR_PUBLIC or path.startswith(LINK_PAGES_PREFIX) or path in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"):
+        if (
+            path in SELF_OR_PUBLIC
+            or path.startswith(LINK_PAGES_PREFIX)
+            or path in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+        ):
             continue
         url = fill(path, w, victim, victim_dep)
         r = call(c, method, url, headers, (method, path))
-        assert r.status_code in (401, 403, 404), f"{attacker}: {method} {url} -> {r.status_code} {r.text[:200]}"
+        assert r.status_code in (401, 403, 404), (
+            f"{attacker}: {method} {url} -> {r.status_code} {r.text[:200]}"
+        )
         for m in markers(w, victim):
             if m in url:
                 continue  # an error may repeat the id the caller sent: that is no leak
@@ -134,9 +179,18 @@ def test_no_route_gives_another_households_data(w, c, attacker):
 
 
 def test_self_routes_do_not_leak(w, c):
-    for name, headers in (("household A", w.bearer(w.link("A"))), ("leader2", w.bearer(w.staff_tokens["leader2"]))):
-        for method, path in (("GET", "/api/v1/deployments"), ("GET", "/api/v1/staff/me"), ("GET", "/api/v1/meters"),
-                             ("GET", "/api/v1/staff/tokens"), ("GET", "/"), ("GET", "/staff")):
+    for name, headers in (
+        ("household A", w.bearer(w.link("A"))),
+        ("leader2", w.bearer(w.staff_tokens["leader2"])),
+    ):
+        for method, path in (
+            ("GET", "/api/v1/deployments"),
+            ("GET", "/api/v1/staff/me"),
+            ("GET", "/api/v1/meters"),
+            ("GET", "/api/v1/staff/tokens"),
+            ("GET", "/"),
+            ("GET", "/staff"),
+        ):
             r = c.request(method, path, headers=headers, follow_redirects=False)
             assert r.status_code < 500
             for m in ("Foyer B", "meter-b", "Atelier Belleville"):
@@ -145,8 +199,18 @@ def test_self_routes_do_not_leak(w, c):
 
 def test_own_link_pages_show_only_own_household(w, c):
     token = w.link("A")
-    for path in ("", "/today", "/history", "/history?view=month", "/history?view=year", "/savings",
-                 "/compare", "/data", "/export.json", "/energy.csv"):
+    for path in (
+        "",
+        "/today",
+        "/history",
+        "/history?view=month",
+        "/history?view=year",
+        "/savings",
+        "/compare",
+        "/data",
+        "/export.json",
+        "/energy.csv",
+    ):
         r = c.get(f"/h/{token}{path}")
         assert r.status_code == 200, path
         for m in ("Foyer B", "meter-b", "Foyer C", "meter-c"):
@@ -159,8 +223,10 @@ def test_staff_household_pages_follow_the_deployment(w, c):
     # A Lyon leader's session cannot open Belleville's household pages.
     from citizenwatt.api import admin
     from citizenwatt.api.models import StaffUser
+
     with w.app.state.sessionmaker() as db:
         from sqlalchemy import select
+
         u = db.scalar(select(StaffUser).where(StaffUser.username == "leader2"))
         _, session = admin.create_token(db, u, "session")
         db.commit()
@@ -193,16 +259,21 @@ def test_roles(w, c):
     r = c.post(f"/api/v1/households/{w.hh('B')}/link", headers=viewer)
     assert r.status_code == 403 and "leader" in r.json()["detail"]
     assert c.post("/api/v1/deployments", json={"name": "X"}, headers=leader).status_code in (403, 404)
-    r = c.post("/api/v1/staff/users", json={"username": "new", "password": "0123456789ab", "role": "viewer",
-                                             "deployment_id": d1}, headers=leader)
+    r = c.post(
+        "/api/v1/staff/users",
+        json={"username": "new", "password": "0123456789ab", "role": "viewer", "deployment_id": d1},
+        headers=leader,
+    )
     assert r.status_code == 403
     admin_h = w.bearer(w.staff_tokens["admin"])
-    assert {d["name"] for d in c.get("/api/v1/deployments", headers=admin_h).json()} == {"Atelier Belleville", "Atelier Lyon"}
+    assert {d["name"] for d in c.get("/api/v1/deployments", headers=admin_h).json()} == {
+        "Atelier Belleville",
+        "Atelier Lyon",
+    }
     assert [d["name"] for d in c.get("/api/v1/deployments", headers=leader).json()] == ["Atelier Belleville"]
 
 
-BAD_QUERY = {"start": "x", "end": "2026-13-01", "resolution": "bogus", "channel": "-1",
-             "tz": "Mars/X"}
+BAD_QUERY = {"start": "x", "end": "2026-13-01", "resolution": "bogus", "channel": "-1", "tz": "Mars/X"}
 
 
 def test_who_is_asked_before_what(w, c):

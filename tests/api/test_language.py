@@ -131,7 +131,13 @@ def test_api_errors_speak_the_clients_language(world, wclient, lang):
         ("get", "/api/v1/meters/inconnu/live", admin, None, 404),
         ("get", "/api/v1/meters/UPPER CASE/live", admin, None, 422),
         ("get", f"/api/v1/households/{hid}/energy?start=2026-03-10&end=2026-03-01", admin, None, 422),
-        ("get", f"/api/v1/households/{hid}/energy?resolution=hour&start=2020-01-01&end=2026-03-01", admin, None, 422),
+        (
+            "get",
+            f"/api/v1/households/{hid}/energy?resolution=hour&start=2020-01-01&end=2026-03-01",
+            admin,
+            None,
+            422,
+        ),
         ("get", f"/api/v1/households/{hid}/energy?start=demain", admin, None, 422),
         ("post", "/api/v1/deployments", admin, {"name": "Atelier Belleville"}, 409),
         ("post", "/api/v1/deployments", admin, [1, 2], 422),
@@ -149,11 +155,19 @@ def api_error_messages():
     root = Path(__file__).resolve().parents[2] / "api"
     for path in sorted(root.rglob("*.py")):  # api/routes/ raises too
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ApiError"
-                    and len(node.args) == 3 and isinstance(node.args[2], ast.Call)):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "ApiError"
+                and len(node.args) == 3
+                and isinstance(node.args[2], ast.Call)
+            ):
                 msgid = node.args[2].args[0].value
-                yield (f"{path.relative_to(root)}:{node.lineno}", node.args[1].value, msgid,
-                       set(re.findall(r"\{(\w+)", msgid)))
+                yield (
+                    f"{path.relative_to(root)}:{node.lineno}",
+                    node.args[1].value,
+                    msgid,
+                    set(re.findall(r"\{(\w+)", msgid)),
+                )
 
 
 def test_every_api_error_kind_is_said_in_french_and_in_english():

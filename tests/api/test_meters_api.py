@@ -22,7 +22,9 @@ def test_dst_day_sums_its_own_number_of_hours(store, client, day, hours):
     y, m, d = map(int, day.split("-"))
     t0 = local_ts(y, m, d)
     t1 = t0 + hours * 3600
-    assert t1 == local_ts(*(date(y, m, d) + timedelta(days=1)).timetuple()[:3])  # the local day really lasts `hours` hours
+    assert t1 == local_ts(
+        *(date(y, m, d) + timedelta(days=1)).timetuple()[:3]
+    )  # the local day really lasts `hours` hours
     store.write(constant_readings("m1", t0, t1, power_w=1000.0, step_s=60), t1)
 
     hourly = energy(client, resolution="hour", start=day)
@@ -47,8 +49,12 @@ def test_autumn_hours_are_labelled_in_local_time_with_offsets(store, client):
     t0 = local_ts(2026, 10, 25)
     store.write(constant_readings("m1", t0, t0 + 25 * 3600, 500.0, step_s=300), t0)
     starts = [b["start"] for b in energy(client, start="2026-10-25")["buckets"]]
-    assert starts[:4] == ["2026-10-25T00:00:00+02:00", "2026-10-25T01:00:00+02:00",
-                          "2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]
+    assert starts[:4] == [
+        "2026-10-25T00:00:00+02:00",
+        "2026-10-25T01:00:00+02:00",
+        "2026-10-25T02:00:00+02:00",
+        "2026-10-25T02:00:00+01:00",
+    ]
     assert starts[-1] == "2026-10-25T23:00:00+01:00"
 
 
@@ -62,7 +68,12 @@ def test_month_day_and_week_totals_agree(store, client):
     assert month["total"]["energy_wh"] == pytest.approx(250.0 * 743)
     assert sum(b["energy_wh"] for b in days["buckets"]) == pytest.approx(250.0 * 743)
     weeks = energy(client, resolution="week", start="2026-03-02", end="2026-03-29")
-    assert [b["start"][:10] for b in weeks["buckets"]] == ["2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23"]
+    assert [b["start"][:10] for b in weeks["buckets"]] == [
+        "2026-03-02",
+        "2026-03-09",
+        "2026-03-16",
+        "2026-03-23",
+    ]
     assert weeks["buckets"][3]["hours"] == 167  # the week holding the spring change
     assert weeks["total"]["energy_wh"] == pytest.approx(250.0 * (4 * 168 - 1))
 
@@ -86,8 +97,11 @@ def test_gap_hours_are_null_not_zero(store, client):
 
 def test_zero_consumption_is_zero_and_channels_can_be_asked_alone(store, client):
     t0 = local_ts(2026, 6, 2)
-    store.write(constant_readings("m1", t0, t0 + 3600, 0.0, step_s=60) +
-                constant_readings("m1", t0, t0 + 3600, 1200.0, step_s=60, channel=1), t0)
+    store.write(
+        constant_readings("m1", t0, t0 + 3600, 0.0, step_s=60)
+        + constant_readings("m1", t0, t0 + 3600, 1200.0, step_s=60, channel=1),
+        t0,
+    )
     assert energy(client, start="2026-06-02", channel=0)["buckets"][0]["energy_wh"] == 0.0
     assert energy(client, start="2026-06-02", channel=1)["buckets"][0]["energy_wh"] == pytest.approx(1200.0)
     assert energy(client, start="2026-06-02")["buckets"][0]["energy_wh"] == pytest.approx(1200.0)
@@ -104,8 +118,10 @@ def test_default_range_is_today_in_paris(store, client, clock):
 
 def test_live_power_per_channel_total_and_age(store, client, clock):
     clock.now_s = local_ts(2026, 6, 1, 12)
-    rows = [ChannelReading("m1", c, 1, 7, clock.now_s - 4, True, 10.0, 50.0 + c, p, p / 230, False, 231.0, 0.9)
-            for c, p in ((0, 800.0), (1, 1500.5))]
+    rows = [
+        ChannelReading("m1", c, 1, 7, clock.now_s - 4, True, 10.0, 50.0 + c, p, p / 230, False, 231.0, 0.9)
+        for c, p in ((0, 800.0), (1, 1500.5))
+    ]
     store.write(rows, clock.now_s)
     r = client.get("/api/v1/meters/m1/live")
     assert r.status_code == 200
@@ -127,10 +143,15 @@ def test_unknown_meter_live_is_404_with_a_sentence(client):
 
 def test_meter_list(store, client):
     t0 = local_ts(2026, 6, 1)
-    store.write(constant_readings("b-2", t0, t0 + 600, 10.0) + constant_readings("a-1", t0, t0 + 1200, 10.0), t0)
+    store.write(
+        constant_readings("b-2", t0, t0 + 600, 10.0) + constant_readings("a-1", t0, t0 + 1200, 10.0), t0
+    )
     store.set_status("a-1", {"v": 1, "meter": "a-1", "state": "online"}, t0)
     meters = client.get("/api/v1/meters").json()["meters"]
-    assert [(m["meter_id"], m["readings"], m["state"]) for m in meters] == [("a-1", 20, "online"), ("b-2", 10, None)]
+    assert [(m["meter_id"], m["readings"], m["state"]) for m in meters] == [
+        ("a-1", 20, "online"),
+        ("b-2", 10, None),
+    ]
 
 
 BAD = [
@@ -142,7 +163,11 @@ BAD = [
     ("/api/v1/meters/m1/energy", {"start": "hier"}, "« start »"),
     ("/api/v1/meters/m1/energy", {"start": "2026-03-02", "end": "2026-03-01"}, "avant la date de début"),
     ("/api/v1/meters/m1/energy", {"start": "2026-01-01", "end": "2026-06-01"}, "Raccourcissez"),
-    ("/api/v1/meters/m1/energy", {"resolution": "day", "start": "2020-01-01", "end": "2100-01-01"}, "Raccourcissez"),
+    (
+        "/api/v1/meters/m1/energy",
+        {"resolution": "day", "start": "2020-01-01", "end": "2100-01-01"},
+        "Raccourcissez",
+    ),
     ("/api/v1/meters/m1/energy", {"start": "1999-01-01"}, "hors des limites"),
     ("/api/v1/meters/m1/energy", {"resolution": "minute"}, "« resolution »"),
     ("/api/v1/meters/m1/energy", {"channel": "6"}, "« channel »"),
@@ -160,11 +185,16 @@ def test_bad_parameters_get_a_4xx_sentence_in_french(client, url, params, words)
 
 
 def test_errors_in_english_when_asked(client):
-    r = client.get("/api/v1/meters/m1/energy", params={"start": "2026-03-02", "end": "2026-03-01"},
-                   headers={"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"})
+    r = client.get(
+        "/api/v1/meters/m1/energy",
+        params={"start": "2026-03-02", "end": "2026-03-01"},
+        headers={"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"},
+    )
     assert r.status_code == 422
     assert r.json()["detail"] == "The end date (2026-03-01) is before the start date (2026-03-02): swap them."
-    r = client.get("/api/v1/meters/m1/energy", params={"start": "2026-03-02", "end": "2026-03-01", "lang": "en"})
+    r = client.get(
+        "/api/v1/meters/m1/energy", params={"start": "2026-03-02", "end": "2026-03-01", "lang": "en"}
+    )
     assert r.json()["detail"].startswith("The end date")
 
 

@@ -15,11 +15,23 @@ def test_parameter_problems_are_said_in_french(world, wclient):
         ("GET", "/api/v1/households/abc", None, link, "nombre entier"),
         ("GET", f"/api/v1/households/{hh}/energy?channel=-1", None, link, "au moins 0"),
         ("GET", f"/api/v1/households/{hh}/energy?channel=9", None, link, "moins de 6"),
-        ("GET", f"/api/v1/households/{hh}/energy?resolution=decade", None, link, "'hour', 'day', 'week' ou 'month'"),
+        (
+            "GET",
+            f"/api/v1/households/{hh}/energy?resolution=decade",
+            None,
+            link,
+            "'hour', 'day', 'week' ou 'month'",
+        ),
         ("POST", "/api/v1/deployments", {"name": ""}, admin, "au moins 1 caractère"),
         ("POST", "/api/v1/deployments", {"name": "x" * 200}, admin, "au plus 100 caractères"),
         ("POST", "/api/v1/deployments", {}, admin, "obligatoire"),
-        ("PATCH", f"/api/v1/deployments/{world.deployments['d1']}", {"co2_g_per_kwh": "beaucoup"}, admin, "nombre"),
+        (
+            "PATCH",
+            f"/api/v1/deployments/{world.deployments['d1']}",
+            {"co2_g_per_kwh": "beaucoup"},
+            admin,
+            "nombre",
+        ),
     ]
     for method, url, body, headers, expected in cases:
         r = wclient.request(method, url, json=body, headers=headers)
