@@ -12,7 +12,7 @@ import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, cast
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
@@ -50,7 +50,7 @@ from ..deps import (
     Who,
     open_mode,
 )
-from ..energy import Bucket
+from ..energy import Bucket, Resolution
 from ..errors import ApiError
 from ..exporting import energy_csv_text, export_household
 from ..household_data import household_buckets, household_live, household_zone
@@ -276,6 +276,9 @@ def view_history(p: Page, ctx: HouseholdPage):
         )
     today = local_today(p.now, household_zone(ctx.hh))
     d = _parse_day(query.get("date"), today)
+    res: Resolution
+    prev: date | None
+    nxt: date | None
     if view == "day":
         start = end = d
         res, prev, nxt, fmt = "hour", d - timedelta(days=1), d + timedelta(days=1), ("%H", "%H:%M", 3)
@@ -372,6 +375,7 @@ def view_savings(p: Page, ctx: HouseholdPage):
     s = household_savings(p.db, p.store, hh, start, end, p.settings)
     fig = None
     if s.status == "ok":
+        assert s.saved_kwh is not None and s.saved_kg_co2 is not None  # set with "ok"
         fig = {
             "kwh": format_quantity(s.saved_kwh, "kWh", 1, lang=lang),
             "pct": None if s.saved_pct is None else format_quantity(s.saved_pct, "%", 0, lang=lang),
@@ -462,7 +466,7 @@ def view_export(p: Page, ctx: HouseholdPage):
 
 def view_csv(p: Page, ctx: HouseholdPage):
     q = p.request.query_params
-    res = q.get("resolution", "day")
+    res = cast(Resolution, q.get("resolution", "day"))
     if res not in ("hour", "day", "week", "month"):
         raise ApiError(
             422,
