@@ -43,6 +43,10 @@ class _CollectorMetrics:
         for reason in sorted(set(wire.REASONS) | set(m.rejected)):
             rejected.add_metric([reason], m.rejected.get(reason, 0))
         yield rejected
+        yield counter("over_quota_messages", "Messages dropped beyond their meter's quota "
+                      "(collector.meter_burst, meter_per_minute).", m.over_quota)
+        yield counter("unkept_dead_letters", "Rejections counted but not kept as dead letters "
+                      "(collector.dead_letters_per_minute).", m.dead_letters_unkept)
         yield counter("store_errors", "Failed store writes (retried, not acknowledged).",
                       m.store_errors)
         yield gauge("inbox_messages", "Received, not yet stored and acknowledged.",
