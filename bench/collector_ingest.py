@@ -253,6 +253,73 @@ def profile_writer_path(workdir: Path, influx_url: str, n: int = 20000, batch: i
     return {k: round(v, 1) for k, v in out.items()}
 
 
+def junk_flood(work: Path, rate: int = 2000, duration_s: float = 5.0, junk: int = 40000,
+               drain_s: float = 60.0) -> dict:
+    """Genuine readings published at `rate` while one meter's topic takes `junk` malformed
+    messages as fast as mosquitto_pub sends them, through a broker with the shipped queue
+    (max_queued_messages 100000), into the collector (SQLite): genuine readings kept per
+    second, and how many were lost."""
+    broker = Mosquitto(work / "mq-junk", extra_conf="max_queued_messages 100000").start()
+    (work / "junk").mkdir(exist_ok=True)
+    consumer = CollectorConsumer(broker, work / "junk")
+    try:
+        flood = subprocess.Popen(
+            ["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-q", "1", "-V", "5",
+             "-i", "bench-junk", "-t", "cw/junk-0/reading", "-l"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        body = b"".join(b"{not json %d\n" % i for i in range(junk))
+        feeder = threading.Thread(target=flood.communicate, args=(body,), daemon=True)
+        start = time.monotonic()
+        feeder.start()
+        published, achieved = publish_step(broker, "g", rate, duration_s)
+        feeder.join(120)
+        deadline = time.monotonic() + drain_s
+        got = consumer.count("g")
+        while got < published and time.monotonic() < deadline:
+            time.sleep(0.1)
+            got = consumer.count("g")
+        elapsed = time.monotonic() - start
+        rss = consumer.rss()
+    finally:
+        consumer.stop()
+        broker.stop()
+    return {"genuine_published": published, "genuine_stored": got,
+            "genuine_lost": published - got, "junk_messages": junk,
+            "genuine_rate": rate, "genuine_per_s_kept": round(got / elapsed),
+            "all_stored_after_s": round(elapsed, 2), "peak_rss_mb": round(rss, 1)}
+
+
+def gap_reading_cost(workdir: Path) -> dict:
+    """Writer time and hourly rows of a 5-channel reading whose predecessor is from 2020."""
+    from citizenwatt.firmware import wire
+    from citizenwatt.store.port import readings_from_payload
+    from citizenwatt.store.sqlite import SqliteStore
+
+    store = SqliteStore(workdir / "gap.sqlite")
+
+    def rows(seq, ts, e):
+        chans = [wire.channel(c, e, 120.0, 0.6) for c in range(5)]
+        payload = wire.encode_reading("gap-0", 1, seq, 1000 * seq, 10, chans, ts=ts)
+        return readings_from_payload(wire.decode_reading("cw/gap-0/reading", payload), ts), payload
+
+    now = time.time()
+    old, _ = rows(0, 1577836800.0 + 3600, 10.0)
+    new, payload = rows(1, now - 11, 50000.0)
+    store.write(old, 0.0)
+    t = time.perf_counter()
+    store.write(new, 0.0)
+    ms = (time.perf_counter() - t) * 1000
+    hour_rows = store.connection().execute("SELECT COUNT(*) FROM energy_hour").fetchone()[0]
+    # the same write for an ordinary next reading, 10 s later: the commit's fsync dominates
+    nxt, _ = rows(2, now - 1, 50000.5)
+    t = time.perf_counter()
+    store.write(nxt, 0.0)
+    ordinary_ms = (time.perf_counter() - t) * 1000
+    store.close()
+    return {"payload_bytes": len(payload), "write_ms": round(ms, 2),
+            "ordinary_write_ms": round(ordinary_ms, 2), "hour_rows": hour_rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one 3 s step at 5000/s each")
@@ -260,7 +327,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per step")
     ap.add_argument("--drain", type=float, default=2.0,
                     help="seconds after a step within which the consumer must have caught up")
-    ap.add_argument("--only", default="mosquitto_sub,sqlite,influxdb")
+    ap.add_argument("--only", default="mosquitto_sub,sqlite,influxdb,junk")
     args = ap.parse_args()
     rates = [5000] if args.quick else [int(r) for r in args.rates.split(",")]
     duration = 3.0 if args.quick else args.duration
@@ -296,6 +363,10 @@ def main() -> None:
                 results[key] = {"best": best, "steps": steps, "peak_rss_mb": round(consumer.rss(), 1)}
             finally:
                 consumer.stop()
+        if "junk" in only:
+            results["junk_flood"] = junk_flood(work)
+            print(f"  junk flood: {results['junk_flood']}", file=sys.stderr, flush=True)
+        results["gap_reading"] = gap_reading_cost(work)
         prof = profile_writer_path(work, adapter.url)
         drops = [line.split(": ", 1)[1] for line in
                  broker.log_path.read_text(errors="replace").splitlines() if "dropped" in line]
@@ -321,6 +392,10 @@ def main() -> None:
         "peak_rss_mb_sqlite": results.get("sqlite", {}).get("peak_rss_mb"),
         "peak_rss_mb_influxdb": results.get("influxdb", {}).get("peak_rss_mb"),
         "peak_rss_mb_mosquitto_sub": results.get("mosquitto_sub", {}).get("peak_rss_mb"),
+        "junk_flood_genuine_per_s_kept": results.get("junk_flood", {}).get("genuine_per_s_kept"),
+        "junk_flood_genuine_lost": results.get("junk_flood", {}).get("genuine_lost"),
+        "junk_flood": results.get("junk_flood"),
+        "gap_reading_2020_to_now": results.get("gap_reading"),
         "qos": 1, "channels_per_reading": 1, "step_s": duration, "drain_s": args.drain,
         "rates_tried": rates, "stages_us_per_reading": prof,
         "influxdb": "1.6.7 behind the test-only /api/v2/write adapter (Python proxy)",
