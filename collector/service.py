@@ -374,11 +374,11 @@ class Collector:
             kept = set()
             letters = []
             for row in conflicts:
-                m = source.get(id(row))
-                if m is not None and id(m) not in kept:  # one dead letter per message, whole
-                    kept.add(id(m))
+                msg = source.get(id(row))  # None: a promoted suspect (its dead letter is kept)
+                if msg is not None and id(msg) not in kept:  # one dead letter per message, whole
+                    kept.add(id(msg))
                     readings -= 1
-                    self._reject(m, KEY_CONFLICT, (
+                    self._reject(msg, KEY_CONFLICT, (
                         "meter %s boot %d seq %d was already stored with other values: the "
                         "meter was probably reflashed and counts from boot 1 again; kept as a "
                         "dead letter, give the meter a new id or carry its boot counter over"
