@@ -402,7 +402,7 @@ def clean_status(obj):
     reader's defence, for statuses stored before they were checked); None if not a dict."""
     if not isinstance(obj, dict):
         return None
-    out = {}
+    out = {}  # type: dict
     for name in obj:
         if len(out) < MAX_STATUS_FIELDS and isinstance(name, str) \
                 and _status_problem(name, obj[name]) is None:
