@@ -400,6 +400,7 @@ class Collector:
                         self._client.ack(mid, 1)
             self.metrics.processed += len(batch)
             self.metrics.batches += 1
+            self.reject_log.flush(batch[-1].received_s)  # a summary line once an interval ends
 
     def _reject(self, m: _Message, reason: str, detail: str, letters: list[DeadLetter]) -> None:
         """Count a rejection; its log line and its dead letter are rate-limited (RejectLog),
