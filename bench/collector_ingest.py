@@ -253,6 +253,117 @@ def profile_writer_path(workdir: Path, influx_url: str, n: int = 20000, batch: i
     return {k: round(v, 1) for k, v in out.items()}
 
 
+def junk_flood(work: Path, rate: int = 2000, duration_s: float = 5.0, junk: int = 40000,
+               drain_s: float = 60.0) -> dict:
+    """Genuine readings published at `rate` while one meter's topic takes `junk` malformed
+    messages as fast as mosquitto_pub sends them, through a broker with the shipped queue
+    (max_queued_messages 100000), into the collector (SQLite): genuine readings kept per
+    second, and how many were lost."""
+    broker = Mosquitto(work / "mq-junk", extra_conf="max_queued_messages 100000").start()
+    (work / "junk").mkdir(exist_ok=True)
+    consumer = CollectorConsumer(broker, work / "junk")
+    try:
+        flood = subprocess.Popen(
+            ["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-q", "1", "-V", "5",
+             "-i", "bench-junk", "-t", "cw/junk-0/reading", "-l"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        body = b"".join(b"{not json %d\n" % i for i in range(junk))
+        feeder = threading.Thread(target=flood.communicate, args=(body,), daemon=True)
+        start = time.monotonic()
+        feeder.start()
+        published, achieved = publish_step(broker, "g", rate, duration_s)
+        feeder.join(120)
+        deadline = time.monotonic() + drain_s
+        got = consumer.count("g")
+        while got < published and time.monotonic() < deadline:
+            time.sleep(0.1)
+            got = consumer.count("g")
+        elapsed = time.monotonic() - start
+        rss = consumer.rss()
+    finally:
+        consumer.stop()
+        broker.stop()
+    return {"genuine_published": published, "genuine_stored": got,
+            "genuine_lost": published - got, "junk_messages": junk,
+            "genuine_rate": rate, "genuine_per_s_kept": round(got / elapsed),
+            "all_stored_after_s": round(elapsed, 2), "peak_rss_mb": round(rss, 1)}
+
+
+def writer_cost_per_message(workdir: Path, n: int = 20000) -> dict:
+    """The collector's writer thread, in process, on n valid readings then n junk messages
+    (spread over 100 meters, so no quota drops them: decoding and rejecting each): µs per
+    message, each run from its inbox to its last commit."""
+    import logging
+
+    from citizenwatt.collector.service import Collector, _Message
+    from citizenwatt.store.sqlite import SqliteStore
+
+    logging.getLogger("citizenwatt.collector").setLevel(logging.ERROR)
+    store = SqliteStore(workdir / "cost.sqlite")
+    now = time.time()
+
+    def run(messages) -> float:
+        c = Collector(store, "127.0.0.1", batch_wait_s=0.0)
+        c._inbox.extend(messages)
+        c._stopping.set()
+        t = time.perf_counter()
+        c._write_loop()
+        assert c.metrics.processed == len(messages)
+        return (time.perf_counter() - t) / len(messages) * 1e6
+
+    valid = [_Message("cw/cost-0/reading", p, 0, 1, now, 0)
+             for p in payloads("cost-0", n, now - 86400).splitlines()]
+    junk = [_Message(f"cw/junk-{k % 100}/reading", b"{not json %d" % k, 0, 1, now, 0)
+            for k in range(n)]
+    out = {"valid_us_per_message": round(run(valid), 1),
+           "junk_us_per_message": round(run(junk), 1),
+           "dead_letters_kept": sum(store.rejections().values())}
+    store.close()
+    return out
+
+
+def gap_reading_cost(workdir: Path, meters: int = 20) -> dict:
+    """Writer time and hourly rows of a 5-channel reading whose predecessor is from 2020,
+    against an ordinary next reading 10 s later: medians (and max) over `meters` meters,
+    since one commit's fsync varies more than the work itself on a shared machine."""
+    import statistics
+
+    from citizenwatt.firmware import wire
+    from citizenwatt.store.port import readings_from_payload
+    from citizenwatt.store.sqlite import SqliteStore
+
+    store = SqliteStore(workdir / "gap.sqlite")
+
+    def rows(meter, seq, ts, e):
+        chans = [wire.channel(c, e, 120.0, 0.6) for c in range(5)]
+        payload = wire.encode_reading(meter, 1, seq, 1000 * seq, 10, chans, ts=ts)
+        decoded = wire.decode_reading(f"cw/{meter}/reading", payload)
+        return readings_from_payload(decoded, ts), payload
+
+    def timed(r) -> float:
+        t = time.perf_counter()
+        store.write(r, 0.0)
+        return (time.perf_counter() - t) * 1000
+
+    def hour_rows() -> int:
+        return store.connection().execute("SELECT COUNT(*) FROM energy_hour").fetchone()[0]
+
+    now = time.time()
+    gap_ms, ordinary_ms, gap_rows = [], [], []
+    for k in range(meters):
+        store.write(rows(f"gap-{k}", 0, 1577836800.0 + 3600, 10.0)[0], 0.0)
+        new, payload = rows(f"gap-{k}", 1, now - 11, 50000.0)
+        before = hour_rows()
+        gap_ms.append(timed(new))
+        gap_rows.append(hour_rows() - before)
+        ordinary_ms.append(timed(rows(f"gap-{k}", 2, now - 1, 50000.5)[0]))
+    store.close()
+    return {"payload_bytes": len(payload), "write_ms_median": round(statistics.median(gap_ms), 2),
+            "write_ms_max": round(max(gap_ms), 2),
+            "ordinary_write_ms_median": round(statistics.median(ordinary_ms), 2),
+            "hour_rows_per_gap_reading": max(gap_rows)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one 3 s step at 5000/s each")
@@ -260,7 +371,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per step")
     ap.add_argument("--drain", type=float, default=2.0,
                     help="seconds after a step within which the consumer must have caught up")
-    ap.add_argument("--only", default="mosquitto_sub,sqlite,influxdb")
+    ap.add_argument("--only", default="mosquitto_sub,sqlite,influxdb,junk")
     args = ap.parse_args()
     rates = [5000] if args.quick else [int(r) for r in args.rates.split(",")]
     duration = 3.0 if args.quick else args.duration
@@ -296,6 +407,11 @@ def main() -> None:
                 results[key] = {"best": best, "steps": steps, "peak_rss_mb": round(consumer.rss(), 1)}
             finally:
                 consumer.stop()
+        if "junk" in only:
+            results["junk_flood"] = junk_flood(work)
+            print(f"  junk flood: {results['junk_flood']}", file=sys.stderr, flush=True)
+        results["gap_reading"] = gap_reading_cost(work)
+        results["writer_cost"] = writer_cost_per_message(work)
         prof = profile_writer_path(work, adapter.url)
         drops = [line.split(": ", 1)[1] for line in
                  broker.log_path.read_text(errors="replace").splitlines() if "dropped" in line]
@@ -321,6 +437,11 @@ def main() -> None:
         "peak_rss_mb_sqlite": results.get("sqlite", {}).get("peak_rss_mb"),
         "peak_rss_mb_influxdb": results.get("influxdb", {}).get("peak_rss_mb"),
         "peak_rss_mb_mosquitto_sub": results.get("mosquitto_sub", {}).get("peak_rss_mb"),
+        "junk_flood_genuine_per_s_kept": results.get("junk_flood", {}).get("genuine_per_s_kept"),
+        "junk_flood_genuine_lost": results.get("junk_flood", {}).get("genuine_lost"),
+        "junk_flood": results.get("junk_flood"),
+        "gap_reading_2020_to_now": results.get("gap_reading"),
+        "writer_cost_valid_vs_junk": results.get("writer_cost"),
         "qos": 1, "channels_per_reading": 1, "step_s": duration, "drain_s": args.drain,
         "rates_tried": rates, "stages_us_per_reading": prof,
         "influxdb": "1.6.7 behind the test-only /api/v2/write adapter (Python proxy)",

@@ -143,6 +143,9 @@ class StoreSettings(_Section):
     influx_timeout_s: float = Field(10.0, gt=0)
     # The local spool towards InfluxDB stops growing (and acks stop) below this free space.
     spool_min_free_mb: float = Field(200.0, ge=0)
+    # A reading further than this after the one before it is recorded as a gap: its own
+    # interval counts, the hours in between stay empty (bounded work per reading).
+    max_gap_h: float = Field(48.0, gt=0, le=24 * 366)
 
     @field_validator("influx_url")
     @classmethod
@@ -158,6 +161,16 @@ class CollectorSettings(_Section):
     # Health and Prometheus metrics (/healthz, /metrics); port 0: none.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65535)
+    # Per-meter quota (a token bucket): messages a meter may send at once (its offline
+    # queue replayed after an outage fits), then per minute. Beyond it, its messages are
+    # counted and dropped; other meters are not affected.
+    meter_burst: int = Field(20000, ge=1)
+    meter_per_minute: int = Field(1200, ge=1)
+    # Dead letters kept per meter and reason per minute (key conflicts and suspect keys,
+    # which hold readings, are always kept); the rest are counted in the metrics.
+    dead_letters_per_minute: int = Field(60, ge=0)
+    # Rejections are logged once per reason per interval, with a count, not once each.
+    reject_log_interval_s: float = Field(60.0, gt=0)
 
     @field_validator("shared_group")
     @classmethod

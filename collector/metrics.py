@@ -13,6 +13,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from citizenwatt.firmware import wire
 
+from .guard import OVER_QUOTA, SUSPECT_KEY
+
+# reasons the collector adds to the wire contract's (key_conflict: the store's)
+COLLECTOR_REASONS = ("key_conflict", SUSPECT_KEY, OVER_QUOTA)
+
 PREFIX = "citizenwatt_collector_"
 
 
@@ -40,9 +45,13 @@ class _CollectorMetrics:
         rejected = CounterMetricFamily(PREFIX + "rejected_messages",
                                        "Messages rejected, by reason (kept as dead letters).",
                                        labels=["reason"])
-        for reason in sorted(set(wire.REASONS) | set(m.rejected)):
+        for reason in sorted(set(wire.REASONS) | set(COLLECTOR_REASONS) | set(m.rejected)):
             rejected.add_metric([reason], m.rejected.get(reason, 0))
         yield rejected
+        yield counter("over_quota_messages", "Messages dropped beyond their meter's quota "
+                      "(collector.meter_burst, meter_per_minute).", m.over_quota)
+        yield counter("unkept_dead_letters", "Rejections counted but not kept as dead letters "
+                      "(collector.dead_letters_per_minute).", m.dead_letters_unkept)
         yield counter("store_errors", "Failed store writes (retried, not acknowledged).",
                       m.store_errors)
         yield gauge("inbox_messages", "Received, not yet stored and acknowledged.",

@@ -22,9 +22,10 @@ from paho.mqtt.properties import Properties
 from citizenwatt.errors import CollectorError
 from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_, _, format_number
-from citizenwatt.store.port import ReadingStore, readings_from_payload
+from citizenwatt.store.port import DeadLetter, ReadingStore, readings_from_payload
 
 from .decoding import decode_reading
+from .guard import OVER_QUOTA, SUSPECT_KEY, KeyGuard, Quota, RejectLog, meter_of
 
 if TYPE_CHECKING:
     from citizenwatt.config import Settings
@@ -111,6 +112,8 @@ class Metrics:
     processed: int = 0  # messages stored or rejected, and acknowledged
     batches: int = 0
     connected: bool = False
+    over_quota: int = 0  # messages dropped beyond their meter's quota
+    dead_letters_unkept: int = 0  # rejections counted but not kept (dead-letter rate limit)
 
 
 @dataclass(slots=True)
@@ -134,7 +137,10 @@ def build_collector(settings: Settings, store: ReadingStore) -> Collector:
                                "host in the [mqtt] table of the --config file)."))
     return Collector(store, m.host, m.port, client_id=c.id, username=m.username,
                      password=m.password, protocol=m.protocol, shared_group=c.shared_group,
-                     receive_maximum=m.receive_maximum)
+                     receive_maximum=m.receive_maximum, meter_burst=c.meter_burst,
+                     meter_per_minute=c.meter_per_minute,
+                     dead_letters_per_minute=c.dead_letters_per_minute,
+                     reject_log_interval_s=c.reject_log_interval_s)
 
 
 class Collector:
@@ -143,6 +149,8 @@ class Collector:
                  password: str | None = None, protocol: str = "auto",
                  shared_group: str | None = None, batch_max: int = 2000,
                  batch_wait_s: float = 0.02, receive_maximum: int = RECEIVE_MAXIMUM,
+                 meter_burst: int = 20000, meter_per_minute: int = 1200,
+                 dead_letters_per_minute: int = 60, reject_log_interval_s: float = 60.0,
                  clock=time.time):
         self.store = store
         self.host, self.port = host, port
@@ -154,6 +162,9 @@ class Collector:
         self.receive_maximum = receive_maximum
         self.clock = clock
         self.metrics = Metrics()
+        self.quota = Quota(meter_burst, meter_per_minute)
+        self.keys = KeyGuard(self._known_key)
+        self.reject_log = RejectLog(reject_log_interval_s, dead_letters_per_minute)
         # paho's thread appends, the writer pops: a deque needs no lock for that, and the
         # writer takes a whole batch at once instead of one get() per message.
         self._inbox: deque[_Message] = deque()
@@ -317,41 +328,63 @@ class Collector:
         while True:
             batch = self._next_batch()
             if batch is None:
+                self.reject_log.flush(self.clock(), force=True)
                 return
             self.metrics.queue_depth = len(self._inbox)
-            rows, statuses = [], []
+            rows: list = []
+            statuses: dict[str, tuple[str, dict, float]] = {}  # the last one per meter wins
+            letters: list[DeadLetter] = []
             parsed: list[tuple[_Message, list]] = []  # each reading message with its rows
             readings = 0
             for m in batch:
+                if not self.quota.admit(meter_of(m.topic), m.received_s):
+                    # counted and dropped before any work: one meter's flood costs the
+                    # others nothing (its own genuine readings within the quota go on)
+                    self.metrics.over_quota += 1
+                    self.metrics.rejected[OVER_QUOTA] += 1
+                    continue
                 try:
                     meter_id, kind = wire.parse_topic(m.topic)
                     if kind == "status" and not m.payload:
                         continue  # a retained status being cleared (mosquitto_pub -r -n)
                     if kind == "status":
-                        statuses.append((meter_id, wire.decode_status(m.topic, m.payload),
-                                         m.received_s))
-                    else:
-                        obj = decode_reading(m.topic, m.payload, m.received_s)
-                        message_rows = readings_from_payload(obj, m.received_s)
-                        rows.extend(message_rows)
+                        statuses[meter_id] = (meter_id, wire.decode_status(m.topic, m.payload),
+                                              m.received_s)
+                        continue
+                    obj = decode_reading(m.topic, m.payload, m.received_s)
+                    message_rows = readings_from_payload(obj, m.received_s)
+                    trusted, to_store = self.keys.verdict(meter_id, (obj["boot"], obj["seq"]),
+                                                          message_rows, m.received_s)
+                    if trusted:
                         parsed.append((m, message_rows))
                         readings += 1
+                    else:
+                        self._reject(m, SUSPECT_KEY, (
+                            "boot %d seq %d is far ahead of what meter %s sent so far: kept "
+                            "as a dead letter, not stored as its newest reading"
+                            % (obj["boot"], obj["seq"], meter_id)), letters)
+                        readings += len({(r.boot, r.seq) for r in to_store})  # promoted
+                    rows.extend(to_store)
                 except wire.WireError as e:
-                    self._reject(m, e.reason, e.detail)
-            conflicts = self._store_with_retry(rows, statuses, batch[-1].received_s)
+                    self._reject(m, e.reason, e.detail, letters)
+            conflicts = self._store_with_retry(rows, list(statuses.values()), letters,
+                                               batch[-1].received_s)
             # rare: only then find each conflicting row's message
             source = {id(row): m for m, mrows in parsed for row in mrows} if conflicts else {}
             kept = set()
+            letters = []
             for row in conflicts:
-                m = source[id(row)]
-                if id(m) not in kept:  # one dead letter per message, whole payload
-                    kept.add(id(m))
+                msg = source.get(id(row))  # None: a promoted suspect (its dead letter is kept)
+                if msg is not None and id(msg) not in kept:  # one dead letter per message, whole
+                    kept.add(id(msg))
                     readings -= 1
-                    self._reject(m, KEY_CONFLICT, (
+                    self._reject(msg, KEY_CONFLICT, (
                         "meter %s boot %d seq %d was already stored with other values: the "
                         "meter was probably reflashed and counts from boot 1 again; kept as a "
                         "dead letter, give the meter a new id or carry its boot counter over"
-                        % (row.meter_id, row.boot, row.seq)))
+                        % (row.meter_id, row.boot, row.seq)), letters)
+            if letters:
+                self._store_with_retry([], [], letters, batch[-1].received_s)
             self.metrics.readings_stored += readings
             self.metrics.last_lag_s = self.clock() - batch[0].received_s
             if self._client is not None:
@@ -367,29 +400,36 @@ class Collector:
                         self._client.ack(mid, 1)
             self.metrics.processed += len(batch)
             self.metrics.batches += 1
+            self.reject_log.flush(batch[-1].received_s)  # a summary line once an interval ends
 
-    def _reject(self, m: _Message, reason: str, detail: str) -> None:
+    def _reject(self, m: _Message, reason: str, detail: str, letters: list[DeadLetter]) -> None:
+        """Count a rejection; its log line and its dead letter are rate-limited (RejectLog),
+        the dead letter written with the batch."""
         self.metrics.rejected[reason] += 1
-        log.warning(_("message rejected ({reason}) on {topic!r}: {detail}", reason=reason,
-                      topic=m.topic, detail=detail))
-        try:
-            self.store.reject(reason, m.topic, m.payload, detail, m.received_s)
-        except Exception:
-            log.exception(_("cannot keep the rejected message in the store"))
+        if self.reject_log.reject(reason, m.topic, detail, m.received_s):
+            letters.append(DeadLetter(reason, m.topic, m.payload, detail, m.received_s))
+        else:
+            self.metrics.dead_letters_unkept += 1
 
-    def _store_with_retry(self, rows, statuses, received_s: float):
-        """Store until it works; returns the rows the store found in conflict."""
+    def _known_key(self, meter_id: str) -> tuple[tuple[int, int], float] | None:
+        """The meter's newest stored (boot, seq) and when it was taken, for the KeyGuard."""
+        newest = max(self.store.latest(meter_id), key=lambda r: r.order_key, default=None)
+        if newest is None:
+            return None
+        return newest.order_key, min(newest.ts_utc, self.clock())
+
+    def _store_with_retry(self, rows, statuses, letters, received_s: float):
+        """Store until it works (rows, statuses and dead letters in one transaction);
+        returns the rows the store found in conflict."""
+        if not (rows or statuses or letters):
+            return ()
         delay = 0.2
         while True:
             try:
-                res = None
-                if rows:
-                    res = self.store.write(rows, received_s)
-                    self.metrics.stored += res.stored
-                    self.metrics.duplicates += res.duplicates
-                for meter_id, status, t in statuses:
-                    self.store.set_status(meter_id, status, t)
-                return res.conflicts if res is not None else ()
+                res = self.store.write(rows, received_s, statuses=statuses, dead_letters=letters)
+                self.metrics.stored += res.stored
+                self.metrics.duplicates += res.duplicates
+                return res.conflicts
             except Exception as e:
                 # Nothing is acknowledged until stored: the broker keeps the messages.
                 self.metrics.store_errors += 1

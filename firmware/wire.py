@@ -345,6 +345,71 @@ def encode_status(meter_id, state, fields=None):
     return json.dumps(obj).encode()
 
 
+# Status fields the meter sends (firmware/meter.py, status_payload) and their kinds. Any
+# other key is kept only if its value is a short scalar: a status is shown to people and
+# stored as it comes, so it is bounded like a reading (size, depth, keys, types).
+STATUS_FIELDS = {"v": "int", "meter": "str", "state": "str", "fw": "str", "boot": "int",
+                 "uptime_s": "num", "rssi": "num", "mem_free": "int", "queued": "int",
+                 "dropped": "int", "synced": "bool", "faults": "faults"}
+MAX_STATUS_FIELDS = 24
+MAX_STATUS_TEXT = 64
+
+
+def _scalar_problem(value, kind):
+    is_bool = value is True or value is False
+    if value is None:
+        return None
+    if kind == "bool":
+        return None if is_bool else "must be true or false"
+    if kind == "str":
+        if not isinstance(value, str):
+            return "must be text"
+        return None if len(value) <= MAX_STATUS_TEXT else "is longer than %d" % MAX_STATUS_TEXT
+    if kind in ("int", "num"):
+        if is_bool or not isinstance(value, (int, float)) or (
+                kind == "int" and not isinstance(value, int)):
+            return "must be a number"
+        try:
+            ok = math.isfinite(value) and abs(value) <= MAX_INT
+        except OverflowError:
+            ok = False
+        return None if ok else "is out of range"
+    # an unknown field: any short scalar
+    if is_bool or (isinstance(value, (int, float)) and _scalar_problem(value, "num") is None):
+        return None
+    if isinstance(value, str):
+        return _scalar_problem(value, "str")
+    return "must be a number, text, true/false or null (no list or object)"
+
+
+def _status_problem(name, value):
+    """Why the status field name: value breaks the contract, or None."""
+    if len(name) > MAX_STATUS_TEXT:
+        return "a field name is longer than %d" % MAX_STATUS_TEXT
+    kind = STATUS_FIELDS.get(name, "any")
+    if kind != "faults":
+        return _scalar_problem(value, kind)
+    if not isinstance(value, dict) or len(value) > MAX_CHANNELS:
+        return "must be an object of at most %d channels" % MAX_CHANNELS
+    for k in value:
+        if len(k) > 4 or _scalar_problem(value[k], "str") is not None or value[k] is None:
+            return "must map channel ids to short texts"
+    return None
+
+
+def clean_status(obj):
+    """The contract's part of a status dict: the fields that break it are left out (the
+    reader's defence, for statuses stored before they were checked); None if not a dict."""
+    if not isinstance(obj, dict):
+        return None
+    out = {}  # type: dict
+    for name in obj:
+        if len(out) < MAX_STATUS_FIELDS and isinstance(name, str) \
+                and _status_problem(name, obj[name]) is None:
+            out[name] = obj[name]
+    return out
+
+
 def decode_status(topic, payload):
     meter_id, kind = parse_topic(topic)
     if kind != "status":
@@ -353,11 +418,19 @@ def decode_status(topic, payload):
         raise WireError(TOO_LARGE, "%d bytes > %d" % (len(payload), MAX_PAYLOAD_BYTES))
     try:
         obj = json.loads(payload.decode() if isinstance(payload, (bytes, bytearray)) else payload)
-    except Exception as e:
+    except Exception as e:  # RecursionError included: nesting deeper than the parser's stack
         raise WireError(NOT_JSON, "status is not UTF-8 JSON (%s)" % e) from None
-    if not isinstance(obj, dict) or obj.get("state") not in (STATUS_ONLINE, STATUS_OFFLINE):
+    if not isinstance(obj, dict):
+        raise WireError(NOT_OBJECT, "status must be a JSON object")
+    if obj.get("state") not in (STATUS_ONLINE, STATUS_OFFLINE):
         raise WireError(BAD_VALUE, "status needs state online or offline")
     if obj.get("meter") != meter_id:
         raise WireError(TOPIC_MISMATCH, "status meter %r published on %r"
                         % (obj.get("meter"), topic))
+    if len(obj) > MAX_STATUS_FIELDS:
+        raise WireError(BAD_VALUE, "status has %d fields > %d" % (len(obj), MAX_STATUS_FIELDS))
+    for name in obj:
+        problem = _status_problem(name, obj[name])
+        if problem is not None:
+            raise WireError(BAD_VALUE, "status field %r %s" % (name[:MAX_STATUS_TEXT], problem))
     return obj

@@ -33,7 +33,8 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
     """
     if settings.store.kind == "sqlite":
         try:
-            return SqliteStore(settings.readings_db)  # opening it is the check
+            # opening it is the check
+            return SqliteStore(settings.readings_db, max_gap_s=settings.store.max_gap_h * 3600)
         except (RuntimeError, sqlite3.Error, OSError) as e:
             raise _unusable_file(settings.readings_db, e) from None
     influx, spool = settings.store, settings.influx_spool_db
@@ -42,7 +43,8 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
             influx.influx_url, influx.influx_token, influx.influx_org, influx.influx_bucket,
             spool_path=spool if for_collector or spool.is_file() else None,
             owner=settings.collector.id, timeout_s=influx.influx_timeout_s,
-            min_free_mb=influx.spool_min_free_mb, ship=False)
+            min_free_mb=influx.spool_min_free_mb, ship=False,
+            max_gap_s=influx.max_gap_h * 3600)
     except (RuntimeError, sqlite3.Error, OSError) as e:
         raise _unusable_file(spool, e) from None
     try:

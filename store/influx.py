@@ -34,6 +34,7 @@ from typing import Any
 
 from .port import (  # noqa: F401  (the errors, importable from here as before)
     ChannelReading,
+    DeadLetter,
     DeletionRefused,
     HourEnergy,
     MeterSummary,
@@ -42,7 +43,8 @@ from .port import (  # noqa: F401  (the errors, importable from here as before)
     StoreUnavailable,
     WriteResult,
 )
-from .sqlite import COLUMNS, SqliteStore
+from .rules import MAX_GAP_S
+from .sqlite import COLUMNS, SqliteStore, stored_status
 
 log = logging.getLogger("citizenwatt.store.influx")
 
@@ -161,14 +163,16 @@ class SpoolLedger:
     other collectors on the same file (lease).
     """
 
-    def __init__(self, path: str | Path):
-        self.chain = SqliteStore(path, observer=Outbox())
+    def __init__(self, path: str | Path, max_gap_s: float = MAX_GAP_S):
+        self.chain = SqliteStore(path, observer=Outbox(), max_gap_s=max_gap_s)
         self.path = self.chain.path
 
     # -- the chain store's side: what InfluxStore writes and reads here --------------
 
-    def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
-        return self.chain.write(rows, received_s)
+    def write(self, rows: Sequence[ChannelReading], received_s: float, *,
+              statuses: Sequence[tuple[str, dict, float]] = (),
+              dead_letters: Sequence[DeadLetter] = ()) -> WriteResult:
+        return self.chain.write(rows, received_s, statuses=statuses, dead_letters=dead_letters)
 
     def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
         self.chain.set_status(meter_id, status, received_s)
@@ -352,13 +356,15 @@ class InfluxStore:
     def __init__(self, url: str, token: str = "", org: str = "citizenwatt",
                  bucket: str = "citizenwatt/autogen", *, spool_path: str | Path | None = None,
                  owner: str = "citizenwatt-collector-1", timeout_s: float = 10.0,
-                 chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True):
+                 chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True,
+                 max_gap_s: float = MAX_GAP_S):
         self.url, self.org, self.bucket = url.rstrip("/"), org, bucket
         self.owner = owner
         self.chunk_points = chunk_points
         self.min_free_bytes = int(min_free_mb * 1024 * 1024)
         self.influxql = InfluxQL(url, token, bucket, timeout_s)
-        self.ledger = SpoolLedger(spool_path) if spool_path is not None else None
+        self.ledger = (SpoolLedger(spool_path, max_gap_s) if spool_path is not None
+                       else None)
         self._timeout_ms = int(timeout_s * 1000)
         self._token = token
         self._client: Any = None
@@ -412,11 +418,13 @@ class InfluxStore:
                 f"Disque presque plein sous {ledger.path.parent} : le tampon vers InfluxDB "
                 "ne peut plus grandir. Libérez de la place ou rétablissez InfluxDB.")
 
-    def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
+    def write(self, rows: Sequence[ChannelReading], received_s: float, *,
+              statuses: Sequence[tuple[str, dict, float]] = (),
+              dead_letters: Sequence[DeadLetter] = ()) -> WriteResult:
         ledger = self._require_ledger()
         self._check_disk()
-        res = ledger.write(rows, received_s)
-        if res.stored:
+        res = ledger.write(rows, received_s, statuses=statuses, dead_letters=dead_letters)
+        if res.stored or statuses:
             self._wake.set()
         return res
 
@@ -730,7 +738,7 @@ class InfluxStore:
             chans[m].append(int(s["tags"]["channel"]))
             n[m] += s["rows"][0]["count"] if s["rows"] else 0
         return [MeterSummary(m, tuple(sorted(chans[m])), first[m], last[m], rec.get(m, last[m]),
-                             n[m], json.loads(st[m]) if m in st else None)
+                             n[m], stored_status(st.get(m)))
                 for m in sorted(chans)]
 
     def close(self) -> None:

@@ -73,6 +73,17 @@ def readings_from_payload(obj: dict, received_s: float) -> list[ChannelReading]:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejected message, kept with its reason (the dead-letter table)."""
+
+    reason: str
+    topic: str
+    payload: bytes
+    detail: str
+    received_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class HourEnergy:
     hour_utc: int  # start of the UTC hour, seconds
     energy_wh: float
@@ -109,10 +120,13 @@ class ReadingStore(Protocol):
     contract. A backend that cannot be reached raises StoreUnavailable.
     """
 
-    def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
+    def write(self, rows: Sequence[ChannelReading], received_s: float, *,
+              statuses: Sequence[tuple[str, dict, float]] = (),
+              dead_letters: Sequence[DeadLetter] = ()) -> WriteResult:
         """Store rows durably (idempotent on meter, channel, boot, seq) before returning,
         and count their energy by the rules of rules.py, in (boot, seq) order whatever the
-        order they arrive in."""
+        order they arrive in. The statuses (meter, status, received_s) and the dead letters
+        go in the same transaction: one commit per collector batch, junk included."""
 
     def latest(self, meter_id: str) -> list[ChannelReading]:
         """The newest reading of each channel of the meter (empty if unknown)."""

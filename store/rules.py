@@ -14,6 +14,12 @@ from dataclasses import dataclass
 
 from .port import HOUR_S, ChannelReading
 
+# A reading further than this after the one before it (meter timestamps) does not spread
+# its energy over the hours between them: the work per reading stays bounded (a counter
+# jumping from 2020 to now would otherwise write one row per hour since 2020). Stores take
+# their own bound (settings: store.max_gap_h); this is the default.
+MAX_GAP_S = 48 * HOUR_S
+
 
 def energy_delta_wh(prev: ChannelReading | None, cur: ChannelReading) -> float:
     """Energy consumed between prev and cur on one channel; never negative.
@@ -79,8 +85,17 @@ class Link:
     start_s: float
 
 
-def link(prev: ChannelReading | None, cur: ChannelReading) -> Link:
-    """cur's link when prev is the reading before it in (boot, seq) order (None: first)."""
+def link(prev: ChannelReading | None, cur: ChannelReading,
+         max_gap_s: float = MAX_GAP_S) -> Link:
+    """cur's link when prev is the reading before it in (boot, seq) order (None: first).
+
+    A gap longer than max_gap_s is recorded as a gap: cur counts only its own interval,
+    like a first reading, and the hours in between stay empty. The energy the counter
+    gained over the gap is not allocated to any hour (the stored counters keep it), so a
+    reading costs at most its own interval's hours (interval_s <= 24 h) whatever its time.
+    """
+    if prev is not None and cur.ts_utc - prev.ts_utc > max_gap_s:
+        return Link(energy_delta_wh(None, cur), delta_start(None, cur))
     return Link(energy_delta_wh(prev, cur), delta_start(prev, cur))
 
 
@@ -116,18 +131,47 @@ class Insertion:
 
 def insert_reading(prev: ChannelReading | None, cur: ChannelReading,
                    nxt: ChannelReading | None = None,
-                   nxt_link: Link | None = None) -> Insertion:
+                   nxt_link: Link | None = None, max_gap_s: float = MAX_GAP_S) -> Insertion:
     """Insert cur between prev and nxt (the stored readings just before and after it in
     (boot, seq) order; nxt is None when cur is the newest). A late reading re-chains nxt:
     nxt's energy now runs from cur, not from prev, so nxt's old link (nxt_link) leaves the
     hours and its new one enters them. The channel's total therefore always equals what
     the readings in order would give, whatever the order they arrived in."""
-    own = link(prev, cur)
+    own = link(prev, cur, max_gap_s)
     hours = hour_changes(cur, own, 1)
     if nxt is None:
         return Insertion(own, None, hours)
     if nxt_link is None:
         raise ValueError("the stored link of the reading after a late one is needed")
-    new_next = link(cur, nxt)
+    new_next = link(cur, nxt, max_gap_s)
     hours += unlink(nxt, nxt_link) + hour_changes(nxt, new_next, 0)
     return Insertion(own, new_next, hours)
+
+
+# -- plausibility of a reading's key ---------------------------------------------------------
+
+# How far a meter's (boot, seq) may run ahead of the newest key known for it
+# (docs/protocol.md, "Suspect keys"). A meter makes at most one reading per second
+# (interval_s >= 1) and a boot takes seconds, so beyond the slack the allowance grows with
+# the time since that key was received.
+SEQ_SLACK = 1000
+MIN_INTERVAL_S = 1.0
+BOOT_SLACK = 10
+MIN_BOOT_S = 5.0
+
+
+def key_is_plausible(known: tuple[int, int] | None, key: tuple[int, int],
+                     elapsed_s: float) -> bool:
+    """Whether key (boot, seq) may follow known, the newest trusted key of its meter,
+    received elapsed_s ago. No known key, or a key at or before it (a late reading): yes.
+    Otherwise the jump must be one the meter could have made in elapsed_s: a seq at most
+    SEQ_SLACK + elapsed_s / MIN_INTERVAL_S ahead (counted from 0 in a new boot), and a boot
+    at most BOOT_SLACK + elapsed_s / MIN_BOOT_S ahead. A forged boot of 2^53 - 1 fails."""
+    if known is None or key <= known:
+        return True
+    elapsed_s = max(0.0, elapsed_s)
+    boot, seq = key
+    seq_allowed = SEQ_SLACK + elapsed_s / MIN_INTERVAL_S
+    if boot == known[0]:
+        return seq - known[1] <= seq_allowed
+    return boot - known[0] <= BOOT_SLACK + elapsed_s / MIN_BOOT_S and seq <= seq_allowed

@@ -23,10 +23,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
-from citizenwatt.firmware.wire import MAX_CHANNELS
+from citizenwatt.firmware.wire import MAX_CHANNELS, clean_status
 
-from .port import HOUR_S, ChannelReading, HourEnergy, MeterSummary, WriteResult
-from .rules import Link, insert_reading, reading_hour, same_reading
+from .port import HOUR_S, ChannelReading, DeadLetter, HourEnergy, MeterSummary, WriteResult
+from .rules import MAX_GAP_S, Link, insert_reading, reading_hour, same_reading
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
@@ -87,8 +87,19 @@ def summarise(rows, statuses: dict[str, str]) -> list[MeterSummary]:
         out.append(MeterSummary(
             m, tuple(sorted(int(c[1]) for c in chans)), min(c[2] for c in chans),
             max(c[3] for c in chans), max(c[4] for c in chans), sum(c[5] for c in chans),
-            json.loads(st) if st else None))
+            stored_status(st)))
     return out
+
+
+def stored_status(status_json: str | None) -> dict | None:
+    """A stored status as the API may show it: only the contract's fields, whatever the
+    file holds (one written before statuses were checked, or by hand); never raises."""
+    if not status_json:
+        return None
+    try:
+        return clean_status(json.loads(status_json))
+    except (ValueError, RecursionError):
+        return None
 
 
 class ChainObserver(Protocol):
@@ -122,8 +133,10 @@ class SqliteStore:
     observer (optional) is told of each change inside its transaction (ChainObserver).
     """
 
-    def __init__(self, path: str | Path, *, observer: ChainObserver | None = None):
+    def __init__(self, path: str | Path, *, observer: ChainObserver | None = None,
+                 max_gap_s: float = MAX_GAP_S):
         self.path = Path(path)
+        self.max_gap_s = max_gap_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.observer = observer
         self._write_lock = threading.Lock()
@@ -226,7 +239,9 @@ class SqliteStore:
 
     # -- writing -------------------------------------------------------------------
 
-    def write(self, rows: Sequence[ChannelReading], received_s: float) -> WriteResult:
+    def write(self, rows: Sequence[ChannelReading], received_s: float, *,
+              statuses: Sequence[tuple[str, dict, float]] = (),
+              dead_letters: Sequence[DeadLetter] = ()) -> WriteResult:
         stored = dup = 0
         hours: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0])
         # per (meter, channel): [first ts, last ts, readings] of the rows newly stored
@@ -268,8 +283,12 @@ class SqliteStore:
                     "last_received_utc = max(last_received_utc, excluded.last_received_utc), "
                     "readings = readings + excluded.readings",
                     [(m, c, t0, t1, received_s, n) for (m, c), (t0, t1, n) in summary.items()])
-                if self.observer is not None:
+                if self.observer is not None and (touched or hours):
                     self.observer.wrote(db, touched, list(hours), received_s)
+                for meter_id, status, status_s in statuses:
+                    self._set_status(db, meter_id, status, status_s)
+                if dead_letters:
+                    self._reject(db, dead_letters)
                 db.execute("COMMIT")
                 self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
             except BaseException:
@@ -300,7 +319,8 @@ class SqliteStore:
             prev = _row_to_reading(p) if p else None
             nxt = self._neighbour(db, r, before=False)
         after = _row_to_reading(nxt) if nxt is not None else None
-        ins = insert_reading(prev, r, after, Link(nxt[14], nxt[15]) if nxt is not None else None)
+        ins = insert_reading(prev, r, after, Link(nxt[14], nxt[15]) if nxt is not None else None,
+                             self.max_gap_s)
         cur = db.execute(
             f"INSERT OR IGNORE INTO reading ({COLUMNS}) VALUES ({','.join('?' * 16)})",
             (r.meter_id, r.channel, r.boot, r.seq, r.ts_utc, int(r.ts_from_meter), received_s,
@@ -329,19 +349,27 @@ class SqliteStore:
 
     def set_status(self, meter_id: str, status: dict, received_s: float) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO meter_status VALUES (?,?,?) ON CONFLICT DO UPDATE SET "
-                       "status_json=excluded.status_json, received_utc=excluded.received_utc",
-                       (meter_id, json.dumps(status), received_s))
-            if self.observer is not None:
-                self.observer.status_set(db, meter_id, received_s)
+            self._set_status(db, meter_id, status, received_s)
+
+    def _set_status(self, db, meter_id: str, status: dict, received_s: float) -> None:
+        db.execute("INSERT INTO meter_status VALUES (?,?,?) ON CONFLICT DO UPDATE SET "
+                   "status_json=excluded.status_json, received_utc=excluded.received_utc",
+                   (meter_id, json.dumps(status), received_s))
+        if self.observer is not None:
+            self.observer.status_set(db, meter_id, received_s)
 
     def reject(self, reason: str, topic: str, payload: bytes, detail: str,
                received_s: float) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO rejected (received_utc, reason, topic, payload_head, "
+            self._reject(db, [DeadLetter(reason, topic, payload, detail, received_s)])
+
+    @staticmethod
+    def _reject(db, letters: Sequence[DeadLetter]) -> None:
+        db.executemany("INSERT INTO rejected (received_utc, reason, topic, payload_head, "
                        "detail) VALUES (?,?,?,?,?)",
-                       (received_s, reason, topic[:256],
-                        bytes(payload[:DEAD_LETTER_HEAD_BYTES]), detail[:500]))
+                       [(d.received_s, d.reason, d.topic[:256],
+                         bytes(d.payload[:DEAD_LETTER_HEAD_BYTES]), d.detail[:500])
+                        for d in letters])
 
     # -- reading -------------------------------------------------------------------
 

@@ -36,8 +36,8 @@ class Settled:
     def _settle(self) -> None:
         assert self.writer.flush(20), "the spool did not drain into InfluxDB"
 
-    def write(self, rows, received_s):
-        res = self.writer.write(rows, received_s)
+    def write(self, rows, received_s, **batch):  # batch: statuses, dead_letters
+        res = self.writer.write(rows, received_s, **batch)
         self._settle()
         return res
 

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from citizenwatt.store.port import HOUR_S, ChannelReading, MeterSummary
+from citizenwatt.store.port import HOUR_S, ChannelReading, DeadLetter, MeterSummary
 from tests.store.helpers import (
     BOUNDARY_HOURS,
     H10,
@@ -280,3 +280,44 @@ def test_status_and_dead_letters(store):
     assert m.status == {"v": 1, "meter": "m-1", "state": "online", "fw": 'say "hi"'}
     assert m == MeterSummary("m-1", (0,), T0 + 10, T0 + 30, T0, 3, m.status)
     assert store.rejections() == {"bad_type": 1, "not_json": 2}
+
+
+def test_statuses_and_dead_letters_go_with_the_readings_in_one_write(store):
+    letters = [DeadLetter("not_json", "cw/m-1/reading", b"{oops %d" % i, "not json", T0)
+               for i in range(3)]
+    res = store.write(series(3), T0, statuses=[
+        ("m-1", {"v": 1, "meter": "m-1", "state": "online", "rssi": -61}, T0)],
+        dead_letters=letters)
+    assert res.stored == 3
+    (m,) = store.meters()
+    assert m.status == {"v": 1, "meter": "m-1", "state": "online", "rssi": -61}
+    assert store.rejections() == {"not_json": 3}
+    # dead letters alone, without readings
+    store.write([], T0 + 1, dead_letters=letters[:1])
+    assert store.rejections() == {"not_json": 4}
+
+
+def test_an_odd_stored_status_is_read_without_its_odd_fields(store):
+    store.write(series(1), T0)
+    deep: dict = {}
+    cur = deep
+    for _ in range(260):
+        cur["x"] = {}
+        cur = cur["x"]
+    store.set_status("m-1", {"v": 1, "meter": "m-1", "state": "offline", "fw": "1.0",
+                             "deep": deep, "list": [1, 2]}, T0)
+    (m,) = store.meters()
+    assert m.status == {"v": 1, "meter": "m-1", "state": "offline", "fw": "1.0"}
+
+
+def test_a_reading_after_a_gap_longer_than_the_bound_writes_its_own_hours_only(store):
+    start = 1577836800.0 + 10 * HOUR  # 2020
+    first = ChannelReading("m-1", 0, 1, 0, start, True, 60.0, 5.0, 600.0, 2.6, False)
+    jump = dataclasses.replace(first, seq=1, ts_utc=H10 + 30 * 60, energy_wh=90000.0)
+    store.write([first], start)
+    store.write([jump], H10 + 30 * 60)
+    hours = store.hourly("m-1", 0, 4e9)
+    assert [h.hour_utc for h in hours] == [int(start) - HOUR, H10]
+    # the first: its own interval, at most its counter (5 Wh); the jump: its own minute
+    # (600 W x 60 s = 10 Wh), not the 89,995 Wh its counter gained since 2020
+    assert [h.energy_wh for h in hours] == pytest.approx([5.0, 10.0])
