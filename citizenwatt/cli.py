@@ -198,6 +198,10 @@ app.command(
 )(_api_serve)
 from citizenwatt.api.cli import admin_app as _api_admin  # noqa: E402
 
+from citizenwatt.workshop.brokersetup import HELP as _BROKER_HELP  # noqa: E402
+from citizenwatt.workshop.brokersetup import broker_setup as _broker_setup  # noqa: E402
+
+_api_admin.command("broker-setup", help=_BROKER_HELP)(_broker_setup)
 app.add_typer(_api_admin, name="admin")
 
 
