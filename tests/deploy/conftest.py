@@ -134,7 +134,8 @@ class ShippedMosquitto:
 
 def connect(broker: ShippedMosquitto, account: Account | None, client_id: str, *,
             tls: bool = True, cafile: Path | None = None, v5: bool = False,
-            clean: bool = True, session_expiry_s: int = 0, timeout_s: float = 10.0):
+            clean: bool = True, session_expiry_s: int = 0, on_message=None,
+            timeout_s: float = 10.0):
     """A started paho client and its CONNACK reason (or the exception connecting raised).
     The client's `disconnects` queue receives each later disconnection's reason."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -149,6 +150,8 @@ def connect(broker: ShippedMosquitto, account: Account | None, client_id: str, *
     c.disconnects = queue.Queue()  # type: ignore[attr-defined]
     c.on_connect = lambda cl, ud, flags, reason, props: connacks.put(reason)
     c.on_disconnect = lambda cl, ud, flags, reason, props: cl.disconnects.put(reason)
+    if on_message is not None:  # before CONNACK: a resumed session delivers at once
+        c.on_message = on_message
     port = broker.tls_port if tls else broker.port
     try:
         if v5:

@@ -80,9 +80,9 @@ def test_queue_survives_collector_outage_and_broker_restart(shipped_broker):
     collector = b.setup_collector()
     b.start()
 
-    def collector_session():
+    def collector_session(on_message=None):
         c, reason = connect(b, collector, collector.user, tls=False, v5=True, clean=False,
-                            session_expiry_s=3600)
+                            session_expiry_s=3600, on_message=on_message)
         assert reason == 0, b.log()
         return c
 
@@ -108,8 +108,7 @@ def test_queue_survives_collector_outage_and_broker_restart(shipped_broker):
     assert (b.workdir / "mosquitto.db").stat().st_size > n * len(payload)
     b.start()
 
-    col = collector_session()
-    col.on_message = lambda cl, ud, msg: got.put(int(msg.payload[:7]))
+    col = collector_session(on_message=lambda cl, ud, msg: got.put(int(msg.payload[:7])))
     seen = set()
     deadline = time.monotonic() + 60
     while len(seen) < n and time.monotonic() < deadline:
