@@ -198,10 +198,6 @@ app.command(
 )(_api_serve)
 from citizenwatt.api.cli import admin_app as _api_admin  # noqa: E402
 
-from citizenwatt.workshop.brokersetup import HELP as _BROKER_HELP  # noqa: E402
-from citizenwatt.workshop.brokersetup import broker_setup as _broker_setup  # noqa: E402
-
-_api_admin.command("broker-setup", help=_BROKER_HELP)(_broker_setup)
 app.add_typer(_api_admin, name="admin")
 
 
@@ -213,6 +209,12 @@ app.add_typer(_guide_app, name="guide")
 from citizenwatt.workshop.commands import register as _register_workshop  # noqa: E402
 
 _register_workshop(app)  # ports, flash, provision, calibrate, check, workshop
+
+from citizenwatt.workshop.brokersetup import HELP as _BROKER_HELP  # noqa: E402
+from citizenwatt.workshop.brokersetup import broker_setup as _broker_setup  # noqa: E402
+
+# the server's side of the workshop's accounts: the collector's own, once per server
+_api_admin.command("broker-setup", help=_BROKER_HELP)(_broker_setup)
 
 
 from citizenwatt.host.cli import app as _firmware_app  # noqa: E402
