@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 
@@ -21,6 +22,11 @@ from tests.collector.helpers import wait_until
 from tests.deploy.conftest import close, connect
 
 ATTACKER, VICTIM = "cw-aaaaaa", "cw-bbbbbb"
+
+
+def _sessions(log: str) -> list[tuple[str, str]]:
+    """(client id, user name) of each connection Mosquitto's log reports."""
+    return re.findall(r"New client connected from \S+ as (\S*) \(p\d, c\d, k\d+, u'([^']*)'\)", log)
 
 
 def _reading(meter_id: str, seq: int, t0: float) -> bytes:
@@ -123,6 +129,10 @@ def test_meter_cannot_take_the_collectors_session(deployment, caplog):
         assert lost == []  # the collector never lost its connection
         latest = store.latest(VICTIM)
         assert [r.seq for r in latest] == [499]
+        # Mosquitto's own account: 35 connections of the meter, each under its own name
+        sessions = _sessions(b.log())
+        assert sessions.count((ATTACKER, ATTACKER)) == 35
+        assert all(client_id == user for client_id, user in sessions), sessions
     finally:
         close(sender)
         col.stop()
@@ -164,4 +174,30 @@ def test_meter_writes_and_reads_nothing_outside_its_own_topics(deployment):
         assert [r.seq for r in store.latest(ATTACKER)] == [1]
     finally:
         close(spy)
+        col.stop()
+
+
+def test_the_meter_firmware_connects_as_itself(deployment, tmp_path):
+    """The real meter loop (host simulator, umqtt API) with the account the workshop writes:
+    its client id is its meter id, the user name, so the shipped rule changes nothing."""
+    from citizenwatt.host.simulator import SimulatedMeter
+
+    b, settings, store = deployment
+    col = build_collector(settings, store)
+    col.start()
+    account = b.meters[VICTIM]
+    m = SimulatedMeter(meter_id=VICTIM, host=b.host, port=b.port, state_dir=tmp_path / "flash",
+                       seed=3, interval_s=5.0, speed=float("inf"),
+                       extra_config={"mqtt_user": account.user,
+                                     "mqtt_password": account.password})
+    m.start()
+    try:
+        assert m.wait_published(3, timeout_s=30), m.error
+    finally:
+        m.stop()
+    try:
+        wait_until(lambda: col.metrics.readings_stored >= 3, 30, "the meter's readings")
+        assert store.latest(VICTIM)
+        assert (VICTIM, VICTIM) in _sessions(b.log())
+    finally:
         col.stop()
