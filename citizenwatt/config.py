@@ -154,9 +154,9 @@ class StoreSettings(_Section):
 
 class CollectorSettings(_Section):
     # The MQTT client id: stable and unique per instance (it names the broker session).
-    # Empty: derived from the MQTT password (see Settings._collector_id), so nobody who
-    # lacks the password can guess it; `citizenwatt admin broker-setup` writes one.
-    id: str = Field("", max_length=64)
+    # "auto": derived from the MQTT password (derived_collector_id), so nobody who lacks
+    # the password can guess it; `citizenwatt admin broker-setup` writes a random one.
+    id: str = Field("auto", min_length=1, max_length=64)
     # Shared subscription group ($share/<group>/...): several collectors split the load.
     shared_group: str | None = None
     # Health and Prometheus metrics (/healthz, /metrics); port 0: none.
@@ -346,7 +346,7 @@ class Settings(BaseSettings):
         # over (and, with a clean session, throws the queued readings away). So no fixed,
         # documented default once a broker is configured: an id derived from the collector's
         # secret password, stable across restarts, unknown to anyone without the password.
-        if not self.collector.id:
+        if self.collector.id == "auto":
             self.collector.id = derived_collector_id(self.mqtt)
         return self
 

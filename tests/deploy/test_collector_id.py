@@ -57,3 +57,12 @@ def test_the_id_from_the_environment_file(monkeypatch, tmp_path):
     assert mqttauth.check_password(
         dict(ln.split(":", 1) for ln in (tmp_path / "passwd").read_text().splitlines())[user],
         s.mqtt.password)
+
+
+def test_auto_is_the_default_and_an_empty_id_is_refused():
+    from citizenwatt.config import ConfigError
+
+    assert _load(mqtt__host="h", mqtt__password="p", collector__id="auto").collector.id == \
+        _load(mqtt__host="h", mqtt__password="p").collector.id
+    with pytest.raises(ConfigError):
+        _load(mqtt__host="h", collector__id="")
