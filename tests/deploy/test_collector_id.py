@@ -3,6 +3,8 @@ configured; stable across restarts; unknown to anyone who lacks the MQTT passwor
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from citizenwatt.config import DEMO_COLLECTOR_ID, ENV_PREFIX, load_settings
@@ -10,8 +12,6 @@ from citizenwatt.config import DEMO_COLLECTOR_ID, ENV_PREFIX, load_settings
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch):
-    import os
-
     for k in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
         monkeypatch.delenv(k)
 
@@ -66,3 +66,40 @@ def test_auto_is_the_default_and_an_empty_id_is_refused():
         _load(mqtt__host="h", mqtt__password="p").collector.id
     with pytest.raises(ConfigError):
         _load(mqtt__host="h", collector__id="")
+
+
+def test_env_file_lines_are_set_in_place(tmp_path):
+    from citizenwatt.workshop import mqttauth
+
+    env = tmp_path / "collector.env"
+    env.write_text("# the collector's account\n#CITIZENWATT_MQTT__USERNAME=\nCITIZENWATT_LANG=en\n")
+    mqttauth.set_env(env, {"CITIZENWATT_MQTT__USERNAME": "cwc-1", "CITIZENWATT_MQTT__PASSWORD": "p"})
+    assert env.read_text().splitlines() == [
+        "# the collector's account", "CITIZENWATT_MQTT__USERNAME=cwc-1", "CITIZENWATT_LANG=en",
+        "CITIZENWATT_MQTT__PASSWORD=p"]
+    assert mqttauth.read_env(env) == {"CITIZENWATT_MQTT__USERNAME": "cwc-1",
+                                      "CITIZENWATT_LANG": "en", "CITIZENWATT_MQTT__PASSWORD": "p"}
+
+
+def test_a_meter_cannot_be_given_a_collectors_name(tmp_path):
+    from citizenwatt.workshop import mqttauth
+    from citizenwatt.workshop.errors import WorkshopError
+
+    with pytest.raises(WorkshopError) as e:
+        mqttauth.set_acl(tmp_path / "acl", "cwc-0001")
+    assert "cwc-0001" in str(e.value)
+    assert not (tmp_path / "acl").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's group needs root")
+def test_rewrites_keep_mosquittos_group_and_mode(tmp_path):
+    from citizenwatt.workshop import mqttauth
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("")
+    os.chown(passwd, 0, 65534)  # root:nogroup standing for root:mosquitto
+    passwd.chmod(0o640)
+    mqttauth.set_password(passwd, "cw-0001", "a-password")
+    st = passwd.stat()
+    assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (0, 65534, "0o640")
+    assert mqttauth.has_user(passwd, "cw-0001")
