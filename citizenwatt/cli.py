@@ -210,6 +210,12 @@ from citizenwatt.workshop.commands import register as _register_workshop  # noqa
 
 _register_workshop(app)  # ports, flash, provision, calibrate, check, workshop
 
+from citizenwatt.workshop.brokersetup import HELP as _BROKER_HELP  # noqa: E402
+from citizenwatt.workshop.brokersetup import broker_setup as _broker_setup  # noqa: E402
+
+# the server's side of the workshop's accounts: the collector's own, once per server
+_api_admin.command("broker-setup", help=_BROKER_HELP)(_broker_setup)
+
 
 from citizenwatt.host.cli import app as _firmware_app  # noqa: E402
 

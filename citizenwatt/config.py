@@ -10,6 +10,8 @@ release, each with a warning giving its new name.
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import logging
 import os
 import tomllib
@@ -155,7 +157,9 @@ class StoreSettings(_Section):
 
 class CollectorSettings(_Section):
     # The MQTT client id: stable and unique per instance (it names the broker session).
-    id: str = Field("citizenwatt-collector-1", min_length=1, max_length=64)
+    # "auto": derived from the MQTT password (derived_collector_id), so nobody who lacks
+    # the password can guess it; `citizenwatt admin broker-setup` writes a random one.
+    id: str = Field("auto", min_length=1, max_length=64)
     # Shared subscription group ($share/<group>/...): several collectors split the load.
     shared_group: str | None = None
     # Health and Prometheus metrics (/healthz, /metrics); port 0: none.
@@ -234,6 +238,23 @@ class WorkshopSettings(_Section):
     @classmethod
     def _folder(cls, v: Path | None) -> Path | None:
         return v if v is None else check_folder(v)
+
+
+DEMO_COLLECTOR_ID = "citizenwatt-demo-collector"
+
+
+def derived_collector_id(mqtt: MqttSettings) -> str:
+    """The collector's client id when none is set: the demo's own for its embedded broker;
+    with a password, "cwc-" and an HMAC of the user name keyed by the password (stable,
+    not guessable); on a broker without passwords, which protects no session anyway, a
+    name of the user."""
+    if mqtt.host is None:
+        return DEMO_COLLECTOR_ID
+    if mqtt.password:
+        mac = hmac.new(mqtt.password.encode(), b"citizenwatt collector id "
+                       + (mqtt.username or "").encode(), hashlib.sha256)
+        return "cwc-" + mac.hexdigest()[:24]
+    return "citizenwatt-collector-" + (mqtt.username or "anonymous")[:40]
 
 
 # The names before the sections (flat CITIZENWATT_<NAME> variables and TOML keys, and the
@@ -330,6 +351,16 @@ class Settings(BaseSettings):
     def _api_lang(self) -> Settings:
         if self.api.default_lang is None:
             self.api.default_lang = self.lang
+        return self
+
+    @model_validator(mode="after")
+    def _collector_id(self) -> Settings:
+        # A client id names the broker session: whoever connects with it takes the session
+        # over (and, with a clean session, throws the queued readings away). So no fixed,
+        # documented default once a broker is configured: an id derived from the collector's
+        # secret password, stable across restarts, unknown to anyone without the password.
+        if self.collector.id == "auto":
+            self.collector.id = derived_collector_id(self.mqtt)
         return self
 
     @property

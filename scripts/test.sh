@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEBS=(mosquitto mosquitto-clients influxdb postgresql chromium chromium-driver poppler-utils
-      libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+      libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+      systemd openssl caddy)  # tests/deploy: systemd-analyze, the broker certificates, the proxy
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

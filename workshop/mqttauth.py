@@ -21,6 +21,7 @@ from citizenwatt.i18n import N_
 from citizenwatt.workshop.errors import WorkshopError
 
 ITERATIONS = 101  # mosquitto_passwd's default
+COLLECTOR_PREFIX = "cwc-"  # collector accounts; refused as a meter id (acl_lines)
 SALT_BYTES = 12
 
 
@@ -50,11 +51,16 @@ def _rewrite(path: Path, text: str) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+        st = path.stat() if path.exists() else None
+        mode = st.st_mode & 0o777 if st else 0o600
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        if st and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+            # root:mosquitto 0640: Mosquitto rereads the files on SIGHUP as its own user,
+            # so a rewrite by root must keep the group, not leave root:root
+            os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except OSError as e:
         raise WorkshopError(
@@ -82,6 +88,12 @@ def set_password(passwd_file: Path, username: str, password: str) -> None:
 
 def acl_lines(meter_id: str, username: str | None = None, hass_prefix: str | None = None) -> list[str]:
     wire.check_meter_id(meter_id)
+    if meter_id.startswith(COLLECTOR_PREFIX):
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail=f"meter id {meter_id!r} starts with {COLLECTOR_PREFIX!r}, kept for collectors",
+        )
     lines = ["user %s" % (username or meter_id), f"topic write {wire.TOPIC_ROOT}/{meter_id}/#"]
     if hass_prefix:
         # Discovery configs under <prefix>/<component>/<meter_id>/<object>/config.
@@ -121,6 +133,74 @@ def set_collector_acl(acl_file: Path, username: str) -> None:
         return
     block = [begin, f"user {username}", f"topic read {wire.TOPIC_ROOT}/#", end]
     _rewrite(path, text.rstrip("\n") + ("\n\n" if text.strip() else "") + "\n".join(block) + "\n")
+
+
+
+
+def new_collector_account() -> tuple[str, str]:
+    """A collector's user name and password, both drawn from the system's CSPRNG.
+
+    The shipped broker config makes the client id the user name, so the name is also the
+    collector's session name: 80 random bits, so that no meter account can guess it (a
+    fixed, documented id let one meter's credentials take the collector's session over)."""
+    return COLLECTOR_PREFIX + secrets.token_hex(10), secrets.token_urlsafe(32)
+
+
+def has_user(passwd_file: Path, username: str) -> bool:
+    path = Path(passwd_file)
+    return path.exists() and any(ln.split(":", 1)[0] == username
+                                 for ln in path.read_text().splitlines())
+
+
+def read_env(env_file: Path) -> dict[str, str]:
+    """NAME=value lines of an environment file (systemd's EnvironmentFile= format, without
+    quotes); comments and blank lines skipped."""
+    path = Path(env_file)
+    if not path.exists():
+        return {}
+    out = {}
+    for ln in path.read_text().splitlines():
+        if ln.strip() and not ln.lstrip().startswith("#") and "=" in ln:
+            name, value = ln.split("=", 1)
+            out[name.strip()] = value.strip()
+    return out
+
+
+def set_env(env_file: Path, values: dict[str, str]) -> None:
+    """Set NAME=value lines in an environment file, in place of the same names (commented
+    out or not), the other lines kept; the file is created 0600 (it holds secrets)."""
+    path = Path(env_file)
+    lines = path.read_text().splitlines() if path.exists() else []
+    todo = dict(values)
+    out = []
+    for ln in lines:
+        name = ln.lstrip("# ").split("=", 1)[0].strip() if "=" in ln else None
+        if name in todo:
+            out.append(f"{name}={todo.pop(name)}")
+        else:
+            out.append(ln)
+    out += [f"{name}={value}" for name, value in todo.items()]
+    _rewrite(path, "\n".join(out) + "\n")
+
+
+def setup_collector(passwd_file: Path, acl_file: Path, env_file: Path) -> tuple[str, bool]:
+    """Give the collector its own account once: a generated user name (its client id too)
+    and password in Mosquitto's files, the read ACL on cw/#, and the collector's settings
+    (CITIZENWATT_MQTT__USERNAME, __PASSWORD, CITIZENWATT_COLLECTOR__ID) in `env_file`.
+    Run again, it keeps the account the env file names if the password file still has it.
+    Returns (user name, created)."""
+    env = read_env(env_file)
+    user = env.get("CITIZENWATT_MQTT__USERNAME", "")
+    if user.startswith(COLLECTOR_PREFIX) and env.get("CITIZENWATT_MQTT__PASSWORD") \
+            and has_user(passwd_file, user):
+        set_collector_acl(acl_file, user)
+        return user, False
+    user, password = new_collector_account()
+    set_password(passwd_file, user, password)
+    set_collector_acl(acl_file, user)
+    set_env(env_file, {"CITIZENWATT_MQTT__USERNAME": user, "CITIZENWATT_MQTT__PASSWORD": password,
+                       "CITIZENWATT_COLLECTOR__ID": user})
+    return user, True
 
 
 def reload(command: str) -> None:
