@@ -55,7 +55,7 @@ def test_kill_9_mid_batch_loses_and_duplicates_nothing(mosquitto, influx, tmp_pa
         assert 0 < killed_at < len(stream)
         col = CollectorProcess(tmp_path / "data", mosquitto, influx).start()  # same client id
         assert pub.wait_all_acked(20)
-        wait_until(lambda: influx_rows(influx) >= len(stream) * CHANNELS, 20,
+        wait_until(lambda: influx_rows(influx) >= len(stream) * CHANNELS, 90,
                    "every reading in InfluxDB")
         wait_until(lambda: col.metrics()["citizenwatt_collector_spool_points"] == 0, 10,
                    "an empty spool")
