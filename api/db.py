@@ -103,6 +103,16 @@ def head_revision() -> str:
     return _script().get_current_head()
 
 
+def is_known_revision(revision: str) -> bool:
+    """Whether this code has migration `revision` (a newer release's is unknown)."""
+    from alembic.util import CommandError
+
+    try:
+        return _script().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def run_migrations(context: Any) -> None:
     """The body of migrations/env.py: run the migrations Alembic asked for, on the
     connection we gave it, or (Alembic's own command, for developers) on `-x url=...`, else
