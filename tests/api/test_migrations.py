@@ -228,3 +228,31 @@ def every_row_expected() -> dict[str, list[dict]]:
         keys = [c.name for c in table.primary_key.columns]
         out[table.name] = sorted(ROWS[table.name], key=lambda r: tuple(r[k] for k in keys))
     return out
+
+
+def test_two_instances_starting_together_migrate_once(url):
+    """Two API instances on one database (two hosts, or two workers): the migration lock
+    makes the second wait and find the schema already at head."""
+    import threading
+
+    engines = [make_engine(url) for _ in range(2)]
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def start(engine):
+        barrier.wait()
+        try:
+            results.append(dbmod.upgrade(engine))
+        except Exception as e:  # noqa: BLE001 - collected, asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    head = head_revision()
+    assert sorted(results, key=lambda r: r[0] or "") == [(None, head), (head, head)]
+    for e in engines:
+        e.dispose()
