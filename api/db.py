@@ -236,16 +236,24 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     except DatabaseError:
         raise
     except CommandError as e:
-        raise DatabaseError(
-            N_("The database {url} is at schema revision {revision}, which this version of "
-               "Citizen Watt does not know ({error})."),
-            N_("It was upgraded by a newer version: run that version, or restore a backup made "
-               "before the upgrade (citizenwatt admin restore)."),
-            url=engine.url, revision=_safe_current(engine), error=e) from e
+        raise _unknown_revision(engine, _safe_current(engine), e) from e
     except Exception as e:
-        raise DatabaseError(N_("Cannot open the database {url!r}: {error}."),
-                            N_("Check the address, the permissions and that the server is "
-                               "running."), url=engine.url, error=e) from e
+        raise _cannot_open(engine, e) from e
+
+
+def _unknown_revision(engine: Engine, revision: str, error: object) -> DatabaseError:
+    return DatabaseError(
+        N_("The database {url} is at schema revision {revision}, which this version of "
+           "Citizen Watt does not know ({error})."),
+        N_("It was upgraded by a newer version: run that version, or restore a backup made "
+           "before the upgrade (citizenwatt admin restore)."),
+        url=engine.url, revision=revision, error=error)
+
+
+def _cannot_open(engine: Engine, error: Exception) -> DatabaseError:
+    return DatabaseError(N_("Cannot open the database {url!r}: {error}."),
+                         N_("Check the address, the permissions and that the server is "
+                            "running."), url=engine.url, error=error)
 
 
 def _safe_current(engine: Engine) -> str:
@@ -260,9 +268,14 @@ def upgrade_sql(engine: Engine, output: IO[str]) -> None:
     """Print the SQL that `upgrade` would run on this database, changing nothing."""
     from alembic import command
 
-    with engine.connect() as conn:
-        before = current_revision(conn)
-        previous = before is None and bool(_previous_release_tables(conn))
+    try:
+        with engine.connect() as conn:
+            before = current_revision(conn)
+            previous = before is None and bool(_previous_release_tables(conn))
+    except Exception as e:
+        raise _cannot_open(engine, e) from e
+    if before is not None and not is_known_revision(before):
+        raise _unknown_revision(engine, before, "--sql")
     dialect = engine.dialect.name
     if previous:
         command.stamp(alembic_config(dialect=dialect, output=output), BASELINE, sql=True)

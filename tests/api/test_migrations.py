@@ -162,7 +162,7 @@ def test_tables_unlike_the_previous_release_are_refused_and_left_as_they_are(eng
     assert "alembic_version" not in tables and "daily_temperature" not in tables
 
 
-def test_a_database_from_a_newer_release_is_refused(engine):
+def test_a_database_from_a_newer_release_is_refused(engine, url):
     init_db(engine)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
@@ -170,6 +170,9 @@ def test_a_database_from_a_newer_release_is_refused(engine):
         init_db(engine)
     said = e.value.say("en")
     assert "9999" in said and "newer version" in said
+    r = CliRunner().invoke(app, ["--lang", "en", "admin", "migrate", "--sql"],
+                           env={"CITIZENWATT_API__DATABASE_URL": url})
+    assert r.exit_code == 1 and "9999" in r.output and "newer version" in r.output
     with engine.connect() as conn:
         assert dbmod.current_revision(conn) == "9999"
 
