@@ -4,7 +4,7 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DEBS=(mosquitto mosquitto-clients influxdb postgresql chromium chromium-driver poppler-utils
+DEBS=(mosquitto mosquitto-clients influxdb postgresql postgresql-client chromium chromium-driver poppler-utils
       libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 missing=()
 for p in "${DEBS[@]}"; do
