@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from citizenwatt import __version__
 from citizenwatt.config import Settings
@@ -105,7 +106,8 @@ def backup(settings: Settings, out: Path, *, now_utc: float) -> dict[str, Any]:
             "citizenwatt": __version__,
             "created_utc": now_utc,
             "created": datetime.fromtimestamp(now_utc, UTC).isoformat(timespec="seconds"),
-            "schema_revision": _schema_revision(settings.database_url),
+            "schema_revision": _schema_revision(settings.database_url, out / todo[0].file
+                                                if todo[0].method == "sqlite" else None),
             "households_database": todo[0].method.replace("pg_dump", "postgresql"),
             "store": settings.store.kind,
             "sqlite": sqlite3.sqlite_version,
@@ -127,7 +129,18 @@ def backup(settings: Settings, out: Path, *, now_utc: float) -> dict[str, Any]:
         raise
 
 
-def _schema_revision(database_url: str) -> str | None:
+def _schema_revision(database_url: str, copy: Path | None) -> str | None:
+    """The schema revision of the data backed up: read from the SQLite copy itself (read
+    only: its checksum is taken), or from the PostgreSQL database."""
+    if copy is not None:
+        db = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:  # made before migrations existed
+            row = None
+        finally:
+            db.close()
+        return row[0] if row else None
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
@@ -258,9 +271,15 @@ def _has_rows_sqlite(path: Path) -> bool:
 
 
 def _has_rows_pg(engine: Engine) -> bool:
-    with engine.connect() as conn:
-        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
-        return any(conn.execute(text(f'SELECT 1 FROM "{t}" LIMIT 1')).first() for t in tables)
+    try:
+        with engine.connect() as conn:
+            tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+            return any(conn.execute(text(f'SELECT 1 FROM "{t}" LIMIT 1')).first() for t in tables)
+    except SQLAlchemyError as e:
+        raise BackupError(N_("Cannot reach the database {url} to restore into ({error})."),
+                          N_("Create it first (createdb), check the address and that PostgreSQL "
+                             "runs; nothing was changed."),
+                          url=engine.url, error=str(e).splitlines()[0]) from None
 
 
 def restore(settings: Settings, source: Path, *, force: bool, now_utc: float) -> dict[str, Any]:

@@ -190,6 +190,12 @@ def test_drill_on_postgresql_with_pg_dump(tmp_path, postgres):
     # A second restore over the restored data is refused without --force.
     r = run.invoke(cli, ["admin", "restore", "--from", str(out), "--data-dir", str(data)], env=env)
     assert r.exit_code == 1 and "--force" in r.output
+    # Into a database that does not exist: a sentence, nothing written.
+    missing = {"CITIZENWATT_API__DATABASE_URL": url.rsplit("/", 1)[0] + "/cw_nowhere"}
+    r = run.invoke(cli, ["--lang", "en", "admin", "restore", "--from", str(out), "--data-dir",
+                         str(tmp_path / "other")], env=missing)
+    assert r.exit_code == 1 and "createdb" in r.output and "cw_nowhere" in r.output
+    assert not (tmp_path / "other").exists()
 
 
 def test_with_influxdb_the_backup_holds_the_collector_ledger_and_says_where_the_readings_are(tmp_path):
