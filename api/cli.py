@@ -241,3 +241,85 @@ def add_household(
                 token=token,
             )
         )
+
+
+ConfigFile = Annotated[Path | None, typer.Option("--config", "-c", help=N_("TOML settings file."))]
+
+
+def _settings(config: Path | None, data_dir: Path | None):
+    from citizenwatt.config import ConfigError, load_settings
+
+    try:
+        return load_settings(config, data_dir=data_dir)
+    except ConfigError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@admin_app.command("migrate", help=N_("Bring the households database to the newest schema (the API "
+                                      "also does it when it starts)."))
+def migrate(
+    sql: Annotated[bool, typer.Option("--sql", help=N_("Print the SQL instead of running it (nothing is "
+                                                       "changed)."))] = False,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    import sys
+
+    from .db import make_engine, upgrade, upgrade_sql
+
+    engine = make_engine(_settings(config, data_dir).database_url)
+    try:
+        if sql:
+            upgrade_sql(engine, sys.stdout)
+            return
+        before, after = upgrade(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        typer.echo(_("The database is already at the newest schema ({revision}).", revision=after))
+    else:
+        typer.echo(_("Database migrated from {before} to {after}.", before=before or _("empty"),
+                     after=after))
+
+
+@admin_app.command("backup", help=N_("Back up the households database and the readings into a new "
+                                     "folder, with a manifest (versions, checksums)."))
+def backup_cmd(
+    out: Annotated[Path, typer.Option("--out", help=N_("New folder that receives the backup."))],
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    import time
+
+    from .backup import backup
+
+    manifest = backup(_settings(config, data_dir), out, now_utc=time.time())
+    for f in manifest["files"]:
+        typer.echo(f"  {f['file']}  {f['bytes']} B  sha256 {f['sha256'][:16]}…")
+    if manifest["influxdb"]:
+        typer.echo(_("The readings in InfluxDB are not in this backup: back them up with InfluxDB's "
+                     "own tool (influxd backup -portable, see docs/operations.md)."))
+    typer.echo(_("Backup made in {path} (schema {revision}).", path=out,
+                 revision=manifest["schema_revision"]))
+
+
+@admin_app.command("restore", help=N_("Restore a backup made by `citizenwatt admin backup` (stop the API "
+                                      "and the collector first)."))
+def restore_cmd(
+    source: Annotated[Path, typer.Option("--from", help=N_("Folder of the backup."))],
+    force: Annotated[bool, typer.Option("--force", help=N_(
+        "Replace data that are there now (they are first kept beside, as *.before-restore-<time>)."
+    ))] = False,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    import time
+
+    from .backup import restore
+
+    done = restore(_settings(config, data_dir), source, force=force, now_utc=time.time())
+    for kept in done["kept"]:
+        typer.echo(_("Data that were there kept in {path}.", path=kept))
+    typer.echo(_("Backup of {created} restored (schema {revision}).",
+                 created=done["manifest"].get("created"), revision=done["revision"]))

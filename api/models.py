@@ -11,7 +11,17 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from citizenwatt.config import DEFAULT_TIMEZONE
@@ -68,6 +78,8 @@ class Household(Base):
     __table_args__ = (
         CheckConstraint("tariff_option IN ('base', 'hphc')", name="ck_household_tariff"),
         UniqueConstraint("deployment_id", "name", name="uq_household_name"),
+        # the comparison's similar households (migration 0002)
+        Index("ix_household_profile", "deployment_id", "profile"),
     )
 
 

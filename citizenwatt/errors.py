@@ -126,6 +126,11 @@ class DatabaseError(StoreError, RuntimeError):
     """The relational database (households, meters, tokens) cannot be used."""
 
 
+class BackupError(StoreError):
+    """A backup cannot be made or restored (`citizenwatt admin backup`, `restore`); nothing
+    was overwritten."""
+
+
 # -- the running system ------------------------------------------------------------------
 
 class CollectorError(CitizenWattError):

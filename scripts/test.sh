@@ -4,8 +4,8 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DEBS=(mosquitto mosquitto-clients influxdb postgresql chromium chromium-driver poppler-utils
-      libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+DEBS=(mosquitto mosquitto-clients influxdb postgresql postgresql-client chromium chromium-driver
+      poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
       systemd openssl caddy)  # tests/deploy: systemd-analyze, the broker certificates, the proxy
 missing=()
 for p in "${DEBS[@]}"; do
