@@ -53,8 +53,17 @@ class EnergyOut(EnergySeriesOut):
     meter_id: str
 
 
+class SubEnergyOut(BaseModel):
+    label: str = Field(description="What the clamp measures (\"Chauffe-eau\"); empty if unlabelled.")
+    channel: int
+    energy_wh: float | None = Field(description="Over the whole range; None when nothing was measured.")
+
+
 class HouseholdEnergyOut(EnergySeriesOut):
     household_id: int
+    breakdown: list[SubEnergyOut] = Field(
+        [], description="The household's sub-circuits (role sub) over the range: already counted in "
+                        "the total by the main clamp, never to be added to it. Empty with ?channel=.")
 
 
 def bucket_out(b: Bucket, tz) -> BucketOut:
@@ -130,7 +139,10 @@ class MeterIn(BaseModel):
 
 class ChannelIn(BaseModel):
     label: str = Field(min_length=1, max_length=60)
-    role: Literal["main", "sub"] = "main"
+    role: Literal["main", "sub"] | None = Field(
+        None, description="main: measures the whole home, counted in the total; sub: a circuit a "
+                          "main clamp already counts, shown as a breakdown. Default: derived from "
+                          "the label (refused with 422 channel_roles when it does not tell).")
 
 
 # -- households ---------------------------------------------------------------------------
@@ -280,9 +292,6 @@ class LinkOut(BaseModel):
     path: str
 
 
-class AssignIn(BaseModel):
-    meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
-    valid_from: date = Field(description="First local day the meter measures this household.")
 
 
 # -- deployments, tariffs, temperatures ---------------------------------------------------
@@ -378,8 +387,19 @@ class RegisterChannelIn(BaseModel):
     id: int = Field(ge=0, lt=wire.MAX_CHANNELS)
     label: str = Field("", max_length=60, description="Empty: the channel keeps its label.")
     role: Literal["main", "sub"] | None = Field(
-        None, description="sub: a circuit already counted by a main clamp. Default: the "
-                          "channel keeps its role (main for a new one).")
+        None, description="main: measures the whole home, counted in the total; sub: a circuit "
+                          "already counted by a main clamp, shown as a breakdown. Default: the "
+                          "channel keeps its role; a new channel's role is derived from its "
+                          "label (or the label the meter publishes), and the call is refused "
+                          "(422 channel_roles) when the label does not tell it.")
+
+
+class AssignIn(BaseModel):
+    meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
+    valid_from: date = Field(description="First local day the meter measures this household.")
+    channels: list[RegisterChannelIn] = Field([], max_length=wire.MAX_CHANNELS, description=(
+        "Labels and roles of the meter's clamps; roles not given are kept or derived from the "
+        "labels (422 channel_roles when they do not tell)."))
 
 
 class RegisterIn(BaseModel):

@@ -14,6 +14,7 @@ from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 
 from .. import admin
+from ..channel_roles import clamp_list, derive_role
 from ..consumption import MAX_DATE, MIN_DATE, check_dates, zone
 from ..deps import (
     AssociationAdmin,
@@ -131,7 +132,17 @@ def put_channel(
             meter_id=meter_id,
         )
     require_staff(who, m.deployment_id, "leader")
-    c = admin.set_channel(db, m, channel, body.label, body.role)
+    role = body.role or derive_role(channel, body.label)
+    if role is None:
+        raise ApiError(
+            422,
+            "channel_roles",
+            N_('The label of clamp {clamps} does not tell its role: send "role": "main" (it measures '
+               'the whole home, counted in the total) or "sub" (a circuit a main clamp already '
+               "counts, shown as a detail)."),
+            clamps=clamp_list([channel], {channel: body.label}),
+        )
+    c = admin.set_channel(db, m, channel, body.label, role)
     db.commit()
     return {"meter_id": meter_id, "channel": c.channel, "label": c.label, "role": c.role}
 
@@ -246,7 +257,7 @@ def revoke_link(hh: HouseholdAsLeader, db: Db) -> dict:
     status_code=201,
     summary="Put a meter in this household from a date (moves it if it was elsewhere)",
 )
-def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db) -> HouseholdOut:
+def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db, store: Store) -> HouseholdOut:
     if not MIN_DATE <= body.valid_from <= MAX_DATE:
         raise ApiError(
             422,
@@ -256,6 +267,9 @@ def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db) -> HouseholdOut:
             min=MIN_DATE.isoformat(),
             max=MAX_DATE.isoformat(),
         )
+    meter = db.get(Meter, body.meter_id)
+    if meter is not None and meter.deployment_id == hh.deployment_id:
+        admin.settle_channels(db, meter, {c.id: (c.label, c.role) for c in body.channels}, store)
     admin.assign_meter(db, hh, body.meter_id, body.valid_from)
     db.commit()
     return household_out(hh)
