@@ -284,6 +284,9 @@ class HouseholdSummaryOut(BaseModel):
     profile: str
     meters: list[str]
     link_active: bool
+    sub_exceeds_main_on: date | None = Field(
+        None, description="Yesterday or today (local day) when the household's sub-circuits measured "
+                          "more than its main clamps: check the channel roles and the clamps.")
 
 
 class LinkOut(BaseModel):

@@ -4,12 +4,23 @@ the staff page's overview of the deployments a staff member sees."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citizenwatt.store.port import ReadingStore
 
-from .models import Deployment, Meter, MeterAssignment, StaffUser
+from .consumption import local_today
+from .household_data import household_zone, sub_excess_day
+from .models import Deployment, Household, Meter, MeterAssignment, StaffUser
+
+
+def roles_suspect_day(store: ReadingStore, hh: Household, now_s: float) -> date | None:
+    """Yesterday or today, when the household's sub-circuits measured more than its whole
+    home (channel_roles: wrong roles or swapped clamps); the staff are shown it."""
+    today = local_today(now_s, household_zone(hh))
+    return sub_excess_day(store, hh, today - timedelta(days=1), today)
 
 
 def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
@@ -67,6 +78,7 @@ def staff_overview(
                 "profile": h.profile,
                 "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
                 "link": any(x.revoked_utc is None for x in h.links),
+                "sub_excess_day": roles_suspect_day(store, h, now_s),
             }
             for h in sorted(dep.households, key=lambda h: h.id)
         ]

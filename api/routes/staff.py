@@ -57,7 +57,7 @@ from ..schemas import (
     dep_out,
     household_out,
 )
-from ..staff_view import meter_rows
+from ..staff_view import meter_rows, roles_suspect_day
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
 
@@ -175,7 +175,7 @@ def check_baseline(start: date | None, end: date | None) -> None:
     response_model=list[HouseholdSummaryOut],
     summary="Households of the deployment",
 )
-def list_households(dep: DeploymentAsViewer) -> list[HouseholdSummaryOut]:
+def list_households(dep: DeploymentAsViewer, store: Store, now: Now) -> list[HouseholdSummaryOut]:
     return [
         HouseholdSummaryOut(
             id=hh.id,
@@ -183,6 +183,7 @@ def list_households(dep: DeploymentAsViewer) -> list[HouseholdSummaryOut]:
             profile=hh.profile,
             meters=[a.meter_id for a in hh.assignments if a.valid_to is None],
             link_active=any(link.revoked_utc is None for link in hh.links),
+            sub_exceeds_main_on=roles_suspect_day(store, hh, now),
         )
         for hh in sorted(dep.households, key=lambda h: h.id)
     ]
