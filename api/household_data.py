@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from citizenwatt.firmware import wire
 from citizenwatt.store.port import HourEnergy, ReadingStore
 
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, local_midnight_utc, totals
@@ -38,11 +39,12 @@ def assignment_span(a: MeterAssignment, tz: ZoneInfo) -> tuple[float, float]:
 
 
 def counted_channels(meter) -> list[int] | None:
-    """The channels of a meter that count in a household's total: its "main" ones. None for
-    a meter registered before channels had roles (no channel row): all its channels count."""
-    if not meter.channels:
+    """The channels of a meter that count in a household's total: all but its "sub" ones
+    (registration gives every channel it knows a role; see channel_roles). None: all."""
+    subs = {c.channel for c in meter.channels if c.role == "sub"}
+    if not subs:
         return None
-    return [c.channel for c in meter.channels if c.role == "main"]
+    return [c for c in range(wire.MAX_CHANNELS) if c not in subs]
 
 
 def sources(hh: Household, tz: ZoneInfo, start_s: float, end_s: float,
