@@ -290,6 +290,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         interval_s=plan.interval_s,
         hass=plan.hass,
         trims=trims,
+        labels=plan.channel_labels,
     )
     if plan.passwd_file and plan.acl_file:
         mqttauth.set_password(plan.passwd_file, meter_id, password)
