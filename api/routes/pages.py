@@ -171,16 +171,17 @@ def home(p: PageEnv, who: Who):
     return p.render("meters.html", meters=meters, switch_url=p.switch_url)
 
 
-def _meter_mains(p: Page, meter_id: str) -> list[int] | None:
-    """The meter's channels that measure the whole home (None: all of them): its roles when
-    it is registered, else the ones its published labels do not name as a sub-circuit."""
+def _meter_mains(p: Page, meter_id: str) -> tuple[list[int] | None, dict[int, str]]:
+    """The meter's channels that measure the whole home (None: all of them) and its channel
+    labels: its roles when it is registered, else the ones its published labels do not name
+    as a sub-circuit."""
     m = p.db.get(Meter, meter_id)
     if m is not None and m.channels:
-        return counted_channels(m)
+        return counted_channels(m), {c.channel: c.label for c in m.channels if c.label}
     labels, seen = admin.published_channels(p.store, meter_id)
     every = seen | set(labels)
     subs = {c for c in every if derive_role(c, labels.get(c)) == "sub"}
-    return sorted(every - subs) if subs else None
+    return (sorted(every - subs) if subs else None), labels
 
 
 def _meter_today(p: Page, meter_id: str, mains: list[int] | None) -> dict:
@@ -200,14 +201,15 @@ def _meter_today(p: Page, meter_id: str, mains: list[int] | None) -> dict:
 def meter_page(meter_id: ReadableMeter, p: PageEnv):
     lang = p.lang
     rows = p.store.latest(meter_id)
-    mains = _meter_mains(p, meter_id)
+    mains, labels = _meter_mains(p, meter_id)
     live = live_context(
         lang,
         p.now,
         p.settings.stale_after_s,
         sum(r.power_w for r in rows if mains is None or r.channel in mains),
         max((r.ts_utc for r in rows), default=None),
-        [(_("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False) for r in rows],
+        [(labels.get(r.channel) or _("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False)
+         for r in rows],
     )
     return p.render(
         "household.html",
@@ -226,7 +228,7 @@ def meter_page(meter_id: ReadableMeter, p: PageEnv):
 
 @router.get("/m/{meter_id}/today", response_class=HTMLResponse)
 def meter_today(meter_id: ReadableMeter, p: PageEnv):
-    r = p.render("today.html", **_meter_today(p, meter_id, _meter_mains(p, meter_id)))
+    r = p.render("today.html", **_meter_today(p, meter_id, _meter_mains(p, meter_id)[0]))
     r.headers["Cache-Control"] = "no-store"
     return r
 

@@ -165,3 +165,23 @@ def test_moving_a_meter_settles_its_roles_first(world, wclient):
     assert [(c["channel"], c["role"]) for c in chans] == [(0, "main"), (1, "sub")]
     with world.app.state.sessionmaker() as db:
         assert db.scalar(select(MeterAssignment).where(MeterAssignment.meter_id == "meter-x")) is not None
+
+
+def test_the_open_meter_page_counts_the_whole_house_clamp_only(store, clock, client):
+    # The demo's page /m/<meter>, before any household exists: the roles come from the
+    # labels the meter published.
+    t0 = local_ts(2026, 3, 31)
+    clock.now_s = t0 + 6 * 3600
+    store.write(constant_readings("demo-01", t0, clock.now_s, 400.0, 600, channel=0)
+                + constant_readings("demo-01", t0, clock.now_s, 3000.0, 600, channel=1), clock.now_s)
+    store.set_status("demo-01", {"v": 1, "meter": "demo-01", "state": "online",
+                                 "labels": {"0": "Toute la maison", "1": "Chauffe-eau"}}, clock.now_s)
+    main_wh = sum(h.energy_wh for h in store.hourly("demo-01", t0, clock.now_s + 3600, 0))
+    page = client.get("/m/demo-01")
+    assert page.status_code == 200
+    shown = page.text.split("Total depuis minuit : ")[1].split("</p>")[0]
+    assert shown.replace("\u202f", " ").replace("\xa0", " ") == f"{main_wh / 1000:.2f} kWh".replace(".", ",")
+    assert main_wh == pytest.approx(400.0 * 6, rel=0.01)
+    live = page.text.split('id="live-power">')[1].split("</p>")[0]
+    assert live == "400\u00a0W"  # live: the whole house only, not 3 400 W
+    assert "Chauffe-eau : 3\u202f000\u00a0W" in page.text  # each clamp by its label
