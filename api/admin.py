@@ -16,7 +16,7 @@ from citizenwatt.i18n import N_
 from citizenwatt.store.port import ReadingStore
 
 from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
-from .channel_roles import resolve_roles
+from .channel_roles import published_channels, resolve_roles
 from .consumption import zone
 from .errors import ApiError
 from .household_data import assignment_span, household_zone
@@ -138,23 +138,6 @@ def set_channel(db: Session, meter: Meter, channel: int, label: str, role: str) 
         c.label, c.role = label, role
     db.flush()
     return c
-
-
-def published_channels(store: ReadingStore | None, meter_id: str) -> tuple[dict[int, str], set[int]]:
-    """What the meter itself told: its channel labels (status "labels", see
-    docs/protocol.md) and the channels it sent readings on. Nothing when it never spoke."""
-    if store is None:
-        return {}, set()
-    for m in store.meters():
-        if m.meter_id == meter_id:
-            raw = (m.status or {}).get("labels")
-            labels = {}
-            if isinstance(raw, dict):
-                for k, v in raw.items():
-                    if str(k).isdigit() and int(k) < wire.MAX_CHANNELS and isinstance(v, str) and v.strip():
-                        labels[int(k)] = v.strip()[:60]
-            return labels, set(m.channels)
-    return {}, set()
 
 
 def settle_channels(db: Session, meter: Meter, given: Mapping[int, tuple[str, str | None]],

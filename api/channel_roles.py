@@ -8,7 +8,7 @@ derived from the channel labels (the workshop's, or the ones the meter publishes
 status): a label naming a circuit ("Chauffe-eau", "Ballon", "Chauffage"...) is sub, a label
 naming the whole home ("Toute la maison", "Général") and the first clamp are main. A
 channel whose role cannot be told is refused with a sentence saying how to give it.
-Pure functions, no I/O.
+Pure functions, but for published_channels which asks the store.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
+from citizenwatt.store.port import ReadingStore
 
 from .errors import ApiError
 from .models import CHANNEL_ROLES
@@ -100,3 +102,20 @@ def resolve_roles(meter_id: str, channels: Iterable[int], labels: Mapping[int, s
                '({clamps}). Say which clamp is "main" (counted in the total) and which are "sub".'),
             meter_id=meter_id, count=len(every), clamps=clamp_list(every, labels), channels=every)
     return roles
+
+
+def published_channels(store: ReadingStore | None, meter_id: str) -> tuple[dict[int, str], set[int]]:
+    """What the meter itself told: its channel labels (status "labels", see
+    docs/protocol.md) and the channels it sent readings on. Nothing when it never spoke."""
+    if store is None:
+        return {}, set()
+    for m in store.meters():
+        if m.meter_id == meter_id:
+            raw = (m.status or {}).get("labels")
+            labels = {}
+            if isinstance(raw, dict):
+                for k, v in raw.items():
+                    if str(k).isdigit() and int(k) < wire.MAX_CHANNELS and isinstance(v, str) and v.strip():
+                        labels[int(k)] = v.strip()[:60]
+            return labels, set(m.channels)
+    return {}, set()

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from citizenwatt.firmware import wire
 from citizenwatt.store.port import HourEnergy, ReadingStore
 
+from .channel_roles import derive_role, published_channels
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, local_midnight_utc, totals
-from .models import Household, MeterAssignment
+from .models import Household, Meter, MeterAssignment
 from .savings import DayUse
 
 
@@ -45,6 +48,19 @@ def counted_channels(meter) -> list[int] | None:
     if not subs:
         return None
     return [c for c in range(wire.MAX_CHANNELS) if c not in subs]
+
+
+def meter_mains(db: Session, store: ReadingStore, meter_id: str) -> tuple[list[int] | None, dict[int, str]]:
+    """A meter seen on its own (the open /m/<meter> page, its live JSON): its channels that
+    measure the whole home (None: all of them) and its channel labels. Its roles when it is
+    registered, else the channels its published labels do not name as a sub-circuit."""
+    m = db.get(Meter, meter_id)
+    if m is not None and m.channels:
+        return counted_channels(m), {c.channel: c.label for c in m.channels if c.label}
+    labels, seen = published_channels(store, meter_id)
+    every = seen | set(labels)
+    subs = {c for c in every if derive_role(c, labels.get(c)) == "sub"}
+    return (sorted(every - subs) if subs else None), labels
 
 
 def sources(hh: Household, tz: ZoneInfo, start_s: float, end_s: float,

@@ -89,11 +89,16 @@ class ChannelPower(BaseModel):
     vrms_v: float | None
     pf: float | None
     ts_utc: float
+    label: str | None = Field(None, description="What the clamp measures (its role's label, or the one "
+                                                "the meter publishes).")
+    sub: bool = Field(False, description="A sub-circuit (by its role, or its published label): not in "
+                                         "power_w.")
 
 
 class PowerOut(BaseModel):
     meter_id: str
-    power_w: float = Field(description="Sum over the meter's channels.")
+    power_w: float = Field(description="Sum over the meter's channels that measure the whole home "
+                                       "(sub-circuits left out).")
     ts_utc: float = Field(description="End of the newest reading, UTC seconds.")
     ts: datetime
     age_s: float

@@ -35,7 +35,6 @@ from citizenwatt.store.port import ReadingStore
 
 from .. import admin
 from ..auth import SESSION_COOKIE, SESSION_TTL_S
-from ..channel_roles import derive_role
 from ..charts import bar_chart
 from ..comparison import MIN_GROUP, compare
 from ..consumption import MAX_DATE, MIN_DATE, check_range, energy, local_today, zone
@@ -57,16 +56,15 @@ from ..exporting import energy_csv_text, export_household
 from ..household_data import (
     Source,
     SubEnergy,
-    counted_channels,
     household_breakdown,
     household_buckets,
     household_live,
     household_zone,
     merged_hours,
+    meter_mains,
 )
 from ..household_savings import household_savings
 from ..i18n import request_lang
-from ..models import Meter
 from ..staff_view import staff_overview
 from ..texts import savings_method_text
 
@@ -171,19 +169,6 @@ def home(p: PageEnv, who: Who):
     return p.render("meters.html", meters=meters, switch_url=p.switch_url)
 
 
-def _meter_mains(p: Page, meter_id: str) -> tuple[list[int] | None, dict[int, str]]:
-    """The meter's channels that measure the whole home (None: all of them) and its channel
-    labels: its roles when it is registered, else the ones its published labels do not name
-    as a sub-circuit."""
-    m = p.db.get(Meter, meter_id)
-    if m is not None and m.channels:
-        return counted_channels(m), {c.channel: c.label for c in m.channels if c.label}
-    labels, seen = admin.published_channels(p.store, meter_id)
-    every = seen | set(labels)
-    subs = {c for c in every if derive_role(c, labels.get(c)) == "sub"}
-    return (sorted(every - subs) if subs else None), labels
-
-
 def _meter_today(p: Page, meter_id: str, mains: list[int] | None) -> dict:
     tz = zone(p.settings.timezone)
     today = local_today(p.now, tz)
@@ -201,7 +186,7 @@ def _meter_today(p: Page, meter_id: str, mains: list[int] | None) -> dict:
 def meter_page(meter_id: ReadableMeter, p: PageEnv):
     lang = p.lang
     rows = p.store.latest(meter_id)
-    mains, labels = _meter_mains(p, meter_id)
+    mains, labels = meter_mains(p.db, p.store, meter_id)
     live = live_context(
         lang,
         p.now,
@@ -228,7 +213,7 @@ def meter_page(meter_id: ReadableMeter, p: PageEnv):
 
 @router.get("/m/{meter_id}/today", response_class=HTMLResponse)
 def meter_today(meter_id: ReadableMeter, p: PageEnv):
-    r = p.render("today.html", **_meter_today(p, meter_id, _meter_mains(p, meter_id)[0]))
+    r = p.render("today.html", **_meter_today(p, meter_id, meter_mains(p.db, p.store, meter_id)[0]))
     r.headers["Cache-Control"] = "no-store"
     return r
 

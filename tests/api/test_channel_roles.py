@@ -185,3 +185,7 @@ def test_the_open_meter_page_counts_the_whole_house_clamp_only(store, clock, cli
     live = page.text.split('id="live-power">')[1].split("</p>")[0]
     assert live == "400\u00a0W"  # live: the whole house only, not 3 400 W
     assert "Chauffe-eau : 3\u202f000\u00a0W" in page.text  # each clamp by its label
+    body = client.get("/api/v1/meters/demo-01/live").json()
+    assert body["power_w"] == 400.0  # what live.js shows on that page every few seconds
+    assert [(c["label"], c["sub"]) for c in body["channels"]] == [("Toute la maison", False),
+                                                                   ("Chauffe-eau", True)]
