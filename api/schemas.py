@@ -263,14 +263,6 @@ class DeletedOut(BaseModel):
     readings_deleted: bool
 
 
-class HouseholdIn(BaseModel):
-    name: Name
-    profile: str = Field("", max_length=60)
-    tariff_option: Literal["base", "hphc"] = "base"
-    offpeak_start_h: int = Field(22, ge=0, le=23)
-    offpeak_end_h: int = Field(6, ge=0, le=23)
-    baseline_start: date | None = None
-    baseline_end: date | None = None
 
 
 class HouseholdPatch(BaseModel):
@@ -400,6 +392,19 @@ class RegisterChannelIn(BaseModel):
                           "channel keeps its role; a new channel's role is derived from its "
                           "label (or the label the meter publishes), and the call is refused "
                           "(422 channel_roles) when the label does not tell it.")
+
+
+class HouseholdIn(BaseModel):
+    name: Name
+    profile: str = Field("", max_length=60)
+    tariff_option: Literal["base", "hphc"] = "base"
+    offpeak_start_h: int = Field(22, ge=0, le=23)
+    offpeak_end_h: int = Field(6, ge=0, le=23)
+    baseline_start: date | None = None
+    baseline_end: date | None = None
+    meter: AssignIn | None = Field(None, description=(
+        "A meter to install in the new household, with its clamps' roles (given, kept, or derived "
+        "from the labels; 422 channel_roles when they cannot be told, and nothing is created)."))
 
 
 class AssignIn(BaseModel):

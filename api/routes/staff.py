@@ -195,9 +195,14 @@ def list_households(dep: DeploymentAsViewer, store: Store, now: Now) -> list[Hou
     status_code=201,
     summary="Create a household; answers its secret link (shown once)",
 )
-def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db) -> LinkOut:
+def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: Store) -> LinkOut:
     check_baseline(body.baseline_start, body.baseline_end)
-    hh, token = admin.create_household(db, dep, **body.model_dump())
+    hh, token = admin.create_household(db, dep, **body.model_dump(exclude={"meter"}))
+    if body.meter is not None:
+        check_install_date(body.meter.valid_from)
+        meter = admin.register_meter(db, dep, body.meter.meter_id)
+        admin.settle_channels(db, meter, {c.id: (c.label, c.role) for c in body.meter.channels}, store)
+        admin.assign_meter(db, hh, meter.id, body.meter.valid_from)
     db.commit()
     return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
 
@@ -252,6 +257,18 @@ def revoke_link(hh: HouseholdAsLeader, db: Db) -> dict:
     return {"household_id": hh.id, "revoked": n}
 
 
+def check_install_date(day: date) -> None:
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ApiError(
+            422,
+            "date_bounds",
+            N_("The date {value} is outside the accepted bounds ({min} to {max})."),
+            value=day.isoformat(),
+            min=MIN_DATE.isoformat(),
+            max=MAX_DATE.isoformat(),
+        )
+
+
 @router.post(
     "/households/{household_id}/meters",
     response_model=HouseholdOut,
@@ -259,15 +276,7 @@ def revoke_link(hh: HouseholdAsLeader, db: Db) -> dict:
     summary="Put a meter in this household from a date (moves it if it was elsewhere)",
 )
 def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db, store: Store) -> HouseholdOut:
-    if not MIN_DATE <= body.valid_from <= MAX_DATE:
-        raise ApiError(
-            422,
-            "date_bounds",
-            N_("The date {value} is outside the accepted bounds ({min} to {max})."),
-            value=body.valid_from.isoformat(),
-            min=MIN_DATE.isoformat(),
-            max=MAX_DATE.isoformat(),
-        )
+    check_install_date(body.valid_from)
     meter = db.get(Meter, body.meter_id)
     if meter is not None and meter.deployment_id == hh.deployment_id:
         admin.settle_channels(db, meter, {c.id: (c.label, c.role) for c in body.channels}, store)

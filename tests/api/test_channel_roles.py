@@ -189,3 +189,19 @@ def test_the_open_meter_page_counts_the_whole_house_clamp_only(store, clock, cli
     assert body["power_w"] == 400.0  # what live.js shows on that page every few seconds
     assert [(c["label"], c["sub"]) for c in body["channels"]] == [("Toute la maison", False),
                                                                    ("Chauffe-eau", True)]
+
+
+def test_creating_a_household_with_its_meter_settles_the_roles_or_creates_nothing(world, wclient):
+    world.store.write(constant_readings("cw-0090", NOW - 3600, NOW - 60, 100.0, 600, channel=1), NOW)
+    leader = world.bearer(world.staff_tokens["leader1"])
+    url = f"/api/v1/deployments/{world.deployments['d1']}/households"
+    body = {"name": "Foyer 90", "meter": {"meter_id": "cw-0090", "valid_from": "2026-03-31"}}
+    r = wclient.post(url, json=body, headers=leader)
+    assert r.status_code == 422 and r.json()["code"] == "channel_roles"
+    assert "Foyer 90" not in [h["name"] for h in wclient.get(url, headers=leader).json()]
+    body["meter"]["channels"] = [{"id": 0, "label": "Maison"}, {"id": 1, "label": "Cumulus"}]
+    r = wclient.post(url, json=body, headers=leader)
+    assert r.status_code == 201, r.text
+    rec = wclient.get(f"/api/v1/households/{r.json()['household_id']}", headers=leader).json()
+    assert [(c["channel"], c["label"], c["role"]) for c in rec["meters"][0]["channels"]] == \
+        [(0, "Maison", "main"), (1, "Cumulus", "sub")]
