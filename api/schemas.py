@@ -135,6 +135,9 @@ class MeterStatusOut(BaseModel):
     clamp_faults: list[str] = Field(description="Channels the meter reports as faulty.")
     queue_drops: int | None = Field(description="Readings the meter dropped from its offline queue.")
     channels: list[dict]
+    channels_without_role: list[int] = Field([], description=(
+        "Channels the meter sends readings on that have no role (main or sub): give them one "
+        "(PUT /api/v1/meters/{m}/channels/{c})."))
 
 
 class MeterIn(BaseModel):

@@ -23,6 +23,16 @@ def roles_suspect_day(store: ReadingStore, hh: Household, now_s: float) -> date 
     return sub_excess_day(store, hh, today - timedelta(days=1), today)
 
 
+def without_role(meter: Meter, seen: tuple[int, ...] | list[int]) -> list[int]:
+    """Channels the meter sends readings on that were never given a role: they count in the
+    household's total until staff say otherwise (a meter registered before roles, or a clamp
+    added later), so staff are shown them."""
+    known = {c.channel for c in meter.channels}
+    if not known and len(seen) <= 1:
+        return []  # one clamp: the whole house
+    return sorted(set(seen) - known)
+
+
 def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
                stale_after_s: float = 120) -> list[dict]:
     seen = {m.meter_id: m for m in store.meters()}
@@ -57,6 +67,7 @@ def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
                 else [],
                 "queue_drops": status.get("dropped") if isinstance(status.get("dropped"), int) else None,
                 "channels": [{"channel": c.channel, "label": c.label, "role": c.role} for c in m.channels],
+                "channels_without_role": without_role(m, s.channels if s else ()),
             }
         )
     return rows

@@ -634,4 +634,5 @@ def staff_page(p: PageEnv, who: Who):
             m["age"] = (
                 "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
             )
+            m["clamps_without_role"] = ", ".join(str(c + 1) for c in m["channels_without_role"])
     return p.render("staff.html", user=who.user, deps=deps, switch_url=p.switch_url)

@@ -205,3 +205,23 @@ def test_creating_a_household_with_its_meter_settles_the_roles_or_creates_nothin
     rec = wclient.get(f"/api/v1/households/{r.json()['household_id']}", headers=leader).json()
     assert [(c["channel"], c["label"], c["role"]) for c in rec["meters"][0]["channels"]] == \
         [(0, "Maison", "main"), (1, "Cumulus", "sub")]
+
+
+def test_staff_see_clamps_that_send_readings_without_a_role(world, wclient):
+    # meter-a was installed before roles existed (world): its water heater clamp starts
+    # sending readings, and counts until staff give it a role.
+    _heater_day(world)
+    leader = world.bearer(world.staff_tokens["leader1"])
+    url = f"/api/v1/deployments/{world.deployments['d1']}/meters"
+    rows = {m["meter_id"]: m for m in wclient.get(url, headers=leader).json()}
+    assert rows["meter-a"]["channels_without_role"] == [0, 1]
+    assert rows["meter-b"]["channels_without_role"] == []
+    r = wclient.post("/staff/login", data={"username": "leader1", "password": PASSWORD},
+                     follow_redirects=False)
+    assert r.status_code == 303
+    assert "Compteur meter-a : les pinces 1, 2 n&#39;ont pas encore de rôle" in wclient.get("/staff").text
+    for channel, label in ((0, "Toute la maison"), (1, "Chauffe-eau")):
+        wclient.put(f"/api/v1/meters/meter-a/channels/{channel}", json={"label": label}, headers=leader)
+    rows = {m["meter_id"]: m for m in wclient.get(url, headers=leader).json()}
+    assert rows["meter-a"]["channels_without_role"] == []
+    assert "pas encore de rôle" not in wclient.get("/staff").text
