@@ -232,7 +232,7 @@ def add_household(
                                   "from the labels the meter publishes."))] = None,
     channel_label: Annotated[list[str] | None, typer.Option(
         "--channel-label", help=N_("What each clamp measures, in order (clamp 1 first), e.g. "
-                                   "\"Toute la maison\" then \"Chauffe-eau\"."))] = None,
+                                   "\"Whole house\" then \"Water heater\"."))] = None,
     data_dir: DataDir = None,
 ) -> None:
     from sqlalchemy import select
@@ -276,8 +276,8 @@ def add_household(
             if e.code == "channel_roles":
                 typer.secho(e.message(), fg="red", err=True)
                 typer.secho(_("Give them in order, clamp 1 first, e.g. --channel-role main --channel-role "
-                              "sub (or --channel-label \"Toute la maison\" --channel-label "
-                              "\"Chauffe-eau\"). Nothing was created."), err=True)
+                              "sub (or --channel-label \"Whole house\" --channel-label "
+                              "\"Water heater\"). Nothing was created."), err=True)
                 raise typer.Exit(1) from None
             _fail(e)
         except ValueError:
