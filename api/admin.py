@@ -3,6 +3,7 @@ labels, staff accounts and tokens. Used by the API routes, the CLI and the demo.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import cast
@@ -17,6 +18,7 @@ from citizenwatt.i18n import N_
 from citizenwatt.store.port import ReadingStore
 
 from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
+from .channel_roles import published_channels, resolve_roles
 from .consumption import zone
 from .errors import ApiError
 from .household_data import assignment_span, household_zone
@@ -140,6 +142,26 @@ def set_channel(db: Session, meter: Meter, channel: int, label: str, role: str) 
     return c
 
 
+def settle_channels(db: Session, meter: Meter, given: Mapping[int, tuple[str, str | None]],
+                    store: ReadingStore | None = None) -> dict[int, str]:
+    """Give every channel of the meter a label and a role before it counts for a household:
+    `given` (channel -> (label or "", role or None)) first, then what the meter already has
+    here, then what the meter published; roles not given are derived from the labels
+    (channel_roles.resolve_roles), and an undecidable one is refused before anything is
+    written. Returns channel -> role."""
+    published, seen = published_channels(store, meter.id)
+    known = {c.channel: c for c in meter.channels}
+    labels = {**published, **{c: k.label for c, k in known.items() if k.label},
+              **{c: label for c, (label, _role) in given.items() if label}}
+    roles = resolve_roles(meter.id, seen | set(known), labels,
+                          {c: role for c, (_label, role) in given.items()},
+                          {c: k.role for c, k in known.items()})
+    for channel, role in roles.items():
+        set_channel(db, meter, channel, labels.get(channel, ""), role)
+    db.refresh(meter)
+    return roles
+
+
 @dataclass
 class Registration:
     household: Household
@@ -155,11 +177,15 @@ def register_in_household(
     household_ref: str,
     day: date,
     channels: list[tuple[int, str, str | None]],
+    store: ReadingStore | None = None,
 ) -> Registration:
     """The workshop tool's one call: register the meter, find the household by its name or
     create it, put the meter in it from `day` unless it is already there, and label the
-    channels given as (channel, label or "" to keep it, role or None to keep it)."""
+    channels given as (channel, label or "" to keep it, role or None to keep it or derive
+    it from the label: see settle_channels)."""
     meter = register_meter(db, dep, meter_id)
+    # Roles first: a refusal must leave no household or assignment behind.
+    settle_channels(db, meter, {c: (label, role) for c, label, role in channels}, store)
     hh = db.scalar(
         select(Household).where(Household.deployment_id == dep.id, Household.name == household_ref)
     )
@@ -194,15 +220,6 @@ def register_in_household(
     created = current is None
     if created:
         current = assign_meter(db, hh, meter.id, day)
-    for channel, label, role in channels:
-        known = db.get(Channel, (meter.id, channel))
-        set_channel(
-            db,
-            meter,
-            channel,
-            label or (known.label if known else ""),
-            role or (known.role if known else "main"),
-        )
     assert current is not None  # assigned above when there was none
     return Registration(hh, token, current, created)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -70,6 +71,31 @@ def _session(data_dir: Path | None):
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
     return maker()
+
+
+class _store:
+    """The readings store, to read what a meter published (its channel labels); None when it
+    cannot be opened (the roles must then be given)."""
+
+    def __init__(self, data_dir: Path | None):
+        self.data_dir = data_dir
+        self.store = None
+
+    def __enter__(self):
+        from citizenwatt.config import ConfigError, load_settings
+        from citizenwatt.store.backends import StoreUnavailable, open_store
+
+        try:
+            settings = load_settings(None, data_dir=self.data_dir)
+            if settings.store.kind != "sqlite" or settings.readings_db.is_file():
+                self.store = open_store(settings, for_collector=False)
+        except (ConfigError, StoreUnavailable):
+            self.store = None
+        return self.store
+
+    def __exit__(self, *exc) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
 def _fail(e) -> None:
@@ -199,16 +225,32 @@ def add_household(
         str | None, typer.Option(help=N_("Date the meter is installed (YYYY-MM-DD), today by default."))
     ] = None,
     profile: Annotated[str, typer.Option(help=N_("Profile used to compare similar households."))] = "",
+    channel_role: Annotated[list[str] | None, typer.Option(
+        "--channel-role", help=N_("Role of each clamp of the meter, in order (clamp 1 first): main (it "
+                                  "measures the whole home, counted in the total) or sub (a circuit a "
+                                  "main clamp already counts, e.g. the water heater). Default: told "
+                                  "from the labels the meter publishes."))] = None,
+    channel_label: Annotated[list[str] | None, typer.Option(
+        "--channel-label", help=N_("What each clamp measures, in order (clamp 1 first), e.g. "
+                                   "\"Whole house\" then \"Water heater\"."))] = None,
     data_dir: DataDir = None,
 ) -> None:
-    from datetime import date
-
     from sqlalchemy import select
 
-    from .admin import assign_meter, create_household, register_meter
+    from .admin import assign_meter, create_household, register_meter, settle_channels
+    from .consumption import local_today, zone
     from .errors import ApiError
-    from .models import Deployment
+    from .models import Deployment, now_utc
 
+    roles = channel_role or []
+    bad = [r for r in roles if r not in ("main", "sub")]
+    if bad:
+        typer.secho(_('--channel-role "{value}": write main or sub, one per clamp in order.', value=bad[0]),
+                    fg="red", err=True)
+        raise typer.Exit(2)
+    labels = channel_label or []
+    given = {i: ((labels[i] if i < len(labels) else "")[:60], roles[i] if i < len(roles) else None)
+             for i in range(max(len(roles), len(labels)))}
     with _session(data_dir) as db:
         dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
         if dep is None:
@@ -221,12 +263,22 @@ def add_household(
                 err=True,
             )
             raise typer.Exit(1)
+        settled: dict[int, str] = {}
         try:
             hh, token = create_household(db, dep, name, profile=profile)
             if meter:
-                register_meter(db, dep, meter)
-                assign_meter(db, hh, meter, date.fromisoformat(since) if since else date.today())
+                m = register_meter(db, dep, meter)
+                with _store(data_dir) as store:
+                    settled = settle_channels(db, m, given, store)
+                day = date.fromisoformat(since) if since else local_today(now_utc(), zone(dep.timezone))
+                assign_meter(db, hh, meter, day)
         except ApiError as e:
+            if e.code == "channel_roles":
+                typer.secho(e.message(), fg="red", err=True)
+                typer.secho(_("Give them in order, clamp 1 first, e.g. --channel-role main --channel-role "
+                              "sub (or --channel-label \"Whole house\" --channel-label "
+                              "\"Water heater\"). Nothing was created."), err=True)
+                raise typer.Exit(1) from None
             _fail(e)
         except ValueError:
             typer.secho(_("Invalid date: use YYYY-MM-DD."), fg="red", err=True)
@@ -241,6 +293,14 @@ def add_household(
                 token=token,
             )
         )
+        if meter:
+            chans = {c.channel: c.label for c in m.channels}
+            for c, role in sorted(settled.items()):
+                clamp = _("Clamp {n}", n=c + 1) + (f' "{chans[c]}"' if chans.get(c) else "")
+                typer.echo("  " + (_("{clamp}: counted in the household's total.", clamp=clamp)
+                                   if role == "main" else
+                                   _("{clamp}: shown as a detail, already counted by a main clamp.",
+                                     clamp=clamp)))
 
 
 ConfigFile = Annotated[Path | None, typer.Option("--config", "-c", help=N_("TOML settings file."))]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -81,7 +81,7 @@ def init_db(engine: Engine) -> sessionmaker[Session]:
 # -- migrations ---------------------------------------------------------------------------
 
 def alembic_config(connection: Connection | None = None, *, dialect: str | None = None,
-                   output: IO[str] | None = None) -> Any:
+                   output: TextIO | None = None) -> Any:
     """Alembic's configuration for our migrations, without any alembic.ini: on `connection`
     (online), or printing the SQL of `dialect` to `output` (offline)."""
     from alembic.config import Config
@@ -264,7 +264,7 @@ def _safe_current(engine: Engine) -> str:
         return "?"
 
 
-def upgrade_sql(engine: Engine, output: IO[str]) -> None:
+def upgrade_sql(engine: Engine, output: TextIO) -> None:
     """Print the SQL that `upgrade` would run on this database, changing nothing."""
     from alembic import command
 

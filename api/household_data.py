@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from citizenwatt.firmware import wire
 from citizenwatt.store.port import HourEnergy, ReadingStore
 
+from .channel_roles import derive_role, published_channels
 from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, local_midnight_utc, totals
-from .models import Household, MeterAssignment
+from .models import Household, Meter, MeterAssignment
 from .savings import DayUse
 
 
@@ -38,8 +41,33 @@ def assignment_span(a: MeterAssignment, tz: ZoneInfo) -> tuple[float, float]:
     return local_midnight_utc(a.valid_from, tz), end
 
 
+def counted_channels(meter) -> list[int] | None:
+    """The channels of a meter that count in a household's total: all but its "sub" ones
+    (registration gives every channel it knows a role; see channel_roles). None: all."""
+    subs = {c.channel for c in meter.channels if c.role == "sub"}
+    if not subs:
+        return None
+    return [c for c in range(wire.MAX_CHANNELS) if c not in subs]
+
+
+def meter_mains(db: Session, store: ReadingStore, meter_id: str) -> tuple[list[int] | None, dict[int, str]]:
+    """A meter seen on its own (the open /m/<meter> page, its live JSON): its channels that
+    measure the whole home (None: all of them) and its channel labels. Its roles when it is
+    registered, else the channels its published labels do not name as a sub-circuit."""
+    m = db.get(Meter, meter_id)
+    if m is not None and m.channels:
+        return counted_channels(m), {c.channel: c.label for c in m.channels if c.label}
+    labels, seen = published_channels(store, meter_id)
+    every = seen | set(labels)
+    subs = {c for c in every if derive_role(c, labels.get(c)) == "sub"}
+    return (sorted(every - subs) if subs else None), labels
+
+
 def sources(hh: Household, tz: ZoneInfo, start_s: float, end_s: float,
-            channel: int | None = None) -> list[Source]:
+            channel: int | None = None, role: str = "main") -> list[Source]:
+    """Where the household's series comes from over [start_s, end_s): each meter's main
+    channels (role "main", the total) or its sub channels (role "sub", the breakdown), or
+    the one `channel` asked for."""
     out = []
     for a in hh.assignments:
         a0, a1 = assignment_span(a, tz)
@@ -49,15 +77,20 @@ def sources(hh: Household, tz: ZoneInfo, start_s: float, end_s: float,
         if channel is not None:
             out.append(Source(a.meter_id, channel, s, e))
             continue
-        subs = {c.channel for c in a.meter.channels if c.role == "sub"}
-        if not subs:
+        if role == "sub":
+            out.extend(Source(a.meter_id, c.channel, s, e) for c in a.meter.channels if c.role == "sub")
+            continue
+        mains = counted_channels(a.meter)
+        if mains is None:
             out.append(Source(a.meter_id, None, s, e))
         else:
-            out.extend(Source(a.meter_id, c, s, e) for c in range(wire.MAX_CHANNELS) if c not in subs)
+            out.extend(Source(a.meter_id, c, s, e) for c in mains)
     return out
 
 
 def merged_hours(store: ReadingStore, srcs: list[Source]) -> list[HourEnergy]:
+    if not srcs:
+        return []
     if len(srcs) == 1:
         s = srcs[0]
         return store.hourly(s.meter_id, s.start_s, s.end_s, s.channel)
@@ -140,11 +173,63 @@ def household_live(store: ReadingStore, hh: Household, now_s: float) -> Househol
     chans: list[ChannelLive] = []
     for a in active_assignments(hh, today):
         labels = {c.channel: c for c in a.meter.channels}
+        mains = counted_channels(a.meter)
         for r in store.latest(a.meter_id):
             c = labels.get(r.channel)
+            # sub: not added to the total (a sub-circuit, or a channel given no role yet)
             chans.append(ChannelLive(a.meter_id, r.channel, c.label if c else None,
-                                     bool(c and c.role == "sub"), r.power_w, r.ts_utc))
+                                     mains is not None and r.channel not in mains, r.power_w, r.ts_utc))
     if not chans:
         return HouseholdLive(None, None, None, [])
     ts = max(c.ts_utc for c in chans)
     return HouseholdLive(sum(c.power_w for c in chans if not c.sub), ts, max(0.0, now_s - ts), chans)
+
+
+@dataclass(frozen=True)
+class SubEnergy:
+    """A sub-circuit's energy over a period, already inside the household's total."""
+    label: str  # the channel's label; "" when it has none (the page then names the clamp)
+    channel: int
+    energy_wh: float | None
+
+
+def household_breakdown(store: ReadingStore, hh: Household, start: date, end: date) -> list[SubEnergy]:
+    """Energy of each sub channel from local day `start` to `end` (included), the ones with
+    the same label (a meter replaced) added together, in channel order."""
+    tz = household_zone(hh)
+    bounds = [local_midnight_utc(start, tz), local_midnight_utc(end + timedelta(days=1), tz)]
+    acc: dict[str, list] = {}
+    for src in sources(hh, tz, bounds[0], bounds[-1], role="sub"):
+        label = next((c.label for a in hh.assignments if a.meter_id == src.meter_id
+                      for c in a.meter.channels if c.channel == src.channel), "")
+        hours = store.hourly(src.meter_id, src.start_s, src.end_s, src.channel)
+        wh = bucketize(hours, bounds, tz)[0].energy_wh
+        cur = acc.setdefault(label or f"#{src.channel}", [label, src.channel, None])
+        if wh is not None:
+            cur[2] = (cur[2] or 0.0) + wh
+    return sorted((SubEnergy(*v) for v in acc.values()), key=lambda x: x.channel)
+
+
+# Sub-circuits above the whole home by more than this, over a day, mean wrong roles (a sub
+# clamp marked main, or clamps swapped) or a faulty clamp: 3 % covers two clamps' errors,
+# the absolute part the noise floor of an idle day.
+SUB_EXCESS_RATIO = 0.03
+SUB_EXCESS_WH = 20.0
+
+
+def sub_excess_day(store: ReadingStore, hh: Household, start: date, end: date) -> date | None:
+    """The last local day from `start` to `end` on which the household's sub channels added
+    up to more than its main ones (beyond the tolerance above), else None."""
+    tz = household_zone(hh)
+    bounds = bucket_bounds(start, end, tz, "day")
+    subs = sources(hh, tz, bounds[0], bounds[-1], role="sub")
+    if not subs:
+        return None
+    main = bucketize(merged_hours(store, sources(hh, tz, bounds[0], bounds[-1])), bounds, tz)
+    sub = bucketize(merged_hours(store, subs), bounds, tz)
+    found = None
+    for m, sb in zip(main, sub, strict=True):
+        limit_wh = (m.energy_wh or 0.0) * (1 + SUB_EXCESS_RATIO) + SUB_EXCESS_WH
+        if sb.energy_wh is not None and sb.energy_wh > limit_wh:
+            found = m.start_local.date()
+    return found

@@ -53,8 +53,17 @@ class EnergyOut(EnergySeriesOut):
     meter_id: str
 
 
+class SubEnergyOut(BaseModel):
+    label: str = Field(description="What the clamp measures (\"Chauffe-eau\"); empty if unlabelled.")
+    channel: int
+    energy_wh: float | None = Field(description="Over the whole range; None when nothing was measured.")
+
+
 class HouseholdEnergyOut(EnergySeriesOut):
     household_id: int
+    breakdown: list[SubEnergyOut] = Field(
+        [], description="The household's sub-circuits (role sub) over the range: already counted in "
+                        "the total by the main clamp, never to be added to it. Empty with ?channel=.")
 
 
 def bucket_out(b: Bucket, tz) -> BucketOut:
@@ -80,11 +89,16 @@ class ChannelPower(BaseModel):
     vrms_v: float | None
     pf: float | None
     ts_utc: float
+    label: str | None = Field(None, description="What the clamp measures (its role's label, or the one "
+                                                "the meter publishes).")
+    sub: bool = Field(False, description="A sub-circuit (by its role, or its published label): not in "
+                                         "power_w.")
 
 
 class PowerOut(BaseModel):
     meter_id: str
-    power_w: float = Field(description="Sum over the meter's channels.")
+    power_w: float = Field(description="Sum over the meter's channels that measure the whole home "
+                                       "(sub-circuits left out).")
     ts_utc: float = Field(description="End of the newest reading, UTC seconds.")
     ts: datetime
     age_s: float
@@ -121,6 +135,9 @@ class MeterStatusOut(BaseModel):
     clamp_faults: list[str] = Field(description="Channels the meter reports as faulty.")
     queue_drops: int | None = Field(description="Readings the meter dropped from its offline queue.")
     channels: list[dict]
+    channels_without_role: list[int] = Field([], description=(
+        "Channels the meter sends readings on that have no role (main or sub): give them one "
+        "(PUT /api/v1/meters/{m}/channels/{c})."))
 
 
 class MeterIn(BaseModel):
@@ -130,7 +147,10 @@ class MeterIn(BaseModel):
 
 class ChannelIn(BaseModel):
     label: str = Field(min_length=1, max_length=60)
-    role: Literal["main", "sub"] = "main"
+    role: Literal["main", "sub"] | None = Field(
+        None, description="main: measures the whole home, counted in the total; sub: a circuit a "
+                          "main clamp already counts, shown as a breakdown. Default: derived from "
+                          "the label (refused with 422 channel_roles when it does not tell).")
 
 
 # -- households ---------------------------------------------------------------------------
@@ -246,14 +266,6 @@ class DeletedOut(BaseModel):
     readings_deleted: bool
 
 
-class HouseholdIn(BaseModel):
-    name: Name
-    profile: str = Field("", max_length=60)
-    tariff_option: Literal["base", "hphc"] = "base"
-    offpeak_start_h: int = Field(22, ge=0, le=23)
-    offpeak_end_h: int = Field(6, ge=0, le=23)
-    baseline_start: date | None = None
-    baseline_end: date | None = None
 
 
 class HouseholdPatch(BaseModel):
@@ -272,6 +284,9 @@ class HouseholdSummaryOut(BaseModel):
     profile: str
     meters: list[str]
     link_active: bool
+    sub_exceeds_main_on: date | None = Field(
+        None, description="Yesterday or today (local day) when the household's sub-circuits measured "
+                          "more than its main clamps: check the channel roles and the clamps.")
 
 
 class LinkOut(BaseModel):
@@ -280,9 +295,6 @@ class LinkOut(BaseModel):
     path: str
 
 
-class AssignIn(BaseModel):
-    meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
-    valid_from: date = Field(description="First local day the meter measures this household.")
 
 
 # -- deployments, tariffs, temperatures ---------------------------------------------------
@@ -378,8 +390,32 @@ class RegisterChannelIn(BaseModel):
     id: int = Field(ge=0, lt=wire.MAX_CHANNELS)
     label: str = Field("", max_length=60, description="Empty: the channel keeps its label.")
     role: Literal["main", "sub"] | None = Field(
-        None, description="sub: a circuit already counted by a main clamp. Default: the "
-                          "channel keeps its role (main for a new one).")
+        None, description="main: measures the whole home, counted in the total; sub: a circuit "
+                          "already counted by a main clamp, shown as a breakdown. Default: the "
+                          "channel keeps its role; a new channel's role is derived from its "
+                          "label (or the label the meter publishes), and the call is refused "
+                          "(422 channel_roles) when the label does not tell it.")
+
+
+class HouseholdIn(BaseModel):
+    name: Name
+    profile: str = Field("", max_length=60)
+    tariff_option: Literal["base", "hphc"] = "base"
+    offpeak_start_h: int = Field(22, ge=0, le=23)
+    offpeak_end_h: int = Field(6, ge=0, le=23)
+    baseline_start: date | None = None
+    baseline_end: date | None = None
+    meter: AssignIn | None = Field(None, description=(
+        "A meter to install in the new household, with its clamps' roles (given, kept, or derived "
+        "from the labels; 422 channel_roles when they cannot be told, and nothing is created)."))
+
+
+class AssignIn(BaseModel):
+    meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
+    valid_from: date = Field(description="First local day the meter measures this household.")
+    channels: list[RegisterChannelIn] = Field([], max_length=wire.MAX_CHANNELS, description=(
+        "Labels and roles of the meter's clamps; roles not given are kept or derived from the "
+        "labels (422 channel_roles when they do not tell)."))
 
 
 class RegisterIn(BaseModel):

@@ -4,12 +4,33 @@ the staff page's overview of the deployments a staff member sees."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citizenwatt.store.port import ReadingStore
 
-from .models import Deployment, Meter, MeterAssignment, StaffUser
+from .consumption import local_today
+from .household_data import household_zone, sub_excess_day
+from .models import Deployment, Household, Meter, MeterAssignment, StaffUser
+
+
+def roles_suspect_day(store: ReadingStore, hh: Household, now_s: float) -> date | None:
+    """Yesterday or today, when the household's sub-circuits measured more than its whole
+    home (channel_roles: wrong roles or swapped clamps); the staff are shown it."""
+    today = local_today(now_s, household_zone(hh))
+    return sub_excess_day(store, hh, today - timedelta(days=1), today)
+
+
+def without_role(meter: Meter, seen: tuple[int, ...] | list[int]) -> list[int]:
+    """Channels the meter sends readings on that were never given a role: they count in the
+    household's total until staff say otherwise (a meter registered before roles, or a clamp
+    added later), so staff are shown them."""
+    known = {c.channel for c in meter.channels}
+    if not known and len(seen) <= 1:
+        return []  # one clamp: the whole house
+    return sorted(set(seen) - known)
 
 
 def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
@@ -46,6 +67,7 @@ def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
                 else [],
                 "queue_drops": status.get("dropped") if isinstance(status.get("dropped"), int) else None,
                 "channels": [{"channel": c.channel, "label": c.label, "role": c.role} for c in m.channels],
+                "channels_without_role": without_role(m, s.channels if s else ()),
             }
         )
     return rows
@@ -67,6 +89,7 @@ def staff_overview(
                 "profile": h.profile,
                 "meters": ", ".join(a.meter_id for a in h.assignments if a.valid_to is None),
                 "link": any(x.revoked_utc is None for x in h.links),
+                "sub_excess_day": roles_suspect_day(store, h, now_s),
             }
             for h in sorted(dep.households, key=lambda h: h.id)
         ]

@@ -51,7 +51,11 @@ MAX_WINDOW_PAIRS = 8000
 CHANNEL_DEFAULTS = {  # type: dict
     "clamp": "SCT-013-000", "max_current_a": 100.0, "trim": 1.0, "reverse": False,
     "noise_a": None,
+    # What the clamp measures, in the workshop's words ("Toute la maison", "Chauffe-eau"):
+    # published in the status, so the server can tell a whole-house clamp from a sub-circuit.
+    "label": "",
 }
+MAX_LABEL = 40
 
 
 class ConfigError(ValueError):
@@ -106,6 +110,9 @@ def _channel(c, seen, used):
     _need(ch["noise_a"] is None or (_is_number(ch["noise_a"]) and 0 <= ch["noise_a"] < 5),
           "noise_a de la pince %d vaut %r : mettez null, ou le bruit mesuré pince "
           "débranchée, en ampères (entre 0 et 5)." % (ch["id"], ch["noise_a"]))
+    _need(isinstance(ch["label"], str) and len(ch["label"]) <= MAX_LABEL,
+          "label de la pince %d vaut %r : écrivez ce qu'elle mesure entre guillemets, %d "
+          "caractères au plus (par exemple \"Chauffe-eau\")." % (ch["id"], ch["label"], MAX_LABEL))
     return ch
 
 

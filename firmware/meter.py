@@ -347,6 +347,12 @@ class Meter:
             if self.faults[k]:
                 faults[str(self.cfg["channels"][k]["id"])] = self.faults[k]
         fields["faults"] = faults
+        labels = {}  # type: dict
+        for c in self.cfg["channels"]:
+            if c.get("label"):
+                labels[str(c["id"])] = c["label"]
+        if labels:
+            fields["labels"] = labels
         return wire.encode_status(self.meter_id, state, fields)
 
     def connect(self, now):

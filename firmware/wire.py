@@ -350,7 +350,7 @@ def encode_status(meter_id, state, fields=None):
 # stored as it comes, so it is bounded like a reading (size, depth, keys, types).
 STATUS_FIELDS = {"v": "int", "meter": "str", "state": "str", "fw": "str", "boot": "int",
                  "uptime_s": "num", "rssi": "num", "mem_free": "int", "queued": "int",
-                 "dropped": "int", "synced": "bool", "faults": "faults"}
+                 "dropped": "int", "synced": "bool", "faults": "channels", "labels": "channels"}
 MAX_STATUS_FIELDS = 24
 MAX_STATUS_TEXT = 64
 
@@ -387,7 +387,7 @@ def _status_problem(name, value):
     if len(name) > MAX_STATUS_TEXT:
         return "a field name is longer than %d" % MAX_STATUS_TEXT
     kind = STATUS_FIELDS.get(name, "any")
-    if kind != "faults":
+    if kind != "channels":  # faults and labels: channel id -> short text
         return _scalar_problem(value, kind)
     if not isinstance(value, dict) or len(value) > MAX_CHANNELS:
         return "must be an object of at most %d channels" % MAX_CHANNELS

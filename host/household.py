@@ -28,6 +28,9 @@ KETTLE = ("kettle", 2000.0, 1.0, 0.0, 0.0)
 HEATER = ("heater", 2400.0, 1.0, 0.0, 0.0)
 # Channel of each load besides channel 0 (which carries them all).
 SUBCIRCUIT = {"heater": 1, "kettle": 2, "oven": 2}
+# What each channel measures, as a workshop writes it in the meter's config (the meter
+# publishes these labels in its status; the server tells main from sub-circuits by them).
+CHANNEL_LABELS = ("Toute la maison", "Chauffe-eau", "Cuisine")
 
 
 class Household:

@@ -27,7 +27,7 @@ from citizenwatt.firmware import calib, config
 from citizenwatt.firmware.meter import Meter
 from citizenwatt.host.adc import Board, Esp32Adc, current_signal, voltage_signal
 from citizenwatt.host.clock import SimClock
-from citizenwatt.host.household import MAINS_V, Household
+from citizenwatt.host.household import CHANNEL_LABELS, MAINS_V, Household
 from citizenwatt.host.platform import HostPlatform
 
 log = logging.getLogger("citizenwatt.simulator")
@@ -65,7 +65,8 @@ class SimulatedMeter:
             "meter_id": meter_id, "wifi_ssid": "simulated", "wifi_password": "",
             "mqtt_host": host, "mqtt_port": port, "interval_s": interval_s,
             "measure_period_s": interval_s / per, "sample_rate_hz": 2000, "cycles": 4,
-            "channels": [{"id": k, "pin": CURRENT_PINS[k], "max_current_a": 100.0 if k == 0 else 30.0}
+            "channels": [{"id": k, "pin": CURRENT_PINS[k], "max_current_a": 100.0 if k == 0 else 30.0,
+                          "label": CHANNEL_LABELS[k] if k < len(CHANNEL_LABELS) else ""}
                          for k in range(channels)],
             "voltage": {"pin": VOLTAGE_PIN, "adapter_v": 9.0} if voltage else None,
             "hass": hass, "queue_hours": queue_hours, "backoff_max_s": 120,

@@ -27,9 +27,12 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
           mqtt_port: int, mqtt_user: str, mqtt_password: str, channels: int = 1,
           clamp: str = "SCT-013-000", max_current_a: float = 100.0, mains_hz: int = 50,
           nominal_v: float = 230.0, voltage_adapter_v: float | None = None,
-          interval_s: float | None = None, hass: bool = False, trims: dict | None = None) -> dict:
-    """The raw config dict (only what differs from the firmware defaults, plus identity)."""
+          interval_s: float | None = None, hass: bool = False, trims: dict | None = None,
+          labels: dict | None = None) -> dict:
+    """The raw config dict (only what differs from the firmware defaults, plus identity).
+    labels: what each channel measures; the meter publishes them in its status."""
     trims = trims or {}
+    labels = labels or {}
     if not 1 <= channels <= len(CHANNEL_PINS):
         raise WorkshopError(
             "config.invalid",
@@ -53,6 +56,7 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
                 "clamp": clamp,
                 "max_current_a": max_current_a,
                 "trim": trims.get(i, 1.0),
+                **({"label": labels[i][: fwconfig.MAX_LABEL]} if labels.get(i) else {}),
             }
             for i in range(channels)
         ],

@@ -235,7 +235,8 @@ class ProvisionPlan:
     mosquitto_reload: str | None = None  # e.g. "systemctl reload mosquitto"
     public_url: str | None = None  # the address households open; default: api_url
     # "main"/"sub" per channel id, as declared; channel 0 is main unless declared otherwise,
-    # the others keep their role in the API (main when new). See roles().
+    # the others keep their role in the API, or get the one their label tells (the API
+    # refuses a label that does not tell). See roles().
     channel_roles: dict[int, str] = field(default_factory=dict)
 
     def roles(self) -> dict[int, str]:
@@ -289,6 +290,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         interval_s=plan.interval_s,
         hass=plan.hass,
         trims=trims,
+        labels=plan.channel_labels,
     )
     if plan.passwd_file and plan.acl_file:
         mqttauth.set_password(plan.passwd_file, meter_id, password)

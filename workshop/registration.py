@@ -44,7 +44,8 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
                    timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None,
                    channel_roles: dict[int, str] | None = None) -> Registration:
     """channel_roles: "main" or "sub" per channel id; a channel left out keeps the role it
-    has in the API (main when new), so a board redone never undoes the staff's choice."""
+    has in the API, so a board redone never undoes the staff's choice; a new one gets the
+    role its label tells, or the API refuses (422 channel_roles) and nothing is registered."""
     roles = channel_roles or {}
     channels = []
     for i, label in sorted(channel_labels.items()):
@@ -115,6 +116,16 @@ def register_meter(api_url: str, token: str, meter_id: str, household: Household
                 "Check the address and the server version."
             ),
             url=api_url,
+        )
+    if r.status_code == 422 and _code(r) == "channel_roles":
+        raise WorkshopError(
+            "api.channel_roles",
+            N_(
+                "The API cannot tell the role of the clamps from their labels: {detail} In the "
+                'profile, give channel_role = ["main", "sub"] (one per channel_label, in the same '
+                "order), or --channel-role main --channel-role sub, then try again."
+            ),
+            detail=str(r.json().get("detail") or ""),
         )
     if r.status_code not in (200, 201):
         try:

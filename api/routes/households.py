@@ -17,9 +17,10 @@ from .. import admin
 from ..comparison import MIN_GROUP, compare
 from ..consumption import check_range, local_today
 from ..deps import Config, CurrentHousehold, Db, Now, Store, Who, require_staff
+from ..energy import snap_range
 from ..errors import ERROR_RESPONSES, ApiError
 from ..exporting import energy_csv_text, export_household
-from ..household_data import household_buckets, household_live, household_zone
+from ..household_data import household_breakdown, household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
@@ -31,6 +32,7 @@ from ..schemas import (
     HouseholdOut,
     LiveOut,
     SavingsOut,
+    SubEnergyOut,
     bucket_out,
     household_out,
     total_out,
@@ -77,10 +79,15 @@ def energy(hh: CurrentHousehold, store: Store, settings: Config, now: Now,
     check_range(start, end, resolution, settings)
     buckets, total = household_buckets(store, hh, start, end, resolution, channel)
     tz = household_zone(hh)
+    first, last = snap_range(start, end, resolution)  # the buckets' whole weeks or months
+    breakdown = [] if channel is not None else [
+        SubEnergyOut(label=b.label, channel=b.channel,
+                     energy_wh=None if b.energy_wh is None else round(b.energy_wh, 3))
+        for b in household_breakdown(store, hh, first, last)]
     return HouseholdEnergyOut(
         household_id=hh.id, timezone=hh.deployment.timezone, resolution=resolution, start=start,
         end=end, channel=channel, buckets=[bucket_out(b, tz) for b in buckets],
-        total=total_out(total))
+        total=total_out(total), breakdown=breakdown)
 
 
 @router.get("/{household_id}/energy.csv", summary="The same energy buckets as CSV (gaps are empty cells)",

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from citizenwatt.firmware import wire
 
 from ..consumption import energy, live_power, local_today, zone
-from ..deps import Config, Now, ReadableMeter, Store, VisibleMeters
+from ..deps import Config, Db, Now, ReadableMeter, Store, VisibleMeters
 from ..errors import ERROR_RESPONSES
+from ..household_data import meter_mains
 from ..schemas import ChannelPower, EnergyOut, MeterOut, MetersOut, PowerOut, bucket_out, total_out
 
 router = APIRouter(prefix="/api/v1", tags=["meters"], responses=ERROR_RESPONSES)
@@ -28,14 +29,17 @@ def list_meters(store: Store, visible: VisibleMeters) -> MetersOut:
 
 @router.get("/meters/{meter_id}/live", response_model=PowerOut,
             summary="Latest power of a meter, per channel and in total")
-def meter_power(meter_id: ReadableMeter, store: Store, settings: Config, now: Now) -> PowerOut:
+def meter_power(meter_id: ReadableMeter, store: Store, settings: Config, now: Now, db: Db) -> PowerOut:
     tz = zone(settings.timezone)
     live = live_power(store, meter_id, now, settings)
+    mains, labels = meter_mains(db, store, meter_id)
+    counted = [r for r in live.channels if mains is None or r.channel in mains]
     return PowerOut(
-        meter_id=meter_id, power_w=round(live.power_w, 2), ts_utc=live.ts_utc,
+        meter_id=meter_id, power_w=round(sum(r.power_w for r in counted), 2), ts_utc=live.ts_utc,
         ts=datetime.fromtimestamp(live.ts_utc, tz), age_s=round(live.age_s, 1), stale=live.stale,
         channels=[ChannelPower(channel=r.channel, power_w=r.power_w, irms_a=r.irms_a,
-                               apparent=r.apparent, vrms_v=r.vrms_v, pf=r.pf, ts_utc=r.ts_utc)
+                               apparent=r.apparent, vrms_v=r.vrms_v, pf=r.pf, ts_utc=r.ts_utc,
+                               label=labels.get(r.channel), sub=r not in counted)
                   for r in live.channels])
 
 

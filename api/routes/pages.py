@@ -50,10 +50,19 @@ from ..deps import (
     Who,
     open_mode,
 )
-from ..energy import Bucket, Resolution
+from ..energy import Bucket, Resolution, bucket_bounds, bucketize, totals
 from ..errors import ApiError
 from ..exporting import energy_csv_text, export_household
-from ..household_data import household_buckets, household_live, household_zone
+from ..household_data import (
+    Source,
+    SubEnergy,
+    household_breakdown,
+    household_buckets,
+    household_live,
+    household_zone,
+    merged_hours,
+    meter_mains,
+)
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..staff_view import staff_overview
@@ -101,10 +110,25 @@ def page_env(request: Request, db: Db, store: Store, settings: Config, now: Now)
 PageEnv = Annotated[Page, Depends(page_env)]
 
 
-def today_context(p: Page, buckets: list[Bucket], total_wh: float | None) -> dict:
+def breakdown_context(subs: list[SubEnergy], lang: str) -> list[tuple[str, str]]:
+    """(circuit, energy) for the "including the water heater: 1.2 kWh" line under a total."""
+    out = []
+    for sub in subs:
+        if sub.energy_wh is None:
+            continue
+        name = sub.label or _("another circuit", lang=lang)
+        if name[1:2].islower():  # "Chauffe-eau" -> "chauffe-eau" inside the sentence; "VMC" stays
+            name = name[0].lower() + name[1:]
+        out.append((name, format_energy(sub.energy_wh, lang=lang)))
+    return out
+
+
+def today_context(p: Page, buckets: list[Bucket], total_wh: float | None,
+                  subs: list[SubEnergy] | None = None) -> dict:
     past_gaps = sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now)
     return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now),
             "total": None if total_wh is None else format_energy(total_wh, lang=p.lang),
+            "breakdown": breakdown_context(subs or [], p.lang) if total_wh is not None else [],
             "past_gaps": past_gaps}
 
 
@@ -145,10 +169,16 @@ def home(p: PageEnv, who: Who):
     return p.render("meters.html", meters=meters, switch_url=p.switch_url)
 
 
-def _meter_today(p: Page, meter_id: str) -> dict:
+def _meter_today(p: Page, meter_id: str, mains: list[int] | None) -> dict:
     tz = zone(p.settings.timezone)
     today = local_today(p.now, tz)
-    buckets, total = energy(p.store, meter_id, today, today, "hour", tz, p.settings)
+    if mains is None:
+        buckets, total = energy(p.store, meter_id, today, today, "hour", tz, p.settings)
+    else:
+        bounds = bucket_bounds(today, today, tz, "hour")
+        srcs = [Source(meter_id, c, bounds[0], bounds[-1]) for c in mains]
+        buckets = bucketize(merged_hours(p.store, srcs), bounds, tz)
+        total = totals(buckets)
     return today_context(p, buckets, total.energy_wh)
 
 
@@ -156,17 +186,19 @@ def _meter_today(p: Page, meter_id: str) -> dict:
 def meter_page(meter_id: ReadableMeter, p: PageEnv):
     lang = p.lang
     rows = p.store.latest(meter_id)
+    mains, labels = meter_mains(p.db, p.store, meter_id)
     live = live_context(
         lang,
         p.now,
         p.settings.stale_after_s,
-        sum(r.power_w for r in rows),
+        sum(r.power_w for r in rows if mains is None or r.channel in mains),
         max((r.ts_utc for r in rows), default=None),
-        [(_("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False) for r in rows],
+        [(labels.get(r.channel) or _("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False)
+         for r in rows],
     )
     return p.render(
         "household.html",
-        **_meter_today(p, meter_id),
+        **_meter_today(p, meter_id, mains),
         title=_("My electricity use", lang=lang),
         subtitle=meter_id,
         live=live,
@@ -181,7 +213,7 @@ def meter_page(meter_id: ReadableMeter, p: PageEnv):
 
 @router.get("/m/{meter_id}/today", response_class=HTMLResponse)
 def meter_today(meter_id: ReadableMeter, p: PageEnv):
-    r = p.render("today.html", **_meter_today(p, meter_id))
+    r = p.render("today.html", **_meter_today(p, meter_id, meter_mains(p.db, p.store, meter_id)[0]))
     r.headers["Cache-Control"] = "no-store"
     return r
 
@@ -205,6 +237,7 @@ def view_live(p: Page, ctx: HouseholdPage):
     hh = ctx.hh
     today = local_today(p.now, household_zone(hh))
     buckets, total = household_buckets(p.store, hh, today, today, "hour")
+    subs = household_breakdown(p.store, hh, today, today)
     lv = household_live(p.store, hh, p.now)
     live = live_context(
         lang,
@@ -216,7 +249,7 @@ def view_live(p: Page, ctx: HouseholdPage):
     )
     return p.render(
         "household.html",
-        **today_context(p, buckets, total.energy_wh),
+        **today_context(p, buckets, total.energy_wh, subs),
         title=hh.name,
         subtitle=None,
         live=live,
@@ -232,7 +265,8 @@ def view_live(p: Page, ctx: HouseholdPage):
 def view_today(p: Page, ctx: HouseholdPage):
     today = local_today(p.now, household_zone(ctx.hh))
     buckets, total = household_buckets(p.store, ctx.hh, today, today, "hour")
-    r = p.render("today.html", **today_context(p, buckets, total.energy_wh))
+    subs = household_breakdown(p.store, ctx.hh, today, today)
+    r = p.render("today.html", **today_context(p, buckets, total.energy_wh, subs))
     r.headers["Cache-Control"] = "no-store"
     return r
 
@@ -323,6 +357,8 @@ def view_history(p: Page, ctx: HouseholdPage):
         chart=chart,
         rows=rows,
         total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
+        breakdown=[] if total.energy_wh is None else breakdown_context(
+            household_breakdown(p.store, ctx.hh, start, end), lang),
         gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now),
         views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
         prev_url=link(view, prev) if prev else None,
@@ -602,4 +638,5 @@ def staff_page(p: PageEnv, who: Who):
             m["age"] = (
                 "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
             )
+            m["clamps_without_role"] = ", ".join(str(c + 1) for c in m["channels_without_role"])
     return p.render("staff.html", user=who.user, deps=deps, switch_url=p.switch_url)

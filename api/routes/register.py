@@ -11,7 +11,7 @@ from citizenwatt.i18n import N_
 
 from .. import admin
 from ..consumption import MAX_DATE, MIN_DATE, local_today, zone
-from ..deps import Db, Now, StaffMember, Who, deployment_for
+from ..deps import Db, Now, StaffMember, Store, Who, deployment_for
 from ..errors import ERROR_RESPONSES, ApiError
 from ..schemas import RegisterIn, RegisterOut
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
                                              "but the channel labels."}},
              summary="Register a meter in a household in one call (workshop tool; leaders)")
 def register(response: Response, body: RegisterIn, db: Db, who: Who, user: StaffMember,
-             now: Now) -> RegisterOut:
+             now: Now, store: Store) -> RegisterOut:
     deployment_id = body.deployment_id or user.deployment_id
     if deployment_id is None:
         raise ApiError(422, "register_deployment", N_("Your account sees every deployment: say which one "
@@ -50,7 +50,7 @@ def register(response: Response, body: RegisterIn, db: Db, who: Who, user: Staff
                        max=MAX_DATE.isoformat())
 
     reg = admin.register_in_household(db, dep, body.meter_id, body.household.ref, day,
-                                      [(ch.id, ch.label, ch.role) for ch in body.channels])
+                                      [(ch.id, ch.label, ch.role) for ch in body.channels], store)
     db.commit()
     response.status_code = 201 if reg.created else 200
     return RegisterOut(meter_id=body.meter_id, deployment_id=dep.id,

@@ -14,6 +14,7 @@ from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 
 from .. import admin
+from ..channel_roles import clamp_list, derive_role
 from ..consumption import MAX_DATE, MIN_DATE, check_dates, zone
 from ..deps import (
     AssociationAdmin,
@@ -56,7 +57,7 @@ from ..schemas import (
     dep_out,
     household_out,
 )
-from ..staff_view import meter_rows
+from ..staff_view import meter_rows, roles_suspect_day
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
 
@@ -131,7 +132,17 @@ def put_channel(
             meter_id=meter_id,
         )
     require_staff(who, m.deployment_id, "leader")
-    c = admin.set_channel(db, m, channel, body.label, body.role)
+    role = body.role or derive_role(channel, body.label)
+    if role is None:
+        raise ApiError(
+            422,
+            "channel_roles",
+            N_('The label of clamp {clamps} does not tell its role: send "role": "main" (it measures '
+               'the whole home, counted in the total) or "sub" (a circuit a main clamp already '
+               "counts, shown as a detail)."),
+            clamps=clamp_list([channel], {channel: body.label}),
+        )
+    c = admin.set_channel(db, m, channel, body.label, role)
     db.commit()
     return {"meter_id": meter_id, "channel": c.channel, "label": c.label, "role": c.role}
 
@@ -164,7 +175,7 @@ def check_baseline(start: date | None, end: date | None) -> None:
     response_model=list[HouseholdSummaryOut],
     summary="Households of the deployment",
 )
-def list_households(dep: DeploymentAsViewer) -> list[HouseholdSummaryOut]:
+def list_households(dep: DeploymentAsViewer, store: Store, now: Now) -> list[HouseholdSummaryOut]:
     return [
         HouseholdSummaryOut(
             id=hh.id,
@@ -172,6 +183,7 @@ def list_households(dep: DeploymentAsViewer) -> list[HouseholdSummaryOut]:
             profile=hh.profile,
             meters=[a.meter_id for a in hh.assignments if a.valid_to is None],
             link_active=any(link.revoked_utc is None for link in hh.links),
+            sub_exceeds_main_on=roles_suspect_day(store, hh, now),
         )
         for hh in sorted(dep.households, key=lambda h: h.id)
     ]
@@ -183,9 +195,14 @@ def list_households(dep: DeploymentAsViewer) -> list[HouseholdSummaryOut]:
     status_code=201,
     summary="Create a household; answers its secret link (shown once)",
 )
-def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db) -> LinkOut:
+def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: Store) -> LinkOut:
     check_baseline(body.baseline_start, body.baseline_end)
-    hh, token = admin.create_household(db, dep, **body.model_dump())
+    hh, token = admin.create_household(db, dep, **body.model_dump(exclude={"meter"}))
+    if body.meter is not None:
+        check_install_date(body.meter.valid_from)
+        meter = admin.register_meter(db, dep, body.meter.meter_id)
+        admin.settle_channels(db, meter, {c.id: (c.label, c.role) for c in body.meter.channels}, store)
+        admin.assign_meter(db, hh, meter.id, body.meter.valid_from)
     db.commit()
     return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
 
@@ -240,22 +257,29 @@ def revoke_link(hh: HouseholdAsLeader, db: Db) -> dict:
     return {"household_id": hh.id, "revoked": n}
 
 
+def check_install_date(day: date) -> None:
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ApiError(
+            422,
+            "date_bounds",
+            N_("The date {value} is outside the accepted bounds ({min} to {max})."),
+            value=day.isoformat(),
+            min=MIN_DATE.isoformat(),
+            max=MAX_DATE.isoformat(),
+        )
+
+
 @router.post(
     "/households/{household_id}/meters",
     response_model=HouseholdOut,
     status_code=201,
     summary="Put a meter in this household from a date (moves it if it was elsewhere)",
 )
-def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db) -> HouseholdOut:
-    if not MIN_DATE <= body.valid_from <= MAX_DATE:
-        raise ApiError(
-            422,
-            "date_bounds",
-            N_("The date {value} is outside the accepted bounds ({min} to {max})."),
-            value=body.valid_from.isoformat(),
-            min=MIN_DATE.isoformat(),
-            max=MAX_DATE.isoformat(),
-        )
+def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db, store: Store) -> HouseholdOut:
+    check_install_date(body.valid_from)
+    meter = db.get(Meter, body.meter_id)
+    if meter is not None and meter.deployment_id == hh.deployment_id:
+        admin.settle_channels(db, meter, {c.id: (c.label, c.role) for c in body.channels}, store)
     admin.assign_meter(db, hh, body.meter_id, body.valid_from)
     db.commit()
     return household_out(hh)

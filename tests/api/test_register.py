@@ -30,7 +30,7 @@ def test_register_creates_household_and_link_then_repeats_idempotently(world, wc
     assert hh["name"] == "HH-12"
     assert [(m["meter_id"], m["valid_from"]) for m in hh["meters"]] == [("cw-0001", "2026-03-31")]
     assert [(c["channel"], c["label"], c["role"]) for c in hh["meters"][0]["channels"]] == \
-        [(0, "Maison entière", "main"), (1, "Chauffe-eau", "main")]
+        [(0, "Maison entière", "main"), (1, "Chauffe-eau", "sub")]  # roles told by the labels
     # The family name given by the workshop is not kept: the API holds pseudonyms.
     export = wclient.get(f"/api/v1/households/{first['household_id']}/export", headers=leader)
     assert export.status_code == 200 and "Martin" not in export.text

@@ -35,6 +35,8 @@ BAD = [
     ({"wifi_ssid": 5}, "wifi_ssid vaut 5 : écrivez-le entre guillemets"),
     ({"mqtt_password": 1234}, "mqtt_password vaut 1234"),
     ({"hass": "oui"}, "hass vaut 'oui' : mettez true ou false"),
+    (_ch(label=3), "label de la pince 0 vaut 3 : écrivez ce qu'elle mesure"),
+    (_ch(label="x" * 41), "40 caractères au plus"),
 ]
 
 

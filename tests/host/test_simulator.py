@@ -99,6 +99,8 @@ def test_simulated_meter_publishes_contract_readings(mosquitto, tmp_path):
         assert all(not c["apparent"] and 200 < c["vrms_v"] < 260 for c in got[0]["ch"])
         # Retained status: online at connect, offline at the clean stop.
         assert sub.statuses[0]["state"] == "online" and sub.statuses[-1]["state"] == "offline"
+        # The clamps' labels, for the server to tell the whole house from the water heater.
+        assert sub.statuses[0]["labels"] == {"0": "Toute la maison", "1": "Chauffe-eau"}
 
         # Second run on the same flash: boot 2, counters go on from the checkpoint.
         last_wh = m.counted_wh

@@ -128,3 +128,17 @@ def test_channel_roles_reach_the_api_and_a_sub_is_not_counted_twice(api_server):
     register_meter(api_server.url, api_server.leader_token, "cw-0001", HH, labels,
                    channel_roles={1: "main"})
     assert roles() == [(0, "main"), (1, "main")]
+
+
+def test_clamps_whose_labels_do_not_tell_their_role_are_refused_with_the_profile_key(api_server):
+    set_lang("fr")
+    with pytest.raises(WorkshopError) as e:
+        register_meter(api_server.url, api_server.leader_token, "cw-0031", Household("HH-31", "X"),
+                       {0: "Maison", 1: "Pince 2"})
+    assert e.value.key == "api.channel_roles"
+    text = str(e.value)
+    assert '2 "Pince 2"' in text and 'channel_role = ["main", "sub"]' in text
+    # Given in the profile, the same clamps register.
+    reg = register_meter(api_server.url, api_server.leader_token, "cw-0031", Household("HH-31", "X"),
+                         {0: "Maison", 1: "Pince 2"}, channel_roles={0: "main", 1: "sub"})
+    assert reg.created
