@@ -97,4 +97,4 @@ def validated(model: type[M], data: dict, lang: str) -> M:
         field = str(err["loc"][0]) if err.get("loc") else ""
         raise ApiError(422, "form_field", N_('"{name}": {detail}. Correct it, then send the form again.'),
                        name=_(FIELD_LABELS.get(field, field), lang=lang),
-                       detail=pydantic_problem(err, lang=lang)) from None
+                       detail=pydantic_problem(dict(err), lang=lang)) from None

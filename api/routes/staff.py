@@ -3,7 +3,6 @@ households and their links, tariffs, temperatures, staff accounts and API tokens
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path

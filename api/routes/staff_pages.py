@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
-from starlette.routing import Match
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from citizenwatt.config import ApiSettings
 from citizenwatt.firmware import wire
@@ -23,8 +23,8 @@ from citizenwatt.i18n import N_, _
 from citizenwatt.store.port import ReadingStore
 
 from .. import admin
-from ..consumption import local_today, zone
 from ..auth import Principal
+from ..consumption import local_today, zone
 from ..deps import Config, Db, DeploymentId, Now, Store, Who, deployment_for, staff_household, staff_member
 from ..errors import ApiError
 from ..forms import blank_none, check_csrf, csrf_for, decimal, form_fields, validated
@@ -110,9 +110,9 @@ def put_meter(p: StaffPage, hh: Household, fields: dict[str, str], default_day: 
     day = parse_day(p, fields.get("valid_from"), default_day)
     channels = channel_rows(fields)
     if not channels:
-        raise ApiError(422, "channel_missing", N_("Give each clamp of meter \"{meter_id}\" a label and a role "
-                                                  "(main: the whole house; sub: a circuit it already "
-                                                  "counts)."), meter_id=meter_id)
+        raise ApiError(422, "channel_missing",
+                       N_("Give each clamp of meter \"{meter_id}\" a label and a role (main: the whole "
+                          "house; sub: a circuit it already counts)."), meter_id=meter_id)
     admin.meter_in_household(p.db, hh, meter_id, day, channels)
     labels = ", ".join(f"{c + 1}: {label} ({role})" for c, label, role in channels)
     admin.audit(p.db, p.user, "meter.assign", hh.deployment_id, hh.id,

@@ -388,7 +388,8 @@ def test_every_form_needs_the_sessions_token(world, wclient):
 def test_json_api_changes_are_audited_too(world, wclient):
     h = world.bearer(world.staff_tokens["leader1"])
     hid = world.hh("A")
-    assert wclient.patch(f"/api/v1/households/{hid}", json={"profile": "maison"}, headers=h).status_code == 200
+    r = wclient.patch(f"/api/v1/households/{hid}", json={"profile": "maison"}, headers=h)
+    assert r.status_code == 200
     assert wclient.post(f"/api/v1/households/{hid}/link", headers=h).status_code == 201
     assert wclient.delete(f"/api/v1/households/{hid}/link", headers=h).status_code == 200
     r = wclient.post(f"/api/v1/deployments/{world.deployments['d1']}/tariffs", headers=h,
