@@ -419,3 +419,96 @@ def test_audit_page_by_role_and_deployment(world, wclient):
     assert wclient.get("/staff/audit?deployment=999").status_code == 404
     en = wclient.get("/staff/audit?lang=en").text
     assert "New link issued" in en and "Audit log" in en
+
+
+# -- in a real browser --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(world):
+    """The test world's app on a loopback port, for the browser."""
+    import threading
+
+    import uvicorn
+
+    from tests.services import free_port, wait_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port("127.0.0.1", port, 15)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_browser_create_household_then_its_link_opens_its_page(world, served, tmp_path):
+    """A leader, on a 360 px phone: sign in, create a household with its meter and clamps,
+    see its link once, follow it to the household's page."""
+    import shutil
+    from pathlib import Path
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from .test_browser import ARTIFACTS, wait_for
+
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not (Path(binary).exists() and Path(driver_path).exists()):
+        pytest.fail("chromium et chromium-driver sont nécessaires : apt-get install chromium "
+                    "chromium-driver", pytrace=False)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=360,800", f"--user-data-dir={tmp_path / 'p'}"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    driver.set_page_load_timeout(30)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": True})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def fits(shot: str) -> None:
+        wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= \
+            driver.execute_script("return window.innerWidth"), f"{shot}: scrolls sideways at 360 px"
+        driver.save_screenshot(str(ARTIFACTS / f"{shot}.png"))
+
+    try:
+        driver.get(f"{served}/staff/login")
+        driver.find_element(By.NAME, "username").send_keys("leader1")
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "form.stack button").click()
+        wait_for(lambda: driver.current_url.split("?")[0].endswith("/staff"), what="the staff page")
+        driver.find_element(By.CSS_SELECTOR, "a.manage-deployment").click()
+        wait_for(lambda: driver.find_elements(By.ID, "household-form"), what="the new household form")
+        form = driver.find_element(By.ID, "household-form")
+        form.find_element(By.NAME, "name").send_keys("Foyer Navigateur")
+        form.find_element(By.NAME, "profile").send_keys("appart-gaz")
+        form.find_element(By.NAME, "meter_id").send_keys("meter-n")
+        form.find_element(By.NAME, "ch0_label").send_keys("Toute la maison")
+        Select(form.find_element(By.NAME, "ch0_role")).select_by_value("main")
+        form.find_element(By.NAME, "ch1_label").send_keys("Chauffe-eau")
+        Select(form.find_element(By.NAME, "ch1_role")).select_by_value("sub")
+        fits("staff-new-household-form")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        link = wait_for(lambda: driver.find_elements(By.ID, "household-link"), what="the new link")[0]
+        assert "n'est affiché qu'une fois" in driver.find_element(By.ID, "new-link").text
+        assert link.text.startswith(f"{served}/h/")
+        fits("staff-household-link")
+        link.click()
+        wait_for(lambda: "/h/" in driver.current_url, what="the household's page")
+        fits("staff-household-link-opened")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Foyer Navigateur"
+    finally:
+        driver.quit()
+    with world.app.state.sessionmaker() as db:
+        hh = db.scalar(select(Household).where(Household.name == "Foyer Navigateur"))
+        assert hh is not None and [a.meter_id for a in hh.assignments] == ["meter-n"]
+        assert [(c.label, c.role) for c in hh.assignments[0].meter.channels] == [
+            ("Toute la maison", "main"), ("Chauffe-eau", "sub")]
