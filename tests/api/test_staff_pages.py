@@ -501,10 +501,15 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
         assert "n'est affiché qu'une fois" in driver.find_element(By.ID, "new-link").text
         assert link.text.startswith(f"{served}/h/")
         fits("staff-household-link")
+        manage_url = driver.find_element(By.ID, "manage-link").get_attribute("href")
         link.click()
         wait_for(lambda: "/h/" in driver.current_url, what="the household's page")
         fits("staff-household-link-opened")
         assert driver.find_element(By.TAG_NAME, "h1").text == "Foyer Navigateur"
+        driver.get(manage_url)
+        wait_for(lambda: driver.find_elements(By.ID, "settings-form"), what="the household's settings")
+        fits("staff-household-manage")
+        assert "Toute la maison" in driver.find_element(By.ID, "meters").get_attribute("innerHTML")
     finally:
         driver.quit()
     with world.app.state.sessionmaker() as db:
