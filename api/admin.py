@@ -19,12 +19,15 @@ from citizenwatt.store.port import ReadingStore
 
 from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
 from .channel_roles import published_channels, resolve_roles
-from .consumption import zone
+from .consumption import check_dates, zone
 from .errors import ApiError
 from .household_data import assignment_span, household_zone
 from .models import (
+    CHANNEL_ROLES,
     ROLES,
+    AuditEntry,
     Channel,
+    DailyTemperature,
     Deployment,
     Household,
     HouseholdLink,
@@ -32,6 +35,7 @@ from .models import (
     MeterAssignment,
     StaffToken,
     StaffUser,
+    Tariff,
     now_utc,
 )
 from .tariffs import DEFAULT_CO2_G_PER_KWH, DEFAULT_CO2_SOURCE, default_tariffs
@@ -300,3 +304,168 @@ def delete_household(db: Session, store: ReadingStore, hh: Household) -> bool:
     db.delete(hh)
     db.flush()
     return delete is not None
+
+
+# -- shared by the staff pages and the JSON endpoints -------------------------------------
+
+
+def check_baseline(start: date | None, end: date | None) -> None:
+    if (start is None) != (end is None):
+        raise ApiError(
+            422, "baseline_pair", N_("Give both the start and the end of the baseline period, or neither.")
+        )
+    if start and end:
+        check_dates(start, end)
+        if (end - start).days > 731:
+            raise ApiError(
+                422,
+                "range_too_long",
+                N_(
+                    "The range spans {days} days; at resolution "
+                    '"{resolution}" at most {max_days} days are allowed. '
+                    "Shorten the range or pick a coarser resolution (day, "
+                    "week, month)."
+                ),
+                days=(end - start).days + 1,
+                resolution="day",
+                max_days=732,
+            )
+
+
+def update_household(db: Session, hh: Household, fields: dict) -> list[str]:
+    """Change the fields given (name, profile, tariff option, off-peak hours, baseline);
+    returns the names of the fields whose value changed."""
+    if None in (
+        fields.get("name", ""),
+        fields.get("tariff_option", ""),
+        fields.get("profile", ""),
+        fields.get("offpeak_start_h", 0),
+        fields.get("offpeak_end_h", 0),
+    ):
+        raise ApiError(
+            422,
+            "param",
+            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
+            name="null",
+            detail="null",
+        )
+    if "baseline_start" in fields or "baseline_end" in fields:
+        check_baseline(
+            fields.get("baseline_start", hh.baseline_start), fields.get("baseline_end", hh.baseline_end)
+        )
+    changed = [k for k, v in fields.items() if getattr(hh, k) != v]
+    for k in changed:
+        setattr(hh, k, fields[k])
+    db.flush()
+    return changed
+
+
+def add_tariff(db: Session, dep: Deployment, fields: dict) -> Tariff:
+    """A tariff from TariffIn's fields, once its prices fit its option and its dates are
+    in order."""
+    option, valid_from, valid_to = fields["option"], fields["valid_from"], fields.get("valid_to")
+    if option == "base" and fields.get("base_eur_per_kwh") is None:
+        raise ApiError(422, "tariff_prices", N_('A "{option}" tariff needs: {fields}.'),
+                       option="base", fields="base_eur_per_kwh")
+    if option == "hphc" and (fields.get("peak_eur_per_kwh") is None
+                             or fields.get("offpeak_eur_per_kwh") is None):
+        raise ApiError(422, "tariff_prices", N_('A "{option}" tariff needs: {fields}.'),
+                       option="hphc", fields="peak_eur_per_kwh, offpeak_eur_per_kwh")
+    if valid_to is not None and valid_to <= valid_from:
+        raise ApiError(422, "range_order", N_("The end date ({end}) is before the start date ({start}): "
+                                              "swap them."),
+                       start=valid_from.isoformat(), end=valid_to.isoformat())
+    t = Tariff(deployment_id=dep.id, **fields)
+    db.add(t)
+    db.flush()
+    return t
+
+
+def set_temperatures(db: Session, dep: Deployment, days: list[tuple[date, float]]) -> int:
+    """Add or replace daily mean outdoor temperatures; returns how many days were given."""
+    for day, mean_temp_c in days:
+        row = db.get(DailyTemperature, (dep.id, day))
+        if row is None:
+            db.add(DailyTemperature(deployment_id=dep.id, day=day, mean_temp_c=mean_temp_c))
+        else:
+            row.mean_temp_c = mean_temp_c
+        db.flush()
+    return len(days)
+
+
+def set_channels(db: Session, meter: Meter, channels: list[tuple[int, str, str]]) -> list[Channel]:
+    """Label the meter's channels, each with its role (main or sub), in one go: at least one
+    main channel, so that the household's total counts something."""
+    for channel, label, role in channels:
+        if role not in CHANNEL_ROLES or not 0 <= channel < wire.MAX_CHANNELS or not 0 < len(label) <= 60:
+            raise ApiError(422, "channel_invalid",
+                           N_("Channel {channel}: give a label (1 to 60 characters) and a role, main "
+                              "or sub."), channel=channel + 1)
+    if channels and not any(role == "main" for _c, _l, role in channels):
+        raise ApiError(422, "channel_no_main",
+                       N_("Mark at least one channel as main (the clamp on the whole house): a "
+                          "household's total counts main channels only."))
+    return [set_channel(db, meter, c, label, role) for c, label, role in channels]
+
+
+def meter_in_household(db: Session, hh: Household, meter_id: str, valid_from: date,
+                       channels: list[tuple[int, str, str]]) -> MeterAssignment:
+    """Register the meter in the household's deployment if it is not yet, label its
+    channels with their roles, and put it in the household from `valid_from`."""
+    check_dates(valid_from, valid_from)
+    meter = register_meter(db, hh.deployment, meter_id)
+    set_channels(db, meter, channels)
+    return assign_meter(db, hh, meter.id, valid_from)
+
+
+# Every state-changing staff action writes one entry; the codes and their words on the
+# audit page.
+AUDIT_ACTIONS = {
+    "deployment.create": N_("Deployment created"),
+    "deployment.update": N_("Deployment changed"),
+    "meter.register": N_("Meter registered"),
+    "meter.assign": N_("Meter put in a household"),
+    "meter.register_in_household": N_("Meter registered in a household (workshop)"),
+    "channel.set": N_("Channel labels and roles set"),
+    "household.create": N_("Household created"),
+    "household.update": N_("Household settings changed"),
+    "household.delete": N_("Household deleted"),
+    "link.issue": N_("New link issued"),
+    "link.revoke": N_("Link revoked"),
+    "tariff.add": N_("Tariff added"),
+    "temperatures.set": N_("Temperatures entered"),
+    "staff.create": N_("Staff account created"),
+    "token.create": N_("API token created"),
+    "token.revoke": N_("API token revoked"),
+}
+
+
+def audit(db: Session, user: StaffUser | None, action: str, deployment_id: int | None,
+          household_id: int | None = None, detail: str = "", now: float | None = None) -> AuditEntry:
+    """Record a staff action in the same transaction as the action itself, so that one is
+    never stored without the other."""
+    assert action in AUDIT_ACTIONS, action
+    entry = AuditEntry(
+        ts_utc=now_utc() if now is None else now,
+        user_id=user.id if user else None,
+        username=user.username if user else "",
+        deployment_id=deployment_id,
+        household_id=household_id,
+        action=action,
+        detail=detail[:500],
+    )
+    db.add(entry)
+    db.flush()
+    return entry
+
+
+def audit_entries(db: Session, user: StaffUser, deployment_id: int | None = None,
+                  limit: int = 500) -> list[AuditEntry]:
+    """The newest entries `user` may read: an account bound to a deployment reads that
+    deployment's; an association-wide one reads all, or one deployment's when asked."""
+    q = select(AuditEntry).order_by(AuditEntry.ts_utc.desc(), AuditEntry.id.desc()).limit(limit)
+    if user.deployment_id is not None:
+        q = q.where(AuditEntry.deployment_id == user.deployment_id)
+    elif deployment_id is not None:
+        q = q.where(AuditEntry.deployment_id == deployment_id)
+    return list(db.scalars(q))

@@ -22,7 +22,7 @@ from citizenwatt.store.port import ReadingStore
 from . import errors
 from .db import init_db, make_engine
 from .i18n import request_lang
-from .routes import households, meters, pages, register, staff
+from .routes import households, meters, pages, register, staff, staff_pages
 
 HERE = Path(__file__).parent
 
@@ -163,6 +163,7 @@ def create_app(
     app.include_router(households.router)
     app.include_router(staff.router)
     app.include_router(register.router)
+    app.include_router(staff_pages.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

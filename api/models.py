@@ -177,3 +177,18 @@ class StaffToken(Base):
     expires_utc: Mapped[float | None] = mapped_column(Float, nullable=True)
     revoked_utc: Mapped[float | None] = mapped_column(Float, nullable=True)
     user: Mapped[StaffUser] = relationship(back_populates="tokens")
+
+
+class AuditEntry(Base):
+    """One state-changing staff action (pages and JSON API): who, what, when, on which
+    deployment and household. No foreign keys: the record outlives a deleted household or
+    account, so the names it needs (username, household name in `detail`) are copied in."""
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts_utc: Mapped[float] = mapped_column(Float, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    username: Mapped[str] = mapped_column(String(60), default="")
+    deployment_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    household_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(40))  # a code of admin.AUDIT_ACTIONS
+    detail: Mapped[str] = mapped_column(String(500), default="")

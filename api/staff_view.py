@@ -97,3 +97,32 @@ def staff_overview(
             {"dep": dep, "meters": meter_rows(db, store, dep, now_s, stale_after_s), "households": households}
         )
     return out
+
+
+def unassigned_meters(db: Session, store: ReadingStore, user: StaffUser) -> list[dict]:
+    """Meters that publish (the store holds readings of them) but measure no household:
+    those registered in a deployment `user` sees, and, for an association-wide account, those
+    no deployment has registered yet (a deployment's staff do not see other deployments'
+    meters, registered or not)."""
+    seen = store.meters()
+    ids = [s.meter_id for s in seen]
+    assigned = set(db.scalars(select(MeterAssignment.meter_id).where(
+        MeterAssignment.meter_id.in_(ids), MeterAssignment.valid_to.is_(None))))
+    registered = {m.id: m for m in db.scalars(select(Meter).where(Meter.id.in_(ids)))}
+    rows = []
+    for s in sorted(seen, key=lambda s: s.meter_id):
+        m = registered.get(s.meter_id)
+        if s.meter_id in assigned:
+            continue
+        if user.deployment_id is not None and (m is None or m.deployment_id != user.deployment_id):
+            continue
+        rows.append({
+            "meter_id": s.meter_id,
+            "deployment_id": m.deployment_id if m else None,
+            "channels": list(s.channels),
+            "labels": {c.channel: (c.label, c.role) for c in m.channels} if m else {},
+            "first_ts_utc": s.first_ts_utc,
+            "last_received_utc": s.last_received_utc,
+            "readings": s.readings,
+        })
+    return rows

@@ -169,6 +169,7 @@ def delete(
     db: Db,
     who: Who,
     store: Store,
+    now: Now,
     confirm: Annotated[str, Query(max_length=100, description="The household's name, to confirm.")] = "",
 ) -> DeletedOut:
     if who.household_id is None:
@@ -180,7 +181,9 @@ def delete(
             N_('To confirm the deletion, type the household\'s name exactly: "{name}".'),
             name=hh.name,
         )
-    household_id = hh.id
+    household_id, deployment_id, name = hh.id, hh.deployment_id, hh.name
     series = admin.delete_household(db, store, hh)
+    if who.user is not None:  # a household deleting its own data is no staff action
+        admin.audit(db, who.user, "household.delete", deployment_id, household_id, detail=name, now=now)
     db.commit()
     return DeletedOut(household_id=household_id, deleted=True, readings_deleted=series)

@@ -65,7 +65,7 @@ from ..household_data import (
 )
 from ..household_savings import household_savings
 from ..i18n import request_lang
-from ..staff_view import staff_overview
+from ..staff_view import staff_overview, unassigned_meters
 from ..texts import savings_method_text
 
 router = APIRouter(include_in_schema=False)
@@ -639,4 +639,11 @@ def staff_page(p: PageEnv, who: Who):
                 "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
             )
             m["clamps_without_role"] = ", ".join(str(c + 1) for c in m["channels_without_role"])
-    return p.render("staff.html", user=who.user, deps=deps, switch_url=p.switch_url)
+    return p.render(
+        "staff.html",
+        user=who.user,
+        deps=deps,
+        unassigned=unassigned_meters(p.db, p.store, who.user),
+        can_lead=who.staff_can(who.user.deployment_id, "leader"),
+        switch_url=p.switch_url,
+    )

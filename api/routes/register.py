@@ -51,6 +51,8 @@ def register(response: Response, body: RegisterIn, db: Db, who: Who, user: Staff
 
     reg = admin.register_in_household(db, dep, body.meter_id, body.household.ref, day,
                                       [(ch.id, ch.label, ch.role) for ch in body.channels], store)
+    admin.audit(db, user, "meter.register_in_household", dep.id, reg.household.id,
+                detail=f"{body.meter_id} → {reg.household.name}", now=now)
     db.commit()
     response.status_code = 201 if reg.created else 200
     return RegisterOut(meter_id=body.meter_id, deployment_id=dep.id,

@@ -15,7 +15,7 @@ from citizenwatt.i18n import N_
 
 from .. import admin
 from ..channel_roles import clamp_list, derive_role
-from ..consumption import MAX_DATE, MIN_DATE, check_dates, zone
+from ..consumption import MAX_DATE, MIN_DATE, zone
 from ..deps import (
     AssociationAdmin,
     Config,
@@ -32,7 +32,7 @@ from ..deps import (
     require_staff,
 )
 from ..errors import ERROR_RESPONSES, ApiError
-from ..models import DailyTemperature, Deployment, Meter, StaffToken, StaffUser, Tariff, now_utc
+from ..models import Deployment, Meter, StaffToken, StaffUser, now_utc
 from ..schemas import (
     METER_ID_PATTERN,
     AssignIn,
@@ -72,7 +72,7 @@ def list_deployments(db: Db, user: StaffMember) -> list[DeploymentOut]:
 
 @router.post("/deployments", response_model=DeploymentOut, status_code=201,
              summary="Create a deployment (association admins)")
-def create_deployment(body: DeploymentIn, db: Db, caller: AssociationAdmin) -> DeploymentOut:
+def create_deployment(body: DeploymentIn, db: Db, caller: AssociationAdmin, now: Now) -> DeploymentOut:
     zone(body.timezone)
     kw: dict[str, Any] = {
         k: v
@@ -80,6 +80,7 @@ def create_deployment(body: DeploymentIn, db: Db, caller: AssociationAdmin) -> D
         if v is not None
     }
     dep = admin.create_deployment(db, body.name, body.timezone, **kw)
+    admin.audit(db, caller, "deployment.create", dep.id, detail=dep.name, now=now)
     db.commit()
     return dep_out(dep)
 
@@ -89,9 +90,12 @@ def create_deployment(body: DeploymentIn, db: Db, caller: AssociationAdmin) -> D
     response_model=DeploymentOut,
     summary="Change the carbon factor (with its source) or the degree-day base",
 )
-def patch_deployment(dep: DeploymentAsAdmin, body: DeploymentPatch, db: Db) -> DeploymentOut:
-    for k, v in body.model_dump(exclude_none=True).items():
+def patch_deployment(dep: DeploymentAsAdmin, body: DeploymentPatch, db: Db, who: Who,
+                     now: Now) -> DeploymentOut:
+    fields = body.model_dump(exclude_none=True)
+    for k, v in fields.items():
         setattr(dep, k, v)
+    admin.audit(db, who.user, "deployment.update", dep.id, detail=", ".join(sorted(fields)), now=now)
     db.commit()
     return dep_out(dep)
 
@@ -108,8 +112,9 @@ def deployment_meters(
 
 
 @router.post("/deployments/{deployment_id}/meters", status_code=201, summary="Register a meter")
-def register_meter(dep: DeploymentAsLeader, body: MeterIn, db: Db) -> dict:
+def register_meter(dep: DeploymentAsLeader, body: MeterIn, db: Db, who: Who, now: Now) -> dict:
     m = admin.register_meter(db, dep, body.meter_id, body.note)
+    admin.audit(db, who.user, "meter.register", dep.id, detail=m.id, now=now)
     db.commit()
     return {"meter_id": m.id, "deployment_id": dep.id, "note": m.note}
 
@@ -122,6 +127,7 @@ def put_channel(
     db: Db,
     who: Who,
     caller: StaffMember,
+    now: Now,
 ) -> dict:
     m = db.get(Meter, meter_id)
     if m is None or not who.staff_can(m.deployment_id, "viewer"):
@@ -143,31 +149,10 @@ def put_channel(
             clamps=clamp_list([channel], {channel: body.label}),
         )
     c = admin.set_channel(db, m, channel, body.label, role)
+    admin.audit(db, caller, "channel.set", m.deployment_id,
+                detail=f"{m.id} {channel + 1}: {c.label} ({c.role})", now=now)
     db.commit()
     return {"meter_id": meter_id, "channel": c.channel, "label": c.label, "role": c.role}
-
-
-def check_baseline(start: date | None, end: date | None) -> None:
-    if (start is None) != (end is None):
-        raise ApiError(
-            422, "baseline_pair", N_("Give both the start and the end of the baseline period, or neither.")
-        )
-    if start and end:
-        check_dates(start, end)
-        if (end - start).days > 731:
-            raise ApiError(
-                422,
-                "range_too_long",
-                N_(
-                    "The range spans {days} days; at resolution "
-                    '"{resolution}" at most {max_days} days are allowed. '
-                    "Shorten the range or pick a coarser resolution (day, "
-                    "week, month)."
-                ),
-                days=(end - start).days + 1,
-                resolution="day",
-                max_days=732,
-            )
 
 
 @router.get(
@@ -195,14 +180,16 @@ def list_households(dep: DeploymentAsViewer, store: Store, now: Now) -> list[Hou
     status_code=201,
     summary="Create a household; answers its secret link (shown once)",
 )
-def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: Store) -> LinkOut:
-    check_baseline(body.baseline_start, body.baseline_end)
+def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: Store, who: Who,
+                     now: Now) -> LinkOut:
+    admin.check_baseline(body.baseline_start, body.baseline_end)
     hh, token = admin.create_household(db, dep, **body.model_dump(exclude={"meter"}))
     if body.meter is not None:
         check_install_date(body.meter.valid_from)
         meter = admin.register_meter(db, dep, body.meter.meter_id)
         admin.settle_channels(db, meter, {c.id: (c.label, c.role) for c in body.meter.channels}, store)
         admin.assign_meter(db, hh, meter.id, body.meter.valid_from)
+    admin.audit(db, who.user, "household.create", dep.id, hh.id, detail=hh.name, now=now)
     db.commit()
     return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
 
@@ -212,28 +199,11 @@ def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: 
     response_model=HouseholdOut,
     summary="Change a household (baseline, profile, tariff option, off-peak hours)",
 )
-def patch_household(hh: HouseholdAsLeader, body: HouseholdPatch, db: Db) -> HouseholdOut:
-    fields = body.model_dump(exclude_unset=True)
-    if None in (
-        fields.get("name", ""),
-        fields.get("tariff_option", ""),
-        fields.get("profile", ""),
-        fields.get("offpeak_start_h", 0),
-        fields.get("offpeak_end_h", 0),
-    ):
-        raise ApiError(
-            422,
-            "param",
-            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
-            name="null",
-            detail="null",
-        )
-    if "baseline_start" in fields or "baseline_end" in fields:
-        check_baseline(
-            fields.get("baseline_start", hh.baseline_start), fields.get("baseline_end", hh.baseline_end)
-        )
-    for k, v in fields.items():
-        setattr(hh, k, v)
+def patch_household(hh: HouseholdAsLeader, body: HouseholdPatch, db: Db, who: Who, now: Now) -> HouseholdOut:
+    changed = admin.update_household(db, hh, body.model_dump(exclude_unset=True))
+    if changed:
+        admin.audit(db, who.user, "household.update", hh.deployment_id, hh.id,
+                    detail=f"{hh.name}: {', '.join(changed)}", now=now)
     db.commit()
     return household_out(hh)
 
@@ -244,15 +214,17 @@ def patch_household(hh: HouseholdAsLeader, body: HouseholdPatch, db: Db) -> Hous
     status_code=201,
     summary="Issue a new secret link (older ones stop working)",
 )
-def reissue_link(hh: HouseholdAsLeader, db: Db) -> LinkOut:
+def reissue_link(hh: HouseholdAsLeader, db: Db, who: Who, now: Now) -> LinkOut:
     token = admin.issue_link(db, hh)
+    admin.audit(db, who.user, "link.issue", hh.deployment_id, hh.id, detail=hh.name, now=now)
     db.commit()
     return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
 
 
 @router.delete("/households/{household_id}/link", summary="Revoke the household's links")
-def revoke_link(hh: HouseholdAsLeader, db: Db) -> dict:
+def revoke_link(hh: HouseholdAsLeader, db: Db, who: Who, now: Now) -> dict:
     n = admin.revoke_links(db, hh)
+    admin.audit(db, who.user, "link.revoke", hh.deployment_id, hh.id, detail=hh.name, now=now)
     db.commit()
     return {"household_id": hh.id, "revoked": n}
 
@@ -275,12 +247,15 @@ def check_install_date(day: date) -> None:
     status_code=201,
     summary="Put a meter in this household from a date (moves it if it was elsewhere)",
 )
-def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db, store: Store) -> HouseholdOut:
+def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db, store: Store, who: Who,
+                 now: Now) -> HouseholdOut:
     check_install_date(body.valid_from)
     meter = db.get(Meter, body.meter_id)
     if meter is not None and meter.deployment_id == hh.deployment_id:
         admin.settle_channels(db, meter, {c.id: (c.label, c.role) for c in body.channels}, store)
     admin.assign_meter(db, hh, body.meter_id, body.valid_from)
+    admin.audit(db, who.user, "meter.assign", hh.deployment_id, hh.id,
+                detail=f"{body.meter_id} → {hh.name} ({body.valid_from.isoformat()})", now=now)
     db.commit()
     return household_out(hh)
 
@@ -312,33 +287,9 @@ def list_tariffs(dep: DeploymentAsViewer) -> list[TariffOut]:
     status_code=201,
     summary="Add a tariff (base: one price; hphc: peak and off-peak prices)",
 )
-def add_tariff(dep: DeploymentAsLeader, body: TariffIn, db: Db) -> TariffOut:
-    if body.option == "base" and body.base_eur_per_kwh is None:
-        raise ApiError(
-            422,
-            "tariff_prices",
-            N_('A "{option}" tariff needs: {fields}.'),
-            option="base",
-            fields="base_eur_per_kwh",
-        )
-    if body.option == "hphc" and (body.peak_eur_per_kwh is None or body.offpeak_eur_per_kwh is None):
-        raise ApiError(
-            422,
-            "tariff_prices",
-            N_('A "{option}" tariff needs: {fields}.'),
-            option="hphc",
-            fields="peak_eur_per_kwh, offpeak_eur_per_kwh",
-        )
-    if body.valid_to is not None and body.valid_to <= body.valid_from:
-        raise ApiError(
-            422,
-            "range_order",
-            N_("The end date ({end}) is before the start date ({start}): swap them."),
-            start=body.valid_from.isoformat(),
-            end=body.valid_to.isoformat(),
-        )
-    t = Tariff(deployment_id=dep.id, **body.model_dump())
-    db.add(t)
+def add_tariff(dep: DeploymentAsLeader, body: TariffIn, db: Db, who: Who, now: Now) -> TariffOut:
+    t = admin.add_tariff(db, dep, body.model_dump())
+    admin.audit(db, who.user, "tariff.add", dep.id, detail=f"{t.option} {t.valid_from.isoformat()}", now=now)
     db.commit()
     return TariffOut(id=t.id, **body.model_dump())
 
@@ -347,15 +298,11 @@ def add_tariff(dep: DeploymentAsLeader, body: TariffIn, db: Db) -> TariffOut:
     "/deployments/{deployment_id}/temperatures", summary="Add or replace daily mean outdoor temperatures"
 )
 def put_temperatures(
-    dep: DeploymentAsLeader, body: Annotated[list[TemperatureIn], Field(max_length=4000)], db: Db
+    dep: DeploymentAsLeader, body: Annotated[list[TemperatureIn], Field(max_length=4000)], db: Db,
+    who: Who, now: Now,
 ) -> dict:
-    for t in body:
-        row = db.get(DailyTemperature, (dep.id, t.day))
-        if row is None:
-            db.add(DailyTemperature(deployment_id=dep.id, day=t.day, mean_temp_c=t.mean_temp_c))
-        else:
-            row.mean_temp_c = t.mean_temp_c
-        db.flush()
+    n = admin.set_temperatures(db, dep, [(t.day, t.mean_temp_c) for t in body])
+    admin.audit(db, who.user, "temperatures.set", dep.id, detail=str(n), now=now)
     db.commit()
     return {"deployment_id": dep.id, "days": len(body)}
 
@@ -382,7 +329,7 @@ def list_staff(db: Db, u: StaffAdmin) -> list[StaffOut]:
     status_code=201,
     summary="Create a staff account (admins; within their deployment)",
 )
-def add_staff(body: StaffIn, db: Db, who: Who, caller: StaffMember) -> StaffOut:
+def add_staff(body: StaffIn, db: Db, who: Who, caller: StaffMember, now: Now) -> StaffOut:
     me_ = require_staff(who, body.deployment_id, "admin")
     if me_.deployment_id is not None and body.deployment_id != me_.deployment_id:
         raise ApiError(
@@ -400,6 +347,7 @@ def add_staff(body: StaffIn, db: Db, who: Who, caller: StaffMember) -> StaffOut:
             deployment_id=body.deployment_id,
         )
     u = admin.create_staff(db, body.username, body.password, body.role, dep)
+    admin.audit(db, caller, "staff.create", u.deployment_id, detail=f"{u.username} ({u.role})", now=now)
     db.commit()
     return StaffOut(id=u.id, username=u.username, role=u.role, deployment_id=u.deployment_id)
 
@@ -420,17 +368,20 @@ def list_tokens(db: Db, user: StaffMember) -> list[TokenOut]:
     status_code=201,
     summary="Create an API token for scripts (same rights as you)",
 )
-def add_token(body: TokenIn, db: Db, user: StaffMember) -> TokenOut:
+def add_token(body: TokenIn, db: Db, user: StaffMember, now: Now) -> TokenOut:
     tok, token = admin.create_token(db, user, "api", body.name)
+    admin.audit(db, user, "token.create", user.deployment_id, detail=tok.name, now=now)
     db.commit()
     return TokenOut(id=tok.id, name=tok.name, created_utc=tok.created_utc, token=token)
 
 
 @router.delete("/staff/tokens/{token_id}", summary="Revoke one of your API tokens")
-def revoke_token(token_id: Annotated[int, Path(ge=1, lt=2**31)], db: Db, user: StaffMember) -> dict:
+def revoke_token(token_id: Annotated[int, Path(ge=1, lt=2**31)], db: Db, user: StaffMember,
+                 now: Now) -> dict:
     tok = db.get(StaffToken, token_id)
     if tok is None or tok.user_id != user.id or tok.kind != "api":
         raise ApiError(404, "token_unknown", N_("No such token among yours."))
     tok.revoked_utc = now_utc()
+    admin.audit(db, user, "token.revoke", user.deployment_id, detail=tok.name, now=now)
     db.commit()
     return {"id": token_id, "revoked": True}

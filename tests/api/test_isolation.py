@@ -70,6 +70,7 @@ SELF_OR_PUBLIC = {
     "/staff/login",
     "/staff/logout",
     "/staff",
+    "/staff/audit",  # the caller's own deployment's entries (test_self_routes_do_not_leak)
 }
 # Pages opened by a household's own secret link: the victim's link is never known to the
 # attacker, so they are checked by what the attacker's own link shows (test_own_pages...).
@@ -179,6 +180,12 @@ def test_no_route_gives_another_households_data(w, c, attacker):
 
 
 def test_self_routes_do_not_leak(w, c):
+    # Belleville's audit log gets an entry naming Foyer B (changed, then put back).
+    leader1 = w.bearer(w.staff_tokens["leader1"])
+    for option in ("hphc", "base"):
+        r = c.patch(f"/api/v1/households/{w.hh('B')}", json={"tariff_option": option}, headers=leader1)
+        assert r.status_code == 200
+    assert "Foyer B" in c.get("/staff/audit", headers=leader1).text
     for name, headers in (
         ("household A", w.bearer(w.link("A"))),
         ("leader2", w.bearer(w.staff_tokens["leader2"])),
@@ -190,6 +197,7 @@ def test_self_routes_do_not_leak(w, c):
             ("GET", "/api/v1/staff/tokens"),
             ("GET", "/"),
             ("GET", "/staff"),
+            ("GET", "/staff/audit"),
         ):
             r = c.request(method, path, headers=headers, follow_redirects=False)
             assert r.status_code < 500

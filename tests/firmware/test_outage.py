@@ -9,7 +9,7 @@ import time
 from itertools import pairwise
 
 from citizenwatt.host.simulator import SimulatedMeter
-from tests.firmware.test_simulator import Subscriber
+from tests.host.test_simulator import Subscriber
 from tests.services import Mosquitto
 
 DAY_S = 86400
