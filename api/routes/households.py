@@ -8,17 +8,17 @@ from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 
 from .. import admin
 from ..comparison import MIN_GROUP, compare
-from ..consumption import check_range, local_today
+from ..consumption import check_dates, check_range, local_today
 from ..deps import Config, CurrentHousehold, Db, Now, Store, Who, require_staff
 from ..errors import ERROR_RESPONSES, ApiError
-from ..exporting import energy_csv_text, export_household
+from ..exporting import check_reading_days, energy_csv_text, export_household, readings_csv_chunks
 from ..household_data import household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
@@ -83,17 +83,35 @@ def energy(hh: CurrentHousehold, store: Store, settings: Config, now: Now,
         total=total_out(total))
 
 
-@router.get("/{household_id}/energy.csv", summary="The same energy buckets as CSV (gaps are empty cells)",
+@router.get("/{household_id}/energy.csv",
+            summary="The same energy buckets as CSV, in kWh (gaps are empty cells); French spreadsheet "
+                    "dialect (semicolon, decimal comma, UTF-8 with BOM) by default, English/ISO with lang=en",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def energy_csv(hh: CurrentHousehold, store: Store, settings: Config, now: Now,
+def energy_csv(request: Request, hh: CurrentHousehold, store: Store, settings: Config, now: Now,
                resolution: Res = "day", start: Start = None, end: End = None,
                channel: Channel = None) -> Response:
     start, end = default_range(now, hh, start, end)
     check_range(start, end, resolution, settings)
     buckets, _ = household_buckets(store, hh, start, end, resolution, channel)
     name = f"citizenwatt-{resolution}-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(energy_csv_text(buckets, household_zone(hh)), media_type="text/csv; charset=utf-8",
+    return Response(energy_csv_text(buckets, household_zone(hh), request_lang(request)),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/{household_id}/readings.csv",
+            summary="The raw readings (every clamp, one row per reading) as CSV, at most 31 days; "
+                    "French spreadsheet dialect by default, English/ISO with lang=en",
+            response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
+def readings_csv(request: Request, hh: CurrentHousehold, store: Store, now: Now,
+                 start: Start = None, end: End = None) -> StreamingResponse:
+    start, end = default_range(now, hh, start, end)
+    check_dates(start, end)
+    check_reading_days(start, end)
+    name = f"citizenwatt-mesures-{start.isoformat()}-{end.isoformat()}.csv"
+    return StreamingResponse(readings_csv_chunks(store, hh, start, end, request_lang(request)),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/{household_id}/savings", response_model=SavingsOut,
