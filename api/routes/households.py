@@ -23,6 +23,8 @@ from ..household_data import household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
+from ..monthly import month_summary
+from ..paper import printed_on, summaries_pdf
 from ..schemas import (
     ChannelLiveOut,
     ComparisonOut,
@@ -30,6 +32,7 @@ from ..schemas import (
     HouseholdEnergyOut,
     HouseholdOut,
     LiveOut,
+    MonthSummaryOut,
     SavingsOut,
     bucket_out,
     household_out,
@@ -112,6 +115,43 @@ def readings_csv(request: Request, hh: CurrentHousehold, store: Store, now: Now,
     return StreamingResponse(readings_csv_chunks(store, hh, start, end, request_lang(request)),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _month(now: float, hh: Household, month: str | None) -> str:
+    """?month=YYYY-MM, by default the last whole month in the household's zone."""
+    if month:
+        return month
+    first = local_today(now, household_zone(hh)).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+Month = Annotated[str | None, Query(max_length=7, description="YYYY-MM (default: last month).")]
+
+
+@router.get("/{household_id}/month", response_model=MonthSummaryOut,
+            summary="The month on paper: kWh, euros, the same month last year or the baseline, "
+                    "similar households, a tip")
+def month(hh: CurrentHousehold, db: Db, store: Store, settings: Config, now: Now,
+          month: Month = None) -> MonthSummaryOut:
+    s = month_summary(db, store, hh, _month(now, hh, month), settings)
+    c = s.comparison
+    return MonthSummaryOut(
+        household_id=hh.id, month=s.month.strftime("%Y-%m"), start=s.month, end=s.end, energy_kwh=s.kwh,
+        measured_days=s.measured_days, days=s.days, cost_eur=s.eur, unpriced_days=s.unpriced_days,
+        reference=s.reference, reference_kwh=s.reference_kwh, reference_pct=s.reference_pct,
+        similar_status=c.status, similar_kwh_per_day=c.median_kwh_per_day,
+        own_kwh_per_day=c.own_kwh_per_day, tip=s.tip.kind if s.tip else None)
+
+
+@router.get("/{household_id}/month.pdf", summary="The monthly summary to print (A4, large type)",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def month_pdf(request: Request, hh: CurrentHousehold, db: Db, store: Store, settings: Config, now: Now,
+              month: Month = None) -> Response:
+    s = month_summary(db, store, hh, _month(now, hh, month), settings)
+    lang = request_lang(request)
+    pdf = summaries_pdf([s], settings, lang, printed_on(local_today(now, household_zone(hh)), lang))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="citizenwatt-{s.month.strftime("%Y-%m")}.pdf"'})
 
 
 @router.get("/{household_id}/savings", response_model=SavingsOut,

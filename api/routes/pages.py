@@ -49,6 +49,7 @@ from ..deps import (
     Store,
     Who,
     open_mode,
+    require_staff,
 )
 from ..energy import Bucket
 from ..errors import ApiError
@@ -56,6 +57,7 @@ from ..exporting import check_reading_days, energy_csv_text, export_household, r
 from ..household_data import household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
+from ..paper import welcome_sheet_pdf
 from ..staff_view import staff_overview
 from ..texts import savings_method_text
 
@@ -561,6 +563,21 @@ async def delete_household_page(p: PageEnv, ctx: LinkHousehold):
 # -- staff ----------------------------------------------------------------------------
 
 
+@router.post("/staff/households/{household_id}/welcome-sheet")
+def welcome_sheet(p: PageEnv, ctx: StaffHousehold, who: Who):
+    """A new secret link for the household, on its printable welcome sheet (A5 PDF, QR code):
+    the link exists only in this answer, and the household's older link stops working."""
+    require_staff(who, ctx.hh.deployment_id, "leader")
+    token = admin.issue_link(p.db, ctx.hh)
+    p.db.commit()
+    return Response(
+        welcome_sheet_pdf(ctx.hh, token, p.settings, p.lang),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="citizenwatt-accueil-foyer-{ctx.hh.id}.pdf"',
+                 "Cache-Control": "no-store"},
+    )
+
+
 @router.get("/staff/login", response_class=HTMLResponse)
 def login_page(p: PageEnv):
     return p.render("login.html", error=None, switch_url=p.switch_url)
@@ -616,4 +633,6 @@ def staff_page(p: PageEnv, who: Who):
             m["age"] = (
                 "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
             )
-    return p.render("staff.html", user=who.user, deps=deps, switch_url=p.switch_url)
+    last_month = (local_today(p.now, zone(p.settings.timezone)).replace(day=1) - timedelta(days=1))
+    return p.render("staff.html", user=who.user, deps=deps, switch_url=p.switch_url,
+                    last_month=last_month.strftime("%Y-%m"))

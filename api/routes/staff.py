@@ -3,10 +3,11 @@ households and their links, tariffs, temperatures, staff accounts and API tokens
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
 
@@ -56,6 +57,9 @@ from ..schemas import (
     dep_out,
     household_out,
 )
+from ..consumption import local_today
+from ..i18n import request_lang
+from ..paper import deployment_summaries, household_url, printed_on, summaries_pdf
 from ..staff_view import meter_rows
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)
@@ -183,11 +187,11 @@ def list_households(dep: DeploymentAsViewer) -> list[HouseholdSummaryOut]:
     status_code=201,
     summary="Create a household; answers its secret link (shown once)",
 )
-def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db) -> LinkOut:
+def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, settings: Config) -> LinkOut:
     check_baseline(body.baseline_start, body.baseline_end)
     hh, token = admin.create_household(db, dep, **body.model_dump())
     db.commit()
-    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
+    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}", url=household_url(settings, token))
 
 
 @router.patch(
@@ -227,10 +231,10 @@ def patch_household(hh: HouseholdAsLeader, body: HouseholdPatch, db: Db) -> Hous
     status_code=201,
     summary="Issue a new secret link (older ones stop working)",
 )
-def reissue_link(hh: HouseholdAsLeader, db: Db) -> LinkOut:
+def reissue_link(hh: HouseholdAsLeader, db: Db, settings: Config) -> LinkOut:
     token = admin.issue_link(db, hh)
     db.commit()
-    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
+    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}", url=household_url(settings, token))
 
 
 @router.delete("/households/{household_id}/link", summary="Revoke the household's links")
@@ -259,6 +263,31 @@ def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db) -> HouseholdOut:
     admin.assign_meter(db, hh, body.meter_id, body.valid_from)
     db.commit()
     return household_out(hh)
+
+
+@router.get(
+    "/deployments/{deployment_id}/summaries.pdf",
+    summary="Every household's monthly summary, one page each, in one PDF to print and hand out",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def deployment_summaries_pdf(
+    request: Request,
+    dep: DeploymentAsViewer,
+    db: Db,
+    store: Store,
+    settings: Config,
+    now: Now,
+    month: Annotated[str | None, Query(max_length=7, description="YYYY-MM (default: last month).")] = None,
+) -> Response:
+    today = local_today(now, zone(dep.timezone))
+    if not month:
+        month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    lang = request_lang(request)
+    summaries = deployment_summaries(db, store, dep, month, settings)
+    pdf = summaries_pdf(summaries, settings, lang, printed_on(today, lang))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="citizenwatt-bilans-{dep.id}-{month}.pdf"'})
 
 
 @router.get(
