@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from citizenwatt.config import ApiSettings
 from citizenwatt.i18n import N_
-from citizenwatt.store.port import ReadingStore
+from citizenwatt.store.port import HourEnergy, ReadingStore
 
 from .comparison import Comparison, compare
 from .energy import Bucket
 from .errors import ApiError
-from .household_data import day_uses, household_buckets, is_offpeak
+from .household_data import days_of_hours, household_buckets, is_offpeak
 from .household_savings import household_savings
 from .models import Household
 from .savings import DayPrice, DayUse
@@ -101,6 +101,24 @@ def pick_tip(hours: Sequence[Bucket], hh: Household, price: DayPrice | None) -> 
     return Tip("peak_hour", peak_hour=hour, peak_hour_kwh_per_day=statistics.fmean(values) / 1000)
 
 
+class HoursOnce:
+    """The store, with its hourly() answers kept: the month's figures (energy, euros,
+    savings, comparison) each read the same hours through the domain functions."""
+
+    def __init__(self, store: ReadingStore):
+        self._store = store
+        self._hours: dict[tuple, list[HourEnergy]] = {}
+
+    def hourly(self, meter_id: str, start_s: float, end_s: float, channel: int | None = None) -> list[HourEnergy]:
+        key = (meter_id, start_s, end_s, channel)
+        if key not in self._hours:
+            self._hours[key] = self._store.hourly(meter_id, start_s, end_s, channel)
+        return self._hours[key]
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
 @dataclass
 class MonthSummary:
     household_id: int
@@ -125,8 +143,9 @@ def month_summary(db: Session, store: ReadingStore, hh: Household, month: str | 
     """The month of `hh` (a "YYYY-MM" text or its first day). `peer_means` is compare()'s
     cache, shared across a deployment's households so a batch reads each one once."""
     first, last = parse_month(month) if isinstance(month, str) else parse_month(month.strftime("%Y-%m"))
+    store = HoursOnce(store)  # the month's hours are asked for by each figure: read them once
     hours, total = household_buckets(store, hh, first, last, "hour")
-    days = day_uses(store, hh, first, last)
+    days = days_of_hours(hours, hh, first, last)
     prices = {d.day: price_on(hh.deployment.tariffs, hh.tariff_option, d.day) for d in days}
     eur, unpriced = month_cost_eur(days, prices)
     kwh = None if total.energy_wh is None else total.energy_wh / 1000
