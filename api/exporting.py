@@ -15,13 +15,12 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from citizenwatt.firmware import wire
-from citizenwatt.store.port import ReadingStore
-
 from citizenwatt.i18n import N_, _
+from citizenwatt.store.port import ReadingStore
 
 from .energy import Bucket, local_midnight_utc
 from .errors import ApiError
@@ -106,7 +105,7 @@ def csv_dialect(lang: str) -> CsvDialect:
 
 
 def utc_iso(ts_utc: float) -> str:
-    return datetime.fromtimestamp(ts_utc, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts_utc, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 ENERGY_HEADERS = (N_("Start (local time)"), N_("End (local time)"), N_("Energy (kWh)"),

@@ -60,7 +60,8 @@ def month_cost_eur(days: Sequence[DayUse], prices: dict[date, DayPrice | None]) 
             unpriced += 1
             continue
         priced += 1
-        eur += (d.energy_kwh - d.offpeak_kwh) * price.peak_eur_per_kwh + d.offpeak_kwh * price.offpeak_eur_per_kwh
+        eur += ((d.energy_kwh - d.offpeak_kwh) * price.peak_eur_per_kwh
+                + d.offpeak_kwh * price.offpeak_eur_per_kwh)
     return (eur if priced else None), unpriced
 
 
@@ -78,27 +79,28 @@ class Tip:
 def pick_tip(hours: Sequence[Bucket], hh: Household, price: DayPrice | None) -> Tip | None:
     """One concrete tip from the month's own hours: the night base load when it is high,
     else shifting to off-peak hours for an off-peak tariff, else the costliest hour."""
-    measured = [b for b in hours if b.energy_wh is not None and b.complete]
+    # (local hour, Wh, hours) of the fully measured hours
+    measured = [(b.start_local.hour, b.energy_wh, b.hours) for b in hours
+                if b.energy_wh is not None and b.complete]
     if len(measured) < 24:
         return None
     # Night base load: the 10th percentile of the hourly power (what never switches off).
-    watts = sorted(b.energy_wh / b.hours for b in measured)
+    watts = sorted(wh / h for _hour, wh, h in measured)
     standby_w = watts[len(watts) // 10]
     if standby_w >= STANDBY_TIP_W:
         kwh_year = standby_w * 8760 / 1000
         return Tip("standby", standby_w=standby_w, standby_kwh_per_year=kwh_year,
                    standby_eur_per_year=None if price is None else kwh_year * price.peak_eur_per_kwh)
-    total = sum(b.energy_wh for b in measured)
+    total = sum(wh for _hour, wh, _h in measured)
     if hh.tariff_option == "hphc" and total > 0:
-        off = sum(b.energy_wh for b in measured
-                  if is_offpeak(b.start_local.hour, hh.offpeak_start_h, hh.offpeak_end_h))
+        off = sum(wh for hour, wh, _h in measured if is_offpeak(hour, hh.offpeak_start_h, hh.offpeak_end_h))
         if off / total < OFFPEAK_TIP_SHARE:
             return Tip("offpeak", offpeak_pct=100 * off / total)
     by_hour: dict[int, list[float]] = {}
-    for b in measured:
-        by_hour.setdefault(b.start_local.hour, []).append(b.energy_wh)
-    hour, values = max(by_hour.items(), key=lambda kv: statistics.fmean(kv[1]))
-    return Tip("peak_hour", peak_hour=hour, peak_hour_kwh_per_day=statistics.fmean(values) / 1000)
+    for hour, wh, _h in measured:
+        by_hour.setdefault(hour, []).append(wh)
+    peak, values = max(by_hour.items(), key=lambda kv: statistics.fmean(kv[1]))
+    return Tip("peak_hour", peak_hour=peak, peak_hour_kwh_per_day=statistics.fmean(values) / 1000)
 
 
 class HoursOnce:
@@ -109,7 +111,8 @@ class HoursOnce:
         self._store = store
         self._hours: dict[tuple, list[HourEnergy]] = {}
 
-    def hourly(self, meter_id: str, start_s: float, end_s: float, channel: int | None = None) -> list[HourEnergy]:
+    def hourly(self, meter_id: str, start_s: float, end_s: float,
+               channel: int | None = None) -> list[HourEnergy]:
         key = (meter_id, start_s, end_s, channel)
         if key not in self._hours:
             self._hours[key] = self._store.hourly(meter_id, start_s, end_s, channel)

@@ -412,10 +412,12 @@ class MonthSummaryOut(BaseModel):
     month: str = Field(description="YYYY-MM")
     start: date
     end: date
-    energy_kwh: float | None = Field(description="The month's energy (main circuits), null without any reading.")
+    energy_kwh: float | None = Field(
+        description="The month's energy (main circuits), null without any reading.")
     measured_days: int
     days: int
-    cost_eur: float | None = Field(description="Each measured day at its tariff; null when no day has a price.")
+    cost_eur: float | None = Field(
+        description="Each measured day at its tariff; null when no day has a price.")
     unpriced_days: int
     reference: Literal["last_year", "baseline"] | None
     reference_kwh: float | None

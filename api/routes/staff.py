@@ -15,7 +15,7 @@ from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 
 from .. import admin
-from ..consumption import MAX_DATE, MIN_DATE, check_dates, zone
+from ..consumption import MAX_DATE, MIN_DATE, check_dates, local_today, zone
 from ..deps import (
     AssociationAdmin,
     Config,
@@ -32,7 +32,9 @@ from ..deps import (
     require_staff,
 )
 from ..errors import ERROR_RESPONSES, ApiError
+from ..i18n import request_lang
 from ..models import DailyTemperature, Deployment, Meter, StaffToken, StaffUser, Tariff, now_utc
+from ..paper import deployment_summaries, household_url, printed_on, summaries_pdf
 from ..schemas import (
     METER_ID_PATTERN,
     AssignIn,
@@ -57,9 +59,6 @@ from ..schemas import (
     dep_out,
     household_out,
 )
-from ..consumption import local_today
-from ..i18n import request_lang
-from ..paper import deployment_summaries, household_url, printed_on, summaries_pdf
 from ..staff_view import meter_rows
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], responses=ERROR_RESPONSES)

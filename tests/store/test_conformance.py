@@ -216,7 +216,8 @@ def test_latest_is_each_channels_newest_reading_whole(store):
 
 def test_readings_are_the_stored_ones_in_the_span_by_time_then_channel(store):
     ch0 = series(40, channel=0, seed=4)
-    ch1 = [dataclasses.replace(r, vrms_v=230.5, pf=0.8, apparent=False) for r in series(40, channel=1, seed=5)]
+    ch1 = [dataclasses.replace(r, vrms_v=230.5, pf=0.8, apparent=False)
+           for r in series(40, channel=1, seed=5)]
     other = series(10, meter="m-2", seed=6)
     store.write(ch1[::-1] + ch0 + other, T0)
     start, end = ch0[9].ts_utc, ch0[30].ts_utc  # start included, end excluded
