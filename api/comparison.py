@@ -45,8 +45,9 @@ def mean_daily_kwh(store: ReadingStore, hh: Household, start: date, end: date) -
 
 def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: date,
             means: dict | None = None) -> Comparison:
-    """`means`, when given, keeps each household's mean for the range between calls (a
-    deployment's monthly summaries compare every household with the same peers)."""
+    """`means`, when given, keeps each household's mean for the range, and each group's
+    households, between calls (a deployment's monthly summaries compare every household
+    with the same peers)."""
     start = min(start, date.fromordinal(end.toordinal() - (MIN_DAYS - 1)))
     if means is None:
         means = {}
@@ -61,9 +62,11 @@ def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: d
     if not hh.profile:
         out.status = "no_profile"
         return out
-    peers = db.scalars(select(Household).where(
-        Household.deployment_id == hh.deployment_id, Household.profile == hh.profile,
-        Household.id != hh.id)).all()
+    group_key = ("group", hh.deployment_id, hh.profile)
+    if group_key not in means:
+        means[group_key] = db.scalars(select(Household).where(
+            Household.deployment_id == hh.deployment_id, Household.profile == hh.profile)).all()
+    peers = [p for p in means[group_key] if p.id != hh.id]
     values = [v for p in peers if (v := mean_of(p)) is not None]
     out.group_size = len(values)
     out.own_kwh_per_day = mean_of(hh)
