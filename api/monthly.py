@@ -20,6 +20,7 @@ from citizenwatt.i18n import N_
 from citizenwatt.store.port import HourEnergy, ReadingStore
 
 from .comparison import Comparison, compare
+from .consumption import check_dates
 from .energy import Bucket
 from .errors import ApiError
 from .household_data import days_of_hours, household_buckets, is_offpeak
@@ -45,7 +46,9 @@ def parse_month(text: str) -> tuple[date, date]:
     except ValueError:
         raise ApiError(422, "param", N_('The parameter "{name}" is not valid ({detail}). Fix it and try '
                                         'again.'), name="month", detail="AAAA-MM / YYYY-MM") from None
-    return first, first.replace(day=calendar.monthrange(year, month)[1])
+    last = first.replace(day=calendar.monthrange(year, month)[1])
+    check_dates(first, last)
+    return first, last
 
 
 def month_cost_eur(days: Sequence[DayUse], prices: dict[date, DayPrice | None]) -> tuple[float | None, int]:
@@ -154,7 +157,7 @@ def month_summary(db: Session, store: ReadingStore, hh: Household, month: str | 
     kwh = None if total.energy_wh is None else total.energy_wh / 1000
     reference = reference_kwh = reference_pct = None
     ly_first = first.replace(year=first.year - 1)
-    ly_first, ly_last = parse_month(ly_first.strftime("%Y-%m"))
+    ly_last = ly_first.replace(day=calendar.monthrange(ly_first.year, ly_first.month)[1])
     _ly_buckets, ly = household_buckets(store, hh, ly_first, ly_last, "day")
     if ly.energy_wh is not None and ly.covered_h >= MIN_LAST_YEAR_SHARE * ly.hours and kwh is not None:
         reference, reference_kwh = "last_year", ly.energy_wh / 1000
