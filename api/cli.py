@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from citizenwatt.i18n import N_, _
+from citizenwatt.i18n import N_, _, ngettext
 
 
 def serve(
@@ -60,14 +60,12 @@ admin_app = typer.Typer(help=N_("Administration: deployments, staff accounts, ho
 
 
 def _session(data_dir: Path | None):
-    from citizenwatt.config import ConfigError, load_settings
-
     from .db import DatabaseError, init_db, make_engine
 
+    settings = _settings(None, data_dir)
     try:
-        settings = load_settings(None, data_dir=data_dir)
         maker = init_db(make_engine(settings.database_url))
-    except (ConfigError, DatabaseError) as e:
+    except DatabaseError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
     return maker()
@@ -96,6 +94,16 @@ class _store:
     def __exit__(self, *exc) -> None:
         if self.store is not None:
             self.store.close()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A file that holds a household's secret link: readable by this account only."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def _fail(e) -> None:
@@ -233,14 +241,24 @@ def add_household(
     channel_label: Annotated[list[str] | None, typer.Option(
         "--channel-label", help=N_("What each clamp measures, in order (clamp 1 first), e.g. "
                                    "\"Whole house\" then \"Water heater\"."))] = None,
+    sheet: Annotated[Path | None, typer.Option(
+        "--sheet", help=N_("Where to write the welcome sheet to print (PDF with the QR code); by "
+                           "default DATA_DIR/feuilles/accueil-foyer-ID.pdf."))] = None,
+    no_sheet: Annotated[bool, typer.Option("--no-sheet", help=N_("Do not write the welcome sheet."))] = False,
     data_dir: DataDir = None,
 ) -> None:
     from sqlalchemy import select
+
+    from citizenwatt.errors import CitizenWattError
+    from citizenwatt.i18n import current_lang
 
     from .admin import assign_meter, create_household, register_meter, settle_channels
     from .consumption import local_today, zone
     from .errors import ApiError
     from .models import Deployment, now_utc
+    from .paper import household_url, welcome_sheet_pdf
+
+    settings = _settings(None, data_dir)
 
     roles = channel_role or []
     bad = [r for r in roles if r not in ("main", "sub")]
@@ -284,13 +302,14 @@ def add_household(
             typer.secho(_("Invalid date: use YYYY-MM-DD."), fg="red", err=True)
             raise typer.Exit(2) from None
         db.commit()
+        url = household_url(settings.api, token)
         typer.echo(
             _(
                 'Household {id} "{name}" created. Its secret link (to give to the '
-                "household, shown only once): /h/{token}",
+                "household, shown only once): {url}",
                 id=hh.id,
                 name=hh.name,
-                token=token,
+                url=url,
             )
         )
         if meter:
@@ -301,6 +320,23 @@ def add_household(
                                    if role == "main" else
                                    _("{clamp}: shown as a detail, already counted by a main clamp.",
                                      clamp=clamp)))
+
+        if settings.api.public_url is None:
+            typer.echo(_("This address is this machine's: set the address households reach "
+                         "(CITIZENWATT_API__PUBLIC_URL, or public_url in the [api] table) before "
+                         "printing sheets for them."))
+        if no_sheet:
+            return
+        target = sheet or settings.data_dir / "feuilles" / f"accueil-foyer-{hh.id}.pdf"
+        try:
+            _write_private(target, welcome_sheet_pdf(hh, token, settings.api, current_lang()))
+        except (CitizenWattError, OSError) as e:
+            typer.secho(str(e), fg="red", err=True)
+            typer.secho(_("The household is created; for its sheet, issue a new link from the staff "
+                          "page (Print a new link)."), fg="red", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(_("Welcome sheet to print (QR code and link): {path}. Print it, give it to the "
+                     "household, then delete the file: it holds the secret link.", path=target))
 
 
 ConfigFile = Annotated[Path | None, typer.Option("--config", "-c", help=N_("TOML settings file."))]
@@ -383,3 +419,57 @@ def restore_cmd(
         typer.echo(_("Data that were there kept in {path}.", path=kept))
     typer.echo(_("Backup of {created} restored (schema {revision}).",
                  created=done["manifest"].get("created"), revision=done["revision"]))
+
+@admin_app.command(
+    "summaries",
+    help=N_("Every household's monthly summary of a deployment, one page each, in one PDF to print."),
+)
+def summaries(
+    deployment: Annotated[str, typer.Option("--deployment", help=N_("Name of the deployment."))],
+    month: Annotated[str, typer.Option("--month", help=N_("The month, YYYY-MM."))],
+    out: Annotated[Path, typer.Option("--out", help=N_("The PDF file to write."))],
+    data_dir: DataDir = None,
+) -> None:
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from citizenwatt.errors import CitizenWattError
+    from citizenwatt.i18n import current_lang
+    from citizenwatt.store.backends import StoreUnavailable, open_store
+
+    from .errors import ApiError
+    from .models import Deployment
+    from .paper import deployment_summaries, printed_on, summaries_pdf
+
+    settings = _settings(None, data_dir)
+    with _session(data_dir) as db:
+        dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
+        if dep is None:
+            typer.secho(
+                _('Deployment "{name}" not found: create it with `citizenwatt admin deployment`.',
+                  name=deployment),
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(1)
+        try:
+            store = open_store(settings, for_collector=False)
+        except StoreUnavailable as e:
+            typer.secho(str(e), fg="red", err=True)
+            raise typer.Exit(1) from None
+        try:
+            pages = deployment_summaries(db, store, dep, month, settings.api)
+            lang = current_lang()
+            pdf = summaries_pdf(pages, settings.api, lang, printed_on(date.today(), lang))
+        except ApiError as e:
+            _fail(e)
+        except CitizenWattError as e:
+            typer.secho(str(e), fg="red", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            store.close()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(pdf)
+        typer.echo(ngettext("{n} household, one page each: {path}", "{n} households, one page each: {path}",
+                            len(pages), path=out))

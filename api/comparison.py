@@ -43,18 +43,33 @@ def mean_daily_kwh(store: ReadingStore, hh: Household, start: date, end: date) -
     return sum(b.energy_wh or 0.0 for b in full) / sum(b.hours for b in full) * 24 / 1000.0
 
 
-def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: date) -> Comparison:
+def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: date,
+            means: dict | None = None) -> Comparison:
+    """`means`, when given, keeps each household's mean for the range, and each group's
+    households, between calls (a deployment's monthly summaries compare every household
+    with the same peers)."""
     start = min(start, date.fromordinal(end.toordinal() - (MIN_DAYS - 1)))
+    if means is None:
+        means = {}
+
+    def mean_of(h: Household) -> float | None:
+        key = (h.id, start, end)
+        if key not in means:
+            means[key] = mean_daily_kwh(store, h, start, end)
+        return means[key]
+
     out = Comparison(status="ok", profile=hh.profile)
     if not hh.profile:
         out.status = "no_profile"
         return out
-    peers = db.scalars(select(Household).where(
-        Household.deployment_id == hh.deployment_id, Household.profile == hh.profile,
-        Household.id != hh.id)).all()
-    values = [v for p in peers if (v := mean_daily_kwh(store, p, start, end)) is not None]
+    group_key = ("group", hh.deployment_id, hh.profile)
+    if group_key not in means:
+        means[group_key] = db.scalars(select(Household).where(
+            Household.deployment_id == hh.deployment_id, Household.profile == hh.profile)).all()
+    peers = [p for p in means[group_key] if p.id != hh.id]
+    values = [v for p in peers if (v := mean_of(p)) is not None]
     out.group_size = len(values)
-    out.own_kwh_per_day = mean_daily_kwh(store, hh, start, end)
+    out.own_kwh_per_day = mean_of(hh)
     if len(values) < MIN_GROUP:
         out.status = "group_too_small"
         return out

@@ -124,6 +124,11 @@ def is_offpeak(local_hour: int, start_h: int, end_h: int) -> bool:
 def day_uses(store: ReadingStore, hh: Household, start: date, end: date) -> list[DayUse]:
     """Energy per local day with its off-peak part, for the savings."""
     hourly, _ = household_buckets(store, hh, start, end, "hour")
+    return days_of_hours(hourly, hh, start, end)
+
+
+def days_of_hours(hourly: list[Bucket], hh: Household, start: date, end: date) -> list[DayUse]:
+    """day_uses() from the household's hourly buckets of start..end, already read."""
     days: dict[date, list] = {}
     for b in hourly:
         d = days.setdefault(b.start_local.date(), [0.0, 0.0, True, False, 0.0])

@@ -293,6 +293,8 @@ class LinkOut(BaseModel):
     household_id: int
     token: str = Field(description="Shown once: give it to the household (link or QR code).")
     path: str
+    url: str | None = Field(None, description="The whole address, with [api] public_url: what the "
+                                              "welcome sheet prints and its QR code holds.")
 
 
 
@@ -437,3 +439,31 @@ class RegisterOut(BaseModel):
         "/h/<secret token>, only in the answer that created the household (secrets are shown "
         "once); null afterwards: reissue with POST /api/v1/households/{id}/link."))
     from_date: date
+
+
+class MonthSummaryOut(BaseModel):
+    """The figures of a household's monthly paper summary."""
+
+    household_id: int
+    month: str = Field(description="YYYY-MM")
+    start: date
+    end: date
+    energy_kwh: float | None = Field(
+        description="The month's energy (main circuits), null without any reading.")
+    measured_days: int
+    days: int
+    cost_eur: float | None = Field(
+        description="Each measured day at its tariff; null when no day has a price.")
+    unpriced_days: int
+    reference: Literal["last_year", "baseline"] | None
+    reference_kwh: float | None
+    reference_pct: float | None = Field(description="+ more, - less than the reference.")
+    similar_status: str
+    similar_kwh_per_day: float | None
+    own_kwh_per_day: float | None
+    tip: str | None = Field(description="standby | offpeak | peak_hour")
+
+    @field_validator("energy_kwh", "cost_eur", "reference_kwh", "reference_pct", "own_kwh_per_day")
+    @classmethod
+    def _no_float_noise(cls, v: float | None) -> float | None:
+        return None if v is None else round(v, 6)

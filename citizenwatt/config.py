@@ -208,6 +208,16 @@ class ApiSettings(_Section):
     # exists (demo, lab); False = staff only; True = always (a closed network).
     open_meters: bool | None = None
     secure_cookies: bool = Field(False, description="Send the staff session cookie over HTTPS only.")
+    # The address households reach the pages at (https://watt.example.org), for the links
+    # and QR codes printed on paper. None: this machine's host and port (a local test).
+    public_url: str | None = None
+    # Who a household calls, printed on its welcome sheet and monthly summary.
+    contact: str = Field("", max_length=300)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        return v if v is None else check_http_url(v).rstrip("/")
 
     @field_validator("timezone")
     @classmethod

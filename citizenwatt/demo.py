@@ -67,6 +67,10 @@ class Demo:
         from citizenwatt.store.backends import StoreUnavailable, open_store
 
         s = self.settings
+        if s.api.open_meters is None:
+            # The printed meter address keeps working once households are registered
+            # (`citizenwatt admin household`): the demo is a lab on this machine.
+            s = s.model_copy(update={"api": s.api.model_copy(update={"open_meters": True})})
         try:
             self.store = open_store(s)
         except StoreUnavailable as e:

@@ -714,6 +714,24 @@ class InfluxStore:
                 h[1] += r["readings"]
         return [HourEnergy(h, e, n) for h, (e, n) in sorted(hours.items())]
 
+    def readings(self, meter_id: str, start_s: float, end_s: float,
+                 limit: int | None = None) -> list[ChannelReading]:
+        # A point's time is its ts_utc plus a sub-millisecond (boot, seq) offset: select a
+        # millisecond wider on each side, then keep what ts_utc says.
+        where = (f"meter={_lit(meter_id)} AND time >= {(int(start_s * 1000) - 1) * 1_000_000} "
+                 f"AND time < {(int(-(-end_s * 1000 // 1)) + 1) * 1_000_000}")
+        (series,) = self.influxql.series(
+            f"SELECT * FROM {READING_MEASUREMENT} WHERE {where} GROUP BY channel")
+        rows = sorted(
+            (ChannelReading(
+                meter_id=meter_id, channel=int(s["tags"]["channel"]), boot=r["boot"], seq=r["seq"],
+                ts_utc=r["ts_utc"], ts_from_meter=r["ts_from_meter"], interval_s=r["interval_s"],
+                energy_wh=r["energy_wh"], power_w=r["power_w"], irms_a=r["irms_a"],
+                apparent=r["apparent"], vrms_v=r.get("vrms_v"), pf=r.get("pf"))
+             for s in series for r in s["rows"] if start_s <= r["ts_utc"] < end_s),
+            key=lambda r: (r.ts_utc, r.channel))
+        return rows if limit is None else rows[:limit]
+
     def meters(self) -> list[MeterSummary]:
         if self.ledger is not None:
             # The ledger keeps a per-channel summary at write time: O(meters), and it also

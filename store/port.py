@@ -136,6 +136,11 @@ class ReadingStore(Protocol):
         """Energy per UTC hour with start_s <= hour < end_s, summed over channels unless one
         is named; hours without data are absent."""
 
+    def readings(self, meter_id: str, start_s: float, end_s: float,
+                 limit: int | None = None) -> list[ChannelReading]:
+        """The meter's stored readings (every channel) with start_s <= ts_utc < end_s, by
+        time then channel; at most `limit` of them (None: all). A household's export."""
+
     def meters(self) -> list[MeterSummary]:
         """Every meter that has stored readings, by meter id, with its status if any. Kept
         at write time by the stores: its cost grows with the meters, not the readings."""

@@ -398,6 +398,16 @@ class SqliteStore:
         return [HourEnergy(int(h), float(e), int(n))
                 for h, e, n in self.connection().execute(sql, args)]
 
+    def readings(self, meter_id: str, start_s: float, end_s: float,
+                 limit: int | None = None) -> list[ChannelReading]:
+        sql = (f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<? "
+               "ORDER BY ts_utc, channel")
+        args: list = [meter_id, start_s, end_s]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_row_to_reading(r) for r in self.connection().execute(sql, args)]
+
     def meters(self) -> list[MeterSummary]:
         # From the per-channel summary kept at write time: O(meters), not O(readings).
         db = self.connection()

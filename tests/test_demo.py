@@ -69,6 +69,17 @@ def test_demo_shows_readings_within_15_s_and_keeps_them(tmp_path):
         first_count = wait_for(
             lambda: (n := httpx.get(f"{base}/api/v1/meters").json()["meters"][0]["readings"]) > 0 and n,
             10)
+        # The README's next step: a household for demo-01. The printed address keeps working.
+        from typer.testing import CliRunner
+
+        from citizenwatt.cli import app
+
+        r = CliRunner().invoke(app, ["admin", "deployment", "Atelier", "--data-dir", str(data)])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(app, ["admin", "household", "Atelier", "Foyer 1", "--meter", "demo-01",
+                                     "--no-sheet", "--data-dir", str(data)])
+        assert r.exit_code == 0, r.output
+        assert httpx.get(f"{base}/m/demo-01", timeout=5).status_code == 200
     finally:
         out = stop(proc)
     assert "http://127.0.0.1:%d/m/demo-01" % port in out

@@ -8,22 +8,24 @@ from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 
 from .. import admin
 from ..comparison import MIN_GROUP, compare
-from ..consumption import check_range, local_today
+from ..consumption import check_dates, check_range, local_today
 from ..deps import Config, CurrentHousehold, Db, Now, Store, Who, require_staff
 from ..energy import snap_range
 from ..errors import ERROR_RESPONSES, ApiError
-from ..exporting import energy_csv_text, export_household
+from ..exporting import check_reading_days, energy_csv_text, export_household, readings_csv_chunks
 from ..household_data import household_breakdown, household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
+from ..monthly import month_summary
+from ..paper import printed_on, summaries_pdf
 from ..schemas import (
     ChannelLiveOut,
     ComparisonOut,
@@ -31,6 +33,7 @@ from ..schemas import (
     HouseholdEnergyOut,
     HouseholdOut,
     LiveOut,
+    MonthSummaryOut,
     SavingsOut,
     SubEnergyOut,
     bucket_out,
@@ -90,17 +93,72 @@ def energy(hh: CurrentHousehold, store: Store, settings: Config, now: Now,
         total=total_out(total), breakdown=breakdown)
 
 
-@router.get("/{household_id}/energy.csv", summary="The same energy buckets as CSV (gaps are empty cells)",
+@router.get("/{household_id}/energy.csv",
+            summary="The same energy buckets as CSV, in kWh (gaps are empty cells); French spreadsheet "
+                    "dialect (semicolon, decimal comma, UTF-8 with BOM) by default, English/ISO with lang=en",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def energy_csv(hh: CurrentHousehold, store: Store, settings: Config, now: Now,
+def energy_csv(request: Request, hh: CurrentHousehold, store: Store, settings: Config, now: Now,
                resolution: Res = "day", start: Start = None, end: End = None,
                channel: Channel = None) -> Response:
     start, end = default_range(now, hh, start, end)
     check_range(start, end, resolution, settings)
     buckets, _ = household_buckets(store, hh, start, end, resolution, channel)
     name = f"citizenwatt-{resolution}-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(energy_csv_text(buckets, household_zone(hh)), media_type="text/csv; charset=utf-8",
+    return Response(energy_csv_text(buckets, household_zone(hh), request_lang(request)),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/{household_id}/readings.csv",
+            summary="The raw readings (every clamp, one row per reading) as CSV, at most 31 days; "
+                    "French spreadsheet dialect by default, English/ISO with lang=en",
+            response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
+def readings_csv(request: Request, hh: CurrentHousehold, store: Store, now: Now,
+                 start: Start = None, end: End = None) -> StreamingResponse:
+    start, end = default_range(now, hh, start, end)
+    check_dates(start, end)
+    check_reading_days(start, end)
+    name = f"citizenwatt-mesures-{start.isoformat()}-{end.isoformat()}.csv"
+    return StreamingResponse(readings_csv_chunks(store, hh, start, end, request_lang(request)),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _month(now: float, hh: Household, month: str | None) -> str:
+    """?month=YYYY-MM, by default the last whole month in the household's zone."""
+    if month:
+        return month
+    first = local_today(now, household_zone(hh)).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+Month = Annotated[str | None, Query(max_length=7, description="YYYY-MM (default: last month).")]
+
+
+@router.get("/{household_id}/month", response_model=MonthSummaryOut,
+            summary="The month on paper: kWh, euros, the same month last year or the baseline, "
+                    "similar households, a tip")
+def month(hh: CurrentHousehold, db: Db, store: Store, settings: Config, now: Now,
+          month: Month = None) -> MonthSummaryOut:
+    s = month_summary(db, store, hh, _month(now, hh, month), settings)
+    c = s.comparison
+    return MonthSummaryOut(
+        household_id=hh.id, month=s.month.strftime("%Y-%m"), start=s.month, end=s.end, energy_kwh=s.kwh,
+        measured_days=s.measured_days, days=s.days, cost_eur=s.eur, unpriced_days=s.unpriced_days,
+        reference=s.reference, reference_kwh=s.reference_kwh, reference_pct=s.reference_pct,
+        similar_status=c.status, similar_kwh_per_day=c.median_kwh_per_day,
+        own_kwh_per_day=c.own_kwh_per_day, tip=s.tip.kind if s.tip else None)
+
+
+@router.get("/{household_id}/month.pdf", summary="The monthly summary to print (A4, large type)",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def month_pdf(request: Request, hh: CurrentHousehold, db: Db, store: Store, settings: Config, now: Now,
+              month: Month = None) -> Response:
+    s = month_summary(db, store, hh, _month(now, hh, month), settings)
+    lang = request_lang(request)
+    pdf = summaries_pdf([s], settings, lang, printed_on(local_today(now, household_zone(hh)), lang))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="citizenwatt-{s.month.strftime("%Y-%m")}.pdf"'})
 
 
 @router.get("/{household_id}/savings", response_model=SavingsOut,

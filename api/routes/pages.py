@@ -16,7 +16,7 @@ from typing import Annotated, cast
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from citizenwatt.config import ApiSettings
@@ -37,7 +37,7 @@ from .. import admin
 from ..auth import SESSION_COOKIE, SESSION_TTL_S
 from ..charts import bar_chart
 from ..comparison import MIN_GROUP, compare
-from ..consumption import MAX_DATE, MIN_DATE, check_range, energy, local_today, zone
+from ..consumption import MAX_DATE, MIN_DATE, check_dates, check_range, energy, local_today, zone
 from ..deps import (
     Config,
     Db,
@@ -49,10 +49,11 @@ from ..deps import (
     Store,
     Who,
     open_mode,
+    require_staff,
 )
 from ..energy import Bucket, Resolution, bucket_bounds, bucketize, totals
 from ..errors import ApiError
-from ..exporting import energy_csv_text, export_household
+from ..exporting import check_reading_days, energy_csv_text, export_household, readings_csv_chunks
 from ..household_data import (
     Source,
     SubEnergy,
@@ -65,6 +66,7 @@ from ..household_data import (
 )
 from ..household_savings import household_savings
 from ..i18n import request_lang
+from ..paper import welcome_sheet_pdf
 from ..staff_view import staff_overview, unassigned_meters
 from ..texts import savings_method_text
 
@@ -363,7 +365,7 @@ def view_history(p: Page, ctx: HouseholdPage):
         views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
         prev_url=link(view, prev) if prev else None,
         next_url=link(view, nxt) if nxt else None,
-        csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",
+        csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}&lang={lang}",
         switch_url=p.switch_url,
     )
 
@@ -480,7 +482,9 @@ def _data_page(
         nav=nav(ctx, lang, "data"),
         export_url=f"{ctx.base}/export.json",
         name=ctx.hh.name,
-        csv_url=f"{ctx.base}/energy.csv?resolution=day",
+        csv_url=f"{ctx.base}/energy.csv?resolution=day&lang={lang}",
+        hours_csv_url=f"{ctx.base}/energy.csv?resolution=hour&lang={lang}",
+        readings_csv_url=f"{ctx.base}/readings.csv?lang={lang}",
         delete_url=f"{ctx.base}/delete?lang={lang}",
         can_delete=bool(ctx.auth) if can_delete is None else can_delete,
         error=error,
@@ -518,9 +522,24 @@ def view_csv(p: Page, ctx: HouseholdPage):
     check_range(start, end, res, p.settings)
     buckets, _totals = household_buckets(p.store, ctx.hh, start, end, res)
     return Response(
-        energy_csv_text(buckets, tz),
+        energy_csv_text(buckets, tz, p.lang),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="citizenwatt-{res}-{start}-{end}.csv"'},
+    )
+
+
+def view_readings_csv(p: Page, ctx: HouseholdPage):
+    """The raw readings of ?start to ?end (by default yesterday and today)."""
+    q = p.request.query_params
+    today = local_today(p.now, household_zone(ctx.hh))
+    end = _parse_day(q.get("end"), today)
+    start = _parse_day(q.get("start"), end - timedelta(days=1))
+    check_dates(start, end)
+    check_reading_days(start, end)
+    return StreamingResponse(
+        readings_csv_chunks(p.store, ctx.hh, start, end, p.lang),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="citizenwatt-mesures-{start}-{end}.csv"'},
     )
 
 
@@ -533,6 +552,7 @@ HOUSEHOLD_VIEWS: list[tuple[str, Callable]] = [
     ("/data", view_data),
     ("/export.json", view_export),
     ("/energy.csv", view_csv),
+    ("/readings.csv", view_readings_csv),
 ]
 
 
@@ -581,6 +601,21 @@ async def delete_household_page(p: PageEnv, ctx: LinkHousehold):
 
 
 # -- staff ----------------------------------------------------------------------------
+
+
+@router.post("/staff/households/{household_id}/welcome-sheet")
+def welcome_sheet(p: PageEnv, ctx: StaffHousehold, who: Who):
+    """A new secret link for the household, on its printable welcome sheet (A5 PDF, QR code):
+    the link exists only in this answer, and the household's older link stops working."""
+    require_staff(who, ctx.hh.deployment_id, "leader")
+    token = admin.issue_link(p.db, ctx.hh)
+    p.db.commit()
+    return Response(
+        welcome_sheet_pdf(ctx.hh, token, p.settings, p.lang),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="citizenwatt-accueil-foyer-{ctx.hh.id}.pdf"',
+                 "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/staff/login", response_class=HTMLResponse)
@@ -639,6 +674,7 @@ def staff_page(p: PageEnv, who: Who):
                 "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
             )
             m["clamps_without_role"] = ", ".join(str(c + 1) for c in m["channels_without_role"])
+    last_month = (local_today(p.now, zone(p.settings.timezone)).replace(day=1) - timedelta(days=1))
     return p.render(
         "staff.html",
         user=who.user,
@@ -646,4 +682,5 @@ def staff_page(p: PageEnv, who: Who):
         unassigned=unassigned_meters(p.db, p.store, who.user),
         can_lead=who.staff_can(who.user.deployment_id, "leader"),
         switch_url=p.switch_url,
+        last_month=last_month.strftime("%Y-%m"),
     )

@@ -3,10 +3,11 @@ households and their links, tariffs, temperatures, staff accounts and API tokens
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ from citizenwatt.i18n import N_
 
 from .. import admin
 from ..channel_roles import clamp_list, derive_role
-from ..consumption import MAX_DATE, MIN_DATE, zone
+from ..consumption import MAX_DATE, MIN_DATE, local_today, zone
 from ..deps import (
     AssociationAdmin,
     Config,
@@ -32,7 +33,9 @@ from ..deps import (
     require_staff,
 )
 from ..errors import ERROR_RESPONSES, ApiError
+from ..i18n import request_lang
 from ..models import Deployment, Meter, StaffToken, StaffUser, now_utc
+from ..paper import deployment_summaries, household_url, printed_on, summaries_pdf
 from ..schemas import (
     METER_ID_PATTERN,
     AssignIn,
@@ -181,7 +184,7 @@ def list_households(dep: DeploymentAsViewer, store: Store, now: Now) -> list[Hou
     summary="Create a household; answers its secret link (shown once)",
 )
 def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: Store, who: Who,
-                     now: Now) -> LinkOut:
+                     now: Now, settings: Config) -> LinkOut:
     admin.check_baseline(body.baseline_start, body.baseline_end)
     hh, token = admin.create_household(db, dep, **body.model_dump(exclude={"meter"}))
     if body.meter is not None:
@@ -191,7 +194,7 @@ def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: 
         admin.assign_meter(db, hh, meter.id, body.meter.valid_from)
     admin.audit(db, who.user, "household.create", dep.id, hh.id, detail=hh.name, now=now)
     db.commit()
-    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
+    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}", url=household_url(settings, token))
 
 
 @router.patch(
@@ -214,11 +217,11 @@ def patch_household(hh: HouseholdAsLeader, body: HouseholdPatch, db: Db, who: Wh
     status_code=201,
     summary="Issue a new secret link (older ones stop working)",
 )
-def reissue_link(hh: HouseholdAsLeader, db: Db, who: Who, now: Now) -> LinkOut:
+def reissue_link(hh: HouseholdAsLeader, db: Db, who: Who, now: Now, settings: Config) -> LinkOut:
     token = admin.issue_link(db, hh)
     admin.audit(db, who.user, "link.issue", hh.deployment_id, hh.id, detail=hh.name, now=now)
     db.commit()
-    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}")
+    return LinkOut(household_id=hh.id, token=token, path=f"/h/{token}", url=household_url(settings, token))
 
 
 @router.delete("/households/{household_id}/link", summary="Revoke the household's links")
@@ -258,6 +261,31 @@ def assign_meter(hh: HouseholdAsLeader, body: AssignIn, db: Db, store: Store, wh
                 detail=f"{body.meter_id} → {hh.name} ({body.valid_from.isoformat()})", now=now)
     db.commit()
     return household_out(hh)
+
+
+@router.get(
+    "/deployments/{deployment_id}/summaries.pdf",
+    summary="Every household's monthly summary, one page each, in one PDF to print and hand out",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def deployment_summaries_pdf(
+    request: Request,
+    dep: DeploymentAsViewer,
+    db: Db,
+    store: Store,
+    settings: Config,
+    now: Now,
+    month: Annotated[str | None, Query(max_length=7, description="YYYY-MM (default: last month).")] = None,
+) -> Response:
+    today = local_today(now, zone(dep.timezone))
+    if not month:
+        month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    lang = request_lang(request)
+    summaries = deployment_summaries(db, store, dep, month, settings)
+    pdf = summaries_pdf(summaries, settings, lang, printed_on(today, lang))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="citizenwatt-bilans-{dep.id}-{month}.pdf"'})
 
 
 @router.get(

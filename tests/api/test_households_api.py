@@ -47,11 +47,12 @@ def test_daily_energy_over_the_dst_month(world, wclient):
 
 
 def test_csv_export_shows_gaps_as_empty_cells(world, wclient):
-    r = get(wclient, world, "A", "/energy.csv", resolution="day", start="2026-02-27", end="2026-03-02")
+    r = get(wclient, world, "A", "/energy.csv", resolution="day", start="2026-02-27", end="2026-03-02",
+            lang="en")
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert [row["energy_wh"] for row in rows] == ["", "", "12000.000", "12000.000"]
-    assert rows[0]["start_local"] == "2026-02-27T00:00:00+01:00" and rows[2]["complete"] == "1"
+    assert [row["Energy (kWh)"] for row in rows] == ["", "", "12.000", "12.000"]
+    assert rows[0]["Start (local time)"] == "2026-02-27T00:00:00+01:00" and rows[2]["Complete"] == "yes"
 
 
 def test_a_meter_moving_to_another_household(world, wclient):

@@ -218,6 +218,7 @@ def test_own_link_pages_show_only_own_household(w, c):
         "/data",
         "/export.json",
         "/energy.csv",
+        "/readings.csv",
     ):
         r = c.get(f"/h/{token}{path}")
         assert r.status_code == 200, path
@@ -250,7 +251,8 @@ def test_staff_household_pages_follow_the_deployment(w, c):
 
 def test_household_can_read_itself_through_every_household_endpoint(w, c):
     h = w.bearer(w.link("A"))
-    for path in ("", "/live", "/energy", "/energy.csv", "/savings", "/comparison", "/export"):
+    for path in ("", "/live", "/energy", "/energy.csv", "/readings.csv", "/savings", "/comparison",
+                 "/export", "/month", "/month.pdf"):
         r = c.get(f"/api/v1/households/{w.hh('A')}{path}", headers=h)
         assert r.status_code == 200, path
         assert "Foyer B" not in r.text and "meter-b" not in r.text

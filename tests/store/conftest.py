@@ -68,6 +68,9 @@ class ReadElsewhere(Settled):
     def hourly(self, meter_id, start_s, end_s, channel=None):
         return self.reader.hourly(meter_id, start_s, end_s, channel)
 
+    def readings(self, meter_id, start_s, end_s, limit=None):
+        return self.reader.readings(meter_id, start_s, end_s, limit)
+
     def meters(self):
         return self.reader.meters()
 

@@ -214,6 +214,20 @@ def test_latest_is_each_channels_newest_reading_whole(store):
     assert store.latest("nobody") == []
 
 
+def test_readings_are_the_stored_ones_in_the_span_by_time_then_channel(store):
+    ch0 = series(40, channel=0, seed=4)
+    ch1 = [dataclasses.replace(r, vrms_v=230.5, pf=0.8, apparent=False)
+           for r in series(40, channel=1, seed=5)]
+    other = series(10, meter="m-2", seed=6)
+    store.write(ch1[::-1] + ch0 + other, T0)
+    start, end = ch0[9].ts_utc, ch0[30].ts_utc  # start included, end excluded
+    got = store.readings("m-1", start, end)
+    want = sorted((r for r in ch0 + ch1 if start <= r.ts_utc < end), key=lambda r: (r.ts_utc, r.channel))
+    assert got == want and len(got) == 42
+    assert store.readings("m-1", start, end, limit=5) == want[:5]
+    assert store.readings("nobody", 0, 4e9) == []
+
+
 # -- meters, status, dead letters ------------------------------------------------------
 
 def test_an_empty_store_knows_nothing(store):
