@@ -166,7 +166,7 @@ async def create_household(deployment_id: DeploymentId, p: Env):
     try:
         body = validated(HouseholdIn, {"name": fields.get("name", "").strip(),
                                        "profile": fields.get("profile", "").strip()}, p.lang)
-        hh, token = admin.create_household(p.db, dep, **body.model_dump())
+        hh, token = admin.create_household(p.db, dep, **body.model_dump(exclude={"meter"}))
         admin.audit(p.db, p.user, "household.create", dep.id, hh.id, detail=hh.name, now=p.now)
         if fields.get("meter_id", "").strip():
             put_meter(p, hh, fields, local_today(p.now, zone(dep.timezone)))
