@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -57,7 +57,7 @@ from ..household_data import household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..staff_view import staff_overview
-from ..texts import savings_method_text
+from ..texts import channel_name, energy_text, savings_method_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,11 +101,56 @@ def page_env(request: Request, db: Db, store: Store, settings: Config, now: Now)
 PageEnv = Annotated[Page, Depends(page_env)]
 
 
-def today_context(p: Page, buckets: list[Bucket], total_wh: float | None) -> dict:
-    past_gaps = sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now)
-    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now),
-            "total": None if total_wh is None else format_energy(total_wh, lang=p.lang),
-            "past_gaps": past_gaps}
+def first_reading_utc(store: ReadingStore, meter_spans: list[tuple[str, float, float]]) -> float | None:
+    """When the first reading arrived among (meter, from_utc, to_utc) spans: the household's
+    installation, as far as its pages know. None: nothing yet."""
+    firsts = {m.meter_id: m.first_ts_utc for m in store.meters()}
+    found = [max(firsts[m], a0) for m, a0, a1 in meter_spans if m in firsts and firsts[m] < a1]
+    return min(found) if found else None
+
+
+def household_since(p: Page, hh) -> float | None:
+    tz = household_zone(hh)
+    spans = []
+    for a in hh.assignments:
+        a0 = datetime(a.valid_from.year, a.valid_from.month, a.valid_from.day, tzinfo=tz).timestamp()
+        a1 = (datetime(a.valid_to.year, a.valid_to.month, a.valid_to.day, tzinfo=tz).timestamp()
+              if a.valid_to else float("inf"))
+        spans.append((a.meter_id, a0, a1))
+    return first_reading_utc(p.store, spans)
+
+
+def missing_periods(buckets: list[Bucket], now: float, since: float | None) -> int:
+    """Past buckets without readings after the first reading: before it, the meter was not
+    there yet, which is no missing reading."""
+    if since is None:
+        return 0
+    return sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= now and b.start_utc >= since)
+
+
+def start_note(lang: str, since: float | None, first: float, last: float, tz) -> str | None:
+    """What the page says when the period [first, last) starts before the first reading."""
+    if since is None:
+        return _("Your meter has not sent any reading yet. Once it is plugged in and on Wi-Fi, "
+                 "your figures appear here within a few minutes.", lang=lang)
+    if first < since < last:
+        when = datetime.fromtimestamp(since, tz)
+        return _("Measuring since {date} at {time}: before that, the meter was not installed yet.",
+                 lang=lang, date=format_date(when.date(), lang=lang), time=when.strftime("%H:%M"))
+    if last <= since:
+        return _("Your meter was installed on {date}: nothing was measured before.", lang=lang,
+                 date=format_date(datetime.fromtimestamp(since, tz).date(), lang=lang))
+    return None
+
+
+def today_context(p: Page, buckets: list[Bucket], total_wh: float | None, since: float | None,
+                  tz) -> dict:
+    first, last = (buckets[0].start_utc, buckets[-1].end_utc) if buckets else (p.now, p.now)
+    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now, since_utc=since,
+                               label=_("Energy per hour today", lang=p.lang)),
+            "total": None if total_wh is None else energy_text(total_wh, p.lang),
+            "past_gaps": missing_periods(buckets, p.now, since),
+            "first_note": start_note(p.lang, since, first, min(last, p.now + 1), tz)}
 
 
 def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, channels) -> dict | None:
@@ -120,6 +165,8 @@ def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, chann
         "stale_text": _(
             "No reading for {age}: the meter may be unplugged or out of Wi-Fi range.", lang=lang, age=age
         ),
+        # Each circuit by the workshop's label or in plain words (a slot for the
+        # breakdown of sub channels: "of which water heater").
         "channels": [(n, format_power(p, lang=lang)) for n, p, _sub in channels] if len(channels) > 1 else [],
     }
 
@@ -149,7 +196,8 @@ def _meter_today(p: Page, meter_id: str) -> dict:
     tz = zone(p.settings.timezone)
     today = local_today(p.now, tz)
     buckets, total = energy(p.store, meter_id, today, today, "hour", tz, p.settings)
-    return today_context(p, buckets, total.energy_wh)
+    since = first_reading_utc(p.store, [(meter_id, 0.0, float("inf"))])
+    return today_context(p, buckets, total.energy_wh, since, tz)
 
 
 @router.get("/m/{meter_id}", response_class=HTMLResponse)
@@ -162,7 +210,7 @@ def meter_page(meter_id: ReadableMeter, p: PageEnv):
         p.settings.stale_after_s,
         sum(r.power_w for r in rows),
         max((r.ts_utc for r in rows), default=None),
-        [(_("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False) for r in rows],
+        [(channel_name(None, r.channel, False, lang), r.power_w, False) for r in rows],
     )
     return p.render(
         "household.html",
@@ -203,7 +251,8 @@ def nav(ctx: HouseholdPage, lang: str, current: str) -> list[tuple[str, str, boo
 def view_live(p: Page, ctx: HouseholdPage):
     lang = p.lang
     hh = ctx.hh
-    today = local_today(p.now, household_zone(hh))
+    tz = household_zone(hh)
+    today = local_today(p.now, tz)
     buckets, total = household_buckets(p.store, hh, today, today, "hour")
     lv = household_live(p.store, hh, p.now)
     live = live_context(
@@ -212,11 +261,11 @@ def view_live(p: Page, ctx: HouseholdPage):
         p.settings.stale_after_s,
         lv.power_w or 0.0,
         lv.ts_utc,
-        [(c.label or _("Clamp {n}", lang=lang, n=c.channel + 1), c.power_w, c.sub) for c in lv.channels],
+        [(channel_name(c.label, c.channel, c.sub, lang), c.power_w, c.sub) for c in lv.channels],
     )
     return p.render(
         "household.html",
-        **today_context(p, buckets, total.energy_wh),
+        **today_context(p, buckets, total.energy_wh, household_since(p, hh), tz),
         title=hh.name,
         subtitle=None,
         live=live,
@@ -230,9 +279,10 @@ def view_live(p: Page, ctx: HouseholdPage):
 
 
 def view_today(p: Page, ctx: HouseholdPage):
-    today = local_today(p.now, household_zone(ctx.hh))
+    tz = household_zone(ctx.hh)
+    today = local_today(p.now, tz)
     buckets, total = household_buckets(p.store, ctx.hh, today, today, "hour")
-    r = p.render("today.html", **today_context(p, buckets, total.energy_wh))
+    r = p.render("today.html", **today_context(p, buckets, total.energy_wh, household_since(p, ctx.hh), tz))
     r.headers["Cache-Control"] = "no-store"
     return r
 
@@ -262,54 +312,91 @@ def _parse_day(value: str | None, default: date) -> date:
     return d
 
 
+HISTORY_VIEWS = ("day", "week", "month", "year")
+
+
+def _weekday(lang: str) -> Callable[[datetime], str]:
+    from babel.dates import format_date as babel_date
+
+    from citizenwatt.i18n import babel_locale
+
+    return lambda t: babel_date(t.date(), "EEE", locale=babel_locale(lang))
+
+
+def _day_month(lang: str) -> Callable[[datetime], str]:
+    from babel.dates import format_date as babel_date
+
+    from citizenwatt.i18n import babel_locale
+
+    return lambda t: babel_date(t.date(), "EEE d MMM", locale=babel_locale(lang))
+
+
+def _month_name(lang: str) -> Callable[[datetime], str]:
+    return lambda t: format_month(t.date(), lang=lang)
+
+
 def view_history(p: Page, ctx: HouseholdPage):
     lang = p.lang
     query = p.request.query_params
+    # An unknown view (an old or mistyped link) shows the day: nothing to fix for the family.
     view = query.get("view", "day")
-    if view not in ("day", "month", "year"):
-        raise ApiError(
-            422,
-            "param",
-            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
-            name="view",
-            detail="day | month | year",
-        )
-    today = local_today(p.now, household_zone(ctx.hh))
+    if view not in HISTORY_VIEWS:
+        view = "day"
+    tz = household_zone(ctx.hh)
+    today = local_today(p.now, tz)
     d = _parse_day(query.get("date"), today)
+    label_every: int
+    label: str | Callable[[datetime], str]
+    title: str | Callable[[datetime], str]
     if view == "day":
         start = end = d
-        res, prev, nxt, fmt = "hour", d - timedelta(days=1), d + timedelta(days=1), ("%H", "%H:%M", 3)
+        res, prev, nxt = "hour", d - timedelta(days=1), d + timedelta(days=1)
+        label, title, label_every = "%H", "%H:%M", 3
         heading = format_date(d, lang=lang)
+        aria = _("Energy per hour", lang=lang)
+    elif view == "week":
+        start = d - timedelta(days=d.weekday())
+        end = start + timedelta(days=6)
+        res, prev, nxt = "day", start - timedelta(days=7), start + timedelta(days=7)
+        label, title, label_every = _weekday(lang), _day_month(lang), 1
+        heading = _("Week of {date}", lang=lang, date=format_date(start, lang=lang))
+        aria = _("Energy per day", lang=lang)
     elif view == "month":
         start = d.replace(day=1)
         end = start.replace(day=calendar.monthrange(d.year, d.month)[1])
-        res, prev, nxt, fmt = "day", start - timedelta(days=1), end + timedelta(days=1), ("%d", "%d/%m", 5)
+        res, prev, nxt = "day", start - timedelta(days=1), end + timedelta(days=1)
+        label, title, label_every = "%d", _day_month(lang), 5
         heading = format_month(d, lang=lang)
+        aria = _("Energy per day", lang=lang)
     else:
         start, end = date(d.year, 1, 1), date(d.year, 12, 31)
-        res, prev, nxt, fmt = "month", date(d.year - 1, 1, 1), date(d.year + 1, 1, 1), ("%m", "%m/%Y", 1)
+        res, prev, nxt = "month", date(d.year - 1, 1, 1), date(d.year + 1, 1, 1)
+        label, title, label_every = "%m", _month_name(lang), 1
         heading = str(d.year)
-    if prev < MIN_DATE:
-        prev = None
-    if nxt > MAX_DATE:
-        nxt = None
+        aria = _("Energy per month", lang=lang)
+    prev_day = prev if prev >= MIN_DATE else None
+    next_day = nxt if nxt <= MAX_DATE else None
     buckets, total = household_buckets(p.store, ctx.hh, start, end, res)
+    since = household_since(p, ctx.hh)
+    first, last = (buckets[0].start_utc, buckets[-1].end_utc) if buckets else (p.now, p.now)
     chart = bar_chart(
         buckets,
         lang,
-        label_every=fmt[2],
-        label_format=fmt[0],
-        title_format=fmt[1],
+        label_every=label_every,
+        label_format=label,
+        title_format=title,
         chart_id="history-chart",
         now_utc=p.now,
+        since_utc=since,
+        label=aria,
+        empty_text=_("No readings in this period.", lang=lang),
     )
+    title_of = (lambda t: t.strftime(title)) if isinstance(title, str) else title
     link = lambda v, day: f"{ctx.base}/history?view={v}&date={day.isoformat()}&lang={lang}"  # noqa: E731
     rows = [
-        (
-            b.start_local.strftime(fmt[1]),
-            "—" if b.energy_wh is None else format_energy(b.energy_wh, lang=lang),
-        )
+        (title_of(b.start_local), "—" if b.energy_wh is None else energy_text(b.energy_wh, lang))
         for b in buckets
+        if b.start_utc < p.now and (since is None or b.end_utc > since)
     ]
     return p.render(
         "history.html",
@@ -319,11 +406,12 @@ def view_history(p: Page, ctx: HouseholdPage):
         heading=heading,
         chart=chart,
         rows=rows,
-        total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
-        gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now),
-        views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
-        prev_url=link(view, prev) if prev else None,
-        next_url=link(view, nxt) if nxt else None,
+        total=None if total.energy_wh is None else energy_text(total.energy_wh, lang),
+        gaps=missing_periods(buckets, p.now, since),
+        first_note=start_note(lang, since, first, min(last, p.now + 1), tz),
+        views=[(v, link(v, d), v == view) for v in HISTORY_VIEWS],
+        prev_url=link(view, prev_day) if prev_day else None,
+        next_url=link(view, next_day) if next_day else None,
         csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}",
         switch_url=p.switch_url,
     )
@@ -372,12 +460,14 @@ def view_savings(p: Page, ctx: HouseholdPage):
     s = household_savings(p.db, p.store, hh, start, end, p.settings)
     fig = None
     if s.status == "ok":
+        # Signs in words: a saving or an increase, each figure shown without a minus sign.
+        gain = s.saved_kwh >= 0
         fig = {
-            "kwh": format_quantity(s.saved_kwh, "kWh", 1, lang=lang),
-            "pct": None if s.saved_pct is None else format_quantity(s.saved_pct, "%", 0, lang=lang),
-            "eur": None if s.saved_eur is None else format_quantity(s.saved_eur, "€", 2, lang=lang),
-            "co2": format_quantity(s.saved_kg_co2, "kg", 1, lang=lang),
-            "positive": s.saved_kwh >= 0,
+            "gain": gain,
+            "kwh": format_quantity(abs(s.saved_kwh), "kWh", 1, lang=lang),
+            "pct": None if s.saved_pct is None else format_quantity(abs(s.saved_pct), "%", 0, lang=lang),
+            "eur": None if s.saved_eur is None else format_quantity(abs(s.saved_eur), "€", 2, lang=lang),
+            "co2": format_quantity(abs(s.saved_kg_co2), "kg", 1, lang=lang),
         }
     return p.render(
         "savings.html",
@@ -394,7 +484,6 @@ def view_savings(p: Page, ctx: HouseholdPage):
         fig=fig,
         method=savings_method_text(s, hh, start, end, lang),
         savings_status=s.status,
-        co2_source=_(hh.deployment.co2_source, lang=lang),
         co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
         form_action=ctx.base + "/savings",
         switch_url=p.switch_url,
@@ -594,6 +683,9 @@ def staff_page(p: PageEnv, who: Who):
         return RedirectResponse(f"/staff/login?lang={lang}", status_code=303)
     deps = staff_overview(p.db, p.store, who.user, p.now, p.settings.stale_after_s)
     for d in deps:
+        d["co2"] = _("CO2 factor on the household pages: {factor} g per kWh. Source: {source}", lang=lang,
+                     factor=format_number(d["dep"].co2_g_per_kwh, 0, lang=lang),
+                     source=_(d["dep"].co2_source, lang=lang))
         for m in d["meters"]:
             m["age"] = (
                 "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)
