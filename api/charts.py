@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
 
-from citizenwatt.i18n import _, format_energy, format_quantity
+from citizenwatt.i18n import _, format_quantity
 
 from .energy import Bucket
+from .texts import energy_text
 
 WIDTH, HEIGHT = 320, 200
 LEFT, RIGHT, TOP, BOTTOM = 24, 8, 22, 26
@@ -45,7 +46,8 @@ def bar_chart(buckets: Sequence[Bucket], lang: str, label_every: int = 3,
               now_utc: float | None = None, since_utc: float | None = None,
               label: str | None = None, empty_text: str | None = None) -> str:
     """SVG bars for `buckets`; buckets starting after `now_utc` are the future and buckets
-    ending before `since_utc` (the first reading) come before the installation: both blank.
+    ending before `since_utc` (the first reading; math.inf when there is none yet) come before
+    the installation: both blank.
     The formats are strftime patterns or functions of the bucket's local start."""
     label_of = _strftime(label_format) if isinstance(label_format, str) else label_format
     title_of = _strftime(title_format) if isinstance(title_format, str) else title_format
@@ -84,7 +86,7 @@ def bar_chart(buckets: Sequence[Bucket], lang: str, label_every: int = 3,
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}" '
                 f'height="{h:.1f}" data-energy-wh="{b.energy_wh:.1f}">'
-                f'<title>{escape(when)} : {escape(format_energy(b.energy_wh, lang=lang))}</title></rect>')
+                f'<title>{escape(when)} : {escape(energy_text(b.energy_wh, lang))}</title></rect>')
         if i % label_every == 0:
             text = escape(label_of(b.start_local).lstrip("0") or "0")
             parts.append(

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -146,7 +147,8 @@ def start_note(lang: str, since: float | None, first: float, last: float, tz) ->
 def today_context(p: Page, buckets: list[Bucket], total_wh: float | None, since: float | None,
                   tz) -> dict:
     first, last = (buckets[0].start_utc, buckets[-1].end_utc) if buckets else (p.now, p.now)
-    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now, since_utc=since,
+    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now,
+                               since_utc=math.inf if since is None else since,
                                label=_("Energy per hour today", lang=p.lang)),
             "total": None if total_wh is None else energy_text(total_wh, p.lang),
             "past_gaps": missing_periods(buckets, p.now, since),
@@ -387,7 +389,7 @@ def view_history(p: Page, ctx: HouseholdPage):
         title_format=title,
         chart_id="history-chart",
         now_utc=p.now,
-        since_utc=since,
+        since_utc=math.inf if since is None else since,
         label=aria,
         empty_text=_("No readings in this period.", lang=lang),
     )
