@@ -185,7 +185,7 @@ def test_an_increase_is_said_in_words_never_as_a_negative_saving(world, wclient)
     assert not re.search(r"[-−]\s?\d+(,\d+)?\s?(kWh|€|%|kg)", text), text
     assert "Économie :" not in text and "de moins" not in text
     en = read(wclient.get(f"/h/{token}/savings?start=2026-03-16&end=2026-03-30&lang=en").text)
-    assert "Increase: you used 25% more than before." in en and "Extra electricity used" in en
+    assert "Increase: you used 25\u00a0% more than before." in en and "Extra electricity used" in en
     # A saving reads the other way round (household A: 500 W then 400 W, 20 % less).
     text = read(wclient.get(f"/h/{world.link('A')}/savings?start=2026-03-16&end=2026-03-30").text)
     assert "Économie : vous avez consommé 20\u00a0% de moins qu'avant." in text
