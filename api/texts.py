@@ -32,8 +32,8 @@ def energy_text(energy_wh: float, lang: str) -> str:
 
 
 def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang: str) -> str:
-    def k(v: float, n: int = 1) -> str:
-        return format_number(v, n, lang=lang)
+    def k(v: float | None, n: int = 1) -> str:
+        return "—" if v is None else format_number(v, n, lang=lang)
 
     if s.status == "no_baseline":
         return _("Your savings are measured against your usual use over a few weeks, called "
@@ -67,20 +67,21 @@ def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang:
             "Baseline: from {start} to {end} you used on average {kwh} kWh a day ({days} fully "
             "measured days).", lang=lang, start=b0, end=b1, kwh=k(s.baseline_kwh_per_day),
             days=s.baseline_days))
-    if s.saved_kwh >= 0:
+    saved_kwh, saved_kg = s.saved_kwh or 0.0, s.saved_kg_co2 or 0.0  # set when "ok"
+    if saved_kwh >= 0:
         parts.append(_(
             "From {start} to {end}, over {days} fully measured days, you would have used "
             "{expected} kWh without changes; you used {actual} kWh. Saving: {expected} − {actual} "
             "= {saved} kWh.", lang=lang,
             start=fmt_date(start, lang), end=fmt_date(end, lang), days=s.period_days,
-            expected=k(s.expected_kwh), actual=k(s.actual_kwh), saved=k(s.saved_kwh)))
+            expected=k(s.expected_kwh), actual=k(s.actual_kwh), saved=k(saved_kwh)))
     else:
         parts.append(_(
             "From {start} to {end}, over {days} fully measured days, you would have used "
             "{expected} kWh without changes; you used {actual} kWh. Increase: {actual} − "
             "{expected} = {more} kWh.", lang=lang,
             start=fmt_date(start, lang), end=fmt_date(end, lang), days=s.period_days,
-            expected=k(s.expected_kwh), actual=k(s.actual_kwh), more=k(-s.saved_kwh)))
+            expected=k(s.expected_kwh), actual=k(s.actual_kwh), more=k(-saved_kwh)))
     if s.skipped_days:
         parts.append(ngettext("{n} day without complete readings is left out.",
                               "{n} days without complete readings are left out.",
@@ -104,6 +105,6 @@ def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang:
     else:
         parts.append(_("No tariff is known for these days: no amount in euros.", lang=lang))
     parts.append(_("In CO2: {kwh} kWh × {factor} g per kWh = {kg} kg.", lang=lang,
-                   kwh=k(abs(s.saved_kwh)), factor=format_number(s.co2_g_per_kwh, 0, lang=lang),
-                   kg=k(abs(s.saved_kg_co2), 2)))
+                   kwh=k(abs(saved_kwh)), factor=format_number(s.co2_g_per_kwh, 0, lang=lang),
+                   kg=k(abs(saved_kg), 2)))
     return " ".join(parts)

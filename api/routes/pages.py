@@ -26,7 +26,6 @@ from citizenwatt.i18n import (
     _,
     format_date,
     format_duration,
-    format_energy,
     format_month,
     format_number,
     format_power,
@@ -51,7 +50,7 @@ from ..deps import (
     Who,
     open_mode,
 )
-from ..energy import Bucket
+from ..energy import Bucket, Resolution
 from ..errors import ApiError
 from ..exporting import energy_csv_text, export_household
 from ..household_data import household_buckets, household_live, household_zone
@@ -348,6 +347,7 @@ def view_history(p: Page, ctx: HouseholdPage):
     today = local_today(p.now, tz)
     d = _parse_day(query.get("date"), today)
     label_every: int
+    res: Resolution
     label: str | Callable[[datetime], str]
     title: str | Callable[[datetime], str]
     if view == "day":
@@ -463,13 +463,13 @@ def view_savings(p: Page, ctx: HouseholdPage):
     fig = None
     if s.status == "ok":
         # Signs in words: a saving or an increase, each figure shown without a minus sign.
-        gain = s.saved_kwh >= 0
+        saved_kwh, saved_kg = s.saved_kwh or 0.0, s.saved_kg_co2 or 0.0  # set when "ok"
         fig = {
-            "gain": gain,
-            "kwh": format_quantity(abs(s.saved_kwh), "kWh", 1, lang=lang),
+            "gain": saved_kwh >= 0,
+            "kwh": format_quantity(abs(saved_kwh), "kWh", 1, lang=lang),
             "pct": None if s.saved_pct is None else format_quantity(abs(s.saved_pct), "%", 0, lang=lang),
             "eur": None if s.saved_eur is None else format_quantity(abs(s.saved_eur), "€", 2, lang=lang),
-            "co2": format_quantity(abs(s.saved_kg_co2), "kg", 1, lang=lang),
+            "co2": format_quantity(abs(saved_kg), "kg", 1, lang=lang),
         }
     return p.render(
         "savings.html",

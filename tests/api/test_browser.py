@@ -356,8 +356,8 @@ def test_household_and_staff_pages_have_no_axe_violation_at_1280_px(site, browse
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
         browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
         wait_for(lambda: "/staff?" in browser.current_url, 10, "the staff page")
-        staff_pages = [browser.current_url] + [
-            url.replace(f"/h/{site['link']}", "/staff/households/1") for url in household_views(site).values()]
+        staff_pages = [browser.current_url] + [url.replace(f"/h/{site['link']}", "/staff/households/1")
+                                               for url in household_views(site).values()]
         for url in staff_pages:
             browser.get(url)
             wait_for(lambda: browser.execute_script("return document.readyState") == "complete")

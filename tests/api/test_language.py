@@ -43,7 +43,8 @@ def mixed(text: str, lang: str) -> list[str]:
 def household_pages(world):
     token = world.link("A")
     base = f"/h/{token}"
-    return [base, f"{base}/today", f"{base}/history", f"{base}/history?view=week", f"{base}/history?view=month",
+    return [base, f"{base}/today", f"{base}/history", f"{base}/history?view=week",
+            f"{base}/history?view=month",
             f"{base}/history?view=year", f"{base}/savings", f"{base}/compare",
             f"{base}/compare?start=2026-03-20&end=2026-03-30", f"{base}/data", "/",
             "/staff/login"]

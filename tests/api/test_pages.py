@@ -33,7 +33,8 @@ def test_household_page_in_french_shows_live_power_and_hourly_bars(store, client
     assert len(re.findall(r'<rect class="bar"', html)) == 5
     assert len(re.findall(r'<rect class="gap"', html)) == 0
     assert "sans mesure" not in html
-    assert "Mesures depuis le 1er juin 2026 à 01:01 : avant, le compteur n&#39;était pas encore installé" in html
+    assert ("Mesures depuis le 1er juin 2026 à 01:01 : avant, le compteur n&#39;était pas encore "
+            "installé") in html
 
 
 def test_household_page_is_french_by_default_and_english_when_chosen(store, client, clock):
