@@ -278,6 +278,7 @@ def test_circuits_are_named_by_label_or_plain_words(world, wclient, lang):
     world.store.write([ChannelReading("meter-a", c, 2, 1, NOW - 5, True, 10, 1.0, p, 1.0, True)
                        for c, p in ((0, 800.0), (1, 2000.0), (2, 150.0))], NOW)
     text = read(wclient.get(f"/h/{world.link('A')}?lang={lang}").text)
-    whole, other = {"fr": ("Maison entière", "Autre circuit 2"), "en": ("Whole home", "Other circuit 2")}[lang]
+    whole, other = {"fr": ("Maison entière", "Autre circuit 2"),
+                    "en": ("Whole home", "Other circuit 2")}[lang]
     assert f"{whole} : 800" in text and "Chauffe-eau : 2" in text and f"{other} : 150" in text
     assert banned_in(text, ["meter-a"]) == []
