@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from citizenwatt.config import DEFAULT_TIMEZONE
@@ -64,7 +66,7 @@ def revoke_links(db: Session, hh: Household) -> int:
     res = db.execute(update(HouseholdLink).where(HouseholdLink.household_id == hh.id,
                                                  HouseholdLink.revoked_utc.is_(None))
                      .values(revoked_utc=now_utc()))
-    return res.rowcount or 0
+    return cast(CursorResult, res).rowcount or 0  # an UPDATE's result counts its rows
 
 
 def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple[Household, str]:
@@ -173,6 +175,7 @@ def register_in_household(
     )
     if current is not None and current.household_id != hh.id:
         other = db.get(Household, current.household_id)
+        assert other is not None  # an assignment's household exists (foreign key)
         raise ApiError(
             409,
             "meter_in_household",
@@ -200,6 +203,7 @@ def register_in_household(
             label or (known.label if known else ""),
             role or (known.role if known else "main"),
         )
+    assert current is not None  # assigned above when there was none
     return Registration(hh, token, current, created)
 
 

@@ -40,7 +40,7 @@ def mean_daily_kwh(store: ReadingStore, hh: Household, start: date, end: date) -
     if not full or len(full) < MIN_DAY_SHARE * len(buckets):
         return None
     # Per hour x 24, so a 23- or 25-hour DST day does not tilt the mean.
-    return sum(b.energy_wh for b in full) / sum(b.hours for b in full) * 24 / 1000.0
+    return sum(b.energy_wh or 0.0 for b in full) / sum(b.hours for b in full) * 24 / 1000.0
 
 
 def compare(db: Session, store: ReadingStore, hh: Household, start: date, end: date) -> Comparison:

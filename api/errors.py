@@ -4,6 +4,7 @@ into a 4xx with a sentence saying what to do (JSON under /api/, a small page els
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -27,7 +28,8 @@ class ErrorOut(BaseModel):
     errors: list[dict] | None = None
 
 
-ERROR_RESPONSES = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422)}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422)}
 
 
 class ApiError(HttpError):

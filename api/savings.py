@@ -93,7 +93,7 @@ def compute_savings(baseline: Sequence[DayUse], period: Sequence[DayUse],
         return Savings(status="no_baseline")
     if len(base) < MIN_BASELINE_DAYS:
         return Savings(status="baseline_too_short", baseline_days=len(base))
-    base_kwh = sum(d.energy_kwh for d in base)
+    base_kwh = sum(d.energy_kwh or 0.0 for d in base)  # None filtered out above
     mean = base_kwh / sum(d.hours for d in base) * 24.0
     share = sum(d.offpeak_kwh for d in base) / base_kwh if base_kwh > 0 else 0.0
     out = Savings(status="ok", baseline_days=len(base), baseline_kwh_per_day=mean,
@@ -102,7 +102,7 @@ def compute_savings(baseline: Sequence[DayUse], period: Sequence[DayUse],
     # 1. Choose the model: degree-days when temperatures explain the baseline.
     fit = None
     if temps_c:
-        pts = [(hdd(temps_c[d.day], hdd_base_c), d.energy_kwh * 24.0 / d.hours)
+        pts = [(hdd(temps_c[d.day], hdd_base_c), (d.energy_kwh or 0.0) * 24.0 / d.hours)
                for d in base if d.day in temps_c]
         if len(pts) >= MIN_DD_DAYS:
             fit = fit_line([p[0] for p in pts], [p[1] for p in pts])
@@ -120,7 +120,7 @@ def compute_savings(baseline: Sequence[DayUse], period: Sequence[DayUse],
         if not d.complete or d.energy_kwh is None:
             out.skipped_days += 1
             continue
-        if fit is not None:
+        if fit is not None and temps_c is not None:
             if d.day not in temps_c:
                 out.skipped_days += 1
                 continue

@@ -10,8 +10,8 @@ from .models import Household
 from .savings import Savings
 
 
-def fmt_date(d: date, lang: str) -> str:
-    return format_date(d, lang=lang)
+def fmt_date(d: date | None, lang: str) -> str:
+    return "?" if d is None else format_date(d, lang=lang)
 
 
 def channel_name(label: str | None, channel: int, sub: bool, lang: str) -> str:
@@ -32,8 +32,8 @@ def energy_text(energy_wh: float, lang: str) -> str:
 
 
 def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang: str) -> str:
-    def k(v: float | None, n: int = 1) -> str:
-        return "—" if v is None else format_number(v, n, lang=lang)
+    def k(v: float | None, n: int = 1) -> str:  # the figures of an "ok" status are all set
+        return "?" if v is None else format_number(v, n, lang=lang)
 
     if s.status == "no_baseline":
         return _("Your savings are measured against your usual use over a few weeks, called "
@@ -105,6 +105,6 @@ def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang:
     else:
         parts.append(_("No tariff is known for these days: no amount in euros.", lang=lang))
     parts.append(_("In CO2: {kwh} kWh × {factor} g per kWh = {kg} kg.", lang=lang,
-                   kwh=k(abs(saved_kwh)), factor=format_number(s.co2_g_per_kwh, 0, lang=lang),
+                   kwh=k(abs(saved_kwh)), factor=k(s.co2_g_per_kwh, 0),
                    kg=k(abs(saved_kg), 2)))
     return " ".join(parts)

@@ -27,7 +27,7 @@ class CitizenWattGroup(TyperGroup):
     """The root command: speaks --lang / CITIZENWATT_LANG (French by default) in its output,
     its help texts and click's own messages (usage, errors, headings)."""
 
-    def main(self, args=None, prog_name=None, **kwargs):  # type: ignore[override]
+    def main(self, args=None, prog_name=None, **kwargs):
         import sys
 
         args = list(sys.argv[1:] if args is None else args)

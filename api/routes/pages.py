@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, cast
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
@@ -463,7 +463,8 @@ def view_savings(p: Page, ctx: HouseholdPage):
     fig = None
     if s.status == "ok":
         # Signs in words: a saving or an increase, each figure shown without a minus sign.
-        saved_kwh, saved_kg = s.saved_kwh or 0.0, s.saved_kg_co2 or 0.0  # set when "ok"
+        assert s.saved_kwh is not None and s.saved_kg_co2 is not None  # set with "ok"
+        saved_kwh, saved_kg = s.saved_kwh, s.saved_kg_co2
         fig = {
             "gain": saved_kwh >= 0,
             "kwh": format_quantity(abs(saved_kwh), "kWh", 1, lang=lang),
@@ -553,7 +554,7 @@ def view_export(p: Page, ctx: HouseholdPage):
 
 def view_csv(p: Page, ctx: HouseholdPage):
     q = p.request.query_params
-    res = q.get("resolution", "day")
+    res = cast(Resolution, q.get("resolution", "day"))
     if res not in ("hour", "day", "week", "month"):
         raise ApiError(
             422,

@@ -4,7 +4,7 @@ households and their links, tariffs, temperatures, staff accounts and API tokens
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import Field
@@ -73,7 +73,7 @@ def list_deployments(db: Db, user: StaffMember) -> list[DeploymentOut]:
              summary="Create a deployment (association admins)")
 def create_deployment(body: DeploymentIn, db: Db, caller: AssociationAdmin) -> DeploymentOut:
     zone(body.timezone)
-    kw = {
+    kw: dict[str, Any] = {
         k: v
         for k, v in (("co2_g_per_kwh", body.co2_g_per_kwh), ("co2_source", body.co2_source))
         if v is not None
