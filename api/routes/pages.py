@@ -268,6 +268,7 @@ def view_live(p: Page, ctx: HouseholdPage):
         "household.html",
         **today_context(p, buckets, total.energy_wh, household_since(p, hh), tz),
         title=hh.name,
+        heading=_("My electricity use", lang=lang),
         subtitle=None,
         live=live,
         nav=nav(ctx, lang, "live"),
