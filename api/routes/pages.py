@@ -53,9 +53,10 @@ from ..deps import (
 from ..energy import Bucket, Resolution
 from ..errors import ApiError
 from ..exporting import energy_csv_text, export_household
-from ..household_data import household_buckets, household_live, household_zone
+from ..household_data import assignment_span, household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
+from ..models import Household
 from ..staff_view import staff_overview
 from ..texts import channel_name, energy_text, savings_method_text
 
@@ -109,15 +110,10 @@ def first_reading_utc(store: ReadingStore, meter_spans: list[tuple[str, float, f
     return min(found) if found else None
 
 
-def household_since(p: Page, hh) -> float | None:
+def household_since(p: Page, hh: Household) -> float | None:
+    """The household's first reading: the first of each of its meters while at its home."""
     tz = household_zone(hh)
-    spans = []
-    for a in hh.assignments:
-        a0 = datetime(a.valid_from.year, a.valid_from.month, a.valid_from.day, tzinfo=tz).timestamp()
-        a1 = (datetime(a.valid_to.year, a.valid_to.month, a.valid_to.day, tzinfo=tz).timestamp()
-              if a.valid_to else float("inf"))
-        spans.append((a.meter_id, a0, a1))
-    return first_reading_utc(p.store, spans)
+    return first_reading_utc(p.store, [(a.meter_id, *assignment_span(a, tz)) for a in hh.assignments])
 
 
 def missing_periods(buckets: list[Bucket], now: float, since: float | None) -> int:
