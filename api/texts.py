@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from citizenwatt.i18n import N_, _, format_date, format_number, ngettext
+from citizenwatt.i18n import N_, _, format_date, format_energy, format_number, ngettext
 
 from .models import Household
 from .savings import Savings
@@ -14,20 +14,42 @@ def fmt_date(d: date | None, lang: str) -> str:
     return "?" if d is None else format_date(d, lang=lang)
 
 
+def channel_name(label: str | None, channel: int, sub: bool, lang: str) -> str:
+    """A circuit as the family knows it: the workshop's label, else plain words (the first
+    main clamp is the whole home), never a clamp number alone."""
+    if label:
+        return label
+    if channel == 0 and not sub:
+        return _("Whole home", lang=lang)
+    return _("Other circuit {n}", lang=lang, n=channel)
+
+
+def energy_text(energy_wh: float, lang: str) -> str:
+    """An energy as a person reads it: "less than 1 Wh" rather than a "0 Wh" beside a bar."""
+    if 0 < energy_wh < 0.5:
+        return _("less than 1 Wh", lang=lang)
+    return format_energy(energy_wh, lang=lang)
+
+
 def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang: str) -> str:
     def k(v: float | None, n: int = 1) -> str:  # the figures of an "ok" status are all set
         return "?" if v is None else format_number(v, n, lang=lang)
 
     if s.status == "no_baseline":
-        return _("No baseline period is set for this household: ask the workshop leader to set "
-                 "one (for instance the first month of readings).", lang=lang)
+        return _("Your savings are measured against your usual use over a few weeks, called "
+                 "the reference period. Yours is not chosen yet: the association chooses it after "
+                 "your first weeks of readings, then your savings appear here. Meanwhile, the "
+                 "History tab shows your use day by day.", lang=lang)
     if s.status == "baseline_too_short":
-        return ngettext("The baseline has only {n} fully measured day; at least 7 are needed for "
-                        "a fair average. Make it longer.",
-                        "The baseline has only {n} fully measured days; at least 7 are needed for "
-                        "a fair average. Make it longer.", s.baseline_days, lang=lang)
+        return ngettext("Your reference period has only {n} fully measured day so far; your "
+                        "savings appear once it has 7, for a fair average. Meanwhile, the History "
+                        "tab shows your use day by day.",
+                        "Your reference period has only {n} fully measured days so far; your "
+                        "savings appear once it has 7, for a fair average. Meanwhile, the History "
+                        "tab shows your use day by day.", s.baseline_days, lang=lang)
     if s.status == "no_period_data":
-        return _("No day of this period was fully measured: no savings to compute.", lang=lang)
+        return _("No day of this period was fully measured: no savings to show. Try another "
+                 "period.", lang=lang)
     b0, b1 = fmt_date(hh.baseline_start, lang), fmt_date(hh.baseline_end, lang)
     parts = []
     if s.method == "degree_days":
@@ -45,12 +67,21 @@ def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang:
             "Baseline: from {start} to {end} you used on average {kwh} kWh a day ({days} fully "
             "measured days).", lang=lang, start=b0, end=b1, kwh=k(s.baseline_kwh_per_day),
             days=s.baseline_days))
-    parts.append(_(
-        "From {start} to {end}, over {days} fully measured days, you would have used {expected} "
-        "kWh without changes; you used {actual} kWh. Savings: {expected} − {actual} = {saved} "
-        "kWh (a negative figure means you used more).", lang=lang,
-        start=fmt_date(start, lang), end=fmt_date(end, lang), days=s.period_days,
-        expected=k(s.expected_kwh), actual=k(s.actual_kwh), saved=k(s.saved_kwh)))
+    saved_kwh, saved_kg = s.saved_kwh or 0.0, s.saved_kg_co2 or 0.0  # set when "ok"
+    if saved_kwh >= 0:
+        parts.append(_(
+            "From {start} to {end}, over {days} fully measured days, you would have used "
+            "{expected} kWh without changes; you used {actual} kWh. Saving: {expected} − {actual} "
+            "= {saved} kWh.", lang=lang,
+            start=fmt_date(start, lang), end=fmt_date(end, lang), days=s.period_days,
+            expected=k(s.expected_kwh), actual=k(s.actual_kwh), saved=k(saved_kwh)))
+    else:
+        parts.append(_(
+            "From {start} to {end}, over {days} fully measured days, you would have used "
+            "{expected} kWh without changes; you used {actual} kWh. Increase: {actual} − "
+            "{expected} = {more} kWh.", lang=lang,
+            start=fmt_date(start, lang), end=fmt_date(end, lang), days=s.period_days,
+            expected=k(s.expected_kwh), actual=k(s.actual_kwh), more=k(-saved_kwh)))
     if s.skipped_days:
         parts.append(ngettext("{n} day without complete readings is left out.",
                               "{n} days without complete readings are left out.",
@@ -74,6 +105,6 @@ def savings_method_text(s: Savings, hh: Household, start: date, end: date, lang:
     else:
         parts.append(_("No tariff is known for these days: no amount in euros.", lang=lang))
     parts.append(_("In CO2: {kwh} kWh × {factor} g per kWh = {kg} kg.", lang=lang,
-                   kwh=k(s.saved_kwh), factor=k(s.co2_g_per_kwh, 0),
-                   kg=k(s.saved_kg_co2, 2)))
+                   kwh=k(abs(saved_kwh)), factor=k(s.co2_g_per_kwh, 0),
+                   kg=k(abs(saved_kg), 2)))
     return " ".join(parts)

@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, cast
 from urllib.parse import parse_qs
 
@@ -25,7 +26,6 @@ from citizenwatt.i18n import (
     _,
     format_date,
     format_duration,
-    format_energy,
     format_month,
     format_number,
     format_power,
@@ -57,6 +57,7 @@ from ..exporting import check_reading_days, energy_csv_text, export_household, r
 from ..household_data import (
     Source,
     SubEnergy,
+    assignment_span,
     household_breakdown,
     household_buckets,
     household_live,
@@ -66,9 +67,10 @@ from ..household_data import (
 )
 from ..household_savings import household_savings
 from ..i18n import request_lang
+from ..models import Household
 from ..paper import welcome_sheet_pdf
 from ..staff_view import staff_overview, unassigned_meters
-from ..texts import savings_method_text
+from ..texts import channel_name, energy_text, savings_method_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,17 +123,57 @@ def breakdown_context(subs: list[SubEnergy], lang: str) -> list[tuple[str, str]]
         name = sub.label or _("another circuit", lang=lang)
         if name[1:2].islower():  # "Chauffe-eau" -> "chauffe-eau" inside the sentence; "VMC" stays
             name = name[0].lower() + name[1:]
-        out.append((name, format_energy(sub.energy_wh, lang=lang)))
+        out.append((name, energy_text(sub.energy_wh, lang)))
     return out
 
 
-def today_context(p: Page, buckets: list[Bucket], total_wh: float | None,
-                  subs: list[SubEnergy] | None = None) -> dict:
-    past_gaps = sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now)
-    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now),
-            "total": None if total_wh is None else format_energy(total_wh, lang=p.lang),
+def first_reading_utc(store: ReadingStore, meter_spans: list[tuple[str, float, float]]) -> float | None:
+    """When the first reading arrived among (meter, from_utc, to_utc) spans: the household's
+    installation, as far as its pages know. None: nothing yet."""
+    firsts = {m.meter_id: m.first_ts_utc for m in store.meters()}
+    found = [max(firsts[m], a0) for m, a0, a1 in meter_spans if m in firsts and firsts[m] < a1]
+    return min(found) if found else None
+
+
+def household_since(p: Page, hh: Household) -> float | None:
+    """The household's first reading: the first of each of its meters while at its home."""
+    tz = household_zone(hh)
+    return first_reading_utc(p.store, [(a.meter_id, *assignment_span(a, tz)) for a in hh.assignments])
+
+
+def missing_periods(buckets: list[Bucket], now: float, since: float | None) -> int:
+    """Past buckets without readings after the first reading: before it, the meter was not
+    there yet, which is no missing reading."""
+    if since is None:
+        return 0
+    return sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= now and b.start_utc >= since)
+
+
+def start_note(lang: str, since: float | None, first: float, last: float, tz) -> str | None:
+    """What the page says when the period [first, last) starts before the first reading."""
+    if since is None:
+        return _("Your meter has not sent any reading yet. Once it is plugged in and on Wi-Fi, "
+                 "your figures appear here within a few minutes.", lang=lang)
+    if first < since < last:
+        when = datetime.fromtimestamp(since, tz)
+        return _("Measuring since {date} at {time}: before that, the meter was not installed yet.",
+                 lang=lang, date=format_date(when.date(), lang=lang), time=when.strftime("%H:%M"))
+    if last <= since:
+        return _("Your meter was installed on {date}: nothing was measured before.", lang=lang,
+                 date=format_date(datetime.fromtimestamp(since, tz).date(), lang=lang))
+    return None
+
+
+def today_context(p: Page, buckets: list[Bucket], total_wh: float | None, since: float | None,
+                  tz, subs: list[SubEnergy] | None = None) -> dict:
+    first, last = (buckets[0].start_utc, buckets[-1].end_utc) if buckets else (p.now, p.now)
+    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now,
+                               since_utc=math.inf if since is None else since,
+                               label=_("Energy per hour today", lang=p.lang)),
+            "total": None if total_wh is None else energy_text(total_wh, p.lang),
             "breakdown": breakdown_context(subs or [], p.lang) if total_wh is not None else [],
-            "past_gaps": past_gaps}
+            "past_gaps": missing_periods(buckets, p.now, since),
+            "first_note": start_note(p.lang, since, first, min(last, p.now + 1), tz)}
 
 
 def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, channels) -> dict | None:
@@ -146,6 +188,8 @@ def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, chann
         "stale_text": _(
             "No reading for {age}: the meter may be unplugged or out of Wi-Fi range.", lang=lang, age=age
         ),
+        # Each circuit by the workshop's label or in plain words (a slot for the
+        # breakdown of sub channels: "of which water heater").
         "channels": [(n, format_power(p, lang=lang)) for n, p, _sub in channels] if len(channels) > 1 else [],
     }
 
@@ -181,7 +225,8 @@ def _meter_today(p: Page, meter_id: str, mains: list[int] | None) -> dict:
         srcs = [Source(meter_id, c, bounds[0], bounds[-1]) for c in mains]
         buckets = bucketize(merged_hours(p.store, srcs), bounds, tz)
         total = totals(buckets)
-    return today_context(p, buckets, total.energy_wh)
+    since = first_reading_utc(p.store, [(meter_id, 0.0, float("inf"))])
+    return today_context(p, buckets, total.energy_wh, since, tz)
 
 
 @router.get("/m/{meter_id}", response_class=HTMLResponse)
@@ -195,7 +240,7 @@ def meter_page(meter_id: ReadableMeter, p: PageEnv):
         p.settings.stale_after_s,
         sum(r.power_w for r in rows if mains is None or r.channel in mains),
         max((r.ts_utc for r in rows), default=None),
-        [(labels.get(r.channel) or _("Clamp {n}", lang=lang, n=r.channel + 1), r.power_w, False)
+        [(channel_name(labels.get(r.channel), r.channel, False, lang), r.power_w, False)
          for r in rows],
     )
     return p.render(
@@ -237,7 +282,8 @@ def nav(ctx: HouseholdPage, lang: str, current: str) -> list[tuple[str, str, boo
 def view_live(p: Page, ctx: HouseholdPage):
     lang = p.lang
     hh = ctx.hh
-    today = local_today(p.now, household_zone(hh))
+    tz = household_zone(hh)
+    today = local_today(p.now, tz)
     buckets, total = household_buckets(p.store, hh, today, today, "hour")
     subs = household_breakdown(p.store, hh, today, today)
     lv = household_live(p.store, hh, p.now)
@@ -247,12 +293,13 @@ def view_live(p: Page, ctx: HouseholdPage):
         p.settings.stale_after_s,
         lv.power_w or 0.0,
         lv.ts_utc,
-        [(c.label or _("Clamp {n}", lang=lang, n=c.channel + 1), c.power_w, c.sub) for c in lv.channels],
+        [(channel_name(c.label, c.channel, c.sub, lang), c.power_w, c.sub) for c in lv.channels],
     )
     return p.render(
         "household.html",
-        **today_context(p, buckets, total.energy_wh, subs),
+        **today_context(p, buckets, total.energy_wh, household_since(p, hh), tz, subs),
         title=hh.name,
+        heading=_("My electricity use", lang=lang),
         subtitle=None,
         live=live,
         nav=nav(ctx, lang, "live"),
@@ -265,10 +312,12 @@ def view_live(p: Page, ctx: HouseholdPage):
 
 
 def view_today(p: Page, ctx: HouseholdPage):
-    today = local_today(p.now, household_zone(ctx.hh))
+    tz = household_zone(ctx.hh)
+    today = local_today(p.now, tz)
     buckets, total = household_buckets(p.store, ctx.hh, today, today, "hour")
     subs = household_breakdown(p.store, ctx.hh, today, today)
-    r = p.render("today.html", **today_context(p, buckets, total.energy_wh, subs))
+    r = p.render("today.html", **today_context(p, buckets, total.energy_wh,
+                                                household_since(p, ctx.hh), tz, subs))
     r.headers["Cache-Control"] = "no-store"
     return r
 
@@ -298,57 +347,92 @@ def _parse_day(value: str | None, default: date) -> date:
     return d
 
 
+HISTORY_VIEWS = ("day", "week", "month", "year")
+
+
+def _weekday(lang: str) -> Callable[[datetime], str]:
+    from babel.dates import format_date as babel_date
+
+    from citizenwatt.i18n import babel_locale
+
+    return lambda t: babel_date(t.date(), "EEE", locale=babel_locale(lang))
+
+
+def _day_month(lang: str) -> Callable[[datetime], str]:
+    from babel.dates import format_date as babel_date
+
+    from citizenwatt.i18n import babel_locale
+
+    return lambda t: babel_date(t.date(), "EEE d MMM", locale=babel_locale(lang))
+
+
+def _month_name(lang: str) -> Callable[[datetime], str]:
+    return lambda t: format_month(t.date(), lang=lang)
+
+
 def view_history(p: Page, ctx: HouseholdPage):
     lang = p.lang
     query = p.request.query_params
+    # An unknown view (an old or mistyped link) shows the day: nothing to fix for the family.
     view = query.get("view", "day")
-    if view not in ("day", "month", "year"):
-        raise ApiError(
-            422,
-            "param",
-            N_('The parameter "{name}" is not valid ({detail}). Fix it and try again.'),
-            name="view",
-            detail="day | month | year",
-        )
-    today = local_today(p.now, household_zone(ctx.hh))
+    if view not in HISTORY_VIEWS:
+        view = "day"
+    tz = household_zone(ctx.hh)
+    today = local_today(p.now, tz)
     d = _parse_day(query.get("date"), today)
+    label_every: int
     res: Resolution
-    prev: date | None
-    nxt: date | None
+    label: str | Callable[[datetime], str]
+    title: str | Callable[[datetime], str]
     if view == "day":
         start = end = d
-        res, prev, nxt, fmt = "hour", d - timedelta(days=1), d + timedelta(days=1), ("%H", "%H:%M", 3)
+        res, prev, nxt = "hour", d - timedelta(days=1), d + timedelta(days=1)
+        label, title, label_every = "%H", "%H:%M", 3
         heading = format_date(d, lang=lang)
+        aria = _("Energy per hour", lang=lang)
+    elif view == "week":
+        start = d - timedelta(days=d.weekday())
+        end = start + timedelta(days=6)
+        res, prev, nxt = "day", start - timedelta(days=7), start + timedelta(days=7)
+        label, title, label_every = _weekday(lang), _day_month(lang), 1
+        heading = _("Week of {date}", lang=lang, date=format_date(start, lang=lang))
+        aria = _("Energy per day", lang=lang)
     elif view == "month":
         start = d.replace(day=1)
         end = start.replace(day=calendar.monthrange(d.year, d.month)[1])
-        res, prev, nxt, fmt = "day", start - timedelta(days=1), end + timedelta(days=1), ("%d", "%d/%m", 5)
+        res, prev, nxt = "day", start - timedelta(days=1), end + timedelta(days=1)
+        label, title, label_every = "%d", _day_month(lang), 5
         heading = format_month(d, lang=lang)
+        aria = _("Energy per day", lang=lang)
     else:
         start, end = date(d.year, 1, 1), date(d.year, 12, 31)
-        res, prev, nxt, fmt = "month", date(d.year - 1, 1, 1), date(d.year + 1, 1, 1), ("%m", "%m/%Y", 1)
+        res, prev, nxt = "month", date(d.year - 1, 1, 1), date(d.year + 1, 1, 1)
+        label, title, label_every = "%m", _month_name(lang), 1
         heading = str(d.year)
-    if prev < MIN_DATE:
-        prev = None
-    if nxt > MAX_DATE:
-        nxt = None
+        aria = _("Energy per month", lang=lang)
+    prev_day = prev if prev >= MIN_DATE else None
+    next_day = nxt if nxt <= MAX_DATE else None
     buckets, total = household_buckets(p.store, ctx.hh, start, end, res)
+    since = household_since(p, ctx.hh)
+    first, last = (buckets[0].start_utc, buckets[-1].end_utc) if buckets else (p.now, p.now)
     chart = bar_chart(
         buckets,
         lang,
-        label_every=fmt[2],
-        label_format=fmt[0],
-        title_format=fmt[1],
+        label_every=label_every,
+        label_format=label,
+        title_format=title,
         chart_id="history-chart",
         now_utc=p.now,
+        since_utc=math.inf if since is None else since,
+        label=aria,
+        empty_text=_("No readings in this period.", lang=lang),
     )
+    title_of = (lambda t: t.strftime(title)) if isinstance(title, str) else title
     link = lambda v, day: f"{ctx.base}/history?view={v}&date={day.isoformat()}&lang={lang}"  # noqa: E731
     rows = [
-        (
-            b.start_local.strftime(fmt[1]),
-            "—" if b.energy_wh is None else format_energy(b.energy_wh, lang=lang),
-        )
+        (title_of(b.start_local), "—" if b.energy_wh is None else energy_text(b.energy_wh, lang))
         for b in buckets
+        if b.start_utc < p.now and (since is None or b.end_utc > since)
     ]
     return p.render(
         "history.html",
@@ -358,13 +442,14 @@ def view_history(p: Page, ctx: HouseholdPage):
         heading=heading,
         chart=chart,
         rows=rows,
-        total=None if total.energy_wh is None else format_energy(total.energy_wh, lang=lang),
+        total=None if total.energy_wh is None else energy_text(total.energy_wh, lang),
         breakdown=[] if total.energy_wh is None else breakdown_context(
             household_breakdown(p.store, ctx.hh, start, end), lang),
-        gaps=sum(1 for b in buckets if b.energy_wh is None and b.end_utc <= p.now),
-        views=[(v, link(v, d), v == view) for v in ("day", "month", "year")],
-        prev_url=link(view, prev) if prev else None,
-        next_url=link(view, nxt) if nxt else None,
+        gaps=missing_periods(buckets, p.now, since),
+        first_note=start_note(lang, since, first, min(last, p.now + 1), tz),
+        views=[(v, link(v, d), v == view) for v in HISTORY_VIEWS],
+        prev_url=link(view, prev_day) if prev_day else None,
+        next_url=link(view, next_day) if next_day else None,
         csv_url=f"{ctx.base}/energy.csv?resolution={res}&start={start}&end={end}&lang={lang}",
         switch_url=p.switch_url,
     )
@@ -413,13 +498,15 @@ def view_savings(p: Page, ctx: HouseholdPage):
     s = household_savings(p.db, p.store, hh, start, end, p.settings)
     fig = None
     if s.status == "ok":
+        # Signs in words: a saving or an increase, each figure shown without a minus sign.
         assert s.saved_kwh is not None and s.saved_kg_co2 is not None  # set with "ok"
+        saved_kwh, saved_kg = s.saved_kwh, s.saved_kg_co2
         fig = {
-            "kwh": format_quantity(s.saved_kwh, "kWh", 1, lang=lang),
-            "pct": None if s.saved_pct is None else format_quantity(s.saved_pct, "%", 0, lang=lang),
-            "eur": None if s.saved_eur is None else format_quantity(s.saved_eur, "€", 2, lang=lang),
-            "co2": format_quantity(s.saved_kg_co2, "kg", 1, lang=lang),
-            "positive": s.saved_kwh >= 0,
+            "gain": saved_kwh >= 0,
+            "kwh": format_quantity(abs(saved_kwh), "kWh", 1, lang=lang),
+            "pct": None if s.saved_pct is None else format_quantity(abs(s.saved_pct), "%", 0, lang=lang),
+            "eur": None if s.saved_eur is None else format_quantity(abs(s.saved_eur), "€", 2, lang=lang),
+            "co2": format_quantity(abs(saved_kg), "kg", 1, lang=lang),
         }
     return p.render(
         "savings.html",
@@ -436,7 +523,6 @@ def view_savings(p: Page, ctx: HouseholdPage):
         fig=fig,
         method=savings_method_text(s, hh, start, end, lang),
         savings_status=s.status,
-        co2_source=_(hh.deployment.co2_source, lang=lang),
         co2_factor=format_number(hh.deployment.co2_g_per_kwh, 0, lang=lang),
         form_action=ctx.base + "/savings",
         switch_url=p.switch_url,
@@ -669,6 +755,9 @@ def staff_page(p: PageEnv, who: Who):
         return RedirectResponse(f"/staff/login?lang={lang}", status_code=303)
     deps = staff_overview(p.db, p.store, who.user, p.now, p.settings.stale_after_s)
     for d in deps:
+        d["co2"] = _("CO2 factor on the household pages: {factor} g per kWh. Source: {source}", lang=lang,
+                     factor=format_number(d["dep"].co2_g_per_kwh, 0, lang=lang),
+                     source=_(d["dep"].co2_source, lang=lang))
         for m in d["meters"]:
             m["age"] = (
                 "—" if m["last_seen_age_s"] is None else format_duration(m["last_seen_age_s"], lang=lang)

@@ -37,7 +37,8 @@
       if (data.channels.length > 1) {
         data.channels.forEach(function (c) {
           var li = document.createElement("li");
-          li.textContent = (c.label || d.tChannel.replace("{n}", c.channel + 1)) + " : " + power(c.power_w);
+          var name = c.label || (c.channel === 0 && !c.sub ? d.tMain : d.tChannel.replace("{n}", c.channel));
+          li.textContent = name + " : " + power(c.power_w);
           ul.appendChild(li);
         });
       }

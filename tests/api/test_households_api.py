@@ -137,7 +137,9 @@ def test_savings_without_baseline_say_what_to_do(world, wclient):
     )
     s = get(wclient, world, "A", "/savings").json()
     assert s["status"] == "no_baseline" and s["saved_kwh"] is None
-    assert "demandez à l'animateur" in s["method_text"]
+    # Said to the family: what will happen, not an instruction for the workshop leader.
+    assert "La vôtre n'est pas encore choisie" in s["method_text"]
+    assert "demandez" not in s["method_text"]
 
 
 def test_degree_day_normalisation_when_temperatures_are_given(world, wclient):

@@ -43,7 +43,8 @@ def mixed(text: str, lang: str) -> list[str]:
 def household_pages(world):
     token = world.link("A")
     base = f"/h/{token}"
-    return [base, f"{base}/today", f"{base}/history", f"{base}/history?view=month",
+    return [base, f"{base}/today", f"{base}/history", f"{base}/history?view=week",
+            f"{base}/history?view=month",
             f"{base}/history?view=year", f"{base}/savings", f"{base}/compare",
             f"{base}/compare?start=2026-03-20&end=2026-03-30", f"{base}/data", "/",
             "/staff/login"]
@@ -97,7 +98,6 @@ def error_pages(world):
     return {
         "/nulle-part": 404, "/h/pas-un-lien/history": 404,
         f"/h/{token}/history?view=day&date=2026-02-30": 422,
-        f"/h/{token}/history?view=week": 422,
         f"/h/{token}/savings?start=2026-03-10&end=2026-03-01": 422,
         f"/h/{token}/compare?start=2020-01-01&end=2026-03-01": 422,
         f"/h/{token}/history?date=1900-01-01": 422,

@@ -27,11 +27,14 @@ def test_household_page_in_french_shows_live_power_and_hourly_bars(store, client
     assert 'id="live-power">1\u202f500\u00a0W<' in html
     assert "Mesuré il y a 20 s" in html
     assert "Total depuis minuit : 7,45\u00a0kWh" in html
-    # 5 hours with data, 1 past hour without (00:00-01:00), the rest is still to come.
+    # 5 hours with data; 00:00-01:00 is before the first reading (the installation): no
+    # gap tick and no "hour without readings", but a note saying when measuring began.
     assert 'data-bars="5"' in html and 'data-buckets="24"' in html
     assert len(re.findall(r'<rect class="bar"', html)) == 5
-    assert len(re.findall(r'<rect class="gap"', html)) == 1
-    assert "1 heure sans mesure" in html
+    assert len(re.findall(r'<rect class="gap"', html)) == 0
+    assert "sans mesure" not in html
+    assert ("Mesures depuis le 1er juin 2026 à 01:01 : avant, le compteur n&#39;était pas encore "
+            "installé") in html
 
 
 def test_household_page_is_french_by_default_and_english_when_chosen(store, client, clock):
@@ -86,5 +89,7 @@ def test_several_channels_listed(store, client, clock):
     store.write([ChannelReading("m2", c, 1, 1, clock.now_s - 2, True, 10, 1.0, p, 1.0, True)
                  for c, p in ((0, 300.0), (1, 2000.0))], clock.now_s)
     html = client.get("/m/m2").text
-    assert "Pince 1 : 300\u00a0W" in html and "Pince 2 : 2\u202f000\u00a0W" in html
+    # No label from a workshop (a demo meter): plain words, never "Pince N".
+    assert "Maison entière : 300\u00a0W" in html and "Autre circuit 1 : 2\u202f000\u00a0W" in html
+    assert "Pince" not in html
     assert 'id="live-power">2\u202f300\u00a0W<' in html
