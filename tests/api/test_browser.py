@@ -286,6 +286,15 @@ def test_data_page_and_staff_pages(site, browser):
     assert "Économies" in text and "Comment c'est calculé" in text
     kwh = browser.find_element(By.CSS_SELECTOR, "#saved-kwh .big").text
     assert kwh.endswith("kWh") and not kwh.startswith("-")
+    # the pages that manage (forms), each at 360 px with axe-core, like every page load() opens
+    for path, shot in STAFF_MANAGING_PAGES:
+        load(browser, f"{site['base']}{path}?lang=fr", shot)
+
+
+# the staff pages with forms (api/routes/staff_pages.py): a deployment's, a household's, the log
+STAFF_MANAGING_PAGES = [("/staff/deployments/1", "staff-deployment"),
+                        ("/staff/households/1/manage", "staff-household-manage"),
+                        ("/staff/audit", "staff-audit")]
 
 
 def household_views(site) -> dict[str, str]:
@@ -358,6 +367,8 @@ def test_household_and_staff_pages_have_no_axe_violation_at_1280_px(site, browse
         wait_for(lambda: "/staff?" in browser.current_url, 10, "the staff page")
         staff_pages = [browser.current_url] + [url.replace(f"/h/{site['link']}", "/staff/households/1")
                                                for url in household_views(site).values()]
+        staff_pages += [f"{site['base']}{path}?lang={lang}" for path, _shot in STAFF_MANAGING_PAGES
+                        for lang in ("fr", "en")]
         for url in staff_pages:
             browser.get(url)
             wait_for(lambda: browser.execute_script("return document.readyState") == "complete")
