@@ -36,7 +36,7 @@ def serve(
                       "(citizenwatt demo) first, or give --data-dir.", path=settings.data_dir),
                     fg="red", err=True)
         raise typer.Exit(2)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the households' database lives there
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the households' database lives there
     try:
         store = open_store(settings, for_collector=False)
     except StoreUnavailable as e:

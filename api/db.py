@@ -3,13 +3,17 @@ the tables created at start, and one session per request."""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from citizenwatt.errors import DatabaseError
 from citizenwatt.i18n import N_
+from citizenwatt.store.sqlite import create_private
 
 from .models import Base
 
@@ -25,6 +29,11 @@ def make_engine(url: str) -> Engine:
     else:
         kwargs["pool_pre_ping"] = True
     try:
+        database = make_url(url).database if url.startswith("sqlite") else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # 0600 in a 0700 folder: staff accounts and link hashes
+            with contextlib.suppress(OSError):  # unwritable: init_db says so, in a sentence
+                create_private(Path(database))
         engine = create_engine(url, **kwargs)
     except Exception as e:
         raise DatabaseError(N_("Invalid database address ({error})."),

@@ -1,12 +1,14 @@
 """What the JSON API takes and answers (pydantic models), in one place: the OpenAPI schema
-at /openapi.json is made from these classes, so their names and fields are the contract."""
+at /openapi.json is made from these classes, so their names and fields are the contract.
+Numbers taken in are strict (StrictInt, StrictFloat): `false` or "12" is refused, not read
+as 0 or 12, as the schema says."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
 
 from citizenwatt.config import DEFAULT_TIMEZONE
 from citizenwatt.firmware import wire
@@ -250,8 +252,8 @@ class HouseholdIn(BaseModel):
     name: Name
     profile: str = Field("", max_length=60)
     tariff_option: Literal["base", "hphc"] = "base"
-    offpeak_start_h: int = Field(22, ge=0, le=23)
-    offpeak_end_h: int = Field(6, ge=0, le=23)
+    offpeak_start_h: StrictInt = Field(22, ge=0, le=23)
+    offpeak_end_h: StrictInt = Field(6, ge=0, le=23)
     baseline_start: date | None = None
     baseline_end: date | None = None
 
@@ -260,8 +262,8 @@ class HouseholdPatch(BaseModel):
     name: Name | None = None
     profile: str | None = Field(None, max_length=60)
     tariff_option: Literal["base", "hphc"] | None = None
-    offpeak_start_h: int | None = Field(None, ge=0, le=23)
-    offpeak_end_h: int | None = Field(None, ge=0, le=23)
+    offpeak_start_h: StrictInt | None = Field(None, ge=0, le=23)
+    offpeak_end_h: StrictInt | None = Field(None, ge=0, le=23)
     baseline_start: date | None = None
     baseline_end: date | None = None
 
@@ -290,14 +292,14 @@ class AssignIn(BaseModel):
 class DeploymentIn(BaseModel):
     name: Name
     timezone: str = Field(DEFAULT_TIMEZONE, max_length=64)
-    co2_g_per_kwh: float | None = Field(None, ge=0, le=2000)
+    co2_g_per_kwh: StrictFloat | None = Field(None, ge=0, le=2000)
     co2_source: str | None = Field(None, min_length=1, max_length=500)
 
 
 class DeploymentPatch(BaseModel):
-    co2_g_per_kwh: float | None = Field(None, ge=0, le=2000)
+    co2_g_per_kwh: StrictFloat | None = Field(None, ge=0, le=2000)
     co2_source: str | None = Field(None, min_length=1, max_length=500)
-    hdd_base_c: float | None = Field(None, ge=5, le=25)
+    hdd_base_c: StrictFloat | None = Field(None, ge=5, le=25)
 
 
 class DeploymentOut(BaseModel):
@@ -320,9 +322,9 @@ class TariffIn(BaseModel):
     valid_to: date | None = Field(None, description=(
         "Day the prices stop applying (excluded: the next tariff's valid_from); null = still valid. "
         "On a day two tariffs cover, the one that started last applies."))
-    base_eur_per_kwh: float | None = Field(None, gt=0, le=10)
-    peak_eur_per_kwh: float | None = Field(None, gt=0, le=10)
-    offpeak_eur_per_kwh: float | None = Field(None, gt=0, le=10)
+    base_eur_per_kwh: StrictFloat | None = Field(None, gt=0, le=10)
+    peak_eur_per_kwh: StrictFloat | None = Field(None, gt=0, le=10)
+    offpeak_eur_per_kwh: StrictFloat | None = Field(None, gt=0, le=10)
     source: str = Field("", max_length=200)
 
 
@@ -332,7 +334,7 @@ class TariffOut(TariffIn):
 
 class TemperatureIn(BaseModel):
     day: date
-    mean_temp_c: float = Field(ge=-60, le=60)
+    mean_temp_c: StrictFloat = Field(ge=-60, le=60)
 
 
 # -- staff accounts and tokens ------------------------------------------------------------
@@ -348,7 +350,7 @@ class StaffIn(BaseModel):
     username: str = Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9._@-]+$")
     password: str = Field(min_length=10, max_length=200)
     role: Literal["viewer", "leader", "admin"]
-    deployment_id: int | None = Field(None, ge=1, lt=2 ** 31)
+    deployment_id: StrictInt | None = Field(None, ge=1, lt=2 ** 31)
 
 
 class TokenIn(BaseModel):
@@ -375,7 +377,7 @@ class RegisterHouseholdIn(BaseModel):
 
 
 class RegisterChannelIn(BaseModel):
-    id: int = Field(ge=0, lt=wire.MAX_CHANNELS)
+    id: StrictInt = Field(ge=0, lt=wire.MAX_CHANNELS)
     label: str = Field("", max_length=60, description="Empty: the channel keeps its label.")
     role: Literal["main", "sub"] | None = Field(
         None, description="sub: a circuit already counted by a main clamp. Default: the "
@@ -388,7 +390,7 @@ class RegisterIn(BaseModel):
     channels: list[RegisterChannelIn] = Field([], max_length=wire.MAX_CHANNELS)
     from_date: date | None = Field(None, description="First local day the meter measures the "
                                                      "household (default: today).")
-    deployment_id: int | None = Field(None, ge=1, lt=2 ** 31, description=(
+    deployment_id: StrictInt | None = Field(None, ge=1, lt=2 ** 31, description=(
         "Default: the deployment of the token's account; required for association-wide accounts."))
 
 

@@ -190,7 +190,18 @@ class ApiSettings(_Section):
     # Meter pages (/m/...) and /api/v1/meters open to anyone: None = only while no household
     # exists (demo, lab); False = staff only; True = always (a closed network).
     open_meters: bool | None = None
-    secure_cookies: bool = Field(False, description="Send the staff session cookie over HTTPS only.")
+    # The address households and staff open (https://watt.example.org): its origin is the
+    # app's own for the cross-site check, and https there means HSTS and Secure cookies.
+    public_url: str | None = Field(None, max_length=200)
+    # None: Secure when public_url (or the request) is https.
+    secure_cookies: bool | None = Field(None, description="Send the staff session cookie over HTTPS only.")
+    # Reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's
+    # forwarded_allow_ips): the scheme decides HSTS, the address the failure limits.
+    trusted_proxies: list[str] = Field(["127.0.0.1", "::1"], max_length=50)
+    # Failed household links, tokens and sign-ins: after auth_max_failures within
+    # auth_failure_window_s from one address (or on one account), 429 until the oldest leaves.
+    auth_max_failures: int = Field(10, ge=1, le=10_000)
+    auth_failure_window_s: int = Field(900, ge=1, le=86_400)
 
     @field_validator("timezone")
     @classmethod
@@ -207,6 +218,11 @@ class ApiSettings(_Section):
     @classmethod
     def _host(cls, v: str) -> str:
         return check_host(v)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        return v if v is None else check_http_url(v)
 
 
 class WorkshopSettings(_Section):

@@ -56,6 +56,7 @@ from ..exporting import energy_csv_text, export_household
 from ..household_data import household_buckets, household_live, household_zone
 from ..household_savings import household_savings
 from ..i18n import request_lang
+from ..security import LOGIN_LOCKED, cookie_secure, login_failed, login_retry_after, login_succeeded, too_many
 from ..staff_view import staff_overview
 from ..texts import savings_method_text
 
@@ -552,8 +553,16 @@ def login_page(p: PageEnv):
 async def login_submit(p: PageEnv):
     lang = p.lang
     f = await form_fields(p.request)
-    token = admin.login(p.db, f.get("username", "")[:60], f.get("password", "")[:200])
+    username = f.get("username", "")[:60]
+    wait = login_retry_after(p.request, username, p.now)
+    if wait:
+        r = p.render("login.html", status=429, switch_url=p.switch_url,
+                     error=too_many(wait, LOGIN_LOCKED).message(lang))
+        r.headers["Retry-After"] = str(wait)
+        return r
+    token = admin.login(p.db, username, f.get("password", "")[:200])
     if token is None:
+        login_failed(p.request, username, p.now)
         return p.render(
             "login.html",
             status=401,
@@ -563,15 +572,18 @@ async def login_submit(p: PageEnv):
                 lang=lang,
             ),
         )
+    login_succeeded(p.request, username)
     p.db.commit()
     r = RedirectResponse(f"/staff?lang={lang}", status_code=303)
+    # Lax: a link from elsewhere (an e-mail) opens the staff page signed in; cross-site
+    # POSTs are refused by security.CrossSiteGuard whatever the browser does with SameSite.
     r.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=SESSION_TTL_S,
         httponly=True,
-        samesite="strict",
-        secure=p.settings.secure_cookies,
+        samesite="lax",
+        secure=cookie_secure(p.request),
         path="/",
     )
     return r

@@ -215,6 +215,8 @@ def patch_household(hh: HouseholdAsLeader, body: HouseholdPatch, db: Db) -> Hous
         check_baseline(
             fields.get("baseline_start", hh.baseline_start), fields.get("baseline_end", hh.baseline_end)
         )
+    if fields.get("name", hh.name) != hh.name:
+        admin.check_household_name_free(db, hh.deployment_id, fields["name"])
     for k, v in fields.items():
         setattr(hh, k, v)
     db.commit()
