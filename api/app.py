@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -99,6 +99,16 @@ class HeadAsGet:
         return await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
+def leaf_routes(routes) -> Iterator:
+    """Every route, inside the routers FastAPI keeps whole when they are included."""
+    for route in routes:
+        sub = getattr(route, "original_router", None)
+        if sub is not None:
+            yield from leaf_routes(sub.routes)
+        else:
+            yield route
+
+
 class AllowedMethods:
     """ASGI middleware: OPTIONS answers 204 with the methods the address takes, and a 405
     lists them all in Allow (FastAPI makes one route per method, and the router's 405 named
@@ -110,7 +120,7 @@ class AllowedMethods:
     @staticmethod
     def methods(scope) -> set[str]:
         found: set[str] = set()
-        for route in scope["app"].router.routes:
+        for route in leaf_routes(scope["app"].router.routes):
             methods = getattr(route, "methods", None)
             if methods and route.matches(scope)[0] != Match.NONE:
                 found |= methods

@@ -25,6 +25,7 @@ def serve(
     from citizenwatt.store.backends import StoreUnavailable, open_store
 
     from .app import create_app
+    from .security import install_log_filter
 
     try:
         settings = load_settings(config, data_dir=data_dir, api__host=host, api__port=port)
@@ -49,7 +50,13 @@ def serve(
     typer.echo(_("Citizen Watt API: {url}  (data: {where})",
                  url=f"http://{shown}:{api.port}/", where=where))
     try:
-        uvicorn.run(create_app(store, settings), host=api.host, port=api.port, log_level="info")
+        # X-Forwarded-Proto/-For are believed from the trusted proxies only (HSTS, Secure
+        # cookies, the failure limits' client address).
+        server_config = uvicorn.Config(create_app(store, settings), host=api.host, port=api.port,
+                                       log_level="info", proxy_headers=True,
+                                       forwarded_allow_ips=list(api.trusted_proxies))
+        install_log_filter()  # after uvicorn configured its loggers: no link in any log line
+        uvicorn.Server(server_config).run()
     finally:
         store.close()
 
