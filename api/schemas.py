@@ -1,14 +1,16 @@
 """What the JSON API takes and answers (pydantic models), in one place: the OpenAPI schema
 at /openapi.json is made from these classes, so their names and fields are the contract.
-Numbers taken in are strict (StrictInt, StrictFloat): `false` or "12" is refused, not read
-as 0 or 12, as the schema says."""
+Numbers and dates taken in are what the schema says (whole_number, StrictFloat, Day): `false`
+or "12" is refused, not read as 0 or 12, and a number is not read as a date."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, StrictFloat, field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from citizenwatt.config import DEFAULT_TIMEZONE
 from citizenwatt.firmware import wire
@@ -17,6 +19,25 @@ from .energy import Bucket, Totals
 from .models import Deployment, Household
 
 METER_ID_PATTERN = f"^[a-z0-9_-]{{1,{wire.MAX_METER_ID}}}$"
+def whole_number(cls, v):
+    """A `mode="before"` field validator: JSON Schema's integer, 3 or 3.0, not true or "3"
+    (pydantic's lax int takes both; StrictInt refuses 3.0, which the schema allows)."""
+    if v is None:
+        return v
+    if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return int(v)
+
+
+def _iso_day(v):
+    # A date is a "YYYY-MM-DD" string; pydantic's lax date also reads 0 as 1970-01-01.
+    if not isinstance(v, str | date):
+        raise PydanticCustomError("date_type", "Input should be a valid date")
+    return v
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
 # A household or deployment name: shown on pages, so no control characters and no markup.
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f<>]+$")]
 
@@ -252,20 +273,26 @@ class HouseholdIn(BaseModel):
     name: Name
     profile: str = Field("", max_length=60)
     tariff_option: Literal["base", "hphc"] = "base"
-    offpeak_start_h: StrictInt = Field(22, ge=0, le=23)
-    offpeak_end_h: StrictInt = Field(6, ge=0, le=23)
-    baseline_start: date | None = None
-    baseline_end: date | None = None
+    offpeak_start_h: int = Field(22, ge=0, le=23)
+    offpeak_end_h: int = Field(6, ge=0, le=23)
+    baseline_start: Day | None = None
+    baseline_end: Day | None = None
+
+    _whole = field_validator("offpeak_start_h", "offpeak_end_h", mode="before")(whole_number)
 
 
 class HouseholdPatch(BaseModel):
-    name: Name | None = None
-    profile: str | None = Field(None, max_length=60)
-    tariff_option: Literal["base", "hphc"] | None = None
-    offpeak_start_h: StrictInt | None = Field(None, ge=0, le=23)
-    offpeak_end_h: StrictInt | None = Field(None, ge=0, le=23)
-    baseline_start: date | None = None
-    baseline_end: date | None = None
+    """Only the fields sent change; null clears a baseline date and nothing else (the schema
+    does not offer it elsewhere, and the route refuses it)."""
+    name: Name | SkipJsonSchema[None] = None
+    profile: Annotated[str, Field(max_length=60)] | SkipJsonSchema[None] = None
+    tariff_option: Literal["base", "hphc"] | SkipJsonSchema[None] = None
+    offpeak_start_h: Annotated[int, Field(ge=0, le=23)] | SkipJsonSchema[None] = None
+    offpeak_end_h: Annotated[int, Field(ge=0, le=23)] | SkipJsonSchema[None] = None
+    baseline_start: Day | None = None
+    baseline_end: Day | None = None
+
+    _whole = field_validator("offpeak_start_h", "offpeak_end_h", mode="before")(whole_number)
 
 
 class HouseholdSummaryOut(BaseModel):
@@ -284,7 +311,7 @@ class LinkOut(BaseModel):
 
 class AssignIn(BaseModel):
     meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
-    valid_from: date = Field(description="First local day the meter measures this household.")
+    valid_from: Day = Field(description="First local day the meter measures this household.")
 
 
 # -- deployments, tariffs, temperatures ---------------------------------------------------
@@ -318,8 +345,8 @@ def dep_out(d: Deployment) -> DeploymentOut:
 
 class TariffIn(BaseModel):
     option: Literal["base", "hphc"]
-    valid_from: date = Field(description="First day the prices apply (included).")
-    valid_to: date | None = Field(None, description=(
+    valid_from: Day = Field(description="First day the prices apply (included).")
+    valid_to: Day | None = Field(None, description=(
         "Day the prices stop applying (excluded: the next tariff's valid_from); null = still valid. "
         "On a day two tariffs cover, the one that started last applies."))
     base_eur_per_kwh: StrictFloat | None = Field(None, gt=0, le=10)
@@ -333,7 +360,7 @@ class TariffOut(TariffIn):
 
 
 class TemperatureIn(BaseModel):
-    day: date
+    day: Day
     mean_temp_c: StrictFloat = Field(ge=-60, le=60)
 
 
@@ -350,7 +377,9 @@ class StaffIn(BaseModel):
     username: str = Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9._@-]+$")
     password: str = Field(min_length=10, max_length=200)
     role: Literal["viewer", "leader", "admin"]
-    deployment_id: StrictInt | None = Field(None, ge=1, lt=2 ** 31)
+    deployment_id: int | None = Field(None, ge=1, lt=2 ** 31)
+
+    _whole = field_validator("deployment_id", mode="before")(whole_number)
 
 
 class TokenIn(BaseModel):
@@ -377,21 +406,25 @@ class RegisterHouseholdIn(BaseModel):
 
 
 class RegisterChannelIn(BaseModel):
-    id: StrictInt = Field(ge=0, lt=wire.MAX_CHANNELS)
+    id: int = Field(ge=0, lt=wire.MAX_CHANNELS)
     label: str = Field("", max_length=60, description="Empty: the channel keeps its label.")
     role: Literal["main", "sub"] | None = Field(
         None, description="sub: a circuit already counted by a main clamp. Default: the "
                           "channel keeps its role (main for a new one).")
+
+    _whole = field_validator("id", mode="before")(whole_number)
 
 
 class RegisterIn(BaseModel):
     meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
     household: RegisterHouseholdIn
     channels: list[RegisterChannelIn] = Field([], max_length=wire.MAX_CHANNELS)
-    from_date: date | None = Field(None, description="First local day the meter measures the "
+    from_date: Day | None = Field(None, description="First local day the meter measures the "
                                                      "household (default: today).")
-    deployment_id: StrictInt | None = Field(None, ge=1, lt=2 ** 31, description=(
+    deployment_id: int | None = Field(None, ge=1, lt=2 ** 31, description=(
         "Default: the deployment of the token's account; required for association-wide accounts."))
+
+    _whole = field_validator("deployment_id", mode="before")(whole_number)
 
 
 class RegisterOut(BaseModel):
