@@ -556,10 +556,10 @@ async def login_submit(p: PageEnv):
     username = f.get("username", "")[:60]
     wait = login_retry_after(p.request, username, p.now)
     if wait:
-        r = p.render("login.html", status=429, switch_url=p.switch_url,
-                     error=too_many(wait, LOGIN_LOCKED).message(lang))
-        r.headers["Retry-After"] = str(wait)
-        return r
+        locked = p.render("login.html", status=429, switch_url=p.switch_url,
+                          error=too_many(wait, LOGIN_LOCKED).message(lang))
+        locked.headers["Retry-After"] = str(wait)
+        return locked
     token = admin.login(p.db, username, f.get("password", "")[:200])
     if token is None:
         login_failed(p.request, username, p.now)
