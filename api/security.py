@@ -68,7 +68,8 @@ class SecretMaskFilter(logging.Filter):
 
 
 _FILTER = SecretMaskFilter()
-LOGGERS = ("uvicorn", "uvicorn.access", "uvicorn.error", "citizenwatt", "fastapi")
+LOGGERS = ("uvicorn", "uvicorn.access", "uvicorn.error", "citizenwatt", "citizenwatt.api.errors",
+           "fastapi")
 
 
 def install_log_filter() -> None:
@@ -78,12 +79,14 @@ def install_log_filter() -> None:
     (uvicorn configures its own loggers when its Config is made); calling it again is
     harmless."""
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in LOGGERS)]
-    for logger in loggers:
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-        for handler in logger.handlers:
-            if _FILTER not in handler.filters:
-                handler.addFilter(_FILTER)
+    # lastResort: what writes a warning or an error when no handler is configured (the
+    # unexpected-error log of `citizenwatt api`, whose root logger has none).
+    handlers = [h for logger in loggers for h in logger.handlers]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for filterer in [*loggers, *handlers]:
+        if _FILTER not in filterer.filters:
+            filterer.addFilter(_FILTER)
 
 
 # -- headers of every answer ----------------------------------------------------------------

@@ -88,6 +88,21 @@ def test_filter_keeps_uvicorn_access_arguments_in_place_and_masks_tracebacks():
     assert secret not in line and "/h/***" in line and "ValueError" in line
 
 
+def test_an_unexpected_error_on_a_household_page_logs_no_link(w, monkeypatch, caplog):
+    token = w.link("A")
+
+    def broken(store, hh, now):
+        raise RuntimeError(f"store failed for /h/{token}")
+
+    monkeypatch.setattr("citizenwatt.api.routes.pages.household_live", broken)
+    with TestClient(w.app, raise_server_exceptions=False) as c, caplog.at_level(logging.ERROR):
+        assert c.get(f"/h/{token}").status_code == 500
+    logged = [r for r in caplog.records if r.name == "citizenwatt.api.errors"]
+    assert len(logged) == 1 and "/h/***" in caplog.text and "RuntimeError" in caplog.text
+    assert token not in caplog.text
+    assert SecretMaskFilter in {type(f) for f in logging.lastResort.filters}
+
+
 def test_no_link_or_token_in_any_log_line_of_the_running_api(tmp_path):
     """`citizenwatt api` in its own process, with uvicorn's access log: household pages by
     link, JSON by bearer token, a token in a query, a wrong link; then its whole output."""
