@@ -139,9 +139,11 @@ class AllowedMethods:
 
         async def full_allow(message):
             if message["type"] == "http.response.start" and message["status"] == 405:
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                headers.append((b"allow", ", ".join(sorted(self.methods(scope))).encode()))
-                message = {**message, "headers": headers}
+                allowed = self.methods(scope)  # none: a mounted app (static files) said its own
+                if allowed:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    headers.append((b"allow", ", ".join(sorted(allowed)).encode()))
+                    message = {**message, "headers": headers}
             await send(message)
 
         return await self.app(scope, receive, full_allow)
@@ -199,8 +201,8 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    # Outermost last: headers on every answer, then HEAD, the cross-site refusal before any
-    # body is read, the body limit.
+    # Outermost last: headers on every answer, HEAD as GET, the cross-site refusal before
+    # any body is read, OPTIONS and the 405's Allow, the body limit.
     app.add_middleware(BodyLimit)
     app.add_middleware(AllowedMethods)
     app.add_middleware(CrossSiteGuard, public_url=settings.api.public_url)
