@@ -30,9 +30,11 @@ def make_engine(url: str) -> Engine:
         kwargs["pool_pre_ping"] = True
     try:
         database = make_url(url).database if url.startswith("sqlite") else None
-        if database and database != ":memory:" and not database.startswith("file:"):
-            # 0600 in a 0700 folder: staff accounts and link hashes
-            with contextlib.suppress(OSError):  # unwritable: init_db says so, in a sentence
+        if database and database != ":memory:" and not database.startswith("file:") \
+                and Path(database).parent.is_dir():
+            # 0600: staff accounts and link hashes. A missing folder is not made here (a
+            # mistyped address must fail, as SQLite would): init_db says so, in a sentence.
+            with contextlib.suppress(OSError):
                 create_private(Path(database))
         engine = create_engine(url, **kwargs)
     except Exception as e:

@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +22,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from citizenwatt.api import admin
-from citizenwatt.api.db import make_engine
+from citizenwatt.api.db import DatabaseError, init_db, make_engine
 from citizenwatt.api.security import UNSAFE_METHODS, SecretMaskFilter, mask_secrets
 from citizenwatt.cli import app as cli_app
 from citizenwatt.config import Settings
@@ -108,6 +107,7 @@ def test_no_link_or_token_in_any_log_line_of_the_running_api(tmp_path):
     link, JSON by bearer token, a token in a query, a wrong link; then its whole output."""
     old = os.umask(0o022)  # a usual umask, so the modes checked below mean something
     try:
+        SqliteStore(tmp_path / "data" / "readings.sqlite").close()  # the collector made the folder
         run = CliRunner()
         d = ["--data-dir", str(tmp_path / "data")]
         assert run.invoke(cli_app, ["admin", "deployment", "Atelier", *d]).exit_code == 0
@@ -159,9 +159,10 @@ def test_no_link_or_token_in_any_log_line_of_the_running_api(tmp_path):
     assert len([ln for ln in access if "/h/***" in ln]) == 3, output
     assert any("/api/v1/households/1?token=***" in ln for ln in access), output
     assert token not in output and wrong not in output
-    # the data folder and the households' database were created private
+    # the data folder, the readings and the households' database were created private
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
-    assert stat.S_IMODE((tmp_path / "data" / "citizenwatt.sqlite").stat().st_mode) == 0o600
+    for name in ("readings.sqlite", "citizenwatt.sqlite"):
+        assert stat.S_IMODE((tmp_path / "data" / name).stat().st_mode) == 0o600, name
 
 
 # -- headers ----------------------------------------------------------------------------
@@ -389,31 +390,32 @@ def test_options_and_405_list_the_methods_of_the_address(w):
 
 
 def test_data_files_and_folders_are_created_private(tmp_path):
-    old = os.umask(0o022)
+    data = tmp_path / "data"
+    old = os.umask(0o022)  # a usual umask: the modes below come from the code, not from it
     try:
-        store = SqliteStore(tmp_path / "data" / "readings.sqlite")
+        store = SqliteStore(data / "readings.sqlite")
         store.write([], 0.0)
         store.set_status("m1", {"state": "online"}, 1.0)
-        ledger = SpoolLedger(tmp_path / "data" / "influx-spool.sqlite")
-        engine = make_engine(f"sqlite:///{tmp_path / 'api' / 'citizenwatt.sqlite'}")
-        with engine.connect() as conn:
-            conn.exec_driver_sql("CREATE TABLE t (x)")
-            conn.commit()
+        ledger = SpoolLedger(data / "influx-spool.sqlite")
+        engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
+        init_db(engine)
     finally:
         os.umask(old)
-    files = [p for p in (tmp_path / "data").iterdir()] + list((tmp_path / "api").iterdir())
+    files = list(data.iterdir())
     names = {p.name for p in files}
     assert {"readings.sqlite", "readings.sqlite-wal", "influx-spool.sqlite", "citizenwatt.sqlite"} <= names
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {p.name: "0o600" for p in files}
-    for folder in (tmp_path / "data", tmp_path / "api"):
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
     ledger.close()
     store.close()
     engine.dispose()
     # an existing file keeps the mode its administrator gave it
     shared = tmp_path / "shared.sqlite"
-    shared.touch(mode=0o640)
+    shared.touch()
     shared.chmod(0o640)
     SqliteStore(shared).close()
     assert stat.S_IMODE(shared.stat().st_mode) == 0o640
-    assert Path(shared).exists()
+    # a mistyped database address is not made up: its missing folder stays missing
+    with pytest.raises(DatabaseError):
+        init_db(make_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'db.sqlite'}"))
+    assert not (tmp_path / "no").exists()
