@@ -17,7 +17,7 @@ from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 from citizenwatt.store.port import ReadingStore
 
-from .auth import SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
+from .auth import DUMMY_HASH, SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
 from .channel_roles import published_channels, resolve_roles
 from .consumption import check_dates, zone
 from .errors import ApiError
@@ -75,10 +75,15 @@ def revoke_links(db: Session, hh: Household) -> int:
     return cast(CursorResult, res).rowcount or 0  # an UPDATE's result counts its rows
 
 
-def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple[Household, str]:
-    if db.scalar(select(Household).where(Household.deployment_id == dep.id, Household.name == name)):
+def check_household_name_free(db: Session, deployment_id: int, name: str) -> None:
+    """409 if the deployment has a household of that name (names are unique there)."""
+    if db.scalar(select(Household).where(Household.deployment_id == deployment_id, Household.name == name)):
         raise ApiError(409, "household_exists", N_("A household named \"{name}\" already exists in this "
                                                    "deployment: pick another name."), name=name)
+
+
+def create_household(db: Session, dep: Deployment, name: str, **fields) -> tuple[Household, str]:
+    check_household_name_free(db, dep.id, name)
     hh = Household(deployment_id=dep.id, name=name, **fields)
     db.add(hh)
     db.flush()
@@ -272,8 +277,11 @@ def create_token(db: Session, user: StaffUser, kind: str, name: str = "") -> tup
 
 
 def login(db: Session, username: str, password: str) -> str | None:
+    """A new session token, or None. The same password work is done whether the account
+    exists or not (DUMMY_HASH), so the answer's time does not tell which usernames exist."""
     u = db.scalar(select(StaffUser).where(StaffUser.username == username))
-    if u is None or u.disabled or not verify_password(password, u.password_hash):
+    ok = verify_password(password, u.password_hash if u is not None else DUMMY_HASH)
+    if u is None or u.disabled or not ok:
         return None
     return create_token(db, u, "session")[1]
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
+from starlette.routing import Match
 
 from citizenwatt import __version__
 from citizenwatt.config import Settings
@@ -23,25 +24,13 @@ from . import errors
 from .db import init_db, make_engine
 from .i18n import request_lang
 from .routes import households, meters, pages, register, staff, staff_pages
+from .security import CrossSiteGuard, FailureLimiter, SecurityHeaders, install_log_filter
 
 HERE = Path(__file__).parent
 
 # The largest request body any route takes (a few thousand daily temperatures is ~200 kB):
 # bigger ones are refused with 413 before they are read into memory or parsed.
 MAX_BODY_BYTES = 1024 * 1024
-
-# The pages load nothing from elsewhere (the machine may be offline) and run no inline
-# script; the household's secret link must not leak through the Referer header.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-        "form-action 'self'"),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-
 
 class BodyLimit:
     """ASGI middleware: a body over `limit` bytes (declared by Content-Length or counted as
@@ -110,6 +99,56 @@ class HeadAsGet:
         return await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
+def leaf_routes(routes) -> Iterator:
+    """Every route, inside the routers FastAPI keeps whole when they are included."""
+    for route in routes:
+        sub = getattr(route, "original_router", None)
+        if sub is not None:
+            yield from leaf_routes(sub.routes)
+        else:
+            yield route
+
+
+class AllowedMethods:
+    """ASGI middleware: OPTIONS answers 204 with the methods the address takes, and a 405
+    lists them all in Allow (FastAPI makes one route per method, and the router's 405 named
+    only the first route's)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    @staticmethod
+    def methods(scope) -> set[str]:
+        found: set[str] = set()
+        for route in leaf_routes(scope["app"].router.routes):
+            methods = getattr(route, "methods", None)
+            if methods and route.matches(scope)[0] != Match.NONE:
+                found |= methods
+        if found:
+            found |= {"HEAD", "OPTIONS"} if "GET" in found else {"OPTIONS"}
+        return found
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["method"] == "OPTIONS":
+            allowed = self.methods(scope)
+            if allowed:
+                response = Response(status_code=204, headers={"Allow": ", ".join(sorted(allowed))})
+                return await response(scope, receive, send)
+
+        async def full_allow(message):
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allowed = self.methods(scope)  # none: a mounted app (static files) said its own
+                if allowed:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    headers.append((b"allow", ", ".join(sorted(allowed)).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        return await self.app(scope, receive, full_allow)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     # A year of hourly energy is ~9,000 small objects per request. With the whole
@@ -117,6 +156,7 @@ async def _lifespan(app: FastAPI):
     # collection (60 ms on the benchmark machine): freeze what exists at start-up.
     gc.collect()
     gc.freeze()
+    install_log_filter()  # again, once the server has configured its logging
     yield
 
 
@@ -151,12 +191,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = init_db(engine)
 
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.state.failures = FailureLimiter(settings.api.auth_max_failures, settings.api.auth_failure_window_s)
 
     errors.install(app)
     app.include_router(meters.router)
@@ -167,8 +202,13 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    # Outermost last: headers on every answer, HEAD as GET, the cross-site refusal before
+    # any body is read, OPTIONS and the 405's Allow, the body limit.
     app.add_middleware(BodyLimit)
+    app.add_middleware(AllowedMethods)
+    app.add_middleware(CrossSiteGuard, public_url=settings.api.public_url)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders, public_url=settings.api.public_url)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -25,6 +25,9 @@ SESSION_COOKIE = "cw_session"
 SESSION_TTL_S = 12 * 3600
 TOKEN_BYTES = 24  # 192 bits: not guessable, short enough for a QR code on paper
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+# Checked when the username is unknown, for the same work as a real one: same parameters,
+# a digest of zeros no password gives.
+DUMMY_HASH = f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${'00' * 16}${'00' * 32}"
 
 
 def new_token() -> str:

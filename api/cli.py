@@ -26,6 +26,7 @@ def serve(
     from citizenwatt.store.backends import StoreUnavailable, open_store
 
     from .app import create_app
+    from .security import install_log_filter
 
     try:
         settings = load_settings(config, data_dir=data_dir, api__host=host, api__port=port)
@@ -37,7 +38,7 @@ def serve(
                       "(citizenwatt demo) first, or give --data-dir.", path=settings.data_dir),
                     fg="red", err=True)
         raise typer.Exit(2)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the households' database lives there
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the households' database lives there
     try:
         store = open_store(settings, for_collector=False)
     except StoreUnavailable as e:
@@ -50,7 +51,13 @@ def serve(
     typer.echo(_("Citizen Watt API: {url}  (data: {where})",
                  url=f"http://{shown}:{api.port}/", where=where))
     try:
-        uvicorn.run(create_app(store, settings), host=api.host, port=api.port, log_level="info")
+        # X-Forwarded-Proto/-For are believed from the trusted proxies only (HSTS, Secure
+        # cookies, the failure limits' client address).
+        server_config = uvicorn.Config(create_app(store, settings), host=api.host, port=api.port,
+                                       log_level="info", proxy_headers=True,
+                                       forwarded_allow_ips=list(api.trusted_proxies))
+        install_log_filter()  # after uvicorn configured its loggers: no link in any log line
+        uvicorn.Server(server_config).run()
     finally:
         store.close()
 

@@ -4,6 +4,7 @@ session per request."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from citizenwatt.errors import DatabaseError
 from citizenwatt.i18n import N_
+from citizenwatt.store.sqlite import create_private
 
 from .models import Base
 
@@ -57,6 +59,13 @@ def make_engine(url: str) -> Engine:
     else:
         kwargs["pool_pre_ping"] = True
     try:
+        database = make_url(url).database if url.startswith("sqlite") else None
+        if database and database != ":memory:" and not database.startswith("file:") \
+                and Path(database).parent.is_dir():
+            # 0600: staff accounts and link hashes. A missing folder is not made here (a
+            # mistyped address must fail, as SQLite would): init_db says so, in a sentence.
+            with contextlib.suppress(OSError):
+                create_private(Path(database))
         engine = create_engine(url, **kwargs)
     except Exception as e:
         raise DatabaseError(N_("Invalid database address ({error})."),

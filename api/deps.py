@@ -23,6 +23,7 @@ from .auth import SESSION_COOKIE, Principal, household_from_link, staff_from_tok
 from .errors import ApiError
 from .models import Deployment, Household, Meter, StaffUser
 from .schemas import METER_ID_PATTERN
+from .security import check_link_attempt, link_failed
 
 # -- the app's parts ----------------------------------------------------------------------
 
@@ -55,10 +56,12 @@ Now = Annotated[float, Depends(get_now)]
 
 # -- who is asking ------------------------------------------------------------------------
 
-def principal(request: Request, db: Db) -> Principal:
-    """Bearer token (household link or staff API token), else the staff session cookie."""
+def principal(request: Request, db: Db, now: Now) -> Principal:
+    """Bearer token (household link or staff API token), else the staff session cookie. An
+    address that tried too many wrong tokens lately gets 429 (security.FailureLimiter)."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
+        check_link_attempt(request, now)
         token = auth[7:].strip()
         hh = household_from_link(db, token)
         if hh is not None:
@@ -66,6 +69,7 @@ def principal(request: Request, db: Db) -> Principal:
         user = staff_from_token(db, token, "api")
         if user is not None:
             return Principal(user=user)
+        link_failed(request, now)
         raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the "
                                             "workshop leader for a new link."))
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -288,9 +292,11 @@ class HouseholdPage:
     auth: str
 
 
-def household_by_link(token: str, db: Db) -> HouseholdPage:
+def household_by_link(token: str, request: Request, db: Db, now: Now) -> HouseholdPage:
+    check_link_attempt(request, now)
     hh = household_from_link(db, token)
     if hh is None:
+        link_failed(request, now)
         raise ApiError(
             404,
             "bad_token",

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citizenwatt.errors import HttpError
@@ -29,7 +30,7 @@ class ErrorOut(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422)}
+    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422, 429)}
 
 
 class ApiError(HttpError):
@@ -41,6 +42,7 @@ class ApiError(HttpError):
         self.status = status
         self.code = code
         self.msgid = msgid
+        self.headers: dict[str, str] = {}  # sent with the answer (Retry-After with a 429)
 
     def message(self, lang: str | None = None) -> str:
         return _(self.msgid, lang=lang, **self.params)
@@ -83,6 +85,7 @@ _HEADINGS = {
     409: N_("Already taken"),
     413: N_("Too much sent"),
     422: N_("Request to correct"),
+    429: N_("Too many attempts"),
 }
 
 
@@ -114,7 +117,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
         lang = request_lang(request)
-        return error_response(request, exc.status, exc.code, exc.message(lang))
+        response = error_response(request, exc.status, exc.code, exc.message(lang))
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -177,6 +182,18 @@ def install(app: FastAPI) -> None:
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
         return response
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError):
+        # Two requests racing for one name: the database's unique rule answers, not a 500.
+        log.warning("conflicting write on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(
+            request,
+            409,
+            "conflict",
+            _("This name is already taken (or was just taken by someone else): pick another one and "
+              "try again.", lang=request_lang(request)),
+        )
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):

@@ -1,12 +1,16 @@
 """What the JSON API takes and answers (pydantic models), in one place: the OpenAPI schema
-at /openapi.json is made from these classes, so their names and fields are the contract."""
+at /openapi.json is made from these classes, so their names and fields are the contract.
+Numbers and dates taken in are what the schema says (whole_number, StrictFloat, Day): `false`
+or "12" is refused, not read as 0 or 12, and a number is not read as a date."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, StrictFloat, field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from citizenwatt.config import DEFAULT_TIMEZONE
 from citizenwatt.firmware import wire
@@ -15,6 +19,25 @@ from .energy import Bucket, Totals
 from .models import Deployment, Household
 
 METER_ID_PATTERN = f"^[a-z0-9_-]{{1,{wire.MAX_METER_ID}}}$"
+def whole_number(cls, v):
+    """A `mode="before"` field validator: JSON Schema's integer, 3 or 3.0, not true or "3"
+    (pydantic's lax int takes both; StrictInt refuses 3.0, which the schema allows)."""
+    if v is None:
+        return v
+    if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return int(v)
+
+
+def _iso_day(v):
+    # A date is a "YYYY-MM-DD" string; pydantic's lax date also reads 0 as 1970-01-01.
+    if not isinstance(v, str | date):
+        raise PydanticCustomError("date_type", "Input should be a valid date")
+    return v
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
 # A household or deployment name: shown on pages, so no control characters and no markup.
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f<>]+$")]
 
@@ -269,13 +292,17 @@ class DeletedOut(BaseModel):
 
 
 class HouseholdPatch(BaseModel):
-    name: Name | None = None
-    profile: str | None = Field(None, max_length=60)
-    tariff_option: Literal["base", "hphc"] | None = None
-    offpeak_start_h: int | None = Field(None, ge=0, le=23)
-    offpeak_end_h: int | None = Field(None, ge=0, le=23)
-    baseline_start: date | None = None
-    baseline_end: date | None = None
+    """Only the fields sent change; null clears a baseline date and nothing else (the schema
+    does not offer it elsewhere, and the route refuses it)."""
+    name: Name | SkipJsonSchema[None] = None
+    profile: Annotated[str, Field(max_length=60)] | SkipJsonSchema[None] = None
+    tariff_option: Literal["base", "hphc"] | SkipJsonSchema[None] = None
+    offpeak_start_h: Annotated[int, Field(ge=0, le=23)] | SkipJsonSchema[None] = None
+    offpeak_end_h: Annotated[int, Field(ge=0, le=23)] | SkipJsonSchema[None] = None
+    baseline_start: Day | None = None
+    baseline_end: Day | None = None
+
+    _whole = field_validator("offpeak_start_h", "offpeak_end_h", mode="before")(whole_number)
 
 
 class HouseholdSummaryOut(BaseModel):
@@ -304,14 +331,14 @@ class LinkOut(BaseModel):
 class DeploymentIn(BaseModel):
     name: Name
     timezone: str = Field(DEFAULT_TIMEZONE, max_length=64)
-    co2_g_per_kwh: float | None = Field(None, ge=0, le=2000)
+    co2_g_per_kwh: StrictFloat | None = Field(None, ge=0, le=2000)
     co2_source: str | None = Field(None, min_length=1, max_length=500)
 
 
 class DeploymentPatch(BaseModel):
-    co2_g_per_kwh: float | None = Field(None, ge=0, le=2000)
+    co2_g_per_kwh: StrictFloat | None = Field(None, ge=0, le=2000)
     co2_source: str | None = Field(None, min_length=1, max_length=500)
-    hdd_base_c: float | None = Field(None, ge=5, le=25)
+    hdd_base_c: StrictFloat | None = Field(None, ge=5, le=25)
 
 
 class DeploymentOut(BaseModel):
@@ -330,13 +357,13 @@ def dep_out(d: Deployment) -> DeploymentOut:
 
 class TariffIn(BaseModel):
     option: Literal["base", "hphc"]
-    valid_from: date = Field(description="First day the prices apply (included).")
-    valid_to: date | None = Field(None, description=(
+    valid_from: Day = Field(description="First day the prices apply (included).")
+    valid_to: Day | None = Field(None, description=(
         "Day the prices stop applying (excluded: the next tariff's valid_from); null = still valid. "
         "On a day two tariffs cover, the one that started last applies."))
-    base_eur_per_kwh: float | None = Field(None, gt=0, le=10)
-    peak_eur_per_kwh: float | None = Field(None, gt=0, le=10)
-    offpeak_eur_per_kwh: float | None = Field(None, gt=0, le=10)
+    base_eur_per_kwh: StrictFloat | None = Field(None, gt=0, le=10)
+    peak_eur_per_kwh: StrictFloat | None = Field(None, gt=0, le=10)
+    offpeak_eur_per_kwh: StrictFloat | None = Field(None, gt=0, le=10)
     source: str = Field("", max_length=200)
 
 
@@ -345,8 +372,8 @@ class TariffOut(TariffIn):
 
 
 class TemperatureIn(BaseModel):
-    day: date
-    mean_temp_c: float = Field(ge=-60, le=60)
+    day: Day
+    mean_temp_c: StrictFloat = Field(ge=-60, le=60)
 
 
 # -- staff accounts and tokens ------------------------------------------------------------
@@ -363,6 +390,8 @@ class StaffIn(BaseModel):
     password: str = Field(min_length=10, max_length=200)
     role: Literal["viewer", "leader", "admin"]
     deployment_id: int | None = Field(None, ge=1, lt=2 ** 31)
+
+    _whole = field_validator("deployment_id", mode="before")(whole_number)
 
 
 class TokenIn(BaseModel):
@@ -398,6 +427,8 @@ class RegisterChannelIn(BaseModel):
                           "label (or the label the meter publishes), and the call is refused "
                           "(422 channel_roles) when the label does not tell it.")
 
+    _whole = field_validator("id", mode="before")(whole_number)
+
 
 class HouseholdIn(BaseModel):
     name: Name
@@ -405,16 +436,18 @@ class HouseholdIn(BaseModel):
     tariff_option: Literal["base", "hphc"] = "base"
     offpeak_start_h: int = Field(22, ge=0, le=23)
     offpeak_end_h: int = Field(6, ge=0, le=23)
-    baseline_start: date | None = None
-    baseline_end: date | None = None
+    baseline_start: Day | None = None
+    baseline_end: Day | None = None
     meter: AssignIn | None = Field(None, description=(
         "A meter to install in the new household, with its clamps' roles (given, kept, or derived "
         "from the labels; 422 channel_roles when they cannot be told, and nothing is created)."))
 
+    _whole = field_validator("offpeak_start_h", "offpeak_end_h", mode="before")(whole_number)
+
 
 class AssignIn(BaseModel):
     meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
-    valid_from: date = Field(description="First local day the meter measures this household.")
+    valid_from: Day = Field(description="First local day the meter measures this household.")
     channels: list[RegisterChannelIn] = Field([], max_length=wire.MAX_CHANNELS, description=(
         "Labels and roles of the meter's clamps; roles not given are kept or derived from the "
         "labels (422 channel_roles when they do not tell)."))
@@ -424,10 +457,12 @@ class RegisterIn(BaseModel):
     meter_id: str = Field(pattern=METER_ID_PATTERN, max_length=wire.MAX_METER_ID)
     household: RegisterHouseholdIn
     channels: list[RegisterChannelIn] = Field([], max_length=wire.MAX_CHANNELS)
-    from_date: date | None = Field(None, description="First local day the meter measures the "
+    from_date: Day | None = Field(None, description="First local day the meter measures the "
                                                      "household (default: today).")
     deployment_id: int | None = Field(None, ge=1, lt=2 ** 31, description=(
         "Default: the deployment of the token's account; required for association-wide accounts."))
+
+    _whole = field_validator("deployment_id", mode="before")(whole_number)
 
 
 class RegisterOut(BaseModel):

@@ -207,12 +207,21 @@ class ApiSettings(_Section):
     # Meter pages (/m/...) and /api/v1/meters open to anyone: None = only while no household
     # exists (demo, lab); False = staff only; True = always (a closed network).
     open_meters: bool | None = None
-    secure_cookies: bool = Field(False, description="Send the staff session cookie over HTTPS only.")
-    # The address households reach the pages at (https://watt.example.org), for the links
-    # and QR codes printed on paper. None: this machine's host and port (a local test).
-    public_url: str | None = None
+    # The address households and staff open (https://watt.example.org): the links and QR codes
+    # printed on paper, the app's own origin for the cross-site check, and https there means
+    # HSTS and Secure cookies. None: this machine's host and port (a local test).
+    public_url: str | None = Field(None, max_length=200)
     # Who a household calls, printed on its welcome sheet and monthly summary.
     contact: str = Field("", max_length=300)
+    # None: Secure when public_url (or the request) is https.
+    secure_cookies: bool | None = Field(None, description="Send the staff session cookie over HTTPS only.")
+    # Reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's
+    # forwarded_allow_ips): the scheme decides HSTS, the address the failure limits.
+    trusted_proxies: list[str] = Field(["127.0.0.1", "::1"], max_length=50)
+    # Failed household links, tokens and sign-ins: after auth_max_failures within
+    # auth_failure_window_s from one address (or on one account), 429 until the oldest leaves.
+    auth_max_failures: int = Field(10, ge=1, le=10_000)
+    auth_failure_window_s: int = Field(900, ge=1, le=86_400)
 
     @field_validator("public_url")
     @classmethod

@@ -61,6 +61,7 @@ class Demo:
         import uvicorn
 
         from citizenwatt.api.app import create_app
+        from citizenwatt.api.security import install_log_filter
         from citizenwatt.broker import EmbeddedBroker, pick_port
         from citizenwatt.collector.service import CollectorError, build_collector
         from citizenwatt.host.simulator import SimulatedMeter
@@ -100,6 +101,7 @@ class Demo:
         app = create_app(self.store, s)
         config = uvicorn.Config(app, host=api.host, port=self.api_port, log_level="warning",
                                 lifespan="on")
+        install_log_filter()  # no household link in any log line
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # we handle Ctrl-C ourselves
         self.server_thread = threading.Thread(target=self.server.run, name="api", daemon=True)

@@ -14,6 +14,7 @@ ledger records what it must ship that way.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections import defaultdict
@@ -127,6 +128,19 @@ class ChainObserver(Protocol):
         """An upgrade recounted these hours (meter, channel, hour start) and removed those."""
 
 
+def create_private(path: Path) -> None:
+    """Create the database file `path` (and its folder) readable by this account only, 0600
+    in 0700, before SQLite opens it: readings say when a household is at home. SQLite gives
+    its -wal and -shm files the mode of the database file. Existing ones are left as they
+    are (an administrator may have chosen to share them with a group)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 class SqliteStore:
     """ReadingStore on a SQLite file (WAL mode): one writer, any number of readers.
 
@@ -137,7 +151,7 @@ class SqliteStore:
                  max_gap_s: float = MAX_GAP_S):
         self.path = Path(path)
         self.max_gap_s = max_gap_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         self.observer = observer
         self._write_lock = threading.Lock()
         self._local = threading.local()

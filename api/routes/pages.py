@@ -69,6 +69,7 @@ from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
 from ..paper import welcome_sheet_pdf
+from ..security import LOGIN_LOCKED, cookie_secure, login_failed, login_retry_after, login_succeeded, too_many
 from ..staff_view import staff_overview, unassigned_meters
 from ..texts import channel_name, energy_text, savings_method_text
 
@@ -713,8 +714,16 @@ def login_page(p: PageEnv):
 async def login_submit(p: PageEnv):
     lang = p.lang
     f = await form_fields(p.request)
-    token = admin.login(p.db, f.get("username", "")[:60], f.get("password", "")[:200])
+    username = f.get("username", "")[:60]
+    wait = login_retry_after(p.request, username, p.now)
+    if wait:
+        locked = p.render("login.html", status=429, switch_url=p.switch_url,
+                          error=too_many(wait, LOGIN_LOCKED).message(lang))
+        locked.headers["Retry-After"] = str(wait)
+        return locked
+    token = admin.login(p.db, username, f.get("password", "")[:200])
     if token is None:
+        login_failed(p.request, username, p.now)
         return p.render(
             "login.html",
             status=401,
@@ -724,15 +733,18 @@ async def login_submit(p: PageEnv):
                 lang=lang,
             ),
         )
+    login_succeeded(p.request, username)
     p.db.commit()
     r = RedirectResponse(f"/staff?lang={lang}", status_code=303)
+    # Lax: a link from elsewhere (an e-mail) opens the staff page signed in; cross-site
+    # POSTs are refused by security.CrossSiteGuard whatever the browser does with SameSite.
     r.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=SESSION_TTL_S,
         httponly=True,
-        samesite="strict",
-        secure=p.settings.secure_cookies,
+        samesite="lax",
+        secure=cookie_secure(p.request),
         path="/",
     )
     return r

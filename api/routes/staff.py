@@ -203,7 +203,10 @@ def create_household(dep: DeploymentAsLeader, body: HouseholdIn, db: Db, store: 
     summary="Change a household (baseline, profile, tariff option, off-peak hours)",
 )
 def patch_household(hh: HouseholdAsLeader, body: HouseholdPatch, db: Db, who: Who, now: Now) -> HouseholdOut:
-    changed = admin.update_household(db, hh, body.model_dump(exclude_unset=True))
+    fields = body.model_dump(exclude_unset=True)
+    if fields.get("name") is not None and fields["name"] != hh.name:
+        admin.check_household_name_free(db, hh.deployment_id, fields["name"])
+    changed = admin.update_household(db, hh, fields)
     if changed:
         admin.audit(db, who.user, "household.update", hh.deployment_id, hh.id,
                     detail=f"{hh.name}: {', '.join(changed)}", now=now)

@@ -8,6 +8,8 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from citizenwatt.config import Settings
+
 from .conftest import Clock
 from .world import build_world
 
@@ -16,7 +18,10 @@ from .world import build_world
 def w(tmp_path_factory):
     from citizenwatt.store.sqlite import SqliteStore
     store = SqliteStore(tmp_path_factory.mktemp("iso") / "readings.sqlite")
-    world = build_world(store, Clock())
+    # Hundreds of wrong tokens from one address, on purpose: no failure limit here (it has
+    # its own tests, test_web_security.py).
+    settings = Settings(api={"database_url": "sqlite://", "auth_max_failures": 10_000})
+    world = build_world(store, Clock(), settings=settings)
     yield world
     store.close()
 

@@ -54,7 +54,8 @@ def test_page_loads_nothing_from_elsewhere(store, client, clock):
     r = client.get("/m/m1")
     csp = r.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp
-    assert r.headers["referrer-policy"] == "no-referrer"
+    # same-origin: no link leaves in a Referer, and our own forms send their Origin
+    assert r.headers["referrer-policy"] == "same-origin" and 'content="same-origin"' in r.text
     urls = re.findall(r'(?:src|href)="([^"]+)"', r.text)
     assert urls and all(u.startswith("/") for u in urls), urls
     assert "<script>" not in r.text  # no inline script: the CSP would block it
