@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TypeVar
+import re
+from types import UnionType
+from typing import Annotated, TypeVar, Union, get_args, get_origin
 from urllib.parse import parse_qs
 
 from fastapi import Request
@@ -89,9 +91,39 @@ def decimal(value: str | None) -> str | None:
     return None if value is None else value.replace(",", ".").replace("\u202f", "").replace(" ", "")
 
 
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+
+
+def _plain_types(annotation: object) -> set:
+    """int | None, Annotated[int, ...] | None... -> {int, NoneType}."""
+    if get_origin(annotation) is Annotated:
+        return _plain_types(get_args(annotation)[0])
+    args = get_args(annotation)
+    if args and get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_plain_types(a) for a in args))
+    return {annotation}
+
+
+def _as_numbers(model: type[BaseModel], data: dict) -> dict:
+    """A form posts text: "22" for a whole-number field, "0.2516" for a number, as numbers,
+    since the JSON API's models take only JSON numbers there (a typed mistake stays text and
+    is refused with its sentence)."""
+    out = dict(data)
+    for name, value in data.items():
+        info = model.model_fields.get(name)
+        if info is None or not isinstance(value, str) or not _NUMBER.match(value.strip()):
+            continue
+        kinds = _plain_types(info.annotation) & {int, float}
+        if int in kinds and re.fullmatch(r"[+-]?\d+", value.strip()):
+            out[name] = int(value)
+        elif kinds:
+            out[name] = float(value)
+    return out
+
+
 def validated(model: type[M], data: dict, lang: str) -> M:
     try:
-        return model(**data)
+        return model(**_as_numbers(model, data))
     except ValidationError as e:
         err = e.errors()[0]
         field = str(err["loc"][0]) if err.get("loc") else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -445,7 +446,8 @@ def served(world):
 
 def test_browser_create_household_then_its_link_opens_its_page(world, served, tmp_path):
     """A leader, on a 360 px phone: sign in, create a household with its meter and clamps,
-    see its link once, follow it to the household's page."""
+    see its link once, follow it to the household's page; then every staff flow in the
+    browser: settings, a new link, revoking it, a tariff, temperatures, the audit log."""
     import shutil
     from pathlib import Path
 
@@ -485,6 +487,7 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
         driver.find_element(By.NAME, "password").send_keys(PASSWORD)
         driver.find_element(By.CSS_SELECTOR, "form.stack button").click()
         wait_for(lambda: driver.current_url.split("?")[0].endswith("/staff"), what="the staff page")
+        deployment_url = driver.find_element(By.CSS_SELECTOR, "a.manage-deployment").get_attribute("href")
         driver.find_element(By.CSS_SELECTOR, "a.manage-deployment").click()
         wait_for(lambda: driver.find_elements(By.ID, "household-form"), what="the new household form")
         form = driver.find_element(By.ID, "household-form")
@@ -500,6 +503,7 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
         link = wait_for(lambda: driver.find_elements(By.ID, "household-link"), what="the new link")[0]
         assert "n'est affiché qu'une fois" in driver.find_element(By.ID, "new-link").text
         assert link.text.startswith(f"{served}/h/")
+        link_text = link.text
         fits("staff-household-link")
         manage_url = driver.find_element(By.ID, "manage-link").get_attribute("href")
         link.click()
@@ -511,6 +515,51 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
         wait_for(lambda: driver.find_elements(By.ID, "settings-form"), what="the household's settings")
         fits("staff-household-manage")
         assert "Toute la maison" in driver.find_element(By.ID, "meters").get_attribute("innerHTML")
+
+        def set_value(element, value: str) -> None:  # a date field, whatever the browser's locale
+            driver.execute_script("arguments[0].value = arguments[1]", element, value)
+
+        # the reference period, through the settings form
+        form = driver.find_element(By.ID, "settings-form")
+        set_value(form.find_element(By.NAME, "baseline_start"), "2026-03-01")
+        set_value(form.find_element(By.NAME, "baseline_end"), "2026-03-14")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        try:
+            wait_for(lambda: driver.find_elements(By.ID, "saved"), what="the saved settings")
+        except AssertionError:  # say what the page answered instead
+            page = driver.find_element(By.TAG_NAME, "body").text[:1500]
+            raise AssertionError(f"{driver.current_url}\n{page}") from None
+        fits("staff-household-settings-saved")
+        # a new link (shown once), then the link revoked
+        driver.find_element(By.CSS_SELECTOR, "#reissue-form button").click()
+        new_link = wait_for(lambda: driver.find_elements(By.ID, "household-link"), what="the new link")[0]
+        assert new_link.text.startswith(f"{served}/h/") and new_link.text != link_text
+        fits("staff-household-link-reissued")
+        driver.get(manage_url)
+        wait_for(lambda: driver.find_elements(By.ID, "revoke-form"), what="the revoke form")
+        driver.find_element(By.CSS_SELECTOR, "#revoke-form button").click()
+        wait_for(lambda: "saved=revoked" in driver.current_url, what="the revoked link")
+        assert "ne permet plus" in driver.find_element(By.ID, "saved").text
+        fits("staff-household-link-revoked")
+        # a tariff and temperatures, on the deployment's page
+        driver.get(deployment_url)
+        form = wait_for(lambda: driver.find_elements(By.ID, "tariff-form"), what="the tariff form")[0]
+        set_value(form.find_element(By.NAME, "valid_from"), "2026-04-01")
+        form.find_element(By.NAME, "base_eur_per_kwh").send_keys("0,2516")
+        form.find_element(By.NAME, "source").send_keys("Navigateur")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(lambda: "Navigateur" in driver.find_element(By.ID, "tariffs").text, what="the tariff")
+        fits("staff-deployment-tariff-added")
+        form = driver.find_element(By.ID, "temperatures-form")
+        form.find_element(By.NAME, "temperatures").send_keys("2026-01-15 4,5\n2026-01-16 -1")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(lambda: driver.find_elements(By.ID, "temperatures-form"), what="the deployment page")
+        fits("staff-deployment-temperatures-saved")
+        # and every action in the audit log
+        driver.get(f"{served}/staff/audit?lang=fr")
+        fits("staff-audit")
+        audit_text = driver.find_element(By.TAG_NAME, "main").text
+        assert "Foyer Navigateur" in audit_text
     finally:
         driver.quit()
     with world.app.state.sessionmaker() as db:
@@ -518,3 +567,12 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
         assert hh is not None and [a.meter_id for a in hh.assignments] == ["meter-n"]
         assert [(c.label, c.role) for c in hh.assignments[0].meter.channels] == [
             ("Toute la maison", "main"), ("Chauffe-eau", "sub")]
+        # what each form saved
+        assert (str(hh.baseline_start), str(hh.baseline_end)) == ("2026-03-01", "2026-03-14")
+        assert all(link.revoked_utc is not None for link in hh.links)
+        assert db.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.household_id == hh.id)) >= 4  # created, settings, new link, revoked
+    tariffs = {(t["valid_from"], t["base_eur_per_kwh"], t["source"])
+               for t in httpx.get(f"{served}/api/v1/deployments/{world.deployments['d1']}/tariffs",
+                                  headers=world.bearer(world.staff_tokens["leader1"]), timeout=10).json()}
+    assert ("2026-04-01", 0.2516, "Navigateur") in tariffs
