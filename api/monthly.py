@@ -44,7 +44,7 @@ def parse_month(text: str) -> tuple[date, date]:
         year, month = (int(x) for x in text.split("-"))
         first = date(year, month, 1)
     except ValueError:
-        raise ApiError(422, "param", N_('The parameter "{name}" is not valid ({detail}). Fix it and try '
+        raise ApiError(422, "month", N_('The parameter "{name}" is not valid ({detail}). Fix it and try '
                                         'again.'), name="month", detail="AAAA-MM / YYYY-MM") from None
     last = first.replace(day=calendar.monthrange(year, month)[1])
     check_dates(first, last)

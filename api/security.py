@@ -177,14 +177,16 @@ def own_origins(scope, headers: dict[bytes, bytes], public_url: str | None) -> s
 
 def cross_site(scope, public_url: str | None) -> bool:
     """A state-changing request a browser may have sent on another site's behalf: one that
-    is not a bearer-token call without cookie, and whose Origin (else Referer) is another
-    site, "null", or missing while it carries the staff session cookie."""
+    is not a bearer-token call, and whose Origin (else Referer) is another site, "null", or
+    missing while it carries the staff session cookie. A request with an Authorization
+    header is answered for that token alone (a wrong one is a 401, never the cookie), and no
+    browser adds that header to another site's request by itself."""
     if scope["method"] not in UNSAFE_METHODS:
         return False
     headers = dict(scope.get("headers") or ())
     cookie = headers.get(b"cookie", b"").decode("latin-1")
     has_session = SESSION_COOKIE + "=" in cookie
-    if headers.get(b"authorization") and not has_session:
+    if headers.get(b"authorization"):
         return False  # a script with its token: a browser never adds this header by itself
     origin = headers.get(b"origin", b"").decode("latin-1").strip().lower()
     if not origin:

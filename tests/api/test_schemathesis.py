@@ -24,7 +24,9 @@ MAX_EXAMPLES = 8  # per operation: ~40 operations, a few hundred requests
 # refusal of valid data (code "invalid_parameter": the schema and the code disagree) fails.
 RULE_CODES = {"date_bounds", "range_order", "range_too_long", "baseline_pair", "timezone",
               "tariff_prices", "confirm_name", "register_deployment", "household_timezone",
-              "channel_twice", "meter_id"}
+              "channel_twice", "meter_id",
+              "channel_roles",  # a clamp whose label does not tell its role, and none given
+              "month"}  # a month that does not exist (YYYY-MM with month 00 or 13)
 
 
 def valid_data_accepted_unless_a_rule(ctx, response, case):
