@@ -19,7 +19,7 @@ from citizenwatt.store.port import ReadingStore
 
 from .auth import DUMMY_HASH, SESSION_TTL_S, hash_password, new_token, token_hash, verify_password
 from .channel_roles import published_channels, resolve_roles
-from .consumption import check_dates, zone
+from .consumption import check_dates, check_span, zone
 from .errors import ApiError
 from .household_data import assignment_span, household_zone
 from .models import (
@@ -324,20 +324,7 @@ def check_baseline(start: date | None, end: date | None) -> None:
         )
     if start and end:
         check_dates(start, end)
-        if (end - start).days > 731:
-            raise ApiError(
-                422,
-                "range_too_long",
-                N_(
-                    "The range spans {days} days; at resolution "
-                    '"{resolution}" at most {max_days} days are allowed. '
-                    "Shorten the range or pick a coarser resolution (day, "
-                    "week, month)."
-                ),
-                days=(end - start).days + 1,
-                resolution="day",
-                max_days=732,
-            )
+        check_span(start, end, 732)
 
 
 def update_household(db: Session, hh: Household, fields: dict) -> list[str]:

@@ -65,14 +65,19 @@ def check_dates(start: date, end: date) -> None:
 def check_range(start: date, end: date, resolution: Resolution, settings: ApiSettings) -> None:
     check_dates(start, end)
     s, e = snap_range(start, end, resolution)
-    days = (e - s).days + 1
     limit = settings.max_hour_range_days if resolution == "hour" else settings.max_day_range_days
-    if days > limit:
+    check_span(s, e, limit, resolution)
+
+
+def check_span(start: date, end: date, max_days: int, resolution: str = "day") -> None:
+    """At most max_days days from start to end included, else a 422 saying to shorten it."""
+    days = (end - start).days + 1
+    if days > max_days:
         raise ApiError(422, "range_too_long", N_("The range spans {days} days; at resolution "
                                                  "\"{resolution}\" at most {max_days} days are allowed. "
                                                  "Shorten the range or pick a coarser resolution (day, "
                                                  "week, month)."), days=days, resolution=resolution,
-                       max_days=limit)
+                       max_days=max_days)
 
 
 def energy(store: ReadingStore, meter_id: str, start: date, end: date,

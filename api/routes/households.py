@@ -15,7 +15,7 @@ from citizenwatt.i18n import N_
 
 from .. import admin
 from ..comparison import MIN_GROUP, compare
-from ..consumption import check_dates, check_range, local_today
+from ..consumption import check_dates, check_range, check_span, local_today
 from ..deps import Config, CurrentHousehold, Db, Now, Store, Who, require_staff
 from ..energy import snap_range
 from ..errors import ERROR_RESPONSES, ApiError
@@ -190,20 +190,7 @@ def comparison(hh: CurrentHousehold, db: Db, store: Store, settings: Config, now
                start: Start = None, end: End = None) -> ComparisonOut:
     start, end = default_range(now, hh, start, end, days_back=30)
     check_range(start, end, "day", settings)
-    if (end - start).days > 366:
-        raise ApiError(
-            422,
-            "range_too_long",
-            N_(
-                "The range spans {days} days; at resolution "
-                '"{resolution}" at most {max_days} days are allowed. '
-                "Shorten the range or pick a coarser resolution (day, "
-                "week, month)."
-            ),
-            days=(end - start).days + 1,
-            resolution="day",
-            max_days=367,
-        )
+    check_span(start, end, 367)
     c = compare(db, store, hh, start, end)
     return ComparisonOut(household_id=hh.id, start=start, end=end, min_group=MIN_GROUP, **c.__dict__)
 

@@ -37,7 +37,7 @@ from .. import admin
 from ..auth import SESSION_COOKIE, SESSION_TTL_S
 from ..charts import bar_chart
 from ..comparison import MIN_GROUP, compare
-from ..consumption import MAX_DATE, MIN_DATE, check_dates, check_range, energy, local_today, zone
+from ..consumption import MAX_DATE, MIN_DATE, check_dates, check_range, check_span, energy, local_today, zone
 from ..deps import (
     Config,
     Db,
@@ -474,20 +474,7 @@ def _period(p: Page, tz, days_back: int = 30, not_before: date | None = None) ->
             start=start.isoformat(),
             end=end.isoformat(),
         )
-    if (end - start).days > 366:
-        raise ApiError(
-            422,
-            "range_too_long",
-            N_(
-                "The range spans {days} days; at resolution "
-                '"{resolution}" at most {max_days} days are allowed. '
-                "Shorten the range or pick a coarser resolution (day, "
-                "week, month)."
-            ),
-            days=(end - start).days + 1,
-            resolution="day",
-            max_days=367,
-        )
+    check_span(start, end, 367)
     return start, end
 
 
