@@ -77,6 +77,8 @@ def _setup_logging(verbose: bool) -> None:
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
                         datefmt="[%X]", handlers=[RichHandler(show_path=False)])
+    if not verbose:  # Alembic's own lines, in English, at every start: --verbose shows them
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _settings(config: Path | None, **overrides):
