@@ -519,6 +519,15 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
         def set_value(element, value: str) -> None:  # a date field, whatever the browser's locale
             driver.execute_script("arguments[0].value = arguments[1]", element, value)
 
+        def submit_and_wait_for_the_next_page(form) -> None:
+            """Post the form, then wait until the page it answers has replaced this one."""
+            from selenium.webdriver.support import expected_conditions
+            from selenium.webdriver.support.ui import WebDriverWait
+
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            WebDriverWait(driver, 15).until(expected_conditions.staleness_of(form))
+            wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+
         # the reference period, through the settings form
         form = driver.find_element(By.ID, "settings-form")
         set_value(form.find_element(By.NAME, "baseline_start"), "2026-03-01")
@@ -547,13 +556,13 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
         set_value(form.find_element(By.NAME, "valid_from"), "2026-04-01")
         form.find_element(By.NAME, "base_eur_per_kwh").send_keys("0,2516")
         form.find_element(By.NAME, "source").send_keys("Navigateur")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait_for(lambda: "Navigateur" in driver.find_element(By.ID, "tariffs").text, what="the tariff")
+        submit_and_wait_for_the_next_page(form)
+        assert "Navigateur" in driver.find_element(By.ID, "tariffs").text
         fits("staff-deployment-tariff-added")
         form = driver.find_element(By.ID, "temperatures-form")
         form.find_element(By.NAME, "temperatures").send_keys("2026-01-15 4,5\n2026-01-16 -1")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait_for(lambda: driver.find_elements(By.ID, "temperatures-form"), what="the deployment page")
+        submit_and_wait_for_the_next_page(form)
+        assert driver.find_elements(By.ID, "temperatures-form")
         fits("staff-deployment-temperatures-saved")
         # and every action in the audit log
         driver.get(f"{served}/staff/audit?lang=fr")
