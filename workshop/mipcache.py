@@ -69,6 +69,13 @@ def _get(client: httpx.Client, url: str) -> bytes:
     return r.content
 
 
+def _bad_hash(url: str) -> WorkshopError:
+    """A downloaded index file that is not what its hash says (or not usable as one)."""
+    return WorkshopError("mip.bad_hash", N_(
+        "The downloaded file {url} does not match its hash. Run `citizenwatt flash "
+        "--fill-cache` again; if it happens again, the index is corrupted."), url=url)
+
+
 def fill_cache(
     cache_dir: Path,
     packages=FIRMWARE_PACKAGES,
@@ -94,16 +101,7 @@ def fill_cache(
                 try:
                     meta = json.loads(raw)
                 except ValueError:
-                    raise WorkshopError(
-                        "mip.bad_hash",
-                        N_(
-                            "The downloaded file {url} does not match its "
-                            "hash. Run `citizenwatt flash --fill-cache` "
-                            "again; if it happens again, the index is "
-                            "corrupted."
-                        ),
-                        url=index_url + "/" + rel,
-                    ) from None
+                    raise _bad_hash(index_url + "/" + rel) from None
                 for _path, short in meta.get("hashes", ()):
                     frel = f"file/{short[:2]}/{short}"
                     dest = root / frel
@@ -111,30 +109,12 @@ def fill_cache(
                         continue
                     data = _get(client, index_url + "/" + frel)
                     if not hashlib.sha256(data).hexdigest().startswith(short):
-                        raise WorkshopError(
-                            "mip.bad_hash",
-                            N_(
-                                "The downloaded file {url} does not match "
-                                "its hash. Run `citizenwatt flash "
-                                "--fill-cache` again; if it happens again, "
-                                "the index is corrupted."
-                            ),
-                            url=index_url + "/" + frel,
-                        )
+                        raise _bad_hash(index_url + "/" + frel)
                     _atomic_write(dest, data)
                     written.append(frel)
                 if meta.get("urls"):
                     # Packages pointing at other hosts cannot be mirrored by hash; ours do not.
-                    raise WorkshopError(
-                        "mip.bad_hash",
-                        N_(
-                            "The downloaded file {url} does not match its "
-                            "hash. Run `citizenwatt flash --fill-cache` "
-                            "again; if it happens again, the index is "
-                            "corrupted."
-                        ),
-                        url=index_url + "/" + rel,
-                    )
+                    raise _bad_hash(index_url + "/" + rel)
                 _atomic_write(root / rel, raw)
                 if version == "latest" and meta.get("version"):
                     _atomic_write(root / ("package/{}/{}/{}.json".format(mpy, name, meta["version"])), raw)

@@ -500,12 +500,7 @@ def view_savings(p: Page, ctx: HouseholdPage):
         "savings.html",
         title=hh.name,
         nav=nav(ctx, lang, "savings"),
-        period=_(
-            "From {start} to {end}",
-            lang=lang,
-            start=format_date(start, lang=lang),
-            end=format_date(end, lang=lang),
-        ),
+        period=period_text(start, end, lang),
         start=start,
         end=end,
         fig=fig,
@@ -515,6 +510,11 @@ def view_savings(p: Page, ctx: HouseholdPage):
         form_action=ctx.base + "/savings",
         switch_url=p.switch_url,
     )
+
+
+def period_text(start: date, end: date, lang: str) -> str:
+    return _("From {start} to {end}", lang=lang, start=format_date(start, lang=lang),
+             end=format_date(end, lang=lang))
 
 
 def view_compare(p: Page, ctx: HouseholdPage):
@@ -527,12 +527,7 @@ def view_compare(p: Page, ctx: HouseholdPage):
         "compare.html",
         title=hh.name,
         nav=nav(ctx, lang, "compare"),
-        period=_(
-            "From {start} to {end}",
-            lang=lang,
-            start=format_date(start, lang=lang),
-            end=format_date(end, lang=lang),
-        ),
+        period=period_text(start, end, lang),
         start=start,
         end=end,
         c=c,
