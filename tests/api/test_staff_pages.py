@@ -521,12 +521,18 @@ def test_browser_create_household_then_its_link_opens_its_page(world, served, tm
 
         def submit_and_wait_for_the_next_page(form) -> None:
             """Post the form, then wait until the page it answers has replaced this one."""
-            from selenium.webdriver.support import expected_conditions
+            from selenium.common.exceptions import WebDriverException
             from selenium.webdriver.support.ui import WebDriverWait
 
+            # Mark this document, then wait for one without the mark: a new page has loaded.
+            # (Selenium's staleness_of asks the old node, and Chromium can answer that with
+            # an inspector error instead of "stale" while the page is being replaced.)
+            driver.execute_script("window.__cwOldPage = true")
             form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-            WebDriverWait(driver, 15).until(expected_conditions.staleness_of(form))
-            wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+            # A script run while the page is changing can fail: try again until the deadline.
+            WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+                lambda d: d.execute_script(
+                    "return window.__cwOldPage !== true && document.readyState === 'complete'"))
 
         # the reference period, through the settings form
         form = driver.find_element(By.ID, "settings-form")

@@ -53,6 +53,17 @@ class Subscriber:
             time.sleep(0.02)
         raise AssertionError(f"received {len(self.readings)} readings, expected {n}")
 
+    def wait_status(self, state: str, timeout_s: float = 20) -> list[dict]:
+        """Wait until the last status received says `state` (the offline one follows the
+        last reading on the wire, so it can arrive after the readings are counted)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.statuses and self.statuses[-1]["state"] == state:
+                    return list(self.statuses)
+            time.sleep(0.02)
+        raise AssertionError(f"no {state!r} status; received {self.statuses!r}")
+
     def close(self):
         self.c.loop_stop()
         self.c.disconnect()
@@ -98,7 +109,8 @@ def test_simulated_meter_publishes_contract_readings(mosquitto, tmp_path):
         # A voltage sensor is fitted: real power, Vrms and pf on every channel.
         assert all(not c["apparent"] and 200 < c["vrms_v"] < 260 for c in got[0]["ch"])
         # Retained status: online at connect, offline at the clean stop.
-        assert sub.statuses[0]["state"] == "online" and sub.statuses[-1]["state"] == "offline"
+        statuses = sub.wait_status("offline")
+        assert statuses[0]["state"] == "online" and statuses[-1]["state"] == "offline"
         # The clamps' labels, for the server to tell the whole house from the water heater.
         assert sub.statuses[0]["labels"] == {"0": "Toute la maison", "1": "Chauffe-eau"}
 
