@@ -288,8 +288,8 @@ _EXACT = {"energy_wh": ENERGY_MWH, "export_wh": EXPORT_MWH}
 
 # Decimals written for float fields: those channel() rounds to. Fixed decimals give the
 # same text on CPython, the VM and the ESP32 (no "9.999000000000001" from a repr).
-_FLOAT_FORMAT = {"energy_wh": "%.3f", "export_wh": "%.3f", "power_w": "%.2f", "irms_a": "%.3f", "vrms_v": "%.2f",
-                 "pf": "%.4f", "ts": "%.3f", "interval_s": "%.3f"}
+_FLOAT_FORMAT = {"energy_wh": "%.3f", "export_wh": "%.3f", "power_w": "%.2f", "irms_a": "%.3f",
+                 "vrms_v": "%.2f", "pf": "%.4f", "ts": "%.3f", "interval_s": "%.3f"}
 
 
 def _num(x, name):
