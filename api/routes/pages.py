@@ -185,13 +185,21 @@ def today_context(p: Page, buckets: list[Bucket], total_wh: float | None, since:
             "first_note": start_note(p.lang, since, first, min(last, p.now + 1), tz)}
 
 
+def power_text(power_w: float, lang: str) -> str:
+    """A live power as a household reads it: negative (solar panels producing more than the
+    home uses) is said as power sent back to the grid, not as a minus sign."""
+    if power_w < 0:
+        return _("{power} sent back to the grid", lang=lang, power=format_power(-power_w, lang=lang))
+    return format_power(power_w, lang=lang)
+
+
 def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, channels) -> dict | None:
     """channels: (name, power_w, sub) tuples."""
     if ts is None:
         return None
     age = format_duration(now - ts, lang=lang)
     return {
-        "power": format_power(power_w, lang=lang),
+        "power": power_text(power_w, lang),
         "age": _("Measured {age} ago", lang=lang, age=age),
         "stale": now - ts > stale_after_s,
         "stale_text": _(
@@ -199,7 +207,7 @@ def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, chann
         ),
         # Each circuit by the workshop's label or in plain words (a slot for the
         # breakdown of sub channels: "of which water heater").
-        "channels": [(n, format_power(p, lang=lang)) for n, p, _sub in channels] if len(channels) > 1 else [],
+        "channels": [(n, power_text(p, lang)) for n, p, _sub in channels] if len(channels) > 1 else [],
     }
 
 
