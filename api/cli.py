@@ -50,6 +50,10 @@ def serve(
     shown = "127.0.0.1" if api.host in ("0.0.0.0", "::") else api.host
     typer.echo(_("Citizen Watt API: {url}  (data: {where})",
                  url=f"http://{shown}:{api.port}/", where=where))
+    if api.workers > 1:
+        store.close()  # each worker opens its own
+        _serve_workers(settings, config=config, data_dir=data_dir, host=host, port=port)
+        return
     try:
         # X-Forwarded-Proto/-For are believed from the trusted proxies only (HSTS, Secure
         # cookies, the failure limits' client address).
@@ -60,6 +64,33 @@ def serve(
         uvicorn.Server(server_config).run()
     finally:
         store.close()
+
+
+def _serve_workers(settings, *, config: Path | None, data_dir: Path | None, host: str | None,
+                   port: int | None) -> None:
+    """api.workers processes, each building the app from the environment: what this command
+    was given goes there; the schema is brought up to date once, here, before they start."""
+    import os
+
+    import uvicorn
+
+    from .db import make_engine, upgrade
+    from .security import install_log_filter
+
+    for var, value in (("CITIZENWATT_CONFIG", config), ("CITIZENWATT_DATA_DIR", data_dir),
+                       ("CITIZENWATT_API__HOST", host), ("CITIZENWATT_API__PORT", port)):
+        if value is not None:
+            os.environ[var] = str(value)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    api = settings.api
+    install_log_filter()
+    uvicorn.run("citizenwatt.api.app:app_from_environment", factory=True, workers=api.workers,
+                host=api.host, port=api.port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips=list(api.trusted_proxies))
 
 
 admin_app = typer.Typer(help=N_("Administration: deployments, staff accounts, households and links."),

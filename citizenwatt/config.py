@@ -222,6 +222,9 @@ class ApiSettings(_Section):
     # auth_failure_window_s from one address (or on one account), 429 until the oldest leaves.
     auth_max_failures: int = Field(10, ge=1, le=10_000)
     auth_failure_window_s: int = Field(900, ge=1, le=86_400)
+    # Server processes on this host (uvicorn workers): each serves requests on its own core.
+    # The failure limits are counted per process.
+    workers: int = Field(1, ge=1, le=64)
     # Open data (citizenwatt admin opendata): no group of fewer households is published;
     # one value for the deployment, so that two exports cannot be subtracted (api/opendata.py).
     opendata_min_households: int = Field(5, ge=2, le=1000)
