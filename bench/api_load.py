@@ -138,7 +138,8 @@ def main() -> None:
                 assert r.status == 200, name
         runs = []
         for k in range(args.runs):
-            run = {name: wrk(base + path, args.seconds, args.clients, auth) for name, path in endpoints.items()}
+            run = {name: wrk(base + path, args.seconds, args.clients, auth)
+                   for name, path in endpoints.items()}
             for name, fig in run.items():
                 fig["ratio"] = fig["req_per_s"] / run["healthz"]["req_per_s"]
                 print(f"  run {k + 1} {name:22s} {fig['req_per_s']:8.1f} req/s  p99 {fig['p99_ms']:7.1f} ms"
