@@ -30,9 +30,9 @@ from array import array
 try:
     from .measure_viper import levels as _levels_native
     from .measure_viper import sums as _sums_native
-except Exception:  # noqa: BLE001  no viper emitter here (CPython, the VM, .mpy of another arch)
-    _levels_native = None
-    _sums_native = None
+    NATIVE = True
+except Exception:  # no viper emitter here (CPython, the VM, an .mpy of another arch)
+    NATIVE = False
 
 UNPLUGGED = "unplugged"
 CLIPPED = "clipped"
@@ -42,9 +42,13 @@ REVERSED = "reversed"
 # int (under 2**30 on a 32-bit port: no allocation) and fits a viper native int.
 LIM = 536870912
 LIM_F = 536870912.0
-# A sample unit is 2**shift ADC units, chosen so that 3.6 V (the pin's absolute maximum)
-# is at most this many units: any difference squared or product then stays under 2**28.
-MAX_UNITS = 16384
+# A sample unit is 2**shift sample units, chosen so that 3.6 V (the pin's absolute
+# maximum) is at most this many: 64 uV for read_uv, fine enough that rounding to it biases
+# nothing (256 uV read 1.3 % high at 100 W). A window whose offset lies in the ADC's span
+# then has deviations under 2.45 V = 38,281 units: a square or product under 1.5e9, a
+# partial sum under 2**31 (a viper int; past 2**30, in a clipped window only, Python
+# makes a long int: right, merely not allocation-free).
+MAX_UNITS = 65536
 # Significance, in standard errors of the window's own noise, for a reading to be non-zero:
 # real power (with voltage) and the current's power above the noise.
 K_POWER = 5.0
@@ -176,7 +180,7 @@ def unit_shift(scale):
 
 def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa: C901  emonLib: numbered steps
     # 1. The window: n samples covering whole mains cycles, in units of 2**s samples
-    #    (256 uV for read_uv: far below the ADC's 0.76 mV step and its noise).
+    #    (64 uV for read_uv: far below the ADC's 0.76 mV step and its noise).
     if n <= 0 or n > len(i_samples):
         n = len(i_samples)
     if n < 2:
@@ -184,7 +188,7 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa
     has_v = v_samples is not None
     s = unit_shift(scale)
     out = array("i", [0] * N_OUT)
-    native = _sums_native is not None and isinstance(i_samples, array)
+    native = NATIVE and isinstance(i_samples, array)
 
     # 2. DC bias: the mean over exactly that window (a periodic signal's mean over whole
     #    cycles is its offset, with none of the lag of emonLib's low-pass filter), split
