@@ -14,6 +14,8 @@
 # bidirectional: the channel may export (the mains of a solar household): negative power is
 #   a reading, not a clamp on backwards. A consumption-only channel (False) reports
 #   "reversed" when its power is clearly negative. The power stays signed either way.
+# work: an array("i") of N_OUT slots the caller keeps for every call (the meter does), or
+#   None for a new one each time.
 # Returns {"irms_a", "vrms_v" (None without voltage), "real_w", "apparent_w",
 #          "pf" (None without voltage), "fault" (None, "unplugged", "clipped", "reversed")}.
 # Without voltage, real_w is apparent power at nominal_v and the wire payload says apparent.
@@ -50,13 +52,17 @@ LIM_F = 536870912.0
 # makes a long int: right, merely not allocation-free).
 MAX_UNITS = 65536
 # Significance, in standard errors of the window's own noise, for a reading to be non-zero:
-# real power (with voltage) and the current's power above the noise.
-K_POWER = 5.0
-K_CURRENT = 4.0
+# real power (with voltage: 5) and the current's power above the noise (4), kept squared
+# (K^2, and 4^2 x 2 for the sqrt(2/n) of a noise power's standard error).
+K2_POWER = 25.0
+K2_CURRENT = 32.0
+# The rounding to a unit adds its own noise power, 1/12 unit^2.
+ROUNDING = 1.0 / 12
 # Out slots: 0-2 current sum/min/max, 3-5 voltage sum/min/max, then hi/lo pairs of
 # sum di^2, sum e^2 (second differences), sum dv^2, sum dv*di, sum dv_prev*di,
 # sum dv_prev*dv.
 N_OUT = 18
+_ZEROS = array("i", [0] * N_OUT)
 
 
 def levels(buf, n, s, out, j):
@@ -178,7 +184,7 @@ def unit_shift(scale):
     return s
 
 
-def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa: C901  emonLib: numbered steps
+def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False, work=None):  # noqa: C901  emonLib: numbered steps
     # 1. The window: n samples covering whole mains cycles, in units of 2**s samples
     #    (64 uV for read_uv: far below the ADC's 0.76 mV step and its noise).
     if n <= 0 or n > len(i_samples):
@@ -187,12 +193,13 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa
         raise ValueError("measure needs at least 2 samples")
     has_v = v_samples is not None
     s = unit_shift(scale)
-    out = array("i", [0] * N_OUT)
+    out = work if work is not None else array("i", _ZEROS)
     native = NATIVE and isinstance(i_samples, array)
 
     # 2. DC bias: the mean over exactly that window (a periodic signal's mean over whole
-    #    cycles is its offset, with none of the lag of emonLib's low-pass filter), split
-    #    into an integer offset for the loop and a remainder under half a unit.
+    #    cycles is its offset, with none of the lag of emonLib's low-pass filter), as an
+    #    integer offset for the loop; the remainder (di, dv: the sums about it, under half
+    #    a unit per sample) comes out of the squares below.
     if native:
         _levels_native(i_samples, n, s, out, 0)
         if has_v:
@@ -203,16 +210,17 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa
             levels(v_samples, n, s, out, 3)
     oi = (2 * out[0] + n) // (2 * n)
     ov = (2 * out[3] + n) // (2 * n)
-    ri = out[0] / n - oi
-    rv = out[3] / n - ov
+    di = out[0] - n * oi
+    dv = out[3] - n * ov
 
     # 3. Faults seen on the raw levels: no bias at all means no clamp on the input (the
     #    switched jack pulls it to ground); samples beyond the linear span are distorted.
     fault = None
-    off_v = (oi + ri) * (1 << s) * scale
-    if off_v < cal["lo_v"] or off_v > cal["hi_v"]:
+    lo = cal["lo_v"] / scale
+    hi = cal["hi_v"] / scale
+    if (oi << s) < lo or (oi << s) > hi:
         fault = UNPLUGGED
-    elif out[1] * scale < cal["lo_v"] or out[2] * scale > cal["hi_v"]:
+    elif out[1] < lo or out[2] > hi:
         fault = CLIPPED
 
     # 4. Accumulate squares, second differences and instantaneous power, all integers.
@@ -226,10 +234,11 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa
     else:
         sums(i_samples, v_samples, n, s, oi, ov, has_v, out)
 
-    # 5. Scale to amps, volts and watts (u: pin volts per unit).
+    # 5. Scale: u pin volts per unit, a_unit amps per unit. (Few float operations from
+    #    here on: each one is a 16-byte object on MicroPython.)
     u = scale * (1 << s)
-    var_i = (out[6] * LIM_F + out[7]) / n - ri * ri
     a_unit = u * cal["ical"]
+    var_i = (out[6] * LIM_F + out[7] - di * di / n) / n
 
     # 6. Noise, from the window itself: white ADC noise of power sigma^2 gives second
     #    differences of power 6 sigma^2, while the mains waveform barely changes from one
@@ -238,20 +247,17 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa
     #    Its power is taken out of the current's; the current counts when what is left
     #    is K_CURRENT standard errors (sigma^2 sqrt(2/n)) above zero, and above floor_a.
     noise2 = (out[8] * LIM_F + out[9]) / (6 * n - 2)
-    cal_noise = cal["noise_a"] / a_unit
-    cal_noise2 = cal_noise * cal_noise + 1.0 / 12
-    if noise2 < cal_noise2:
-        noise2 = cal_noise2
+    x = cal["noise_a"] / a_unit
+    x = x * x + ROUNDING
+    if noise2 < x:
+        noise2 = x
     sig2 = var_i - noise2
-    floor2 = cal["floor_a"] / a_unit
-    floor2 = floor2 * floor2
-    thr2 = K_CURRENT * noise2 * math.sqrt(2.0 / n)
-    if thr2 < floor2:
-        thr2 = floor2
-    irms_a = math.sqrt(sig2) * a_unit if sig2 > 0 else 0.0
-    if fault == UNPLUGGED:
-        irms_a = 0.0
-        sig2 = 0.0
+    thr2 = noise2 * math.sqrt(K2_CURRENT / n)
+    x = cal["floor_a"] / a_unit
+    x = x * x
+    if thr2 < x:
+        thr2 = x
+    irms_a = math.sqrt(sig2) * a_unit if sig2 > 0 and fault != UNPLUGGED else 0.0
 
     # 7. Powers. Without voltage: apparent power at the nominal voltage.
     if not has_v:
@@ -260,29 +266,30 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa
         p = irms_a * cal["nominal_v"]
         return {"irms_a": irms_a, "vrms_v": None, "real_w": p, "apparent_w": p, "pf": None,
                 "fault": fault}
-    var_v = (out[10] * LIM_F + out[11]) / n - rv * rv
-    vrms_v = math.sqrt(var_v) * u * cal["vcal"] if var_v > 0 else 0.0
-    p1 = (out[12] * LIM_F + out[13]) / n - rv * ri
-    p0 = (out[14] * LIM_F + out[15]) / n - rv * ri
+    svv = out[10] * LIM_F + out[11]
+    var_v = (svv - dv * dv / n) / n
+    v_unit = u * cal["vcal"]
+    vrms_v = math.sqrt(var_v) * v_unit if var_v > 0 else 0.0
+    # The offsets' remainders change sum(dv * di) by under n/4 units^2: far below 1 mW.
     a = cal["phasecal"]
-    pm = p0 + a * (p1 - p0)
+    p0 = out[14] * LIM_F + out[15]
+    pm = p0 + a * (out[12] * LIM_F + out[13] - p0)
     # Interpolating between samples also shrinks the voltage a little (0.08 % at 4 kHz,
-    # more at lower rates): divide by that gain, measured on the window's own voltage.
-    c1 = (out[16] * LIM_F + out[17]) / n - rv * rv
-    g2 = ((1 - a) * (1 - a) + a * a) * var_v + 2 * a * (1 - a) * c1
-    if var_v > 0 and g2 > 0:
-        pm = pm * math.sqrt(var_v / g2)
+    # more at lower rates): divide by that gain, found from the window's own voltage
+    # (sum of v_prev * v against sum of v^2).
+    x = svv - 2 * a * (1 - a) * ((out[10] - out[16]) * LIM_F + (out[11] - out[17]))
+    if x > 0:
+        pm = pm * math.sqrt(svv / x)
     # With voltage, zero is decided on the real power: its standard error is the current's
     # noise times the voltage's RMS over sqrt(n) (noise is uncorrelated with the voltage;
     # a load's reactive and harmonic currents average out over whole cycles).
-    se = math.sqrt(var_v * noise2 / n) if var_v > 0 else 0.0
-    w_unit = u * u * cal["ical"] * cal["vcal"]
     real_w = 0.0
-    if fault != UNPLUGGED and (pm > K_POWER * se or pm < -K_POWER * se):
-        real_w = pm * w_unit
+    if fault != UNPLUGGED and pm * pm > K2_POWER * n * var_v * noise2:
+        real_w = pm / n * a_unit * v_unit
         # The current carries at least that power (a load under the current's own floor).
-        if vrms_v > 0 and irms_a * vrms_v < abs(real_w):
-            irms_a = abs(real_w) / vrms_v
+        x = abs(real_w)
+        if vrms_v > 0 and irms_a * vrms_v < x:
+            irms_a = x / vrms_v
     elif sig2 <= thr2:
         irms_a = 0.0
     apparent_w = irms_a * vrms_v
@@ -292,7 +299,7 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False):  # noqa
     # The noise left in the real power is far below the apparent's: keep it within.
     if real_w > apparent_w:
         real_w = apparent_w
-    elif real_w < -apparent_w:
+    elif -real_w > apparent_w:
         real_w = -apparent_w
     pf = real_w / apparent_w
     # A clamp on backwards: clearly negative real power (not the noise of a reactive load)
