@@ -40,16 +40,16 @@ UNPLUGGED = "unplugged"
 CLIPPED = "clipped"
 REVERSED = "reversed"
 
-# Partial sums carry into a high word past 2**29, so that every intermediate stays a small
-# int (under 2**30 on a 32-bit port: no allocation) and fits a viper native int.
+# Partial sums carry into a high word at 2**29 (LIM). A sample unit is 2**shift sample
+# units, chosen so that 3.6 V (the pin's absolute maximum) is at most MAX_UNITS of them:
+# 64 uV for read_uv, fine enough that rounding to it biases nothing (256 uV read 1.3 % high
+# at 100 W). Deviations from the offset are held within +/-32767 units (2.1 V: only a
+# clipped window gets there), so a square or product is under 2**30 and a partial sum
+# under 2**31, a viper native int. Within the design's swing (1.1 V, 17,000 units) every
+# sum also stays under 2**30, a MicroPython small int: no allocation; a clipped window may
+# make a long int for a moment, which is right, merely not allocation-free.
 LIM = 536870912
 LIM_F = 536870912.0
-# A sample unit is 2**shift sample units, chosen so that 3.6 V (the pin's absolute
-# maximum) is at most this many: 64 uV for read_uv, fine enough that rounding to it biases
-# nothing (256 uV read 1.3 % high at 100 W). A window whose offset lies in the ADC's span
-# then has deviations under 2.45 V = 38,281 units: a square or product under 1.5e9, a
-# partial sum under 2**31 (a viper int; past 2**30, in a clipped window only, Python
-# makes a long int: right, merely not allocation-free).
 MAX_UNITS = 65536
 # Significance, in standard errors of the window's own noise, for a reading to be non-zero:
 # real power (with voltage: 5) and the current's power above the noise (4), kept squared
@@ -117,8 +117,12 @@ def sums(bi, bv, n, s, oi, ov, has_v, out):  # noqa: C901  one flat loop, as vip
     while k < n:
         q = (bi[k] + h) >> s
         di = q - oi
+        if di > 32767:
+            di = 32767
+        elif di < -32767:
+            di = -32767
         sii += di * di
-        if sii >= lim:
+        while sii >= lim:
             sii -= lim
             sii_h += 1
         e = q - q1 - q1 + q2
@@ -127,36 +131,40 @@ def sums(bi, bv, n, s, oi, ov, has_v, out):  # noqa: C901  one flat loop, as vip
         elif e < -16383:
             e = -16383
         see += e * e
-        if see >= lim:
+        while see >= lim:
             see -= lim
             see_h += 1
         q2 = q1
         q1 = q
         if has_v:
             dv = ((bv[k] + h) >> s) - ov
+            if dv > 32767:
+                dv = 32767
+            elif dv < -32767:
+                dv = -32767
             svv += dv * dv
-            if svv >= lim:
+            while svv >= lim:
                 svv -= lim
                 svv_h += 1
             p1 += dv * di
-            if p1 >= lim:
+            while p1 >= lim:
                 p1 -= lim
                 p1_h += 1
-            elif p1 <= -lim:
+            while p1 <= -lim:
                 p1 += lim
                 p1_h -= 1
             p0 += dv1 * di
-            if p0 >= lim:
+            while p0 >= lim:
                 p0 -= lim
                 p0_h += 1
-            elif p0 <= -lim:
+            while p0 <= -lim:
                 p0 += lim
                 p0_h -= 1
             c1 += dv1 * dv
-            if c1 >= lim:
+            while c1 >= lim:
                 c1 -= lim
                 c1_h += 1
-            elif c1 <= -lim:
+            while c1 <= -lim:
                 c1 += lim
                 c1_h -= 1
             dv1 = dv

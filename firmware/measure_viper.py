@@ -33,7 +33,7 @@ def levels(buf, n: int, s: int, out, j: int):
 
 
 @micropython.viper
-def sums(bi, bv, n: int, s: int, oi: int, ov: int, has_v: int, out):
+def sums(bi, bv, n: int, s: int, oi: int, ov: int, has_v: int, out):  # noqa: C901  one flat loop, as measure.sums
     pi = ptr32(bi)  # type: ignore  # noqa: F821  viper's pointer cast, a compiler builtin
     pv = ptr32(bv)  # type: ignore  # noqa: F821  as above
     o = ptr32(out)  # type: ignore  # noqa: F821  as above
@@ -60,8 +60,12 @@ def sums(bi, bv, n: int, s: int, oi: int, ov: int, has_v: int, out):
     while k < n:
         q = (pi[k] + h) >> s
         di = q - oi
+        if di > 32767:
+            di = 32767
+        elif di < -32767:
+            di = -32767
         sii += di * di
-        if sii >= lim:
+        while sii >= lim:
             sii -= lim
             sii_h += 1
         e = q - q1 - q1 + q2
@@ -70,36 +74,40 @@ def sums(bi, bv, n: int, s: int, oi: int, ov: int, has_v: int, out):
         elif e < -16383:
             e = -16383
         see += e * e
-        if see >= lim:
+        while see >= lim:
             see -= lim
             see_h += 1
         q2 = q1
         q1 = q
         if has_v:
             dv = ((pv[k] + h) >> s) - ov
+            if dv > 32767:
+                dv = 32767
+            elif dv < -32767:
+                dv = -32767
             svv += dv * dv
-            if svv >= lim:
+            while svv >= lim:
                 svv -= lim
                 svv_h += 1
             p1 += dv * di
-            if p1 >= lim:
+            while p1 >= lim:
                 p1 -= lim
                 p1_h += 1
-            elif p1 <= -lim:
+            while p1 <= -lim:
                 p1 += lim
                 p1_h -= 1
             p0 += dv1 * di
-            if p0 >= lim:
+            while p0 >= lim:
                 p0 -= lim
                 p0_h += 1
-            elif p0 <= -lim:
+            while p0 <= -lim:
                 p0 += lim
                 p0_h -= 1
             c1 += dv1 * dv
-            if c1 >= lim:
+            while c1 >= lim:
                 c1 -= lim
                 c1_h += 1
-            elif c1 <= -lim:
+            while c1 <= -lim:
                 c1 += lim
                 c1_h -= 1
             dv1 = dv
