@@ -53,7 +53,8 @@ LIM_F = 536870912.0
 MAX_UNITS = 65536
 # Significance, in standard errors of the window's own noise, for a reading to be non-zero:
 # real power (with voltage: 5) and the current's power above the noise (4), kept squared
-# (K^2, and 4^2 x 2 for the sqrt(2/n) of a noise power's standard error).
+# (K^2, and 4^2 x 2 for the sqrt(2/n) of a noise power's standard error) so that no
+# square root is taken.
 K2_POWER = 25.0
 K2_CURRENT = 32.0
 # The rounding to a unit adds its own noise power, 1/12 unit^2.
@@ -183,6 +184,15 @@ def sums(bi, bv, n, s, oi, ov, has_v, out):  # noqa: C901  one flat loop, as vip
     out[17] = c1
 
 
+def _current_counts(sig2, noise2, n, floor):
+    """Whether the current's power above the noise (sig2, units^2) is K_CURRENT standard
+    errors of the noise power (noise2 sqrt(2/n)) above zero, and above the floor (units).
+    Only asked when the real power has not already decided (floats cost heap)."""
+    if sig2 <= 0:
+        return False
+    return sig2 * sig2 > noise2 * noise2 * K2_CURRENT / n and sig2 > floor * floor
+
+
 def unit_shift(scale):
     """Bits to drop from a sample so that 3.6 V at the pin is at most MAX_UNITS units."""
     span = 3.6 / scale
@@ -260,16 +270,11 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False, work=Non
     if noise2 < x:
         noise2 = x
     sig2 = var_i - noise2
-    thr2 = noise2 * math.sqrt(K2_CURRENT / n)
-    x = cal["floor_a"] / a_unit
-    x = x * x
-    if thr2 < x:
-        thr2 = x
     irms_a = math.sqrt(sig2) * a_unit if sig2 > 0 and fault != UNPLUGGED else 0.0
 
     # 7. Powers. Without voltage: apparent power at the nominal voltage.
     if not has_v:
-        if sig2 <= thr2:
+        if not _current_counts(sig2, noise2, n, cal["floor_a"] / a_unit):
             irms_a = 0.0
         p = irms_a * cal["nominal_v"]
         return {"irms_a": irms_a, "vrms_v": None, "real_w": p, "apparent_w": p, "pf": None,
@@ -298,7 +303,7 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False, work=Non
         x = abs(real_w)
         if vrms_v > 0 and irms_a * vrms_v < x:
             irms_a = x / vrms_v
-    elif sig2 <= thr2:
+    elif not _current_counts(sig2, noise2, n, cal["floor_a"] / a_unit):
         irms_a = 0.0
     apparent_w = irms_a * vrms_v
     if apparent_w <= 0:
