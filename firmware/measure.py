@@ -212,7 +212,9 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False, work=Non
     has_v = v_samples is not None
     s = unit_shift(scale)
     out = work if work is not None else array("i", _ZEROS)
-    native = NATIVE and isinstance(i_samples, array)
+    # The native loops read 32-bit ints through pointers: array('i') buffers only.
+    native = (NATIVE and isinstance(i_samples, array) and isinstance(out, array)
+              and (v_samples is None or isinstance(v_samples, array)))
 
     # 2. DC bias: the mean over exactly that window (a periodic signal's mean over whole
     #    cycles is its offset, with none of the lag of emonLib's low-pass filter), as an
