@@ -59,6 +59,8 @@ K2_POWER = 25.0
 K2_CURRENT = 32.0
 # The rounding to a unit adds its own noise power, 1/12 unit^2.
 ROUNDING = 1.0 / 12
+# The window's noise power is believed up to 16 times the calibrated one (4 x its RMS).
+NOISE_CAP = 16.0
 # Out slots: 0-2 current sum/min/max, 3-5 voltage sum/min/max, then hi/lo pairs of
 # sum di^2, sum e^2 (second differences), sum dv^2, sum dv*di, sum dv_prev*di,
 # sum dv_prev*dv.
@@ -271,6 +273,10 @@ def measure(i_samples, v_samples, scale, cal, n=0, bidirectional=False, work=Non
     x = x * x + ROUNDING
     if noise2 < x:
         noise2 = x
+    elif noise2 > NOISE_CAP * x:
+        # Harmonics at a low sample rate also show in second differences: past four times
+        # the calibrated noise, call the rest signal (it costs a large current nothing).
+        noise2 = NOISE_CAP * x
     sig2 = var_i - noise2
     irms_a = math.sqrt(sig2) * a_unit if sig2 > 0 and fault != UNPLUGGED else 0.0
 
