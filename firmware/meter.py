@@ -12,7 +12,7 @@ except ImportError:
 
 from . import calib, hass, safemode, wire
 from .energy import CheckpointPolicy, Integrator, StateStore
-from .measure import REVERSED, measure
+from .measure import N_OUT, REVERSED, measure
 from .outbox import Outbox, pack_reading, unpack_reading
 
 FIRMWARE_VERSION = "0.2.1"
@@ -117,6 +117,7 @@ class Meter:
         self.n_samples = int(round(cfg["cycles"] * cfg["sample_rate_hz"] / cfg["mains_hz"]))
         self.buf_i = array("i", [0] * self.n_samples)
         self.buf_v = array("i", [0] * self.n_samples) if v else None
+        self.work = array("i", [0] * N_OUT)  # measure()'s integer sums, reused every call
         self.measure_ms = int(cfg["measure_period_s"] * 1000)
         self.per_reading = int(round(cfg["interval_s"] / cfg["measure_period_s"]))
         # Runtime state.
@@ -266,7 +267,8 @@ class Meter:
             rate = sample_pairs(self.adc_i[k], self.adc_v, self.buf_i, self.buf_v,
                                 self.n_samples, self.period_us, self.hw)
             n = int(round(self.cfg["cycles"] * rate / self.cfg["mains_hz"]))
-            m = measure(self.buf_i, self.buf_v, 1e-6, self.cals[k], n)
+            m = measure(self.buf_i, self.buf_v, 1e-6, self.cals[k], n,
+                        bidirectional=self.bidirectional[k], work=self.work)
             p, self.faults[k] = oriented(m, self.cfg["channels"][k]["reverse"],
                                          self.bidirectional[k])
             powers[k] = p

