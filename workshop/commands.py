@@ -483,7 +483,17 @@ def provision(
                 command=reissue_command(plan.api_url, reg.household_id),
             )
         console.print("[green]✓[/] " + done, soft_wrap=True)
-        if plan.passwd_file:
+        if plan.passwd_file and result.mosquitto_reloaded:
+            console.print(
+                _(
+                    "MQTT credentials added to {passwd} and {acl}; Mosquitto reloaded ({command}).",
+                    passwd=plan.passwd_file,
+                    acl=plan.acl_file,
+                    command=plan.mosquitto_reload,
+                ),
+                soft_wrap=True,
+            )
+        elif plan.passwd_file:
             console.print(
                 _(
                     "MQTT credentials added to {passwd} and {acl}. Reload Mosquitto (`sudo "
@@ -756,11 +766,18 @@ def workshop(
             def source():
                 return [b.device for b in list_boards()]
 
-        links = batch.LinkSheet(links_csv or Path.cwd() / time.strftime("liens-foyers-%Y%m%d-%H%M%S.csv"))
+        sheet = links_csv or Path.cwd() / time.strftime("liens-foyers-%Y%m%d-%H%M%S.csv")
+        # The room's earlier sheets: a board redone in this run keeps its household and link.
+        links = batch.LinkSheet(sheet, earlier=sorted(sheet.parent.glob("liens-foyers-*.csv")))
         rows = batch.run(plan, source, count=count, watch=not port, console=console, links=links)
         if links.error:
             err_console.print("[bold red]✗[/] " + links.error, soft_wrap=True)
         console.print(batch.summary(rows))
+        lines = batch.links_lines(rows)
+        if lines:  # plain lines: whole in any terminal, to copy or print
+            console.print(_("Household links (secret):"))
+            for line in lines:
+                console.print(line, soft_wrap=True, markup=False, highlight=False)
         if links.written:
             console.print(
                 ngettext(
@@ -796,8 +813,10 @@ def workshop(
             err_console.print(
                 _(
                     'Plug the "to redo" boards back in and run `citizenwatt workshop` again: '
-                    "each one starts over from the beginning."
-                )
+                    "each one starts over from the beginning, with the household and the link "
+                    "it already has."
+                ),
+                soft_wrap=True,
             )
             raise typer.Exit(1)
 

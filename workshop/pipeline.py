@@ -258,12 +258,17 @@ class ProvisionResult:
     config: dict
     registration: Registration | None
     mqtt_password: str
+    mosquitto_reloaded: bool = False  # the reload command ran: nothing left to do by hand
 
 
-def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet) -> ProvisionResult:
+def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet,
+              on_registered: Callable[[Registration], None] | None = None) -> ProvisionResult:
     """Validate the config, create MQTT credentials, register with the API, and only then
     write the config to the board: a board never holds credentials the broker ignores.
-    Redoing a board keeps its meter id (from its MAC) and its earlier trims."""
+    Redoing a board keeps its meter id (from its MAC) and its earlier trims.
+
+    on_registered is called with the API's answer as soon as it arrives, before anything
+    else can fail: a link the API shows once is kept even if the board fails later."""
     progress(_("Provisioning"), 0, 3)
     meter_id = plan.meter_id or wconfig.meter_id_from_mac(board.unique_id())
     old = wconfig.read_raw(board) or {}
@@ -273,6 +278,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         else {}
     )
     password = mqttauth.new_password()
+    reloaded = False
     raw = wconfig.build(
         meter_id,
         wifi_ssid=plan.wifi_ssid,
@@ -300,6 +306,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         )
         if plan.mosquitto_reload:
             mqttauth.reload(plan.mosquitto_reload)
+            reloaded = True
     progress(_("Registration"), 1, 3)
     registration = None
     if plan.api_url:
@@ -318,10 +325,12 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
             plan.from_date,
             channel_roles=plan.roles(),
         )
+        if on_registered is not None:
+            on_registered(registration)
     progress(_("Provisioning"), 2, 3)
     wconfig.write(board, raw)
     progress(_("Provisioning"), 3, 3)
-    return ProvisionResult(meter_id, raw, registration, password)
+    return ProvisionResult(meter_id, raw, registration, password, reloaded)
 
 
 # --------------------------------------------------------------------------------------

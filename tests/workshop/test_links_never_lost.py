@@ -1,0 +1,98 @@
+"""The household link is never lost: a board that fails its self-test after the API
+registered it keeps its household and its link (shown, and written to the links sheet at
+once); the redo says the truth and completes the board with that same household."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from citizenwatt.cli import app
+from citizenwatt.firmware.config import CURRENT_PINS
+from citizenwatt.host.simboard import SimBoardSpec, SimChannel
+
+pytestmark = pytest.mark.slow
+
+MACS = [b"\x24\x0a\xc4\x00\x00\x01", b"\x24\x0a\xc4\x00\x00\x02", b"\x24\x0a\xc4\x00\x00\x03"]
+METERS = ["cw-000001", "cw-000002", "cw-000003"]
+
+
+def _sheet_rows(folder) -> list[dict]:
+    rows = []
+    for path in sorted(folder.glob("liens-foyers-*.csv")):
+        with open(path, newline="", encoding="utf-8") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def test_second_of_three_fails_after_registration_then_redo_keeps_its_household(
+        boards, bundle, cache_dir, api_server, auth_broker, tmp_path, monkeypatch):
+    sims = [boards(SimBoardSpec(mac=MACS[i], seed=i + 1, channels=[SimChannel(CURRENT_PINS[0])]))
+            for i in range(3)]
+    # Board 2: its bias divider sits at half the supply (two equal resistors): the self-test
+    # fails after provisioning, that is after the API created its household.
+    sims[1].spec.channels[0].bias_v = 1.65
+    households = tmp_path / "foyers.csv"
+    households.write_text("household_ref,household_name,timezone\nHH-1,Famille Martin,Europe/Paris\n"
+                          "HH-2,Famille Diallo,Europe/Paris\nHH-3,Famille Nguyen,Europe/Paris\n")
+    common = ["workshop", "--bundle", bundle, "--cache", cache_dir, "--households", households,
+              "--wifi-ssid", "atelier", "--wifi-password", "motdepasse",
+              "--mqtt-host", auth_broker.host, "--mqtt-port", auth_broker.port,
+              "--api", api_server.url, "--token", api_server.leader_token,
+              "--mosquitto-passwd", auth_broker.passwd, "--mosquitto-acl", auth_broker.acl,
+              "--mosquitto-reload", "kill -HUP %d" % auth_broker.proc.pid]
+    monkeypatch.chdir(tmp_path)
+    args = list(common)
+    for s in sims:
+        args += ["--port", s.port]
+    # A narrow terminal: the links must still come out whole.
+    r = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "80"})
+    out = r.output
+    assert r.exit_code == 1, out
+    assert "Traceback" not in out
+    assert "2 cartes prêtes, 1 à refaire" in out
+
+    # Three households in the API, each with its meter.
+    dep = api_server.get("/api/v1/deployments").json()[0]["id"]
+    rows = api_server.get("/api/v1/deployments/%d/households" % dep).json()
+    assert sorted((h["name"], h["meters"]) for h in rows) == [
+        ("HH-1", ["cw-000001"]), ("HH-2", ["cw-000002"]), ("HH-3", ["cw-000003"])]
+    ids = {h["name"]: h["id"] for h in rows}
+
+    # Three links in the sheet, the failed board's included, each opening its household.
+    sheet = _sheet_rows(tmp_path)
+    assert [(s["meter_id"], s["household_ref"]) for s in sheet] == list(zip(METERS, ("HH-1", "HH-2", "HH-3"),
+                                                                             strict=True))
+    links = {s["household_ref"]: s["household_link"] for s in sheet}
+    for ref, link in links.items():
+        assert link.startswith(api_server.url + "/h/"), link
+        token = link.rsplit("/h/", 1)[1]
+        assert api_server.get("/api/v1/households/%d" % ids[ref], token=token).json()["name"] == ref
+    # ... and in the output, each whole on one line (never folded), the failed one too.
+    lines = out.splitlines()
+    for ref, link in links.items():
+        assert any(link in line for line in lines), (ref, out)
+    failed = [ln for ln in lines if "HH-2 (cw-000002)" in ln]
+    assert failed and links["HH-2"] in failed[0]
+    # Shown at once, when the API gave it, before the self-test failed.
+    assert "Lien du foyer HH-2 (secret, à lui remettre) : " + links["HH-2"] in out
+    assert "déjà donné" not in out
+
+    # The redo, in a new run once the board is fixed: the same household, the link it already
+    # has (said as such), and no new household nor duplicate row.
+    sims[1].spec.channels[0].bias_v = 1.2692
+    r = CliRunner().invoke(app, [str(a) for a in [*common, "--port", sims[1].port]],
+                           env={"COLUMNS": "80"})
+    out = r.output
+    assert r.exit_code == 0, out
+    assert "1 carte prête, 0 à refaire" in out
+    assert re.search(r"HH-2 \(cw-000002\) : " + re.escape(links["HH-2"]), out)
+    assert "déjà donné" not in out and "existait déjà" not in out
+    rows = api_server.get("/api/v1/deployments/%d/households" % dep).json()
+    assert sorted((h["name"], h["meters"]) for h in rows) == [
+        ("HH-1", ["cw-000001"]), ("HH-2", ["cw-000002"]), ("HH-3", ["cw-000003"])]
+    assert len(_sheet_rows(tmp_path)) == 3
+    assert sims[1].resets == 1  # completed this time: reset into its firmware
