@@ -20,6 +20,7 @@ from rich.table import Table
 
 from citizenwatt.errors import CitizenWattError
 from citizenwatt.i18n import N_, _, ngettext, set_lang
+from citizenwatt.workshop.diagnose import GUIDE_PAGE
 from citizenwatt.workshop.errors import WorkshopError
 
 console = Console(highlight=False)
@@ -64,6 +65,25 @@ def friendly(func):
     return wrapper
 
 
+def ask_person(question: str, yes_no: bool = False) -> bool | None:
+    """Ask the person at the bench: yes or no (o/n in French), or an action then Enter.
+    None when nobody can answer (no keyboard, end of input)."""
+    console.print("[bold]?[/] " + question, soft_wrap=True)
+    while True:
+        try:
+            answer = input(_("[y/n] ") if yes_no else _("(Enter) "))
+        except EOFError:
+            return None
+        if not yes_no:
+            return True
+        word = answer.strip().lower()
+        if word[:1] in (_("y"), "y", "o"):
+            return True
+        if word[:1] == "n":
+            return False
+        console.print(_("Answer y (yes) or n (no)."))
+
+
 def _cache(cache: Path | None) -> Path:
     from citizenwatt.workshop.mipcache import default_cache_dir
     return cache or default_cache_dir()
@@ -87,6 +107,17 @@ def _one_port(port: str | None) -> str:
         "{n} board plugged in: give the port ({ports})",
         "{n} boards plugged in: give the port ({ports})", len(boards),
         ports=", ".join(b.device for b in boards)))
+
+
+def _asking(bars: _Bars):
+    """ask_person, with the progress bars stopped while the question waits for an answer."""
+    def ask(question: str, yes_no: bool = False) -> bool | None:
+        bars.progress.stop()
+        try:
+            return ask_person(question, yes_no)
+        finally:
+            bars.progress.start()
+    return ask
 
 
 class _Bars:
@@ -559,7 +590,8 @@ def calibrate(
                         ),
                     ) from None
             with _Bars() as bars:
-                r = pipeline.calibrate(board, channel, reference_w, windows=windows, progress=bars)
+                r = pipeline.calibrate(board, channel, reference_w, windows=windows, progress=bars,
+                                       ask=None if yes else _asking(bars))
         table = Table(title=_("Calibration"))
         for col in (N_("Channel"), N_("Reference (W)"), N_("Before (W)"), N_("After (W)"), N_("Trim")):
             table.add_column(_(col), justify="right")
@@ -587,7 +619,7 @@ def check(
         from citizenwatt.workshop.board import Board
 
         with Board(_one_port(port)) as board:
-            results = wcheck.run_checks(board, network=network)
+            results = wcheck.run_checks(board, network=network, ask=ask_person)
         table = Table(title=_("Board self-test"))
         for col in (N_("Test"), N_("Result"), N_("Measured"), N_("What to do")):
             table.add_column(_(col))
@@ -597,7 +629,7 @@ def check(
                 r.name,
                 f"[{style[r.status]}]{_(CHECK_STATUS[r.status])}[/]",
                 r.value,
-                ("→ " + r.section) if r.section else r.advice,
+                ("→ " + GUIDE_PAGE + "#" + r.section) if r.section else r.advice,
             )
         console.print(table)
         # The advice in full below the table: a narrow terminal would chop it into a cell.
