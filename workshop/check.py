@@ -164,7 +164,8 @@ def _bias_result(d, sig, ch, name) -> CheckResult:
     pair = (parts["bias_top"], parts["bias_bottom"])
     top = diag.bias_top_estimate_ohm(sig.mean_v, SUPPLY_V, d["bias_r_bottom_ohm"])
     kw = dict(channel=cid, bias_v=_fmt_v(sig.mean_v), expected_v=_fmt_v(d["bias_v"]), top=pair[0],
-              bottom=pair[1], top_ohm=diag.ohms(d["bias_r_top_ohm"]), bottom_ohm=diag.ohms(d["bias_r_bottom_ohm"]))
+              bottom=pair[1], top_ohm=diag.ohms(d["bias_r_top_ohm"]),
+              bottom_ohm=diag.ohms(d["bias_r_bottom_ohm"]))
     if top is None or sig.mean_v > diag.STUCK_HIGH_V:
         sentence = _("The bias point of channel {channel} is pulled to {bias_v} instead of {expected_v}: "
                      "{bottom} ({bottom_ohm}) is not connected to GND. Check its joints; {top} must be "

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import functools
 import os
-import sys
 import time
 import tomllib
 from collections.abc import Callable
@@ -292,7 +291,7 @@ def _plan_from(profile: Path | None, **opts):
                 detail=e,
             ) from None
     for k, v in opts.items():
-        if v is not None and v != [] and v is not False:
+        if v is not None and v != []:  # an option given wins over the profile, --no-hass too
             data[k] = v
     for k in ("wifi_ssid", "mqtt_host"):
         if not data.get(k):
@@ -397,6 +396,17 @@ Token = Annotated[
     ),
 ]
 Passwd = Annotated[Path | None, typer.Option("--mosquitto-passwd", help=N_("Mosquitto password file."))]
+Hass = Annotated[
+    bool | None,
+    typer.Option(
+        "--hass/--no-hass",
+        help=N_(
+            "Home Assistant discovery: the meter announces its sensors to Home Assistant over MQTT "
+            "(profile: hass = true; off by default)."
+        ),
+        show_default=False,
+    ),
+]
 Acl = Annotated[Path | None, typer.Option("--mosquitto-acl", help=N_("Mosquitto ACL file."))]
 Reload = Annotated[
     str | None,
@@ -448,6 +458,7 @@ def provision(
         float | None, typer.Option(help=N_("Voltage of the AC-AC adapter (V), if fitted."))
     ] = None,
     interval_s: Annotated[float | None, typer.Option(help=N_("One reading every N s."))] = None,
+    hass: Hass = None,
     mosquitto_passwd: Passwd = None,
     mosquitto_acl: Acl = None,
     mosquitto_reload: Reload = None,
@@ -479,6 +490,7 @@ def provision(
             mains_hz=mains_hz,
             voltage_adapter_v=voltage_adapter_v,
             interval_s=interval_s,
+            hass=hass,
             mosquitto_passwd=mosquitto_passwd,
             mosquitto_acl=mosquitto_acl,
             mosquitto_reload=mosquitto_reload,
@@ -721,8 +733,12 @@ def workshop(
             )
         ),
     ] = None,
-    micropython_image: Annotated[Path | None, typer.Option("--micropython")] = None,
-    write_micropython: str = "auto",
+    micropython_image: Annotated[
+        Path | None, typer.Option("--micropython", help=N_("MicroPython .bin image (otherwise: the cache)."))
+    ] = None,
+    write_micropython: Annotated[
+        str, typer.Option(help=N_("auto: only when the board does not answer as MicroPython; always; never."))
+    ] = "auto",
     cache: CacheDir = None,
     wifi_ssid: WifiSsid = None,
     wifi_password: WifiPassword = None,
@@ -742,11 +758,14 @@ def workshop(
         ),
     ] = None,
     channel_label: Labels = None,
-    interval_s: Annotated[float | None, typer.Option()] = None,
+    interval_s: Annotated[float | None, typer.Option(help=N_("One reading every N s."))] = None,
+    hass: Hass = None,
     mosquitto_passwd: Passwd = None,
     mosquitto_acl: Acl = None,
     mosquitto_reload: Reload = None,
-    run_check: Annotated[bool, typer.Option("--check/--no-check")] = True,
+    run_check: Annotated[
+        bool, typer.Option("--check/--no-check", help=N_("Self-test each board once configured."))
+    ] = True,
     lang: Lang = None,
 ) -> None:
     @friendly
@@ -773,6 +792,7 @@ def workshop(
                 channel_label=channel_label,
                 channel_role=channel_role,
                 interval_s=interval_s,
+                hass=hass,
                 mosquitto_passwd=mosquitto_passwd,
                 mosquitto_acl=mosquitto_acl,
                 mosquitto_reload=mosquitto_reload,
@@ -874,9 +894,3 @@ HELP: dict[Callable[..., Any], str] = {
 def register(app: typer.Typer) -> None:
     for f, help_msgid in HELP.items():
         app.command(help=help_msgid)(f)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app = typer.Typer()
-    register(app)
-    app(sys.argv[1:])

@@ -195,7 +195,8 @@ def test_input_wired_to_nothing_names_the_wire(boards):
 
 
 def test_every_fault_of_the_table_is_tested_here():
-    names = {m.group(1).replace("_", "-") for m in re.finditer(r"^def test_(\w+)", open(__file__).read(), re.M)}
+    source = open(__file__, encoding="utf-8").read()
+    names = {m.group(1).replace("_", "-") for m in re.finditer(r"^def test_(\w+)", source, re.M)}
     words = " ".join(names)
     for key in diagnose.FAULTS:
         assert any(w in words for w in {
