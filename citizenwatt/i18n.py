@@ -395,9 +395,9 @@ def _install_cli_texts() -> None:  # noqa: C901  (one patch site: small nested f
     def display_type_(self: Any, ctx: Any) -> str:  # "<str>" -> "<texte>", "<list[str]>" -> "<texte>..."
         label = display_type(self, ctx)
         m = re.fullmatch(r"<(list\[)?(\w+)\]?>", label)
-        if m is None or m[2] not in _TYPE_NAMES:
+        if m is None or m[2].lower() not in _TYPE_NAMES:
             return label
-        return "<" + _(_TYPE_NAMES[m[2]]) + ">" + ("..." if m[1] else "")
+        return "<" + _(_TYPE_NAMES[m[2].lower()]) + ">" + ("..." if m[1] else "")
 
     typer_core._TyperParameter.display_type = display_type_  # type: ignore[method-assign]
 

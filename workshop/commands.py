@@ -706,6 +706,7 @@ def _households(path: Path | None):
 
 
 def workshop(
+    ctx: typer.Context,
     profile: ProfileOpt = None,
     port: Annotated[
         list[str] | None,
@@ -768,6 +769,9 @@ def workshop(
     ] = True,
     lang: Lang = None,
 ) -> None:
+    if ctx.invoked_subcommand is not None:  # `citizenwatt workshop links`: not a room run
+        return
+
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import batch
@@ -875,6 +879,85 @@ def workshop(
     run(lang=lang)
 
 
+def links(
+    household: Annotated[
+        list[str] | None,
+        typer.Option("--household", help=N_("Household reference (repeat); default: every household of "
+                                            "the sheets.")),
+    ] = None,
+    links_csv: Annotated[
+        list[Path] | None,
+        typer.Option(help=N_("Links sheet(s) to read (repeat); default: the liens-foyers-*.csv of the "
+                             "current folder."))
+    ] = None,
+    new: Annotated[bool, typer.Option("--new", help=N_(
+        "Issue a new link through the API (leader or admin token); the older one stops working."))] = False,
+    api: Api = None,
+    token: Token = None,
+    public_url: PublicUrl = None,
+    sheets: Annotated[Path | None, typer.Option(help=N_(
+        "Folder for the sheets to print (QR code and link), one per household; default: the current "
+        "folder."))] = None,
+    lang: Lang = None,
+) -> None:
+    @friendly
+    def run(lang=None):
+        from citizenwatt.config import workshop_settings
+        from citizenwatt.workshop import links as wlinks
+
+        files = list(links_csv or sorted(Path.cwd().glob("liens-foyers-*.csv")))
+        known = wlinks.from_sheets(files)
+        refs = list(household or known)
+        if not refs:
+            raise WorkshopError("links.none", N_(
+                "No links sheet here (liens-foyers-*.csv) and no --household: run the command in the "
+                "folder of the workshop's sheets, or give --links-csv FILE, or --household REF with "
+                "--new, --api and --token."))
+        api_token = token or workshop_settings().api_token
+        out_sheet = None
+        done = []
+        for ref in refs:
+            hh = known.get(ref) or wlinks.HouseholdLink(ref, ref, None, "")
+            if api and hh.household_id is None:
+                hh.household_id = wlinks.find_household_id(api, api_token or "", ref)
+            dead = bool(api and hh.link and hh.household_id is not None
+                        and not wlinks.still_works(api, hh.household_id, hh.link))
+            if new or not hh.link or dead:
+                if not api or not api_token:
+                    raise WorkshopError("links.need_api", N_(
+                        "{ref}: {why} A new link needs the API: give --api and the token of a leader's "
+                        "account (--token or CITIZENWATT_WORKSHOP__API_TOKEN), with --new."), ref=ref,
+                        why=_("no sheet holds its link.") if not hh.link else _("a new link was asked for."))
+                if hh.household_id is None:
+                    hh.household_id = wlinks.find_household_id(api, api_token, ref)
+                hh.link = wlinks.issue(api, api_token, hh.household_id, public_url)
+                hh.new = True
+                if out_sheet is None:
+                    from citizenwatt.workshop import batch
+                    out_sheet = batch.LinkSheet(Path.cwd() / time.strftime("liens-foyers-%Y%m%d-%H%M%S.csv"))
+                out_sheet.add(batch.BoardRow("", meter_id=hh.meter_id, household_ref=ref,
+                                             household_name=hh.household_name,
+                                             household_id=hh.household_id, household_link=hh.link))
+            path = wlinks.write_sheet(sheets or Path.cwd(), hh)
+            done.append((hh, path))
+        for hh, path in done:
+            if hh.new:
+                note = _("new link, the older one no longer works")
+            elif api:
+                note = _("checked: it opens the household")
+            else:
+                note = _("from the sheet")
+            console.print(f"{hh.household_ref} ({hh.household_name}) : {hh.link}", soft_wrap=True,
+                          markup=False, highlight=False)
+            console.print("  " + _("{note}; sheet to print: {path}", note=note, path=path),
+                          soft_wrap=True, markup=False, highlight=False)
+        if out_sheet is not None and out_sheet.written:
+            console.print(_("New links also written to {path} (readable by you only).",
+                            path=out_sheet.path.resolve()), soft_wrap=True)
+
+    run(lang=lang)
+
+
 # each command's help, said in the reader's language when the CLI runs
 HELP: dict[Callable[..., Any], str] = {
     ports: N_("List the ESP32 boards plugged in (CP210x, CH340, FTDI, native USB)."),
@@ -884,13 +967,22 @@ HELP: dict[Callable[..., Any], str] = {
         "Calibrate a channel against a known load (a 2 kW kettle or the household's utility meter)."
     ),
     check: N_("Self-test: ADC, bias, noise, clamp direction, Wi-Fi, MQTT server."),
-    workshop: N_(
-        "Workshop: write, configure and test the boards one after another, as they are "
-        "plugged in; a summary table at the end."
-    ),
 }
+WORKSHOP_HELP = N_(
+    "Workshop: write, configure and test the boards one after another, as they are "
+    "plugged in; a summary table at the end."
+)
+LINKS_HELP = N_(
+    "A household's link again, whole, and its sheet to print with the QR code: from the room's "
+    "links sheets, checked against the API; --new issues a new one (leader or admin token)."
+)
 
 
 def register(app: typer.Typer) -> None:
     for f, help_msgid in HELP.items():
         app.command(help=help_msgid)(f)
+    # `citizenwatt workshop` runs the room; `citizenwatt workshop links` reprints a link.
+    room = typer.Typer(add_completion=False, rich_markup_mode=None)
+    room.callback(invoke_without_command=True, help=WORKSHOP_HELP)(workshop)
+    room.command("links", help=LINKS_HELP)(links)
+    app.add_typer(room, name="workshop")
