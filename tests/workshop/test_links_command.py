@@ -26,8 +26,10 @@ def _room(api_server, tmp_path):
     """Two households registered by a workshop, their links in the room's sheet."""
     sheet = batch.LinkSheet(tmp_path / "liens-foyers-20261130-100000.csv")
     regs = {}
-    for meter, ref, name in (("cw-0000a1", "HH-1", "Famille Martin"), ("cw-0000a2", "HH-2", "Famille Diallo")):
-        reg = register_meter(api_server.url, api_server.leader_token, meter, Household(ref, name), {0: "Maison"})
+    for meter, ref, name in (("cw-0000a1", "HH-1", "Famille Martin"),
+                             ("cw-0000a2", "HH-2", "Famille Diallo")):
+        reg = register_meter(api_server.url, api_server.leader_token, meter, Household(ref, name),
+                             {0: "Maison"})
         regs[ref] = reg
         sheet.add(batch.BoardRow("", meter_id=meter, household_ref=ref, household_name=name,
                                  household_id=reg.household_id,
@@ -87,4 +89,5 @@ def test_a_household_no_sheet_knows_gets_a_new_link_through_the_api(api_server, 
              "--token", api_server.leader_token)
     assert r.exit_code == 0, r.output
     token = re.search(r"^HH-9 \(HH-9\) : \S+/h/(\S+)$", r.output, re.M).group(1)
-    assert api_server.get("/api/v1/households/%d" % made.json()["household_id"], token=token).status_code == 200
+    hid = made.json()["household_id"]
+    assert api_server.get("/api/v1/households/%d" % hid, token=token).status_code == 200
