@@ -19,6 +19,16 @@ LOAD_A = 1.0                 # above this a clamp carries a real load: no noise 
 ORIENTATION_MIN_W = 20.0
 WIFI_WEAK_DBM, WIFI_BAD_DBM = -75, -85
 WIFI_TIMEOUT_MS = 15000
+# network.WLAN.status() codes of the ESP32 port (ESP-IDF's disconnect reasons), in words
+WIFI_STATUS = {
+    200: N_("signal lost"),
+    201: N_("network not found"),
+    202: N_("wrong password"),
+    203: N_("the router refused the board"),
+    204: N_("no answer to the password (often a wrong password)"),
+    210: N_("network not found with a security the ESP32 supports"),
+    211: N_("network not found with a security the ESP32 supports"),
+}
 
 
 @dataclass
@@ -300,9 +310,7 @@ def check_wifi(board, cfg: dict) -> CheckResult:
         _WIFI.format(ssid=cfg["wifi_ssid"], password=cfg["wifi_password"], timeout_ms=WIFI_TIMEOUT_MS)
     )
     if not connected:
-        detail = {201: _("network not found"), 202: _("wrong password")}.get(
-            status, _("status {status}", status=status)
-        )
+        detail = _(WIFI_STATUS[status]) if status in WIFI_STATUS else _("status {status}", status=status)
         return CheckResult(
             "wifi",
             name,

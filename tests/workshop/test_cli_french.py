@@ -98,3 +98,17 @@ def test_provision_says_mosquitto_was_reloaded_when_it_was(boards, tmp_path):
     assert "Mosquitto rechargé (true)" in out and "Rechargez Mosquitto" not in out
     out = " ".join(_out(base).output.split())
     assert "Rechargez Mosquitto" in out
+
+
+def test_wifi_failure_in_one_language(boards):
+    """The issue's "réseau introuvable / network not found": each language alone."""
+    from citizenwatt.workshop import config as wconfig
+
+    sim = boards(SimBoardSpec(wifi={}))
+    raw = wconfig.build("cw-0001", wifi_ssid="atelier", wifi_password="x", mqtt_host="127.0.0.1",
+                        mqtt_port=1883, mqtt_user="cw-0001", mqtt_password="secret")
+    sim.fs.write("/config.json", wconfig.to_bytes(raw))
+    fr = " ".join(_out(["check", sim.port]).output.split())
+    assert "réseau introuvable" in fr and "not found" not in fr and "network" not in fr
+    en = " ".join(_out(["check", sim.port, "--lang", "en"]).output.split())
+    assert "network not found" in en and "introuvable" not in en and "Guide: \"No Wi-Fi\"" in en
