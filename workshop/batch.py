@@ -223,7 +223,8 @@ def links_lines(rows: list[BoardRow]) -> list[str]:
     out = []
     for r in final_rows(rows):
         if r.household_link:
-            out.append(f"{r.household_ref} ({r.meter_id}) : {r.household_link}")
+            note = " " + _("(the link shown at an earlier attempt)") if r.link_earlier else ""
+            out.append(f"{r.household_ref} ({r.meter_id}) : {r.household_link}{note}")
     return out
 
 

@@ -495,8 +495,21 @@ def provision(
             mosquitto_acl=mosquitto_acl,
             mosquitto_reload=mosquitto_reload,
         )
-        with Board(_one_port(port)) as board, _Bars() as bars:
-            result = pipeline.provision(board, plan, progress=bars)
+        registered: list = []
+        try:
+            with Board(_one_port(port)) as board, _Bars() as bars:
+                result = pipeline.provision(board, plan, progress=bars, on_registered=registered.append)
+        except CitizenWattError:
+            # Registered, then the board failed: the link the API showed once is not lost.
+            link = plan.household_link(registered[0]) if registered else None
+            if link:
+                err_console.print(
+                    _("The meter is registered with the API (household {household_ref}), but the board "
+                      "was not finished. Household link (secret, hand it to the household): {link} — "
+                      "run the same command again to finish the board: it keeps this household.",
+                      household_ref=registered[0].household_ref, link=link),
+                    soft_wrap=True, markup=False, highlight=False)
+            raise
         reg = result.registration
         if reg is None:
             done = _(
@@ -854,14 +867,12 @@ def workshop(
             if r.state == batch.READY and r.household_id is not None and not r.household_link
         ]
         if known:
-            from citizenwatt.workshop.registration import reissue_command
-
             console.print(
                 _(
-                    '"already given": this household existed and already has its link, which '
-                    "still works. If it was lost, issue a new one (the old one stops working), N "
-                    "being the household's number: {command}",
-                    command=reissue_command(plan.provision.api_url, "N"),
+                    '"already given": this household existed before this workshop and already has its '
+                    "link, which still works. To print it again with its QR sheet: `citizenwatt "
+                    "workshop links --household REF` in the folder of the links sheets; if it was lost, "
+                    "add --new --api ADDRESS to issue a new one (the old one stops working)."
                 ),
                 soft_wrap=True,
             )

@@ -96,3 +96,25 @@ def test_second_of_three_fails_after_registration_then_redo_keeps_its_household(
         ("HH-1", ["cw-000001"]), ("HH-2", ["cw-000002"]), ("HH-3", ["cw-000003"])]
     assert len(_sheet_rows(tmp_path)) == 3
     assert sims[1].resets == 1  # completed this time: reset into its firmware
+
+
+def test_provision_cut_after_registration_still_shows_the_link(boards, api_server, tmp_path):
+    """`provision` alone: the cable is pulled while the config is written, after the API
+    created the household: the link is shown with the error; the redo keeps the household."""
+    sim = boards(SimBoardSpec())
+    sim.on_exec = lambda code: "config.json.part" in code
+    args = ["provision", sim.port, "--wifi-ssid", "atelier", "--mqtt-host", "127.0.0.1",
+            "--api", api_server.url, "--token", api_server.leader_token,
+            "--household-ref", "HH-40", "--household-name", "Famille Petit"]
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert r.exit_code == 1 and "débranchée" in r.output
+    m = re.search(r"Lien du foyer \(secret, à lui remettre\) : (\S+/h/(\S+)) — relancez", r.output)
+    assert m, r.output
+    hid = api_server.household_id("HH-40")
+    assert api_server.get("/api/v1/households/%d" % hid, token=m.group(2)).json()["name"] == "HH-40"
+    sim.on_exec = None
+    args[1] = sim.replug()
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert "Ce foyer existait déjà : il a déjà son lien secret" in " ".join(r.output.split())
+    assert api_server.get("/api/v1/households/%d" % hid, token=m.group(2)).status_code == 200
