@@ -437,7 +437,9 @@ def localise_command(command: Any) -> None:
                 setattr(cmd, attr, _(msgid))
         cmd.options_metavar = _("[OPTIONS]")
         if hasattr(cmd, "subcommand_metavar") and getattr(cmd, "commands", None):
-            cmd.subcommand_metavar = _("COMMAND [ARGS]...")
+            # a group that runs by itself too (`citizenwatt workshop`): the command is optional
+            optional = getattr(cmd, "invoke_without_command", False)
+            cmd.subcommand_metavar = _("[COMMAND [ARGS]...]") if optional else _("COMMAND [ARGS]...")
         if hasattr(cmd, "rich_markup_mode"):
             cmd.rich_markup_mode = None
         for param in cmd.params:
