@@ -118,3 +118,61 @@ def test_provision_cut_after_registration_still_shows_the_link(boards, api_serve
     assert r.exit_code == 0, r.output
     assert "Ce foyer existait déjà : il a déjà son lien secret" in " ".join(r.output.split())
     assert api_server.get("/api/v1/households/%d" % hid, token=m.group(2)).status_code == 200
+
+
+def test_redo_in_the_same_run_keeps_household_and_link(boards, bundle, cache_dir, api_server, tmp_path,
+                                                       monkeypatch):
+    """The failed board is fixed, unplugged and plugged back while the room runs: it is redone
+    with its household, the next board gets the next household, the sheet has one row each."""
+    from citizenwatt.workshop import batch, pipeline
+    from citizenwatt.workshop.registration import Household
+
+    sims = [boards(SimBoardSpec(mac=MACS[i], seed=i + 1, channels=[SimChannel(CURRENT_PINS[0])]))
+            for i in range(3)]
+    sims[0].spec.channels[0].bias_cap = False  # board 1 fails its noise test (C1)
+    plugged = [s.port for s in sims]
+    state = {"away": 0}
+
+    def source():
+        failed = [r for r in rows_seen if r.state == batch.FAILED]
+        if failed and state["away"] == 0:  # the trainee pulls board 1 out, solders C1...
+            state["away"] = 1
+            sims[0].unplug()
+            return plugged[1:]
+        if state["away"] == 1:  # ... and plugs it back
+            state["away"] = 2
+            sims[0].spec.channels[0].bias_cap = True
+            plugged[0] = sims[0].replug()
+        return list(plugged)
+
+    rows_seen: list = []
+    real_run_board = batch.do_board
+
+    def spy(port, plan, row, ledger, on_change):
+        if row not in rows_seen:
+            rows_seen.append(row)
+        return real_run_board(port, plan, row, ledger, on_change)
+
+    plan = batch.WorkshopPlan(
+        bundle=bundle, cache_dir=cache_dir, check_network=False,
+        households=[Household("HH-1", "Famille A"), Household("HH-2", "Famille B"), Household("HH-3", "C")],
+        provision=pipeline.ProvisionPlan(
+            wifi_ssid="atelier", wifi_password="motdepasse", mqtt_host="127.0.0.1",
+            mqtt_port=1883, api_url=api_server.url, api_token=api_server.leader_token,
+            household=None, channel_labels={0: "Maison"}, passwd_file=None, acl_file=None))
+    links = batch.LinkSheet(tmp_path / "liens.csv")
+    monkeypatch.setattr(batch, "do_board", spy)
+    rows = batch.run(plan, source, count=3, poll_s=0.05, timeout_s=90, links=links)
+    final = batch.final_rows(rows)
+    assert sorted((r.meter_id, r.household_ref, r.state) for r in final) == [
+        ("cw-000001", "HH-1", batch.READY), ("cw-000002", "HH-2", batch.READY),
+        ("cw-000003", "HH-3", batch.READY)]
+    first = next(r for r in rows if r.state == batch.FAILED)
+    redo = next(r for r in final if r.meter_id == "cw-000001")
+    assert "C1" in first.message and first.household_link.startswith(api_server.url + "/h/")
+    assert redo.household_link == first.household_link and redo.link_earlier
+    with open(links.path, newline="", encoding="utf-8") as f:
+        sheet = list(csv.DictReader(f))
+    assert sorted((s["meter_id"], s["household_ref"]) for s in sheet) == [
+        ("cw-000001", "HH-1"), ("cw-000002", "HH-2"), ("cw-000003", "HH-3")]
+    assert any("(le lien donné lors d'un passage précédent)" in ln for ln in batch.links_lines(rows))
