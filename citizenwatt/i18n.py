@@ -258,12 +258,15 @@ _CLICK_MESSAGES = (  # English sentences raised by typer's click, as patterns ->
      N_("Option '{name}' requires {n} values.")),
     (re.compile(r"^Argument '(?P<name>.+)' takes (?P<n>\d+) values\.$"),
      N_("Argument '{name}' takes {n} values.")),
-    (re.compile(r"^Got unexpected extra arguments? \((?P<args>.*)\)$", re.S),
+    (re.compile(r"^Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)$", re.S),
      N_("Unexpected extra arguments: {args}")),
     (re.compile(r"^Value (?P<value>.+) is not a valid (?P<kind>\w+)\.$"),
      N_("The value {value} is not a valid {kind}.")),
     (re.compile(r"^Value must be an iterable\.$"), N_("Several values are expected.")),
 )
+# typer's names of the option types in help texts, in the reader's words
+_TYPE_NAMES = {"str": N_("text"), "int": N_("integer"), "float": N_("number"), "path": N_("path"),
+               "file": N_("file"), "dir": N_("folder"), "bool": N_("yes or no")}
 _SUGGESTION = re.compile(r"^(?P<message>.*)\. Did you mean (?P<names>.+)\?$", re.S)
 
 
@@ -387,6 +390,17 @@ def _install_cli_texts() -> None:  # noqa: C901  (one patch site: small nested f
 
     decorators.help_option = help_option_
 
+    display_type = typer_core._TyperParameter.display_type
+
+    def display_type_(self: Any, ctx: Any) -> str:  # "<str>" -> "<texte>", "<list[str]>" -> "<texte>..."
+        label = display_type(self, ctx)
+        m = re.fullmatch(r"<(list\[)?(\w+)\]?>", label)
+        if m is None or m[2].lower() not in _TYPE_NAMES:
+            return label
+        return "<" + _(_TYPE_NAMES[m[2].lower()]) + ">" + ("..." if m[1] else "")
+
+    typer_core._TyperParameter.display_type = display_type_  # type: ignore[method-assign]
+
     missing_message = typer_core._TyperParameter.get_missing_message
 
     def get_missing_message(self: Any, ctx: Any) -> str | None:
@@ -423,7 +437,9 @@ def localise_command(command: Any) -> None:
                 setattr(cmd, attr, _(msgid))
         cmd.options_metavar = _("[OPTIONS]")
         if hasattr(cmd, "subcommand_metavar") and getattr(cmd, "commands", None):
-            cmd.subcommand_metavar = _("COMMAND [ARGS]...")
+            # a group that runs by itself too (`citizenwatt workshop`): the command is optional
+            optional = getattr(cmd, "invoke_without_command", False)
+            cmd.subcommand_metavar = _("[COMMAND [ARGS]...]") if optional else _("COMMAND [ARGS]...")
         if hasattr(cmd, "rich_markup_mode"):
             cmd.rich_markup_mode = None
         for param in cmd.params:

@@ -219,6 +219,18 @@ class SimChannel:
     turns: int = 2000
     burden_ohm: float = 15.0     # calib.design()'s burden for 100 A
     stuck_uv: int | None = None  # a broken solder joint: the pin reads a constant
+    # Build faults the workshop's diagnosis must name (docs/workshop.md, "Fault table"):
+    plugged: bool = True         # False: no clamp in the socket, its switch ties the input to GND
+    bias_cap: bool = True        # False: the 10 uF midpoint capacitor is missing (noisy bias)
+    wired_pin: int | None = None  # the clamp's wire soldered to another GPIO (e.g. 25, on ADC2)
+    # burden_ohm None: no burden resistor, the clamp's open secondary drives the pin to the rails
+
+
+# What the bias point picks up without its 10 uF capacitor (supply ripple, Wi-Fi bursts):
+# broadband, tens of times the ADC's own noise.
+NO_CAP_NOISE_V = 0.012
+# ESP32 GPIOs on ADC2: readable only while Wi-Fi is off (the radio owns that converter).
+ADC2_PINS = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27)
 
 
 @dataclass
@@ -233,6 +245,9 @@ class SimBoardSpec:
     voltage_scale: float = 357.778  # mains volts per pin volt: calib.design()'s vcal, 9 V adapter
     wifi: dict[str, tuple[str, int]] = field(default_factory=lambda: {"atelier": ("motdepasse", -58)})
     seed: int = 1
+    # The AC-AC adapter: "ok", "absent" (not plugged in the wall: the pin sits at its bias),
+    # or "reversed" (its plug turned round in a non-polarised socket: the voltage is inverted).
+    adapter: str = "ok"
 
 
 class SimBoard:
@@ -257,6 +272,7 @@ class SimBoard:
         self._runner_stop = threading.Event()
         self._runner_thread: threading.Thread | None = None
         self.wlan_connected_ssid: str | None = None
+        self.wlan_active = False  # the radio is on: ADC2 cannot be read
 
     # --- USB cable --------------------------------------------------------------------
 
@@ -323,16 +339,25 @@ class SimBoard:
         s = self.spec
         w = 2 * math.pi * s.mains_hz * t
         if pin == s.voltage_pin:
-            v = 1.2692 + math.sqrt(2) * s.mains_v * math.sin(w) / s.voltage_scale
+            sign = {"ok": 1, "absent": 0, "reversed": -1}[s.adapter]
+            v = 1.2692 + sign * math.sqrt(2) * s.mains_v * math.sin(w) / s.voltage_scale \
+                + self._rng.gauss(0, 0.0008)
         else:
-            ch = next((c for c in s.channels if c.pin == pin), None)
+            # The clamp whose wire reaches this pin (its own, unless soldered elsewhere).
+            ch = next((c for c in s.channels if (c.pin if c.wired_pin is None else c.wired_pin) == pin),
+                      None)
             if ch is None:
                 return self._rng.randint(0, 3_100_000)  # a floating input
             if ch.stuck_uv is not None:
                 return ch.stuck_uv
+            if not ch.plugged:  # the empty socket's switch contact holds the input at GND
+                return int(abs(self._rng.gauss(0, 0.0004)) * 1e6)
             irms = ch.load_w / s.mains_v
             i = math.sqrt(2) * irms * math.sin(w) * (-1 if ch.reversed else 1)
-            v = ch.bias_v + i / ch.turns * ch.burden_ohm * ch.gain + self._rng.gauss(0, ch.noise_v)
+            # No burden: the open secondary's voltage is only limited by the pin's diodes.
+            burden = 1e6 if ch.burden_ohm is None else ch.burden_ohm
+            noise = math.hypot(ch.noise_v, 0 if ch.bias_cap else NO_CAP_NOISE_V)
+            v = ch.bias_v + i / ch.turns * burden * ch.gain + self._rng.gauss(0, noise)
         return int(min(max(v, 0.0), 3.1) * 1e6)
 
     # --- the serial line ---------------------------------------------------------------
@@ -415,6 +440,7 @@ class SimBoard:
             if not self.line:              # Ctrl-D on an empty line: soft reset
                 self._write(b"OK\r\nMPY: soft reboot\r\n" + RAW_BANNER)
                 self.globals = {"__name__": "__main__"}
+                self.wlan_active = False
                 return
             code, self.line = bytes(self.line), bytearray()
             self._write(b"OK")
@@ -619,8 +645,12 @@ def _machine_module(board: SimBoard) -> ModuleType:
 
         def __init__(self, pin, atten=None):
             self.pin = pin.id if isinstance(pin, Pin) else int(pin)
-            if self.pin not in (32, 33, 34, 35, 36, 37, 38, 39):
+            if self.pin not in (32, 33, 34, 35, 36, 37, 38, 39) + ADC2_PINS:
                 raise ValueError("invalid Pin for ADC")
+
+        def _check(self):
+            if self.pin in ADC2_PINS and board.wlan_active:
+                raise OSError(errno.ETIMEDOUT, "ADC2 is in use by Wi-Fi")
 
         def atten(self, a):
             pass
@@ -629,9 +659,11 @@ def _machine_module(board: SimBoard) -> ModuleType:
             pass
 
         def read_uv(self):
+            self._check()
             return board.pin_uv(self.pin)
 
         def read_u16(self):
+            self._check()
             return min(65535, board.pin_uv(self.pin) * 65535 // 3_100_000)
 
         def read(self):
@@ -689,6 +721,7 @@ class _SimWLAN:
         if on is None:
             return self._active
         self._active = bool(on)
+        self._board.wlan_active = self._active
 
     def connect(self, ssid=None, key=None, **kw):
         if not self._active:

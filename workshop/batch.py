@@ -36,7 +36,8 @@ class BoardRow:
     household_ref: str = ""
     household_name: str = ""
     household_id: int | None = None  # set once the API registered the meter
-    household_link: str = ""  # full address; "" when the household already had its link
+    household_link: str = ""  # full address; "" when the household had its link before this room
+    link_earlier: bool = False  # the link was shown (and written) by an earlier attempt
     message: str = ""
     attempts: int = 0
     seconds: float = 0.0
@@ -54,17 +55,64 @@ class WorkshopPlan:
     check_network: bool = True
 
 
-def _household(plan: WorkshopPlan, index: int, meter_id: str) -> Household | None:
-    if plan.households:
-        return plan.households[index % len(plan.households)] if index < len(plan.households) \
-            else None
-    return plan.provision.household or Household(ref="ATELIER-" + meter_id,
-                                                 name="Foyer " + meter_id)
+class Ledger:
+    """Who got what in this room: the household given to each meter (a redone board keeps
+    its own, in this run or from an earlier run's links sheet) and the links already shown,
+    so that a link the API shows once is never lost, whatever fails after it."""
+
+    def __init__(self, plan: WorkshopPlan, links: LinkSheet | None = None):
+        self.plan = plan
+        self.links = links
+        self.by_meter: dict[str, Household] = {}
+        self.known: dict[str, dict[str, str]] = {}  # meter_id -> its row in a links sheet
+        self.show: Callable[[BoardRow], None] | None = None  # prints a new link at once
+        if links is not None:
+            for row in links.earlier_rows():
+                self.known[row["meter_id"]] = row
+                self.by_meter.setdefault(row["meter_id"], Household(
+                    row["household_ref"], row.get("household_name") or row["household_ref"]))
+
+    def household_for(self, meter_id: str) -> Household | None:
+        """The meter's household: the one it already has, else the next unused one of the list."""
+        if meter_id in self.by_meter:
+            return self.by_meter[meter_id]
+        plan = self.plan
+        if plan.households:
+            taken = {h.ref for h in self.by_meter.values()}
+            household = next((h for h in plan.households if h.ref not in taken), None)
+        else:
+            household = plan.provision.household or Household(ref="ATELIER-" + meter_id,
+                                                              name="Foyer " + meter_id)
+        if household is not None:
+            self.by_meter[meter_id] = household
+        return household
+
+    def registered(self, row: BoardRow, household: Household, link: str | None) -> None:
+        """The API registered the board: keep the link (or the one shown earlier) in the row,
+        and write it to the links sheet at once."""
+        row.household_ref, row.household_name = household.ref, household.name
+        earlier = self.known.get(row.meter_id)
+        if link:
+            row.household_link, row.link_earlier = link, False
+        elif earlier and earlier.get("household_ref") == household.ref and earlier.get("household_link"):
+            row.household_link, row.link_earlier = earlier["household_link"], True
+        else:
+            row.household_link, row.link_earlier = "", False
+        entry = {"meter_id": row.meter_id, "household_ref": household.ref,
+                 "household_name": household.name, "household_id": str(row.household_id),
+                 "household_link": row.household_link}
+        self.known[row.meter_id] = entry
+        if self.links is not None and not row.link_earlier and entry != earlier:
+            self.links.add(row)
+        if self.show is not None and row.household_link and not row.link_earlier:
+            self.show(row)
 
 
-def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
+def do_board(port: str, plan: WorkshopPlan, row: BoardRow, ledger: Ledger,
              on_change: Callable[[], None]) -> None:
-    """The whole pipeline for one board; raises WorkshopError."""
+    """The whole pipeline for one board; raises WorkshopError. Once the API has registered
+    the board, its household and link stay in the row and the sheet, even if a later step
+    fails: the redo completes the board with the same household."""
     t0 = time.monotonic()
 
     def progress(step, done, total):
@@ -77,16 +125,19 @@ def do_board(port: str, plan: WorkshopPlan, row: BoardRow, household_index: int,
     with Board(port) as board:
         row.meter_id = plan.provision.meter_id or \
             pipeline.wconfig.meter_id_from_mac(board.unique_id())
-        household = _household(plan, household_index, row.meter_id)
+        household = ledger.household_for(row.meter_id)
         if household is None:
             raise WorkshopError("config.invalid", N_("Invalid meter configuration: {detail}. Fix this value "
                                                      "then try again."), detail="more boards than households")
-        prov_plan = pipeline.ProvisionPlan(**{**plan.provision.__dict__, "household": household})
-        result = pipeline.provision(board, prov_plan, progress=progress)
         row.household_ref, row.household_name = household.ref, household.name
-        if result.registration is not None:
-            row.household_id = result.registration.household_id
-            row.household_link = prov_plan.household_link(result.registration) or ""
+        prov_plan = pipeline.ProvisionPlan(**{**plan.provision.__dict__, "household": household})
+
+        def registered(reg) -> None:
+            row.household_id = reg.household_id
+            ledger.registered(row, household, prov_plan.household_link(reg))
+            on_change()
+
+        result = pipeline.provision(board, prov_plan, progress=progress, on_registered=registered)
         if plan.run_check:
             progress(_("Self-test"), 0, 1)
             results = wcheck.run_checks(board, network=plan.check_network)
@@ -156,8 +207,9 @@ def summary(rows: list[BoardRow]) -> Table:
     table.add_column(_("Board"))
     table.add_column(_("Meter"))
     table.add_column(_("Household"))
-    # Folded, never cut: a link with a character missing opens nothing.
-    table.add_column(_("Household link (secret)"), overflow="fold")
+    # Whole, never folded nor cut: a link with a character missing or a line break in the
+    # middle of its token opens nothing (links_text() below prints them on plain lines too).
+    table.add_column(_("Household link (secret)"), no_wrap=True, overflow="ignore")
     table.add_column(_("Result"))
     for r in rows:
         table.add_row(r.port, r.meter_id, r.household_ref, _link_cell(r),
@@ -166,8 +218,18 @@ def summary(rows: list[BoardRow]) -> Table:
     return table
 
 
+def links_lines(rows: list[BoardRow]) -> list[str]:
+    """One plain line per household link of the run, to copy whole from any terminal."""
+    out = []
+    for r in final_rows(rows):
+        if r.household_link:
+            note = " " + _("(the link shown at an earlier attempt)") if r.link_earlier else ""
+            out.append(f"{r.household_ref} ({r.meter_id}) : {r.household_link}{note}")
+    return out
+
+
 def _link_cell(r: BoardRow) -> str:
-    if r.state != READY or r.household_id is None:
+    if r.household_id is None:
         return ""
     return r.household_link or _("already given (household no. {household_id})", household_id=r.household_id)
 
@@ -176,15 +238,30 @@ class LinkSheet:
     """The room's household links in a CSV file, to print and hand to each household.
 
     The links are secrets the API shows once: the file is readable by its owner only
-    (0600), and a row is written as soon as its board is ready, so a run cut short keeps
-    the links it already got."""
+    (0600), and a row is written as soon as the API has registered its board (before the
+    board's self-test), so a board that fails later, or a run cut short, keeps its link.
+    The sheet is also the room's memory: a board redone, in this run or a later one, finds
+    its household and its link there (earlier_rows)."""
 
     FIELDS = ("meter_id", "household_ref", "household_name", "household_id", "household_link")
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, earlier: Iterable[Path] = ()):
         self.path = Path(path)
+        self.earlier = [Path(p) for p in earlier]  # sheets of earlier runs in the room
         self.written = 0
         self.error: str | None = None  # a sentence, if the file could not be written
+
+    def earlier_rows(self) -> list[dict[str, str]]:
+        """The rows already written, in this sheet (appended to) and the earlier ones: a
+        board redone in a new run finds its household and its link there."""
+        rows: list[dict[str, str]] = []
+        for path in dict.fromkeys([*self.earlier, self.path]):
+            try:
+                with open(path, newline="", encoding="utf-8") as f:
+                    rows += [r for r in csv.DictReader(f) if r.get("meter_id") and r.get("household_ref")]
+            except (OSError, UnicodeDecodeError, csv.Error):
+                continue  # no sheet yet, or not one of ours: nothing to resume from it
+        return rows
 
     def add(self, row: BoardRow) -> None:
         try:
@@ -224,9 +301,15 @@ def run(
     rows: list[BoardRow] = []
     by_port: dict[str, BoardRow] = {}
     pending_redo: set[str] = set()
-    households_used = 0
+    ledger = Ledger(plan, links)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     with Live(render(rows, watch), console=console, refresh_per_second=8, transient=False) as live:
+
+        def show(row: BoardRow) -> None:  # above the live table, on one plain line
+            live.console.print(_("Household link of {household_ref} (secret, hand it to the household): "
+                                 "{link}", household_ref=row.household_ref, link=row.household_link),
+                               soft_wrap=True, highlight=False, markup=False)
+        ledger.show = show
 
         def refresh():
             live.update(render(rows, watch))
@@ -246,11 +329,8 @@ def run(
                     row.attempts += 1
                     refresh()
                     try:
-                        do_board(port, plan, row, households_used, refresh)
+                        do_board(port, plan, row, ledger, refresh)
                         row.state = READY
-                        households_used += 1
-                        if links is not None and row.household_id is not None:
-                            links.add(row)
                     except WorkshopError as e:
                         row.state = FAILED
                         row.message = str(e)

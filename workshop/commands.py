@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import functools
 import os
-import sys
 import time
 import tomllib
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from rich.table import Table
 
 from citizenwatt.errors import CitizenWattError
 from citizenwatt.i18n import N_, _, ngettext, set_lang
+from citizenwatt.workshop.diagnose import GUIDE_PAGE
 from citizenwatt.workshop.errors import WorkshopError
 
 console = Console(highlight=False)
@@ -64,6 +64,25 @@ def friendly(func):
     return wrapper
 
 
+def ask_person(question: str, yes_no: bool = False) -> bool | None:
+    """Ask the person at the bench: yes or no (o/n in French), or an action then Enter.
+    None when nobody can answer (no keyboard, end of input)."""
+    console.print("[bold]?[/] " + question, soft_wrap=True)
+    while True:
+        try:
+            answer = input(_("[y/n] ") if yes_no else _("(Enter) "))
+        except EOFError:
+            return None
+        if not yes_no:
+            return True
+        word = answer.strip().lower()
+        if word[:1] in (_("y"), "y", "o"):
+            return True
+        if word[:1] == "n":
+            return False
+        console.print(_("Answer y (yes) or n (no)."))
+
+
 def _cache(cache: Path | None) -> Path:
     from citizenwatt.workshop.mipcache import default_cache_dir
     return cache or default_cache_dir()
@@ -87,6 +106,17 @@ def _one_port(port: str | None) -> str:
         "{n} board plugged in: give the port ({ports})",
         "{n} boards plugged in: give the port ({ports})", len(boards),
         ports=", ".join(b.device for b in boards)))
+
+
+def _asking(bars: _Bars):
+    """ask_person, with the progress bars stopped while the question waits for an answer."""
+    def ask(question: str, yes_no: bool = False) -> bool | None:
+        bars.progress.stop()
+        try:
+            return ask_person(question, yes_no)
+        finally:
+            bars.progress.start()
+    return ask
 
 
 class _Bars:
@@ -261,7 +291,7 @@ def _plan_from(profile: Path | None, **opts):
                 detail=e,
             ) from None
     for k, v in opts.items():
-        if v is not None and v != [] and v is not False:
+        if v is not None and v != []:  # an option given wins over the profile, --no-hass too
             data[k] = v
     for k in ("wifi_ssid", "mqtt_host"):
         if not data.get(k):
@@ -366,6 +396,17 @@ Token = Annotated[
     ),
 ]
 Passwd = Annotated[Path | None, typer.Option("--mosquitto-passwd", help=N_("Mosquitto password file."))]
+Hass = Annotated[
+    bool | None,
+    typer.Option(
+        "--hass/--no-hass",
+        help=N_(
+            "Home Assistant discovery: the meter announces its sensors to Home Assistant over MQTT "
+            "(profile: hass = true; off by default)."
+        ),
+        show_default=False,
+    ),
+]
 Acl = Annotated[Path | None, typer.Option("--mosquitto-acl", help=N_("Mosquitto ACL file."))]
 Reload = Annotated[
     str | None,
@@ -417,6 +458,7 @@ def provision(
         float | None, typer.Option(help=N_("Voltage of the AC-AC adapter (V), if fitted."))
     ] = None,
     interval_s: Annotated[float | None, typer.Option(help=N_("One reading every N s."))] = None,
+    hass: Hass = None,
     mosquitto_passwd: Passwd = None,
     mosquitto_acl: Acl = None,
     mosquitto_reload: Reload = None,
@@ -448,12 +490,26 @@ def provision(
             mains_hz=mains_hz,
             voltage_adapter_v=voltage_adapter_v,
             interval_s=interval_s,
+            hass=hass,
             mosquitto_passwd=mosquitto_passwd,
             mosquitto_acl=mosquitto_acl,
             mosquitto_reload=mosquitto_reload,
         )
-        with Board(_one_port(port)) as board, _Bars() as bars:
-            result = pipeline.provision(board, plan, progress=bars)
+        registered: list = []
+        try:
+            with Board(_one_port(port)) as board, _Bars() as bars:
+                result = pipeline.provision(board, plan, progress=bars, on_registered=registered.append)
+        except CitizenWattError:
+            # Registered, then the board failed: the link the API showed once is not lost.
+            link = plan.household_link(registered[0]) if registered else None
+            if link:
+                err_console.print(
+                    _("The meter is registered with the API (household {household_ref}), but the board "
+                      "was not finished. Household link (secret, hand it to the household): {link} — "
+                      "run the same command again to finish the board: it keeps this household.",
+                      household_ref=registered[0].household_ref, link=link),
+                    soft_wrap=True, markup=False, highlight=False)
+            raise
         reg = result.registration
         if reg is None:
             done = _(
@@ -483,7 +539,17 @@ def provision(
                 command=reissue_command(plan.api_url, reg.household_id),
             )
         console.print("[green]✓[/] " + done, soft_wrap=True)
-        if plan.passwd_file:
+        if plan.passwd_file and result.mosquitto_reloaded:
+            console.print(
+                _(
+                    "MQTT credentials added to {passwd} and {acl}; Mosquitto reloaded ({command}).",
+                    passwd=plan.passwd_file,
+                    acl=plan.acl_file,
+                    command=plan.mosquitto_reload,
+                ),
+                soft_wrap=True,
+            )
+        elif plan.passwd_file:
             console.print(
                 _(
                     "MQTT credentials added to {passwd} and {acl}. Reload Mosquitto (`sudo "
@@ -549,7 +615,8 @@ def calibrate(
                         ),
                     ) from None
             with _Bars() as bars:
-                r = pipeline.calibrate(board, channel, reference_w, windows=windows, progress=bars)
+                r = pipeline.calibrate(board, channel, reference_w, windows=windows, progress=bars,
+                                       ask=None if yes else _asking(bars))
         table = Table(title=_("Calibration"))
         for col in (N_("Channel"), N_("Reference (W)"), N_("Before (W)"), N_("After (W)"), N_("Trim")):
             table.add_column(_(col), justify="right")
@@ -577,7 +644,7 @@ def check(
         from citizenwatt.workshop.board import Board
 
         with Board(_one_port(port)) as board:
-            results = wcheck.run_checks(board, network=network)
+            results = wcheck.run_checks(board, network=network, ask=ask_person)
         table = Table(title=_("Board self-test"))
         for col in (N_("Test"), N_("Result"), N_("Measured"), N_("What to do")):
             table.add_column(_(col))
@@ -587,7 +654,7 @@ def check(
                 r.name,
                 f"[{style[r.status]}]{_(CHECK_STATUS[r.status])}[/]",
                 r.value,
-                ("→ " + r.section) if r.section else r.advice,
+                ("→ " + GUIDE_PAGE + "#" + r.section) if r.section else r.advice,
             )
         console.print(table)
         # The advice in full below the table: a narrow terminal would chop it into a cell.
@@ -652,6 +719,7 @@ def _households(path: Path | None):
 
 
 def workshop(
+    ctx: typer.Context,
     profile: ProfileOpt = None,
     port: Annotated[
         list[str] | None,
@@ -679,8 +747,12 @@ def workshop(
             )
         ),
     ] = None,
-    micropython_image: Annotated[Path | None, typer.Option("--micropython")] = None,
-    write_micropython: str = "auto",
+    micropython_image: Annotated[
+        Path | None, typer.Option("--micropython", help=N_("MicroPython .bin image (otherwise: the cache)."))
+    ] = None,
+    write_micropython: Annotated[
+        str, typer.Option(help=N_("auto: only when the board does not answer as MicroPython; always; never."))
+    ] = "auto",
     cache: CacheDir = None,
     wifi_ssid: WifiSsid = None,
     wifi_password: WifiPassword = None,
@@ -700,13 +772,19 @@ def workshop(
         ),
     ] = None,
     channel_label: Labels = None,
-    interval_s: Annotated[float | None, typer.Option()] = None,
+    interval_s: Annotated[float | None, typer.Option(help=N_("One reading every N s."))] = None,
+    hass: Hass = None,
     mosquitto_passwd: Passwd = None,
     mosquitto_acl: Acl = None,
     mosquitto_reload: Reload = None,
-    run_check: Annotated[bool, typer.Option("--check/--no-check")] = True,
+    run_check: Annotated[
+        bool, typer.Option("--check/--no-check", help=N_("Self-test each board once configured."))
+    ] = True,
     lang: Lang = None,
 ) -> None:
+    if ctx.invoked_subcommand is not None:  # `citizenwatt workshop links`: not a room run
+        return
+
     @friendly
     def run(lang=None):
         from citizenwatt.workshop import batch
@@ -731,6 +809,7 @@ def workshop(
                 channel_label=channel_label,
                 channel_role=channel_role,
                 interval_s=interval_s,
+                hass=hass,
                 mosquitto_passwd=mosquitto_passwd,
                 mosquitto_acl=mosquitto_acl,
                 mosquitto_reload=mosquitto_reload,
@@ -756,11 +835,18 @@ def workshop(
             def source():
                 return [b.device for b in list_boards()]
 
-        links = batch.LinkSheet(links_csv or Path.cwd() / time.strftime("liens-foyers-%Y%m%d-%H%M%S.csv"))
+        sheet = links_csv or Path.cwd() / time.strftime("liens-foyers-%Y%m%d-%H%M%S.csv")
+        # The room's earlier sheets: a board redone in this run keeps its household and link.
+        links = batch.LinkSheet(sheet, earlier=sorted(sheet.parent.glob("liens-foyers-*.csv")))
         rows = batch.run(plan, source, count=count, watch=not port, console=console, links=links)
         if links.error:
             err_console.print("[bold red]✗[/] " + links.error, soft_wrap=True)
         console.print(batch.summary(rows))
+        lines = batch.links_lines(rows)
+        if lines:  # plain lines: whole in any terminal, to copy or print
+            console.print(_("Household links (secret):"))
+            for line in lines:
+                console.print(line, soft_wrap=True, markup=False, highlight=False)
         if links.written:
             console.print(
                 ngettext(
@@ -781,14 +867,12 @@ def workshop(
             if r.state == batch.READY and r.household_id is not None and not r.household_link
         ]
         if known:
-            from citizenwatt.workshop.registration import reissue_command
-
             console.print(
                 _(
-                    '"already given": this household existed and already has its link, which '
-                    "still works. If it was lost, issue a new one (the old one stops working), N "
-                    "being the household's number: {command}",
-                    command=reissue_command(plan.provision.api_url, "N"),
+                    '"already given": this household existed before this workshop and already has its '
+                    "link, which still works. To print it again with its QR sheet: `citizenwatt "
+                    "workshop links --household REF` in the folder of the links sheets; if it was lost, "
+                    "add --new --api ADDRESS to issue a new one (the old one stops working)."
                 ),
                 soft_wrap=True,
             )
@@ -796,10 +880,91 @@ def workshop(
             err_console.print(
                 _(
                     'Plug the "to redo" boards back in and run `citizenwatt workshop` again: '
-                    "each one starts over from the beginning."
-                )
+                    "each one starts over from the beginning, with the household and the link "
+                    "it already has."
+                ),
+                soft_wrap=True,
             )
             raise typer.Exit(1)
+
+    run(lang=lang)
+
+
+def links(
+    household: Annotated[
+        list[str] | None,
+        typer.Option("--household", help=N_("Household reference (repeat); default: every household of "
+                                            "the sheets.")),
+    ] = None,
+    links_csv: Annotated[
+        list[Path] | None,
+        typer.Option(help=N_("Links sheet(s) to read (repeat); default: the liens-foyers-*.csv of the "
+                             "current folder."))
+    ] = None,
+    new: Annotated[bool, typer.Option("--new", help=N_(
+        "Issue a new link through the API (leader or admin token); the older one stops working."))] = False,
+    api: Api = None,
+    token: Token = None,
+    public_url: PublicUrl = None,
+    sheets: Annotated[Path | None, typer.Option(help=N_(
+        "Folder for the sheets to print (QR code and link), one per household; default: the current "
+        "folder."))] = None,
+    lang: Lang = None,
+) -> None:
+    @friendly
+    def run(lang=None):
+        from citizenwatt.config import workshop_settings
+        from citizenwatt.workshop import links as wlinks
+
+        files = list(links_csv or sorted(Path.cwd().glob("liens-foyers-*.csv")))
+        known = wlinks.from_sheets(files)
+        refs = list(household or known)
+        if not refs:
+            raise WorkshopError("links.none", N_(
+                "No links sheet here (liens-foyers-*.csv) and no --household: run the command in the "
+                "folder of the workshop's sheets, or give --links-csv FILE, or --household REF with "
+                "--new, --api and --token."))
+        api_token = token or workshop_settings().api_token
+        out_sheet = None
+        done = []
+        for ref in refs:
+            hh = known.get(ref) or wlinks.HouseholdLink(ref, ref, None, "")
+            if api and hh.household_id is None:
+                hh.household_id = wlinks.find_household_id(api, api_token or "", ref)
+            dead = bool(api and hh.link and hh.household_id is not None
+                        and not wlinks.still_works(api, hh.household_id, hh.link))
+            if new or not hh.link or dead:
+                if not api or not api_token:
+                    raise WorkshopError("links.need_api", N_(
+                        "{ref}: {why} A new link needs the API: give --api and the token of a leader's "
+                        "account (--token or CITIZENWATT_WORKSHOP__API_TOKEN), with --new."), ref=ref,
+                        why=_("no sheet holds its link.") if not hh.link else _("a new link was asked for."))
+                if hh.household_id is None:
+                    hh.household_id = wlinks.find_household_id(api, api_token, ref)
+                hh.link = wlinks.issue(api, api_token, hh.household_id, public_url)
+                hh.new = True
+                if out_sheet is None:
+                    from citizenwatt.workshop import batch
+                    out_sheet = batch.LinkSheet(Path.cwd() / time.strftime("liens-foyers-%Y%m%d-%H%M%S.csv"))
+                out_sheet.add(batch.BoardRow("", meter_id=hh.meter_id, household_ref=ref,
+                                             household_name=hh.household_name,
+                                             household_id=hh.household_id, household_link=hh.link))
+            path = wlinks.write_sheet(sheets or Path.cwd(), hh)
+            done.append((hh, path))
+        for hh, path in done:
+            if hh.new:
+                note = _("new link, the older one no longer works")
+            elif api:
+                note = _("checked: it opens the household")
+            else:
+                note = _("from the sheet")
+            console.print(f"{hh.household_ref} ({hh.household_name}) : {hh.link}", soft_wrap=True,
+                          markup=False, highlight=False)
+            console.print("  " + _("{note}; sheet to print: {path}", note=note, path=path),
+                          soft_wrap=True, markup=False, highlight=False)
+        if out_sheet is not None and out_sheet.written:
+            console.print(_("New links also written to {path} (readable by you only).",
+                            path=out_sheet.path.resolve()), soft_wrap=True)
 
     run(lang=lang)
 
@@ -813,19 +978,22 @@ HELP: dict[Callable[..., Any], str] = {
         "Calibrate a channel against a known load (a 2 kW kettle or the household's utility meter)."
     ),
     check: N_("Self-test: ADC, bias, noise, clamp direction, Wi-Fi, MQTT server."),
-    workshop: N_(
-        "Workshop: write, configure and test the boards one after another, as they are "
-        "plugged in; a summary table at the end."
-    ),
 }
+WORKSHOP_HELP = N_(
+    "Workshop: write, configure and test the boards one after another, as they are "
+    "plugged in; a summary table at the end."
+)
+LINKS_HELP = N_(
+    "A household's link again, whole, and its sheet to print with the QR code: from the room's "
+    "links sheets, checked against the API; --new issues a new one (leader or admin token)."
+)
 
 
 def register(app: typer.Typer) -> None:
     for f, help_msgid in HELP.items():
         app.command(help=help_msgid)(f)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app = typer.Typer()
-    register(app)
-    app(sys.argv[1:])
+    # `citizenwatt workshop` runs the room; `citizenwatt workshop links` reprints a link.
+    room = typer.Typer(add_completion=False, rich_markup_mode=None)
+    room.callback(invoke_without_command=True, help=WORKSHOP_HELP)(workshop)
+    room.command("links", help=LINKS_HELP)(links)
+    app.add_typer(room, name="workshop")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from citizenwatt.errors import CitizenWattError
 from citizenwatt.i18n import N_, _
+from citizenwatt.workshop.diagnose import SECTION_TITLES, guide_pointer
 
-# Build-guide section ids (hardware/ guide anchors). Stable: the guide links to them.
-SECTIONS = ("adc-input", "bias-network", "burden-resistor", "noise-floor",
-            "clamp-orientation", "calibration", "wifi", "broker", "usb-serial")
+# Build-guide section ids (hardware/ guide anchors, in diagnose.SECTION_TITLES). Stable: the
+# guide links to them, and tests/hardware/test_guide_pointers.py checks each one resolves.
+SECTIONS = tuple(SECTION_TITLES)
 
 
 class WorkshopError(CitizenWattError):
@@ -29,10 +30,11 @@ class WorkshopError(CitizenWattError):
         return self.say()
 
     def say(self, lang: str | None = None) -> str:
-        kw = dict(self.kw)
+        """The sentence in `lang` (the current language), then where the guide explains it."""
+        text = _(self.msgid, lang=lang, **self.kw)
         if self.section:
-            kw.setdefault("section", self.section)
-        return _(self.msgid, lang=lang, **kw)
+            text += " " + guide_pointer(self.section, lang=lang)
+        return text
 
 
 class BoardGone(WorkshopError):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citizenwatt.i18n import N_, _
+from citizenwatt.i18n import N_, _, format_number
 from citizenwatt.workshop import config as wconfig
 from citizenwatt.workshop import esp, mipcache, mqttauth, sampling
 from citizenwatt.workshop.board import Board
@@ -258,12 +258,17 @@ class ProvisionResult:
     config: dict
     registration: Registration | None
     mqtt_password: str
+    mosquitto_reloaded: bool = False  # the reload command ran: nothing left to do by hand
 
 
-def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet) -> ProvisionResult:
+def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet,
+              on_registered: Callable[[Registration], None] | None = None) -> ProvisionResult:
     """Validate the config, create MQTT credentials, register with the API, and only then
     write the config to the board: a board never holds credentials the broker ignores.
-    Redoing a board keeps its meter id (from its MAC) and its earlier trims."""
+    Redoing a board keeps its meter id (from its MAC) and its earlier trims.
+
+    on_registered is called with the API's answer as soon as it arrives, before anything
+    else can fail: a link the API shows once is kept even if the board fails later."""
     progress(_("Provisioning"), 0, 3)
     meter_id = plan.meter_id or wconfig.meter_id_from_mac(board.unique_id())
     old = wconfig.read_raw(board) or {}
@@ -273,6 +278,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         else {}
     )
     password = mqttauth.new_password()
+    reloaded = False
     raw = wconfig.build(
         meter_id,
         wifi_ssid=plan.wifi_ssid,
@@ -300,6 +306,7 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         )
         if plan.mosquitto_reload:
             mqttauth.reload(plan.mosquitto_reload)
+            reloaded = True
     progress(_("Registration"), 1, 3)
     registration = None
     if plan.api_url:
@@ -318,10 +325,12 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
             plan.from_date,
             channel_roles=plan.roles(),
         )
+        if on_registered is not None:
+            on_registered(registration)
     progress(_("Provisioning"), 2, 3)
     wconfig.write(board, raw)
     progress(_("Provisioning"), 3, 3)
-    return ProvisionResult(meter_id, raw, registration, password)
+    return ProvisionResult(meter_id, raw, registration, password, reloaded)
 
 
 # --------------------------------------------------------------------------------------
@@ -346,20 +355,57 @@ def _power(r: dict) -> float:
     return r["real_w"] if r["vrms_v"] is not None else r["apparent_w"]
 
 
-def _mean_power(board, cfg, channel: int, windows: int, trims=None) -> tuple[float, float]:
+def _mean_power(board, cfg, channel: int, windows: int, trims=None) -> tuple[float, float, str | None]:
+    """Mean power and current of a channel over a few windows, and the fault its input's
+    levels show in the last one (diagnose.input_fault), if any."""
+    from citizenwatt.workshop import diagnose as diag
+
     ps, irms = [], []
+    fault = None
     for _window in range(windows):
-        _w, res = sampling.measure_config(board, cfg, trims=trims)
+        w, res = sampling.measure_config(board, cfg, trims=trims)
         ps.append(_power(res[channel]))
         irms.append(res[channel]["irms_a"])
-    return sum(ps) / len(ps), sum(irms) / len(irms)
+        ch = next(c for c in cfg["channels"] if c["id"] == channel)
+        d = wconfig.channel_design(cfg, ch)
+        win = w[channel]
+        sig = diag.signal_of(win.volts(ch["pin"]), win.rate_hz, cfg["mains_hz"])
+        fault = diag.input_fault(sig, d["bias_v"], d["adc_lo_v"], d["adc_hi_v"])
+    return sum(ps) / len(ps), sum(irms) / len(irms), fault
 
 
-def calibrate(
-    board: Board, channel: int, reference_w: float, windows: int = 5, progress: StepProgress = _quiet
+def _burden_error(cfg: dict, ch: dict, trim: float | None, fault: str) -> WorkshopError:
+    """The burden resistor named, with the value the calibration factor gives when it has one."""
+    from citizenwatt.workshop import diagnose as diag
+
+    d = wconfig.channel_design(cfg, ch)
+    burden = diag.channel_parts(ch["id"])["burden"]
+    if fault == "burden-missing":
+        return WorkshopError("cal.burden_missing", N_(
+            "The burden resistor {burden} of channel {channel} is missing or not soldered: with a load, "
+            "the input swings from one rail to the other. Solder a {burden_ohm} resistor in {burden}."),
+            section="burden-resistor", burden=burden, channel=ch["id"], burden_ohm=diag.ohms(d["burden_ohm"]))
+    if trim is None:
+        return WorkshopError("cal.burden_clips", N_(
+            "The burden resistor {burden} of channel {channel} is too large: the signal clips. It must "
+            "be {burden_ohm}: check its colour bands and replace it."),
+            section="burden-resistor", burden=burden, channel=ch["id"], burden_ohm=diag.ohms(d["burden_ohm"]))
+    return WorkshopError("cal.out_of_range", N_(
+        "The burden resistor {burden} of channel {channel} measures as about {estimate} instead of "
+        "{burden_ohm} (calibration factor {trim}): check its colour bands and replace it, then "
+        "calibrate again."), section="burden-resistor", burden=burden, channel=ch["id"],
+        estimate=diag.ohms(diag.burden_estimate_ohm(d["burden_ohm"], trim)),
+        burden_ohm=diag.ohms(d["burden_ohm"]), trim=format_number(trim, 2))
+
+
+def calibrate(  # noqa: C901 - the decisions of the fault table, one after the other
+    board: Board, channel: int, reference_w: float, windows: int = 5, progress: StepProgress = _quiet,
+    ask: Callable[[str, bool], bool | None] | None = None,
 ) -> CalResult:
     """Measure a known load on one channel, compute the trim that makes the meter read it,
-    store it in config.json, and measure again."""
+    store it in config.json, and measure again. A reading far below the reference may be
+    a kettle not heating or a wrong burden resistor: the tool asks to switch the kettle on
+    and measures again before it names the resistor (`ask` None: nobody to ask, it says so)."""
     if not reference_w or reference_w <= 0:
         raise WorkshopError(
             "cal.bad_reference",
@@ -383,43 +429,58 @@ def calibrate(
             channels=", ".join(str(c["id"]) for c in cfg["channels"]),
         )
     progress(_("Calibration"), 0, 2)
-    before_w, irms_a = _mean_power(board, cfg, channel, windows)
-    if irms_a < MIN_CAL_IRMS_A:
-        raise WorkshopError(
-            "cal.no_signal",
-            N_(
-                "No current measured on channel {channel} ({irms_a:.2f} A). "
-                "Is the clamp closed around ONE wire (the live) of the "
-                "switched-on appliance? See the guide, section "
-                '"{section}".'
-            ),
-            section="calibration",
-            channel=channel,
-            irms_a=irms_a,
-        )
+    before_w, irms_a, fault = _mean_power(board, cfg, channel, windows)
+    if fault in ("burden-missing", "burden-wrong"):
+        raise _burden_error(cfg, ch, None, fault)
     old_trim = ch["trim"]
-    trim = round(old_trim * reference_w / abs(before_w), 4)
+
+    def trim_for(power_w: float) -> float:
+        return round(old_trim * reference_w / abs(power_w), 4) if power_w else float("inf")
+
+    trim = trim_for(before_w)
+    if irms_a < MIN_CAL_IRMS_A or trim > TRIM_MAX:
+        # Far less than the kettle: it may not be heating. Only a second reading with the
+        # kettle surely on tells a kettle that is off from a burden resistor that is too small.
+        answered = ask is not None and ask(_(
+            "Channel {channel} reads {power_w} W for a reference of {reference_w} W. Is the kettle "
+            "switched on and heating (its light on)? Switch it on, then press Enter.",
+            channel=channel, power_w=format_number(abs(before_w), 0),
+            reference_w=format_number(reference_w, 0)), False)
+        if not answered:
+            if irms_a < MIN_CAL_IRMS_A:
+                raise WorkshopError("cal.no_signal", N_(
+                    "No current measured on channel {channel} ({irms_a} A). Is the clamp closed around "
+                    "ONE wire (the live) of the switched-on appliance? Switch it on, then run again."),
+                    section="calibration", channel=channel, irms_a=format_number(irms_a, 2))
+            raise WorkshopError("cal.undecided", N_(
+                "Channel {channel} reads {power_w} W for a reference of {reference_w} W (factor {trim}): "
+                "either the kettle was not heating, or a part is wrong. Run `citizenwatt calibrate` "
+                "again without --yes, the kettle switched on: it measures twice and names the part."),
+                section="calibration", channel=channel, power_w=format_number(abs(before_w), 0),
+                reference_w=format_number(reference_w, 0), trim=format_number(trim, 2))
+        again_w, irms_a, fault = _mean_power(board, cfg, channel, windows)
+        if fault in ("burden-missing", "burden-wrong"):
+            raise _burden_error(cfg, ch, None, fault)
+        if irms_a < MIN_CAL_IRMS_A:
+            raise WorkshopError("cal.no_signal", N_(
+                "No current measured on channel {channel} ({irms_a} A). Is the clamp closed around "
+                "ONE wire (the live) of the switched-on appliance? Switch it on, then run again."),
+                section="calibration", channel=channel, irms_a=format_number(irms_a, 2))
+        steady = abs(abs(again_w) - abs(before_w)) <= 0.1 * max(abs(before_w), 1.0)
+        before_w, trim = again_w, trim_for(again_w)
+        if trim > TRIM_MAX and not steady:
+            raise WorkshopError("cal.unsteady", N_(
+                "The reading of channel {channel} changed between two measurements ({power_w} W now): "
+                "the load is not steady. Keep only the kettle on that wire, heating, then run again."),
+                section="calibration", channel=channel, power_w=format_number(abs(again_w), 0))
     if not TRIM_MIN <= trim <= TRIM_MAX:
-        d = wconfig.channel_design(cfg, ch)
-        raise WorkshopError(
-            "cal.out_of_range",
-            N_(
-                "The trim factor {trim:.2f} of channel {channel} is "
-                "outside [0.8, 1.25]: the burden resistor probably has "
-                "the wrong value (expected {burden_ohm} ohm). Check it "
-                '(guide, section "{section}") then start again.'
-            ),
-            section="burden-resistor",
-            trim=trim,
-            channel=channel,
-            burden_ohm=d["burden_ohm"],
-        )
+        raise _burden_error(cfg, ch, trim, "burden-wrong")
     for c in raw["channels"]:
         if c["id"] == channel:
             c["trim"] = trim
     wconfig.write(board, raw)
     progress(_("Calibration"), 1, 2)
     _raw, cfg = wconfig.load(board)
-    after_w, _irms = _mean_power(board, cfg, channel, windows)
+    after_w, _irms, _fault = _mean_power(board, cfg, channel, windows)
     progress(_("Calibration"), 2, 2)
     return CalResult(channel, reference_w, before_w, after_w, old_trim, trim)

@@ -173,11 +173,14 @@ def test_check_names_the_fault_and_the_guide_section(boards, bundle, cache_dir, 
     assert "Compteur cw-123456 configuré, mais pas enregistré dans l'API (pas d'option --api)" in " ".join(
         r.output.split()
     )
-    r = cli("check", sim.port)
+    # The lone negative clamp: the tool asks where its arrow points; "n": the clamp is reversed.
+    r = runner.invoke(app, ["check", sim.port], input="n\n")
+    assert "Traceback" not in r.output
     assert r.exit_code == 1
     out = " ".join(r.output.split())
+    assert "sa flèche (K→L) pointe-t-elle vers l'appareil ? [o/n]" in out
     for section in ("bias-network", "clamp-orientation", "wifi", "broker"):
-        assert f"section « {section} »" in out
+        assert f"(troubleshooting.html#{section})" in out
     assert "à l'envers" in out and "Signal Wi-Fi faible (-83 dBm" in out
     assert "Tests en échec : 3." in out  # bias, orientation, broker; weak Wi-Fi only warns
 
