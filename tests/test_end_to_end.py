@@ -6,6 +6,7 @@ The energy the API reports must equal the energy the meters counted, within 0.1 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -45,6 +46,11 @@ def test_energy_reported_by_the_api_equals_what_the_meters_counted(mosquitto, tm
         for m in meters:
             m.stop(timeout_s=15)
     published = sum(m.published for m in meters)
+    # Every reading the broker acknowledged to a meter reaches the collector: wait for them
+    # all (wait_idle alone can return while the broker still holds some for it, under load).
+    deadline = time.monotonic() + 60
+    while collector.metrics.readings_stored < published and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert collector.wait_idle(20)
     collector.stop()
     assert collector.metrics.readings_stored == published
