@@ -35,6 +35,8 @@ SUBACK = 0x90
 PINGREQ = 0xC0
 PINGRESP = 0xD0
 DISCONNECT = 0xE0
+UNSUBACK = 0xB0
+ANSWERS = (CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP)  # first bytes a broker may send
 
 MAX_INCOMING = 16384  # the meter takes commands, not files: more is not MQTT for us
 MAX_PACKET_ID = 65535
@@ -312,7 +314,7 @@ class MQTTClient:
         try:
             self._send(connect_packet(self.client_id, self.user, self.pswd, self.keepalive,
                                       clean_session, self.lw))
-            first, body = self._read_packet(self.timeout_s * 1000)
+            first, body = self._read_packet(self.timeout_s * 1000, CONNACK)
             return check_connack(first, body)
         except BaseException:
             self._close()
@@ -370,6 +372,9 @@ class MQTTClient:
         first = self._poll_byte()
         if first is None:
             return None
+        if not (first & 0xF0 == PUBLISH or first in ANSWERS):
+            self._close()
+            raise MQTTError(PROTOCOL, 0, "first byte 0x%02x" % first)
         body = self._read_body(_ms(), self.timeout_s * 1000)
         return self._handle(first, body)
 
@@ -490,9 +495,14 @@ class MQTTClient:
             raise MQTTError(PROTOCOL, 0, "packet of %d bytes" % n)
         return self._read_exact(n, t0, budget_ms) if n else b""
 
-    def _read_packet(self, budget_ms):
+    def _read_packet(self, budget_ms, only=0):
+        """(first byte, body) of the next packet. The first byte is checked before the
+        length is trusted: a web server's "HTTP/1.1 400" is not read as a 84-byte packet."""
         t0 = _ms()
         first = self._read_exact(1, t0, budget_ms)[0]
+        if (only and first != only) or not (first & 0xF0 == PUBLISH or first in ANSWERS):
+            self._close()
+            raise MQTTError(PROTOCOL, 0, "first byte 0x%02x" % first)
         return first, self._read_body(t0, budget_ms)
 
     def _poll_byte(self):

@@ -68,6 +68,7 @@ class HostPlatform:
         self.wdt_last_ms = 0
         self.wdt_max_gap_ms = 0
         self.connects = 0
+        self.connect_ms: list[int] = []  # simulated uptime of each connection attempt
         self.link_errors: list[tuple[str, str]] = []  # (reason code, sentence) as said
 
     # time
@@ -127,6 +128,7 @@ class HostPlatform:
         if not self.wifi_up:
             raise mqtt.MQTTError(mqtt.NETWORK, 0, "no Wi-Fi")
         self.connects += 1
+        self.connect_ms.append(self.clock.ticks_ms())
         return mqtt.MQTTClient(client_id, server, port, user, password, keepalive, ssl=ssl,
                                timeout_s=timeout_s, server_hostname=server_hostname)
 
