@@ -43,8 +43,22 @@ MAX_PACKET_ID = 65535
 
 
 class MQTTError(OSError):
-    """args = (reason, code, detail): reason one of the codes above, code the broker's
-    return code for REFUSED (else 0), detail what the socket or TLS layer said."""
+    """args = (reason, code): reason one of the codes above, code the broker's return code
+    for REFUSED (else 0); .detail says what the socket or TLS layer said. Made by error()."""
+
+    detail = ""
+
+
+def error(reason, code=0, detail=""):
+    # Not an __init__: MicroPython cannot chain to OSError.__init__ from a subclass, and
+    # CPython keeps only two of three OSError args; an attribute works on both.
+    e = MQTTError(reason, code)
+    e.detail = detail
+    return e
+
+
+def detail(e):
+    return getattr(e, "detail", "") or str(e)
 
 
 def reason(e):
@@ -68,7 +82,7 @@ def describe(e, host="", port=0):
     translates the reason code through the project's catalogue instead)."""
     r = reason(e)
     where = "%s:%d" % (host, port) if host else "le broker"
-    detail = e.args[2] if isinstance(e, MQTTError) and len(e.args) > 2 else str(e)
+    said = detail(e)
     if r == REFUSED:
         code = e.args[1]
         if code in (4, 5):
@@ -82,19 +96,19 @@ def describe(e, host="", port=0):
         return ("Le certificat du broker MQTT %s n'est pas reconnu (%s) : le fichier ca.pem du "
                 "compteur doit être le certificat de l'autorité qui a signé celui du broker, et "
                 "mqtt_server_name le nom inscrit dans ce certificat. Réinstallez-le avec "
-                "citizenwatt provision." % (where, detail))
+                "citizenwatt provision." % (where, said))
     if r == TIMEOUT:
         return ("Le broker MQTT %s ne répond pas à temps (%s) : le compteur garde ses mesures "
-                "et réessaie ; vérifiez que le broker tourne." % (where, detail))
+                "et réessaie ; vérifiez que le broker tourne." % (where, said))
     if r == CLOSED:
         return ("Le broker MQTT %s a fermé la connexion (%s) : le compteur garde ses mesures et "
                 "réessaie ; vérifiez le port (8883 en TLS) et les droits du compte (ACL)."
-                % (where, detail))
+                % (where, said))
     if r == PROTOCOL:
         return ("Ce qui répond sur %s ne parle pas MQTT (%s) : vérifiez mqtt_host et mqtt_port "
-                "(1883, ou 8883 en TLS)." % (where, detail))
+                "(1883, ou 8883 en TLS)." % (where, said))
     return ("Connexion au broker MQTT %s impossible (%s) : le compteur garde ses mesures et "
-            "réessaie ; vérifiez le Wi-Fi, mqtt_host et mqtt_port." % (where, detail))
+            "réessaie ; vérifiez le Wi-Fi, mqtt_host et mqtt_port." % (where, said))
 
 
 def _ms():
@@ -242,26 +256,26 @@ def parse_publish(first, body):
     """(topic bytes, msg bytes, qos, pid) of an incoming PUBLISH's body."""
     qos = (first >> 1) & 3
     if qos == 3 or len(body) < 2:
-        raise MQTTError(PROTOCOL, 0, "bad PUBLISH")
+        raise error(PROTOCOL, 0, "bad PUBLISH")
     n = body[0] << 8 | body[1]
     i = 2 + n
     pid = 0
     if qos:
         if len(body) < i + 2:
-            raise MQTTError(PROTOCOL, 0, "bad PUBLISH")
+            raise error(PROTOCOL, 0, "bad PUBLISH")
         pid = body[i] << 8 | body[i + 1]
         i += 2
     if i > len(body):
-        raise MQTTError(PROTOCOL, 0, "bad PUBLISH")
+        raise error(PROTOCOL, 0, "bad PUBLISH")
     return bytes(body[2:2 + n]), bytes(body[i:]), qos, pid
 
 
 def check_connack(first, body):
     """Session present flag of a CONNACK; MQTTError for anything else."""
     if first != CONNACK or len(body) != 2 or body[0] > 1:
-        raise MQTTError(PROTOCOL, 0, "no CONNACK (first byte 0x%02x)" % first)
+        raise error(PROTOCOL, 0, "no CONNACK (first byte 0x%02x)" % first)
     if body[1]:
-        raise MQTTError(REFUSED, body[1], CONNACK_TEXT.get(body[1], "code %d" % body[1]))
+        raise error(REFUSED, body[1], CONNACK_TEXT.get(body[1], "code %d" % body[1]))
     return body[0] & 1
 
 
@@ -347,7 +361,7 @@ class MQTTClient:
         self._send(subscribe_packet(topic, qos, pid))
         granted = self._wait_for(SUBACK, pid)
         if granted == 0x80:
-            raise MQTTError(REFUSED, 0x80, "subscription refused")
+            raise error(REFUSED, 0x80, "subscription refused")
 
     def ping(self):
         """PINGREQ, and wait for PINGRESP (messages arriving meanwhile go to the callback)."""
@@ -374,7 +388,7 @@ class MQTTClient:
             return None
         if not (first & 0xF0 == PUBLISH or first in ANSWERS):
             self._close()
-            raise MQTTError(PROTOCOL, 0, "first byte 0x%02x" % first)
+            raise error(PROTOCOL, 0, "first byte 0x%02x" % first)
         body = self._read_body(_ms(), self.timeout_s * 1000)
         return self._handle(first, body)
 
@@ -386,7 +400,7 @@ class MQTTClient:
             addr = socket.getaddrinfo(self.server, self.port, 0, socket.SOCK_STREAM)[0][-1]
             s = socket.socket()
         except OSError as e:
-            raise MQTTError(NETWORK, 0, "%s: %s" % (self.server, e)) from None
+            raise error(NETWORK, 0, "%s: %s" % (self.server, e)) from None
         self._raw = s
         try:
             s.settimeout(self.timeout_s)
@@ -400,8 +414,8 @@ class MQTTClient:
         except OSError as e:
             self._close()
             if _is_timeout(e):
-                raise MQTTError(TIMEOUT, 0, "TCP connect") from None
-            raise MQTTError(NETWORK, 0, str(e)) from None
+                raise error(TIMEOUT, 0, "TCP connect") from None
+            raise error(NETWORK, 0, str(e)) from None
         if self.ssl is None:
             self.sock = s
             return
@@ -410,8 +424,8 @@ class MQTTClient:
         except Exception as e:  # SSLError, ValueError (CPython), OSError (mbedtls): same fault
             self._close()
             if isinstance(e, OSError) and _is_timeout(e):
-                raise MQTTError(TIMEOUT, 0, "TLS handshake") from None
-            raise MQTTError(TLS, 0, str(e) or type(e).__name__) from None
+                raise error(TIMEOUT, 0, "TLS handshake") from None
+            raise error(TLS, 0, str(e) or type(e).__name__) from None
 
     def _close(self):
         for s in (self.sock, self._raw):
@@ -425,7 +439,7 @@ class MQTTClient:
 
     def _live(self):
         if self.sock is None:
-            raise MQTTError(CLOSED, 0, "not connected")
+            raise error(CLOSED, 0, "not connected")
 
     def _set_timeout(self, t):
         # MicroPython's TLS socket has no settimeout: its reads go through the raw socket.
@@ -445,8 +459,8 @@ class MQTTClient:
         except OSError as e:
             self._close()
             if _is_timeout(e):
-                raise MQTTError(TIMEOUT, 0, "write") from None
-            raise MQTTError(CLOSED, 0, str(e)) from None
+                raise error(TIMEOUT, 0, "write") from None
+            raise error(CLOSED, 0, str(e)) from None
 
     def _recv_into(self, mv):
         s = self.sock
@@ -461,20 +475,20 @@ class MQTTClient:
         while got < n:
             if _elapsed(t0) > budget_ms:
                 self._close()
-                raise MQTTError(TIMEOUT, 0, "read")
+                raise error(TIMEOUT, 0, "no answer in %s s" % self.timeout_s)
             try:
                 k = self._recv_into(mv[got:])
             except OSError as e:
                 self._close()
                 if _is_timeout(e) or _would_block(e):
-                    raise MQTTError(TIMEOUT, 0, "read") from None
-                raise MQTTError(CLOSED, 0, str(e)) from None
+                    raise error(TIMEOUT, 0, "no answer in %s s" % self.timeout_s) from None
+                raise error(CLOSED, 0, str(e)) from None
             if k is None:  # MicroPython: a timed-out read may return None
                 self._close()
-                raise MQTTError(TIMEOUT, 0, "read")
+                raise error(TIMEOUT, 0, "no answer in %s s" % self.timeout_s)
             if k == 0:
                 self._close()
-                raise MQTTError(CLOSED, 0, "connection closed by the other end")
+                raise error(CLOSED, 0, "connection closed by the other end")
             got += k
         return buf
 
@@ -489,10 +503,10 @@ class MQTTClient:
             shift += 7
             if shift > 21:
                 self._close()
-                raise MQTTError(PROTOCOL, 0, "bad remaining length")
+                raise error(PROTOCOL, 0, "bad remaining length")
         if n > MAX_INCOMING:
             self._close()
-            raise MQTTError(PROTOCOL, 0, "packet of %d bytes" % n)
+            raise error(PROTOCOL, 0, "packet of %d bytes" % n)
         return self._read_exact(n, t0, budget_ms) if n else b""
 
     def _read_packet(self, budget_ms, only=0):
@@ -502,7 +516,7 @@ class MQTTClient:
         first = self._read_exact(1, t0, budget_ms)[0]
         if (only and first != only) or not (first & 0xF0 == PUBLISH or first in ANSWERS):
             self._close()
-            raise MQTTError(PROTOCOL, 0, "first byte 0x%02x" % first)
+            raise error(PROTOCOL, 0, "first byte 0x%02x" % first)
         return first, self._read_body(t0, budget_ms)
 
     def _poll_byte(self):
@@ -520,12 +534,12 @@ class MQTTClient:
             if _would_block(e):
                 return None
             self._close()
-            raise MQTTError(CLOSED, 0, str(e)) from None
+            raise error(CLOSED, 0, str(e)) from None
         if k is None:
             return None
         if k == 0:
             self._close()
-            raise MQTTError(CLOSED, 0, "connection closed by the other end")
+            raise error(CLOSED, 0, "connection closed by the other end")
         return buf[0]
 
     # -- incoming packets -----------------------------------------------------------------
@@ -536,7 +550,7 @@ class MQTTClient:
             topic, msg, qos, pid = parse_publish(first, body)
             if qos == 2:
                 self._close()
-                raise MQTTError(PROTOCOL, 0, "QoS 2 PUBLISH")
+                raise error(PROTOCOL, 0, "QoS 2 PUBLISH")
             if qos == 1:
                 self._send(bytes((PUBACK, 2, pid >> 8, pid & 0xFF)))
             if self.cb is not None:
@@ -545,7 +559,7 @@ class MQTTClient:
         if first in (PUBACK, SUBACK) or (first == PINGRESP and len(body) == 0):
             return kind  # a late answer to a wait that already gave up: harmless
         self._close()
-        raise MQTTError(PROTOCOL, 0, "unexpected packet 0x%02x" % first)
+        raise error(PROTOCOL, 0, "unexpected packet 0x%02x" % first)
 
     def _wait_for(self, kind, pid):
         """Read packets until the answer `kind` for `pid` arrives, within the timeout;
@@ -566,4 +580,4 @@ class MQTTClient:
                 break
             self._handle(first, body)
         self._close()
-        raise MQTTError(PROTOCOL, 0, "malformed answer 0x%02x" % first)
+        raise error(PROTOCOL, 0, "malformed answer 0x%02x" % first)

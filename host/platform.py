@@ -45,9 +45,8 @@ LINK_SENTENCES = {
 def link_sentence(error: OSError, host: str, port: int, lang: str | None = None) -> str:
     """The meter's sentence for a failed link, in the reader's language (French by default)."""
     reason = mqtt.reason(error)
-    args = error.args if isinstance(error, mqtt.MQTTError) else (reason, 0, str(error))
-    code = args[1] if len(args) > 1 else 0
-    detail = args[2] if len(args) > 2 else str(error)
+    code = error.args[1] if isinstance(error, mqtt.MQTTError) else 0
+    detail = mqtt.detail(error)
     key = "refused_account" if reason == mqtt.REFUSED and code in (4, 5) else reason
     return _(LINK_SENTENCES[key], lang=lang, where=f"{host}:{port}", code=code, detail=detail)
 
@@ -126,7 +125,7 @@ class HostPlatform:
     def mqtt_client(self, client_id, server, port, user, password, keepalive, ssl=None,
                     timeout_s=10, server_hostname=None) -> mqtt.MQTTClient:
         if not self.wifi_up:
-            raise mqtt.MQTTError(mqtt.NETWORK, 0, "no Wi-Fi")
+            raise mqtt.error(mqtt.NETWORK, 0, "no Wi-Fi")
         self.connects += 1
         self.connect_ms.append(self.clock.ticks_ms())
         return mqtt.MQTTClient(client_id, server, port, user, password, keepalive, ssl=ssl,

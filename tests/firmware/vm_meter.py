@@ -99,7 +99,7 @@ class LoopbackClient(mqtt.MQTTClient):
 
     def _open(self):
         if self.hw.broker_down:
-            raise mqtt.MQTTError(mqtt.NETWORK, 0, "connection refused")
+            raise mqtt.error(mqtt.NETWORK, 0, "connection refused")
         self.sock = FakeBrokerSocket(self.hw)
 
 
