@@ -178,9 +178,9 @@ def validate(raw):
           "mqtt_server_name vaut %r : donnez le nom inscrit dans le certificat du broker "
           "(par exemple \"mqtt.example.org\"), ou null pour mqtt_host."
           % (cfg["mqtt_server_name"],))
-    # Every wait of one connection (name, TCP, TLS, CONNACK) fits before the watchdog bites.
-    _need(4 * cfg["mqtt_timeout_s"] < cfg["wdt_s"],
-          "mqtt_timeout_s vaut %r : quatre attentes doivent tenir dans wdt_s (%r s) ; "
+    # The waits of one connection (TCP, TLS, CONNACK) fit before the watchdog bites.
+    _need(3 * cfg["mqtt_timeout_s"] <= cfg["wdt_s"],
+          "mqtt_timeout_s vaut %r : trois attentes du broker doivent tenir dans wdt_s (%r s) ; "
           "réduisez mqtt_timeout_s ou augmentez wdt_s." % (cfg["mqtt_timeout_s"], cfg["wdt_s"]))
     _need(isinstance(cfg["hass"], bool), "hass vaut %r : mettez true ou false." % (cfg["hass"],))
     _need(cfg["atten_db"] in calib.ADC_LINEAR_V and not isinstance(cfg["atten_db"], bool),

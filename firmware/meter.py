@@ -382,6 +382,7 @@ class Meter:
             c.set_last_will(self.status_topic, wire.encode_status(self.meter_id,
                             wire.STATUS_OFFLINE, {"boot": self.boot}), True, 1)
             c.connect(True)
+            hw.feed()  # the connection's waits are behind; the publishes each have their own
             self.client = c
             self.connected = True
             c.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE), True, 1)

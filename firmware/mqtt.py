@@ -18,6 +18,11 @@
 
 import time
 
+try:
+    from typing import Any  # noqa: F401  for the "# type: Any" comments; MicroPython has no typing
+except ImportError:
+    pass
+
 # Reason codes: MQTTError.args[0]. describe() gives the meter's sentence for each.
 REFUSED = "refused"     # CONNACK return code 1-5 (args[1]) or SUBACK failure (0x80)
 CLOSED = "closed"       # the other end closed the connection
@@ -111,18 +116,22 @@ def describe(e, host="", port=0):
             "réessaie ; vérifiez le Wi-Fi, mqtt_host et mqtt_port." % (where, said))
 
 
+# MicroPython's wrapping millisecond ticks, or CPython's monotonic clock.
+_ticks_ms = getattr(time, "ticks_ms", None)
+_ticks_diff = getattr(time, "ticks_diff", None)
+_monotonic = getattr(time, "monotonic", None)  # type: Any
+
+
 def _ms():
-    try:
-        return time.ticks_ms()  # type: ignore[attr-defined]  # MicroPython
-    except AttributeError:
-        return int(time.monotonic() * 1000)
+    if _ticks_ms is not None:
+        return _ticks_ms()
+    return int(_monotonic() * 1000)
 
 
 def _elapsed(t0):
-    try:
-        return time.ticks_diff(time.ticks_ms(), t0)  # type: ignore[attr-defined]
-    except AttributeError:
-        return int(time.monotonic() * 1000) - t0
+    if _ticks_diff is not None:
+        return _ticks_diff(_ms(), t0)
+    return _ms() - t0
 
 
 def _b(s):
@@ -284,7 +293,7 @@ def tls_context(cadata):
     and checks its name: the same calls on CPython and MicroPython >= 1.23."""
     import ssl
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # type: Any
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=cadata)
     return ctx
@@ -305,8 +314,8 @@ class MQTTClient:
         self.keepalive = keepalive
         self.timeout_s = timeout_s
         self.server_hostname = server_hostname or server
-        self.sock = None
-        self._raw = None
+        self.sock = None  # type: Any
+        self._raw = None  # type: Any
         self.pid = 0
         self.lw = None
         self.cb = None

@@ -13,7 +13,7 @@ def _hex(b):
 
 
 def packets():
-    will = (b"cw/m/status", '{"state":"offline"}'.encode(), 1, True)
+    will = (b"cw/m/status", b'{"state":"offline"}', 1, True)
     buf = bytearray(8)
     buf, n = mqtt.publish_into(buf, b"cw/m/reading", b"x" * 300, 1, False, 65535)
     first = buf[0]
