@@ -319,7 +319,8 @@ class MQTTClient:
         self.pid = 0
         self.lw = None
         self.cb = None
-        self._wbuf = bytearray(256)
+        self._wbuf = bytearray(256)  # PUBLISH is built here, grown once to the largest
+        self._one = bytearray(1)  # one-byte reads (first byte, remaining length, polling)
 
     # -- umqtt.simple's API ---------------------------------------------------------------
     def set_callback(self, f):
@@ -477,8 +478,10 @@ class MQTTClient:
             return s.recv_into(mv)
         return s.readinto(mv)
 
-    def _read_exact(self, n, t0, budget_ms):
-        buf = bytearray(n)
+    def _read_exact(self, n, t0, budget_ms, buf=None):
+        """n bytes (into buf if given: the one-byte reads reuse one buffer, no allocation)."""
+        if buf is None:
+            buf = bytearray(n)
         mv = memoryview(buf)
         got = 0
         while got < n:
@@ -505,7 +508,7 @@ class MQTTClient:
         n = 0
         shift = 0
         while True:
-            b = self._read_exact(1, t0, budget_ms)[0]
+            b = self._read_exact(1, t0, budget_ms, self._one)[0]
             n |= (b & 0x7F) << shift
             if not b & 0x80:
                 break
@@ -522,7 +525,7 @@ class MQTTClient:
         """(first byte, body) of the next packet. The first byte is checked before the
         length is trusted: a web server's "HTTP/1.1 400" is not read as a 84-byte packet."""
         t0 = _ms()
-        first = self._read_exact(1, t0, budget_ms)[0]
+        first = self._read_exact(1, t0, budget_ms, self._one)[0]
         if (only and first != only) or not (first & 0xF0 == PUBLISH or first in ANSWERS):
             self._close()
             raise error(PROTOCOL, 0, "first byte 0x%02x" % first)
@@ -531,7 +534,7 @@ class MQTTClient:
     def _poll_byte(self):
         """The next byte if one is there, else None, without waiting; the socket gets its
         timeout back whatever happens (umqtt.simple left it blocking for good)."""
-        buf = bytearray(1)
+        buf = self._one
         try:
             self.sock.setblocking(False)
             try:

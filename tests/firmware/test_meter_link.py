@@ -5,6 +5,7 @@ every reading on its flash, and delivers them all in order once a good broker an
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from citizenwatt.firmware.meter import backoff_ms
 from citizenwatt.host.platform import link_sentence
 from citizenwatt.host.simulator import SimulatedMeter
 from citizenwatt.workshop import mqttauth
-from tests.firmware.mqtt_fakes import CLOSE, HTTP, MUTE_AFTER_CONNACK, SILENT, FakeBroker
+from tests.firmware.mqtt_fakes import CLOSE, HTTP, MUTE_AFTER_CONNACK, QUIET_AT_PING, SILENT, FakeBroker
 from tests.host.test_simulator import Subscriber
 from tests.services import Mosquitto
 
@@ -104,3 +105,46 @@ def test_link_sentences_french_by_default_english_on_request():
     assert "ca.pem" in tls and "certificate verify failed" in tls and "n'est pas reconnu" in tls
     # The device's own French sentence (its console) names the same fix.
     assert "mqtt_password" in mqtt.describe(e, "mqtt.example.org", 8883)
+
+
+def test_ping_then_publish_on_a_link_gone_quiet(tmp_path):
+    """Issue 13 (5): with umqtt.simple a ping left the socket blocking and the next publish
+    could wait for ever. Here the broker answers until the meter's ping, then never again on
+    that connection (a half-open link): the ping times out, the meter reconnects with
+    back-off, and each reading is either acknowledged by that broker or kept and delivered
+    later to a good one, none lost, none twice."""
+    good = Mosquitto(tmp_path / "mosquitto").start()
+    bad = FakeBroker(QUIET_AT_PING)
+    sub = Subscriber(good.port, "cw-quiet")
+    m = SimulatedMeter(meter_id="cw-quiet", port=bad.port, state_dir=tmp_path / "flash", seed=3,
+                       interval_s=10.0, speed=float("inf"), channels=1, voltage=False,
+                       start_utc=START_UTC,
+                       extra_config={"measure_period_s": 10.0, "cycles": 2,
+                                     "sample_rate_hz": 1000, "mqtt_timeout_s": 0.3,
+                                     "keepalive_s": 60, "backoff_min_s": 1,
+                                     "backoff_max_s": 20})
+    try:
+        m.start()
+        wait_until(lambda: m.hw.connects >= 4 or m.error is not None, 60, "four connections")
+        m.clock.pause()
+        assert m.clock.held.wait(10)
+        assert m.error is None and m._thread is not None and m._thread.is_alive()
+        # Each connection came up, then its ping went unanswered: said once per outage.
+        # (the last connection may still be up, its ping not yet due).
+        reasons = [r for r, _ in m.hw.link_errors]
+        assert set(reasons) == {mqtt.TIMEOUT} and m.hw.connects - 1 <= len(reasons) <= m.hw.connects
+        first_part = [json.loads(p)["seq"] for t, p in bad.published if t.endswith("/reading")]
+        assert first_part and m.published == len(first_part)  # acknowledged ones only
+        m.meter.cfg["mqtt_port"] = good.port
+        m.clock.resume()
+        wait_until(lambda: m.published >= len(first_part) + len(m.meter.outbox) + 3
+                   or m.error is not None, 60, "the replay")
+        assert m.stop(timeout_s=30) and m.error is None
+        second_part = [r["seq"] for r in sub.wait_readings(m.published - len(first_part))]
+    finally:
+        m.stop()
+        sub.close()
+        bad.close()
+        good.stop()
+    assert sorted(first_part + second_part) == list(range(m.meter.seq))
+    assert second_part == sorted(second_part)  # the kept ones first, in order
