@@ -293,9 +293,12 @@ def tls_context(cadata):
     and checks its name: the same calls on CPython and MicroPython >= 1.23."""
     import ssl
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # type: Any
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(cadata=cadata)
+    try:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # type: Any
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=cadata)
+    except Exception as e:  # a CA the TLS library cannot use: a TLS fault, said and retried
+        raise error(TLS, 0, "CA certificate: %s" % (e,)) from None
     return ctx
 
 
@@ -382,13 +385,14 @@ class MQTTClient:
     def wait_msg(self):
         """Wait up to the timeout for one packet and handle it; returns its type or None."""
         self._live()
-        try:
-            first, body = self._read_packet(self.timeout_s * 1000)
-        except MQTTError as e:
-            if e.args[0] == TIMEOUT:
-                return None
-            raise
-        return self._handle(first, body)
+        t0 = _ms()
+        if self._read_exact(1, t0, self.timeout_s * 1000, self._one, True) is None:
+            return None  # nothing came: the link stays up
+        first = self._one[0]
+        if not (first & 0xF0 == PUBLISH or first in ANSWERS):
+            self._close()
+            raise error(PROTOCOL, 0, "first byte 0x%02x" % first)
+        return self._handle(first, self._read_body(t0, self.timeout_s * 1000))
 
     def check_msg(self):
         """Handle one packet if one has arrived; never blocks for the next one."""
@@ -478,24 +482,28 @@ class MQTTClient:
             return s.recv_into(mv)
         return s.readinto(mv)
 
-    def _read_exact(self, n, t0, budget_ms, buf=None):
-        """n bytes (into buf if given: the one-byte reads reuse one buffer, no allocation)."""
+    def _read_exact(self, n, t0, budget_ms, buf=None, idle_ok=False):
+        """n bytes (into buf if given: the one-byte reads reuse one buffer, no allocation).
+        A timeout closes the link (an answer is overdue), except with idle_ok before any
+        byte came: then None, the link kept (wait_msg with nothing to receive)."""
         if buf is None:
             buf = bytearray(n)
         mv = memoryview(buf)
         got = 0
         while got < n:
-            if _elapsed(t0) > budget_ms:
-                self._close()
-                raise error(TIMEOUT, 0, "no answer in %s s" % self.timeout_s)
-            try:
-                k = self._recv_into(mv[got:])
-            except OSError as e:
-                self._close()
-                if _is_timeout(e) or _would_block(e):
-                    raise error(TIMEOUT, 0, "no answer in %s s" % self.timeout_s) from None
-                raise error(CLOSED, 0, str(e)) from None
-            if k is None:  # MicroPython: a timed-out read may return None
+            timed_out = _elapsed(t0) > budget_ms
+            k = None
+            if not timed_out:
+                try:
+                    k = self._recv_into(mv[got:])
+                except OSError as e:
+                    if not (_is_timeout(e) or _would_block(e)):
+                        self._close()
+                        raise error(CLOSED, 0, str(e)) from None
+                    timed_out = True
+            if timed_out or k is None:  # MicroPython: a timed-out read may return None
+                if idle_ok and got == 0:
+                    return None
                 self._close()
                 raise error(TIMEOUT, 0, "no answer in %s s" % self.timeout_s)
             if k == 0:

@@ -295,5 +295,8 @@ def test_subscribe_and_receive_with_check_msg_and_wait_msg(mosquitto):
         pub.loop_stop()
         pub.disconnect()
     assert got == [(b"cw/cw-cmd/command", "mise à jour".encode()), (b"cw/cw-cmd/command", b"second")]
+    c.timeout_s = 0.2
+    c.sock.settimeout(0.2)
+    assert c.wait_msg() is None and c.sock is not None  # nothing came: still connected
     c.publish("cw/cw-cmd/status", b"{}", True, 1)  # the acks of the commands did not confuse it
     c.disconnect()
