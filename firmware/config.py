@@ -21,7 +21,7 @@ DEFAULTS = {  # type: dict
     "wifi_ssid": "",
     "wifi_password": "",
     "mqtt_host": "",
-    "mqtt_port": None,         # None: 8883 with TLS, else 1883
+    "mqtt_port": 1883,         # 8883 when mqtt_tls and no mqtt_port is given
     "mqtt_user": None,
     "mqtt_password": None,
     "mqtt_tls": False,         # MQTT over TLS, the broker's certificate checked against
@@ -141,8 +141,8 @@ def validate(raw):
           "\"atelier-07\")." % (mid,))
     _need(isinstance(cfg["mqtt_host"], str) and cfg["mqtt_host"] != "",
           "mqtt_host est vide : indiquez l'adresse du broker MQTT.")
-    if cfg["mqtt_port"] is None:
-        cfg["mqtt_port"] = 8883 if cfg["mqtt_tls"] is True else 1883
+    if cfg["mqtt_tls"] is True and "mqtt_port" not in raw:
+        cfg["mqtt_port"] = 8883
     _need(cfg["keepalive_s"] != 0,
           "keepalive_s vaut 0 : cela couperait la détection des liens morts par le broker, et "
           "avec elle l'état hors ligne (last will) ; mettez un nombre de secondes, 60 par "
