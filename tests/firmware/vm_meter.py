@@ -1,11 +1,12 @@
 # The meter's main loop (fw.meter.Meter) driven on the MicroPython VM by a minimal fake
-# `hw`: a virtual clock, ADCs reading a 50 Hz sine, an in-memory flash and an MQTT client
-# that records what it publishes and can be made to fail (a broker outage).
+# `hw`: a virtual clock, ADCs reading a 50 Hz sine, an in-memory flash and the firmware's
+# own MQTT client over an in-memory broker socket that records what is published and can
+# be made to fail (a broker outage).
 
 import json
 import math
 
-from fw import config, wire
+from fw import config, mqtt, wire
 from fw.meter import Meter
 from ramflash import RamFlash
 
@@ -31,34 +32,75 @@ class FakeADC:
         return int(v * 1e6)
 
 
-class FakeClient:
+class FakeBrokerSocket:
+    """The socket under the firmware's own MQTT client (fw.mqtt), answering as a broker
+    would: CONNACK, PUBACK, PINGRESP; what is published is recorded in hw.sent. While
+    hw.broker_down, every write fails like a lost link."""
+
     def __init__(self, hw):
         self.hw = hw
+        self.inbox = bytearray()
+        self.blocking = True
 
-    def set_last_will(self, topic, msg, retain=False, qos=0):
-        self.hw.will = (topic, msg)
-
-    def connect(self, clean_session=True):
+    def write(self, data):
         if self.hw.broker_down:
-            raise OSError(-1)
-        return 0
+            raise OSError(104)  # ECONNRESET
+        data = bytes(data)
+        first = data[0]
+        i = 1
+        n = 0
+        shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        body = data[i:i + n]
+        kind = first & 0xF0
+        if kind == mqtt.CONNECT:
+            self.inbox.extend(bytes((mqtt.CONNACK, 2, 0, 0)))
+        elif kind == mqtt.PUBLISH:
+            topic, msg, qos, pid = mqtt.parse_publish(first, body)
+            self.hw.sent.append((topic.decode(), msg))
+            if qos:
+                self.inbox.extend(bytes((mqtt.PUBACK, 2, pid >> 8, pid & 0xFF)))
+        elif kind == mqtt.PINGREQ:
+            self.inbox.extend(bytes((mqtt.PINGRESP, 0)))
+        return len(data)
 
-    def _check(self):
-        if self.hw.broker_down:
-            raise OSError(-1)
+    def readinto(self, mv):
+        if not self.inbox:
+            if not self.blocking:
+                return None
+            raise OSError(110)  # ETIMEDOUT: nothing will come
+        k = min(len(mv), len(self.inbox))
+        mv[:k] = self.inbox[:k]
+        self.inbox = self.inbox[k:]
+        return k
 
-    def publish(self, topic, msg, retain=False, qos=0):
-        self._check()
-        self.hw.sent.append((topic, msg))
+    def setblocking(self, flag):
+        self.blocking = flag
 
-    def check_msg(self):
-        self._check()
+    def settimeout(self, t):
+        self.blocking = True
 
-    def ping(self):
-        self._check()
-
-    def disconnect(self):
+    def close(self):
         pass
+
+
+class LoopbackClient(mqtt.MQTTClient):
+    """The firmware's own client, connected to FakeBrokerSocket instead of the network."""
+
+    def __init__(self, hw, *args, **kw):
+        mqtt.MQTTClient.__init__(self, *args, **kw)
+        self.hw = hw
+
+    def _open(self):
+        if self.hw.broker_down:
+            raise mqtt.error(mqtt.NETWORK, 0, "connection refused")
+        self.sock = FakeBrokerSocket(self.hw)
 
 
 class FakeHW:
@@ -122,8 +164,10 @@ class FakeHW:
     def rssi(self):
         return -50
 
-    def mqtt_client(self, client_id, server, port, user, password, keepalive):
-        return FakeClient(self)
+    def mqtt_client(self, client_id, server, port, user, password, keepalive, ssl=None,
+                    timeout_s=10, server_hostname=None):
+        return LoopbackClient(self, client_id, server, port, user, password, keepalive,
+                              ssl=ssl, timeout_s=timeout_s, server_hostname=server_hostname)
 
     def on_published(self, r):
         self.acked += 1
