@@ -191,6 +191,7 @@ class Collector:
         self._client: mqtt.Client | None = None
         self._writer: threading.Thread | None = None
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker acknowledged our subscription
         self._stopping = threading.Event()
         self._connack: object = None
         self._connection = 0
@@ -233,7 +234,9 @@ class Collector:
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         self._connected.clear()
+        self._subscribed.clear()
         self._connack = None
         props = None
         if v5:
@@ -255,6 +258,9 @@ class Collector:
             time.sleep(0.01)
         if self._connected.is_set():
             self.mqtt_version = "5" if v5 else "3.1.1"
+            # Until the SUBACK, a reading published on a first connection (no session on the
+            # broker yet) would reach nobody: start() returns once the broker holds it for us.
+            self._subscribed.wait(max(0.0, deadline - time.monotonic()))
             return True, ""
         client.loop_stop()
         try:
@@ -300,6 +306,9 @@ class Collector:
             log.info(_("reconnected to the broker {address}", address=f"{self.host}:{self.port}"))
         self._connected_at = time.monotonic()
         self._connack = reason_code  # last: start() reads _connected once this is set
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected.clear()
