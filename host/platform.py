@@ -14,9 +14,13 @@ from citizenwatt.host.clock import SimClock
 from citizenwatt.host.umqtt import MQTTClient
 
 
+class Reset(Exception):  # noqa: N818  machine.reset()'s stand-in: the run ends there
+    """The firmware asked for a reboot (after installing an update)."""
+
+
 class HostPlatform:
     def __init__(self, root: str, clock: SimClock, board: Board, seed: int = 1,
-                 on_published: Callable | None = None):
+                 on_published: Callable | None = None, ca_file: str | None = None):
         self.root = root
         self.opener = open
         self.fs = os
@@ -30,6 +34,8 @@ class HostPlatform:
         self.wdt_last_ms = 0
         self.wdt_max_gap_ms = 0
         self.connects = 0
+        self.ca_file = ca_file    # the CA that signed the API's HTTPS certificate
+        self.downloads: list[str] = []
 
     # time
     def ticks_ms(self) -> int:
@@ -92,3 +98,27 @@ class HostPlatform:
     def on_published(self, reading) -> None:
         if self._on_published:
             self._on_published(reading)
+
+    # updates over Wi-Fi
+    def download(self, url: str, sink: Callable[[bytes], bool], chunk: int) -> bool:
+        """GET url over HTTPS (certificate checked against ca_file), streaming the body to
+        sink in chunks; False when the transfer fails (sink refusing stops it too)."""
+        import ssl
+        import urllib.request
+
+        self.downloads.append(url)
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        try:
+            with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
+                while True:
+                    data = resp.read(chunk)
+                    if not data:
+                        return True
+                    self.feed()
+                    if not sink(data):
+                        return False
+        except (OSError, ValueError):
+            return False
+
+    def reset(self) -> None:
+        raise Reset()

@@ -17,6 +17,7 @@ from citizenwatt.errors import FirmwareError
 from citizenwatt.i18n import N_
 
 ANSWER_TIMEOUT_S = 5.0
+WAIT_MSG_S = 1.0
 
 
 class MQTTException(FirmwareError):
@@ -44,6 +45,7 @@ class MQTTClient:
         self._up = False
         self._connack: int | None = None
         self.cb = None
+        self._delivered = 0
 
     def set_callback(self, f):
         self.cb = f
@@ -60,6 +62,7 @@ class MQTTClient:
         self._up = False
 
     def _on_message(self, client, userdata, msg):
+        self._delivered += 1
         if self.cb:
             self.cb(msg.topic.encode(), msg.payload)
 
@@ -120,10 +123,15 @@ class MQTTClient:
         return None
 
     def wait_msg(self):
+        """Until one message is delivered, or WAIT_MSG_S (umqtt blocks until the next packet;
+        paho answers pings itself, so the wait ends on time instead)."""
         c = self._live()
-        if c.loop(1.0) != paho.MQTT_ERR_SUCCESS:
-            self._close()
-            raise OSError(-1, "link lost")
+        seen = self._delivered
+        deadline = time.monotonic() + WAIT_MSG_S
+        while self._delivered == seen and time.monotonic() < deadline:
+            if c.loop(0.05) != paho.MQTT_ERR_SUCCESS or not self._up:
+                self._close()
+                raise OSError(-1, "link lost")
 
     def ping(self):
         # paho sends PINGREQ itself from loop() when keepalive is due.

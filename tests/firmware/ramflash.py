@@ -48,6 +48,15 @@ class RamFlash:
         self._step()
         del self.files[path]
 
+    def rename(self, old, new):
+        if old not in self.files:
+            raise OSError(2)
+        self._step()
+        self.files[new] = self.files.pop(old)
+
+    def rmdir(self, path):
+        self.dirs.pop(path, None)
+
     def mkdir(self, path):
         if path in self.dirs:
             raise OSError(17)

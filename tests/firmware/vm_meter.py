@@ -32,8 +32,27 @@ class FakeADC:
 
 
 class FakeClient:
+    """A broker of one client: publishes recorded in hw.sent, retained counters kept in
+    hw.retained (across boots: the broker outlives the meter) and sent back on subscribe."""
+
     def __init__(self, hw):
         self.hw = hw
+        self.cb = None
+        self.pending = []
+
+    def set_callback(self, f):
+        self.cb = f
+
+    def subscribe(self, topic, qos=0):
+        self._check()
+        if topic in self.hw.retained:
+            self.pending.append((topic.encode(), self.hw.retained[topic]))
+
+    def wait_msg(self):
+        self._check()
+        if self.pending:
+            t, m = self.pending.pop(0)
+            self.cb(t, m)
 
     def set_last_will(self, topic, msg, retain=False, qos=0):
         self.hw.will = (topic, msg)
@@ -49,6 +68,9 @@ class FakeClient:
 
     def publish(self, topic, msg, retain=False, qos=0):
         self._check()
+        if topic.endswith("/counters"):
+            self.hw.retained[topic] = msg
+            return
         self.hw.sent.append((topic, msg))
 
     def check_msg(self):
@@ -69,6 +91,7 @@ class FakeHW:
         self.fs = self.flash
         self.now_us = 0
         self.sent = []
+        self.retained = {}
         self.broker_down = False
         self.acked = 0
         self.stop_at_us = 0
