@@ -434,6 +434,7 @@ class Meter:
         self.retained_mwh = None        # the counters last written to the retained topic
         self.boot_mwh = [0] * self.n_ch
         self.boot_was = -1              # this boot's number before the read-back moved it
+        self.readback_seq = 0           # this boot's readings before it lack the offset
         self.update_cmd = None
         self.ota = {}
         self.ota_path = ""
@@ -485,17 +486,20 @@ class Meter:
                 self.offset[k] = gap
                 self.energy.mwh[k] += gap
                 self.prev_mwh[k] += gap
+        self.readback_seq = self.seq
         self.readback_done = True
 
     def lift(self, r):
-        """The reading as it goes out: this boot's counters plus the read-back offset, and
-        never below what was published before (older boots' queued readings)."""
+        """The reading as it goes out: this boot's readings made before the read-back get its
+        offset (the integrator has it since), and none goes below what was published
+        before (older boots' queued readings)."""
         chans = []
         for c in r[5]:
             mwh = c[1]
             for k in range(self.n_ch):
                 if self.cfg["channels"][k]["id"] == c[0]:
-                    if r[0] == self.boot or r[0] == self.boot_was:
+                    if (r[0] == self.boot or r[0] == self.boot_was) and \
+                            r[1] < self.readback_seq:
                         mwh += self.offset[k]
                     if mwh < self.floor[k]:
                         mwh = self.floor[k]
