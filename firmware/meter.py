@@ -536,8 +536,8 @@ class Meter:
             for k in range(self.n_ch):
                 if self.cfg["channels"][k]["id"] == c[0] and c[1] > self.floor[k]:
                     self.floor[k] = c[1]
-        # A version on trial has come on line: status sent and a reading acknowledged.
-        if self.ota.get("trial") is not None:
+        # This version, on trial, has come on line: status sent and a reading acknowledged.
+        if self.ota.get("trial") is not None and self.ota.get("trial_version") == FIRMWARE_VERSION:
             st = update.confirm(self.ota)
             if st is not None:
                 update.save_state(self.ota_path, st, self.hw.opener, self.hw.fs)
