@@ -5,10 +5,9 @@
 #
 # Not constant-time: verification handles only public data (key, message, signature).
 
-try:
-    from hashlib import sha512 as _sha512
-except ImportError:
-    _sha512 = None
+import hashlib
+
+_sha512 = getattr(hashlib, "sha512", None)  # CPython and the VM have it; the ESP32 does not
 
 P = 2 ** 255 - 19
 L = 2 ** 252 + 27742317777372353535851937790883648493  # the group order

@@ -514,10 +514,11 @@ class Meter:
         PUBACK is back the counters were stored before it."""
         ret = self.retained_mwh
         need = ret is None
-        for c in r[5]:
-            for k in range(self.n_ch):
-                if self.cfg["channels"][k]["id"] == c[0] and (need or c[1] > ret[k]):
-                    need = True
+        if ret is not None:
+            for c in r[5]:
+                for k in range(self.n_ch):
+                    if self.cfg["channels"][k]["id"] == c[0] and c[1] > ret[k]:
+                        need = True
         if not need:
             return
         now = list(self.energy.mwh)
@@ -550,7 +551,7 @@ class Meter:
         its size and SHA-256, then stop cleanly and reboot into it (boot.py tries it)."""
         cmd = self.update_cmd
         self.update_cmd = None
-        if not update.wanted(cmd, FIRMWARE_VERSION, self.ota):
+        if cmd is None or not update.wanted(cmd, FIRMWARE_VERSION, self.ota):
             return
         reason = update.check_signature(cmd, self.cfg["update_key"])
         slot = update.other_slot(self.ota)
