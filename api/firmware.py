@@ -117,14 +117,17 @@ def send_command(settings: Settings, meter_id: str, payload: bytes) -> None:
     import paho.mqtt.publish as publish
 
     m = settings.mqtt
+    user, password = settings.api.mqtt_username, settings.api.mqtt_password
+    if user is None:
+        user, password = m.username, m.password
     if not m.host:
         raise ApiError(503, "no_broker", N_("No MQTT broker is configured for the server: set "
                                             "CITIZENWATT_MQTT__HOST, then ask again."))
-    auth = {"username": m.username, "password": m.password} if m.username else None
+    auth = {"username": user, "password": password} if user else None
     try:
         publish.single(wire.command_topic(meter_id, "update"), payload, qos=1, retain=True,
                        hostname=m.host, port=m.port, auth=auth,
-                       client_id="citizenwatt-api-%d" % os.getpid())
+                       client_id=user or "citizenwatt-api-%d" % os.getpid())
     except OSError as e:
         raise ApiError(503, "broker_unreachable", N_("The MQTT broker did not take the command "
                                                      "({error}): check that it runs, then ask "
