@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -123,7 +124,7 @@ def send_command(settings: Settings, meter_id: str, payload: bytes) -> None:
     if not m.host:
         raise ApiError(503, "no_broker", N_("No MQTT broker is configured for the server: set "
                                             "CITIZENWATT_MQTT__HOST, then ask again."))
-    auth = {"username": user, "password": password} if user else None
+    auth: Any = {"username": user, "password": password or ""} if user else None
     try:
         publish.single(wire.command_topic(meter_id, "update"), payload, qos=1, retain=True,
                        hostname=m.host, port=m.port, auth=auth,

@@ -14,8 +14,9 @@ from citizenwatt.host.clock import SimClock
 from citizenwatt.host.umqtt import MQTTClient
 
 
-class Reset(Exception):  # noqa: N818  machine.reset()'s stand-in: the run ends there
-    """The firmware asked for a reboot (after installing an update)."""
+class Reset(BaseException):  # noqa: N818  machine.reset()'s stand-in: the run ends there
+    """The firmware asked for a reboot (after installing an update). Not an error: like
+    SystemExit it passes every `except Exception` on its way out, as a real reset would."""
 
 
 class HostPlatform:

@@ -15,7 +15,6 @@ import json
 import shutil
 import ssl
 import threading
-import time
 from pathlib import Path
 
 import httpx
