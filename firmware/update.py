@@ -166,10 +166,13 @@ def expire(state):
 
 
 def refused(state, version, reason):
+    """The state after a refusal. A download cut short may be tried again (the retained
+    command comes back at the next connection); anything else is not tried again."""
     st = dict(state)
     st["last"] = REFUSED
-    st["failed_version"] = version
+    st["failed_version"] = None if reason == DOWNLOAD_FAILED else version
     st["error"] = reason
+    st["refused_version"] = version
     return st
 
 
@@ -178,7 +181,8 @@ def status_fields(state):
     last = state.get("last") or IDLE
     out = {"update": last}
     v = state.get("trial_version") if last == TRIAL else (
-        state.get("failed_version") if last in (ROLLED_BACK, REFUSED) else None)
+        state.get("failed_version") if last == ROLLED_BACK else (
+            state.get("refused_version") if last == REFUSED else None))
     if v:
         out["update_to"] = v
     if last == REFUSED and state.get("error"):

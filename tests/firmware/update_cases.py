@@ -78,6 +78,7 @@ def run():
     r["parse_junk"] = [update.parse_command(b""), update.parse_command(b"[1]")]
     r["wanted"] = [update.wanted(good, "1.0", start), update.wanted(good, "2.0", start),
                    update.wanted(good, "1.0", update.refused(start, "2.0", "bad_hash")),
+                   update.wanted(good, "1.0", update.refused(start, "2.0", "download_failed")),
                    update.wanted(good, "1.0", st)]
     r["status"] = [update.status_fields({}), update.status_fields(st),
                    update.status_fields(update.refused(start, "2.0", "bad_hash")),
