@@ -199,6 +199,7 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(register.router)
     app.include_router(firmware.router)
+    app.include_router(firmware.public_router)
     app.include_router(staff_pages.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

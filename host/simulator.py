@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import json
 import logging
 import random
@@ -156,6 +157,9 @@ class SimulatedMeter:
             self._cond.notify_all()
 
 
+_LOADS = itertools.count(1)
+
+
 def boot(state_dir: Path | str):
     """What board/boot.py does at power-up, on the host: the update decision on the flash's
     ota.json (stored before anything of the chosen version runs), then the meter module of
@@ -169,8 +173,7 @@ def boot(state_dir: Path | str):
         return meter_module, None
     pkg_dir = Path(state_dir) / "ota" / slot / "citizenwatt" / "firmware"
     # A fresh name per load: each boot imports the slot's files as they are now.
-    boot.loads = getattr(boot, "loads", 0) + 1
-    name = f"citizenwatt_slot_{slot}_{boot.loads}"
+    name = f"citizenwatt_slot_{slot}_{next(_LOADS)}"
     spec = importlib.util.spec_from_file_location(name, pkg_dir / "__init__.py",
                                                   submodule_search_locations=[str(pkg_dir)])
     if spec is None or spec.loader is None:

@@ -21,6 +21,9 @@ from ..models import FirmwareRelease, Meter
 from ..schemas import METER_ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["firmware"], responses=ERROR_RESPONSES)
+# What the meters download, outside /api/v1 (whose every address asks who is calling first):
+# no sign-in, the archive is signed.
+public_router = APIRouter(tags=["firmware"], responses=ERROR_RESPONSES)
 
 Version = Annotated[str, Path(min_length=1, max_length=update.MAX_VERSION,
                               pattern=r"^[A-Za-z0-9.+_-]+$")]
@@ -62,9 +65,7 @@ def list_releases(db: Db, user: StaffMember) -> list[ReleaseOut]:
 
 @router.get("/firmware-key", response_model=KeyOut, summary="The public key meters check updates with")
 def firmware_key(settings: AllSettings, user: StaffMember) -> KeyOut:
-    key = fw.signing_key(settings, create=True)
-    assert key is not None
-    return KeyOut(public_key=fw.public_key_hex(key))
+    return KeyOut(public_key=fw.public_key_hex(fw.required_key(settings)))
 
 
 @router.put("/firmware/{version}", response_model=ReleaseOut, status_code=201,
@@ -81,15 +82,18 @@ async def upload_release(version: Version, request: Request, db: Db, settings: A
              summary="Build the server's firmware as a version and publish it (association admins)")
 def build_release(version: Version, db: Db, settings: AllSettings, caller: AssociationAdmin,
                   now: Now) -> ReleaseOut:
-    fw.check_version(version)
+    fw.check_new_version(db, version)
+    fw.required_key(settings)  # both before a build of several seconds
     rel = fw.publish_release(db, settings, version, fw.build_archive(version), caller.username,
                              now, "build")
     db.commit()
     return release_out(rel)
 
 
-@router.get("/firmware/{version}/archive", summary="The archive meters download (signed; no sign-in)",
-            response_class=Response)
+@public_router.get("/firmware/{version}/archive", summary="The archive meters download (signed; no sign-in)",
+            response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "The archive (firmware/update.py's format)."}})
 def download_release(version: Version, db: Db) -> Response:
     rel = db.get(FirmwareRelease, version)
     if rel is None:

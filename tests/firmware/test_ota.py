@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import update as sql_update
 
 from citizenwatt.api import admin
+from citizenwatt.api import firmware as api_firmware
 from citizenwatt.api.app import create_app
 from citizenwatt.api.models import FirmwareRelease
 from citizenwatt.collector.service import Collector
@@ -179,6 +180,10 @@ def rig(mosquitto, tmp_path):
     collector = Collector(store, mosquitto.host, mosquitto.port, client_id="ota-collector")
     collector.start()
     api = Api(tmp_path, mosquitto, store)
+    # No key yet: nothing can be published. The server's administrator makes it (CLI).
+    r = api.http.put("/api/v1/firmware/0.1.0", content=b"CWFW1\n")
+    assert r.status_code == 409 and r.json()["code"] == "no_firmware_key"
+    api_firmware.signing_key(api.app.state.config, create=True)
     key = api.http.get("/api/v1/firmware-key").json()["public_key"]
     board = Board(tmp_path, mosquitto, api, key)
     try:
@@ -226,7 +231,7 @@ def test_update_a_to_b_corrupted_refused_crashing_rolled_back(rig, tmp_path, mos
     assert m.wait_published(2, 30), m.error
     ask(api, b)
     assert board.until_reset_or_error() == "reset"
-    assert api.url + f"/api/v1/firmware/{b}/archive" in m.hw.downloads
+    assert api.url + f"/firmware/{b}/archive" in m.hw.downloads
     st = ota_state(board)
     assert (st["trial"], st["trial_version"], st["last"]) == ("a", b, update.TRIAL)
     # B runs from slot a, comes on line and confirms itself; the status says so.
@@ -295,7 +300,7 @@ def test_a_forged_command_is_refused_before_any_download(rig, tmp_path, mosquitt
     m = board.boot()
     assert m.wait_published(2, 30), m.error
     # Someone with broker access but not the key: the same archive, another signature.
-    forged = {"v": 1, "version": b, "url": api.url + f"/api/v1/firmware/{b}/archive",
+    forged = {"v": 1, "version": b, "url": api.url + f"/firmware/{b}/archive",
               "sha256": rel["sha256"], "size": rel["size"], "sig": "ab" * 64}
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ota-forger")
     c.connect(mosquitto.host, mosquitto.port)
