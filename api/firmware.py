@@ -120,7 +120,7 @@ def publish_release(db: Session, settings: Settings, version: str, data: bytes, 
 
 
 def command_payload(rel: FirmwareRelease, base_url: str) -> bytes:
-    url = base_url.rstrip("/") + "/firmware/" + rel.version + "/archive"
+    url = base_url.rstrip("/") + "/api/firmware/" + rel.version + "/archive"
     return json.dumps({"v": 1, "version": rel.version, "url": url, "sha256": rel.sha256,
                        "size": rel.size, "sig": rel.signature}).encode()
 

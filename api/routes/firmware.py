@@ -21,7 +21,7 @@ from ..models import FirmwareRelease, Meter
 from ..schemas import METER_ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["firmware"], responses=ERROR_RESPONSES)
-# What the meters download, outside /api/v1 (whose every address asks who is calling first):
+# What the meters download, beside /api/v1 (whose every address asks who is calling first):
 # no sign-in, the archive is signed.
 public_router = APIRouter(tags=["firmware"], responses=ERROR_RESPONSES)
 
@@ -90,7 +90,8 @@ def build_release(version: Version, db: Db, settings: AllSettings, caller: Assoc
     return release_out(rel)
 
 
-@public_router.get("/firmware/{version}/archive", summary="The archive meters download (signed; no sign-in)",
+@public_router.get("/api/firmware/{version}/archive",
+                   summary="The archive meters download (signed; no sign-in)",
             response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}},
                              "description": "The archive (firmware/update.py's format)."}})

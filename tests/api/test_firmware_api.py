@@ -58,9 +58,9 @@ def test_publish_list_download_and_who_may(fw_world):
     assert [x["version"] for x in c.get("/api/v1/firmware", headers=leader).json()] == ["0.3.0"]
     assert c.get("/api/v1/firmware").status_code == 401
     assert c.get("/api/v1/firmware", headers=w.bearer(w.link("A"))).status_code in (401, 403)
-    r = c.get("/firmware/0.3.0/archive")           # the meter: no sign-in
+    r = c.get("/api/firmware/0.3.0/archive")           # the meter: no sign-in
     assert r.status_code == 200 and r.content == ARCHIVE
-    assert c.get("/firmware/9.9/archive").status_code == 404
+    assert c.get("/api/firmware/9.9/archive").status_code == 404
 
 
 def test_update_requests_follow_the_deployment(fw_world):

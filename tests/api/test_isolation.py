@@ -83,7 +83,7 @@ SELF_OR_PUBLIC = {
     "/api/v1/firmware-key",
     "/api/v1/firmware/{version}",
     "/api/v1/firmware/{version}/build",
-    "/firmware/{version}/archive",  # public: what the meters download, signed
+    "/api/firmware/{version}/archive",  # public: what the meters download, signed
 }
 # Pages opened by a household's own secret link: the victim's link is never known to the
 # attacker, so they are checked by what the attacker's own link shows (test_own_pages...).

@@ -231,7 +231,7 @@ def test_update_a_to_b_corrupted_refused_crashing_rolled_back(rig, tmp_path, mos
     assert m.wait_published(2, 30), m.error
     ask(api, b)
     assert board.until_reset_or_error() == "reset"
-    assert api.url + f"/firmware/{b}/archive" in m.hw.downloads
+    assert api.url + f"/api/firmware/{b}/archive" in m.hw.downloads
     st = ota_state(board)
     assert (st["trial"], st["trial_version"], st["last"]) == ("a", b, update.TRIAL)
     # B runs from slot a, comes on line and confirms itself; the status says so.
@@ -300,7 +300,7 @@ def test_a_forged_command_is_refused_before_any_download(rig, tmp_path, mosquitt
     m = board.boot()
     assert m.wait_published(2, 30), m.error
     # Someone with broker access but not the key: the same archive, another signature.
-    forged = {"v": 1, "version": b, "url": api.url + f"/firmware/{b}/archive",
+    forged = {"v": 1, "version": b, "url": api.url + f"/api/firmware/{b}/archive",
               "sha256": rel["sha256"], "size": rel["size"], "sig": "ab" * 64}
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ota-forger")
     c.connect(mosquitto.host, mosquitto.port)

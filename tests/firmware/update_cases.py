@@ -65,7 +65,7 @@ def run():
     r["hung"] = [update.at_boot(hung)[0], update.at_boot(hung)[1]["last"]]
     r["expire_idle"] = update.expire(start)
     r["confirm_idle"] = update.confirm(start)
-    good = {"v": 1, "version": "2.0", "url": "https://x.org/firmware/2.0/archive",
+    good = {"v": 1, "version": "2.0", "url": "https://x.org/api/firmware/2.0/archive",
             "sha256": "ab" * 32, "size": 1000, "sig": "cd" * 64}
     cmds = [good]
     for k, v in (("url", "http://x.org/a"), ("size", 0), ("size", 2 * 1024 * 1024),
