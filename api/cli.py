@@ -390,6 +390,17 @@ def _settings(config: Path | None, data_dir: Path | None):
         raise typer.Exit(2) from None
 
 
+@admin_app.command("firmware-key", help=N_("Print the deployment's public key for firmware updates (made "
+                                           "on first use): put it in each meter's config.json as "
+                                           "update_key."))
+def firmware_key(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    from . import firmware
+
+    key = firmware.signing_key(_settings(config, data_dir), create=True)
+    assert key is not None
+    typer.echo(firmware.public_key_hex(key))
+
+
 @admin_app.command("migrate", help=N_("Bring the households database to the newest schema (the API "
                                       "also does it when it starts)."))
 def migrate(

@@ -213,6 +213,11 @@ class ApiSettings(_Section):
     public_url: str | None = Field(None, max_length=200)
     # Who a household calls, printed on its welcome sheet and monthly summary.
     contact: str = Field("", max_length=300)
+    # The API's own broker account, the only one that may write the meters' command topics
+    # (cwcmd/#: firmware updates); `citizenwatt admin broker-setup` makes it. None: the
+    # [mqtt] account (a lab broker without use_username_as_clientid).
+    mqtt_username: str | None = Field(None, max_length=100)
+    mqtt_password: str | None = Field(None, max_length=200)
     # None: Secure when public_url (or the request) is https.
     secure_cookies: bool | None = Field(None, description="Send the staff session cookie over HTTPS only.")
     # Reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's

@@ -47,6 +47,9 @@ DEFAULTS = {  # type: dict
     "safe_mode_strikes": 3,    # unfinished boots in a row before safe mode
     "backoff_min_s": 1,
     "backoff_max_s": 300,
+    # The deployment's Ed25519 public key (64 hex digits) that signs firmware updates;
+    # empty: the meter takes no update over Wi-Fi (docs/firmware.md).
+    "update_key": "",
 }
 
 # The most V/I pairs one window may hold: two int arrays of this size stay under 64 KB of
@@ -192,6 +195,11 @@ def validate(raw):
     _need(3 * cfg["mqtt_timeout_s"] <= cfg["wdt_s"],
           "mqtt_timeout_s vaut %r : trois attentes du broker doivent tenir dans wdt_s (%r s) ; "
           "réduisez mqtt_timeout_s ou augmentez wdt_s." % (cfg["mqtt_timeout_s"], cfg["wdt_s"]))
+
+    uk = cfg["update_key"]
+    _need(isinstance(uk, str) and (uk == "" or (len(uk) == 64 and not uk.strip(
+        "0123456789abcdef"))), "update_key vaut %r : collez la clé publique du déploiement "
+          "(64 chiffres hexadécimaux, citizenwatt admin firmware-key) ou laissez \"\"." % (uk,))
     _need(isinstance(cfg["hass"], bool), "hass vaut %r : mettez true ou false." % (cfg["hass"],))
     _need(cfg["atten_db"] in calib.ADC_LINEAR_V and not isinstance(cfg["atten_db"], bool),
           "atten_db vaut %r : mettez 11 (0 à 3,1 V, le montage de référence), 6, 2.5 ou 0."

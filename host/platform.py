@@ -51,9 +51,14 @@ def link_sentence(error: OSError, host: str, port: int, lang: str | None = None)
     return _(LINK_SENTENCES[key], lang=lang, where=f"{host}:{port}", code=code, detail=detail)
 
 
+class Reset(BaseException):  # noqa: N818  machine.reset()'s stand-in: the run ends there
+    """The firmware asked for a reboot (after installing an update). Not an error: like
+    SystemExit it passes every `except Exception` on its way out, as a real reset would."""
+
+
 class HostPlatform:
     def __init__(self, root: str, clock: SimClock, board: Board, seed: int = 1,
-                 on_published: Callable | None = None):
+                 on_published: Callable | None = None, ca_file: str | None = None):
         self.root = root
         self.opener = open
         self.fs = os
@@ -69,6 +74,8 @@ class HostPlatform:
         self.connects = 0
         self.connect_ms: list[int] = []  # simulated uptime of each connection attempt
         self.link_errors: list[tuple[str, str]] = []  # (reason code, sentence) as said
+        self.ca_file = ca_file    # the CA that signed the API's HTTPS certificate
+        self.downloads: list[str] = []
 
     # time
     def ticks_ms(self) -> int:
@@ -139,3 +146,27 @@ class HostPlatform:
     def on_published(self, reading) -> None:
         if self._on_published:
             self._on_published(reading)
+
+    # updates over Wi-Fi
+    def download(self, url: str, sink: Callable[[bytes], bool], chunk: int) -> bool:
+        """GET url over HTTPS (certificate checked against ca_file), streaming the body to
+        sink in chunks; False when the transfer fails (sink refusing stops it too)."""
+        import ssl
+        import urllib.request
+
+        self.downloads.append(url)
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        try:
+            with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
+                while True:
+                    data = resp.read(chunk)
+                    if not data:
+                        return True
+                    self.feed()
+                    if not sink(data):
+                        return False
+        except (OSError, ValueError):
+            return False
+
+    def reset(self) -> None:
+        raise Reset()
