@@ -21,7 +21,7 @@ from citizenwatt import __version__
 from citizenwatt.errors import GuideBuildError
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
 from citizenwatt.guide.design import Constant, DesignData, adc1_channel, bom_mismatches, design_data
-from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
+from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language, scroll_regions
 from citizenwatt.i18n import LANGS, N_, _, install_jinja, lang_scope
 
 LICENCE_FILES = ("CERN-OHL-S-2.0.txt", "CC-BY-SA-4.0.txt", "AGPL-3.0-or-later.txt")
@@ -47,6 +47,7 @@ class BuildReport:
     pdfs: dict[str, Path] = field(default_factory=dict)
     pdf_pages: dict[str, int] = field(default_factory=dict)
     diagram_parts: dict[str, set[str]] = field(default_factory=dict)  # lang -> references in SVG text
+    figures: dict[str, set[str]] = field(default_factory=dict)  # lang -> figure names (img/<name>.svg)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -123,6 +124,23 @@ def load_diagrams(root: Path) -> dict[str, ModuleType]:
             raise GuideBuildError(f"{path} has no draw(ctx) function; every diagram source needs one.")
         modules[path.stem] = module
     return modules
+
+
+# The configurations the stripboard layout is drawn for: 1 to 3 clamps, with or without voltage.
+CONFIGURATIONS = tuple((channels, voltage) for channels in (1, 2, 3) for voltage in (False, True))
+
+
+def board_problems(diagrams: dict[str, ModuleType], ctx: DiagramContext) -> list[str]:
+    """The layout checked against the schematic's netlist in every configuration it is drawn for."""
+    layout = diagrams.get("layout")
+    if layout is None or not hasattr(layout, "check"):
+        return []
+    problems = []
+    for channels, voltage in CONFIGURATIONS:
+        for problem in layout.check(ctx, channels, voltage):
+            option = " + voltage" if voltage else ""
+            problems.append(f"{channels} clamp(s){option}: {problem}")
+    return problems
 
 
 def svg_text(svg: str) -> str:
@@ -226,6 +244,12 @@ def build_guide(
             + "\n- ".join(problems)
         )
     diagrams = load_diagrams(root)
+    layout_problems = board_problems(diagrams, DiagramContext("en", data.constants, bom, pins))
+    if layout_problems:
+        raise GuideBuildError(
+            _("The stripboard layout (hardware/diagrams/layout.py) no longer matches the schematic's "
+              "netlist; fix:") + "\n- " + "\n- ".join(layout_problems)
+        )
     _clear_output(out_dir)
     env = _page_env()
 
@@ -252,15 +276,21 @@ def build_guide(
         (lang_dir / "img").mkdir(parents=True)
         diagram_context = DiagramContext(lang=lang, constants=data.constants, bom=bom, pins=pins)
         refs: set[str] = set()
+        figures: set[str] = set()
         for name, module in diagrams.items():
             with lang_scope(lang):  # the diagrams' _() speak the language being built
-                svg = module.draw(diagram_context)
-            (lang_dir / "img" / f"{name}.svg").write_text(svg, encoding="utf-8")
-            refs |= set(REFERENCE_PATTERN.findall(svg_text(svg)))
+                drawn = {name: module.draw(diagram_context)}
+                if hasattr(module, "figures"):  # a source may draw several figures (layout, steps)
+                    drawn.update(module.figures(diagram_context))
+            for figure, svg in drawn.items():
+                (lang_dir / "img" / f"{figure}.svg").write_text(svg, encoding="utf-8")
+                refs |= set(REFERENCE_PATTERN.findall(svg_text(svg)))
+                figures.add(figure)
         report.diagram_parts[lang] = refs
+        report.figures[lang] = figures
 
         def context_factory(lang_: str, slugs: list[str]) -> RenderContext:
-            return RenderContext(lang_, bom, data.constants, data.tables, slugs, set(diagrams), pins)
+            return RenderContext(lang_, bom, data.constants, data.tables, slugs, figures, pins)
 
         chapters = render_language(root, lang, context_factory)
         report.chapters[lang] = chapters
@@ -385,10 +415,11 @@ def _licences_body(lang: str) -> str:
         for what, spdx, name in rows
     )
     title = _("Licences", lang=lang)
-    return (
+    return scroll_regions(
         f"<h1>{title}</h1><p>{html.escape(intro)}</p><table><thead><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
-        + f"</tr></thead><tbody>{body}</tbody></table>"
+        + f"</tr></thead><tbody>{body}</tbody></table>",
+        lang,
     )
 
 
