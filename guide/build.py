@@ -189,7 +189,11 @@ def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
 
 def _print_html(chapter: Chapter) -> str:
     """A chapter's HTML with ids prefixed by the chapter, and links between chapters made internal."""
-    body = re.sub(r'id="([^"]+)"', lambda m: f'id="{chapter.slug}--{m.group(1)}"', chapter.html)
+    # Paper does not scroll: the tables' scroll boxes lose their keyboard stop and region name.
+    body = re.sub(r'<div class="cw-scroll" tabindex="0" role="region" aria-label="[^"]*">', '<div class="cw-scroll">',
+                  chapter.html)
+    body = body.replace('<pre tabindex="0">', "<pre>")
+    body = re.sub(r'id="([^"]+)"', lambda m: f'id="{chapter.slug}--{m.group(1)}"', body)
     body = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{chapter.slug}--{m.group(1)}"', body)
     body = re.sub(r'href="([a-z0-9-]+)\.html#([^"]+)"', lambda m: f'href="#{m.group(1)}--{m.group(2)}"', body)
     body = re.sub(r'href="([a-z0-9-]+)\.html"', lambda m: f'href="#{m.group(1)}"', body)
