@@ -117,8 +117,10 @@ class Bom:
         """Cost of one meter with this many clamps, built with the given groups of lines (all
         groups if none given)."""
         wanted = groups or GROUPS
-        return sum((line.unit_price_eur * line.quantity_for(clamps) for line in self.lines if line.group in wanted),
-                   Decimal("0"))
+        return sum(
+            (line.unit_price_eur * line.quantity_for(clamps) for line in self.lines if line.group in wanted),
+            Decimal("0"),
+        )
 
 
 def load_bom(path: Path) -> Bom:

@@ -190,8 +190,8 @@ def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
 def _print_html(chapter: Chapter) -> str:
     """A chapter's HTML with ids prefixed by the chapter, and links between chapters made internal."""
     # Paper does not scroll: the tables' scroll boxes lose their keyboard stop and region name.
-    body = re.sub(r'<div class="cw-scroll" tabindex="0" role="region" aria-label="[^"]*">', '<div class="cw-scroll">',
-                  chapter.html)
+    body = re.sub(r'<div class="cw-scroll" tabindex="0" role="region" aria-label="[^"]*">',
+                  '<div class="cw-scroll">', chapter.html)
     body = body.replace('<pre tabindex="0">', "<pre>")
     body = re.sub(r'id="([^"]+)"', lambda m: f'id="{chapter.slug}--{m.group(1)}"', body)
     body = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{chapter.slug}--{m.group(1)}"', body)
@@ -293,7 +293,7 @@ def build_guide(
         report.diagram_parts[lang] = refs
         report.figures[lang] = figures
 
-        def context_factory(lang_: str, slugs: list[str]) -> RenderContext:
+        def context_factory(lang_: str, slugs: list[str], figures: set[str] = figures) -> RenderContext:
             return RenderContext(lang_, bom, data.constants, data.tables, slugs, figures, pins)
 
         chapters = render_language(root, lang, context_factory)
@@ -357,11 +357,13 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
             ("pdf", _("Printable version (PDF)", lang=lang)),
             ("bom", _("Bill of materials (CSV)", lang=lang)),
             ("search", _("Search the guide", lang=lang)),
+            ("schematic", _("The meter's schematic (touch it to open it full size)", lang=lang)),
         )
     }
     home = (
         f"<h1>{say['title']}</h1><p>{say['subtitle']}.</p>"
-        f'<figure class="cw-figure"><img src="img/schematic.svg" alt=""></figure>'
+        f'<figure class="cw-figure"><div class="cw-scroll cw-figure-box"><a class="cw-zoom" '
+        f'href="img/schematic.svg"><img src="img/schematic.svg" alt="{say["schematic"]}"></a></div></figure>'
         f'<h2>{say["contents"]}</h2><ol class="home-toc">{items}</ol>'
         f"<h2>{say['downloads']}</h2><ul>"
         f'<li><a href="../pdf/{common["pdf_name"]}">{say["pdf"]}</a></li>'

@@ -164,7 +164,8 @@ class RenderContext:
         hint = _("Touch the drawing to open it alone, full size.", lang=self.lang)
         return (
             f'<figure class="cw-figure" id="fig-{name}"><div class="cw-scroll cw-figure-box">'
-            f'<a class="cw-zoom" href="img/{name}.svg"><img src="img/{name}.svg" alt="{html.escape(caption)}">'
+            f'<a class="cw-zoom" href="img/{name}.svg">'
+            f'<img src="img/{name}.svg" alt="{html.escape(caption)}">'
             f'</a></div><figcaption>{html.escape(caption)} <span class="cw-hint">{html.escape(hint)}</span>'
             "</figcaption></figure>"
         )
@@ -236,11 +237,13 @@ def bom_totals_table(bom: Bom, lang: str) -> str:
             f'<tr><th scope="row">{n}</th>'
             f'<td class="num" data-total="base" data-clamps="{n}" data-label="{html.escape(head[1])}">'
             f"{format_number(base, 2, lang=lang)} €</td>"
-            f'<td class="num" data-total="base voltage" data-clamps="{n}" data-label="{html.escape(head[2])}">'
+            f'<td class="num" data-total="base voltage" data-clamps="{n}" '
+            f'data-label="{html.escape(head[2])}">'
             f"{format_number(both, 2, lang=lang)} €</td></tr>"
         )
     return (
-        '<table class="cw-generated cw-totals" data-table="bom-totals" data-source="hardware/bom.csv"><thead><tr>'
+        '<table class="cw-generated cw-totals" data-table="bom-totals" data-source="hardware/bom.csv">'
+        "<thead><tr>"
         + "".join(f'<th scope="col">{html.escape(h)}</th>' for h in head)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
@@ -262,7 +265,8 @@ def scroll_regions(body: str, lang: str) -> str:
             return table
         count += 1
         label = _("Table {n} (scrolls sideways on a small screen)", lang=lang, n=count)
-        return f'<div class="cw-scroll" tabindex="0" role="region" aria-label="{html.escape(label)}">{table}</div>'
+        attrs = f'class="cw-scroll" tabindex="0" role="region" aria-label="{html.escape(label)}"'
+        return f"<div {attrs}>{table}</div>"
 
     body = _TABLE.sub(wrap, body)
     return body.replace("<pre>", '<pre tabindex="0">')

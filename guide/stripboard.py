@@ -146,11 +146,15 @@ def compare(board: Board, nets: dict[str, Iterable[str]], not_connected: Iterabl
     for group in derived:
         names = sorted({net_of[p] for p in group if p in net_of})
         if len(names) > 1:
-            problems.append(f"short between the nets {', '.join(names)}: {', '.join(sorted(group))} share copper.")
+            problems.append(
+                f"short between the nets {', '.join(names)}: {', '.join(sorted(group))} share copper."
+            )
         stray = sorted(p for p in group if p in nc)
         if stray and len(group) > 1:
-            problems.append(f"{', '.join(stray)} must touch nothing, but shares copper with "
-                            f"{', '.join(sorted(group - set(stray)))}.")
+            problems.append(
+                f"{', '.join(stray)} must touch nothing, but shares copper with "
+                f"{', '.join(sorted(group - set(stray)))}."
+            )
     for name, pins in wanted.items():
         present = pins & placed
         groups = [g & present for g in derived if g & present]
@@ -175,67 +179,109 @@ def _xy(hole: Hole) -> tuple[float, float]:
     return MARGIN_X + hole[0] * PITCH, MARGIN_Y + hole[1] * PITCH
 
 
-def draw(board: Board, title: str, *, upto: str | None = None, legend: list[str] | None = None,
-         show_options: bool = True) -> str:
+def draw(
+    board: Board,
+    title: str,
+    *,
+    upto: str | None = None,
+    legend: list[str] | None = None,
+    show_options: bool = True,
+) -> str:
     """The board seen from the component side, copper strips shown through. With `upto`, only
     the steps up to that one are drawn, and that step's items are highlighted."""
     shown_steps = STEPS if upto is None else STEPS[: STEPS.index(upto) + 1]
-    width = MARGIN_X + board.cols * PITCH + 40
     legend = legend or []
-    height = MARGIN_Y + board.rows * PITCH + 30 + 24 * len(legend)
-    svg = Svg(width, height, title)
-    svg.rect(MARGIN_X - PITCH / 2, MARGIN_Y - PITCH / 2, board.cols * PITCH, board.rows * PITCH,
-             fill="#f6efe0", stroke="#8c7b4f", radius=4)
-    # Column numbers and row letters, as printed on the board.
-    for col in range(board.cols):
-        if col % 2 == 0:
-            svg.text(_xy((col, 0))[0], MARGIN_Y - PITCH + 4, str(col + 1), size=11, fill="#5b6770")
-    for row in range(board.rows):
-        svg.text(MARGIN_X + board.cols * PITCH + 4, _xy((0, row))[1] + 4, row_name(row), size=11,
-                 anchor="start", fill="#5b6770")
-    # Copper strips, then the holes.
-    for row in range(board.rows):
-        x0, y = _xy((0, row))
-        svg.rect(x0 - PITCH / 2 + 1, y - 7, board.cols * PITCH - 2, 14, fill=COPPER, stroke=COPPER, radius=3,
-                 width=0.5)
-    for row in range(board.rows):
-        for col in range(board.cols):
-            x, y = _xy((col, row))
-            svg.circle(x, y, 2.6, fill="#fff", stroke="#a1887f", width=0.8)
-    highlight = upto
+    svg = Svg(
+        MARGIN_X + board.cols * PITCH + 40, MARGIN_Y + board.rows * PITCH + 30 + 24 * len(legend), title
+    )
+    _draw_copper(svg, board)
     if "cuts" in shown_steps:
-        for hole in sorted(board.cuts):
-            if hole in board.option_cuts and not show_options:
-                continue
-            x, y = _xy(hole)
-            colour = NEW if highlight == "cuts" else CUT
-            svg.rect(x - 8, y - 9, 16, 18, fill="#fff", stroke=colour, radius=2, width=2)
-            svg.line([(x - 6, y - 6), (x + 6, y + 6)], stroke=colour, width=2.5)
-            svg.line([(x - 6, y + 6), (x + 6, y - 6)], stroke=colour, width=2.5)
+        _draw_cuts(svg, board, new=upto == "cuts", show_options=show_options)
     if "links" in shown_steps:
-        for link in board.links:
-            (xa, ya), (xb, yb) = _xy(link.a), _xy(link.b)
-            new = highlight == "links"
-            svg.line([(xa, ya), (xb, yb)], stroke=NEW if new else "#455a64", width=5 if new else 3.5,
-                     dash="7 4" if link.option and upto is None else "")
-            for x, y in ((xa, ya), (xb, yb)):
-                svg.circle(x, y, 4, fill=NEW if new else "#455a64", stroke="#263238")
+        _draw_links(svg, board, new=upto == "links", dashed_options=upto is None)
     for part in board.parts:
         step = KIND_STEP[part.kind]
-        if step not in shown_steps:
-            continue
-        _draw_part(svg, board, part, new=highlight == step, dashed=part.option and upto is None)
+        if step in shown_steps:
+            _draw_part(svg, board, part, new=upto == step, dashed=part.option and upto is None)
     if "headers" in shown_steps:
         for (c0, r0), (c1, r1), label in board.outlines:
             (x0, y0), (x1, y1) = _xy((c0, r0)), _xy((c1, r1))
-            svg.rect(x0 - 14, y0 - 14, x1 - x0 + 28, y1 - y0 + 28, fill="none", stroke="#263238", radius=6,
-                     width=2, dash="10 6")
+            svg.rect(
+                x0 - 14,
+                y0 - 14,
+                x1 - x0 + 28,
+                y1 - y0 + 28,
+                fill="none",
+                stroke="#263238",
+                radius=6,
+                width=2,
+                dash="10 6",
+            )
             svg.text((x0 + x1) / 2, y1 - 4, label, size=14, weight="bold", fill="#263238")
     y = MARGIN_Y + board.rows * PITCH + 18
     for line in legend:
         svg.text(MARGIN_X - PITCH / 2, y, line, size=14, anchor="start")
         y += 24
     return svg.to_string()
+
+
+def _draw_copper(svg: Svg, board: Board) -> None:
+    """The board, its strips and holes, with the column numbers and row letters printed on it."""
+    svg.rect(
+        MARGIN_X - PITCH / 2,
+        MARGIN_Y - PITCH / 2,
+        board.cols * PITCH,
+        board.rows * PITCH,
+        fill="#f6efe0",
+        stroke="#8c7b4f",
+        radius=4,
+    )
+    for col in range(0, board.cols, 2):
+        svg.text(_xy((col, 0))[0], MARGIN_Y - PITCH + 4, str(col + 1), size=11, fill="#5b6770")
+    for row in range(board.rows):
+        x0, y = _xy((0, row))
+        svg.text(
+            MARGIN_X + board.cols * PITCH + 4, y + 4, row_name(row), size=11, anchor="start", fill="#5b6770"
+        )
+        svg.rect(
+            x0 - PITCH / 2 + 1,
+            y - 7,
+            board.cols * PITCH - 2,
+            14,
+            fill=COPPER,
+            stroke=COPPER,
+            radius=3,
+            width=0.5,
+        )
+    for row in range(board.rows):
+        for col in range(board.cols):
+            x, y = _xy((col, row))
+            svg.circle(x, y, 2.6, fill="#fff", stroke="#a1887f", width=0.8)
+
+
+def _draw_cuts(svg: Svg, board: Board, new: bool, show_options: bool) -> None:
+    colour = NEW if new else CUT
+    for hole in sorted(board.cuts):
+        if hole in board.option_cuts and not show_options:
+            continue
+        x, y = _xy(hole)
+        svg.rect(x - 8, y - 9, 16, 18, fill="#fff", stroke=colour, radius=2, width=2)
+        svg.line([(x - 6, y - 6), (x + 6, y + 6)], stroke=colour, width=2.5)
+        svg.line([(x - 6, y + 6), (x + 6, y - 6)], stroke=colour, width=2.5)
+
+
+def _draw_links(svg: Svg, board: Board, new: bool, dashed_options: bool) -> None:
+    colour = NEW if new else "#455a64"
+    for link in board.links:
+        (xa, ya), (xb, yb) = _xy(link.a), _xy(link.b)
+        svg.line(
+            [(xa, ya), (xb, yb)],
+            stroke=colour,
+            width=5 if new else 3.5,
+            dash="7 4" if link.option and dashed_options else "",
+        )
+        for x, y in ((xa, ya), (xb, yb)):
+            svg.circle(x, y, 4, fill=colour, stroke="#263238")
 
 
 def _draw_part(svg: Svg, board: Board, part: Part, new: bool, dashed: bool) -> None:
@@ -262,8 +308,17 @@ def _draw_part(svg: Svg, board: Board, part: Part, new: bool, dashed: bool) -> N
     elif part.kind == "header":
         ys = [y for _, y in points]
         x = points[0][0]
-        svg.rect(x - 8, min(ys) - 10, 16, max(ys) - min(ys) + 20, fill="none", stroke=colour, radius=3,
-                 width=width, dash=dash)
+        svg.rect(
+            x - 8,
+            min(ys) - 10,
+            16,
+            max(ys) - min(ys) + 20,
+            fill="none",
+            stroke=colour,
+            radius=3,
+            width=width,
+            dash=dash,
+        )
         svg.text(x, max(ys) + 26, part.ref, size=14, weight="bold", fill=colour)
         for name, hole in part.pins.items():
             label = board.pin_labels.get(f"{part.ref}.{name}")
@@ -274,8 +329,9 @@ def _draw_part(svg: Svg, board: Board, part: Part, new: bool, dashed: bool) -> N
         ys = [y for _, y in points]
         x = points[0][0]
         top, bottom = min(ys) - 10, max(ys) + 10
-        svg.rect(x - 118, top, 84, bottom - top, fill="#eceff1", stroke=colour, radius=5, width=width,
-                 dash=dash)
+        svg.rect(
+            x - 118, top, 84, bottom - top, fill="#eceff1", stroke=colour, radius=5, width=width, dash=dash
+        )
         svg.text(x - 76, (top + bottom) / 2 + 5, part.ref, size=15, weight="bold", fill=colour)
         for name, hole in part.pins.items():
             hx, hy = _xy(hole)

@@ -31,8 +31,9 @@ LINK_IN_LEFT = {3: 17}  # to a header row that is not cut: the link stays in the
 
 
 def _schematic():
-    spec = importlib.util.spec_from_file_location("citizenwatt_diagram_schematic",
-                                                  Path(__file__).with_name("schematic.py"))
+    spec = importlib.util.spec_from_file_location(
+        "citizenwatt_diagram_schematic", Path(__file__).with_name("schematic.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -57,15 +58,24 @@ def board(ctx, channels: int = 3, voltage: bool = True) -> Board:
         p = sch.roles(ctx.bom, pin.parts)
         t = (k - 1) * BAND_ROWS
         supply, tip, mid, gnd = t, t + 2, t + 4, t + 6
-        b.parts.append(Part(p["jack"], "jack", {"R": (0, t + 1), "T": (0, tip), "RN": (0, t + 3),
-                                                "S": (0, mid), "TN": (0, gnd)}))
+        b.parts.append(
+            Part(
+                p["jack"],
+                "jack",
+                {"R": (0, t + 1), "T": (0, tip), "RN": (0, t + 3), "S": (0, mid), "TN": (0, gnd)},
+            )
+        )
         b.cuts |= {(1, t + 1), (1, t + 3)}  # the ring's contacts touch nothing
         b.parts.append(Part(p["burden"], "resistor", {"1": (2, tip), "2": (2, mid)}, ctx.const("burden_ohm")))
-        b.parts.append(Part(p["bias_top"], "resistor", {"1": (5, supply), "2": (5, mid)},
-                            ctx.const("bias_r_top_ohm")))
-        b.parts.append(Part(p["bias_bottom"], "resistor", {"1": (8, mid), "2": (8, gnd)},
-                            ctx.const("bias_r_bottom_ohm")))
-        b.parts.append(Part(p["bias_c"], "capacitor", {"+": (11, mid), "-": (11, gnd)}, ctx.const("bias_c_uf")))
+        b.parts.append(
+            Part(p["bias_top"], "resistor", {"1": (5, supply), "2": (5, mid)}, ctx.const("bias_r_top_ohm"))
+        )
+        b.parts.append(
+            Part(p["bias_bottom"], "resistor", {"1": (8, mid), "2": (8, gnd)}, ctx.const("bias_r_bottom_ohm"))
+        )
+        b.parts.append(
+            Part(p["bias_c"], "capacitor", {"+": (11, mid), "-": (11, gnd)}, ctx.const("bias_c_uf"))
+        )
         cut_before_header(mid)
         if supply != row_of["3V3"]:
             cut_before_header(supply)
@@ -88,19 +98,39 @@ def board(ctx, channels: int = 3, voltage: bool = True) -> Board:
         supply, vin, vsig, vmid, gnd = t, t + 1, t + 3, t + 5, t + 7
         b.parts += [
             Part(p["jack"], "jack", {"P": (0, vin), "SW": (0, t + 2), "S": (0, gnd)}, option=True),
-            Part(p["div_top"], "resistor", {"1": (2, vin), "2": (2, vsig)}, ctx.const("vdiv_r_top_ohm"), True),
-            Part(p["div_bottom"], "resistor", {"1": (5, vsig), "2": (5, vmid)}, ctx.const("vdiv_r_bottom_ohm"),
-                 True),
-            Part(p["bias_top"], "resistor", {"1": (8, supply), "2": (8, vmid)}, ctx.const("bias_r_top_ohm"), True),
-            Part(p["bias_bottom"], "resistor", {"1": (11, vmid), "2": (11, gnd)}, ctx.const("bias_r_bottom_ohm"),
-                 True),
+            Part(
+                p["div_top"], "resistor", {"1": (2, vin), "2": (2, vsig)}, ctx.const("vdiv_r_top_ohm"), True
+            ),
+            Part(
+                p["div_bottom"],
+                "resistor",
+                {"1": (5, vsig), "2": (5, vmid)},
+                ctx.const("vdiv_r_bottom_ohm"),
+                True,
+            ),
+            Part(
+                p["bias_top"],
+                "resistor",
+                {"1": (8, supply), "2": (8, vmid)},
+                ctx.const("bias_r_top_ohm"),
+                True,
+            ),
+            Part(
+                p["bias_bottom"],
+                "resistor",
+                {"1": (11, vmid), "2": (11, gnd)},
+                ctx.const("bias_r_bottom_ohm"),
+                True,
+            ),
             Part(p["bias_c"], "capacitor", {"+": (14, vmid), "-": (14, gnd)}, ctx.const("bias_c_uf"), True),
         ]
         b.option_cuts = {(1, t + 2)}
         b.cuts |= b.option_cuts
-        b.links += [Link((21, supply), (21, row_of["3V3"]), True),
-                    Link((22, vsig), (22, row_of[f"GPIO{pin.gpio}"]), True),
-                    Link((19, gnd), (19, row_of["GND"]), True)]
+        b.links += [
+            Link((21, supply), (21, row_of["3V3"]), True),
+            Link((22, vsig), (22, row_of[f"GPIO{pin.gpio}"]), True),
+            Link((19, gnd), (19, row_of["GND"]), True),
+        ]
     return b
 
 
@@ -112,9 +142,15 @@ def check(ctx, channels: int = 3, voltage: bool = True) -> list[str]:
 
 def legend() -> list[str]:
     return [
-        _("Component side; the copper strips run along the rows, seen through. Holes: row letter, column number."),
+        _(
+            "Component side; the copper strips run along the rows, seen through. "
+            "Holes: row letter, column number."
+        ),
         _("Red cross: cut the strip at that hole (on the copper side). Grey wire: a wire link."),
-        _("Jacks: T tip, TN tip break contact (touches T with no plug: to GND), S sleeve, R/RN ring (unused)."),
+        _(
+            "Jacks: T tip, TN tip break contact (touches T with no plug: to GND), "
+            "S sleeve, R/RN ring (unused)."
+        ),
         _("Dashed: the voltage option (J4, R10 to R13, C4 and their three links)."),
     ]
 
@@ -130,16 +166,20 @@ STEP_TITLES = {
 
 
 def draw(ctx):
-    return stripboard.draw(board(ctx), _("Stripboard layout, hole by hole (3 clamps and the voltage option)"),
-                           legend=legend())
+    return stripboard.draw(
+        board(ctx), _("Stripboard layout, hole by hole (3 clamps and the voltage option)"), legend=legend()
+    )
 
 
 def figures(ctx):
     """The other drawings: the layout for 1 and 2 clamps, and one drawing per assembly step."""
     out = {}
     for channels in (1, 2):
-        title = ngettext("Stripboard layout for {n} clamp, without the voltage option",
-                         "Stripboard layout for {n} clamps, without the voltage option", channels)
+        title = ngettext(
+            "Stripboard layout for {n} clamp, without the voltage option",
+            "Stripboard layout for {n} clamps, without the voltage option",
+            channels,
+        )
         out[f"layout-{channels}"] = stripboard.draw(board(ctx, channels, False), title, legend=legend()[:3])
     full = board(ctx)
     for step in stripboard.STEPS:

@@ -15,10 +15,48 @@ import schemdraw.elements as elm
 from citizenwatt.i18n import _
 
 # The ESP32-DevKitC's two 19-pin rows, pin 1 first (antenna end), as printed beside its pins.
-DEVKITC_H1 = ("3V3", "EN", "GPIO36", "GPIO39", "GPIO34", "GPIO35", "GPIO32", "GPIO33", "GPIO25", "GPIO26",
-              "GPIO27", "GPIO14", "GPIO12", "GND", "GPIO13", "GPIO9", "GPIO10", "GPIO11", "5V")
-DEVKITC_H2 = ("GND", "GPIO23", "GPIO22", "TX", "RX", "GPIO21", "GND", "GPIO19", "GPIO18", "GPIO5", "GPIO17",
-              "GPIO16", "GPIO4", "GPIO0", "GPIO2", "GPIO15", "SD1", "SD0", "CLK")
+DEVKITC_H1 = (
+    "3V3",
+    "EN",
+    "GPIO36",
+    "GPIO39",
+    "GPIO34",
+    "GPIO35",
+    "GPIO32",
+    "GPIO33",
+    "GPIO25",
+    "GPIO26",
+    "GPIO27",
+    "GPIO14",
+    "GPIO12",
+    "GND",
+    "GPIO13",
+    "GPIO9",
+    "GPIO10",
+    "GPIO11",
+    "5V",
+)
+DEVKITC_H2 = (
+    "GND",
+    "GPIO23",
+    "GPIO22",
+    "TX",
+    "RX",
+    "GPIO21",
+    "GND",
+    "GPIO19",
+    "GPIO18",
+    "GPIO5",
+    "GPIO17",
+    "GPIO16",
+    "GPIO4",
+    "GPIO0",
+    "GPIO2",
+    "GPIO15",
+    "SD1",
+    "SD0",
+    "CLK",
+)
 # A switched 3.5 mm stereo jack: tip, sleeve, ring, and the two break contacts that touch the tip
 # (TN) and the ring (RN) while no plug is in.
 JACK_PINS = ("T", "TN", "R", "RN", "S")
@@ -32,8 +70,14 @@ def header_pin(name: str) -> str:
 
 def roles(bom, refs) -> dict[str, str]:
     """The parts of one channel (a pinout.csv line) by their role, from the BOM's design keys."""
-    by_key = {"burden_ohm": "burden", "bias_r_top_ohm": "bias_top", "bias_r_bottom_ohm": "bias_bottom",
-              "bias_c_uf": "bias_c", "vdiv_r_top_ohm": "div_top", "vdiv_r_bottom_ohm": "div_bottom"}
+    by_key = {
+        "burden_ohm": "burden",
+        "bias_r_top_ohm": "bias_top",
+        "bias_r_bottom_ohm": "bias_bottom",
+        "bias_c_uf": "bias_c",
+        "vdiv_r_top_ohm": "div_top",
+        "vdiv_r_bottom_ohm": "div_bottom",
+    }
     found = {}
     for ref in refs:
         role = "jack" if ref.startswith("J") else by_key[bom[ref].design_key]
@@ -52,8 +96,13 @@ def netlist(bom, pins, channels: int = 3, voltage: bool = True) -> tuple[dict[st
         jack, gpio = p["jack"], header_pin(f"GPIO{pin.gpio}")
         used.add(gpio)
         nets[f"IN{k}"] = [f"{jack}.T", f"{p['burden']}.1", gpio]
-        nets[f"MID{k}"] = [f"{jack}.S", f"{p['burden']}.2", f"{p['bias_top']}.2", f"{p['bias_bottom']}.1",
-                           f"{p['bias_c']}.+"]
+        nets[f"MID{k}"] = [
+            f"{jack}.S",
+            f"{p['burden']}.2",
+            f"{p['bias_top']}.2",
+            f"{p['bias_bottom']}.1",
+            f"{p['bias_c']}.+",
+        ]
         nets["3V3"].append(f"{p['bias_top']}.1")
         nets["GND"] += [f"{p['bias_bottom']}.2", f"{p['bias_c']}.-", f"{jack}.TN"]
         nc += [f"{jack}.R", f"{jack}.RN"]
@@ -64,7 +113,12 @@ def netlist(bom, pins, channels: int = 3, voltage: bool = True) -> tuple[dict[st
         used.add(gpio)
         nets["VIN"] = [f"{jack}.P", f"{p['div_top']}.1"]
         nets["VSIG"] = [f"{p['div_top']}.2", f"{p['div_bottom']}.1", gpio]
-        nets["VMID"] = [f"{p['div_bottom']}.2", f"{p['bias_top']}.2", f"{p['bias_bottom']}.1", f"{p['bias_c']}.+"]
+        nets["VMID"] = [
+            f"{p['div_bottom']}.2",
+            f"{p['bias_top']}.2",
+            f"{p['bias_bottom']}.1",
+            f"{p['bias_c']}.+",
+        ]
         nets["3V3"].append(f"{p['bias_top']}.1")
         nets["GND"] += [f"{p['bias_bottom']}.2", f"{p['bias_c']}.-", f"{jack}.S"]
         nc.append(f"{jack}.SW")
@@ -165,21 +219,35 @@ def _draw(ctx):
 
         # Current channel 1: bias divider R4/R7 with C1, burden R1 across the clamp's jack J1.
         t.node(d.add(elm.Vdd().at((0, 0)).label("3V3")), "3V3")
-        d += t.pin(elm.Resistor().down().label(f"{ch['bias_top']}\n{ctx.const('bias_r_top_ohm')}", loc="bottom"),
-                   f"{ch['bias_top']}.1", f"{ch['bias_top']}.2")
+        d += t.pin(
+            elm.Resistor().down().label(f"{ch['bias_top']}\n{ctx.const('bias_r_top_ohm')}", loc="bottom"),
+            f"{ch['bias_top']}.1",
+            f"{ch['bias_top']}.2",
+        )
         mid = d.add(elm.Dot())
-        d += t.pin(elm.Resistor().down().label(f"{ch['bias_bottom']}\n{ctx.const('bias_r_bottom_ohm')}",
-                                               loc="bottom"), f"{ch['bias_bottom']}.1", f"{ch['bias_bottom']}.2")
+        d += t.pin(
+            elm.Resistor()
+            .down()
+            .label(f"{ch['bias_bottom']}\n{ctx.const('bias_r_bottom_ohm')}", loc="bottom"),
+            f"{ch['bias_bottom']}.1",
+            f"{ch['bias_bottom']}.2",
+        )
         t.node(d.add(elm.Ground()), "GND")
         d += t.wire(elm.Line().at(mid.center).left(2))
-        d += t.pin(elm.Capacitor2(polar=True).down().label(f"{ch['bias_c']}\n{ctx.const('bias_c_uf')}", loc="top"),
-                   f"{ch['bias_c']}.+", f"{ch['bias_c']}.-")
+        d += t.pin(
+            elm.Capacitor2(polar=True).down().label(f"{ch['bias_c']}\n{ctx.const('bias_c_uf')}", loc="top"),
+            f"{ch['bias_c']}.+",
+            f"{ch['bias_c']}.-",
+        )
         t.node(d.add(elm.Ground()), "GND")
 
         d += t.wire(elm.Line().at(mid.center).right(3.5))
         burden_bottom = d.add(elm.Dot())
-        d += t.pin(elm.Resistor().up().label(f"{ch['burden']}\n{ctx.const('burden_ohm')}", loc="bottom"),
-                   f"{ch['burden']}.2", f"{ch['burden']}.1")
+        d += t.pin(
+            elm.Resistor().up().label(f"{ch['burden']}\n{ctx.const('burden_ohm')}", loc="bottom"),
+            f"{ch['burden']}.2",
+            f"{ch['burden']}.1",
+        )
         tip = d.add(elm.Dot())
         d += t.wire(elm.Line().right(3))
         clamp_top = d.add(elm.Dot())
@@ -194,34 +262,56 @@ def _draw(ctx):
         # J1's switch grounds the input when no clamp is plugged in: the firmware then reads
         # no bias and reports the clamp as unplugged.
         d += t.wire(elm.Line().at(tip.center).up(1.5))
-        d += t.pin(elm.Switch(action="open").right(3).label(
-            _('J1: contact closed with no plug'), loc="top"
-        ), None, f"{j1}.TN")
+        d += t.pin(
+            elm.Switch(action="open").right(3).label(_("J1: contact closed with no plug"), loc="top"),
+            None,
+            f"{j1}.TN",
+        )
         t.node(d.add(elm.Ground()), "GND")
 
         # Voltage channel (option): TR1 through J4, divider R10/R11 on its own bias R12/R13 + C4.
         x0 = 17
         t.node(d.add(elm.Vdd().at((x0, 0)).label("3V3")), "3V3")
-        d += t.pin(elm.Resistor().down().label(f"{vo['bias_top']}\n{ctx.const('bias_r_top_ohm')}", loc="bottom"),
-                   f"{vo['bias_top']}.1", f"{vo['bias_top']}.2")
+        d += t.pin(
+            elm.Resistor().down().label(f"{vo['bias_top']}\n{ctx.const('bias_r_top_ohm')}", loc="bottom"),
+            f"{vo['bias_top']}.1",
+            f"{vo['bias_top']}.2",
+        )
         vmid = d.add(elm.Dot())
-        d += t.pin(elm.Resistor().down().label(f"{vo['bias_bottom']}\n{ctx.const('bias_r_bottom_ohm')}",
-                                               loc="bottom"), f"{vo['bias_bottom']}.1", f"{vo['bias_bottom']}.2")
+        d += t.pin(
+            elm.Resistor()
+            .down()
+            .label(f"{vo['bias_bottom']}\n{ctx.const('bias_r_bottom_ohm')}", loc="bottom"),
+            f"{vo['bias_bottom']}.1",
+            f"{vo['bias_bottom']}.2",
+        )
         t.node(d.add(elm.Ground()), "GND")
         d += t.wire(elm.Line().at(vmid.center).left(2))
-        d += t.pin(elm.Capacitor2(polar=True).down().label(f"{vo['bias_c']}\n{ctx.const('bias_c_uf')}", loc="top"),
-                   f"{vo['bias_c']}.+", f"{vo['bias_c']}.-")
+        d += t.pin(
+            elm.Capacitor2(polar=True).down().label(f"{vo['bias_c']}\n{ctx.const('bias_c_uf')}", loc="top"),
+            f"{vo['bias_c']}.+",
+            f"{vo['bias_c']}.-",
+        )
         t.node(d.add(elm.Ground()), "GND")
         d += t.wire(elm.Line().at(vmid.center).right(3.5))
-        d += t.pin(elm.Resistor().up().label(f"{vo['div_bottom']}\n{ctx.const('vdiv_r_bottom_ohm')}", loc="bottom"),
-                   f"{vo['div_bottom']}.2", f"{vo['div_bottom']}.1")
+        d += t.pin(
+            elm.Resistor().up().label(f"{vo['div_bottom']}\n{ctx.const('vdiv_r_bottom_ohm')}", loc="bottom"),
+            f"{vo['div_bottom']}.2",
+            f"{vo['div_bottom']}.1",
+        )
         vpin = d.add(elm.Dot())
-        d += t.pin(elm.Resistor().up().label(f"{vo['div_top']}\n{ctx.const('vdiv_r_top_ohm')}", loc="bottom"),
-                   f"{vo['div_top']}.2", f"{vo['div_top']}.1")
+        d += t.pin(
+            elm.Resistor().up().label(f"{vo['div_top']}\n{ctx.const('vdiv_r_top_ohm')}", loc="bottom"),
+            f"{vo['div_top']}.2",
+            f"{vo['div_top']}.1",
+        )
         d += t.wire(elm.Line().right(6))
         through_j4 = _("through J4")
-        d += t.pin(elm.SourceSin().down().label(f"TR1 ({ctx.const('adapter_v')} AC)\n{through_j4}", loc="bottom"),
-                   f"{j4}.P", f"{j4}.S")
+        d += t.pin(
+            elm.SourceSin().down().label(f"TR1 ({ctx.const('adapter_v')} AC)\n{through_j4}", loc="bottom"),
+            f"{j4}.P",
+            f"{j4}.S",
+        )
         d += t.wire(elm.Line().down(2.5))
         t.node(d.add(elm.Ground()), "GND")
         d += t.wire(elm.Line().at(vpin.center).right(2))
@@ -229,10 +319,8 @@ def _draw(ctx):
         vgpio = d.add(elm.Dot(open=True).label(f"GPIO{pins['voltage'].gpio}\n({voltage})", loc="right"))
         t.pins.append((vgpio, "start", header_pin(f"GPIO{pins['voltage'].gpio}")))
 
-        d += elm.Label().at((2.5, -7.2)).label(
-            _('Current channel 1 (channels 2 and 3 alike)'), fontsize=13
-        )
-        d += elm.Label().at((x0 + 3.5, -7.2)).label(_('Voltage option'), fontsize=13)
+        d += elm.Label().at((2.5, -7.2)).label(_("Current channel 1 (channels 2 and 3 alike)"), fontsize=13)
+        d += elm.Label().at((x0 + 3.5, -7.2)).label(_("Voltage option"), fontsize=13)
         svg = d.get_imagedata("svg")
     text = svg.decode() if isinstance(svg, bytes) else svg
     return text, connections(t)

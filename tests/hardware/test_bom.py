@@ -87,7 +87,8 @@ def test_the_built_bom_table_shows_the_quantities_and_totals(built):
         if line.examples_eu:
             assert html.escape(line.examples_eu) in table
     assert "En Europe, par exemple" in table
-    prices = re.findall(r'class="cw-price" data-groups="([^"]*)" data-clamps="(\d)" data-value="([^"]+)"', page)
+    price = r'class="cw-price" data-groups="([^"]*)" data-clamps="(\d)" data-value="([^"]+)"'
+    prices = re.findall(price, page)
     assert ("base", "1", str(bom.total_eur("base", clamps=1))) in prices
     assert ("base voltage", "1", str(bom.total_eur(clamps=1))) in prices
 
@@ -95,8 +96,8 @@ def test_the_built_bom_table_shows_the_quantities_and_totals(built):
 def test_the_boards_parts_are_the_boms_for_each_number_of_clamps():
     """The layout drawn for n clamps holds exactly the BOM's parts for n clamps (and the voltage
     option's when it is on): the BOM cannot list a jack the board has no place for."""
-    from citizenwatt.guide.build import CONFIGURATIONS, DiagramContext, load_diagrams
     from citizenwatt.guide.bom import load_pinout
+    from citizenwatt.guide.build import CONFIGURATIONS, DiagramContext, load_diagrams
 
     bom = load_bom(BOM_CSV)
     ctx = DiagramContext("en", design_data().constants, bom, load_pinout(ROOT / "hardware" / "pinout.csv"))
@@ -167,7 +168,8 @@ def test_a_burden_that_drifts_from_the_calculator_is_reported(tmp_path):
 def test_a_line_per_clamp_needs_one_reference_per_clamp(tmp_path):
     bad = tmp_path / "bom.csv"
     text = BOM_CSV.read_text(encoding="utf-8")
-    bad.write_text(text.replace("CT1 CT2 CT3,", "CT1,", 1).replace(",3,YHDC,", ",1,YHDC,", 1), encoding="utf-8")
+    bad.write_text(text.replace("CT1 CT2 CT3,", "CT1,", 1).replace(",3,YHDC,", ",1,YHDC,", 1),
+                   encoding="utf-8")
     with pytest.raises(BomError, match="one reference per clamp, 3 in all"):
         load_bom(bad)
 

@@ -13,7 +13,13 @@ import pytest
 
 from citizenwatt.guide import stripboard
 from citizenwatt.guide.bom import load_bom, load_pinout
-from citizenwatt.guide.build import CONFIGURATIONS, DiagramContext, GuideBuildError, build_guide, load_diagrams
+from citizenwatt.guide.build import (
+    CONFIGURATIONS,
+    DiagramContext,
+    GuideBuildError,
+    build_guide,
+    load_diagrams,
+)
 from citizenwatt.guide.design import design_data
 from citizenwatt.i18n import LANGS
 from tests.hardware.conftest import ROOT
@@ -21,8 +27,12 @@ from tests.hardware.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def ctx():
-    return DiagramContext("en", design_data().constants, load_bom(ROOT / "hardware" / "bom.csv"),
-                          load_pinout(ROOT / "hardware" / "pinout.csv"))
+    return DiagramContext(
+        "en",
+        design_data().constants,
+        load_bom(ROOT / "hardware" / "bom.csv"),
+        load_pinout(ROOT / "hardware" / "pinout.csv"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +60,9 @@ def test_the_board_makes_exactly_the_netlists_connections(diagrams, ctx, channel
         jack = f"J{k}"
         gnd = next(g for g in derived if "H1.14" in g)
         assert f"{jack}.TN" in gnd and f"{jack}.T" not in gnd
-        gpio_pin = "H1.%d" % (diagrams["schematic"].DEVKITC_H1.index(f"GPIO{ctx.pins[f'current_{k}'].gpio}") + 1)
+        gpio_pin = "H1.%d" % (
+            diagrams["schematic"].DEVKITC_H1.index(f"GPIO{ctx.pins[f'current_{k}'].gpio}") + 1
+        )
         assert {f"{jack}.T", gpio_pin} <= next(g for g in derived if f"{jack}.T" in g)
 
 
@@ -71,7 +83,9 @@ def test_the_check_finds_a_missing_cut_a_missing_link_and_a_misplaced_pin(diagra
     assert len(links) == len(board.links) - 1
     assert problems and all("net GND is split" in p for p in problems), problems
     # J1's break contact moved onto the ring's isolated strip: GND loses it.
-    parts = [dataclasses.replace(p, pins={**p.pins, "TN": (0, 5)}) if p.ref == "J1" else p for p in board.parts]
+    parts = [
+        dataclasses.replace(p, pins={**p.pins, "TN": (0, 5)}) if p.ref == "J1" else p for p in board.parts
+    ]
     problems = stripboard.compare(dataclasses.replace(board, parts=parts), nets, nc)
     assert any("J1.TN" in p and "GND is split" in p for p in problems), problems
     # A ring contact left on a strip that carries a net is a short with a must-touch-nothing pin.
@@ -105,8 +119,9 @@ def test_the_built_guide_has_the_layout_and_one_drawing_per_step(built, lang):
     names = ["layout", "layout-1", "layout-2"] + [f"step-{s}" for s in stripboard.STEPS]
     for name in names:
         # Each drawing is a link to itself: on a phone it opens alone and can be zoomed.
-        assert re.search(rf'<a class="cw-zoom" href="img/{name}\.svg"><img src="img/{name}\.svg" alt="[^"]+">',
-                         page), name
+        assert re.search(
+            rf'<a class="cw-zoom" href="img/{name}\.svg"><img src="img/{name}\.svg" alt="[^"]+">', page
+        ), name
         assert (built.out_dir / lang / "img" / f"{name}.svg").is_file()
     steps = [re.search(rf'id="fig-step-{s}"', page).start() for s in stripboard.STEPS]
     assert steps == sorted(steps)  # cuts, links, resistors, capacitors, headers, jacks, in that order

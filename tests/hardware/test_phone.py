@@ -33,15 +33,24 @@ def browser(tmp_path_factory):
     binary = shutil.which("chromium") or "/usr/bin/chromium"
     driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     if not (Path(binary).exists() and Path(driver_path).exists()):
-        pytest.fail("chromium and chromium-driver are needed: apt-get install chromium chromium-driver",
-                    pytrace=False)
+        pytest.fail(
+            "chromium and chromium-driver are needed: apt-get install chromium chromium-driver", pytrace=False
+        )
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
-                 "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-guide')}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-guide')}",
+    ):
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_path), options=opts)
     driver.set_page_load_timeout(30)
@@ -51,13 +60,20 @@ def browser(tmp_path_factory):
 
 
 def viewport(driver, width: int) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": 740 if width == PHONE else 900,
-                            "deviceScaleFactor": 1, "mobile": width == PHONE})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": width,
+            "height": 740 if width == PHONE else 900,
+            "deviceScaleFactor": 1,
+            "mobile": width == PHONE,
+        },
+    )
 
 
 def axe_violations(driver) -> list[tuple[str, str, list]]:
-    """axe-core 4.9's violations (selenium-axe-python's bundled axe-core, every rule it runs by default: WCAG 2.x
+    """axe-core 4.9's violations (selenium-axe-python's bundled axe-core, every rule it runs by
+    default: WCAG 2.x
     A and AA and the best practices), each as (rule, impact, the first elements at fault)."""
     from selenium_axe_python import Axe
 
@@ -97,15 +113,26 @@ def test_bom_quantities_and_prices_are_seen_at_360_px_without_scrolling(built, b
                 cells: cells.map(c => { const r = c.getBoundingClientRect();
                   return [c.dataset.label, c.textContent, Math.round(r.left), Math.round(r.right),
                           r.width > 0 && r.height > 0]; })};""")
-    lines = len(re.findall(r"<tr[ >]", (built.out_dir / lang / "materials.html").read_text(encoding="utf-8")
-                           .split('class="cw-generated cw-bom"', 1)[1].split("</table>", 1)[0])) - 1
+    lines = (
+        len(
+            re.findall(
+                r"<tr[ >]",
+                (built.out_dir / lang / "materials.html")
+                .read_text(encoding="utf-8")
+                .split('class="cw-generated cw-bom"', 1)[1]
+                .split("</table>", 1)[0],
+            )
+        )
+        - 1
+    )
     assert len(cells["cells"]) == 4 * lines  # three quantities and the unit price, for every line
     assert cells["scroll"][0] <= cells["scroll"][1]  # the table itself does not scroll
     hidden = [c for c in cells["cells"] if not c[4] or c[2] < 0 or c[3] > PHONE]
     assert hidden == [], f"quantities or prices off the screen: {hidden[:5]}"
     # Each value is said after its column's name (the header row is hidden on a phone).
     label = browser.execute_script(
-        "return getComputedStyle(document.querySelector('table.cw-bom td.cw-qty'), '::before').content")
+        "return getComputedStyle(document.querySelector('table.cw-bom td.cw-qty'), '::before').content"
+    )
     assert ("Qté" if lang == "fr" else "Qty") in label
 
 
@@ -148,9 +175,12 @@ def test_axe_core_sees_an_unreachable_scrolling_table(built, browser, tmp_path):
     guide's wide tables did before, is reported."""
     viewport(browser, PHONE)
     page = tmp_path / "p.html"
-    page.write_text('<!DOCTYPE html><html lang="fr"><head><title>t</title></head><body><main><h1>t</h1>'
-                    '<div id="box" style="overflow:auto;width:200px;height:100px">'
-                    '<p style="width:900px;height:300px">une nomenclature trop large</p></div>'
-                    "</main></body></html>", encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><html lang="fr"><head><title>t</title></head><body><main><h1>t</h1>'
+        '<div id="box" style="overflow:auto;width:200px;height:100px">'
+        '<p style="width:900px;height:300px">une nomenclature trop large</p></div>'
+        "</main></body></html>",
+        encoding="utf-8",
+    )
     browser.get(page.as_uri())
     assert [(v[0], v[2]) for v in axe_violations(browser)] == [("scrollable-region-focusable", [["#box"]])]
