@@ -148,6 +148,11 @@ class StoreSettings(_Section):
     # A reading further than this after the one before it is recorded as a gap: its own
     # interval counts, the hours in between stay empty (bounded work per reading).
     max_gap_h: float = Field(48.0, gt=0, le=24 * 366)
+    # InfluxDB only. "ledger": the collector's ledger counts the hours and ships them (one
+    # collector, or several sharing one data directory). "readings": collectors on separate
+    # hosts, each with its own ledger; only readings are shipped and readers count the hours
+    # from the whole chain in InfluxDB (docs/scale.md). Collectors and API alike.
+    hours: Literal["ledger", "readings"] = "ledger"
 
     @field_validator("influx_url")
     @classmethod

@@ -45,6 +45,7 @@ from .port import (  # noqa: F401  (the errors, importable from here as before)
 )
 from .rules import MAX_GAP_S
 from .sqlite import COLUMNS, SqliteStore, stored_status
+from .whole_chain import chain_hours, chain_reading
 
 log = logging.getLogger("citizenwatt.store.influx")
 
@@ -123,6 +124,11 @@ class Outbox:
     per deletion. The shipper later sends those points' current state, or runs the
     deletion, in entry order."""
 
+    def __init__(self, hours: bool = True):
+        # False for collectors across hosts (store.hours = "readings"): each ledger sees only
+        # its share of a channel's chain, so its hour totals are partial and stay local.
+        self.hours = hours
+
     def created(self, db) -> None:
         db.executescript(SPOOL_SCHEMA)
 
@@ -132,7 +138,7 @@ class Outbox:
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
             "VALUES (?,?,?,?,?,?)",
             [(KIND_READING, m, c, b, s, now) for m, c, b, s in readings]
-            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in hours])
+            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in (hours if self.hours else ())])
 
     def status_set(self, db, meter_id: str, received_s: float) -> None:
         db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
@@ -146,6 +152,8 @@ class Outbox:
                    "VALUES (?,?,0,?,?,?)", (KIND_DELETE, meter_id, start_ms, end_ms, time.time()))
 
     def recounted(self, db, updated, removed) -> None:
+        if not self.hours:
+            return
         now = time.time()
         db.executemany(
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
@@ -163,8 +171,8 @@ class SpoolLedger:
     other collectors on the same file (lease).
     """
 
-    def __init__(self, path: str | Path, max_gap_s: float = MAX_GAP_S):
-        self.chain = SqliteStore(path, observer=Outbox(), max_gap_s=max_gap_s)
+    def __init__(self, path: str | Path, max_gap_s: float = MAX_GAP_S, ship_hours: bool = True):
+        self.chain = SqliteStore(path, observer=Outbox(ship_hours), max_gap_s=max_gap_s)
         self.path = self.chain.path
 
     # -- the chain store's side: what InfluxStore writes and reads here --------------
@@ -351,20 +359,29 @@ class InfluxStore:
     """ReadingStore on InfluxDB, with the local ledger as chain state, spool and dead letters.
 
     Without spool_path it only reads (for the API, which may run elsewhere).
+
+    hours: "ledger" (one collector, or several sharing one data directory): the ledger's
+    hourly totals are shipped as energy_hour points and read back. "readings" (collectors
+    across hosts, each with its own ledger and a share of every meter's readings): only
+    readings are shipped, and hours are counted at read time from the whole chain InfluxDB
+    holds (store/whole_chain.py), by the same rules.
     """
 
     def __init__(self, url: str, token: str = "", org: str = "citizenwatt",
                  bucket: str = "citizenwatt/autogen", *, spool_path: str | Path | None = None,
                  owner: str = "citizenwatt-collector-1", timeout_s: float = 10.0,
                  chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True,
-                 max_gap_s: float = MAX_GAP_S):
+                 max_gap_s: float = MAX_GAP_S, hours: str = "ledger"):
+        if hours not in ("ledger", "readings"):
+            raise ValueError(f"hours must be 'ledger' or 'readings', not {hours!r}")
         self.url, self.org, self.bucket = url.rstrip("/"), org, bucket
+        self.hours, self.max_gap_s = hours, max_gap_s
         self.owner = owner
         self.chunk_points = chunk_points
         self.min_free_bytes = int(min_free_mb * 1024 * 1024)
         self.influxql = InfluxQL(url, token, bucket, timeout_s)
-        self.ledger = (SpoolLedger(spool_path, max_gap_s) if spool_path is not None
-                       else None)
+        self.ledger = (SpoolLedger(spool_path, max_gap_s, ship_hours=hours == "ledger")
+                       if spool_path is not None else None)
         self._timeout_ms = int(timeout_s * 1000)
         self._token = token
         self._client: Any = None
@@ -699,6 +716,8 @@ class InfluxStore:
 
     def hourly(self, meter_id: str, start_s: float, end_s: float,
                channel: int | None = None) -> list[HourEnergy]:
+        if self.hours == "readings":
+            return self._hourly_from_readings(meter_id, start_s, end_s, channel)
         where = (f"meter={_lit(meter_id)} AND time >= {int(start_s) * 1_000_000_000} "
                  f"AND time < {int(-(-end_s // 1)) * 1_000_000_000}")
         if channel is not None:
@@ -713,6 +732,23 @@ class InfluxStore:
                 h[0] += r["energy_wh"]
                 h[1] += r["readings"]
         return [HourEnergy(h, e, n) for h, (e, n) in sorted(hours.items())]
+
+    def _hourly_from_readings(self, meter_id: str, start_s: float, end_s: float,
+                              channel: int | None) -> list[HourEnergy]:
+        """Hours counted from the reading points: a reading's link reaches back at most
+        max_gap_s (beyond, it counts its own interval), so the readings within max_gap_s of
+        the range on each side are all the range's hours depend on."""
+        lo = int((start_s - self.max_gap_s) * 1000) * 1_000_000
+        hi = int(-(-(end_s + self.max_gap_s) * 1000 // 1)) * 1_000_000
+        where = f"meter={_lit(meter_id)} AND time >= {lo} AND time < {hi}"
+        if channel is not None:
+            where += f" AND channel={_lit(str(channel))}"
+        (series,) = self.influxql.series(
+            f"SELECT boot, seq, ts_utc, ts_from_meter, interval_s, energy_wh, power_w "
+            f"FROM {READING_MEASUREMENT} WHERE {where} GROUP BY channel")
+        chains = {int(s["tags"]["channel"]): [chain_reading(meter_id, int(s["tags"]["channel"]), r)
+                                              for r in s["rows"]] for s in series}
+        return chain_hours(chains, start_s, end_s, self.max_gap_s)
 
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:

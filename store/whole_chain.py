@@ -1,0 +1,50 @@
+"""Hourly energy counted at read time from a channel's whole chain of readings, for
+collectors across hosts (store.hours = "readings", docs/scale.md).
+
+Collectors on separate hosts share one subscription: each receives a share of every
+meter's readings and keeps its own ledger, so no ledger holds a channel's whole chain and
+hour totals computed by one would be partial (two of them would overwrite each other's
+energy_hour points). The readings themselves are idempotent points in the shared
+InfluxDB, so the chain is whole there: the reader orders it by (boot, seq) and applies the
+very rules of store/rules.py. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from .port import ChannelReading, HourEnergy
+from .rules import MAX_GAP_S, hour_changes, link
+
+
+def chain_reading(meter_id: str, channel: int, row: Mapping) -> ChannelReading:
+    """A reading point (the fields the counting rules use) as a ChannelReading."""
+    return ChannelReading(
+        meter_id=meter_id, channel=channel, boot=row["boot"], seq=row["seq"],
+        ts_utc=row["ts_utc"], ts_from_meter=row["ts_from_meter"], interval_s=row["interval_s"],
+        energy_wh=row["energy_wh"], power_w=row["power_w"], irms_a=0.0, apparent=False)
+
+
+def chain_hours(chains: Mapping[int, Sequence[ChannelReading]], start_s: float, end_s: float,
+                max_gap_s: float = MAX_GAP_S) -> list[HourEnergy]:
+    """The hours starting in [start_s, end_s), summed over the channels, from each channel's
+    readings (any order, a key more than once allowed: the store keeps one point per key).
+
+    The chains must hold every reading within max_gap_s of the range: a link reaches back
+    at most that far, so the first reading of a chain cut there counts as the rules say
+    for a gap, and its hours lie before start_s.
+    """
+    hours: dict[int, list] = defaultdict(lambda: [0.0, 0])
+    for rows in chains.values():
+        by_key = {r.order_key: r for r in rows}
+        prev: ChannelReading | None = None
+        for key in sorted(by_key):
+            cur = by_key[key]
+            for hour, wh, n in hour_changes(cur, link(prev, cur, max_gap_s), 1):
+                if start_s <= hour < end_s:
+                    h = hours[hour]
+                    h[0] += wh
+                    h[1] += n
+            prev = cur
+    return [HourEnergy(h, e, n) for h, (e, n) in sorted(hours.items())]
