@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import os
+import socket
 import tomllib
 from contextvars import ContextVar
 from functools import lru_cache
@@ -267,18 +268,21 @@ class WorkshopSettings(_Section):
 DEMO_COLLECTOR_ID = "citizenwatt-demo-collector"
 
 
-def derived_collector_id(mqtt: MqttSettings) -> str:
+def derived_collector_id(mqtt: MqttSettings, host: str | None = None) -> str:
     """The collector's client id when none is set: the demo's own for its embedded broker;
     with a password, "cwc-" and an HMAC of the user name keyed by the password (stable,
     not guessable); on a broker without passwords, which protects no session anyway, a
-    name of the user."""
+    name of the user. host (the machine's name, given for a shared subscription): each
+    host of one account gets its own id, hence its own session and queue on the broker."""
     if mqtt.host is None:
         return DEMO_COLLECTOR_ID
+    who = (mqtt.username or "") + ("@" + host if host else "")
     if mqtt.password:
-        mac = hmac.new(mqtt.password.encode(), b"citizenwatt collector id "
-                       + (mqtt.username or "").encode(), hashlib.sha256)
+        mac = hmac.new(mqtt.password.encode(), b"citizenwatt collector id " + who.encode(),
+                       hashlib.sha256)
         return "cwc-" + mac.hexdigest()[:24]
-    return "citizenwatt-collector-" + (mqtt.username or "anonymous")[:40]
+    return ("citizenwatt-collector-" + (mqtt.username or "anonymous")[:40]
+            + ("-" + host if host else ""))[:64]
 
 
 # The names before the sections (flat CITIZENWATT_<NAME> variables and TOML keys, and the
@@ -383,8 +387,11 @@ class Settings(BaseSettings):
         # over (and, with a clean session, throws the queued readings away). So no fixed,
         # documented default once a broker is configured: an id derived from the collector's
         # secret password, stable across restarts, unknown to anyone without the password.
+        # Collectors of one shared group on several hosts each need their own session (it
+        # keeps the share routed to them while they are away): the host's name is mixed in.
         if self.collector.id == "auto":
-            self.collector.id = derived_collector_id(self.mqtt)
+            self.collector.id = derived_collector_id(
+                self.mqtt, socket.gethostname() if self.collector.shared_group else None)
         return self
 
     @property
