@@ -52,6 +52,9 @@ log = logging.getLogger("citizenwatt.store.influx")
 READING_MEASUREMENT = "reading"
 HOUR_MEASUREMENT = "energy_hour"
 STATUS_MEASUREMENT = "meter_status"
+# store.hours = "readings": a household's deletion, kept so that hours are never counted
+# again over the span, nor a reading a late host ships into it shown (store/whole_chain.py)
+DELETED_MEASUREMENT = "deleted_span"
 KIND_READING, KIND_HOUR, KIND_STATUS = 0, 1, 2
 # Deletions (kinds from 3 up) run alone, in spool order: a meter's readings and hours over a
 # period (a household's request), or one hour point (an hour the upgrade to version 2 removed).
@@ -622,6 +625,8 @@ class InfluxStore:
         way; a network error propagates (the shipper retries).
         """
         t0, t1 = start_ms * 1_000_000, end_ms * 1_000_000
+        if self.hours == "readings" and READING_MEASUREMENT in measurements and channel is None:
+            self._mark_deleted(meter_id, start_ms, end_ms)  # first: the span stays hidden
         tags = f"meter={_lit(meter_id)}"
         v2_tags = f'meter="{meter_id}"'
         if channel is not None:
@@ -652,6 +657,23 @@ class InfluxStore:
                     raise DeletionRefused(f"InfluxQL : {influxql_error} ; /api/v2/delete : "
                                           f"HTTP {e.status}") from None
                 raise
+
+    def _mark_deleted(self, meter_id: str, start_ms: int, end_ms: int) -> None:
+        """Record a deleted span (store.hours = "readings"): no ledger counts the hours
+        there, so the readers must know not to count them again from the readings around
+        it, and to ignore a reading a host that was away ships into it later."""
+        if self._write_api is None:
+            self._connect_writer()
+        self._write_api.write(
+            bucket=self.bucket, org=self.org, write_precision="ns",
+            record=f"{DELETED_MEASUREMENT},end_ms={end_ms},meter={meter_id} n=1i "
+                   f"{start_ms * 1_000_000}")
+
+    def _deleted_spans(self, meter_id: str) -> list[tuple[float, float]]:
+        """The meter's deleted spans (start_s, end_s), store.hours = "readings"."""
+        (series,) = self.influxql.series(
+            f"SELECT n, end_ms FROM {DELETED_MEASUREMENT} WHERE meter={_lit(meter_id)}")
+        return [(r["time"] / 1000, int(r["end_ms"]) / 1000) for s in series for r in s["rows"]]
 
     # -- reading: InfluxQL -------------------------------------------------------------
 
@@ -748,7 +770,8 @@ class InfluxStore:
             f"FROM {READING_MEASUREMENT} WHERE {where} GROUP BY channel")
         chains = {int(s["tags"]["channel"]): [chain_reading(meter_id, int(s["tags"]["channel"]), r)
                                               for r in s["rows"]] for s in series}
-        return chain_hours(chains, start_s, end_s, self.max_gap_s)
+        return chain_hours(chains, start_s, end_s, self.max_gap_s,
+                           deleted=self._deleted_spans(meter_id))
 
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:
@@ -766,6 +789,9 @@ class InfluxStore:
                 apparent=r["apparent"], vrms_v=r.get("vrms_v"), pf=r.get("pf"))
              for s in series for r in s["rows"] if start_s <= r["ts_utc"] < end_s),
             key=lambda r: (r.ts_utc, r.channel))
+        if self.hours == "readings" and rows:
+            spans = self._deleted_spans(meter_id)
+            rows = [r for r in rows if not any(a <= r.ts_utc < b for a, b in spans)]
         return rows if limit is None else rows[:limit]
 
     def meters(self) -> list[MeterSummary]:

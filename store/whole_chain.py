@@ -27,22 +27,34 @@ def chain_reading(meter_id: str, channel: int, row: Mapping) -> ChannelReading:
 
 
 def chain_hours(chains: Mapping[int, Sequence[ChannelReading]], start_s: float, end_s: float,
-                max_gap_s: float = MAX_GAP_S) -> list[HourEnergy]:
+                max_gap_s: float = MAX_GAP_S,
+                deleted: Sequence[tuple[float, float]] = ()) -> list[HourEnergy]:
     """The hours starting in [start_s, end_s), summed over the channels, from each channel's
     readings (any order, a key more than once allowed: the store keeps one point per key).
 
     The chains must hold every reading within max_gap_s of the range: a link reaches back
     at most that far, so the first reading of a chain cut there counts as the rules say
     for a gap, and its hours lie before start_s.
+
+    deleted: spans [start, end) a household had erased. A reading in one is ignored (a host
+    that was away may ship it after the deletion), a link across one counts as a gap (its
+    reading's own interval only: the counters around the span would otherwise put the
+    erased energy back), and hours starting in one stay empty, as the ledger leaves them.
     """
+    def in_span(t: float) -> bool:
+        return any(a <= t < b for a, b in deleted)
+
     hours: dict[int, list] = defaultdict(lambda: [0.0, 0])
     for rows in chains.values():
-        by_key = {r.order_key: r for r in rows}
+        by_key = {r.order_key: r for r in rows if not in_span(r.ts_utc)}
         prev: ChannelReading | None = None
         for key in sorted(by_key):
             cur = by_key[key]
-            for hour, wh, n in hour_changes(cur, link(prev, cur, max_gap_s), 1):
-                if start_s <= hour < end_s:
+            across = prev is not None and any(prev.ts_utc < b and a < cur.ts_utc
+                                               for a, b in deleted)
+            for hour, wh, n in hour_changes(cur, link(None if across else prev, cur, max_gap_s),
+                                            1):
+                if start_s <= hour < end_s and not in_span(hour):
                     h = hours[hour]
                     h[0] += wh
                     h[1] += n

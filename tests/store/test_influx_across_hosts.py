@@ -15,7 +15,7 @@ from citizenwatt.store.influx import InfluxStore
 from citizenwatt.store.rules import HOUR_S
 from citizenwatt.store.sqlite import SqliteStore
 from citizenwatt.store.whole_chain import chain_hours
-from tests.store.helpers import T0, assert_same_hours, hours_of, series
+from tests.store.helpers import H10, T0, assert_same_hours, hours_of, minutes, series
 
 
 def readings_of_two_hosts():
@@ -97,3 +97,37 @@ def test_chain_hours_of_the_readings_near_the_range_are_those_of_the_whole_chain
     cut = chain_hours({0: near}, start, end, max_gap_s=gap)
     assert len(cut) == 3
     assert cut == [h for h in whole if start <= h.hour_utc < end]
+
+
+def test_a_deletion_keeps_its_span_empty_even_against_a_late_host(influx, tmp_path):
+    """A household's deletion made by an API (no ledger): the hours starting in the span
+    stay empty (the counters around it would otherwise spread the erased energy over it
+    again), the hours after it are kept, and a reading of the span that a host which was
+    away ships afterwards is neither counted nor shown."""
+    rows = minutes(H10, H10 + 4 * HOUR_S, power_w=600.0)  # 10:01 -> 14:00, one a minute
+    late = [r for r in rows if r.ts_utc == H10 + 90 * 60]  # 11:30, held by a host that was away
+    host = open_writer(influx, tmp_path / "host-a.sqlite", "readings")
+    host.write([r for r in rows if r not in late], H10)
+    assert host.flush(20)
+    api = InfluxStore(influx.url, influx.token, "-", influx.bucket, hours="readings")
+    before = {h.hour_utc: (h.energy_wh, h.readings) for h in api.hourly("m-1", 0, 4e9)}
+    # 11:30 not there yet: the 11:31 reading's counter covers its minute, the hour is whole
+    assert before[H10 + HOUR_S] == (pytest.approx(600.0), 59)
+    start, end = H10 + HOUR_S, H10 + 3 * HOUR_S  # 11:00 <= ts < 13:00
+    assert api.delete("m-1", start, end) == 119
+
+    late_host = open_writer(influx, tmp_path / "host-b.sqlite", "readings")
+    late_host.write(late, H10 + 4 * HOUR_S)
+    assert late_host.flush(20)
+    assert influx.count("WHERE meter='m-1'") == len(rows) - 119  # the late point is stored...
+    after = {h.hour_utc: (h.energy_wh, h.readings) for h in api.hourly("m-1", 0, 4e9)}
+    # ... but neither counted nor shown: the span's hours stay empty
+    assert sorted(after) == [H10, H10 + 3 * HOUR_S]
+    assert after[H10 + 3 * HOUR_S] == before[H10 + 3 * HOUR_S]
+    # the 11:00 reading closed the 10:00 hour (it belongs there) and is erased with the span:
+    # its own minute leaves that hour (the ledger would keep the hour whole)
+    assert after[H10] == (pytest.approx(600.0 - 10.0), 59)
+    assert not api.readings("m-1", start, end)
+    assert len(api.readings("m-1", 0, 4e9)) == len(rows) - 120
+    for s in (host, late_host, api):
+        s.close()
