@@ -129,11 +129,23 @@ class MqttSettings(_Section):
     protocol: Literal["auto", "v5", "v311"] = "auto"
     # QoS 1 messages the broker may send before we ack (MQTT v5 Receive Maximum).
     receive_maximum: int = Field(20000, ge=1, le=65535)
+    # MQTT over TLS (a collector on another host, a managed broker): the CA certificate
+    # (PEM file) the broker's certificate must chain to, or "system" for the system's CAs.
+    # None: plain MQTT (the broker on this host, on loopback).
+    tls_ca: str | None = None
 
     @field_validator("host")
     @classmethod
     def _host(cls, v: str | None) -> str | None:
         return v if v is None else check_host(v)
+
+    @field_validator("tls_ca")
+    @classmethod
+    def _tls_ca(cls, v: str | None) -> str | None:
+        if v is not None and v != "system" and not Path(v).is_file():
+            raise ValueError(_("no such file: give the broker's CA certificate (PEM), or "
+                               "system for the system's certificate authorities"))
+        return v
 
 
 class StoreSettings(_Section):
