@@ -1,7 +1,8 @@
 """Collectors across hosts (issue 12, docs/scale.md): three `citizenwatt collector`
 processes, each in a network namespace of its own made here (a veth pair to this one,
 addresses in 10.231.0.0/16 private to the test, no route anywhere else), each with its own
-data directory and spool, on ONE shared subscription ($share/cw/...) of one Mosquitto,
+data directory and spool, on ONE shared subscription ($share/cw/...) of one Mosquitto
+reached over TLS,
 writing to one InfluxDB; households in PostgreSQL, read through two API instances.
 Simulated meters publish under load; one collector host is cut off (link down) and all
 its processes killed with -9, then brought back. Every reading must be in InfluxDB once and
@@ -184,10 +185,16 @@ def test_a_collector_host_cut_off_under_load_loses_and_doubles_nothing(hosts, tm
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("CITIZENWATT_")}
     base.update(PYTHONPATH=str(ROOT), CITIZENWATT_LANG="en")
+    from tests.deploy.conftest import make_certs
+
     broker_port = free_port()
-    # One broker, reachable from each host through its veth; a queue that outlasts the
+    # One broker, reachable from each host through its veth over TLS (a certificate for
+    # the addresses the hosts dial, made by the shipped script); a queue that outlasts the
     # outage (the shipped drop-in sizes it for 12 h: deploy/mosquitto/citizenwatt.conf).
-    listeners = "\n".join(f"listener {broker_port} {h.gateway}" for h in hosts)
+    certs = make_certs(tmp_path / "certs", *[h.gateway for h in hosts])
+    listeners = "\n".join(
+        f"listener {broker_port} {h.gateway}\ncertfile {certs / 'citizenwatt-broker.crt'}\n"
+        f"keyfile {certs / 'citizenwatt-broker.key'}" for h in hosts)
     broker = Mosquitto(tmp_path / "mosquitto", port=broker_port, persistence=True,
                        extra_conf=listeners + "\nmax_queued_messages 1000000").start()
     engine = Influxd(tmp_path / "influxdb").start()
@@ -226,6 +233,7 @@ def test_a_collector_host_cut_off_under_load_loses_and_doubles_nothing(hosts, tm
                    "CITIZENWATT_STORE__INFLUX_URL": adapters[k].url,
                    "CITIZENWATT_MQTT__HOST": h.gateway, "CITIZENWATT_MQTT__PORT": str(broker_port),
                    "CITIZENWATT_MQTT__PROTOCOL": "v5",
+                   "CITIZENWATT_MQTT__TLS_CA": str(certs / "citizenwatt-ca.crt"),
                    "CITIZENWATT_COLLECTOR__ID": f"cw-drill-host-{k}",
                    "CITIZENWATT_COLLECTOR__SHARED_GROUP": "cw",
                    "CITIZENWATT_COLLECTOR__METRICS_HOST": h.address,
@@ -267,8 +275,8 @@ def test_a_collector_host_cut_off_under_load_loses_and_doubles_nothing(hosts, tm
             stream, rate_per_s=RATE_PER_S)
         victim = 1
         wait_until(lambda: pub.published >= n // 3, 60, "a third of the readings published")
-        stored_before = scrape(collectors[victim]["url"])[
-            "citizenwatt_collector_stored_readings_total"]
+        before = scrape(collectors[victim]["url"])
+        stored_before = before["citizenwatt_collector_stored_readings_total"]
         hosts[victim].link(False)  # the host vanishes from the network: no FIN reaches the broker
         killed = hosts[victim].kill_all()
         t_cut = time.monotonic()
@@ -333,7 +341,8 @@ def test_a_collector_host_cut_off_under_load_loses_and_doubles_nothing(hosts, tm
             "readings_published": n, "channel_rows_published": n * CHANNELS,
             "channel_rows_stored": sum(per_series.values()),
             "published_at_cut": published_at_cut, "outage_s": round(t_back - t_cut, 1),
-            "received_per_host_after_restart": shares,
+            "victim_received_before_cut": before["citizenwatt_collector_received_messages_total"],
+            "received_per_host_victim_since_return": shares,
             "duplicate_rows_recognised": duplicates,
             "recover_s_after_return": round(t_stored - t_back, 1),
             "stored_s_after_last_publish_ack": round(t_stored - t_published, 1),
@@ -371,3 +380,49 @@ def test_auto_client_ids_differ_per_host_in_a_shared_group(monkeypatch):
     alone = load_settings(mqtt__host="mqtt.example.org", mqtt__username="cwc-x",
                           mqtt__password="secret")
     assert len(ids | {alone.collector.id}) == 3
+
+
+def test_a_collector_on_another_host_speaks_tls_and_refuses_a_wrong_ca(tmp_path):
+    """mqtt.tls_ca: the collector checks the broker's certificate (made by the shipped
+    deploy/tls script) against the CA it is given; another CA's is refused in one line."""
+    from citizenwatt.collector.service import Collector
+    from citizenwatt.config import ConfigError
+    from citizenwatt.errors import CitizenWattError
+    from citizenwatt.store.sqlite import SqliteStore
+    from tests.deploy.conftest import make_certs
+
+    certs = make_certs(tmp_path / "certs", "localhost", "127.0.0.1")
+    other = make_certs(tmp_path / "other-ca", "localhost", "127.0.0.1")
+    tls_port = free_port()
+    broker = Mosquitto(tmp_path / "mosquitto", extra_conf=(
+        f"listener {tls_port} 127.0.0.1\n"
+        f"certfile {certs / 'citizenwatt-broker.crt'}\nkeyfile {certs / 'citizenwatt-broker.key'}"
+    )).start()
+    store = SqliteStore(tmp_path / "readings.sqlite")
+    try:
+        wrong = Collector(store, "localhost", tls_port, client_id="cw-tls-wrong", protocol="v5",
+                          tls_ca=str(other / "citizenwatt-ca.crt"))
+        with pytest.raises(CitizenWattError) as refused:
+            wrong.start(timeout_s=5)
+        assert "certificate verify failed" in str(refused.value).lower()
+        assert f"localhost:{tls_port}" in str(refused.value)
+
+        col = Collector(store, "localhost", tls_port, client_id="cw-tls", protocol="v5",
+                        shared_group="cw", tls_ca=str(certs / "citizenwatt-ca.crt"))
+        col.start(timeout_s=10)
+        try:
+            pub = Publisher(broker.host, broker.port, client_id="tls-meters")  # plain, loopback
+            stream, _ = meter_stream()
+            pub.publish_all(stream[:40], rate_per_s=400)
+            assert pub.wait_all_acked(10)
+            pub.stop()
+            wait_until(lambda: col.metrics.readings_stored >= 40, 15, "40 readings over TLS")
+        finally:
+            col.stop()
+        assert sum(m.readings for m in store.meters()) == 40 * CHANNELS
+    finally:
+        store.close()
+        broker.stop()
+    with pytest.raises(ConfigError) as bad:
+        load_settings(mqtt__host="mqtt.example.org", mqtt__tls_ca=str(tmp_path / "nowhere.crt"))
+    assert "--tls-ca" in str(bad.value) and "(PEM)" in str(bad.value)  # named, and what to give
