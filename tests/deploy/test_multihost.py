@@ -180,189 +180,218 @@ def get_json(url: str, token: str) -> dict:
         return json.loads(resp.read())
 
 
-def test_a_collector_host_cut_off_under_load_loses_and_doubles_nothing(hosts, tmp_path):
-    from tests.api.pg import Postgres, PostgresUnavailable
+class Cluster:
+    """The services of the drill: one broker (TLS towards the hosts), one InfluxDB (an
+    adapter per host), PostgreSQL, the collectors in the hosts' namespaces, two APIs."""
 
-    base = {k: v for k, v in os.environ.items() if not k.startswith("CITIZENWATT_")}
-    base.update(PYTHONPATH=str(ROOT), CITIZENWATT_LANG="en")
-    from tests.deploy.conftest import make_certs
+    def __init__(self, hosts: list[Host], tmp_path: Path):
+        from tests.deploy.conftest import make_certs
 
-    broker_port = free_port()
-    # One broker, reachable from each host through its veth over TLS (a certificate for
-    # the addresses the hosts dial, made by the shipped script); a queue that outlasts the
-    # outage (the shipped drop-in sizes it for 12 h: deploy/mosquitto/citizenwatt.conf).
-    certs = make_certs(tmp_path / "certs", *[h.gateway for h in hosts])
-    listeners = "\n".join(
-        f"listener {broker_port} {h.gateway}\ncertfile {certs / 'citizenwatt-broker.crt'}\n"
-        f"keyfile {certs / 'citizenwatt-broker.key'}" for h in hosts)
-    broker = Mosquitto(tmp_path / "mosquitto", port=broker_port, persistence=True,
-                       extra_conf=listeners + "\nmax_queued_messages 1000000").start()
-    engine = Influxd(tmp_path / "influxdb").start()
-    adapters = [InfluxV2Adapter(engine.host, engine.port, host=h.gateway).start() for h in hosts]
-    try:
-        pg = Postgres().start()
-    except PostgresUnavailable as e:
-        pytest.fail(f"PostgreSQL does not start: {e}", pytrace=False)
-    influx_env = {"CITIZENWATT_STORE__KIND": "influxdb",
-                  "CITIZENWATT_STORE__INFLUX_TOKEN": "collector:secret",
-                  "CITIZENWATT_STORE__INFLUX_BUCKET": "citizenwatt/autogen",
-                  "CITIZENWATT_STORE__HOURS": "readings"}
-    collectors: dict[int, dict] = {}
-    apis: list[subprocess.Popen] = []
-    pub = None
-    try:
-        # -- the households, in PostgreSQL -------------------------------------------------
-        api_env = {**base, **influx_env, "CITIZENWATT_STORE__INFLUX_URL": engine.url,
-                   "CITIZENWATT_API__DATABASE_URL": pg.create_database("citizenwatt")}
-        admin_env = {**api_env, "CITIZENWATT_DATA_DIR": str(tmp_path / "admin")}
+        self.hosts, self.tmp = hosts, tmp_path
+        self.base = {k: v for k, v in os.environ.items() if not k.startswith("CITIZENWATT_")}
+        self.base.update(PYTHONPATH=str(ROOT), CITIZENWATT_LANG="en")
+        self.broker_port = free_port()
+        # One broker, reachable from each host through its veth over TLS (a certificate for
+        # the addresses the hosts dial, made by the shipped script); a queue that outlasts
+        # the outage (the shipped drop-in sizes it for 12 h: deploy/mosquitto/citizenwatt.conf).
+        self.certs = make_certs(tmp_path / "certs", *[h.gateway for h in hosts])
+        self.broker: Mosquitto | None = None
+        self.engine: Influxd | None = None
+        self.adapters: list[InfluxV2Adapter] = []
+        self.pg = None
+        self.collectors: dict[int, dict] = {}
+        self.apis: list[subprocess.Popen] = []
+        self.api_ports: list[int] = []
+        self.influx_env = {"CITIZENWATT_STORE__KIND": "influxdb",
+                           "CITIZENWATT_STORE__INFLUX_TOKEN": "collector:secret",
+                           "CITIZENWATT_STORE__INFLUX_BUCKET": "citizenwatt/autogen",
+                           "CITIZENWATT_STORE__HOURS": "readings"}
+        self.api_env: dict = {}
+
+    def start_services(self) -> None:
+        from tests.api.pg import Postgres, PostgresUnavailable
+
+        crt, key = self.certs / "citizenwatt-broker.crt", self.certs / "citizenwatt-broker.key"
+        listeners = "\n".join(f"listener {self.broker_port} {h.gateway}\ncertfile {crt}\n"
+                              f"keyfile {key}" for h in self.hosts)
+        self.broker = Mosquitto(self.tmp / "mosquitto", port=self.broker_port, persistence=True,
+                                extra_conf=listeners + "\nmax_queued_messages 1000000").start()
+        self.engine = Influxd(self.tmp / "influxdb").start()
+        self.adapters = [InfluxV2Adapter(self.engine.host, self.engine.port, host=h.gateway).start()
+                         for h in self.hosts]
+        try:
+            self.pg = Postgres().start()
+        except PostgresUnavailable as e:
+            pytest.fail(f"PostgreSQL does not start: {e}", pytrace=False)
+        self.api_env = {**self.base, **self.influx_env,
+                        "CITIZENWATT_STORE__INFLUX_URL": self.engine.url,
+                        "CITIZENWATT_API__DATABASE_URL": self.pg.create_database("citizenwatt")}
+
+    def households(self) -> dict[str, tuple[int, str]]:
+        """One household per meter (both clamps main), in PostgreSQL: meter -> (id, token)."""
+        admin_env = {**self.api_env, "CITIZENWATT_DATA_DIR": str(self.tmp / "admin")}
         cli(admin_env, "admin", "deployment", "Drill")
-        tokens: dict[str, tuple[int, str]] = {}
+        tokens = {}
+        roles = sum((["--channel-role", "main"] for _ in range(CHANNELS)), [])
         for m in range(METERS):
             meter = f"drill-{m:02d}"
             out = cli(admin_env, "admin", "household", "Drill", f"Foyer {m}", "--meter", meter,
-                      "--since", "2026-05-01", "--no-sheet",
-                      *sum((["--channel-role", "main"] for _ in range(CHANNELS)), []))
+                      "--since", "2026-05-01", "--no-sheet", *roles)
             found = re.search(r"Household (\d+) .*/h/(\S+)", out)
             assert found, out
             tokens[meter] = (int(found.group(1)), found.group(2))
+        return tokens
 
-        # -- three collector hosts, one shared subscription --------------------------------
-        def start_collector(k: int) -> None:
-            h = hosts[k]
-            env = {**base, **influx_env,
-                   "CITIZENWATT_STORE__INFLUX_URL": adapters[k].url,
-                   "CITIZENWATT_MQTT__HOST": h.gateway, "CITIZENWATT_MQTT__PORT": str(broker_port),
-                   "CITIZENWATT_MQTT__PROTOCOL": "v5",
-                   "CITIZENWATT_MQTT__TLS_CA": str(certs / "citizenwatt-ca.crt"),
-                   "CITIZENWATT_COLLECTOR__ID": f"cw-drill-host-{k}",
-                   "CITIZENWATT_COLLECTOR__SHARED_GROUP": "cw",
-                   "CITIZENWATT_COLLECTOR__METRICS_HOST": h.address,
-                   "CITIZENWATT_COLLECTOR__METRICS_PORT": str(METRICS_PORT),
-                   "CITIZENWATT_DATA_DIR": str(tmp_path / f"host-{k}")}
-            (tmp_path / f"host-{k}").mkdir(exist_ok=True)
-            proc = h.run([sys.executable, "-m", "citizenwatt.cli", "collector"], env,
-                         tmp_path / f"collector-{k}.log")
-            url = f"http://{h.address}:{METRICS_PORT}"
+    def start_collector(self, k: int) -> None:
+        h, data = self.hosts[k], self.tmp / f"host-{k}"
+        data.mkdir(exist_ok=True)
+        env = {**self.base, **self.influx_env,
+               "CITIZENWATT_STORE__INFLUX_URL": self.adapters[k].url,
+               "CITIZENWATT_MQTT__HOST": h.gateway, "CITIZENWATT_MQTT__PORT": str(self.broker_port),
+               "CITIZENWATT_MQTT__PROTOCOL": "v5",
+               "CITIZENWATT_MQTT__TLS_CA": str(self.certs / "citizenwatt-ca.crt"),
+               "CITIZENWATT_COLLECTOR__ID": f"cw-drill-host-{k}",
+               "CITIZENWATT_COLLECTOR__SHARED_GROUP": "cw",
+               "CITIZENWATT_COLLECTOR__METRICS_HOST": h.address,
+               "CITIZENWATT_COLLECTOR__METRICS_PORT": str(METRICS_PORT),
+               "CITIZENWATT_DATA_DIR": str(data)}
+        log = self.tmp / f"collector-{k}.log"
+        proc = h.run([sys.executable, "-m", "citizenwatt.cli", "collector"], env, log)
+        url = f"http://{h.address}:{METRICS_PORT}"
 
-            def healthy():
-                assert proc.poll() is None, (tmp_path / f"collector-{k}.log").read_text()[-2000:]
-                try:
-                    return urllib.request.urlopen(url + "/healthz", timeout=1).status == 200
-                except OSError:
-                    return False
+        def healthy():
+            assert proc.poll() is None, log.read_text()[-2000:]
+            try:
+                return urllib.request.urlopen(url + "/healthz", timeout=1).status == 200
+            except OSError:
+                return False
 
-            wait_until(healthy, 30, f"collector {k}'s /healthz")
-            collectors[k] = {"url": url, "proc": proc}
+        wait_until(healthy, 30, f"collector {k}'s /healthz")
+        self.collectors[k] = {"url": url, "proc": proc}
 
-        for k in range(len(hosts)):
-            start_collector(k)
+    def metrics(self, k: int) -> dict[str, float]:
+        return scrape(self.collectors[k]["url"])
 
-        # -- two API instances on the same PostgreSQL and InfluxDB -------------------------
-        api_ports = [free_port(), free_port()]
-        for i, port in enumerate(api_ports):
-            env = {**api_env, "CITIZENWATT_DATA_DIR": str(tmp_path / f"api-{i}")}
-            apis.append(subprocess.Popen(
+    def start_apis(self) -> None:
+        self.api_ports = [free_port(), free_port()]
+        for i, port in enumerate(self.api_ports):
+            env = {**self.api_env, "CITIZENWATT_DATA_DIR": str(self.tmp / f"api-{i}")}
+            self.apis.append(subprocess.Popen(
                 [sys.executable, "-m", "citizenwatt.cli", "api", "--host", "127.0.0.1",
                  "--port", str(port)], env=env, cwd=ROOT,
-                stdout=open(tmp_path / f"api-{i}.log", "ab"), stderr=subprocess.STDOUT))
-        for port, proc in zip(api_ports, apis, strict=True):
+                stdout=open(self.tmp / f"api-{i}.log", "ab"), stderr=subprocess.STDOUT))
+        for port, proc in zip(self.api_ports, self.apis, strict=True):
             wait_port("127.0.0.1", port, timeout_s=60, proc=proc)
 
-        # -- the load, and one host cut off in the middle of it ----------------------------
-        stream, own_counters = meter_stream()
-        n = len(stream)
-        pub = Publisher(broker.host, broker.port, client_id="drill-meters").start(
-            stream, rate_per_s=RATE_PER_S)
+    def household_wh(self, i: int, hh: int, token: str) -> float:
+        body = get_json(f"http://127.0.0.1:{self.api_ports[i]}/api/v1/households/{hh}/energy"
+                        "?resolution=day&start=2026-06-01&end=2026-06-01", token)
+        return body["total"]["energy_wh"]
+
+    def influx_count(self) -> int:
+        series = self.engine.query("SELECT count(seq) FROM reading")[0].get("series")
+        return series[0]["values"][0][1] if series else 0
+
+    def stop(self) -> None:
+        for c in self.collectors.values():
+            stop_process(c["proc"], 20)
+        for p in self.apis:
+            stop_process(p, 10)
+        for a in self.adapters:
+            a.stop()
+        for service in (self.engine, self.broker, self.pg):
+            if service is not None:
+                service.stop()
+
+
+@pytest.fixture
+def cluster(hosts, tmp_path):
+    c = Cluster(hosts, tmp_path)
+    try:
+        c.start_services()
+        yield c
+    finally:
+        c.stop()
+
+
+def test_a_collector_host_cut_off_under_load_loses_and_doubles_nothing(cluster, tmp_path):
+    tokens = cluster.households()
+    for k in range(len(cluster.hosts)):
+        cluster.start_collector(k)
+    cluster.start_apis()
+
+    # -- the load, and one host cut off in the middle of it --------------------------------
+    stream, own_counters = meter_stream()
+    n = len(stream)
+    pub = Publisher(cluster.broker.host, cluster.broker.port, client_id="drill-meters").start(
+        stream, rate_per_s=RATE_PER_S)
+    try:
         victim = 1
         wait_until(lambda: pub.published >= n // 3, 60, "a third of the readings published")
-        before = scrape(collectors[victim]["url"])
-        stored_before = before["citizenwatt_collector_stored_readings_total"]
-        hosts[victim].link(False)  # the host vanishes from the network: no FIN reaches the broker
-        killed = hosts[victim].kill_all()
-        t_cut = time.monotonic()
-        published_at_cut = pub.published
+        before = cluster.metrics(victim)
+        cluster.hosts[victim].link(False)  # the host vanishes: no FIN reaches the broker
+        killed = cluster.hosts[victim].kill_all()
+        t_cut, published_at_cut = time.monotonic(), pub.published
         wait_until(lambda: pub.published >= 2 * n // 3, 60, "two thirds published")
-        hosts[victim].link(True)
+        cluster.hosts[victim].link(True)
         t_back = time.monotonic()
-        start_collector(victim)  # the host reboots: same data directory, same client id
+        cluster.start_collector(victim)  # the host reboots: same data directory, same id
         assert pub.wait_all_acked(120), "the broker did not acknowledge every reading"
         t_published = time.monotonic()
-
-        def influx_count() -> int:
-            res = engine.query("SELECT count(seq) FROM reading")
-            series = res[0].get("series")
-            return series[0]["values"][0][1] if series else 0
-
-        wait_until(lambda: influx_count() >= n * CHANNELS, 180, "every reading in InfluxDB",
-                   interval_s=0.5)
-        t_stored = time.monotonic()
-        metrics = {k: scrape(c["url"]) for k, c in collectors.items()}
-        for k in collectors:
-            wait_until(lambda k=k: scrape(collectors[k]["url"])[
-                "citizenwatt_collector_spool_points"] == 0, 60, f"host {k}'s spool to drain")
-            metrics[k] = scrape(collectors[k]["url"])
-
-        # -- every reading once in InfluxDB ------------------------------------------------
-        got = engine.query("SELECT count(seq) FROM reading GROUP BY meter, channel")[0]["series"]
-        per_series = {(s["tags"]["meter"], s["tags"]["channel"]): s["values"][0][1] for s in got}
-        assert per_series == {(f"drill-{m:02d}", str(c)): READINGS_PER_METER
-                              for m in range(METERS) for c in range(CHANNELS)}
-        seqs = engine.query("SELECT count(distinct(seq)) FROM reading GROUP BY meter, channel")
-        assert {s["values"][0][1] for s in seqs[0]["series"]} == {READINGS_PER_METER}
-
-        # -- every household's figure, through both APIs, equals its meter's counters ------
-        rules = expected_energy_wh(stream)
-        reader = InfluxStore(engine.url, "collector:secret", "-", "citizenwatt/autogen",
-                             hours="readings")
-        figures: list[dict[str, float]] = [{}, {}]
-        for meter, (hh, token) in tokens.items():
-            assert sum(h.readings for h in reader.hourly(meter, 0, 4e9)) == \
-                READINGS_PER_METER * CHANNELS
-            for i, port in enumerate(api_ports):
-                body = get_json(f"http://127.0.0.1:{port}/api/v1/households/{hh}/energy"
-                                "?resolution=day&start=2026-06-01&end=2026-06-01", token)
-                figures[i][meter] = body["total"]["energy_wh"]
-        reader.close()
-        assert figures[0] == figures[1]
-        one_reading_wh = 80.0 * INTERVAL_S / 3600  # the smallest reading: 0.22 Wh
-        for meter, wh in figures[0].items():
-            assert wh == pytest.approx(rules[meter], abs=0.002), meter
-            # the meter's own counters (its first reading counts its own interval, equal to
-            # its counter but for the rounding of power to 0.01 W)
-            assert abs(wh - own_counters[meter]) < 0.01 < one_reading_wh, meter
-
-        shares = {k: m["citizenwatt_collector_received_messages_total"]
-                  for k, m in metrics.items()}
-        duplicates = sum(m["citizenwatt_collector_duplicate_rows_total"] for m in metrics.values())
-        assert all(v > 0 for v in shares.values()), shares  # the victim too, after its return
-        assert stored_before > 0 and killed >= 1
-        figures_line = {
-            "name": "multihost_drill", "hosts": len(hosts), "meters": METERS,
-            "readings_published": n, "channel_rows_published": n * CHANNELS,
-            "channel_rows_stored": sum(per_series.values()),
-            "published_at_cut": published_at_cut, "outage_s": round(t_back - t_cut, 1),
-            "victim_received_before_cut": before["citizenwatt_collector_received_messages_total"],
-            "received_per_host_victim_since_return": shares,
-            "duplicate_rows_recognised": duplicates,
-            "recover_s_after_return": round(t_stored - t_back, 1),
-            "stored_s_after_last_publish_ack": round(t_stored - t_published, 1),
-            "household_figures_equal_meter_counters": True,
-            "machine": f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"}
-        print(json.dumps(figures_line))
-        (tmp_path / "figures.json").write_text(json.dumps(figures_line))
     finally:
-        if pub is not None:
-            pub.stop()
-        for k, c in collectors.items():
-            stop_process(c["proc"], 20)
-        for p in apis:
-            stop_process(p, 10)
-        for a in adapters:
-            a.stop()
-        engine.stop()
-        broker.stop()
-        if "pg" in locals():
-            pg.stop()
+        pub.stop()
+    wait_until(lambda: cluster.influx_count() >= n * CHANNELS, 180, "every reading in InfluxDB",
+               interval_s=0.5)
+    t_stored = time.monotonic()
+    for k in cluster.collectors:
+        wait_until(lambda k=k: cluster.metrics(k)["citizenwatt_collector_spool_points"] == 0, 60,
+                   f"host {k}'s spool to drain")
+    metrics = {k: cluster.metrics(k) for k in cluster.collectors}
+
+    # -- every reading once in InfluxDB ----------------------------------------------------
+    got = cluster.engine.query("SELECT count(seq) FROM reading GROUP BY meter, channel")
+    per_series = {(s["tags"]["meter"], s["tags"]["channel"]): s["values"][0][1]
+                  for s in got[0]["series"]}
+    assert per_series == {(f"drill-{m:02d}", str(c)): READINGS_PER_METER
+                          for m in range(METERS) for c in range(CHANNELS)}
+    seqs = cluster.engine.query("SELECT count(distinct(seq)) FROM reading GROUP BY meter, channel")
+    assert {s["values"][0][1] for s in seqs[0]["series"]} == {READINGS_PER_METER}
+
+    # -- every household's figure, through both APIs, equals its meter's counters ----------
+    rules = expected_energy_wh(stream)
+    reader = InfluxStore(cluster.engine.url, "collector:secret", "-", "citizenwatt/autogen",
+                         hours="readings")
+    for meter in tokens:
+        assert sum(h.readings for h in reader.hourly(meter, 0, 4e9)) == \
+            READINGS_PER_METER * CHANNELS
+    reader.close()
+    figures = [{meter: cluster.household_wh(i, hh, token) for meter, (hh, token) in tokens.items()}
+               for i in range(2)]
+    assert figures[0] == figures[1]
+    one_reading_wh = 80.0 * INTERVAL_S / 3600  # the smallest reading: 0.22 Wh
+    for meter, wh in figures[0].items():
+        assert wh == pytest.approx(rules[meter], abs=0.002), meter
+        # the meter's own counters (its first reading counts its own interval, equal to its
+        # counter but for the rounding of power to 0.01 W)
+        assert abs(wh - own_counters[meter]) < 0.01 < one_reading_wh, meter
+
+    shares = {k: m["citizenwatt_collector_received_messages_total"] for k, m in metrics.items()}
+    assert all(v > 0 for v in shares.values()), shares  # the victim too, after its return
+    assert before["citizenwatt_collector_stored_readings_total"] > 0 and killed >= 1
+    figures_line = {
+        "name": "multihost_drill", "hosts": len(cluster.hosts), "meters": METERS,
+        "readings_published": n, "channel_rows_published": n * CHANNELS,
+        "channel_rows_stored": sum(per_series.values()),
+        "published_at_cut": published_at_cut, "outage_s": round(t_back - t_cut, 1),
+        "victim_received_before_cut": before["citizenwatt_collector_received_messages_total"],
+        "received_per_host_victim_since_return": shares,
+        "duplicate_rows_recognised": sum(m["citizenwatt_collector_duplicate_rows_total"]
+                                         for m in metrics.values()),
+        "recover_s_after_return": round(t_stored - t_back, 1),
+        "stored_s_after_last_publish_ack": round(t_stored - t_published, 1),
+        "household_figures_equal_meter_counters": True,
+        "machine": f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"}
+    print(json.dumps(figures_line))
 
 
 def test_auto_client_ids_differ_per_host_in_a_shared_group(monkeypatch):
