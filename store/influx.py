@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .port import (  # noqa: F401  (the errors, importable from here as before)
+    HOUR_S,
     ChannelReading,
     DeadLetter,
     DeletionRefused,
@@ -757,21 +758,31 @@ class InfluxStore:
 
     def _hourly_from_readings(self, meter_id: str, start_s: float, end_s: float,
                               channel: int | None) -> list[HourEnergy]:
-        """Hours counted from the reading points: a reading's link reaches back at most
-        max_gap_s (beyond, it counts its own interval), so the readings within max_gap_s of
-        the range on each side are all the range's hours depend on."""
-        lo = int((start_s - self.max_gap_s) * 1000) * 1_000_000
-        hi = int(-(-(end_s + self.max_gap_s) * 1000 // 1)) * 1_000_000
-        where = f"meter={_lit(meter_id)} AND time >= {lo} AND time < {hi}"
-        if channel is not None:
-            where += f" AND channel={_lit(str(channel))}"
-        (series,) = self.influxql.series(
-            f"SELECT boot, seq, ts_utc, ts_from_meter, interval_s, energy_wh, power_w "
-            f"FROM {READING_MEASUREMENT} WHERE {where} GROUP BY channel")
-        chains = {int(s["tags"]["channel"]): [chain_reading(meter_id, int(s["tags"]["channel"]), r)
-                                              for r in s["rows"]] for s in series}
-        return chain_hours(chains, start_s, end_s, self.max_gap_s,
-                           deleted=self._deleted_spans(meter_id))
+        """Hours counted from the reading points of the range, with each channel's reading
+        just before it (the first one's link starts there) and just after it (its link
+        spreads back into the range's last hour). A link reaches back at most max_gap_s
+        (beyond, its reading counts its own interval): no further neighbour is needed."""
+        meter = _lit(meter_id)
+        # the last hour asked for may run past end_s: all of its readings count there
+        last_hour_end = int(-(-end_s // HOUR_S)) * HOUR_S
+        lo, hi = int(start_s * 1000) * 1_000_000, last_hour_end * 1_000_000_000
+        gap = int(self.max_gap_s * 1000) * 1_000_000
+        chan = f" AND channel={_lit(str(channel))}" if channel is not None else ""
+        fields = "boot, seq, ts_utc, ts_from_meter, interval_s, energy_wh, power_w"
+        inside, before, after, spans = self.influxql.series(
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {lo} AND time < {hi} GROUP BY channel; "
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {lo - gap} AND time < {lo} GROUP BY channel ORDER BY time DESC LIMIT 1; "
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {hi} AND time < {hi + gap} GROUP BY channel LIMIT 1; "
+            f"SELECT n, end_ms FROM {DELETED_MEASUREMENT} WHERE meter={meter}")
+        chains: dict[int, list[ChannelReading]] = defaultdict(list)
+        for s in inside + before + after:
+            c = int(s["tags"]["channel"])
+            chains[c] += [chain_reading(meter_id, c, r) for r in s["rows"]]
+        deleted = [(r["time"] / 1000, int(r["end_ms"]) / 1000) for s in spans for r in s["rows"]]
+        return chain_hours(chains, start_s, end_s, self.max_gap_s, deleted=deleted)
 
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:

@@ -32,9 +32,10 @@ def chain_hours(chains: Mapping[int, Sequence[ChannelReading]], start_s: float, 
     """The hours starting in [start_s, end_s), summed over the channels, from each channel's
     readings (any order, a key more than once allowed: the store keeps one point per key).
 
-    The chains must hold every reading within max_gap_s of the range: a link reaches back
-    at most that far, so the first reading of a chain cut there counts as the rules say
-    for a gap, and its hours lie before start_s.
+    The chains must hold the readings of the range and, on each side, the reading next to
+    it (within max_gap_s: a link reaches back at most that far, beyond it its reading counts
+    its own interval). The reading before the range starts the first link; its own hours lie
+    before start_s. The one after spreads its link back into the range's last hour.
 
     deleted: spans [start, end) a household had erased. A reading in one is ignored (a host
     that was away may ship it after the deletion), a link across one counts as a gap (its
