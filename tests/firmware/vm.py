@@ -49,13 +49,14 @@ def input_dir(tmp_path: Path, extra: dict[str, str | bytes] | None = None) -> Pa
 
 
 def run(tmp_path: Path, code: str, extra: dict[str, str | bytes] | None = None,
-        timeout_s: float = 120, heap_bytes: int = HEAP_BYTES) -> list[dict]:
+        timeout_s: float = 120, heap_bytes: int = HEAP_BYTES,
+        fuel: int = 2_000_000_000) -> list[dict]:
     """Run code on the VM; return the JSON objects it printed one per line."""
     root = input_dir(tmp_path, extra)
     for attempt in range(3):
         try:
             result = run_on_vm(PRELUDE + code, root, timeout_s=timeout_s,
-                               heap_bytes=heap_bytes)
+                               heap_bytes=heap_bytes, fuel=fuel)
             break
         except MicroPythonVMError as e:
             if "guest trapped" not in str(e) or attempt == 2:
