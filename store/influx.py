@@ -778,7 +778,7 @@ class InfluxStore:
         lo, hi = int(start_s * 1000) * 1_000_000, last_hour_end * 1_000_000_000
         gap = int(self.max_gap_s * 1000) * 1_000_000
         chan = f" AND channel={_lit(str(channel))}" if channel is not None else ""
-        fields = "boot, seq, ts_utc, ts_from_meter, interval_s, energy_wh, power_w"
+        fields = "boot, seq, ts_utc, ts_from_meter, interval_s, energy_wh, power_w, export_wh"
         inside, before, after, spans = self.influxql.series(
             f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
             f"AND time >= {lo} AND time < {hi} GROUP BY channel; "

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from .port import ChannelReading, HourEnergy
-from .rules import MAX_GAP_S, hour_changes, link
+from .rules import MAX_GAP_S, export_view, hour_changes, link
 
 
 def chain_reading(meter_id: str, channel: int, row: Mapping) -> ChannelReading:
@@ -23,7 +23,8 @@ def chain_reading(meter_id: str, channel: int, row: Mapping) -> ChannelReading:
     return ChannelReading(
         meter_id=meter_id, channel=channel, boot=row["boot"], seq=row["seq"],
         ts_utc=row["ts_utc"], ts_from_meter=row["ts_from_meter"], interval_s=row["interval_s"],
-        energy_wh=row["energy_wh"], power_w=row["power_w"], irms_a=0.0, apparent=False)
+        energy_wh=row["energy_wh"], power_w=row["power_w"], irms_a=0.0, apparent=False,
+        export_wh=row.get("export_wh"))
 
 
 def chain_hours(chains: Mapping[int, Sequence[ChannelReading]], start_s: float, end_s: float,
@@ -45,19 +46,25 @@ def chain_hours(chains: Mapping[int, Sequence[ChannelReading]], start_s: float, 
     def in_span(t: float) -> bool:
         return any(a <= t < b for a, b in deleted)
 
-    hours: dict[int, list] = defaultdict(lambda: [0.0, 0])
+    hours: dict[int, list] = defaultdict(lambda: [0.0, 0, 0.0])  # imported, readings, exported
+
+    def add(changes, col: int) -> None:
+        for hour, wh, n in changes:
+            if start_s <= hour < end_s and not in_span(hour):
+                h = hours[hour]
+                h[col] += wh
+                h[1] += n
+
     for rows in chains.values():
         by_key = {r.order_key: r for r in rows if not in_span(r.ts_utc)}
         prev: ChannelReading | None = None
         for key in sorted(by_key):
             cur = by_key[key]
-            across = prev is not None and any(prev.ts_utc < b and a < cur.ts_utc
-                                               for a, b in deleted)
-            for hour, wh, n in hour_changes(cur, link(None if across else prev, cur, max_gap_s),
-                                            1):
-                if start_s <= hour < end_s and not in_span(hour):
-                    h = hours[hour]
-                    h[0] += wh
-                    h[1] += n
+            before = None if prev is not None and any(prev.ts_utc < b and a < cur.ts_utc
+                                                      for a, b in deleted) else prev
+            add(hour_changes(cur, link(before, cur, max_gap_s), 1), 0)
+            xcur = export_view(cur)  # a solar channel's export counter: the same rules
+            if xcur is not None:
+                add(hour_changes(xcur, link(export_view(before), xcur, max_gap_s), 0), 2)
             prev = cur
-    return [HourEnergy(h, e, n) for h, (e, n) in sorted(hours.items())]
+    return [HourEnergy(h, e, n, x) for h, (e, n, x) in sorted(hours.items())]
