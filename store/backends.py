@@ -44,7 +44,7 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
             spool_path=spool if for_collector or spool.is_file() else None,
             owner=settings.collector.id, timeout_s=influx.influx_timeout_s,
             min_free_mb=influx.spool_min_free_mb, ship=False,
-            max_gap_s=influx.max_gap_h * 3600)
+            max_gap_s=influx.max_gap_h * 3600, hours=influx.hours)
     except (RuntimeError, sqlite3.Error, OSError) as e:
         raise _unusable_file(spool, e) from None
     try:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .port import (  # noqa: F401  (the errors, importable from here as before)
+    HOUR_S,
     ChannelReading,
     DeadLetter,
     DeletionRefused,
@@ -46,12 +47,16 @@ from .port import (  # noqa: F401  (the errors, importable from here as before)
 )
 from .rules import MAX_GAP_S
 from .sqlite import COLUMNS, SqliteStore, stored_status
+from .whole_chain import chain_hours, chain_reading
 
 log = logging.getLogger("citizenwatt.store.influx")
 
 READING_MEASUREMENT = "reading"
 HOUR_MEASUREMENT = "energy_hour"
 STATUS_MEASUREMENT = "meter_status"
+# store.hours = "readings": a household's deletion, kept so that hours are never counted
+# again over the span, nor a reading a late host ships into it shown (store/whole_chain.py)
+DELETED_MEASUREMENT = "deleted_span"
 KIND_READING, KIND_HOUR, KIND_STATUS = 0, 1, 2
 # Deletions (kinds from 3 up) run alone, in spool order: a meter's readings and hours over a
 # period (a household's request), or one hour point (an hour the upgrade to version 2 removed).
@@ -129,6 +134,11 @@ class Outbox:
     per deletion. The shipper later sends those points' current state, or runs the
     deletion, in entry order."""
 
+    def __init__(self, hours: bool = True):
+        # False for collectors across hosts (store.hours = "readings"): each ledger sees only
+        # its share of a channel's chain, so its hour totals are partial and stay local.
+        self.hours = hours
+
     def created(self, db) -> None:
         db.executescript(SPOOL_SCHEMA)
 
@@ -138,7 +148,7 @@ class Outbox:
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
             "VALUES (?,?,?,?,?,?)",
             [(KIND_READING, m, c, b, s, now) for m, c, b, s in readings]
-            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in hours])
+            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in (hours if self.hours else ())])
 
     def status_set(self, db, meter_id: str, received_s: float) -> None:
         db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
@@ -152,6 +162,8 @@ class Outbox:
                    "VALUES (?,?,0,?,?,?)", (KIND_DELETE, meter_id, start_ms, end_ms, time.time()))
 
     def recounted(self, db, updated, removed) -> None:
+        if not self.hours:
+            return
         now = time.time()
         db.executemany(
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
@@ -169,8 +181,8 @@ class SpoolLedger:
     other collectors on the same file (lease).
     """
 
-    def __init__(self, path: str | Path, max_gap_s: float = MAX_GAP_S):
-        self.chain = SqliteStore(path, observer=Outbox(), max_gap_s=max_gap_s)
+    def __init__(self, path: str | Path, max_gap_s: float = MAX_GAP_S, ship_hours: bool = True):
+        self.chain = SqliteStore(path, observer=Outbox(ship_hours), max_gap_s=max_gap_s)
         self.path = self.chain.path
 
     # -- the chain store's side: what InfluxStore writes and reads here --------------
@@ -358,20 +370,29 @@ class InfluxStore:
     """ReadingStore on InfluxDB, with the local ledger as chain state, spool and dead letters.
 
     Without spool_path it only reads (for the API, which may run elsewhere).
+
+    hours: "ledger" (one collector, or several sharing one data directory): the ledger's
+    hourly totals are shipped as energy_hour points and read back. "readings" (collectors
+    across hosts, each with its own ledger and a share of every meter's readings): only
+    readings are shipped, and hours are counted at read time from the whole chain InfluxDB
+    holds (store/whole_chain.py), by the same rules.
     """
 
     def __init__(self, url: str, token: str = "", org: str = "citizenwatt",
                  bucket: str = "citizenwatt/autogen", *, spool_path: str | Path | None = None,
                  owner: str = "citizenwatt-collector-1", timeout_s: float = 10.0,
                  chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True,
-                 max_gap_s: float = MAX_GAP_S):
+                 max_gap_s: float = MAX_GAP_S, hours: str = "ledger"):
+        if hours not in ("ledger", "readings"):
+            raise ValueError(f"hours must be 'ledger' or 'readings', not {hours!r}")
         self.url, self.org, self.bucket = url.rstrip("/"), org, bucket
+        self.hours, self.max_gap_s = hours, max_gap_s
         self.owner = owner
         self.chunk_points = chunk_points
         self.min_free_bytes = int(min_free_mb * 1024 * 1024)
         self.influxql = InfluxQL(url, token, bucket, timeout_s)
-        self.ledger = (SpoolLedger(spool_path, max_gap_s) if spool_path is not None
-                       else None)
+        self.ledger = (SpoolLedger(spool_path, max_gap_s, ship_hours=hours == "ledger")
+                       if spool_path is not None else None)
         self._timeout_ms = int(timeout_s * 1000)
         self._token = token
         self._client: Any = None
@@ -612,6 +633,8 @@ class InfluxStore:
         way; a network error propagates (the shipper retries).
         """
         t0, t1 = start_ms * 1_000_000, end_ms * 1_000_000
+        if self.hours == "readings" and READING_MEASUREMENT in measurements and channel is None:
+            self._mark_deleted(meter_id, start_ms, end_ms)  # first: the span stays hidden
         tags = f"meter={_lit(meter_id)}"
         v2_tags = f'meter="{meter_id}"'
         if channel is not None:
@@ -642,6 +665,23 @@ class InfluxStore:
                     raise DeletionRefused(f"InfluxQL : {influxql_error} ; /api/v2/delete : "
                                           f"HTTP {e.status}") from None
                 raise
+
+    def _mark_deleted(self, meter_id: str, start_ms: int, end_ms: int) -> None:
+        """Record a deleted span (store.hours = "readings"): no ledger counts the hours
+        there, so the readers must know not to count them again from the readings around
+        it, and to ignore a reading a host that was away ships into it later."""
+        if self._write_api is None:
+            self._connect_writer()
+        self._write_api.write(
+            bucket=self.bucket, org=self.org, write_precision="ns",
+            record=f"{DELETED_MEASUREMENT},end_ms={end_ms},meter={meter_id} n=1i "
+                   f"{start_ms * 1_000_000}")
+
+    def _deleted_spans(self, meter_id: str) -> list[tuple[float, float]]:
+        """The meter's deleted spans (start_s, end_s), store.hours = "readings"."""
+        (series,) = self.influxql.series(
+            f"SELECT n, end_ms FROM {DELETED_MEASUREMENT} WHERE meter={_lit(meter_id)}")
+        return [(r["time"] / 1000, int(r["end_ms"]) / 1000) for s in series for r in s["rows"]]
 
     # -- reading: InfluxQL -------------------------------------------------------------
 
@@ -707,6 +747,8 @@ class InfluxStore:
 
     def hourly(self, meter_id: str, start_s: float, end_s: float,
                channel: int | None = None) -> list[HourEnergy]:
+        if self.hours == "readings":
+            return self._hourly_from_readings(meter_id, start_s, end_s, channel)
         where = (f"meter={_lit(meter_id)} AND time >= {int(start_s) * 1_000_000_000} "
                  f"AND time < {int(-(-end_s // 1)) * 1_000_000_000}")
         if channel is not None:
@@ -723,6 +765,34 @@ class InfluxStore:
                 h[1] += r["readings"]
                 h[2] += r.get("export_wh") or 0.0  # points written before export: none
         return [HourEnergy(h, e, n, x) for h, (e, n, x) in sorted(hours.items())]
+
+    def _hourly_from_readings(self, meter_id: str, start_s: float, end_s: float,
+                              channel: int | None) -> list[HourEnergy]:
+        """Hours counted from the reading points of the range, with each channel's reading
+        just before it (the first one's link starts there) and just after it (its link
+        spreads back into the range's last hour). A link reaches back at most max_gap_s
+        (beyond, its reading counts its own interval): no further neighbour is needed."""
+        meter = _lit(meter_id)
+        # the last hour asked for may run past end_s: all of its readings count there
+        last_hour_end = int(-(-end_s // HOUR_S)) * HOUR_S
+        lo, hi = int(start_s * 1000) * 1_000_000, last_hour_end * 1_000_000_000
+        gap = int(self.max_gap_s * 1000) * 1_000_000
+        chan = f" AND channel={_lit(str(channel))}" if channel is not None else ""
+        fields = "boot, seq, ts_utc, ts_from_meter, interval_s, energy_wh, power_w, export_wh"
+        inside, before, after, spans = self.influxql.series(
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {lo} AND time < {hi} GROUP BY channel; "
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {lo - gap} AND time < {lo} GROUP BY channel ORDER BY time DESC LIMIT 1; "
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {hi} AND time < {hi + gap} GROUP BY channel LIMIT 1; "
+            f"SELECT n, end_ms FROM {DELETED_MEASUREMENT} WHERE meter={meter}")
+        chains: dict[int, list[ChannelReading]] = defaultdict(list)
+        for s in inside + before + after:
+            c = int(s["tags"]["channel"])
+            chains[c] += [chain_reading(meter_id, c, r) for r in s["rows"]]
+        deleted = [(r["time"] / 1000, int(r["end_ms"]) / 1000) for s in spans for r in s["rows"]]
+        return chain_hours(chains, start_s, end_s, self.max_gap_s, deleted=deleted)
 
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:
@@ -741,6 +811,9 @@ class InfluxStore:
                 export_wh=r.get("export_wh"))
              for s in series for r in s["rows"] if start_s <= r["ts_utc"] < end_s),
             key=lambda r: (r.ts_utc, r.channel))
+        if self.hours == "readings" and rows:
+            spans = self._deleted_spans(meter_id)
+            rows = [r for r in rows if not any(a <= r.ts_utc < b for a, b in spans)]
         return rows if limit is None else rows[:limit]
 
     def meters(self) -> list[MeterSummary]:
