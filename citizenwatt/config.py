@@ -148,6 +148,17 @@ class StoreSettings(_Section):
     # A reading further than this after the one before it is recorded as a gap: its own
     # interval counts, the hours in between stay empty (bounded work per reading).
     max_gap_h: float = Field(48.0, gt=0, le=24 * 366)
+    # Retention and resolution tiers (docs/operations.md, "Storage that lasts"). Readings
+    # stay as they came for raw_days (the newest hot_hours as plain rows, older ones packed
+    # per hour), then are folded into aggregates of aggregate_s seconds kept aggregate_days
+    # more; the energy per hour is kept for ever (every household figure comes from it).
+    raw_days: float = Field(90.0, gt=0, le=36_600)
+    aggregate_s: Literal[60, 300] = 60
+    aggregate_days: float = Field(730.0, ge=0, le=36_600)
+    hot_hours: float = Field(24.0, gt=0, le=24 * 30)
+    # Readings the collector's InfluxDB ledger keeps once InfluxDB has them (the chain
+    # needs the newest; a late reading older than this goes to the dead letters).
+    ledger_keep_hours: float = Field(48.0, gt=0, le=24 * 366)
 
     @field_validator("influx_url")
     @classmethod
