@@ -251,6 +251,29 @@ def aggregate(readings: Sequence[StoredReading], step_s: int) -> list[tuple]:
     return out
 
 
+def merge_aggregates(rows: Sequence[tuple], step_s: int) -> list[tuple]:
+    """Aggregate rows of one channel with the rows of the same step combined into one (a
+    step whose readings were packed in two blocks), as aggregate() would have made it."""
+    groups: dict[int, list[tuple]] = {}
+    for row in rows:
+        groups.setdefault(math.floor(row[2] / step_s), []).append(row)
+    out = []
+    for key in sorted(groups):
+        g = sorted(groups[key], key=lambda r: (r[0], r[1]))
+        if len(g) == 1:
+            out.append(g[0])
+            continue
+        last = g[-1]
+        w = [(r, max(r[5], 1e-9)) for r in g]
+        out.append((
+            last[0], last[1], last[2], all(r[3] for r in g), max(r[4] for r in g),
+            round(sum(r[5] for r in g), 3), last[6], _mean([(r[7], x) for r, x in w], 2),
+            _mean([(r[8], x) for r, x in w], 3), any(r[9] for r in g),
+            _mean([(r[10], x) for r, x in w if r[10] is not None], 2),
+            _mean([(r[11], x) for r, x in w if r[11] is not None], 4), sum(r[12] for r in g)))
+    return out
+
+
 def aggregate_readings(meter_id: str, channel: int, rows: Sequence[tuple]) -> list[ChannelReading]:
     """An aggregate tier's rows as the port's readings (one per step, as a meter reading
     over the step would have been)."""
