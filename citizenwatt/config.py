@@ -159,6 +159,10 @@ class StoreSettings(_Section):
     # Readings the collector's InfluxDB ledger keeps once InfluxDB has them (the chain
     # needs the newest; a late reading older than this goes to the dead letters).
     ledger_keep_hours: float = Field(48.0, gt=0, le=24 * 366)
+    # InfluxDB 1.x: the same tiers with its own means (retention policies cw_raw and cw_agg,
+    # a continuous query for the aggregates); the hours stay in the bucket's policy. Off:
+    # everything in the bucket (InfluxDB 2.x manages retention per bucket).
+    influx_tiers: bool = False
 
     @field_validator("influx_url")
     @classmethod
