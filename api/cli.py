@@ -497,10 +497,10 @@ _TIER_NAMES = {
 def _size(n: float) -> str:
     from citizenwatt.i18n import format_number
 
-    for unit, scale in ((N_("GB"), 1e9), (N_("MB"), 1e6), (N_("kB"), 1e3)):
-        if n >= scale:
-            return f"{format_number(n / scale, 1)}\u00a0{_(unit)}"
-    return f"{format_number(n)}\u00a0{_('B')}"
+    for unit, scale in ((N_("GB"), 1e9), (N_("MB"), 1e6), (N_("kB"), 1e3), (N_("B"), 1)):
+        if n >= scale or scale == 1:
+            return format_number(n / scale, 1 if scale > 1 else 0) + "\u00a0" + _(unit)
+    raise AssertionError("unreachable")
 
 
 def _when(t: float | None) -> str:
@@ -539,6 +539,7 @@ def fold_cmd(
 ) -> None:
     import time
 
+    from citizenwatt.i18n import format_number
     from citizenwatt.store.tiers import Tiers
 
     settings = _settings(config, data_dir)
@@ -551,9 +552,9 @@ def fold_cmd(
         store.close()
     typer.echo(_("Readings packed: {packed} (into {blocks} blocks); folded into aggregates: "
                  "{aggregated}; aggregates past their retention erased: {expired}; space given "
-                 "back: {freed}.", packed=report.packed, blocks=report.blocks,
-                 aggregated=report.aggregated, expired=report.expired,
-                 freed=_size(report.pages_freed * 4096)))
+                 "back: {freed}.", packed=format_number(report.packed), blocks=report.blocks,
+                 aggregated=format_number(report.aggregated), expired=report.expired,
+                 freed=_size(report.bytes_freed)))
     if not report.done:
         typer.echo(_("Stopped at --max-readings: run the command again to go on."))
 
@@ -566,6 +567,7 @@ def storage_cmd(
     config: ConfigFile = None,
     now: _Now = None,
 ) -> None:
+    from citizenwatt.i18n import format_number
     from citizenwatt.store.tiers import Tiers
 
     settings = _settings(config, data_dir)
@@ -580,7 +582,8 @@ def storage_cmd(
                  free=_size(report.free_bytes)))
     head = (_("tier"), _("rows"), _("readings"), _("on disk"), _("oldest (UTC)"), _("newest (UTC)"))
     lines = [head] + [
-        (_(_TIER_NAMES[t.tier], step=tiers.aggregate_s), str(t.rows), str(t.readings),
+        (_(_TIER_NAMES[t.tier], step=tiers.aggregate_s), format_number(t.rows),
+         format_number(t.readings),
          _size(t.bytes), _when(t.oldest_utc), _when(t.newest_utc))
         for t in report.tiers]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
@@ -592,6 +595,7 @@ def storage_cmd(
     typer.echo(_("{channels} channels sending, {readings} readings a year at their present "
                  "rate: the store will grow by about {growth} a year (raw readings kept "
                  "{raw_days} days, aggregates {aggregate_days} days more, hours for ever).",
-                 channels=report.channels, readings=round(report.readings_per_year),
-                 growth=_size(report.growth_bytes_per_year), raw_days=settings.store.raw_days,
-                 aggregate_days=settings.store.aggregate_days))
+                 channels=report.channels, readings=format_number(report.readings_per_year),
+                 growth=_size(report.growth_bytes_per_year),
+                 raw_days=format_number(settings.store.raw_days),
+                 aggregate_days=format_number(settings.store.aggregate_days)))

@@ -62,11 +62,11 @@ class FoldReport:
     aggregated: int = 0  # raw readings folded into aggregates
     aggregate_rows: int = 0
     expired: int = 0  # aggregate rows past their retention, erased
-    pages_freed: int = 0
+    bytes_freed: int = 0  # returned to the file system
     done: bool = True  # False: the budget ran out, call again
 
     def add(self, other: FoldReport) -> None:
-        for k in ("packed", "blocks", "aggregated", "aggregate_rows", "expired", "pages_freed"):
+        for k in ("packed", "blocks", "aggregated", "aggregate_rows", "expired", "bytes_freed"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
@@ -294,7 +294,8 @@ def fold(store, now_s: float, tiers: Tiers, *, max_readings: int | None = None,
                                     (horizon - tiers.aggregate_keep_s,)).rowcount
     report.done = budget > 0
     if report.packed or report.aggregated or report.expired:
-        report.pages_freed = incremental_vacuum(store)
+        page = store.connection().execute("PRAGMA page_size").fetchone()[0]
+        report.bytes_freed = incremental_vacuum(store) * page
     return report
 
 
