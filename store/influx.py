@@ -45,8 +45,8 @@ from .port import (  # noqa: F401  (the errors, importable from here as before)
     WriteResult,
 )
 from .rules import MAX_GAP_S
-from .tiers import Tiers
 from .sqlite import COLUMNS, SqliteStore, stored_status
+from .tiers import Tiers
 
 log = logging.getLogger("citizenwatt.store.influx")
 
@@ -545,7 +545,8 @@ class InfluxStore:
         counts = q.series(
             f"SELECT count(seq) FROM {self._readings}; SELECT first(seq) FROM {self._readings}; "
             f"SELECT last(seq) FROM {self._readings}; SELECT count(energy_wh) FROM {HOUR_MEASUREMENT}; "
-            f"SELECT first(energy_wh) FROM {HOUR_MEASUREMENT}; SELECT last(energy_wh) FROM {HOUR_MEASUREMENT}; "
+            f"SELECT first(energy_wh) FROM {HOUR_MEASUREMENT}; "
+            f"SELECT last(energy_wh) FROM {HOUR_MEASUREMENT}; "
             f"SELECT count(seq) FROM {self._readings} WHERE time >= {int(now_s - 86400) * 10**9}; "
             f"SHOW TAG VALUES FROM {self._readings} WITH KEY = \"channel\"", epoch="s")
         aggs = (q.series(f"SELECT count(readings), sum(readings) FROM {agg}; "
@@ -952,8 +953,9 @@ class InfluxStore:
         out = []
         for s in series:
             c = int(s["tags"]["channel"])
+            until = min(end_s, first_raw.get(c, end_s))
             for r in s["rows"]:
-                if r.get("ts_utc") is None or not start_s <= r["ts_utc"] < min(end_s, first_raw.get(c, end_s)):
+                if r.get("ts_utc") is None or not start_s <= r["ts_utc"] < until:
                     continue
                 out.append(ChannelReading(
                     meter_id=meter_id, channel=c, boot=r["boot"], seq=r["seq"], ts_utc=r["ts_utc"],

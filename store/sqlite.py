@@ -28,9 +28,18 @@ from citizenwatt.firmware.wire import MAX_CHANNELS, clean_status
 
 from .port import HOUR_S, ChannelReading, DeadLetter, HourEnergy, MeterSummary, WriteResult
 from .rules import MAX_GAP_S, Link, insert_reading, reading_hour, same_reading
-from .tiers import FoldReport, StorageReport, Tiers, cold_readings, cold_summary, delete_cold, fold
+from .tiers import (
+    FoldReport,
+    StorageReport,
+    Tiers,
+    cold_readings,
+    cold_summary,
+    delete_cold,
+    fold,
+    rewarm_newest,
+    thaw_around,
+)
 from .tiers import storage_report as _storage_report
-from .tiers import rewarm_newest, thaw_around
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
