@@ -163,11 +163,20 @@ class StoreSettings(_Section):
     # a continuous query for the aggregates); the hours stay in the bucket's policy. Off:
     # everything in the bucket (InfluxDB 2.x manages retention per bucket).
     influx_tiers: bool = False
+    # The local days the embedded store totals at write time (a year of daily totals is 365
+    # rows); households in another zone get theirs summed from the hours.
+    timezone: str = DEFAULT_TIMEZONE
 
     @field_validator("influx_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return check_http_url(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        check_timezone(v)
+        return v
 
 
 class CollectorSettings(_Section):

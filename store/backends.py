@@ -35,7 +35,8 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
     if settings.store.kind == "sqlite":
         try:
             # opening it is the check
-            return SqliteStore(settings.readings_db, max_gap_s=settings.store.max_gap_h * 3600)
+            return SqliteStore(settings.readings_db, max_gap_s=settings.store.max_gap_h * 3600,
+                               timezone=settings.store.timezone)
         except (RuntimeError, sqlite3.Error, OSError) as e:
             raise _unusable_file(settings.readings_db, e) from None
     influx, spool = settings.store, settings.influx_spool_db

@@ -331,6 +331,8 @@ class SpoolLedger:
                    "o.channel=? AND o.k1=energy_hour.hour_utc)",
                    (meter_id, channel, math.floor(t0 / HOUR_S) * HOUR_S, KIND_HOUR, meter_id,
                     channel))
+        db.execute("DELETE FROM energy_day WHERE meter_id=? AND channel=? AND day_utc < ?",
+                   (meter_id, channel, t0 - 2 * 86_400))  # never read from the ledger
         return n
 
     def lease(self, owner: str, ttl_s: float = LEASE_TTL_S) -> float:

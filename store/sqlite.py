@@ -26,9 +26,18 @@ from typing import Protocol
 
 from citizenwatt.firmware.wire import MAX_CHANNELS, clean_status
 
-from .port import HOUR_S, ChannelReading, DeadLetter, HourEnergy, MeterSummary, WriteResult
+from .port import (
+    HOUR_S,
+    ChannelReading,
+    DayEnergy,
+    DeadLetter,
+    HourEnergy,
+    MeterSummary,
+    WriteResult,
+)
 from .rules import MAX_GAP_S, Link, insert_reading, reading_hour, same_reading
 from .tiers import (
+    LocalDays,
     FoldReport,
     StorageReport,
     Tiers,
@@ -91,6 +100,14 @@ CREATE TABLE IF NOT EXISTS reading_agg (
     t_min REAL NOT NULL, t_max REAL NOT NULL, readings INTEGER NOT NULL, data BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS reading_agg_hour ON reading_agg (series, hour_utc);
+-- The local days of the store's time zone (version 4), kept at write time from the hours:
+-- a year of daily totals reads 365 rows, not 8,760.
+CREATE TABLE IF NOT EXISTS energy_day (
+    meter_id TEXT NOT NULL, channel INTEGER NOT NULL, day_utc INTEGER NOT NULL,
+    energy_wh REAL NOT NULL, hours_mask INTEGER NOT NULL,
+    PRIMARY KEY (meter_id, channel, day_utc)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- Readings before (boot, seq) are no longer raw: a late one there cannot be chained.
 CREATE TABLE IF NOT EXISTS chain_start (
     series INTEGER PRIMARY KEY, boot INTEGER NOT NULL, seq INTEGER NOT NULL
@@ -102,7 +119,7 @@ COLUMNS = ("meter_id, channel, boot, seq, ts_utc, ts_from_meter, received_utc, i
 CONFLICT = "conflict"
 DEAD_LETTER_HEAD_BYTES = 2048  # a whole valid-sized payload: a conflict is kept entire
 # PRAGMA user_version of an up-to-date file; older files are brought up to it at open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # What channel_summary holds, computed from the readings themselves (at upgrade, after a
 # deletion, and as the reference in tests).
 SUMMARY_SCAN = ("SELECT meter_id, channel, MIN(ts_utc), MAX(ts_utc), MAX(received_utc), "
@@ -189,8 +206,9 @@ class SqliteStore:
     columns = COLUMNS
 
     def __init__(self, path: str | Path, *, observer: ChainObserver | None = None,
-                 max_gap_s: float = MAX_GAP_S):
+                 max_gap_s: float = MAX_GAP_S, timezone: str = "Europe/Paris"):
         self.path = Path(path)
+        self.days = LocalDays(timezone)
         self.max_gap_s = max_gap_s
         create_private(self.path)
         self.observer = observer
@@ -205,6 +223,7 @@ class SqliteStore:
             if observer is not None:
                 observer.created(db)
         self._upgrade()
+        self._days_of_zone()
 
     def _upgrade(self) -> None:
         """Bring a file written by an older version up to SCHEMA_VERSION (once, whichever
@@ -225,12 +244,36 @@ class SqliteStore:
                     self._recount_hours(db)
                 # 3: the tiers' tables (made by TIERS_SCHEMA at open); the readings move into
                 # them as `citizenwatt admin fold` runs, a chunk at a time.
+                # 4: the days, from the hours (below, as when the time zone changes)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             self._incremental_vacuum_on(db)
+
+    def _days_of_zone(self) -> None:
+        """The days are those of self.days' zone: (re)count them from the hours if the file
+        has none yet or counted another zone's (a scan of the hours, once)."""
+        db = self.connection()
+        row = db.execute("SELECT value FROM store_meta WHERE key='day_zone'").fetchone()
+        if row is not None and row[0] == self.days.zone_name:
+            return
+        with self.transaction() as db:
+            db.execute("DELETE FROM energy_day")
+            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh FROM energy_hour", ())
+            db.execute("INSERT INTO store_meta VALUES ('day_zone', ?) ON CONFLICT DO UPDATE SET "
+                       "value=excluded.value", (self.days.zone_name,))
+
+    def _recount_days(self, db, hours_sql: str, args: tuple) -> None:
+        days: dict[tuple[str, int, int], list] = {}
+        for m, c, h, e in db.execute(hours_sql, args):
+            day, bit = self.days.of_hour(h)
+            d = days.setdefault((m, c, day), [0.0, 0])
+            d[0] += e
+            d[1] |= bit
+        db.executemany("INSERT INTO energy_day VALUES (?,?,?,?,?)",
+                       [(m, c, day, e, mask) for (m, c, day), (e, mask) in days.items()])
 
     def _incremental_vacuum_on(self, db) -> None:
         """Upgrade 3, second half: a file made before it has auto_vacuum off, and only a
@@ -348,6 +391,10 @@ class SqliteStore:
                     "energy_wh = energy_wh + excluded.energy_wh, "
                     "readings = readings + excluded.readings",
                     [(m, c, h, v[0], v[1]) for (m, c, h), v in hours.items()])
+                db.executemany(
+                    "INSERT INTO energy_day VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                    "energy_wh = energy_wh + excluded.energy_wh, "
+                    "hours_mask = hours_mask | excluded.hours_mask", self.days.changes(hours))
                 db.executemany(
                     "INSERT INTO channel_summary VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                     "first_ts_utc = min(first_ts_utc, excluded.first_ts_utc), "
@@ -473,6 +520,26 @@ class SqliteStore:
         return [HourEnergy(int(h), float(e), int(n))
                 for h, e, n in self.connection().execute(sql, args)]
 
+    def daily(self, meter_id: str, start_s: float, end_s: float, timezone: str,
+              channel: int | None = None) -> list[DayEnergy] | None:
+        """Energy per local day with start_s <= day < end_s (local midnights), summed over
+        channels unless one is named, with the hours it covers; None when the days asked
+        for are not the store's (another time zone): then sum hourly()."""
+        if timezone != self.days.zone_name or not self.days.whole_hours:
+            return None
+        sql = ("SELECT day_utc, SUM(energy_wh), hours_mask FROM energy_day "
+               "WHERE meter_id=? AND day_utc>=? AND day_utc<?")
+        args: list = [meter_id, int(start_s), end_s]
+        if channel is not None:
+            sql += " AND channel=?"
+            args.append(channel)
+        out: dict[int, list] = {}
+        for day, e, mask in self.connection().execute(sql + " GROUP BY day_utc, channel", args):
+            d = out.setdefault(day, [0.0, 0])
+            d[0] += e
+            d[1] |= mask
+        return [DayEnergy(day, e, mask) for day, (e, mask) in sorted(out.items())]
+
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:
         """From each tier that holds part of the range: hot rows, packed blocks, and one
@@ -518,6 +585,14 @@ class SqliteStore:
             rewarm_newest(db, meter_id, self.max_gap_s, COLUMNS)
             db.execute("DELETE FROM energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
                        (meter_id, int(start_s), end_s))
+            # the days the deletion reaches, counted again from the hours left
+            lo = self.days.of_hour(int(max(0.0, start_s) // HOUR_S) * HOUR_S)[0]
+            hi = self.days.next_day(self.days.of_hour(
+                int((min(end_s, 4e9) - 1) // HOUR_S) * HOUR_S)[0])
+            db.execute("DELETE FROM energy_day WHERE meter_id=? AND day_utc>=? AND day_utc<?",
+                       (meter_id, lo, hi))
+            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh FROM energy_hour "
+                               "WHERE meter_id=? AND hour_utc>=? AND hour_utc<?", (meter_id, lo, hi))
             # The first or last time may have gone: recount the meter's channels from
             # what is left (a scan of one meter, for a rare request).
             db.execute("DELETE FROM channel_summary WHERE meter_id=?", (meter_id,))

@@ -20,6 +20,8 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from .packing import (
     AGGREGATE_COLUMNS,
@@ -68,6 +70,47 @@ class FoldReport:
     def add(self, other: FoldReport) -> None:
         for k in ("packed", "blocks", "aggregated", "aggregate_rows", "expired", "bytes_freed"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+# -- the days, kept at write time -------------------------------------------------------------
+
+class LocalDays:
+    """The local days of one time zone, for the day tier: the local midnight starting the day
+    of a UTC hour, and the hour's bit in that day's mask (23, 24 or 25 hours)."""
+
+    def __init__(self, zone_name: str):
+        self.zone_name = zone_name
+        self.tz = ZoneInfo(zone_name)
+        self._cache: dict[int, tuple[int, int]] = {}
+        # days made of whole UTC hours (every European zone): else the API sums the hours
+        self.whole_hours = all(
+            (datetime(y, m, 1, tzinfo=self.tz).utcoffset() or timedelta()).total_seconds() % HOUR_S == 0
+            for y in range(2020, 2040) for m in (1, 7))
+
+    def of_hour(self, hour_utc: int) -> tuple[int, int]:
+        hit = self._cache.get(hour_utc)
+        if hit is None:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            local = datetime.fromtimestamp(hour_utc, self.tz)
+            day = int(datetime(local.year, local.month, local.day, tzinfo=self.tz).timestamp())
+            hit = self._cache[hour_utc] = (day, 1 << max(0, (hour_utc - day) // HOUR_S))
+        return hit
+
+    def next_day(self, day_utc: int) -> int:
+        d = datetime.fromtimestamp(day_utc, self.tz).date() + timedelta(days=1)
+        return int(datetime(d.year, d.month, d.day, tzinfo=self.tz).timestamp())
+
+    def changes(self, hours: dict) -> list[tuple[str, int, int, float, int]]:
+        """What a write's hour changes {(meter, channel, hour): [Wh, readings]} add to the
+        days: (meter, channel, day, Wh, mask of the hours now stored)."""
+        days: dict[tuple[str, int, int], list] = {}
+        for (m, c, h), (wh, _n) in hours.items():
+            day, bit = self.of_hour(h)
+            d = days.setdefault((m, c, day), [0.0, 0])
+            d[0] += wh
+            d[1] |= bit
+        return [(m, c, day, wh, mask) for (m, c, day), (wh, mask) in days.items()]
 
 
 # -- the hot rows' columns (sqlite.COLUMNS order) -------------------------------------------

@@ -246,3 +246,57 @@ def test_a_file_of_the_previous_layout_is_upgraded_with_every_figure_kept(tmp_pa
     more = wire_like(series(100, seed=3, t0=rows[-1].ts_utc, start_wh=rows[-2].energy_wh))
     store.write([dataclasses.replace(r, seq=r.seq + 4 * 8640) for r in more], now)
     assert hours_of(store, "m-1", 0)[-1][0] >= want[1][-1][0]
+
+
+# -- the day tier -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_day_tier_gives_the_days_the_hours_give(tmp_path, seed):
+    """Days kept at write time (shuffled readings, late ones, gaps, both DST changes, a
+    deletion) are the days summed from the hours: energy, and the hours each covers."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from citizenwatt.api.energy import bucket_bounds, bucketize, bucketize_days
+
+    paris = ZoneInfo("Europe/Paris")
+    rnd = random.Random(seed)
+    rows = []
+    for t0, n in ((1774738800.0 - 2 * DAY_S, 4 * 1440), (1792882800.0 - 2 * DAY_S, 4 * 1440)):
+        # around 2026-03-29 and 2026-10-25, a reading a minute with holes of hours
+        for ch in (0, 1):
+            chain = series(n, interval_s=60.0, t0=t0, seed=rnd.random(), channel=ch)
+            rows += [r for r in chain if not 7 <= (r.ts_utc // 3600) % 29 < 10]
+    rnd.shuffle(rows)
+    store = SqliteStore(tmp_path / "r.sqlite")
+    for i in range(0, len(rows), 700):
+        store.write(rows[i:i + 700], T0)
+    store.delete("m-1", 1792882800.0 + 5 * 3600, 1792882800.0 + 30 * 3600)
+    for start, end in ((date(2026, 3, 26), date(2026, 4, 2)), (date(2026, 10, 22), date(2026, 10, 29))):
+        bounds = bucket_bounds(start, end, paris, "day")
+        for ch in (None, 0, 1):
+            days = store.daily("m-1", bounds[0], bounds[-1], "Europe/Paris", ch)
+            want = bucketize(store.hourly("m-1", bounds[0], bounds[-1], ch), bounds, paris)
+            got = bucketize_days(days, bounds, paris)
+            assert [(b.start_utc, b.covered_h, b.energy_wh is None) for b in got] == [
+                (b.start_utc, b.covered_h, b.energy_wh is None) for b in want]
+            assert [b.energy_wh or 0 for b in got] == pytest.approx(
+                [b.energy_wh or 0 for b in want], rel=1e-12, abs=1e-9)
+            assert {b.hours for b in got} - {24.0} in ({23.0}, {25.0})  # the DST day
+            assert any(0 < b.covered_h < b.hours for b in got)  # the holes are counted
+    # another zone's days: not kept, the API sums the hours
+    assert store.daily("m-1", 0, 4e9, "Europe/London") is None
+    # the store opened for another zone counts its days again from the hours
+    store.close()
+    london = SqliteStore(tmp_path / "r.sqlite", timezone="Europe/London")
+    days = london.daily("m-1", 0, 4e9, "Europe/London")
+    assert sum(d.energy_wh for d in days) == pytest.approx(
+        sum(h.energy_wh for h in london.hourly("m-1", 0, 4e9)), rel=1e-12)
+    assert all(d.day_utc % 3600 == 0 and datetime_hour(d.day_utc, "Europe/London") == 0 for d in days)
+
+
+def datetime_hour(t: float, zone: str) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(t, ZoneInfo(zone)).hour
