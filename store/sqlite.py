@@ -37,8 +37,8 @@ from .port import (
 )
 from .rules import MAX_GAP_S, Link, insert_reading, reading_hour, same_reading
 from .tiers import (
-    LocalDays,
     FoldReport,
+    LocalDays,
     StorageReport,
     Tiers,
     cold_readings,
