@@ -555,6 +555,9 @@ def fold_cmd(
                  "back: {freed}.", packed=format_number(report.packed), blocks=report.blocks,
                  aggregated=format_number(report.aggregated), expired=report.expired,
                  freed=_size(report.bytes_freed)))
+    if report.ledger_pruned:
+        typer.echo(_("Readings erased from the collector's ledger (InfluxDB has them): {n}.",
+                     n=format_number(report.ledger_pruned)))
     if not report.done:
         typer.echo(_("Stopped at --max-readings: run the command again to go on."))
 

@@ -531,7 +531,7 @@ class InfluxStore:
                 f"{int(now_s) * 1_000_000_000} GROUP BY time({tiers.aggregate_s}s), meter, channel",
                 method="POST")
         if self.ledger is not None:
-            report.packed = self.ledger.prune(now_s, self.ledger_keep_s)
+            report.ledger_pruned = self.ledger.prune(now_s, self.ledger_keep_s)
         return report
 
     def storage_report(self, tiers: Tiers, now_s: float | None = None):

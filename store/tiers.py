@@ -65,6 +65,7 @@ class FoldReport:
     aggregate_rows: int = 0
     expired: int = 0  # aggregate rows past their retention, erased
     bytes_freed: int = 0  # returned to the file system
+    ledger_pruned: int = 0  # InfluxDB: readings erased from the collector's ledger
     done: bool = True  # False: the budget ran out, call again
 
     def add(self, other: FoldReport) -> None:
