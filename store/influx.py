@@ -287,7 +287,7 @@ class SpoolLedger:
         for meter_id, channel in db.execute(
                 "SELECT meter_id, channel FROM channel_summary").fetchall():
             while True:
-                with chain.transaction() as db:
+                with chain.immediate() as db:
                     n = self._prune_channel(db, meter_id, channel, now_s - keep_s, chunk)
                     if n:
                         sid = series_id(db, meter_id, channel, create=True)

@@ -352,6 +352,21 @@ class SqliteStore:
             with db:
                 yield db
 
+    @contextmanager
+    def immediate(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction taken before its first read (BEGIN IMMEDIATE): what it
+        reads cannot change under it, whichever process writes the file meanwhile (the
+        folding beside the collector)."""
+        with self._write_lock:
+            db = self.connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
     # -- writing -------------------------------------------------------------------
 
     def write(self, rows: Sequence[ChannelReading], received_s: float, *,
@@ -578,7 +593,7 @@ class SqliteStore:
     def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
         """Erase a meter's readings and hourly energy with start_s <= time < end_s (a
         household leaving and asking for its data to be deleted). Returns readings erased."""
-        with self.transaction() as db:
+        with self.immediate() as db:
             n = delete_cold(db, meter_id, start_s, end_s, self.max_gap_s, COLUMNS)
             n += db.execute("DELETE FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<?",
                             (meter_id, start_s, end_s)).rowcount

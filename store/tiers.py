@@ -287,7 +287,7 @@ def incremental_vacuum(store) -> int:
     """Return the free pages to the file system, a few thousand per transaction."""
     freed = 0
     while True:
-        with store.transaction() as db:
+        with store.immediate() as db:
             free = db.execute("PRAGMA freelist_count").fetchone()[0]
             if not free:
                 return freed
@@ -305,7 +305,7 @@ def fold(store, now_s: float, tiers: Tiers, *, max_readings: int | None = None,
     `store` is a SqliteStore."""
     columns = store.columns
     report = FoldReport()
-    with store.transaction() as db:
+    with store.immediate() as db:
         db.execute("INSERT OR IGNORE INTO series (meter_id, channel) "
                    "SELECT meter_id, channel FROM channel_summary")
     db = store.connection()
@@ -315,7 +315,7 @@ def fold(store, now_s: float, tiers: Tiers, *, max_readings: int | None = None,
 
     for sid, meter_id, channel in series:
         while budget > 0:
-            with store.transaction() as db:
+            with store.immediate() as db:
                 n, blocks = _pack_series(db, meter_id, channel, sid, cutoff, store.max_gap_s,
                                          int(min(chunk, budget)), columns)
             report.packed += n
@@ -324,7 +324,7 @@ def fold(store, now_s: float, tiers: Tiers, *, max_readings: int | None = None,
             if n == 0:
                 break
         while budget > 0:
-            with store.transaction() as db:
+            with store.immediate() as db:
                 n, rows = _aggregate_series(db, meter_id, channel, sid, horizon,
                                             tiers.aggregate_s, store.max_gap_s,
                                             max(1, int(min(chunk, budget)) // 360))
@@ -333,7 +333,7 @@ def fold(store, now_s: float, tiers: Tiers, *, max_readings: int | None = None,
             budget -= n
             if n == 0:
                 break
-    with store.transaction() as db:
+    with store.immediate() as db:
         report.expired = db.execute("DELETE FROM reading_agg WHERE t_max < ?",
                                     (horizon - tiers.aggregate_keep_s,)).rowcount
     report.done = budget > 0

@@ -230,14 +230,19 @@ def test_a_file_of_the_previous_layout_is_upgraded_with_every_figure_kept(tmp_pa
     ref = SqliteStore(tmp_path / "ref.sqlite")
     write(ref, rows)
     want, every = figures(ref), ref.readings("m-1", 0, 4e9)
+    days = ref.daily("m-1", 0, 4e9, "Europe/Paris")
     ref.close()
     make_v2_file(tmp_path / "ref.sqlite", tmp_path / "old.sqlite")
     store = SqliteStore(tmp_path / "old.sqlite")
     db = store.connection()
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
     assert figures(store) == want
     assert store.readings("m-1", 0, 4e9) == every
+    # the day tier, counted at the upgrade from the hours
+    got = store.daily("m-1", 0, 4e9, "Europe/Paris")
+    assert [(d.day_utc, d.hours_mask) for d in got] == [(d.day_utc, d.hours_mask) for d in days]
+    assert [d.energy_wh for d in got] == pytest.approx([d.energy_wh for d in days], rel=1e-12)
     now = rows[-1].ts_utc + 10
     store.fold(now, Tiers(raw_s=10 * DAY_S, aggregate_s=60, aggregate_keep_s=DAY_S, hot_s=DAY_S))
     assert figures(store) == want
