@@ -158,6 +158,8 @@ async def _lifespan(app: FastAPI):
     gc.freeze()
     install_log_filter()  # again, once the server has configured its logging
     yield
+    if getattr(app.state, "owns_store", False):  # a worker's own store (app_from_environment)
+        app.state.store.close()
 
 
 def create_app(
@@ -214,4 +216,17 @@ def create_app(
     def healthz() -> dict:
         return {"ok": True}
 
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as each worker process builds it when `citizenwatt api` runs several
+    (api.workers > 1): the settings from the environment and CITIZENWATT_CONFIG, which the
+    parent process set, and a store of its own, closed when the worker stops."""
+    from citizenwatt.config import load_settings
+    from citizenwatt.store.backends import open_store
+
+    settings = load_settings()
+    app = create_app(open_store(settings, for_collector=False), settings)
+    app.state.owns_store = True
     return app

@@ -50,6 +50,10 @@ def serve(
     shown = "127.0.0.1" if api.host in ("0.0.0.0", "::") else api.host
     typer.echo(_("Citizen Watt API: {url}  (data: {where})",
                  url=f"http://{shown}:{api.port}/", where=where))
+    if api.workers > 1:
+        store.close()  # each worker opens its own
+        _serve_workers(settings, config=config, data_dir=data_dir, host=host, port=port)
+        return
     try:
         # X-Forwarded-Proto/-For are believed from the trusted proxies only (HSTS, Secure
         # cookies, the failure limits' client address).
@@ -60,6 +64,33 @@ def serve(
         uvicorn.Server(server_config).run()
     finally:
         store.close()
+
+
+def _serve_workers(settings, *, config: Path | None, data_dir: Path | None, host: str | None,
+                   port: int | None) -> None:
+    """api.workers processes, each building the app from the environment: what this command
+    was given goes there; the schema is brought up to date once, here, before they start."""
+    import os
+
+    import uvicorn
+
+    from .db import make_engine, upgrade
+    from .security import install_log_filter
+
+    for var, value in (("CITIZENWATT_CONFIG", config), ("CITIZENWATT_DATA_DIR", data_dir),
+                       ("CITIZENWATT_API__HOST", host), ("CITIZENWATT_API__PORT", port)):
+        if value is not None:
+            os.environ[var] = str(value)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    api = settings.api
+    install_log_filter()
+    uvicorn.run("citizenwatt.api.app:app_from_environment", factory=True, workers=api.workers,
+                host=api.host, port=api.port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips=list(api.trusted_proxies))
 
 
 admin_app = typer.Typer(help=N_("Administration: deployments, staff accounts, households and links."),
@@ -480,6 +511,66 @@ def summaries(
         out.write_bytes(pdf)
         typer.echo(ngettext("{n} household, one page each: {path}", "{n} households, one page each: {path}",
                             len(pages), path=out))
+
+
+@admin_app.command(
+    "opendata",
+    help=N_("Export a deployment's consumption as open data (a Frictionless Data Package: CSV and "
+            "datapackage.json), by groups of at least api.opendata_min_households households."),
+)
+def opendata(
+    deployment: Annotated[str, typer.Option("--deployment", help=N_("Name of the deployment."))],
+    start: Annotated[str, typer.Option("--from", help=N_("First day, YYYY-MM-DD."))],
+    end: Annotated[str, typer.Option("--to", help=N_("Last day, YYYY-MM-DD (included)."))],
+    out: Annotated[Path, typer.Option("--out", help=N_("New folder that receives the package."))],
+    resolution: Annotated[str, typer.Option("--resolution", help=N_("hour or day."))] = "day",
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    import time
+    from datetime import date
+
+    from citizenwatt.store.backends import StoreUnavailable, open_store
+
+    from .errors import ApiError
+    from .opendata import export_opendata
+
+    settings = _settings(config, data_dir)
+    days = []
+    for text in (start, end):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            typer.secho(_("\"{value}\" is not a date: write it YYYY-MM-DD, for example 2026-03-01.",
+                          value=text), fg="red", err=True)
+            raise typer.Exit(2) from None
+    try:
+        store = open_store(settings, for_collector=False)
+    except StoreUnavailable as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1) from None
+    api = settings.api
+    try:
+        with _session(data_dir) as db:
+            done = export_opendata(db, store, deployment, days[0], days[1], resolution, out,  # type: ignore[arg-type]
+                                   k=api.opendata_min_households, licence=api.opendata_licence,
+                                   now_s=time.time(), settle_days=api.opendata_settle_days,
+                                   source_url=api.public_url)
+    except ApiError as e:
+        _fail(e)
+    finally:
+        store.close()
+    typer.echo(_("{published} of {periods} periods published in {path} ({rows} rows, groups of at least "
+                 "{k} households).", published=done.published, periods=done.periods, path=out,
+                 rows=done.rows, k=api.opendata_min_households))
+    if done.repeated:
+        typer.echo(_("{n} periods repeat what an earlier export published, unchanged.", n=done.repeated))
+    if done.withheld:
+        typer.echo(_("{n} periods withheld: fewer than {k} fully measured households.", n=done.withheld,
+                     k=api.opendata_min_households))
+    if done.unsettled:
+        typer.echo(_("{n} recent periods left for a later export (readings may still arrive for {days} "
+                     "days).", n=done.unsettled, days=api.opendata_settle_days))
 
 
 # -- the readings store's tiers (store/tiers.py) ----------------------------------------------

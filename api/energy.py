@@ -29,6 +29,7 @@ class Bucket:
     start_local: datetime
     energy_wh: float | None  # None: no reading covers any part of this bucket
     covered_h: float  # hours of the bucket covered by stored data
+    export_wh: float = 0.0  # sent back to the grid (solar); 0 for a household that never exports
 
     @property
     def hours(self) -> float:
@@ -78,6 +79,7 @@ def bucketize(hours: Iterable[HourEnergy], bounds: Sequence[int], tz: ZoneInfo) 
     """Sum stored UTC hours into the buckets delimited by `bounds` (sorted UTC seconds)."""
     n = len(bounds) - 1
     energy = [0.0] * n
+    exported = [0.0] * n
     covered = [0.0] * n
     seen = [False] * n
     i = 0
@@ -90,12 +92,13 @@ def bucketize(hours: Iterable[HourEnergy], bounds: Sequence[int], tz: ZoneInfo) 
             overlap = min(h1, bounds[j + 1]) - max(h0, bounds[j])
             if overlap > 0:
                 energy[j] += h.energy_wh * overlap / HOUR_S
+                exported[j] += h.export_wh * overlap / HOUR_S
                 covered[j] += overlap / HOUR_S
                 seen[j] = True
             j += 1
     return [
         Bucket(bounds[k], bounds[k + 1], datetime.fromtimestamp(bounds[k], tz),
-               energy[k] if seen[k] else None, covered[k])
+               energy[k] if seen[k] else None, covered[k], exported[k])
         for k in range(n)
     ]
 
@@ -106,6 +109,7 @@ def bucketize_days(days: Iterable[DayEnergy], bounds: Sequence[int], tz: ZoneInf
     instead of 8,760. `days` in the zone tz, bounds on its local midnights."""
     n = len(bounds) - 1
     energy = [0.0] * n
+    exported = [0.0] * n
     covered = [0] * n
     seen = [False] * n
     i = 0
@@ -114,11 +118,12 @@ def bucketize_days(days: Iterable[DayEnergy], bounds: Sequence[int], tz: ZoneInf
             i += 1
         if i < n and bounds[i] <= d.day_utc:
             energy[i] += d.energy_wh
+            exported[i] += d.export_wh
             covered[i] += d.hours_mask.bit_count()
             seen[i] = seen[i] or d.hours_mask != 0
     return [
         Bucket(bounds[k], bounds[k + 1], datetime.fromtimestamp(bounds[k], tz),
-               energy[k] if seen[k] else None, float(covered[k]))
+               energy[k] if seen[k] else None, float(covered[k]), exported[k])
         for k in range(n)
     ]
 
@@ -129,6 +134,7 @@ class Totals:
     hours: float
     covered_h: float
     gap_buckets: int
+    export_wh: float = 0.0  # sent back to the grid over the buckets
 
 
 def totals(buckets: Sequence[Bucket]) -> Totals:
@@ -138,4 +144,5 @@ def totals(buckets: Sequence[Bucket]) -> Totals:
         hours=sum(b.hours for b in buckets),
         covered_h=sum(b.covered_h for b in buckets),
         gap_buckets=sum(1 for b in buckets if b.energy_wh is None),
+        export_wh=sum(b.export_wh for b in buckets),
     )

@@ -41,8 +41,11 @@ def export_household(store: ReadingStore, hh: Household, now_s: float) -> str:
         hours = []
         for ch in range(wire.MAX_CHANNELS):
             for h in store.hourly(a.meter_id, s, e, ch):
-                hours.append({"hour_utc": h.hour_utc, "channel": ch,
-                              "energy_wh": round(h.energy_wh, 3), "readings": h.readings})
+                hour = {"hour_utc": h.hour_utc, "channel": ch,
+                        "energy_wh": round(h.energy_wh, 3), "readings": h.readings}
+                if h.export_wh:  # sent back to the grid (solar): only where there was some
+                    hour["export_wh"] = round(h.export_wh, 3)
+                hours.append(hour)
         hours.sort(key=lambda x: (x["hour_utc"], x["channel"]))
         periods.append({
             "meter_id": a.meter_id, "valid_from": a.valid_from.isoformat(),
@@ -112,25 +115,34 @@ ENERGY_HEADERS = (N_("Start (local time)"), N_("End (local time)"), N_("Energy (
                   N_("Hours measured (h)"), N_("Complete"), N_("Start (UTC)"))
 
 
+EXPORT_HEADER = N_("Sent back to the grid (kWh)")
+
+
 def energy_csv_text(buckets: list[Bucket], tz: ZoneInfo, lang: str = "fr") -> str:
     """The buckets as CSV, one row each, in the dialect of `lang`; a gap is an empty
-    energy cell, never 0."""
+    energy cell, never 0. A household that sent energy back to the grid in the range
+    (solar) gets one more column for it, last; the others get the same file as ever."""
     d = csv_dialect(lang)
     buf = io.StringIO()
     if d.bom:
         buf.write("\ufeff")
     w = d.writer(buf)
-    w.writerow([_(h, lang=d.lang) for h in ENERGY_HEADERS])
+    exports = any(b.export_wh > 0 for b in buckets)
+    w.writerow([_(h, lang=d.lang) for h in ENERGY_HEADERS + ((EXPORT_HEADER,) if exports else ())])
     for b in buckets:
-        w.writerow([d.local_time(b.start_utc, tz), d.local_time(b.end_utc, tz),
-                    d.number(None if b.energy_wh is None else b.energy_wh / 1000, 3),
-                    d.number(b.covered_h, 2), d.yes_no(b.complete), utc_iso(b.start_utc)])
+        row = [d.local_time(b.start_utc, tz), d.local_time(b.end_utc, tz),
+               d.number(None if b.energy_wh is None else b.energy_wh / 1000, 3),
+               d.number(b.covered_h, 2), d.yes_no(b.complete), utc_iso(b.start_utc)]
+        if exports:
+            row.append(d.number(None if b.energy_wh is None else b.export_wh / 1000, 3))
+        w.writerow(row)
     return buf.getvalue()
 
 
 READING_HEADERS = (N_("Time (local time)"), N_("Circuit"), N_("Power (W)"), N_("Meter index (kWh)"),
                    N_("Current (A)"), N_("Voltage (V)"), N_("Power factor"),
                    N_("Interval (s)"), N_("Time (UTC)"))
+EXPORT_INDEX_HEADER = N_("Export index (kWh)")
 
 
 def check_reading_days(start: date, end: date) -> None:
@@ -154,7 +166,10 @@ def readings_csv_chunks(store: ReadingStore, hh: Household, start: date, end: da
     if d.bom:
         buf.write("\ufeff")
     w = d.writer(buf)
-    w.writerow([_(h, lang=d.lang) for h in READING_HEADERS])
+    # A meter that counts export (solar) says so in its newest readings: then one more
+    # column, the export counter, last; other households get the same file as ever.
+    exports = any(r.export_wh is not None for a in hh.assignments for r in store.latest(a.meter_id))
+    w.writerow([_(h, lang=d.lang) for h in READING_HEADERS + ((EXPORT_INDEX_HEADER,) if exports else ())])
     day = start
     while day <= end:
         s0, s1 = local_midnight_utc(day, tz), local_midnight_utc(day + timedelta(days=1), tz)
@@ -170,10 +185,13 @@ def readings_csv_chunks(store: ReadingStore, hh: Household, start: date, end: da
                 rows.append((r.ts_utc, r.channel, label, r))
         rows.sort(key=lambda x: (x[0], x[1]))
         for ts, _ch, label, r in rows:
-            w.writerow([d.local_time(ts, tz), label, d.number(r.power_w, 1),
-                        d.number(r.energy_wh / 1000, 4), d.number(r.irms_a, 3),
-                        d.number(r.vrms_v, 1), d.number(r.pf, 3), d.number(r.interval_s, 1),
-                        utc_iso(ts)])
+            row = [d.local_time(ts, tz), label, d.number(r.power_w, 1),
+                   d.number(r.energy_wh / 1000, 4), d.number(r.irms_a, 3),
+                   d.number(r.vrms_v, 1), d.number(r.pf, 3), d.number(r.interval_s, 1),
+                   utc_iso(ts)]
+            if exports:
+                row.append(d.number(None if r.export_wh is None else r.export_wh / 1000, 4))
+            w.writerow(row)
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()

@@ -106,10 +106,11 @@ def merged_hours(store: ReadingStore, srcs: list[Source]) -> list[HourEnergy]:
     acc: dict[int, list] = {}
     for s in srcs:
         for h in store.hourly(s.meter_id, s.start_s, s.end_s, s.channel):
-            cur = acc.setdefault(h.hour_utc, [0.0, 0])
+            cur = acc.setdefault(h.hour_utc, [0.0, 0, 0.0])
             cur[0] += h.energy_wh
             cur[1] += h.readings
-    return [HourEnergy(k, v[0], v[1]) for k, v in sorted(acc.items())]
+            cur[2] += h.export_wh
+    return [HourEnergy(k, v[0], v[1], v[2]) for k, v in sorted(acc.items())]
 
 
 def merged_days(store: ReadingStore, srcs: list[Source], tz: ZoneInfo) -> list[DayEnergy] | None:
@@ -124,10 +125,11 @@ def merged_days(store: ReadingStore, srcs: list[Source], tz: ZoneInfo) -> list[D
         if days is None:
             return None
         for d in days:
-            cur = acc.setdefault(d.day_utc, [0.0, 0])
+            cur = acc.setdefault(d.day_utc, [0.0, 0, 0.0])
             cur[0] += d.energy_wh
             cur[1] |= d.hours_mask
-    return [DayEnergy(k, v[0], v[1]) for k, v in sorted(acc.items())]
+            cur[2] += d.export_wh
+    return [DayEnergy(k, v[0], v[1], v[2]) for k, v in sorted(acc.items())]
 
 
 def household_buckets(store: ReadingStore, hh: Household, start: date, end: date,

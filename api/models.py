@@ -192,3 +192,19 @@ class AuditEntry(Base):
     household_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(40))  # a code of admin.AUDIT_ACTIONS
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class OpenDataCell(Base):
+    """One figure published in an open-data export (api/opendata.py): a group's energy over
+    a period. Kept so that a later export repeats it instead of recomputing it: two exports
+    never differ on a period, so no household can be found by subtracting one from the
+    other. grp "" marks a period where nothing was published."""
+    __tablename__ = "opendata_cell"
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    resolution: Mapped[str] = mapped_column(String(5), primary_key=True)  # hour | day
+    period_start_utc: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grp: Mapped[str] = mapped_column(String(80), primary_key=True)
+    households: Mapped[int] = mapped_column(Integer)
+    energy_wh: Mapped[float] = mapped_column(Float)
+    published_utc: Mapped[float] = mapped_column(Float)

@@ -52,6 +52,8 @@ class BucketOut(BaseModel):
     energy_wh: float | None = Field(description="None when no reading covers the bucket (a gap).")
     covered_h: float
     complete: bool
+    export_wh: float = Field(0.0, description="Energy sent back to the grid in the bucket (solar "
+                                              "export, Wh); 0 for a household that never exports.")
 
 
 class TotalOut(BaseModel):
@@ -59,6 +61,8 @@ class TotalOut(BaseModel):
     hours: float
     covered_h: float
     gap_buckets: int
+    export_wh: float = Field(0.0, description="Energy sent back to the grid over the range (solar "
+                                              "export, Wh); 0 for a household that never exports.")
 
 
 class EnergySeriesOut(BaseModel):
@@ -93,13 +97,13 @@ def bucket_out(b: Bucket, tz) -> BucketOut:
     return BucketOut(
         start=b.start_local, end=datetime.fromtimestamp(b.end_utc, tz), start_utc=b.start_utc,
         hours=b.hours, energy_wh=None if b.energy_wh is None else round(b.energy_wh, 3),
-        covered_h=round(b.covered_h, 3), complete=b.complete)
+        covered_h=round(b.covered_h, 3), complete=b.complete, export_wh=round(b.export_wh, 3))
 
 
 def total_out(total: Totals) -> TotalOut:
     return TotalOut(energy_wh=None if total.energy_wh is None else round(total.energy_wh, 3),
                     hours=total.hours, covered_h=round(total.covered_h, 3),
-                    gap_buckets=total.gap_buckets)
+                    gap_buckets=total.gap_buckets, export_wh=round(total.export_wh, 3))
 
 
 # -- meters -------------------------------------------------------------------------------
@@ -116,6 +120,10 @@ class ChannelPower(BaseModel):
                                                 "the meter publishes).")
     sub: bool = Field(False, description="A sub-circuit (by its role, or its published label): not in "
                                          "power_w.")
+    export_wh: float | None = Field(None, description="The channel's counter of energy sent back to "
+                                                      "the grid (Wh, solar export; power_w is then "
+                                                      "negative while exporting); null for a channel "
+                                                      "that counts consumption only.")
 
 
 class PowerOut(BaseModel):

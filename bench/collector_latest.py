@@ -50,7 +50,7 @@ def rows(days: int):
         energy += p * STEP_S / 3600
         # (columns of sqlite_store.COLUMNS)
         yield (METER, 0, 1, i, float(ts), 1, float(ts) + 0.5, float(STEP_S), energy, p, p / 230,
-               1, None, None, p * STEP_S / 3600, float(ts - STEP_S))
+               1, None, None, p * STEP_S / 3600, float(ts - STEP_S), None, None, None)
 
 
 def timed(fn, requests: int) -> tuple[float, float]:
@@ -87,7 +87,7 @@ def main() -> None:
             hours.clear()
             with db:
                 db.executemany(f"INSERT INTO reading ({COLUMNS}) VALUES "
-                               f"({','.join('?' * 16)})", batch)
+                               f"({','.join('?' * 19)})", batch)
             batch.clear()
 
         for r in rows(args.days):

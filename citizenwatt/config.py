@@ -246,6 +246,15 @@ class ApiSettings(_Section):
     # auth_failure_window_s from one address (or on one account), 429 until the oldest leaves.
     auth_max_failures: int = Field(10, ge=1, le=10_000)
     auth_failure_window_s: int = Field(900, ge=1, le=86_400)
+    # Server processes on this host (uvicorn workers): each serves requests on its own core.
+    # The failure limits are counted per process.
+    workers: int = Field(1, ge=1, le=64)
+    # Open data (citizenwatt admin opendata): no group of fewer households is published;
+    # one value for the deployment, so that two exports cannot be subtracted (api/opendata.py).
+    opendata_min_households: int = Field(5, ge=2, le=1000)
+    opendata_licence: Literal["etalab-2.0", "ODbL-1.0", "CC-BY-4.0", "CC0-1.0"] = "etalab-2.0"
+    # Only periods ended this many days ago are published (late readings settle first).
+    opendata_settle_days: int = Field(2, ge=0, le=60)
 
     @field_validator("public_url")
     @classmethod

@@ -58,6 +58,8 @@ class _CollectorMetrics:
                     max(0, m.received - m.processed))
         yield gauge("lag_seconds", "Arrival to durable storage, last batch.", m.last_lag_s)
         yield gauge("mqtt_connected", "1 while connected to the broker.", int(m.connected))
+        yield gauge("disk_full", "1 while the store's disk is full (nothing acknowledged).",
+                    int(m.disk_full))
         st = c.store_status()
         if st:
             yield gauge("spool_points", "Points waiting in the local spool for InfluxDB.",

@@ -99,6 +99,24 @@ class _BufferedClient(mqtt.Client):
 _Client = _BufferedClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
 
 
+def disk_full(e: BaseException) -> bool:
+    """The error (or one it was raised from) says the file system is full: SQLite's
+    SQLITE_FULL, or ENOSPC/EDQUOT from the operating system."""
+    import errno
+    import sqlite3
+
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, sqlite3.OperationalError) and "full" in str(cur).lower():
+            return True
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 @dataclass
 class Metrics:
     received: int = 0
@@ -114,6 +132,7 @@ class Metrics:
     connected: bool = False
     over_quota: int = 0  # messages dropped beyond their meter's quota
     dead_letters_unkept: int = 0  # rejections counted but not kept (dead-letter rate limit)
+    disk_full: bool = False  # the store's disk is full: nothing is acknowledged until space returns
 
 
 @dataclass(slots=True)
@@ -429,12 +448,23 @@ class Collector:
                 res = self.store.write(rows, received_s, statuses=statuses, dead_letters=letters)
                 self.metrics.stored += res.stored
                 self.metrics.duplicates += res.duplicates
+                if self.metrics.disk_full:
+                    self.metrics.disk_full = False
+                    log.warning(_("the store's disk has space again: storing the readings the broker "
+                                  "kept"))
                 return res.conflicts
             except Exception as e:
                 # Nothing is acknowledged until stored: the broker keeps the messages.
                 self.metrics.store_errors += 1
-                log.error(_("cannot write to the store ({detail}): trying again in {seconds} s",
-                            detail=e, seconds=format_number(delay, 1)))
+                if disk_full(e):
+                    if not self.metrics.disk_full:  # once per episode, not at every retry
+                        log.error(_("the disk that holds the store is full ({detail}): nothing is "
+                                    "acknowledged, the broker keeps the readings; free some space and "
+                                    "the collector goes on by itself", detail=e))
+                    self.metrics.disk_full = True
+                else:
+                    log.error(_("cannot write to the store ({detail}): trying again in {seconds} s",
+                                detail=e, seconds=format_number(delay, 1)))
                 if self._stopping.is_set() and delay > 5:
                     raise
                 time.sleep(delay)

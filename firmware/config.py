@@ -54,7 +54,13 @@ CHANNEL_DEFAULTS = {  # type: dict
     # What the clamp measures, in the workshop's words ("Toute la maison", "Chauffe-eau"):
     # published in the status, so the server can tell a whole-house clamp from a sub-circuit.
     "label": "",
+    # "consumption" (the default, a sub-circuit or a household that never exports): only
+    # imported energy counts, and clearly negative power means the clamp is on backwards.
+    # "bidirectional" (the mains clamp of a household with solar panels): power below zero
+    # is energy sent back to the grid, counted in the channel's export counter.
+    "direction": "consumption",
 }
+DIRECTIONS = ("consumption", "bidirectional")
 MAX_LABEL = 40
 
 
@@ -110,6 +116,10 @@ def _channel(c, seen, used):
     _need(ch["noise_a"] is None or (_is_number(ch["noise_a"]) and 0 <= ch["noise_a"] < 5),
           "noise_a de la pince %d vaut %r : mettez null, ou le bruit mesuré pince "
           "débranchée, en ampères (entre 0 et 5)." % (ch["id"], ch["noise_a"]))
+    _need(ch["direction"] in DIRECTIONS,
+          "direction de la pince %d vaut %r : mettez \"consumption\" (consommation seule) ou "
+          "\"bidirectional\" (pince du compteur d'un foyer qui renvoie de l'énergie au réseau, "
+          "panneaux solaires)." % (ch["id"], ch["direction"]))
     _need(isinstance(ch["label"], str) and len(ch["label"]) <= MAX_LABEL,
           "label de la pince %d vaut %r : écrivez ce qu'elle mesure entre guillemets, %d "
           "caractères au plus (par exemple \"Chauffe-eau\")." % (ch["id"], ch["label"], MAX_LABEL))
@@ -207,6 +217,12 @@ def validate(raw):
               "que celles des pinces (carte de référence : %d)."
               % (vv["pin"], _pin_list(), VOLTAGE_PIN))
         cfg["voltage"] = vv
+    for ch in out:
+        # Without voltage the power is apparent, never negative: export cannot be seen.
+        _need(ch["direction"] != "bidirectional" or cfg["voltage"] is not None,
+              "La pince %d est bidirectional mais la carte n'a pas d'adaptateur de tension "
+              "(voltage) : sans tension, le sens de l'énergie ne se mesure pas. Ajoutez "
+              "voltage, ou mettez direction \"consumption\"." % ch["id"])
     # The design of each channel must exist, or the meter would fail at every boot.
     for ch in out:
         try:

@@ -21,22 +21,33 @@ def adler32(data, a=1, b=0):
 
 
 class Integrator:
-    """Cumulative energy per channel, in mWh, from power samples at known times."""
+    """Cumulative energy per channel, in mWh, from signed power samples at known times.
 
-    def __init__(self, channels, mwh=None):
+    Two counters per channel, both integers that never decrease: mwh (imported, power > 0)
+    and export_mwh (exported, power < 0). A channel is bidirectional (the mains clamp of a
+    solar household) or consumption-only (the default): there a negative power is a clamp
+    on backwards or noise, not energy, and counts as 0 in both counters.
+    """
+
+    def __init__(self, channels, mwh=None, export_mwh=None, bidirectional=None):
         self.mwh = list(mwh) if mwh else [0] * channels
+        self.export_mwh = list(export_mwh) if export_mwh else [0] * channels
+        self.bidirectional = list(bidirectional) if bidirectional else [False] * channels
         self._carry = [0.0] * channels
+        self._xcarry = [0.0] * channels
         self._last_p = None
         self._last_ms = 0
 
     def add(self, powers_w, t_ms):
         """Integrate from the previous sample to this one (t_ms: a monotonic uptime in ms).
 
-        Only imported power counts: a negative sample (reversed clamp, export) counts as 0.
-        The first sample starts the integration.
+        The first sample starts the integration. Between two samples the power is taken as
+        a straight line (trapezoid rule); when it changes sign, the part above zero goes to
+        the import counter and the part below to the export counter, split where the line
+        crosses zero, so import - export is the trapezoid of the signed power.
         """
         if self._last_p is None:
-            self._last_p = [p if p > 0 else 0.0 for p in powers_w]
+            self._last_p = [self._signed(c, powers_w[c]) for c in range(len(self.mwh))]
             self._last_ms = t_ms
             return
         dt_ms = t_ms - self._last_ms
@@ -44,22 +55,46 @@ class Integrator:
             return
         last = self._last_p
         for c in range(len(self.mwh)):
-            p = powers_w[c]
-            if p < 0:
-                p = 0.0
-            # W x ms / 3600 = mWh; trapezoid between the two samples.
-            inc = (last[c] + p) * 0.5 * dt_ms / 3600.0 + self._carry[c]
-            whole = int(inc)
-            self.mwh[c] += whole
-            self._carry[c] = inc - whole
+            p = self._signed(c, powers_w[c])
+            p0 = last[c]
+            # W x ms / 3600 = mWh; areas of the straight line above and below zero.
+            if p0 >= 0 and p >= 0:
+                imp = (p0 + p) * 0.5 * dt_ms / 3600.0
+                exp = 0.0
+            elif p0 <= 0 and p <= 0:
+                imp = 0.0
+                exp = -(p0 + p) * 0.5 * dt_ms / 3600.0
+            else:
+                hi = p0 if p0 > 0 else p
+                lo = p if p0 > 0 else p0
+                imp = hi * hi / (hi - lo) * 0.5 * dt_ms / 3600.0
+                exp = lo * lo / (hi - lo) * 0.5 * dt_ms / 3600.0
+            if imp > 0:
+                inc = imp + self._carry[c]
+                whole = int(inc)
+                self.mwh[c] += whole
+                self._carry[c] = inc - whole
+            if exp > 0:
+                inc = exp + self._xcarry[c]
+                whole = int(inc)
+                self.export_mwh[c] += whole
+                self._xcarry[c] = inc - whole
             last[c] = p
         self._last_ms = t_ms
 
-    def raise_to(self, mwh):
-        """Never go below mwh (a newer floor found on flash at boot)."""
+    def _signed(self, c, p):
+        """The power that counts: negative only on a bidirectional channel."""
+        if p < 0 and not self.bidirectional[c]:
+            return 0.0
+        return p
+
+    def raise_to(self, mwh, export_mwh=None):
+        """Never go below mwh and export_mwh (newer floors found on flash at boot)."""
         for c in range(len(self.mwh)):
             if c < len(mwh) and mwh[c] > self.mwh[c]:
                 self.mwh[c] = mwh[c]
+            if export_mwh and c < len(export_mwh) and export_mwh[c] > self.export_mwh[c]:
+                self.export_mwh[c] = export_mwh[c]
 
 
 class StateStore:

@@ -56,14 +56,20 @@ def sample_pairs(adc_i, adc_v, buf_i, buf_v, n, period_us, hw):
     return 1e6 * n / (elapsed if elapsed > nominal else nominal)
 
 
-def oriented(m, reverse):
+def oriented(m, reverse, bidirectional=False):
     """(power_w, fault) of one measure() result once the channel's configured orientation
     is applied. reverse (a clamp known to sit backwards) turns the power round, so the
     measured "reversed" is then the expected state, and clearly positive power means the
     clamp was turned since: that is the fault to report. Without voltage the power is
-    apparent (never negative, orientation unknown): reverse changes nothing."""
+    apparent (never negative, orientation unknown): reverse changes nothing.
+    On a bidirectional channel (solar export) negative power is energy sent to the grid,
+    never a fault: "reversed" is only for consumption-only channels."""
     p = m["real_w"]
     fault = m["fault"]
+    if bidirectional:
+        if fault == REVERSED:
+            fault = None
+        return (-p if reverse and m["pf"] is not None else p), fault
     if not reverse or m["pf"] is None:
         return p, fault
     if fault == REVERSED:
@@ -79,6 +85,7 @@ class Meter:
         self.hw = hw
         self.meter_id = cfg["meter_id"]
         self.n_ch = len(cfg["channels"])
+        self.bidirectional = [ch.get("direction") == "bidirectional" for ch in cfg["channels"]]
         self.topic = wire.reading_topic(self.meter_id)
         self.status_topic = wire.status_topic(self.meter_id)
         root = hw.root
@@ -146,23 +153,29 @@ class Meter:
         self.boot = st.get("boot", 0) + 1
         mwh = st.get("mwh") or [0] * self.n_ch
         mwh = (list(mwh) + [0] * self.n_ch)[:self.n_ch]
-        self.state = {"boot": self.boot, "mwh": mwh, "dropped": st.get("dropped", 0),
+        # Export counters ("xmwh"): absent from checkpoints written before they existed.
+        xmwh = st.get("xmwh") or [0] * self.n_ch
+        xmwh = (list(xmwh) + [0] * self.n_ch)[:self.n_ch]
+        self.state = {"boot": self.boot, "mwh": mwh, "xmwh": xmwh, "dropped": st.get("dropped", 0),
                       "strikes": safemode.count_boot(st.get("strikes", 0)), "clean": False}
         # Written before anything can crash: the boot counter and the crash strike.
         self.store.write(self.state)
         self.outbox.dropped = self.state["dropped"]
-        self.energy = Integrator(self.n_ch, mwh)
+        self.energy = Integrator(self.n_ch, mwh, xmwh, self.bidirectional)
         last = self.outbox.last()
         if last is not None:
             r = unpack_reading(last)
             floor = [0] * self.n_ch
+            xfloor = [0] * self.n_ch
             for c in r[5]:
                 for k in range(self.n_ch):
                     if self.cfg["channels"][k]["id"] == c[0]:
                         floor[k] = c[1]
-            self.energy.raise_to(floor)
+                        xfloor[k] = c[6] or 0
+            self.energy.raise_to(floor, xfloor)
         self.prev_mwh = list(self.energy.mwh)
-        self.policy.saved(self.energy.mwh, 0)
+        self.prev_xmwh = list(self.energy.export_mwh)
+        self.policy.saved(self.counters(), 0)
         self.reset_interval()
         self.count = 0
         self.interval_start_ms = 0
@@ -174,8 +187,13 @@ class Meter:
         self.sum_s = [0.0] * self.n_ch
         self.n_meas = 0
 
+    def counters(self):
+        """Every counter the checkpoints keep: imported then exported, per channel."""
+        return self.energy.mwh + self.energy.export_mwh
+
     def checkpoint(self, now, clean=False):
         self.state["mwh"] = list(self.energy.mwh)
+        self.state["xmwh"] = list(self.energy.export_mwh)
         self.state["dropped"] = self.outbox.dropped
         self.state["clean"] = clean
         self.state["strikes"] = safemode.at_checkpoint(self.state["strikes"], clean, self.stable)
@@ -187,7 +205,7 @@ class Meter:
             self.outbox.make_room()
             self.state["dropped"] = self.outbox.dropped
             self.store.write(self.state)
-        self.policy.saved(self.energy.mwh, now)
+        self.policy.saved(self.counters(), now)
 
     def run(self):
         self.start()
@@ -228,7 +246,7 @@ class Meter:
             if self.count > 1 and (self.count - 1) % self.per_reading == 0:
                 self.emit_reading(now)
         self.service(now)
-        if self.policy.due(self.energy.mwh, now):
+        if self.policy.due(self.counters(), now):
             self.checkpoint(now)
         if not self.stable and safemode.is_stable(now):
             self.stable = True
@@ -249,7 +267,8 @@ class Meter:
                                 self.n_samples, self.period_us, self.hw)
             n = int(round(self.cfg["cycles"] * rate / self.cfg["mains_hz"]))
             m = measure(self.buf_i, self.buf_v, 1e-6, self.cals[k], n)
-            p, self.faults[k] = oriented(m, self.cfg["channels"][k]["reverse"])
+            p, self.faults[k] = oriented(m, self.cfg["channels"][k]["reverse"],
+                                         self.bidirectional[k])
             powers[k] = p
             self.sum_i2[k] += m["irms_a"] * m["irms_a"]
             if m["vrms_v"] is not None:
@@ -265,7 +284,9 @@ class Meter:
         interval_s = interval_ms / 1000
         chans = []
         for k in range(self.n_ch):
-            d = self.energy.mwh[k] - self.prev_mwh[k]
+            # Net mean power: what came in minus what went out (bidirectional channels).
+            x = self.energy.export_mwh[k] - self.prev_xmwh[k]
+            d = self.energy.mwh[k] - self.prev_mwh[k] - x
             power_w = d * 3.6 / interval_s
             irms = (self.sum_i2[k] / self.n_meas) ** 0.5
             vrms = None
@@ -274,10 +295,12 @@ class Meter:
                 vrms = (self.sum_v2[k] / self.n_meas) ** 0.5
                 s = self.sum_s[k] / self.n_meas
                 pf = power_w / s if s > 0 else 0.0
-                pf = 1.0 if pf > 1 else pf
+                pf = 1.0 if pf > 1 else (-1.0 if pf < -1 else pf)
             chans.append((self.cfg["channels"][k]["id"], self.energy.mwh[k], power_w, irms,
-                          vrms, pf))
+                          vrms, pf,
+                          self.energy.export_mwh[k] if self.bidirectional[k] else None))
         self.prev_mwh = list(self.energy.mwh)
+        self.prev_xmwh = list(self.energy.export_mwh)
         utc = self.hw.utc() if self.synced else None
         r = (self.boot, self.seq, utc, now, interval_s, chans)
         self.seq += 1
@@ -291,7 +314,8 @@ class Meter:
         out = []
         for c in chans:
             # The integer mWh counter goes to the wire exactly (a float would not).
-            out.append(wire.channel(c[0], None, c[2], c[3], c[4], c[5], energy_mwh=c[1]))
+            out.append(wire.channel(c[0], None, c[2], c[3], c[4], c[5], energy_mwh=c[1],
+                                    export_mwh=c[6] if len(c) > 6 else None))
         return wire.encode_reading(self.meter_id, boot, seq, up_ms, interval_s, out, ts)
 
     def send(self, r):

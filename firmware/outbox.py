@@ -16,38 +16,58 @@ FRAME_SIZE = 6
 # Reading: boot, seq, ts (0 = unsynced), up_ms, interval_s, channel count.
 HEAD = "<IIIQfB"
 HEAD_SIZE = struct.calcsize(HEAD)
-# Channel: id, flags (1 apparent, 2 has voltage), energy mWh, power W, Irms A, Vrms V, pf x 10000.
+# Channel: id, flags (1 apparent, 2 has voltage, 4 export counter follows), energy mWh,
+# power W, Irms A, Vrms V, pf x 10000; with flag 4, then the export mWh. Records written
+# before the export counter existed have no flag 4 and read back as they were.
 CHAN = "<BBQfffh"
 CHAN_SIZE = struct.calcsize(CHAN)
+EXPORT = "<Q"
+EXPORT_SIZE = 8
+HAS_EXPORT = 4
 
 
 def pack_reading(r):
-    """Binary form of a reading tuple (boot, seq, ts, up_ms, interval_s, chans);
-    chans: list of (id, energy_mwh, power_w, irms_a, vrms_v or None, pf or None)."""
+    """Binary form of a reading tuple (boot, seq, ts, up_ms, interval_s, chans); chans:
+    list of (id, energy_mwh, power_w, irms_a, vrms_v or None, pf or None[, export_mwh or
+    None]), the export counter only on a bidirectional channel."""
     boot, seq, ts, up_ms, interval_s, chans = r
-    buf = bytearray(HEAD_SIZE + CHAN_SIZE * len(chans))
+    size = HEAD_SIZE
+    for c in chans:
+        size += CHAN_SIZE + (EXPORT_SIZE if len(c) > 6 and c[6] is not None else 0)
+    buf = bytearray(size)
     struct.pack_into(HEAD, buf, 0, boot, seq, ts or 0, up_ms, interval_s, len(chans))
     o = HEAD_SIZE
     for c in chans:
         has_v = c[4] is not None
-        struct.pack_into(CHAN, buf, o, c[0], 2 if has_v else 1, c[1], c[2], c[3],
+        has_x = len(c) > 6 and c[6] is not None
+        flags = (2 if has_v else 1) | (HAS_EXPORT if has_x else 0)
+        struct.pack_into(CHAN, buf, o, c[0], flags, c[1], c[2], c[3],
                          c[4] if has_v else 0.0,
                          int(round(c[5] * 10000)) if has_v and c[5] is not None else 0)
         o += CHAN_SIZE
+        if has_x:
+            struct.pack_into(EXPORT, buf, o, c[6])
+            o += EXPORT_SIZE
     return bytes(buf)
 
 
 def unpack_reading(data):
+    """The reading tuple of pack_reading; each channel with 7 fields, export_mwh None when
+    the record has no export counter."""
     boot, seq, ts, up_ms, interval_s, n = struct.unpack_from(HEAD, data, 0)
     chans = []
     o = HEAD_SIZE
     for _ in range(n):
         cid, flags, mwh, p, i, v, pf = struct.unpack_from(CHAN, data, o)
-        if flags & 2:
-            chans.append((cid, mwh, p, i, v, pf / 10000))
-        else:
-            chans.append((cid, mwh, p, i, None, None))
         o += CHAN_SIZE
+        x = None
+        if flags & HAS_EXPORT:
+            x = struct.unpack_from(EXPORT, data, o)[0]
+            o += EXPORT_SIZE
+        if flags & 2:
+            chans.append((cid, mwh, p, i, v, pf / 10000, x))
+        else:
+            chans.append((cid, mwh, p, i, None, None, x))
     # f32 keeps ~7 digits: 10.000001 s is 10 s as sent.
     return (boot, seq, ts or None, up_ms, round(interval_s, 3), chans)
 

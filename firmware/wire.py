@@ -1,4 +1,4 @@
-# Citizen Watt wire contract, version 1: the MQTT topics and the JSON reading payload.
+# Citizen Watt wire contract, version 2: the MQTT topics and the JSON reading payload.
 # This one module is the contract: the meter encodes with it (MicroPython) and the
 # collector decodes and validates with it (CPython). Keep it flat and MicroPython-safe:
 # no f-strings with nested quotes, no typing, no dataclasses. See docs/protocol.md.
@@ -6,7 +6,11 @@
 import json
 import math
 
-VERSION = 1
+VERSION = 2
+# Versions the decoder reads: 1 (imported energy only) and 2 (export_wh added per channel).
+VERSIONS = (1, 2)
+# Statuses keep version 1: their fields did not change.
+STATUS_VERSION = 1
 TOPIC_ROOT = "cw"
 MAX_PAYLOAD_BYTES = 2048
 MAX_CHANNELS = 6
@@ -74,6 +78,13 @@ CHANNEL_FIELDS = (
     ("apparent", "bool", True),  # true: no voltage sensor, power = Irms x nominal V
     ("vrms_v", "num", False),    # RMS voltage, only with a voltage sensor
     ("pf", "num", False),        # power factor, only with a voltage sensor
+)
+# Version 2: a bidirectional channel (the mains clamp of a household with solar panels)
+# also carries its exported energy counter, and its power_w is the mean net power (import
+# - export), negative while the household exports. A consumption-only channel leaves
+# export_wh out and reads as in version 1.
+CHANNEL_FIELDS_V2 = CHANNEL_FIELDS + (
+    ("export_wh", "num", False),  # cumulative energy sent to the grid, never decreasing
 )
 
 
@@ -172,17 +183,20 @@ def validate_reading(obj, now_s=None):
     now_s is the receiver's UTC clock (seconds), used to reject timestamps far in the
     future; pass None to skip that check (the meter itself does not know the truth).
     """
-    return _validate(obj, now_s, CHANNEL_FIELDS)
+    return _validate(obj, now_s, None)
 
 
 def _validate(obj, now_s, channel_fields):
+    """channel_fields: the channel table to check against; None: the one of obj's version."""
     if not isinstance(obj, dict):
         raise WireError(NOT_OBJECT, "payload must be a JSON object")
     if "v" not in obj:
         raise WireError(MISSING_FIELD, "v is missing")
-    if obj["v"] != VERSION or obj["v"] is True:
-        raise WireError(UNKNOWN_VERSION, "version %r, this collector reads %d"
-                        % (obj["v"], VERSION))
+    if obj["v"] is True or obj["v"] is False or obj["v"] not in VERSIONS:
+        raise WireError(UNKNOWN_VERSION, "version %r, this collector reads 1 and 2"
+                        % (obj["v"],))
+    if channel_fields is None:
+        channel_fields = CHANNEL_FIELDS if obj["v"] == 1 else CHANNEL_FIELDS_V2
     _check_fields(obj, READING_FIELDS, "")
     check_meter_id(obj["meter"])
     if obj["boot"] < 0 or obj["seq"] < 0 or obj["up_ms"] < 0:
@@ -213,10 +227,14 @@ def _check_channel(c, fields, where, seen):
     if not 0 <= c["id"] < MAX_CHANNELS or c["id"] in seen:
         raise WireError(BAD_VALUE, where + "id %r is out of range or repeated" % c["id"])
     seen.append(c["id"])
-    if c["energy_wh"] < 0 or c.get(ENERGY_MWH, 0) < 0:
-        raise WireError(NEGATIVE_ENERGY, where + "energy_wh is %r" % c["energy_wh"])
-    if c["energy_wh"] > MAX_ENERGY_WH:
-        raise WireError(BAD_VALUE, where + "energy_wh %r is beyond any meter" % c["energy_wh"])
+    for name in ("energy_wh", "export_wh"):
+        e = c.get(name)
+        if e is None:
+            continue  # export_wh: version 1
+        if e < 0 or c.get(ENERGY_MWH, 0) < 0 or c.get(EXPORT_MWH, 0) < 0:
+            raise WireError(NEGATIVE_ENERGY, where + "%s is %r" % (name, e))
+        if e > MAX_ENERGY_WH:
+            raise WireError(BAD_VALUE, where + "%s %r is beyond any meter" % (name, e))
     if not 0 <= c["irms_a"] <= MAX_IRMS_A:
         raise WireError(BAD_VALUE, where + "irms_a %r is outside [0, %d]" % (c["irms_a"], MAX_IRMS_A))
     if not -MAX_POWER_W <= c["power_w"] <= MAX_POWER_W:
@@ -229,19 +247,28 @@ def _check_channel(c, fields, where, seen):
         raise WireError(BAD_VALUE, where + "pf %r is outside [-1, 1]" % pf)
 
 
-def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None, energy_mwh=None):
+def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None, energy_mwh=None,
+            export_wh=None, export_mwh=None):
     """Build one channel entry; apparent is set when no voltage was measured.
 
-    energy_mwh: the meter's integer counter (pass energy_wh=None). The entry then keeps it
-    under ENERGY_MWH and encode_reading() writes energy_wh from it exactly ("%d.%03d"):
-    a float, 32-bit on the ESP32, would step by 1 Wh and more past 10,000 kWh.
+    export_wh or export_mwh (a bidirectional channel) adds the export counter.
+    energy_mwh, export_mwh: the meter's integer counters (pass energy_wh=None). The entry
+    then keeps them under ENERGY_MWH and EXPORT_MWH and encode_reading() writes energy_wh
+    and export_wh from them exactly ("%d.%03d"): a float, 32-bit on the ESP32, would step
+    by 1 Wh and more past 10,000 kWh.
     """
     if energy_mwh is not None:
         energy_wh = energy_mwh / 1000
+    if export_mwh is not None:
+        export_wh = export_mwh / 1000
     c = {"id": ch_id, "energy_wh": round(energy_wh, 3), "power_w": round(power_w, 2),
          "irms_a": round(irms_a, 3), "apparent": vrms_v is None}
+    if export_wh is not None:
+        c["export_wh"] = round(export_wh, 3)
     if energy_mwh is not None:
         c[ENERGY_MWH] = energy_mwh
+    if export_mwh is not None:
+        c[EXPORT_MWH] = export_mwh
     if vrms_v is not None:
         c["vrms_v"] = round(vrms_v, 2)
         if pf is not None:
@@ -249,16 +276,20 @@ def channel(ch_id, energy_wh, power_w, irms_a, vrms_v=None, pf=None, energy_mwh=
     return c
 
 
-# The exact counter a channel entry may carry to the encoder; never on the wire (the
-# decoder refuses it as an unknown field).
+# The exact counters a channel entry may carry to the encoder; never on the wire (the
+# decoder refuses them as unknown fields).
 ENERGY_MWH = "energy_mwh"
-_ENCODE_CHANNEL_FIELDS = CHANNEL_FIELDS + ((ENERGY_MWH, "int", False),)
+EXPORT_MWH = "export_mwh"
+_ENCODE_CHANNEL_FIELDS = CHANNEL_FIELDS_V2 + ((ENERGY_MWH, "int", False),
+                                              (EXPORT_MWH, "int", False))
+# The integer counter behind each energy field.
+_EXACT = {"energy_wh": ENERGY_MWH, "export_wh": EXPORT_MWH}
 
 
 # Decimals written for float fields: those channel() rounds to. Fixed decimals give the
 # same text on CPython, the VM and the ESP32 (no "9.999000000000001" from a repr).
-_FLOAT_FORMAT = {"energy_wh": "%.3f", "power_w": "%.2f", "irms_a": "%.3f", "vrms_v": "%.2f",
-                 "pf": "%.4f", "ts": "%.3f", "interval_s": "%.3f"}
+_FLOAT_FORMAT = {"energy_wh": "%.3f", "export_wh": "%.3f", "power_w": "%.2f", "irms_a": "%.3f",
+                 "vrms_v": "%.2f", "pf": "%.4f", "ts": "%.3f", "interval_s": "%.3f"}
 
 
 def _num(x, name):
@@ -278,7 +309,7 @@ def encode_reading(meter_id, boot, seq, up_ms, interval_s, channels, ts=None):
     """Return the payload bytes for one reading; raises WireError if it breaks the contract.
 
     The JSON text is written here rather than by json.dumps so that a channel's integer
-    mWh counter goes out exactly as energy_wh with 3 decimals; the format is unchanged.
+    mWh counters go out exactly as energy_wh and export_wh with 3 decimals.
     """
     obj = {"v": VERSION, "meter": meter_id, "boot": boot, "seq": seq, "up_ms": up_ms,
            "interval_s": interval_s, "ch": channels}
@@ -295,13 +326,14 @@ def encode_reading(meter_id, boot, seq, up_ms, interval_s, channels, ts=None):
         c = channels[k]
         parts.append(', {' if k else '{')
         first = True
-        for f in CHANNEL_FIELDS:
+        for f in CHANNEL_FIELDS_V2:
             name = f[0]
             if name not in c or c[name] is None:
                 continue
             value = c[name]
-            if name == "energy_wh" and c.get(ENERGY_MWH) is not None:
-                mwh = c[ENERGY_MWH]
+            exact = _EXACT.get(name)
+            if exact is not None and c.get(exact) is not None:
+                mwh = c[exact]
                 text = "%d.%03d" % (mwh // 1000, mwh % 1000)
             else:
                 text = _num(value, name)
@@ -338,7 +370,7 @@ def decode_reading(topic, payload, now_s=None):
 
 def encode_status(meter_id, state, fields=None):
     """Retained status payload: {"v", "meter", "state", ...fields}; state online/offline."""
-    obj = {"v": VERSION, "meter": check_meter_id(meter_id), "state": state}
+    obj = {"v": STATUS_VERSION, "meter": check_meter_id(meter_id), "state": state}
     if fields:
         for k in fields:
             obj[k] = fields[k]

@@ -5,6 +5,11 @@ off, lighting and cooking in the evening peak, a kettle a few times a day and a 
 heater at night (off-peak). Each day's schedule is drawn from the seed and the day's date,
 so any instant gives the same currents whenever the simulation started. Channels: 0 =
 the whole household (mains), 1 = the water heater circuit, 2 = the kitchen (kettle, oven).
+
+With solar_kw > 0 the household has solar panels behind the mains clamp: by day they
+produce up to solar_kw (a bell from sunrise to sunset, each day's clouds drawn from the
+seed), the house uses what it needs and the rest goes back to the grid, so the mains
+channel's real power goes negative around noon.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ LIGHTS = ("lights", 1.0, 0.95, 0.30, 0.15)
 OVEN = ("oven", 2000.0, 1.0, 0.0, 0.0)
 KETTLE = ("kettle", 2000.0, 1.0, 0.0, 0.0)
 HEATER = ("heater", 2400.0, 1.0, 0.0, 0.0)
+# Solar inverter: current in phase with the voltage, flowing out (negative power).
+SOLAR = ("solar", 1.0, 1.0, 0.0, 0.0)
+# Local hours of sunrise and sunset of the simulated panels (a spring day in Paris).
+SUNRISE_H, SUNSET_H = 7.0, 20.0
 # Channel of each load besides channel 0 (which carries them all).
 SUBCIRCUIT = {"heater": 1, "kettle": 2, "oven": 2}
 # What each channel measures, as a workshop writes it in the meter's config (the meter
@@ -34,9 +43,10 @@ CHANNEL_LABELS = ("Toute la maison", "Chauffe-eau", "Cuisine")
 
 
 class Household:
-    def __init__(self, seed: int = 1, channels: int = 2):
+    def __init__(self, seed: int = 1, channels: int = 2, solar_kw: float = 0.0):
         self.seed = seed
         self.channels = channels
+        self.solar_kw = solar_kw
         self._days: dict[dt.date, dict] = {}
         self._cache_key: int | None = None
         self._cache: list = []
@@ -58,6 +68,7 @@ class Household:
                 "oven": (19.0 + r.uniform(0, 1.0), r.uniform(0.3, 0.8)) if r.random() < 0.6 else None,
                 "kettles": kettles,
                 "heater": (22.5 + r.uniform(0, 0.6), r.uniform(1.2, 3.0)),
+                "sun": r.uniform(0.55, 1.0),  # the day's clouds
             }
             if len(self._days) > 64:
                 self._days.clear()
@@ -90,6 +101,9 @@ class Household:
         start, length = plan["heater"]
         if start <= h < start + length or h < prev[0] + prev[1] - 24:
             out.append(("heater", HEATER[1]))
+        if self.solar_kw > 0 and SUNRISE_H < h < SUNSET_H:
+            bell = math.sin(math.pi * (h - SUNRISE_H) / (SUNSET_H - SUNRISE_H)) ** 2
+            out.append(("solar", -1000.0 * self.solar_kw * plan["sun"] * bell))
         return out
 
     def phasors(self, t_utc: float) -> list[tuple[complex, complex, complex]]:
@@ -98,7 +112,7 @@ class Household:
         key = int(t_utc)
         if key == self._cache_key:
             return self._cache
-        kinds = {k[0]: k for k in (BASE, FRIDGE, LIGHTS, OVEN, KETTLE, HEATER)}
+        kinds = {k[0]: k for k in (BASE, FRIDGE, LIGHTS, OVEN, KETTLE, HEATER, SOLAR)}
         chans = [[0j, 0j, 0j] for _ in range(self.channels)]
         for name, power_w in self.loads(t_utc):
             _, _, pf, h3, h5 = kinds[name]

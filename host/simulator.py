@@ -42,7 +42,8 @@ class SimulatedMeter:
                  state_dir: Path | str = Path("meter-flash"), seed: int = 1,
                  interval_s: float = 10.0, speed: float = 1.0, channels: int = 2, *,
                  voltage: bool = True, start_utc: float | None = None, hass: bool = False,
-                 queue_hours: float = 26, extra_config: dict | None = None):
+                 queue_hours: float = 26, extra_config: dict | None = None,
+                 solar_kw: float = 0.0):
         if not 1 <= channels <= len(CURRENT_PINS):
             raise ValueError(f"channels must be 1 to {len(CURRENT_PINS)}")
         self.meter_id = meter_id
@@ -59,7 +60,7 @@ class SimulatedMeter:
             except (OSError, ValueError, KeyError):
                 pass
         self.clock = SimClock(speed, start_utc)
-        self.household = Household(seed, channels)
+        self.household = Household(seed, channels, solar_kw)
         per = max(1, int(interval_s // 2))
         raw = {
             "meter_id": meter_id, "wifi_ssid": "simulated", "wifi_password": "",
@@ -71,6 +72,9 @@ class SimulatedMeter:
             "voltage": {"pin": VOLTAGE_PIN, "adapter_v": 9.0} if voltage else None,
             "hass": hass, "queue_hours": queue_hours, "backoff_max_s": 120,
         }
+        if solar_kw > 0:
+            # Solar panels behind the mains clamp: it counts both directions.
+            raw["channels"][0]["direction"] = "bidirectional"
         raw.update(extra_config or {})
         (self.state_dir / "config.json").write_text(json.dumps(raw, indent=1))
         self.cfg = config.load(str(self.state_dir / "config.json"))
@@ -121,6 +125,14 @@ class SimulatedMeter:
         if r is None:
             return {}
         return {c[0]: round(c[1] / 1000, 3) for c in r[5]}
+
+    @property
+    def counted_export_wh(self) -> dict[int, float]:
+        """The export counters of the last acknowledged reading (bidirectional channels)."""
+        r = self._last
+        if r is None:
+            return {}
+        return {c[0]: round(c[6] / 1000, 3) for c in r[5] if len(c) > 6 and c[6] is not None}
 
     @property
     def published(self) -> int:

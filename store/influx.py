@@ -11,7 +11,8 @@ reading from the broker, and the spool drains when InfluxDB is back. See docs/co
 
 Schema (one measurement for readings):
   reading,channel=<c>,meter=<id> boot=..i,seq=..i,energy_wh=..,power_w=..,delta_wh=.. <t>
-  energy_hour,channel=<c>,meter=<id> energy_wh=..,readings=..i <hour start>
+    (and export_wh, export_delta_wh, export_delta_t0 for a channel that exports)
+  energy_hour,channel=<c>,meter=<id> energy_wh=..,readings=..i,export_wh=.. <hour start>
   meter_status,meter=<id> status_json="..",received_utc=.. <received>
 A point's identity in InfluxDB is measurement + tags + time, so rewriting a point replaces
 it: <t> is the reading's time in ms with (boot mod 1000, seq mod 1000) in the sub-ms digits,
@@ -98,12 +99,15 @@ def _f(x: float) -> str:
 def reading_line(row: tuple) -> str:
     """Line protocol for one ledger row (columns as in sqlite.COLUMNS)."""
     (m, c, boot, seq, ts, from_meter, received, interval_s, energy, power, irms, apparent,
-     vrms, pf, delta, delta_t0) = row
+     vrms, pf, delta, delta_t0, export, export_delta, export_delta_t0) = row
     extra = ""
     if vrms is not None:
         extra += ",vrms_v=" + _f(vrms)
     if pf is not None:
         extra += ",pf=" + _f(pf)
+    if export is not None:
+        extra += (f",export_wh={_f(export)},export_delta_wh={_f(export_delta)},"
+                  f"export_delta_t0={_f(export_delta_t0)}")
     # Meter ids are a-z 0-9 - _ (wire contract) and channels ints: nothing to escape in tags.
     return (f"{READING_MEASUREMENT},channel={c},meter={m} boot={boot}i,seq={seq}i,"
             f"ts_utc={_f(ts)},ts_from_meter={'true' if from_meter else 'false'},"
@@ -113,9 +117,11 @@ def reading_line(row: tuple) -> str:
             f"{point_time_ns(ts, boot, seq)}")
 
 
-def hour_line(m: str, c: int, hour_utc: int, energy_wh: float, readings: int) -> str:
+def hour_line(m: str, c: int, hour_utc: int, energy_wh: float, readings: int,
+              export_wh: float = 0.0) -> str:
+    # export_wh always written: a rewrite must replace an older value, even with 0
     return (f"{HOUR_MEASUREMENT},channel={c},meter={m} energy_wh={_f(energy_wh)},"
-            f"readings={readings}i {hour_utc * 1_000_000_000}")
+            f"readings={readings}i,export_wh={_f(export_wh)} {hour_utc * 1_000_000_000}")
 
 
 def status_line(m: str, status_json: str, received_s: float) -> str:
@@ -252,12 +258,13 @@ class SpoolLedger:
                     "AND r.channel=o.channel AND r.boot=o.k1 AND r.seq=o.k2 "
                     "WHERE o.kind=0 AND o.id<=?", (hi,)):
                 lines[(0, row[0], row[1], row[2], row[3])] = reading_line(row)
-            for m, c, h, e, n in db.execute(
-                    "SELECT h.meter_id, h.channel, h.hour_utc, h.energy_wh, h.readings "
+            for m, c, h, e, n, x in db.execute(
+                    "SELECT h.meter_id, h.channel, h.hour_utc, h.energy_wh, h.readings, "
+                    "h.export_wh "
                     "FROM outbox o JOIN energy_hour h ON h.meter_id=o.meter_id "
                     "AND h.channel=o.channel AND h.hour_utc=o.k1 WHERE o.kind=1 AND o.id<=?",
                     (hi,)):
-                lines[(1, m, c, h)] = hour_line(m, c, h, e, n)
+                lines[(1, m, c, h)] = hour_line(m, c, h, e, n, x)
             for m, st, t in db.execute(
                     "SELECT DISTINCT s.meter_id, s.status_json, s.received_utc FROM outbox o "
                     "JOIN meter_status s ON s.meter_id=o.meter_id WHERE o.kind=2 AND o.id<=?",
@@ -490,7 +497,7 @@ class InfluxStore:
         return (f'SELECT last(energy_wh) AS energy_wh, mean(power_w) AS power_w, '
                 f'mean(irms_a) AS irms_a, mean(vrms_v) AS vrms_v, mean(pf) AS pf, '
                 f'last(boot) AS boot, last(seq) AS seq, last(ts_utc) AS ts_utc, '
-                f'sum(interval_s) AS interval_s, count(seq) AS readings '
+                f'sum(interval_s) AS interval_s, count(seq) AS readings, last(export_wh) AS export_wh '
                 f'INTO "{db}"."{AGG_RP}"."{AGG_MEASUREMENT}" FROM "{db}"."{RAW_RP}"."{READING_MEASUREMENT}"')
 
     def ensure_tiers(self) -> None:
@@ -900,7 +907,8 @@ class InfluxStore:
             meter_id=meter_id, channel=int(c), boot=r["boot"], seq=r["seq"],
             ts_utc=r["ts_utc"], ts_from_meter=r["ts_from_meter"], interval_s=r["interval_s"],
             energy_wh=r["energy_wh"], power_w=r["power_w"], irms_a=r["irms_a"],
-            apparent=r["apparent"], vrms_v=r.get("vrms_v"), pf=r.get("pf"))
+            apparent=r["apparent"], vrms_v=r.get("vrms_v"), pf=r.get("pf"),
+            export_wh=r.get("export_wh"))
             for c, r in sorted(found.items(), key=lambda kv: int(kv[0]))]
 
     def hourly(self, meter_id: str, start_s: float, end_s: float,
@@ -911,14 +919,16 @@ class InfluxStore:
             where += f" AND channel={_lit(str(channel))}"
         # The points themselves, not GROUP BY time(1h): a long range then costs nothing.
         (series,) = self.influxql.series(
-            f"SELECT energy_wh, readings FROM {HOUR_MEASUREMENT} WHERE {where} GROUP BY channel")
-        hours: dict[int, list] = defaultdict(lambda: [0.0, 0])
+            f"SELECT energy_wh, readings, export_wh FROM {HOUR_MEASUREMENT} WHERE {where} "
+            "GROUP BY channel")
+        hours: dict[int, list] = defaultdict(lambda: [0.0, 0, 0.0])
         for s in sorted(series, key=lambda s: int(s["tags"]["channel"])):
             for r in s["rows"]:
                 h = hours[r["time"] // 1000]
                 h[0] += r["energy_wh"]
                 h[1] += r["readings"]
-        return [HourEnergy(h, e, n) for h, (e, n) in sorted(hours.items())]
+                h[2] += r.get("export_wh") or 0.0  # points written before export: none
+        return [HourEnergy(h, e, n, x) for h, (e, n, x) in sorted(hours.items())]
 
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:
@@ -933,7 +943,8 @@ class InfluxStore:
                 meter_id=meter_id, channel=int(s["tags"]["channel"]), boot=r["boot"], seq=r["seq"],
                 ts_utc=r["ts_utc"], ts_from_meter=r["ts_from_meter"], interval_s=r["interval_s"],
                 energy_wh=r["energy_wh"], power_w=r["power_w"], irms_a=r["irms_a"],
-                apparent=r["apparent"], vrms_v=r.get("vrms_v"), pf=r.get("pf"))
+                apparent=r["apparent"], vrms_v=r.get("vrms_v"), pf=r.get("pf"),
+                export_wh=r.get("export_wh"))
              for s in series for r in s["rows"] if start_s <= r["ts_utc"] < end_s),
             key=lambda r: (r.ts_utc, r.channel))
         if self.tiers is not None:
@@ -963,7 +974,7 @@ class InfluxStore:
                     meter_id=meter_id, channel=c, boot=r["boot"], seq=r["seq"], ts_utc=r["ts_utc"],
                     ts_from_meter=True, interval_s=r["interval_s"], energy_wh=r["energy_wh"],
                     power_w=r["power_w"], irms_a=r["irms_a"], apparent=r.get("vrms_v") is None,
-                    vrms_v=r.get("vrms_v"), pf=r.get("pf")))
+                    vrms_v=r.get("vrms_v"), pf=r.get("pf"), export_wh=r.get("export_wh")))
         return out
 
     def _agg_step(self) -> int:

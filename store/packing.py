@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .port import ChannelReading
-from .rules import Link, link
+from .rules import Link, export_view, link
 
 # (name, kind, order): kind "int", "float" (exact at some decimal scale, else 8 bytes),
 # "bool", "ms" (float seconds kept to the ms); order 1 writes differences, 2 differences of
@@ -29,22 +29,24 @@ RAW_COLUMNS = (
     ("boot", "int", 1), ("seq", "int", 2), ("ts_utc", "float", 2), ("ts_from_meter", "bool", 0),
     ("received_utc", "ms", 2), ("interval_s", "float", 1), ("energy_wh", "float", 2),
     ("power_w", "float", 1), ("irms_a", "float", 1), ("apparent", "bool", 0),
-    ("vrms_v", "float", 1), ("pf", "float", 1),
+    ("vrms_v", "float", 1), ("pf", "float", 1), ("export_wh", "float", 2),
 )
 AGGREGATE_COLUMNS = (*RAW_COLUMNS, ("readings", "int", 1))
 SCALES = (1, 10, 100, 1000, 10_000)
 FORMAT = 1  # first byte of every block: lets a later layout read the older one
-_LINK = struct.Struct("<Idd")
+_LINK = struct.Struct("<BIdd")  # (0 import, 1 export; index in the block; energy; start)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredReading:
     """A reading as the store keeps it: the port's reading, when it was received, and the
-    link (energy and span) it adds to its channel's chain."""
+    links (energy and span) it adds to its channel's chains: the import counter's, and the
+    export counter's when it has one (solar)."""
 
     reading: ChannelReading
     received_utc: float
     link: Link
+    export_link: Link | None = None
 
 
 def _zigzag(n: int) -> int:
@@ -165,7 +167,7 @@ def _decode_column(r: _Reader, n: int, kind: str, order: int) -> list:
 def _row(s: StoredReading) -> tuple:
     r = s.reading
     return (r.boot, r.seq, r.ts_utc, r.ts_from_meter, s.received_utc, r.interval_s, r.energy_wh,
-            r.power_w, r.irms_a, r.apparent, r.vrms_v, r.pf)
+            r.power_w, r.irms_a, r.apparent, r.vrms_v, r.pf, r.export_wh)
 
 
 def encode(rows: Sequence[tuple], columns=RAW_COLUMNS) -> bytes:
@@ -193,27 +195,39 @@ def pack_block(readings: Sequence[StoredReading], max_gap_s: float) -> tuple[byt
     prev = None
     for i, s in enumerate(readings):
         if prev is None or link(prev, s.reading, max_gap_s) != s.link:
-            links += _LINK.pack(i, s.link.energy_wh, s.link.start_s)
+            links += _LINK.pack(0, i, s.link.energy_wh, s.link.start_s)
+        if s.export_link is not None and (prev is None or _export_link(prev, s.reading, max_gap_s)
+                                          != s.export_link):
+            links += _LINK.pack(1, i, s.export_link.energy_wh, s.export_link.start_s)
         prev = s.reading
     return encode([_row(s) for s in readings]), bytes(links)
+
+
+def _export_link(prev: ChannelReading | None, cur: ChannelReading, max_gap_s: float) -> Link | None:
+    """The export chain's link of cur, as rules.insert_export gives it."""
+    xcur = export_view(cur)
+    return None if xcur is None else link(export_view(prev), xcur, max_gap_s)
 
 
 def unpack_block(meter_id: str, channel: int, blob: bytes, links: bytes,
                  max_gap_s: float) -> list[StoredReading]:
     """The readings pack_block packed, links included, exactly."""
-    kept = {i: Link(e, t0) for i, e, t0 in _LINK.iter_unpack(links)}
+    kept = {(k, i): Link(e, t0) for k, i, e, t0 in _LINK.iter_unpack(links)}
     out: list[StoredReading] = []
     prev = None
     for i, row in enumerate(decode(blob)):
         (boot, seq, ts, from_meter, received, interval, energy, power, irms, apparent, vrms,
-         pf) = row
+         pf, export) = row
         r = ChannelReading(meter_id, channel, boot, seq, ts, from_meter, interval, energy, power,
-                           irms, apparent, vrms, pf)
-        lnk = kept.get(i)
+                           irms, apparent, vrms, pf, export)
+        lnk = kept.get((0, i))
         if lnk is None:
             assert prev is not None, "a block's first link is always kept"
             lnk = link(prev, r, max_gap_s)
-        out.append(StoredReading(r, received, lnk))
+        xlnk = kept.get((1, i))
+        if xlnk is None and prev is not None:
+            xlnk = _export_link(prev, r, max_gap_s)
+        out.append(StoredReading(r, received, lnk, xlnk))
         prev = r
     return out
 
@@ -247,7 +261,7 @@ def aggregate(readings: Sequence[StoredReading], step_s: int) -> list[tuple]:
             max(s.received_utc for s in g), round(sum(r.interval_s for r, _x in w), 3),
             last.energy_wh, _mean([(r.power_w, x) for r, x in w], 2),
             _mean([(r.irms_a, x) for r, x in w], 3), any(r.apparent for r, _x in w),
-            _mean(volts, 2), _mean(pfs, 4), len(g)))
+            _mean(volts, 2), _mean(pfs, 4), last.export_wh, len(g)))
     return out
 
 
@@ -270,7 +284,8 @@ def merge_aggregates(rows: Sequence[tuple], step_s: int) -> list[tuple]:
             round(sum(r[5] for r in g), 3), last[6], _mean([(r[7], x) for r, x in w], 2),
             _mean([(r[8], x) for r, x in w], 3), any(r[9] for r in g),
             _mean([(r[10], x) for r, x in w if r[10] is not None], 2),
-            _mean([(r[11], x) for r, x in w if r[11] is not None], 4), sum(r[12] for r in g)))
+            _mean([(r[11], x) for r, x in w if r[11] is not None], 4), last[12],
+            sum(r[13] for r in g)))
     return out
 
 
@@ -278,6 +293,6 @@ def aggregate_readings(meter_id: str, channel: int, rows: Sequence[tuple]) -> li
     """An aggregate tier's rows as the port's readings (one per step, as a meter reading
     over the step would have been)."""
     return [ChannelReading(meter_id, channel, boot, seq, ts, from_meter, interval, energy,
-                           power, irms, apparent, vrms, pf)
+                           power, irms, apparent, vrms, pf, export)
             for (boot, seq, ts, from_meter, _received, interval, energy, power, irms, apparent,
-                 vrms, pf, _n) in rows]
+                 vrms, pf, export, _n) in rows]

@@ -41,6 +41,9 @@ class ChannelReading:
     apparent: bool
     vrms_v: float | None = None
     pf: float | None = None
+    # cumulative counter of the energy sent to the grid (wire contract version 2, a
+    # bidirectional channel: solar export); None for a channel that counts consumption only
+    export_wh: float | None = None
 
     @property
     def order_key(self) -> tuple[int, int]:
@@ -67,6 +70,7 @@ def readings_from_payload(obj: dict, received_s: float) -> list[ChannelReading]:
             interval_s=float(obj["interval_s"]), energy_wh=float(c["energy_wh"]),
             power_w=float(c["power_w"]), irms_a=float(c["irms_a"]), apparent=c["apparent"],
             vrms_v=_float_or_none(c.get("vrms_v")), pf=_float_or_none(c.get("pf")),
+            export_wh=_float_or_none(c.get("export_wh")),
         )
         for c in obj["ch"]
     ]
@@ -90,6 +94,8 @@ class HourEnergy:
     # readings whose interval closed in this hour (one ending at hh:00:00 counts in the
     # hour before, see reading_hour); 0 with energy means spread over a gap
     readings: int
+    # energy sent to the grid in the hour (solar export), counted by the same rules
+    export_wh: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,7 @@ class DayEnergy:
     energy_wh: float
     # bit i: the hour day_utc + i h has a stored hour (what a bucket's coverage counts)
     hours_mask: int
+    export_wh: float = 0.0  # sent back to the grid (solar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +151,8 @@ class ReadingStore(Protocol):
     def hourly(self, meter_id: str, start_s: float, end_s: float,
                channel: int | None = None) -> list[HourEnergy]:
         """Energy per UTC hour with start_s <= hour < end_s, summed over channels unless one
-        is named; hours without data are absent."""
+        is named; hours without data are absent. Each hour has the energy imported and the
+        energy exported (0 for channels that count consumption only)."""
 
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:

@@ -10,7 +10,7 @@ that arrives late is inserted in its place and re-chains the one after it (inser
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .port import HOUR_S, ChannelReading
 
@@ -71,8 +71,12 @@ def delta_start(prev: ChannelReading | None, cur: ChannelReading) -> float:
 
 
 def same_reading(a: ChannelReading, b: ChannelReading) -> bool:
-    """Whether b is a redelivery of a (same key): same counter, same meter timestamp."""
+    """Whether b is a redelivery of a (same key): same counters, same meter timestamp."""
     if abs(a.energy_wh - b.energy_wh) > 0.0005:
+        return False
+    if (a.export_wh is None) != (b.export_wh is None) or (
+            a.export_wh is not None and b.export_wh is not None
+            and abs(a.export_wh - b.export_wh) > 0.0005):
         return False
     return not (a.ts_from_meter and b.ts_from_meter and abs(a.ts_utc - b.ts_utc) > 0.001)
 
@@ -131,14 +135,15 @@ class Insertion:
 
 def insert_reading(prev: ChannelReading | None, cur: ChannelReading,
                    nxt: ChannelReading | None = None,
-                   nxt_link: Link | None = None, max_gap_s: float = MAX_GAP_S) -> Insertion:
+                   nxt_link: Link | None = None, max_gap_s: float = MAX_GAP_S,
+                   readings: int = 1) -> Insertion:
     """Insert cur between prev and nxt (the stored readings just before and after it in
     (boot, seq) order; nxt is None when cur is the newest). A late reading re-chains nxt:
     nxt's energy now runs from cur, not from prev, so nxt's old link (nxt_link) leaves the
     hours and its new one enters them. The channel's total therefore always equals what
     the readings in order would give, whatever the order they arrived in."""
     own = link(prev, cur, max_gap_s)
-    hours = hour_changes(cur, own, 1)
+    hours = hour_changes(cur, own, readings)
     if nxt is None:
         return Insertion(own, None, hours)
     if nxt_link is None:
@@ -146,6 +151,32 @@ def insert_reading(prev: ChannelReading | None, cur: ChannelReading,
     new_next = link(cur, nxt, max_gap_s)
     hours += unlink(nxt, nxt_link) + hour_changes(nxt, new_next, 0)
     return Insertion(own, new_next, hours)
+
+
+# -- exported energy (solar) -----------------------------------------------------------------
+
+def export_view(r: ChannelReading | None) -> ChannelReading | None:
+    """r as the chain of its export counter sees it: the export counter in place of the
+    import one and the power turned round (a mean power of -800 W exported 800 W), so that
+    exported energy is counted by the very rules above, gaps and resets included. None
+    when r carries no export counter (a consumption-only channel, wire version 1)."""
+    if r is None or r.export_wh is None:
+        return None
+    return replace(r, energy_wh=r.export_wh, power_w=-r.power_w, export_wh=None)
+
+
+def insert_export(prev: ChannelReading | None, cur: ChannelReading,
+                  nxt: ChannelReading | None = None, nxt_link: Link | None = None,
+                  max_gap_s: float = MAX_GAP_S) -> Insertion | None:
+    """insert_reading for the export counters of the same neighbours (their links and
+    hours of exported energy; the readings are counted once, by the import chain). None
+    when cur carries no export counter; a neighbour without one counts as no neighbour."""
+    xcur = export_view(cur)
+    if xcur is None:
+        return None
+    xnxt = export_view(nxt)
+    return insert_reading(export_view(prev), xcur, xnxt, nxt_link if xnxt is not None else None,
+                          max_gap_s, readings=0)
 
 
 # -- plausibility of a reading's key ---------------------------------------------------------

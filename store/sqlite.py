@@ -35,7 +35,7 @@ from .port import (
     MeterSummary,
     WriteResult,
 )
-from .rules import MAX_GAP_S, Link, insert_reading, reading_hour, same_reading
+from .rules import MAX_GAP_S, Link, insert_export, insert_reading, reading_hour, same_reading
 from .tiers import (
     FoldReport,
     LocalDays,
@@ -58,11 +58,13 @@ CREATE TABLE IF NOT EXISTS reading (
     power_w REAL NOT NULL, irms_a REAL NOT NULL, apparent INTEGER NOT NULL,
     vrms_v REAL, pf REAL,
     delta_wh REAL NOT NULL, delta_t0 REAL NOT NULL,
+    export_wh REAL, export_delta_wh REAL, export_delta_t0 REAL,
     PRIMARY KEY (meter_id, channel, boot, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS energy_hour (
     meter_id TEXT NOT NULL, channel INTEGER NOT NULL, hour_utc INTEGER NOT NULL,
     energy_wh REAL NOT NULL, readings INTEGER NOT NULL,
+    export_wh REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (meter_id, channel, hour_utc)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS channel_summary (
@@ -104,7 +106,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS reading_agg_hour ON reading_agg (series, hour_
 -- a year of daily totals reads 365 rows, not 8,760.
 CREATE TABLE IF NOT EXISTS energy_day (
     meter_id TEXT NOT NULL, channel INTEGER NOT NULL, day_utc INTEGER NOT NULL,
-    energy_wh REAL NOT NULL, hours_mask INTEGER NOT NULL,
+    energy_wh REAL NOT NULL, hours_mask INTEGER NOT NULL, export_wh REAL NOT NULL,
     PRIMARY KEY (meter_id, channel, day_utc)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -115,7 +117,13 @@ CREATE TABLE IF NOT EXISTS chain_start (
 """
 
 COLUMNS = ("meter_id, channel, boot, seq, ts_utc, ts_from_meter, received_utc, interval_s, "
-           "energy_wh, power_w, irms_a, apparent, vrms_v, pf, delta_wh, delta_t0")
+           "energy_wh, power_w, irms_a, apparent, vrms_v, pf, delta_wh, delta_t0, "
+           "export_wh, export_delta_wh, export_delta_t0")
+# Columns added for exported energy (solar), each (table, column, type): added to a file
+# written before them at open, NULL or 0 for what it holds (nothing was exported then).
+EXPORT_COLUMNS = (("reading", "export_wh", "REAL"), ("reading", "export_delta_wh", "REAL"),
+                  ("reading", "export_delta_t0", "REAL"),
+                  ("energy_hour", "export_wh", "REAL NOT NULL DEFAULT 0"))
 CONFLICT = "conflict"
 DEAD_LETTER_HEAD_BYTES = 2048  # a whole valid-sized payload: a conflict is kept entire
 # PRAGMA user_version of an up-to-date file; older files are brought up to it at open.
@@ -131,6 +139,7 @@ def _row_to_reading(r: sqlite3.Row | tuple) -> ChannelReading:
         meter_id=r[0], channel=r[1], boot=r[2], seq=r[3], ts_utc=r[4],
         ts_from_meter=bool(r[5]), interval_s=r[7], energy_wh=r[8], power_w=r[9],
         irms_a=r[10], apparent=bool(r[11]), vrms_v=r[12], pf=r[13],
+        export_wh=r[16] if len(r) > 16 else None,
     )
 
 
@@ -222,8 +231,31 @@ class SqliteStore:
             db.executescript(SCHEMA + TIERS_SCHEMA)
             if observer is not None:
                 observer.created(db)
+        self._add_export_columns()
         self._upgrade()
         self._days_of_zone()
+
+    def _add_export_columns(self) -> None:
+        """Add the export columns to a file written before them (once, whichever process
+        opens it first)."""
+        db = self.connection()
+
+        def missing():
+            have = {(t, row[1]) for t in ("reading", "energy_hour")
+                    for row in db.execute(f"PRAGMA table_info({t})")}
+            return [c for c in EXPORT_COLUMNS if (c[0], c[1]) not in have]
+
+        if not missing():
+            return
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for table, column, kind in missing():
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def _upgrade(self) -> None:
         """Bring a file written by an older version up to SCHEMA_VERSION (once, whichever
@@ -261,19 +293,14 @@ class SqliteStore:
             return
         with self.transaction() as db:
             db.execute("DELETE FROM energy_day")
-            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh FROM energy_hour", ())
+            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh, export_wh "
+                               "FROM energy_hour", ())
             db.execute("INSERT INTO store_meta VALUES ('day_zone', ?) ON CONFLICT DO UPDATE SET "
                        "value=excluded.value", (self.days.zone_name,))
 
     def _recount_days(self, db, hours_sql: str, args: tuple) -> None:
-        days: dict[tuple[str, int, int], list] = {}
-        for m, c, h, e in db.execute(hours_sql, args):
-            day, bit = self.days.of_hour(h)
-            d = days.setdefault((m, c, day), [0.0, 0])
-            d[0] += e
-            d[1] |= bit
-        db.executemany("INSERT INTO energy_day VALUES (?,?,?,?,?)",
-                       [(m, c, day, e, mask) for (m, c, day), (e, mask) in days.items()])
+        hours = {(m, c, h): (e, 0, x) for m, c, h, e, x in db.execute(hours_sql, args)}
+        db.executemany("INSERT INTO energy_day VALUES (?,?,?,?,?,?)", self.days.changes(hours))
 
     def _incremental_vacuum_on(self, db) -> None:
         """Upgrade 3, second half: a file made before it has auto_vacuum off, and only a
@@ -315,7 +342,8 @@ class SqliteStore:
                            "hour_utc=?", (m, c, hour))
                 removed.append((m, c, hour))
             else:
-                db.execute("INSERT INTO energy_hour VALUES (?,?,?,0,?) ON CONFLICT DO UPDATE "
+                db.execute("INSERT INTO energy_hour (meter_id, channel, hour_utc, energy_wh, "
+                           "readings) VALUES (?,?,?,0,?) ON CONFLICT DO UPDATE "
                            "SET readings=excluded.readings", (m, c, hour, n))
                 updated.append((m, c, hour))
         db.execute("DROP TABLE temp.recount")
@@ -373,7 +401,8 @@ class SqliteStore:
               statuses: Sequence[tuple[str, dict, float]] = (),
               dead_letters: Sequence[DeadLetter] = ()) -> WriteResult:
         stored = dup = 0
-        hours: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0])
+        # per (meter, channel, hour): [energy imported, readings, energy exported]
+        hours: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
         # per (meter, channel): [first ts, last ts, readings] of the rows newly stored
         summary: dict[tuple[str, int], list] = {}
         touched: list[tuple[str, int, int, int]] = []  # readings inserted or re-chained
@@ -402,14 +431,17 @@ class SqliteStore:
                     else:
                         dup += 1
                 db.executemany(
-                    "INSERT INTO energy_hour VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                    "INSERT INTO energy_hour (meter_id, channel, hour_utc, energy_wh, readings, "
+                    "export_wh) VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                     "energy_wh = energy_wh + excluded.energy_wh, "
-                    "readings = readings + excluded.readings",
-                    [(m, c, h, v[0], v[1]) for (m, c, h), v in hours.items()])
+                    "readings = readings + excluded.readings, "
+                    "export_wh = export_wh + excluded.export_wh",
+                    [(m, c, h, v[0], v[1], v[2]) for (m, c, h), v in hours.items()])
                 db.executemany(
-                    "INSERT INTO energy_day VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                    "INSERT INTO energy_day VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                     "energy_wh = energy_wh + excluded.energy_wh, "
-                    "hours_mask = hours_mask | excluded.hours_mask", self.days.changes(hours))
+                    "hours_mask = hours_mask | excluded.hours_mask, "
+                    "export_wh = export_wh + excluded.export_wh", self.days.changes(hours))
                 db.executemany(
                     "INSERT INTO channel_summary VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                     "first_ts_utc = min(first_ts_utc, excluded.first_ts_utc), "
@@ -458,11 +490,15 @@ class SqliteStore:
         after = _row_to_reading(nxt) if nxt is not None else None
         ins = insert_reading(prev, r, after, Link(nxt[14], nxt[15]) if nxt is not None else None,
                              self.max_gap_s)
+        # The export counter (solar) has its own chain over the same neighbours.
+        xins = insert_export(prev, r, after, Link(nxt[17], nxt[18])
+                             if nxt is not None and nxt[16] is not None else None, self.max_gap_s)
         cur = db.execute(
-            f"INSERT OR IGNORE INTO reading ({COLUMNS}) VALUES ({','.join('?' * 16)})",
+            f"INSERT OR IGNORE INTO reading ({COLUMNS}) VALUES ({','.join('?' * 19)})",
             (r.meter_id, r.channel, r.boot, r.seq, r.ts_utc, int(r.ts_from_meter), received_s,
              r.interval_s, r.energy_wh, r.power_w, r.irms_a, int(r.apparent), r.vrms_v, r.pf,
-             ins.link.energy_wh, ins.link.start_s))
+             ins.link.energy_wh, ins.link.start_s, r.export_wh,
+             xins.link.energy_wh if xins else None, xins.link.start_s if xins else None))
         if cur.rowcount == 0:
             old = db.execute(f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? "
                              "AND boot=? AND seq=?",
@@ -472,6 +508,8 @@ class SqliteStore:
             h = hours[(r.meter_id, r.channel, hour)]
             h[0] += wh
             h[1] += n
+        for hour, wh, _ in (xins.hours if xins else ()):
+            hours[(r.meter_id, r.channel, hour)][2] += wh
         touched.append((r.meter_id, r.channel, r.boot, r.seq))
         if after is not None and ins.next_link is not None:
             # A reading arrived late: the one after it now follows it, not `prev`.
@@ -479,6 +517,11 @@ class SqliteStore:
                        "channel=? AND boot=? AND seq=?",
                        (ins.next_link.energy_wh, ins.next_link.start_s, after.meter_id,
                         after.channel, after.boot, after.seq))
+            if xins is not None and xins.next_link is not None:
+                db.execute("UPDATE reading SET export_delta_wh=?, export_delta_t0=? WHERE "
+                           "meter_id=? AND channel=? AND boot=? AND seq=?",
+                           (xins.next_link.energy_wh, xins.next_link.start_s, after.meter_id,
+                            after.channel, after.boot, after.seq))
             touched.append((after.meter_id, after.channel, after.boot, after.seq))
         elif last is None or r.order_key > last[0]:
             pending_last[key] = (r.order_key, r, ins.link)
@@ -525,15 +568,15 @@ class SqliteStore:
 
     def hourly(self, meter_id: str, start_s: float, end_s: float,
                channel: int | None = None) -> list[HourEnergy]:
-        sql = ("SELECT hour_utc, SUM(energy_wh), SUM(readings) FROM energy_hour "
+        sql = ("SELECT hour_utc, SUM(energy_wh), SUM(readings), SUM(export_wh) FROM energy_hour "
                "WHERE meter_id=? AND hour_utc>=? AND hour_utc<?")
         args: list = [meter_id, int(start_s), end_s]
         if channel is not None:
             sql += " AND channel=?"
             args.append(channel)
         sql += " GROUP BY hour_utc ORDER BY hour_utc"
-        return [HourEnergy(int(h), float(e), int(n))
-                for h, e, n in self.connection().execute(sql, args)]
+        return [HourEnergy(int(h), float(e), int(n), float(x))
+                for h, e, n, x in self.connection().execute(sql, args)]
 
     def daily(self, meter_id: str, start_s: float, end_s: float, timezone: str,
               channel: int | None = None) -> list[DayEnergy] | None:
@@ -542,18 +585,19 @@ class SqliteStore:
         for are not the store's (another time zone): then sum hourly()."""
         if timezone != self.days.zone_name or not self.days.whole_hours:
             return None
-        sql = ("SELECT day_utc, SUM(energy_wh), hours_mask FROM energy_day "
+        sql = ("SELECT day_utc, SUM(energy_wh), hours_mask, SUM(export_wh) FROM energy_day "
                "WHERE meter_id=? AND day_utc>=? AND day_utc<?")
         args: list = [meter_id, int(start_s), end_s]
         if channel is not None:
             sql += " AND channel=?"
             args.append(channel)
         out: dict[int, list] = {}
-        for day, e, mask in self.connection().execute(sql + " GROUP BY day_utc, channel", args):
-            d = out.setdefault(day, [0.0, 0])
+        for day, e, mask, x in self.connection().execute(sql + " GROUP BY day_utc, channel", args):
+            d = out.setdefault(day, [0.0, 0, 0.0])
             d[0] += e
             d[1] |= mask
-        return [DayEnergy(day, e, mask) for day, (e, mask) in sorted(out.items())]
+            d[2] += x
+        return [DayEnergy(day, e, mask, x) for day, (e, mask, x) in sorted(out.items())]
 
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:
@@ -606,8 +650,9 @@ class SqliteStore:
                 int((min(end_s, 4e9) - 1) // HOUR_S) * HOUR_S)[0])
             db.execute("DELETE FROM energy_day WHERE meter_id=? AND day_utc>=? AND day_utc<?",
                        (meter_id, lo, hi))
-            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh FROM energy_hour "
-                               "WHERE meter_id=? AND hour_utc>=? AND hour_utc<?", (meter_id, lo, hi))
+            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh, export_wh FROM "
+                               "energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
+                               (meter_id, lo, hi))
             # The first or last time may have gone: recount the meter's channels from
             # what is left (a scan of one meter, for a rare request).
             db.execute("DELETE FROM channel_summary WHERE meter_id=?", (meter_id,))

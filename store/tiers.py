@@ -102,16 +102,17 @@ class LocalDays:
         d = datetime.fromtimestamp(day_utc, self.tz).date() + timedelta(days=1)
         return int(datetime(d.year, d.month, d.day, tzinfo=self.tz).timestamp())
 
-    def changes(self, hours: dict) -> list[tuple[str, int, int, float, int]]:
-        """What a write's hour changes {(meter, channel, hour): [Wh, readings]} add to the
-        days: (meter, channel, day, Wh, mask of the hours now stored)."""
+    def changes(self, hours: dict) -> list[tuple[str, int, int, float, int, float]]:
+        """What a write's hour changes {(meter, channel, hour): [Wh, readings, Wh exported]}
+        add to the days: (meter, channel, day, Wh, mask of the hours now stored, exported)."""
         days: dict[tuple[str, int, int], list] = {}
-        for (m, c, h), (wh, _n) in hours.items():
+        for (m, c, h), v in hours.items():
             day, bit = self.of_hour(h)
-            d = days.setdefault((m, c, day), [0.0, 0])
-            d[0] += wh
+            d = days.setdefault((m, c, day), [0.0, 0, 0.0])
+            d[0] += v[0]
             d[1] |= bit
-        return [(m, c, day, wh, mask) for (m, c, day), (wh, mask) in days.items()]
+            d[2] += v[2]
+        return [(m, c, day, wh, mask, x) for (m, c, day), (wh, mask, x) in days.items()]
 
 
 # -- the hot rows' columns (sqlite.COLUMNS order) -------------------------------------------
@@ -120,15 +121,17 @@ def stored_from_row(r) -> StoredReading:
     reading = ChannelReading(
         meter_id=r[0], channel=r[1], boot=r[2], seq=r[3], ts_utc=r[4], ts_from_meter=bool(r[5]),
         interval_s=r[7], energy_wh=r[8], power_w=r[9], irms_a=r[10], apparent=bool(r[11]),
-        vrms_v=r[12], pf=r[13])
-    return StoredReading(reading, r[6], Link(r[14], r[15]))
+        vrms_v=r[12], pf=r[13], export_wh=r[16])
+    return StoredReading(reading, r[6], Link(r[14], r[15]),
+                         None if r[17] is None else Link(r[17], r[18]))
 
 
 def row_from_stored(s: StoredReading) -> tuple:
     r = s.reading
+    x = s.export_link
     return (r.meter_id, r.channel, r.boot, r.seq, r.ts_utc, int(r.ts_from_meter), s.received_utc,
             r.interval_s, r.energy_wh, r.power_w, r.irms_a, int(r.apparent), r.vrms_v, r.pf,
-            s.link.energy_wh, s.link.start_s)
+            s.link.energy_wh, s.link.start_s, r.export_wh, x and x.energy_wh, x and x.start_s)
 
 
 def series_id(db: sqlite3.Connection, meter_id: str, channel: int,
@@ -147,7 +150,8 @@ def _thaw(db, block_id: int, meter_id: str, channel: int, max_gap_s: float, colu
     data, links = db.execute("SELECT data, links FROM reading_block WHERE id=?",
                              (block_id,)).fetchone()
     rows = [row_from_stored(s) for s in unpack_block(meter_id, channel, data, links, max_gap_s)]
-    db.executemany(f"INSERT INTO reading ({columns}) VALUES ({','.join('?' * 16)})", rows)
+    marks = ",".join("?" * len(columns.split(",")))
+    db.executemany(f"INSERT INTO reading ({columns}) VALUES ({marks})", rows)
     db.execute("DELETE FROM reading_block WHERE id=?", (block_id,))
 
 

@@ -39,7 +39,8 @@ def meter_power(meter_id: ReadableMeter, store: Store, settings: Config, now: No
         ts=datetime.fromtimestamp(live.ts_utc, tz), age_s=round(live.age_s, 1), stale=live.stale,
         channels=[ChannelPower(channel=r.channel, power_w=r.power_w, irms_a=r.irms_a,
                                apparent=r.apparent, vrms_v=r.vrms_v, pf=r.pf, ts_utc=r.ts_utc,
-                               label=labels.get(r.channel), sub=r not in counted)
+                               label=labels.get(r.channel), sub=r not in counted,
+                               export_wh=r.export_wh)
                   for r in live.channels])
 
 

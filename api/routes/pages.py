@@ -165,10 +165,18 @@ def start_note(lang: str, since: float | None, first: float, last: float, tz) ->
     return None
 
 
+def exported_text(export_wh: float, lang: str) -> str | None:
+    """The energy sent back to the grid (solar) as the pages write it; None when the
+    household exported nothing, so that a household without panels sees nothing of it."""
+    return energy_text(export_wh, lang) if export_wh > 0 else None
+
+
 def today_context(p: Page, buckets: list[Bucket], total_wh: float | None, since: float | None,
                   tz, subs: list[SubEnergy] | None = None) -> dict:
     first, last = (buckets[0].start_utc, buckets[-1].end_utc) if buckets else (p.now, p.now)
-    return {"chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now,
+    exported = sum(b.export_wh for b in buckets)
+    return {"exported": exported_text(exported, p.lang),
+            "chart": bar_chart(buckets, p.lang, chart_id="today-chart", now_utc=p.now,
                                since_utc=math.inf if since is None else since,
                                label=_("Energy per hour today", lang=p.lang)),
             "total": None if total_wh is None else energy_text(total_wh, p.lang),
@@ -177,13 +185,21 @@ def today_context(p: Page, buckets: list[Bucket], total_wh: float | None, since:
             "first_note": start_note(p.lang, since, first, min(last, p.now + 1), tz)}
 
 
+def power_text(power_w: float, lang: str) -> str:
+    """A live power as a household reads it: negative (solar panels producing more than the
+    home uses) is said as power sent back to the grid, not as a minus sign."""
+    if power_w < 0:
+        return _("{power} sent back to the grid", lang=lang, power=format_power(-power_w, lang=lang))
+    return format_power(power_w, lang=lang)
+
+
 def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, channels) -> dict | None:
     """channels: (name, power_w, sub) tuples."""
     if ts is None:
         return None
     age = format_duration(now - ts, lang=lang)
     return {
-        "power": format_power(power_w, lang=lang),
+        "power": power_text(power_w, lang),
         "age": _("Measured {age} ago", lang=lang, age=age),
         "stale": now - ts > stale_after_s,
         "stale_text": _(
@@ -191,7 +207,7 @@ def live_context(lang: str, now: float, stale_after_s: float, power_w, ts, chann
         ),
         # Each circuit by the workshop's label or in plain words (a slot for the
         # breakdown of sub channels: "of which water heater").
-        "channels": [(n, format_power(p, lang=lang)) for n, p, _sub in channels] if len(channels) > 1 else [],
+        "channels": [(n, power_text(p, lang)) for n, p, _sub in channels] if len(channels) > 1 else [],
     }
 
 
@@ -431,7 +447,8 @@ def view_history(p: Page, ctx: HouseholdPage):
     title_of = (lambda t: t.strftime(title)) if isinstance(title, str) else title
     link = lambda v, day: f"{ctx.base}/history?view={v}&date={day.isoformat()}&lang={lang}"  # noqa: E731
     rows = [
-        (title_of(b.start_local), "—" if b.energy_wh is None else energy_text(b.energy_wh, lang))
+        (title_of(b.start_local), "—" if b.energy_wh is None else energy_text(b.energy_wh, lang),
+         "—" if b.energy_wh is None else energy_text(b.export_wh, lang))
         for b in buckets
         if b.start_utc < p.now and (since is None or b.end_utc > since)
     ]
@@ -444,6 +461,7 @@ def view_history(p: Page, ctx: HouseholdPage):
         chart=chart,
         rows=rows,
         total=None if total.energy_wh is None else energy_text(total.energy_wh, lang),
+        exported=exported_text(total.export_wh, lang),
         breakdown=[] if total.energy_wh is None else breakdown_context(
             household_breakdown(p.store, ctx.hh, start, end), lang),
         gaps=missing_periods(buckets, p.now, since),

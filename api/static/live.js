@@ -11,6 +11,8 @@
   var nf1 = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
   function power(w) {
+    // negative: solar panels producing more than the home uses, said in words
+    if (w < 0 && d.tExport) return d.tExport.replace("{power}", power(-w));
     return Math.abs(w) >= 10000 ? nf1.format(w / 1000) + "\u00a0kW" : nf0.format(w) + "\u00a0W";
   }
   function age(s) {

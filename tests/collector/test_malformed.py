@@ -57,7 +57,7 @@ MALFORMED = [
     (wire.NOT_FINITE, TOPIC, with_channel(0, irms_a=float("-inf"))),
     (wire.NEGATIVE_ENERGY, TOPIC, with_channel(0, energy_wh=-5.0)),
     (wire.FUTURE_TS, TOPIC, with_(0, ts=NOW + 86400)),
-    (wire.UNKNOWN_VERSION, TOPIC, with_(0, v=2)),
+    (wire.UNKNOWN_VERSION, TOPIC, with_(0, v=3)),
     (wire.TOO_LARGE, TOPIC, b'{"v": 1, "pad": "' + b"x" * 5000 + b'"}'),
     (wire.TOPIC_MISMATCH, "cw/m-2/reading", with_(0)),
     (wire.BAD_TOPIC, "cw/M@D/reading", with_(0)),

@@ -95,6 +95,9 @@ def test_services_run_with_the_shipped_settings(shipped_broker, tmp_path):
         api = _start("citizenwatt-api.service", files, overrides, api_log)
         wait_port("127.0.0.1", api_port, timeout_s=30, proc=api)
         assert _get(f"http://127.0.0.1:{api_port}/healthz")[0] == 200
+        # the shipped settings run two server processes (api.workers)
+        _wait(lambda: api_log.read_text(errors="replace").count("Application startup complete") == 2, 30,
+              "two API workers started", api_log)
         assert (data / "readings.sqlite").exists() and (data / "citizenwatt.sqlite").exists()
     finally:
         # SIGTERM, as systemd stops them: the collector stores what it holds and exits 0

@@ -46,7 +46,7 @@ i = [int((d['bias_v'] + 0.05 * ((k %% 80) - 40) / 40) * 1e6) for k in range(n)]
 m = measure.measure(i, None, 1e-6, cal, n)
 p = wire.encode_reading('vm-1', 1, 0, 10000, 10.0,
                         [wire.channel(0, 1.5, m['real_w'], m['irms_a'])], 1790000000)
-found = [t for t, _ in hass.discovery(cfg, meter.FIRMWARE_VERSION)]
+found = [t for t, p in hass.discovery(cfg, meter.FIRMWARE_VERSION) if p]
 print(json.dumps({'burden': d['burden_ohm'], 'irms': m['irms_a'], 'payload': p.decode(), 'hass': found}))
 """
     (vm_dir / "cfg.json").write_text(json.dumps(
@@ -59,6 +59,8 @@ print(json.dumps({'burden': d['burden_ohm'], 'irms': m['irms_a'], 'payload': p.d
     assert abs(r["irms"] - 0.05 / 3 ** 0.5 * 133.333) < 0.1
     obj = json.loads(r["payload"])
     assert obj["meter"] == "vm-1" and obj["ch"][0]["apparent"] is True
-    # power and energy per channel, plus the status, in HA's node form (one ACL line per meter)
+    # power, energy and current per channel (no voltage adapter: no power factor, no
+    # voltage), plus the Wi-Fi signal and the status, in HA's node form (one ACL line per meter)
     assert r["hass"] == [f"homeassistant/sensor/vm-1/{o}/config" for o in
-                         ("ch0_power", "ch0_energy", "ch1_power", "ch1_energy", "status")]
+                         ("ch0_power", "ch0_energy", "ch0_current", "ch1_power", "ch1_energy",
+                          "ch1_current", "rssi", "status")]

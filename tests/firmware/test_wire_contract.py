@@ -44,7 +44,7 @@ CASES = [
                              "apparent": True}])), wire.NEGATIVE_ENERGY),
     ("future", "cw/m-1/reading", json.dumps(reading(ts=NOW + 3600)), wire.FUTURE_TS),
     ("old", "cw/m-1/reading", json.dumps(reading(ts=1000)), wire.OLD_TS),
-    ("v2", "cw/m-1/reading", json.dumps(reading(v=2)), wire.UNKNOWN_VERSION),
+    ("v3", "cw/m-1/reading", json.dumps(reading(v=3)), wire.UNKNOWN_VERSION),
     ("big", "cw/m-1/reading", '{"v":1,"x":"' + "a" * 3000 + '"}', wire.TOO_LARGE),
     ("mismatch", "cw/m-2/reading", json.dumps(reading()), wire.TOPIC_MISMATCH),
     ("bad-topic", "cw/m-1/readings", json.dumps(reading()), wire.BAD_TOPIC),
@@ -197,7 +197,7 @@ def test_payload_format_is_unchanged():
              wire.channel(1, 702.1, 0.0, 0.0), wire.channel(5, 0, 23000.01, 100.0, 229.9, -0.31)]
     for ts in (None, NOW - 5, NOW - 5.12345):
         data = wire.encode_reading("demo-01", 3, 1412, 14120350, 10, chans, ts=ts)
-        obj = {"v": 1, "meter": "demo-01", "boot": 3, "seq": 1412, "up_ms": 14120350,
+        obj = {"v": 2, "meter": "demo-01", "boot": 3, "seq": 1412, "up_ms": 14120350,
                "interval_s": 10, "ch": chans}
         if ts is not None:
             obj["ts"] = round(ts, 3)

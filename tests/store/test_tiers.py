@@ -69,7 +69,7 @@ def test_a_packed_block_gives_back_every_value_exactly():
     assert [s.reading for s in back] == [s.reading for s in rows]
     assert [s.link for s in back] == [s.link for s in rows]
     assert [s.received_utc for s in back] == [s.received_utc for s in rows]
-    assert len(links) == 2 * 20  # only the two links the rules do not give
+    assert len(links) == 2 * packing._LINK.size  # only the two links the rules do not give
 
 
 def test_regular_readings_pack_under_16_bytes_each():

@@ -105,9 +105,11 @@ def test_discovery_topics_are_what_the_workshop_acl_allows():
 
     cfg = _hass_cfg("cw-aaaaaa")
     assert cfg["hass_prefix"] == HA_PREFIX
-    topics = [t for t, _ in hass.discovery(cfg, "test")]
-    assert topics == [f"homeassistant/sensor/cw-aaaaaa/{o}/config" for o in
-                      ("ch0_power", "ch0_energy", "ch1_power", "ch1_energy", "status")]
+    found = hass.discovery(cfg, "test")
+    topics = [t for t, _ in found]
+    assert [t for t, p in found if p] == [f"homeassistant/sensor/cw-aaaaaa/{o}/config" for o in
+                                          ("ch0_power", "ch0_energy", "ch0_current", "ch1_power",
+                                           "ch1_energy", "ch1_current", "rssi", "status")]
     mine = [ln.split(" ", 2)[2] for ln in mqttauth.acl_lines("cw-aaaaaa", hass_prefix=HA_PREFIX)
             if ln.startswith("topic write ")]
     theirs = [ln.split(" ", 2)[2] for ln in mqttauth.acl_lines("cw-bbbbbb", hass_prefix=HA_PREFIX)
@@ -184,10 +186,13 @@ def test_meter_discovery_reaches_home_assistant_through_its_acl(auth_broker, tmp
         assert m.wait_published(2, timeout_s=30), m.error
     finally:
         m.stop()
-    expected = {t: json.loads(p) for t, p in hass.discovery(m.cfg, "x")}
+    announced = hass.discovery(m.cfg, "x")
+    expected = {t: json.loads(p) for t, p in announced if p}
+    removed = {t for t, p in announced if not p}  # channels and kinds this meter lacks
     reading_topic = wire.reading_topic(mid)
-    got = _collect(live, set(expected) | {reading_topic}, 20)
-    assert set(expected) <= set(got), sorted(got)
+    got = _collect(live, set(expected) | removed | {reading_topic}, 20)
+    assert set(expected) | removed <= set(got), sorted(got)
+    assert all(got[t].payload == b"" for t in removed)
     assert not set(forged) & set(got)
     ha.loop_stop()
 
@@ -200,17 +205,24 @@ def test_meter_discovery_reaches_home_assistant_through_its_acl(auth_broker, tmp
         assert sent["unique_id"] == cfg_obj["unique_id"] and sent["device"]["identifiers"] == \
             ["citizenwatt_" + mid]
         if sent["state_topic"] != reading_topic:
-            assert t.endswith("/status/config")
+            assert t.endswith(("/status/config", "/rssi/config"))
             continue
         value = env.from_string(sent["value_template"]).render(value_json=reading)
+        if t.endswith("/voltage/config"):
+            assert float(value) == chans[0]["vrms_v"]
+            continue
         ch = chans[int(t.split("/")[3][2])]
         if sent["device_class"] == "energy":
             assert sent["unit_of_measurement"] == "kWh"
             assert sent["state_class"] == "total_increasing"
             assert float(value) == round(ch["energy_wh"] / 1000, 3)
-        else:
+        elif sent["device_class"] == "power":
             assert (sent["unit_of_measurement"], sent["state_class"]) == ("W", "measurement")
             assert float(value) == ch["power_w"]
+        elif sent["device_class"] == "current":
+            assert float(value) == ch["irms_a"]
+        else:
+            assert sent["device_class"] == "power_factor" and float(value) == ch["pf"]
     assert chans[0]["power_w"] > 0  # the simulated household draws power on channel 0
 
     # Home Assistant started later still finds every config: they are retained.
@@ -221,5 +233,5 @@ def test_meter_discovery_reaches_home_assistant_through_its_acl(auth_broker, tmp
     ha2.subscribe("homeassistant/#", qos=1)
     retained = _collect(later, set(expected), 20)
     ha2.loop_stop()
-    assert set(retained) == set(expected)
+    assert set(retained) == set(expected)  # the removals left nothing retained behind
     assert all(msg.retain for msg in retained.values())
