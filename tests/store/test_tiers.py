@@ -305,3 +305,35 @@ def datetime_hour(t: float, zone: str) -> int:
     from zoneinfo import ZoneInfo
 
     return datetime.fromtimestamp(t, ZoneInfo(zone)).hour
+
+
+def test_export_counters_survive_packing_and_late_readings(tmp_path):
+    """A solar channel: its export counter and the hours of energy sent back are packed,
+    thawed and re-chained like the import ones, as a store that got everything in order."""
+    rnd = random.Random(4)
+    rows, imp, exp = [], 1000.0, 500.0
+    for seq in range(1, 3 * 8640 // 6):  # three days, a reading a minute
+        p = round(rnd.uniform(-2500, 1500), 2)  # negative: panels sending power back
+        imp = round(imp + max(p, 0) / 60, 3)
+        exp = round(exp + max(-p, 0) / 60, 3)
+        rows.append(ChannelReading("m-1", 0, 1, seq, T0 + 60 * seq, True, 60.0, imp, p,
+                                   round(abs(p) / 230, 3), True, export_wh=exp))
+    late = set(rnd.sample(range(len(rows) // 2), 30))
+    ref, store = SqliteStore(tmp_path / "ref.sqlite"), SqliteStore(tmp_path / "r.sqlite")
+    write(ref, rows)
+    write(store, [r for i, r in enumerate(rows) if i not in late])
+    now = rows[-1].ts_utc + 60
+    tiers = Tiers(raw_s=10 * DAY_S, aggregate_s=60, aggregate_keep_s=DAY_S, hot_s=DAY_S / 2)
+    assert store.fold(now, tiers).packed > 0
+    for i in sorted(late):
+        assert store.write([rows[i]], now).stored == 1
+    store.fold(now, tiers)
+    got = store.hourly("m-1", 0, 4e9)
+    want = ref.hourly("m-1", 0, 4e9)
+    assert [(h.hour_utc, h.readings) for h in got] == [(h.hour_utc, h.readings) for h in want]
+    assert [h.export_wh for h in got] == pytest.approx([h.export_wh for h in want], rel=1e-9)
+    assert sum(h.export_wh for h in got) > 1000
+    assert [h.energy_wh for h in got] == pytest.approx([h.energy_wh for h in want], rel=1e-9)
+    assert store.readings("m-1", 0, 4e9) == rows
+    days = store.daily("m-1", 0, 4e9, "Europe/Paris")
+    assert sum(d.export_wh for d in days) == pytest.approx(sum(h.export_wh for h in want), rel=1e-9)
