@@ -220,6 +220,7 @@ class SqliteStore:
         self.days = LocalDays(timezone)
         self.max_gap_s = max_gap_s
         create_private(self.path)
+        self._new_file = self.path.stat().st_size == 0
         self.observer = observer
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -234,6 +235,7 @@ class SqliteStore:
         self._add_export_columns()
         self._upgrade()
         self._days_of_zone()
+        self._new_file = False
 
     def _add_export_columns(self) -> None:
         """Add the export columns to a file written before them (once, whichever process
@@ -360,8 +362,10 @@ class SqliteStore:
                 raise RuntimeError(
                     f"Cannot open the embedded store {self.path}: {e}. Check that the data "
                     "directory exists and is writable.") from e
-            # before the first table of a new file: folding can give space back (tiers.py)
-            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            # before the first table of a new file: folding can give space back (tiers.py);
+            # only then (on a file in use it would write, and a full disk refuses that)
+            if self._new_file:
+                db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process crash (kill -9); FULL also survives
             # a power cut of the server, which is what "durably stored" means here.
