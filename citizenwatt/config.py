@@ -166,11 +166,43 @@ class StoreSettings(_Section):
     # hosts, each with its own ledger; only readings are shipped and readers count the hours
     # from the whole chain in InfluxDB (docs/scale.md). Collectors and API alike.
     hours: Literal["ledger", "readings"] = "ledger"
+    # Retention and resolution tiers (docs/operations.md, "Storage that lasts"). Readings
+    # stay as they came for raw_days (the newest hot_hours as plain rows, older ones packed
+    # per hour), then are folded into aggregates of aggregate_s seconds kept aggregate_days
+    # more; the energy per hour is kept for ever (every household figure comes from it).
+    raw_days: float = Field(90.0, gt=0, le=36_600)
+    aggregate_s: Literal[60, 300] = 60
+    aggregate_days: float = Field(730.0, ge=0, le=36_600)
+    hot_hours: float = Field(24.0, gt=0, le=24 * 30)
+    # Readings the collector's InfluxDB ledger keeps once InfluxDB has them (the chain
+    # needs the newest; a late reading older than this goes to the dead letters).
+    ledger_keep_hours: float = Field(48.0, gt=0, le=24 * 366)
+    # InfluxDB 1.x: the same tiers with its own means (retention policies cw_raw and cw_agg,
+    # a continuous query for the aggregates); the hours stay in the bucket's policy. Off:
+    # everything in the bucket (InfluxDB 2.x manages retention per bucket).
+    influx_tiers: bool = False
+    # The local days the embedded store totals at write time (a year of daily totals is 365
+    # rows); households in another zone get theirs summed from the hours.
+    timezone: str = DEFAULT_TIMEZONE
+
+    @model_validator(mode="after")
+    def _hours_and_tiers(self):
+        if self.hours == "readings" and self.influx_tiers:
+            raise ValueError(_("store.hours = \"readings\" (collectors on several hosts) and "
+                               "store.influx_tiers cannot go together: the hours are counted from "
+                               "the readings kept in the bucket; switch one of them off."))
+        return self
 
     @field_validator("influx_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return check_http_url(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        check_timezone(v)
+        return v
 
 
 class CollectorSettings(_Section):
