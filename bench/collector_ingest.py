@@ -252,7 +252,7 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
         spy = None
         if profile_s and hasattr(consumer, "workdir"):
             spy = subprocess.Popen(
-                ["py-spy", "record", "-d", str(int(profile_s)), "-r", "200", "-f", "raw",
+                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-d", str(int(profile_s)), "-r", "200", "-f", "raw",
                  "-o", str(consumer.workdir / "pyspy.txt"), "-p", str(consumer.proc.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         published, achieved = publish_step(broker, prefix, rate, duration_s, channels)

@@ -8,7 +8,6 @@ in batches (one store transaction per batch) and then acknowledges them in arriv
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
 from collections import Counter, deque
@@ -26,6 +25,7 @@ from citizenwatt.store.port import DeadLetter, ReadingStore, readings_from_paylo
 
 from .decoding import decode_reading
 from .guard import OVER_QUOTA, SUSPECT_KEY, KeyGuard, Quota, RejectLog, meter_of
+from .mqttclient import BufferedClient, has_fast_path
 
 if TYPE_CHECKING:
     from citizenwatt.config import Settings
@@ -45,58 +45,7 @@ RECEIVE_MAXIMUM = 20000
 QUICK_LOSS_S = 10.0
 
 
-_PUBACK_STRUCT = struct.Struct("!BBH")
-
-
-class _BufferedClient(mqtt.Client):
-    """paho's client reading the socket 64 KiB at a time.
-
-    paho reads each packet with several recv() calls (type byte, length bytes, body) and
-    handles one packet per select() wake-up: at thousands of messages per second that is
-    most of the collector's time. Here recv() fills a buffer that the packet parser reads
-    from, and loop_read() goes on until the buffer is empty (select() would not wake up
-    for bytes already read). Relies on paho 2.x's _sock_recv (pinned in pyproject.toml);
-    without it, the plain client is used.
-    """
-
-    _cw_sock = None
-    _cw_buf = b""
-    _cw_pos = 0
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._cw_sock is not self._sock:  # a new connection: forget the old bytes
-            self._cw_sock, self._cw_buf, self._cw_pos = self._sock, b"", 0
-        if self._cw_pos >= len(self._cw_buf):
-            data = super()._sock_recv(65536)  # raises BlockingIOError when nothing waits
-            if not data:
-                return data  # connection closed
-            self._cw_buf, self._cw_pos = data, 0
-        pos = self._cw_pos
-        self._cw_pos = pos + bufsize
-        return self._cw_buf[pos:pos + bufsize]
-
-    def ack_many(self, mids: list[int]) -> None:
-        """PUBACK a batch of QoS 1 messages as one write, not one syscall pair per message."""
-        if not mids:
-            return
-        if not hasattr(self, "_packet_queue") or self._sock is None:
-            for mid in mids:
-                self.ack(mid, 1)
-            return
-        # PUBACK: type 0x40, remaining length 2, packet id (reason 0 and no properties may
-        # be left out in MQTT v5, as paho does).
-        blob = b"".join([_PUBACK_STRUCT.pack(0x40, 2, mid) for mid in mids])
-        self._packet_queue(0x40, blob, 0, 0)
-
-    def loop_read(self, max_packets: int = 1):
-        rc = super().loop_read(max_packets)
-        while (rc == mqtt.MQTT_ERR_SUCCESS and self._sock is not None
-               and self._cw_sock is self._sock and self._cw_pos < len(self._cw_buf)):
-            rc = super().loop_read(max_packets)
-        return rc
-
-
-_Client = _BufferedClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
+_Client = BufferedClient if has_fast_path() else mqtt.Client
 
 
 @dataclass
@@ -213,6 +162,8 @@ class Collector:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
+        if isinstance(client, BufferedClient):
+            client.on_publish_fast = self._on_publish_fast
         client.on_disconnect = self._on_disconnect
         self._connected.clear()
         self._connack = None
@@ -308,6 +259,13 @@ class Collector:
         if not self._inbox_ready.is_set():
             self._inbox_ready.set()
 
+    def _on_publish_fast(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        # _on_message's work, for the PUBLISH packets BufferedClient decodes itself
+        self.metrics.received += 1
+        self._inbox.append(_Message(topic, payload, mid, qos, self.clock(), self._connection))
+        if not self._inbox_ready.is_set():
+            self._inbox_ready.set()
+
     # -- the writer thread ---------------------------------------------------------
 
     def _next_batch(self) -> list[_Message] | None:
@@ -393,7 +351,7 @@ class Collector:
                 # acknowledged on this one: its packet id may now name another message, not
                 # yet stored. The broker redelivers it (persistent session); stored once.
                 mids = [m.mid for m in batch if m.qos == 1 and m.connection == connection]
-                if isinstance(self._client, _BufferedClient):
+                if isinstance(self._client, BufferedClient):
                     self._client.ack_many(mids)
                 else:
                     for mid in mids:
