@@ -133,6 +133,15 @@ def publish_step(broker, prefix: str, rate: float, duration_s: float,
     return per_pub * PUBLISHERS, per_pub * PUBLISHERS / elapsed
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, threads included."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in open(f"/proc/{pid}/status"):
@@ -252,9 +261,11 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
         spy = None
         if profile_s and hasattr(consumer, "workdir"):
             spy = subprocess.Popen(
-                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-d", str(int(profile_s)), "-r", "200", "-f", "raw",
+                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
+                 "-d", str(int(profile_s)), "-r", "200", "-f", "raw",
                  "-o", str(consumer.workdir / "pyspy.txt"), "-p", str(consumer.proc.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cpu0 = cpu_s(consumer.proc.pid), cpu_s(broker.proc.pid)
         published, achieved = publish_step(broker, prefix, rate, duration_s, channels)
         end = time.monotonic()
         got = consumer.count(prefix)
@@ -262,12 +273,18 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
             time.sleep(0.1)
             got = consumer.count(prefix)
         caught_up_s = time.monotonic() - end
+        # CPU per message of the consumer and of the broker over the step (µs)
+        cpu = [round((cpu_s(pid) - c0) / published * 1e6, 1)
+               for pid, c0 in zip((consumer.proc.pid, broker.proc.pid), cpu0, strict=True)]
         ok = got == published and achieved >= 0.95 * rate
         steps.append({"rate": rate, "published": published, "achieved": round(achieved),
-                      "received": got, "caught_up_s": round(caught_up_s, 2), "ok": ok})
+                      "received": got, "caught_up_s": round(caught_up_s, 2), "ok": ok,
+                      "consumer_cpu_us": cpu[0], "broker_cpu_us": cpu[1],
+                      "load": round(os.getloadavg()[0], 1)})
         print(f"  {consumer.name:20s} {channels} ch {rate:6d}/s: published {published} at "
               f"{achieved:,.0f}/s, got {got} ({caught_up_s:.1f} s after) "
-              f"{'OK' if ok else 'FAIL'}", file=sys.stderr, flush=True)
+              f"{'OK' if ok else 'FAIL'}; CPU/message {cpu[0]} µs, broker {cpu[1]} µs, "
+              f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         if spy is not None:
             spy.wait(profile_s + 30)
         if not ok:
