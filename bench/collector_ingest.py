@@ -262,7 +262,7 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
         if profile_s and hasattr(consumer, "workdir"):
             spy = subprocess.Popen(
                 [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
-                 "-d", str(int(profile_s)), "-r", "200", "-f", "raw",
+                 "-d", str(int(profile_s)), "-r", "200", "-f", "raw", "--threads",
                  "-o", str(consumer.workdir / "pyspy.txt"), "-p", str(consumer.proc.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu0 = cpu_s(consumer.proc.pid), cpu_s(broker.proc.pid)

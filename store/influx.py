@@ -357,10 +357,11 @@ class InfluxStore:
                  bucket: str = "citizenwatt/autogen", *, spool_path: str | Path | None = None,
                  owner: str = "citizenwatt-collector-1", timeout_s: float = 10.0,
                  chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True,
-                 max_gap_s: float = MAX_GAP_S):
+                 max_gap_s: float = MAX_GAP_S, gather_s: float = 0.2):
         self.url, self.org, self.bucket = url.rstrip("/"), org, bucket
         self.owner = owner
         self.chunk_points = chunk_points
+        self.gather_s = gather_s  # after a partial chunk, wait this long before the next
         self.min_free_bytes = int(min_free_mb * 1024 * 1024)
         self.influxql = InfluxQL(url, token, bucket, timeout_s)
         self.ledger = (SpoolLedger(spool_path, max_gap_s) if spool_path is not None
@@ -521,10 +522,15 @@ class InfluxStore:
                     self._stop.wait(1.0)  # another collector on this ledger ships
                     continue
                 self._update_depth()
-                if self._ship_once():
+                shipped = self._ship_once()
+                if shipped:
                     if not self.influx_up:
                         log.info("InfluxDB répond de nouveau à %s : vidage du tampon", self.url)
                     self.influx_up, delay = True, 0.2
+                    if shipped < self.chunk_points:
+                        # the spool is nearly empty: let points gather, so that each HTTP
+                        # write (and the spool queries before it) carries many of them
+                        self._stop.wait(self.gather_s)
                     continue
                 self._wake.wait(0.2)
                 self._wake.clear()
