@@ -6,10 +6,11 @@ one packet per select() wake-up, and builds an MQTTMessage with its MQTT v5 Prop
 a topic-matching pass per message: at thousands of messages per second that was half of
 the collector's time (py-spy, bench/collector_ingest.py --profile). Here recv() fills a
 buffer; whole PUBLISH packets (QoS 0 or 1) at its head are decoded in one loop and handed
-to `on_publish_fast(topic, payload, mid, qos)`; anything else (CONNACK, SUBACK, PINGRESP,
-QoS 2, a packet cut by the buffer's end, a malformed one) goes through paho's own parser,
-which reads the same buffer. Relies on paho 2.x's _sock_recv, _in_packet and _packet_queue
-(paho-mqtt is pinned in pyproject.toml); without them the plain client is used.
+to `on_publishes_fast([(topic, payload, mid, qos), ...])` once per buffer; anything else
+(CONNACK, SUBACK, PINGRESP, QoS 2, a packet cut by the buffer's end, a malformed one) goes
+through paho's own parser, which reads the same buffer. Relies on paho 2.x's _sock_recv,
+_in_packet and _packet_queue (paho-mqtt is pinned in pyproject.toml); without them the plain
+client is used.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ _PUBLISH, _QOS_MASK = 0x30, 0x06
 
 
 class BufferedClient(mqtt.Client):
-    """See the module docstring. Set on_publish_fast before connecting."""
+    """See the module docstring. Set on_publishes_fast before connecting."""
 
     _cw_sock = None
     _cw_buf = b""
     _cw_pos = 0
-    on_publish_fast: Callable[[str, bytes, int, int], None] | None = None
+    on_publishes_fast: Callable[[list[tuple[str, bytes, int, int]]], None] | None = None
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._cw_sock is not self._sock:  # a new connection: forget the old bytes
@@ -75,7 +76,7 @@ class BufferedClient(mqtt.Client):
         rc = mqtt.MQTT_ERR_SUCCESS
         while (rc == mqtt.MQTT_ERR_SUCCESS and self._sock is not None
                and self._cw_sock is self._sock and self._cw_pos < len(self._cw_buf)):
-            if self.on_publish_fast is not None and self._in_packet["command"] == 0:
+            if self.on_publishes_fast is not None and self._in_packet["command"] == 0:
                 self._take_publishes()
                 if self._cw_pos >= len(self._cw_buf):
                     break
@@ -87,9 +88,9 @@ class BufferedClient(mqtt.Client):
         first other packet or one not wholly in the buffer, for paho's parser."""
         buf, pos, end = self._cw_buf, self._cw_pos, len(self._cw_buf)
         v5 = self._protocol == mqtt.MQTTv5
-        deliver = self.on_publish_fast
+        deliver = self.on_publishes_fast
         assert deliver is not None
-        start = pos
+        got: list[tuple[str, bytes, int, int]] = []
         while pos < end:
             header = buf[pos]
             qos = (header & _QOS_MASK) >> 1
@@ -116,9 +117,10 @@ class BufferedClient(mqtt.Client):
                 break  # malformed: paho says so and drops the connection
             topic = buf[body + 2:body + 2 + topic_len].decode("utf-8", "replace")
             pos = stop
-            deliver(topic, buf[p:stop], mid, qos)
+            got.append((topic, buf[p:stop], mid, qos))
         self._cw_pos = pos
-        if pos != start:
+        if got:
+            deliver(got)
             with self._msgtime_mutex:
                 self._last_bytes_received = mqtt.time_func()  # paho's keepalive clock
 

@@ -24,7 +24,7 @@ from citizenwatt.i18n import N_, _, format_number
 from citizenwatt.store.port import DeadLetter, ReadingStore, readings_from_payload
 
 from .decoding import decode_reading
-from .guard import OVER_QUOTA, SUSPECT_KEY, KeyGuard, Quota, RejectLog, meter_of
+from .guard import MAX_METERS, OVER_QUOTA, SUSPECT_KEY, KeyGuard, Quota, RejectLog, meter_of
 from .mqttclient import BufferedClient, has_fast_path
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class Collector:
         self.quota = Quota(meter_burst, meter_per_minute)
         self.keys = KeyGuard(self._known_key)
         self.reject_log = RejectLog(reject_log_interval_s, dead_letters_per_minute)
+        self._topics: dict[str, tuple[str, str]] = {}  # topic -> (meter, kind), see _parse_topic
         # paho's thread appends, the writer pops: a deque needs no lock for that, and the
         # writer takes a whole batch at once instead of one get() per message.
         self._inbox: deque[_Message] = deque()
@@ -163,7 +164,7 @@ class Collector:
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         if isinstance(client, BufferedClient):
-            client.on_publish_fast = self._on_publish_fast
+            client.on_publishes_fast = self._on_publishes_fast
         client.on_disconnect = self._on_disconnect
         self._connected.clear()
         self._connack = None
@@ -259,10 +260,13 @@ class Collector:
         if not self._inbox_ready.is_set():
             self._inbox_ready.set()
 
-    def _on_publish_fast(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        # _on_message's work, for the PUBLISH packets BufferedClient decodes itself
-        self.metrics.received += 1
-        self._inbox.append(_Message(topic, payload, mid, qos, self.clock(), self._connection))
+    def _on_publishes_fast(self, messages: list[tuple[str, bytes, int, int]]) -> None:
+        # _on_message's work for the PUBLISH packets BufferedClient decodes itself, once per
+        # buffer read: one clock reading for messages that arrived together
+        now, connection = self.clock(), self._connection
+        self.metrics.received += len(messages)
+        self._inbox.extend([_Message(topic, payload, mid, qos, now, connection)
+                            for topic, payload, mid, qos in messages])
         if not self._inbox_ready.is_set():
             self._inbox_ready.set()
 
@@ -302,14 +306,14 @@ class Collector:
                     self.metrics.rejected[OVER_QUOTA] += 1
                     continue
                 try:
-                    meter_id, kind = wire.parse_topic(m.topic)
+                    meter_id, kind = self._parse_topic(m.topic)
                     if kind == "status" and not m.payload:
                         continue  # a retained status being cleared (mosquitto_pub -r -n)
                     if kind == "status":
                         statuses[meter_id] = (meter_id, wire.decode_status(m.topic, m.payload),
                                               m.received_s)
                         continue
-                    obj = decode_reading(m.topic, m.payload, m.received_s)
+                    obj = decode_reading(m.topic, m.payload, m.received_s, meter_id)
                     message_rows = readings_from_payload(obj, m.received_s)
                     trusted, to_store = self.keys.verdict(meter_id, (obj["boot"], obj["seq"]),
                                                           message_rows, m.received_s)
@@ -359,6 +363,16 @@ class Collector:
             self.metrics.processed += len(batch)
             self.metrics.batches += 1
             self.reject_log.flush(batch[-1].received_s)  # a summary line once an interval ends
+
+    def _parse_topic(self, topic: str) -> tuple[str, str]:
+        """wire.parse_topic, remembered per topic (each meter publishes on the same two)."""
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            parsed = wire.parse_topic(topic)  # a bad topic raises, and is not remembered
+            if len(self._topics) >= 2 * MAX_METERS:
+                self._topics.clear()
+            self._topics[topic] = parsed
+        return parsed
 
     def _reject(self, m: _Message, reason: str, detail: str, letters: list[DeadLetter]) -> None:
         """Count a rejection; its log line and its dead letter are rate-limited (RejectLog),

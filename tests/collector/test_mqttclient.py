@@ -55,7 +55,8 @@ def receive(stream: bytes, chunks: list[int], v5: bool, fast: bool = True) -> li
     client.on_message = lambda c, u, msg: got.append(("paho", msg.topic, bytes(msg.payload),
                                                       msg.mid, msg.qos))
     if fast:
-        client.on_publish_fast = lambda t, p, mid, qos: got.append(("fast", t, bytes(p), mid, qos))
+        client.on_publishes_fast = lambda msgs: got.extend(("fast", t, bytes(p), mid, qos)
+                                                           for t, p, mid, qos in msgs)
     sock = FakeSocket(stream, chunks)
     client._sock = sock  # type: ignore[assignment]  # what connect() would set
     for _ in range(10 * len(stream) + 10):
