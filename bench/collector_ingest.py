@@ -11,14 +11,15 @@ publishing rates, with 1-channel and with 3-channel readings. All are treated al
 - the same payloads (wire-contract readings, one meter per mosquitto_pub publisher);
 - the same criterion: a step passes when every message published arrived (mosquitto_sub) or
   was stored (the collector: readings in the SQLite file, points in InfluxDB) within --drain
-  seconds of the step's last publish, and the publishers kept to 95 % of the rate.
+  seconds of the step's last publish, and the publishers kept to 95 % of the rate (a step
+  where only the publishers fell short, the machine being busy, is tried once more).
 
 The whole comparison runs --runs times (3 by default); the JSON line printed last gives each
 run's figures, their median and range, and the ratios to mosquitto_sub within each run.
 Then, once, the writer path's stages in process and the defence figures (junk flood, a
 reading after a long gap, valid against junk cost).
 
-    python bench/collector_ingest.py                      # 3 runs, about 25 minutes
+    python bench/collector_ingest.py                      # 3 runs, 20 to 40 minutes
     python bench/collector_ingest.py --runs 1 --no-extras # one run, about 8 minutes
     python bench/collector_ingest.py --quick              # one short step per consumer
     python bench/collector_ingest.py --profile 20000      # py-spy on the collector at 20,000/s
@@ -256,8 +257,11 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
            profile_s: float = 0.0) -> tuple[int, list]:
     """Climb the rates until a step fails; return (highest passed, steps)."""
     best, steps = 0, []
-    for i, rate in enumerate(rates):
-        prefix = f"{tag}{i}"
+    tries = [(i, rate) for i, rate in enumerate(rates)]
+    retried: set[int] = set()
+    while tries:
+        i, rate = tries.pop(0)
+        prefix = f"{tag}{i}" + ("r" if i in retried else "")
         spy = None
         if profile_s and hasattr(consumer, "workdir"):
             spy = subprocess.Popen(
@@ -287,6 +291,13 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         if spy is not None:
             spy.wait(profile_s + 30)
+        if not ok and got == published and i not in retried:
+            # every message arrived in time but the publishers fell short of the rate (the
+            # machine was busy): not the consumer's failure; the step is tried once more
+            steps[-1]["publishers_short"] = True
+            retried.add(i)
+            tries.insert(0, (i, rate))
+            continue
         if not ok:
             # behind or lost? wait for the backlog to clear, then count again
             deadline = time.monotonic() + 60
