@@ -359,8 +359,13 @@ def summary(runs: list[dict], consumers, channel_counts) -> dict:
             values = [r[name]["best"] for r in runs if name in r]
             if not values:
                 continue
+            # CPU per message (consumer process, all threads) over the steps it passed: the
+            # figure that holds when other jobs share the machine and the rates do not
+            cpu = [s["consumer_cpu_us"] for r in runs if name in r for s in r[name]["steps"]
+                   if s["ok"]]
             out[name] = {"median": statistics.median(values), "min": min(values),
-                         "max": max(values), "runs": values}
+                         "max": max(values), "runs": values,
+                         "cpu_us_per_message": statistics.median(cpu) if cpu else None}
             if key != "mosquitto_sub" and all(ref in r and r[ref]["best"] for r in runs):
                 ratios = [round(r[name]["best"] / r[ref]["best"], 2) for r in runs]
                 out[f"ratio_{name}"] = {"median": statistics.median(ratios),
