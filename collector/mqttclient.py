@@ -62,8 +62,9 @@ class BufferedClient(mqtt.Client):
     def loop_read(self, max_packets: int = 1):
         # One recv() per call (select() said bytes wait), then every packet in the buffer:
         # returning between reads lets paho's loop send the PUBACKs queued meanwhile.
-        if self._sock is not None and (self._cw_sock is not self._sock
-                                       or self._cw_pos >= len(self._cw_buf)):
+        if self._sock is None:
+            return super().loop_read(max_packets)  # paho's answer: no connection
+        if self._cw_sock is not self._sock or self._cw_pos >= len(self._cw_buf):
             try:
                 data = super()._sock_recv(65536)
             except BlockingIOError:
