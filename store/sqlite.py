@@ -24,6 +24,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
+from citizenwatt.errors import StoreError
 from citizenwatt.firmware.wire import MAX_CHANNELS, clean_status
 
 from .port import HOUR_S, ChannelReading, DeadLetter, HourEnergy, MeterSummary, WriteResult
@@ -73,9 +74,9 @@ SUMMARY_SCAN = ("SELECT meter_id, channel, MIN(ts_utc), MAX(ts_utc), MAX(receive
 INSERT_READING = f"INSERT OR IGNORE INTO reading ({COLUMNS}) VALUES ({','.join('?' * 16)})"
 
 
-class _StaleCache(Exception):
+class _StaleCache(StoreError):
     """A reading taken as its channel's newest was in the table already (another writer):
-    the batch is rolled back and written again without the cache."""
+    the batch is rolled back and written again without the cache. Never leaves write()."""
 
 
 def _insert_all(db: sqlite3.Connection, inserts: list[tuple] | None) -> None:
