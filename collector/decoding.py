@@ -17,13 +17,19 @@ except ImportError:  # the contract's own decoder is enough, only slower
     orjson = None  # type: ignore[assignment]
 
 
-def decode_reading(topic: str, payload: bytes, now_s: float) -> dict:
-    """What wire.decode_reading(topic, payload, now_s) returns, or the WireError it raises."""
+def decode_reading(topic: str, payload: bytes, now_s: float,
+                   meter_id: str | None = None) -> dict:
+    """What wire.decode_reading(topic, payload, now_s) returns, or the WireError it raises.
+
+    meter_id: the topic's meter when the caller has parsed it already as a reading topic.
+    """
     if orjson is not None and len(payload) <= wire.MAX_PAYLOAD_BYTES:
         # the fast path: orjson parses, the contract checks; anything but a valid reading
         # falls through to the contract's own decoder, which then says why
         try:
-            meter_id, kind = wire.parse_topic(topic)
+            kind = "reading"
+            if meter_id is None:
+                meter_id, kind = wire.parse_topic(topic)
             obj = orjson.loads(payload)
             if kind == "reading" and wire.validate_reading(obj, now_s)["meter"] == meter_id:
                 return obj

@@ -8,7 +8,6 @@ in batches (one store transaction per batch) and then acknowledges them in arriv
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
 from collections import Counter, deque
@@ -25,7 +24,8 @@ from citizenwatt.i18n import N_, _, format_number
 from citizenwatt.store.port import DeadLetter, ReadingStore, readings_from_payload
 
 from .decoding import decode_reading
-from .guard import OVER_QUOTA, SUSPECT_KEY, KeyGuard, Quota, RejectLog, meter_of
+from .guard import MAX_METERS, OVER_QUOTA, SUSPECT_KEY, KeyGuard, Quota, RejectLog, meter_of
+from .mqttclient import BufferedClient, has_fast_path
 
 if TYPE_CHECKING:
     from citizenwatt.config import Settings
@@ -45,58 +45,7 @@ RECEIVE_MAXIMUM = 20000
 QUICK_LOSS_S = 10.0
 
 
-_PUBACK_STRUCT = struct.Struct("!BBH")
-
-
-class _BufferedClient(mqtt.Client):
-    """paho's client reading the socket 64 KiB at a time.
-
-    paho reads each packet with several recv() calls (type byte, length bytes, body) and
-    handles one packet per select() wake-up: at thousands of messages per second that is
-    most of the collector's time. Here recv() fills a buffer that the packet parser reads
-    from, and loop_read() goes on until the buffer is empty (select() would not wake up
-    for bytes already read). Relies on paho 2.x's _sock_recv (pinned in pyproject.toml);
-    without it, the plain client is used.
-    """
-
-    _cw_sock = None
-    _cw_buf = b""
-    _cw_pos = 0
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._cw_sock is not self._sock:  # a new connection: forget the old bytes
-            self._cw_sock, self._cw_buf, self._cw_pos = self._sock, b"", 0
-        if self._cw_pos >= len(self._cw_buf):
-            data = super()._sock_recv(65536)  # raises BlockingIOError when nothing waits
-            if not data:
-                return data  # connection closed
-            self._cw_buf, self._cw_pos = data, 0
-        pos = self._cw_pos
-        self._cw_pos = pos + bufsize
-        return self._cw_buf[pos:pos + bufsize]
-
-    def ack_many(self, mids: list[int]) -> None:
-        """PUBACK a batch of QoS 1 messages as one write, not one syscall pair per message."""
-        if not mids:
-            return
-        if not hasattr(self, "_packet_queue") or self._sock is None:
-            for mid in mids:
-                self.ack(mid, 1)
-            return
-        # PUBACK: type 0x40, remaining length 2, packet id (reason 0 and no properties may
-        # be left out in MQTT v5, as paho does).
-        blob = b"".join([_PUBACK_STRUCT.pack(0x40, 2, mid) for mid in mids])
-        self._packet_queue(0x40, blob, 0, 0)
-
-    def loop_read(self, max_packets: int = 1):
-        rc = super().loop_read(max_packets)
-        while (rc == mqtt.MQTT_ERR_SUCCESS and self._sock is not None
-               and self._cw_sock is self._sock and self._cw_pos < len(self._cw_buf)):
-            rc = super().loop_read(max_packets)
-        return rc
-
-
-_Client = _BufferedClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
+_Client = BufferedClient if has_fast_path() else mqtt.Client
 
 
 def disk_full(e: BaseException) -> bool:
@@ -187,6 +136,7 @@ class Collector:
         self.quota = Quota(meter_burst, meter_per_minute)
         self.keys = KeyGuard(self._known_key)
         self.reject_log = RejectLog(reject_log_interval_s, dead_letters_per_minute)
+        self._topics: dict[str, tuple[str, str]] = {}  # topic -> (meter, kind), see _parse_topic
         # paho's thread appends, the writer pops: a deque needs no lock for that, and the
         # writer takes a whole batch at once instead of one get() per message.
         self._inbox: deque[_Message] = deque()
@@ -239,6 +189,8 @@ class Collector:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
+        if isinstance(client, BufferedClient):
+            client.on_publishes_fast = self._on_publishes_fast
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         self._connected.clear()
@@ -342,6 +294,16 @@ class Collector:
         if not self._inbox_ready.is_set():
             self._inbox_ready.set()
 
+    def _on_publishes_fast(self, messages: list[tuple[str, bytes, int, int]]) -> None:
+        # _on_message's work for the PUBLISH packets BufferedClient decodes itself, once per
+        # buffer read: one clock reading for messages that arrived together
+        now, connection = self.clock(), self._connection
+        self.metrics.received += len(messages)
+        self._inbox.extend([_Message(topic, payload, mid, qos, now, connection)
+                            for topic, payload, mid, qos in messages])
+        if not self._inbox_ready.is_set():
+            self._inbox_ready.set()
+
     # -- the writer thread ---------------------------------------------------------
 
     def _next_batch(self) -> list[_Message] | None:
@@ -378,14 +340,14 @@ class Collector:
                     self.metrics.rejected[OVER_QUOTA] += 1
                     continue
                 try:
-                    meter_id, kind = wire.parse_topic(m.topic)
+                    meter_id, kind = self._parse_topic(m.topic)
                     if kind == "status" and not m.payload:
                         continue  # a retained status being cleared (mosquitto_pub -r -n)
                     if kind == "status":
                         statuses[meter_id] = (meter_id, wire.decode_status(m.topic, m.payload),
                                               m.received_s)
                         continue
-                    obj = decode_reading(m.topic, m.payload, m.received_s)
+                    obj = decode_reading(m.topic, m.payload, m.received_s, meter_id)
                     message_rows = readings_from_payload(obj, m.received_s)
                     trusted, to_store = self.keys.verdict(meter_id, (obj["boot"], obj["seq"]),
                                                           message_rows, m.received_s)
@@ -427,7 +389,7 @@ class Collector:
                 # acknowledged on this one: its packet id may now name another message, not
                 # yet stored. The broker redelivers it (persistent session); stored once.
                 mids = [m.mid for m in batch if m.qos == 1 and m.connection == connection]
-                if isinstance(self._client, _BufferedClient):
+                if isinstance(self._client, BufferedClient):
                     self._client.ack_many(mids)
                 else:
                     for mid in mids:
@@ -435,6 +397,16 @@ class Collector:
             self.metrics.processed += len(batch)
             self.metrics.batches += 1
             self.reject_log.flush(batch[-1].received_s)  # a summary line once an interval ends
+
+    def _parse_topic(self, topic: str) -> tuple[str, str]:
+        """wire.parse_topic, remembered per topic (each meter publishes on the same two)."""
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            parsed = wire.parse_topic(topic)  # a bad topic raises, and is not remembered
+            if len(self._topics) >= 2 * MAX_METERS:
+                self._topics.clear()
+            self._topics[topic] = parsed
+        return parsed
 
     def _reject(self, m: _Message, reason: str, detail: str, letters: list[DeadLetter]) -> None:
         """Count a rejection; its log line and its dead letter are rate-limited (RejectLog),

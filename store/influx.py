@@ -453,7 +453,7 @@ class InfluxStore:
                  owner: str = "citizenwatt-collector-1", timeout_s: float = 10.0,
                  chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True,
                  max_gap_s: float = MAX_GAP_S, hours: str = "ledger", tiers: Tiers | None = None,
-                 ledger_keep_s: float = 48 * HOUR_S):
+                 ledger_keep_s: float = 48 * HOUR_S, gather_s: float = 0.2):
         if hours not in ("ledger", "readings"):
             raise ValueError(f"hours must be 'ledger' or 'readings', not {hours!r}")
         if hours == "readings" and tiers is not None:
@@ -463,6 +463,7 @@ class InfluxStore:
         self.hours, self.max_gap_s = hours, max_gap_s
         self.owner = owner
         self.chunk_points = chunk_points
+        self.gather_s = gather_s  # after a partial chunk, wait this long before the next
         self.min_free_bytes = int(min_free_mb * 1024 * 1024)
         self.influxql = InfluxQL(url, token, bucket, timeout_s)
         self.ledger = (SpoolLedger(spool_path, max_gap_s, ship_hours=hours == "ledger")
@@ -757,10 +758,15 @@ class InfluxStore:
                 if self.spool_depth == 0 and time.time() - self._pruned_at > LEDGER_PRUNE_EVERY_S:
                     self._pruned_at = time.time()
                     ledger.prune(self._pruned_at, self.ledger_keep_s)
-                if self._ship_once():
+                shipped = self._ship_once()
+                if shipped:
                     if not self.influx_up:
                         log.info("InfluxDB répond de nouveau à %s : vidage du tampon", self.url)
                     self.influx_up, delay = True, 0.2
+                    if shipped < self.chunk_points:
+                        # the spool is nearly empty: let points gather, so that each HTTP
+                        # write (and the spool queries before it) carries many of them
+                        self._stop.wait(self.gather_s)
                     continue
                 self._wake.wait(0.2)
                 self._wake.clear()

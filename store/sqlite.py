@@ -24,6 +24,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
+from citizenwatt.errors import StoreError
 from citizenwatt.firmware.wire import MAX_CHANNELS, clean_status
 
 from .port import (
@@ -132,6 +133,22 @@ SCHEMA_VERSION = 4
 # deletion, and as the reference in tests).
 SUMMARY_SCAN = ("SELECT meter_id, channel, MIN(ts_utc), MAX(ts_utc), MAX(received_utc), "
                 "COUNT(*) FROM reading")
+
+
+INSERT_READING = f"INSERT OR IGNORE INTO reading ({COLUMNS}) VALUES ({','.join('?' * 19)})"
+
+
+class _StaleCache(StoreError):
+    """A reading taken as its channel's newest was in the table already (another writer):
+    the batch is rolled back and written again without the cache. Never leaves write()."""
+
+
+def _insert_all(db: sqlite3.Connection, inserts: list[tuple] | None) -> None:
+    """Insert the rows waiting in `inserts` (each newer than its channel's stored ones)."""
+    if inserts:
+        if db.executemany(INSERT_READING, inserts).rowcount != len(inserts):
+            raise _StaleCache
+        inserts.clear()
 
 
 def _row_to_reading(r: sqlite3.Row | tuple) -> ChannelReading:
@@ -404,6 +421,14 @@ class SqliteStore:
     def write(self, rows: Sequence[ChannelReading], received_s: float, *,
               statuses: Sequence[tuple[str, dict, float]] = (),
               dead_letters: Sequence[DeadLetter] = ()) -> WriteResult:
+        try:
+            return self._write(rows, received_s, statuses, dead_letters, batched=True)
+        except _StaleCache:
+            # a cached newest reading was not the newest: forget them, do it row by row
+            self._last.clear()
+            return self._write(rows, received_s, statuses, dead_letters, batched=False)
+
+    def _write(self, rows, received_s, statuses, dead_letters, batched: bool) -> WriteResult:
         stored = dup = 0
         # per (meter, channel, hour): [energy imported, readings, energy exported]
         hours: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
@@ -413,6 +438,8 @@ class SqliteStore:
         with self._write_lock:
             db = self.connection()
             pending_last: dict = {}
+            # the newest readings of their channels, inserted together (one executemany)
+            inserts: list[tuple] | None = [] if batched else None
             try:
                 db.execute("BEGIN IMMEDIATE")
                 # Another process (a second collector) may have written since our last
@@ -422,7 +449,8 @@ class SqliteStore:
                     self._last.clear()
                 conflicts = []
                 for r in rows:
-                    outcome = self._insert(db, r, received_s, hours, pending_last, touched)
+                    outcome = self._insert(db, r, received_s, hours, pending_last, touched,
+                                           inserts)
                     if outcome is CONFLICT:
                         conflicts.append(r)
                     elif outcome:
@@ -434,6 +462,7 @@ class SqliteStore:
                             s[0], s[1], s[2] = min(s[0], r.ts_utc), max(s[1], r.ts_utc), s[2] + 1
                     else:
                         dup += 1
+                _insert_all(db, inserts)
                 db.executemany(
                     "INSERT INTO energy_hour (meter_id, channel, hour_utc, energy_wh, readings, "
                     "export_wh) VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
@@ -476,13 +505,21 @@ class SqliteStore:
             (r.meter_id, r.channel, r.boot, r.seq)).fetchone()
         return row
 
-    def _insert(self, db, r: ChannelReading, received_s, hours, pending_last, touched):
-        """True: stored; False: a redelivery; CONFLICT: same key, other values."""
+    def _insert(self, db, r: ChannelReading, received_s, hours, pending_last, touched,
+                inserts: list[tuple] | None = None):
+        """True: stored; False: a redelivery; CONFLICT: same key, other values.
+
+        The newest reading of its channel (the common case) joins `inserts` when given, for
+        one executemany at the end of the batch; any other row is inserted at once, after
+        those waiting, since its neighbours are looked up in the table.
+        """
         key = (r.meter_id, r.channel)
         last = pending_last.get(key) or self._last.get(key)
+        newest = False
         if last is not None and r.order_key > last[0]:
-            prev, nxt = last[1], None  # the common case: the newest reading so far
+            prev, nxt, newest = last[1], None, True  # the common case: the newest so far
         else:
+            _insert_all(db, inserts)
             if last is not None and r.order_key == last[0]:
                 return False if same_reading(last[1], r) else CONFLICT
             # among packed readings: bring them back first; before the raw tier: refused
@@ -497,13 +534,13 @@ class SqliteStore:
         # The export counter (solar) has its own chain over the same neighbours.
         xins = insert_export(prev, r, after, Link(nxt[17], nxt[18])
                              if nxt is not None and nxt[16] is not None else None, self.max_gap_s)
-        cur = db.execute(
-            f"INSERT OR IGNORE INTO reading ({COLUMNS}) VALUES ({','.join('?' * 19)})",
-            (r.meter_id, r.channel, r.boot, r.seq, r.ts_utc, int(r.ts_from_meter), received_s,
-             r.interval_s, r.energy_wh, r.power_w, r.irms_a, int(r.apparent), r.vrms_v, r.pf,
-             ins.link.energy_wh, ins.link.start_s, r.export_wh,
-             xins.link.energy_wh if xins else None, xins.link.start_s if xins else None))
-        if cur.rowcount == 0:
+        values = (r.meter_id, r.channel, r.boot, r.seq, r.ts_utc, int(r.ts_from_meter),
+                  received_s, r.interval_s, r.energy_wh, r.power_w, r.irms_a, int(r.apparent),
+                  r.vrms_v, r.pf, ins.link.energy_wh, ins.link.start_s, r.export_wh,
+                  xins.link.energy_wh if xins else None, xins.link.start_s if xins else None)
+        if newest and inserts is not None:
+            inserts.append(values)  # newer than anything stored: cannot be a duplicate
+        elif db.execute(INSERT_READING, values).rowcount == 0:
             old = db.execute(f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND channel=? "
                              "AND boot=? AND seq=?",
                              (r.meter_id, r.channel, r.boot, r.seq)).fetchone()

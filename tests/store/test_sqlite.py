@@ -17,6 +17,7 @@ from tests.store.helpers import (
     H10,
     T0,
     Reference,
+    assert_same_hours,
     downgrade,
     feed,
     hours_of,
@@ -140,3 +141,44 @@ def test_the_observer_records_each_change_in_its_transaction(tmp_path):
     assert [m.meter_id for m in failing.meters()] == ["m-1"]
     assert failing.latest("m-2") == [] and len(journal(failing)) == 7
     failing.close()
+
+
+def test_a_batch_with_a_late_reading_counts_like_row_by_row(tmp_path):
+    """The common case (each row its channel's newest) waits for one executemany; a late
+    reading in the same batch is inserted only after the rows waiting before it, so its
+    neighbours are found and the hours are those of row-by-row writing."""
+    rows = series(300, seed=8)
+    late = rows[150]
+    batch = rows[100:150] + rows[151:250] + [late]  # one late reading at the end
+    store, ref = SqliteStore(tmp_path / "a.sqlite"), SqliteStore(tmp_path / "b.sqlite")
+    store.write(rows[:100], T0)
+    statements: list[str] = []
+    store.connection().set_trace_callback(statements.append)
+    res = store.write(batch, T0)
+    store.connection().set_trace_callback(None)
+    for r in rows[:250]:
+        ref.write([r], T0)
+    assert (res.stored, res.duplicates) == (len(batch), 0)
+    assert_same_hours(hours_of(store), hours_of(ref))
+    assert total(store) == pytest.approx(rows[249].energy_wh, rel=1e-9)
+    # the late reading's neighbours were looked up after the 149 rows before it went in
+    inserts = [i for i, s in enumerate(statements) if s.startswith("INSERT OR IGNORE INTO reading")]
+    lookups = [i for i, s in enumerate(statements) if "ORDER BY boot DESC" in s]
+    assert len(inserts) == len(batch) and lookups and inserts[-2] < lookups[0] < inserts[-1]
+
+
+def test_a_stale_newest_reading_cache_rolls_back_and_writes_row_by_row(tmp_path):
+    """If the cache of newest readings were ever wrong (a row it calls new is stored
+    already), the batch is written again without it: a redelivery stays a duplicate and
+    counts nothing twice."""
+    rows = series(40, seed=9)
+    store, ref = SqliteStore(tmp_path / "a.sqlite"), SqliteStore(tmp_path / "b.sqlite")
+    store.write(rows[:30], T0)
+    ref.write(rows[:30], T0)
+    key = (rows[0].meter_id, rows[0].channel)
+    store._last[key] = (rows[20].order_key, rows[20], store._last[key][2])  # stale on purpose
+    res = store.write(rows[25:40], T0)  # 25..29 were stored already
+    assert (res.stored, res.duplicates) == (10, 5)
+    ref.write(rows[30:40], T0)
+    assert_same_hours(hours_of(store), hours_of(ref))
+    assert total(store) == pytest.approx(rows[39].energy_wh, rel=1e-9)
