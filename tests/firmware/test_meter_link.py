@@ -129,10 +129,11 @@ def test_ping_then_publish_on_a_link_gone_quiet(tmp_path):
         m.clock.pause()
         assert m.clock.held.wait(10)
         assert m.error is None and m._thread is not None and m._thread.is_alive()
-        # Each connection came up, then its ping went unanswered: said once per outage.
-        # (the last connection may still be up, its ping not yet due).
+        # Each connection came up, then its ping went unanswered: the reason is said once per
+        # outage, and an outage ends only when a reading went through in between (on a loaded
+        # machine a connection can reach its ping before any reading), so 1 to connects times.
         reasons = [r for r, _ in m.hw.link_errors]
-        assert set(reasons) == {mqtt.TIMEOUT} and m.hw.connects - 1 <= len(reasons) <= m.hw.connects
+        assert set(reasons) == {mqtt.TIMEOUT} and 1 <= len(reasons) <= m.hw.connects
         first_part = [json.loads(p)["seq"] for t, p in bad.published if t.endswith("/reading")]
         assert first_part and m.published == len(first_part)  # acknowledged ones only
         m.meter.cfg["mqtt_port"] = good.port
