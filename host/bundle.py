@@ -6,8 +6,9 @@ mpy-cross, laid out as the ESP32 expects it.
     out/main.py, out/boot.py                (stay source: MicroPython runs them by name)
     out/config.example.json
 
-umqtt.simple comes from micropython-lib at flashing time (`mpremote mip install
-umqtt.simple`), as the MicroPython documentation recommends; it is not copied here.
+umqtt.simple is installed at flashing time with mpremote's mip, from the workshop's
+offline cache (micropython-lib's, or the copy the workshop ships when the cache has none);
+it is not copied here.
 """
 
 from __future__ import annotations

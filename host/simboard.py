@@ -4,7 +4,11 @@ It speaks MicroPython's raw REPL the way mpremote expects it (Ctrl-A raw mode, C
 execute or soft-reset, raw-paste with flow control, Ctrl-B back to the friendly REPL) and
 runs what it receives with CPython in a namespace that looks like the board: an in-memory
 flash (os, open), machine.ADC fed by simulated clamps, network.WLAN, time ticks,
-sys.implementation._mpy. unplug()/replug() stand for the USB cable; flash survives both.
+sys.implementation._mpy, vfs.mount() and os.statvfs for `mpremote df`. `import` finds
+modules in the flash as MicroPython does (the root, then /lib; .py, .mpy, packages); an
+.mpy runs from the source it was compiled from (the path mpy-cross wrote into it, else
+the host's module of that name), its native code (viper) is not simulated.
+unplug()/replug() stand for the USB cable; flash survives both.
 
 It is not a security sandbox: it only runs code the workshop tool itself sends.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import builtins
 import errno
 import importlib
+import importlib.util
 import io
 import math
 import os
@@ -368,6 +373,7 @@ class SimBoard:
         self.paste: bytearray | None = None
         self.paste_count = 0
         self.globals = {"__name__": "__main__"}
+        self.flash_modules: dict[str, ModuleType] = {}  # sys.modules of the board's own files
 
     def _write(self, data: bytes) -> None:
         if self._master is None:
@@ -411,6 +417,7 @@ class SimBoard:
         elif c == 0x04:                    # Ctrl-D: soft reboot, runs main.py
             self._write(b"MPY: soft reboot\r\n" + BANNER.encode() + b">>> ")
             self.globals = {"__name__": "__main__"}
+            self.flash_modules = {}
             self._start_runner()
         elif c == 0x02:
             self._write(b"\r\n" + BANNER.encode() + b">>> ")
@@ -441,6 +448,7 @@ class SimBoard:
                 self._write(b"OK\r\nMPY: soft reboot\r\n" + RAW_BANNER)
                 self.globals = {"__name__": "__main__"}
                 self.wlan_active = False
+                self.flash_modules = {}
                 return
             code, self.line = bytes(self.line), bytearray()
             self._write(b"OK")
@@ -524,6 +532,10 @@ class SimBoard:
         return g
 
     def _import(self, name, globals=None, locals=None, fromlist=(), level=0):
+        if level:  # from . import x, inside a module of the flash
+            package = (globals or {}).get("__package__") or ""
+            base = package.rsplit(".", level - 1)[0] if level > 1 else package
+            name = base + ("." + name if name else "")
         mods = self._modules()
         root = name.split(".")[0]
         if root in mods:
@@ -532,12 +544,103 @@ class SimBoard:
             real = importlib.import_module(root[1:] if root.startswith("u") and root[1:] in
                                            _PASSTHROUGH else root)
             return real
-        raise ImportError(f"no module named '{name}'")
+        module = self._import_flash(name)
+        for item in fromlist or ():
+            if item != "*" and not hasattr(module, item) and "__path__" in vars(module):
+                self._import_flash(name + "." + item)
+        return module if fromlist else self.flash_modules[root]
+
+    def _import_flash(self, name: str) -> ModuleType:
+        """Import `name` (and its parent packages) from the flash, as MicroPython does:
+        each folder of sys.path, then <name>.py, <name>.mpy, <name>/__init__.(m)py or a
+        bare folder (a namespace package)."""
+        parts = name.split(".")
+        module = None
+        for i in range(len(parts)):
+            full = ".".join(parts[:i + 1])
+            if full in self.flash_modules:
+                module = self.flash_modules[full]
+                continue
+            folders = module.__path__ if module is not None else ["/", "/lib"]
+            module = self._load_from(full, parts[i], folders)
+            if i:
+                setattr(self.flash_modules[".".join(parts[:i])], parts[i], module)
+        assert module is not None
+        return module
+
+    def _load_from(self, full: str, leaf: str, folders) -> ModuleType:
+        fs = self.fs
+        for folder in folders:
+            base = folder.rstrip("/") + "/" + leaf
+            for path, package in ((base + ".py", None), (base + ".mpy", None),
+                                  (base + "/__init__.py", base), (base + "/__init__.mpy", base)):
+                if path in fs.files:
+                    return self._exec_module(full, path, package)
+            if base in fs.dirs:
+                return self._exec_module(full, None, base)
+        raise ImportError(f"no module named '{full}'")
+
+    def _exec_module(self, full: str, path: str | None, package: str | None) -> ModuleType:
+        module = ModuleType(full)
+        module.__file__ = path or package
+        module.__package__ = full if package else full.rpartition(".")[0]
+        if package:
+            module.__path__ = [package]
+        if "__builtins__" not in self.globals:
+            self._namespace(io.StringIO())  # the board's builtins, print included
+        module.__builtins__ = self.globals["__builtins__"]
+        self.flash_modules[full] = module
+        if path is None:
+            return module
+        data = self.fs.read(path)
+        source = _mpy_source(data, full) if path.endswith(".mpy") else data.decode()
+        try:
+            exec(compile(source, path, "exec"), vars(module))
+        except BaseException:
+            del self.flash_modules[full]
+            raise
+        return module
 
     def _modules(self) -> dict[str, ModuleType]:
         if getattr(self, "_mods", None) is None:
             self._mods = _board_modules(self)
         return self._mods
+
+
+def _vuint(data: bytes, i: int) -> tuple[int, int]:
+    """MicroPython's variable-length unsigned integer (7 bits a byte, big-endian)."""
+    n = 0
+    while True:
+        b = data[i]
+        i += 1
+        n = (n << 7) | (b & 0x7F)
+        if not b & 0x80:
+            return n, i
+
+
+def _mpy_source(data: bytes, name: str) -> str:
+    """The source to run for an .mpy: checked as MicroPython checks it (magic, version),
+    then read from the file its first qstr names (mpy-cross writes the source path there),
+    else from the host's module of the same name."""
+    if len(data) < 4 or data[0] != ord("M") or data[1] != MPY_VERSION:
+        raise ValueError("incompatible .mpy file")
+    if data[2] >> 2:  # an architecture: native code, which a CPython board cannot run
+        raise ImportError(f"native code in {name}.mpy is not simulated")
+    try:
+        _n_qstr, i = _vuint(data, 4)
+        _n_obj, i = _vuint(data, i)
+        length, i = _vuint(data, i)
+        source_name = data[i:i + (length >> 1)].decode() if not length & 1 else ""
+    except (IndexError, UnicodeDecodeError):
+        raise ValueError("incompatible .mpy file") from None
+    if source_name and os.path.isfile(source_name):
+        with open(source_name, encoding="utf-8") as f:
+            return f.read()
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.origin and spec.origin.endswith(".py"):
+        with open(spec.origin, encoding="utf-8") as f:
+            return f.read()
+    raise ImportError(f"the source of {name}.mpy ({source_name}) is not on this computer")
 
 
 def _traceback_text(e: BaseException) -> str:
@@ -575,7 +678,9 @@ def _board_modules(board: SimBoard) -> dict[str, ModuleType]:
     esp32 = ModuleType("esp32")
     esp32.mcu_temperature = lambda: 42
 
-    return {"os": os_mod, "uos": os_mod, "sys": sys_mod, "usys": sys_mod, "time": time_mod,
+    vfs = _vfs_module(board.fs)
+
+    return {"vfs": vfs, "os": os_mod, "uos": os_mod, "sys": sys_mod, "usys": sys_mod, "time": time_mod,
             "utime": time_mod, "machine": machine, "network": network, "gc": gc,
             "micropython": micropython, "esp32": esp32}
 
@@ -590,6 +695,23 @@ def _os_module(fs: MemFS) -> ModuleType:
     os_mod.getcwd = lambda: "/"
     os_mod.sync = lambda: None
     return os_mod
+
+
+def _vfs_module(fs: MemFS) -> ModuleType:
+    """vfs.mount() lists the one littlefs partition at /, as on an ESP32 (`mpremote df`)."""
+    vfs = ModuleType("vfs")
+
+    class VfsLfs2:
+        def __repr__(self):
+            return "<VfsLfs2>"
+
+        def statvfs(self, path):
+            return fs.statvfs(path)
+
+    root = VfsLfs2()
+    vfs.VfsLfs2 = VfsLfs2
+    vfs.mount = lambda *a, **k: [(root, "/")] if not a else None
+    return vfs
 
 
 def _sys_module() -> ModuleType:

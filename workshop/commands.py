@@ -974,6 +974,61 @@ def links(
     run(lang=lang)
 
 
+def rehearse(
+    boards: Annotated[int, typer.Option("--boards", help=N_("Number of simulated boards."))] = 3,
+    state_dir: Annotated[
+        Path, typer.Option(help=N_("Folder of the simulated meters' own flash (counters, queue)."))
+    ] = Path("citizenwatt-rehearsal"),
+    wifi_ssid: Annotated[str, typer.Option(help=N_("Name of the simulated room's Wi-Fi."))] = "atelier",
+    wifi_password: Annotated[str, typer.Option(help=N_("Its password."))] = "motdepasse",
+    lang: Lang = None,
+) -> None:
+    @friendly
+    def run(lang=None):
+        from citizenwatt.workshop import rehearse as rh
+
+        rehearsal = rh.start(boards, state_dir, wifi_ssid, wifi_password)
+        try:
+            table = Table(title=_("Simulated boards plugged in"))
+            for col in (N_("Board"), N_("Port"), N_("Meter")):
+                table.add_column(_(col))
+            for i, (b, meter_id) in enumerate(zip(rehearsal.boards, rehearsal.meter_ids, strict=True)):
+                table.add_row(str(i + 1), b.port or "", meter_id)
+            console.print(table)
+            console.print(
+                _(
+                    "Leave this terminal open: the boards stay plugged in until Ctrl-C (their flash "
+                    "is then lost). In another terminal: 1) `citizenwatt ports` lists them, marked "
+                    "\"simulated\"; 2) `citizenwatt workshop --wifi-ssid {ssid} --wifi-password {password} "
+                    "--mqtt-host 127.0.0.1 ...` flashes, provisions and checks them, offline; 3) once "
+                    "a board is reset, its meter publishes from here, and this terminal says so. The "
+                    "guide's chapter \"Rehearsing without hardware\" walks you through it.",
+                    ssid=wifi_ssid,
+                    password=wifi_password,
+                ),
+                soft_wrap=True,
+            )
+
+            def say(event, number, meter_id, broker):
+                if event == "firmware":
+                    console.print(_("Board {number}: meter {meter_id} started, it publishes to {broker}.",
+                                    number=number, meter_id=meter_id, broker=broker), soft_wrap=True)
+                else:
+                    console.print("[green]✓[/] " + _(
+                        "Board {number}: meter {meter_id} published its first reading. Open its "
+                        "household's link (in the workshop's summary) to see it.",
+                        number=number, meter_id=meter_id), soft_wrap=True)
+
+            rh.watch(rehearsal, say)
+        except KeyboardInterrupt:
+            console.print(_("Simulated boards unplugged. Run `citizenwatt rehearse` again for a new "
+                            "rehearsal (blank boards)."))
+        finally:
+            rehearsal.close()
+
+    run(lang=lang)
+
+
 # each command's help, said in the reader's language when the CLI runs
 HELP: dict[Callable[..., Any], str] = {
     ports: N_("List the ESP32 boards plugged in (CP210x, CH340, FTDI, native USB)."),
@@ -983,6 +1038,9 @@ HELP: dict[Callable[..., Any], str] = {
         "Calibrate a channel against a known load (a 2 kW kettle or the household's utility meter)."
     ),
     check: N_("Self-test: ADC, bias, noise, clamp direction, Wi-Fi, MQTT server."),
+    rehearse: N_(
+        "Rehearse a workshop without hardware: simulated boards that every command sees, until Ctrl-C."
+    ),
 }
 WORKSHOP_HELP = N_(
     "Workshop: write, configure and test the boards one after another, as they are "

@@ -1,10 +1,13 @@
-"""Which serial ports are ESP32 boards: pyserial's list_ports plus the USB bridges we know."""
+"""Which serial ports are ESP32 boards: pyserial's list_ports plus the USB bridges we know,
+and the simulated boards of a running `citizenwatt rehearse`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from serial.tools import list_ports
+
+from citizenwatt.i18n import _
 
 # (VID, PID) -> USB-serial chip. Boards for the meter carry one of these bridges, or the
 # ESP32-S2/S3/C3 native USB (not a classic ESP32: esptool's chip check then says so).
@@ -35,6 +38,7 @@ class BoardPort:
     chip: str | None          # None: not a USB-serial bridge we know
     description: str
     serial_number: str | None = None
+    simulated: bool = False   # a board of `citizenwatt rehearse`, on a pseudo-terminal
 
     @property
     def vid_pid(self) -> str:
@@ -59,4 +63,15 @@ def list_boards(include_unknown: bool = False) -> list[BoardPort]:
             continue  # built-in serial lines (ttyS0...) are never a board
         found.append(BoardPort(p.device, p.vid, p.pid, chip, p.description or "",
                                p.serial_number))
-    return sorted(found, key=lambda b: (b.chip is None, b.device))
+    found.extend(simulated_boards())
+    return sorted(found, key=lambda b: (b.chip is None, b.simulated, b.device))
+
+
+def simulated_boards() -> list[BoardPort]:
+    """The boards a running `citizenwatt rehearse` keeps plugged in."""
+    from citizenwatt.workshop.rehearse import registered
+
+    return [BoardPort(s.device, None, None, _("simulated"),
+                      _("Simulated board no. {number}, meter {meter_id} (citizenwatt rehearse)",
+                        number=s.number, meter_id=s.meter_id), simulated=True)
+            for s in registered()]

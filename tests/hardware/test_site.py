@@ -88,7 +88,8 @@ def test_each_page_has_its_counterpart_in_the_other_language(built):
 def test_chapters_have_navigation_to_every_chapter(built):
     for lang in LANGS:
         slugs = [chapter.slug for chapter in built.chapters[lang]]
-        assert len(slugs) == 9
+        sources = Path(__file__).resolve().parents[2] / "hardware" / "guide" / lang
+        assert len(slugs) == len(list(sources.glob("[0-9][0-9]-*.md")))
         for slug in slugs:
             text = (built.out_dir / lang / f"{slug}.html").read_text(encoding="utf-8")
             nav = text.split('<nav class="sidebar"', 1)[1].split("</nav>", 1)[0]

@@ -38,6 +38,13 @@ def _french(monkeypatch):
     set_lang(None)
 
 
+@pytest.fixture(autouse=True)
+def _own_rehearsals(monkeypatch, tmp_path_factory):
+    """A rehearsal running on this machine never shows its boards to these tests: the
+    simulated boards' records live in a runtime folder of the test's own."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
+
+
 @pytest.fixture
 def boards():
     """make(spec=None, runner=None) -> a plugged SimBoard; all unplugged at the end."""

@@ -208,13 +208,20 @@ def test_unplugged_mid_transfer_then_redone(boards, bundle, cache_dir):
     _bundle_ok(sim, bundle)
 
 
-def test_flash_without_bundle_or_cache_says_what_to_do(boards, tmp_path, bundle):
+def test_flash_without_bundle_says_what_to_do_and_an_empty_cache_is_seeded(boards, tmp_path, bundle):
     sim = boards()
     r = cli("flash", sim.port, "--bundle", tmp_path / "nothing", "--cache", tmp_path)
     assert r.exit_code == 1 and "--bundle" in r.output
-    r = cli("flash", sim.port, "--bundle", bundle, "--cache", tmp_path / "empty")
-    assert r.exit_code == 1 and "--fill-cache" in r.output
     assert sim.exec_count == 0  # nothing was sent to the board
+    # An empty cache is no dead end offline: the umqtt.simple the workshop ships fills it
+    # (a package it does not ship still says --fill-cache: test_mipcache.py).
+    r = cli("flash", sim.port, "--bundle", bundle, "--cache", tmp_path / "empty")
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "empty/mip/package/6/umqtt.simple/latest.json").read_text())
+    (path, short), = meta["hashes"]
+    assert meta["version"] == "citizenwatt-1" and path == "umqtt/simple.mpy"
+    shipped = (tmp_path / "empty/mip/file" / short[:2] / short).read_bytes()
+    assert sim.fs.read("/lib/umqtt/simple.mpy") == shipped
 
 
 def test_provision_rejects_a_bad_config_before_touching_anything(boards, tmp_path):

@@ -66,7 +66,7 @@ def test_install_of_a_package_not_in_the_cache(boards, tmp_path):
     sim = boards()
     with Board(sim.port) as b:
         with pytest.raises(WorkshopError) as e:
-            mipcache.install(b, "umqtt.simple", tmp_path / "empty")
+            mipcache.install(b, "umqtt.robust", tmp_path / "empty")
     assert e.value.key == "mip.not_cached"
     assert "--fill-cache" in str(e.value)
-    assert "/lib/umqtt/simple.mpy" not in sim.fs.files
+    assert "/lib/umqtt/robust.mpy" not in sim.fs.files
