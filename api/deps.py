@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,7 +42,10 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         yield db
     finally:
         if db.in_transaction():
-            await run_in_threadpool(db.close)
+            # Not on the shared worker threads: were they all waiting for a connection of the
+            # pool, the one that gives a connection back would never run (as FastAPI does
+            # for the end of a `def` dependency).
+            await anyio.to_thread.run_sync(db.close, limiter=anyio.CapacityLimiter(1))
         else:
             db.close()
 
@@ -339,6 +343,25 @@ def _household_by_link(token: str, request: Request, db: Session, now: float) ->
     return HouseholdPage(hh, f"/h/{token}", token)
 
 
+@dataclass(frozen=True)
+class LinkAsked:
+    """A household page asked for by its link, not yet looked up: the page's worker thread
+    reads the link with the page (one thread hop for both)."""
+
+    token: str
+    request: Request
+    db: Session
+    now: float
+
+    def page(self) -> HouseholdPage:
+        return _household_by_link(self.token, self.request, self.db, self.now)
+
+
+async def link_asked(token: str, request: Request, db: Db, now: Now) -> LinkAsked:
+    check_link_attempt(request, now)
+    return LinkAsked(token, request, db, now)
+
+
 def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
     # The pages are opened from the staff page's session: no session, sign in (401).
     if who.user is None:
@@ -359,4 +382,5 @@ def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
 
 
 LinkHousehold = Annotated[HouseholdPage, Depends(household_by_link)]
+LinkPage = Annotated[LinkAsked, Depends(link_asked)]
 StaffHousehold = Annotated[HouseholdPage, Depends(household_by_staff)]

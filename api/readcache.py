@@ -70,9 +70,10 @@ class StoreReads:
             return value
         return await run_in_threadpool(self.get, key, compute)
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """compute(), or what it gave for `key` since the store last changed."""
-        version = self.version()
+    def get(self, key: Hashable, compute: Callable[[], T], asked: Any = MISSING) -> T:
+        """compute(), or what it gave for `key` since the store last changed; `asked`:
+        self.version() read a moment before, to read it once for several figures."""
+        version: int | None = self.version() if asked is MISSING else asked
         if version is None:
             return compute()
         with self._lock:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from citizenwatt.config import ApiSettings
 from citizenwatt.i18n import (
@@ -43,6 +44,7 @@ from ..deps import (
     Db,
     HouseholdPage,
     LinkHousehold,
+    LinkPage,
     Now,
     ReadableMeter,
     StaffHousehold,
@@ -306,12 +308,13 @@ def today_figures(p: Page, hh: Household) -> dict:
     tz = household_zone(hh)
     today = local_today(p.now, tz)
     key = household_key(hh), today
+    version = reads.version()
 
     def read():
         buckets, total = household_buckets(p.store, hh, today, today, "hour")
         return buckets, total, household_breakdown(p.store, hh, today, today), household_since(p, hh)
 
-    buckets, total, subs, since = reads.get(("today",) + key, read)
+    buckets, total, subs, since = reads.get(("today",) + key, read, version)
     if not buckets:
         return today_context(p, buckets, total.energy_wh, since, tz, subs)
     # What today_context shows of the clock: which hours have started or ended (chart bars
@@ -319,7 +322,7 @@ def today_figures(p: Page, hh: Household) -> dict:
     clock = (sum(1 for b in buckets if b.start_utc < p.now), sum(1 for b in buckets if b.end_utc <= p.now),
              since is not None and since < p.now + 1)
     return reads.get(("today_context", p.lang, clock) + key,
-                     lambda: today_context(p, buckets, total.energy_wh, since, tz, subs))
+                     lambda: today_context(p, buckets, total.energy_wh, since, tz, subs), version)
 
 
 def view_live(p: Page, ctx: HouseholdPage):
@@ -666,8 +669,8 @@ HOUSEHOLD_VIEWS: list[tuple[str, Callable]] = [
 def _register(path: str, view: Callable) -> None:
     """Each household page twice: under the household's secret link, and for staff."""
 
-    def link_view(p: PageEnv, ctx: LinkHousehold):
-        return view(p, ctx)
+    async def link_view(p: PageEnv, asked: LinkPage):
+        return await run_in_threadpool(lambda: view(p, asked.page()))
 
     def staff_view(p: PageEnv, ctx: StaffHousehold):
         return view(p, ctx)
