@@ -432,6 +432,7 @@ AUDIT_ACTIONS = {
     "staff.create": N_("Staff account created"),
     "token.create": N_("API token created"),
     "token.revoke": N_("API token revoked"),
+    "meter.update": N_("Meter asked to update its firmware"),
 }
 
 

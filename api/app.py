@@ -24,7 +24,7 @@ from . import errors
 from .db import init_db, make_engine
 from .i18n import request_lang
 from .readcache import StoreReads
-from .routes import households, meters, pages, register, staff, staff_pages
+from .routes import firmware, households, meters, pages, register, staff, staff_pages
 from .security import CrossSiteGuard, FailureLimiter, SecurityHeaders, install_log_filter
 
 HERE = Path(__file__).parent
@@ -203,6 +203,8 @@ def create_app(
     app.include_router(households.router)
     app.include_router(staff.router)
     app.include_router(register.router)
+    app.include_router(firmware.router)
+    app.include_router(firmware.public_router)
     app.include_router(staff_pages.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

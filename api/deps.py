@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from citizenwatt.config import ApiSettings
+from citizenwatt.config import ApiSettings, Settings
 from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 from citizenwatt.store.port import ReadingStore
@@ -72,6 +72,15 @@ Db = Annotated[Session, Depends(get_db)]
 Store = Annotated[ReadingStore, Depends(get_store)]
 Reads = Annotated[StoreReads, Depends(get_reads)]
 Config = Annotated[ApiSettings, Depends(get_settings)]
+
+
+def get_all_settings(request: Request) -> Settings:
+    """The whole settings object (data directory, [mqtt]): for the few routes that need
+    more than the [api] section (firmware updates: signing key, broker)."""
+    return request.app.state.config
+
+
+AllSettings = Annotated[Settings, Depends(get_all_settings)]
 Now = Annotated[float, Depends(get_now)]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -208,3 +209,28 @@ class OpenDataCell(Base):
     households: Mapped[int] = mapped_column(Integer)
     energy_wh: Mapped[float] = mapped_column(Float)
     published_utc: Mapped[float] = mapped_column(Float)
+
+class FirmwareRelease(Base):
+    """A firmware version staff published for updates over Wi-Fi: the archive the meters
+    download (firmware/update.py's format), its SHA-256 and the deployment key's Ed25519
+    signature over (version, SHA-256, size). Kept in the database, so backups carry it."""
+    __tablename__ = "firmware_release"
+    version: Mapped[str] = mapped_column(String(24), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    signature: Mapped[str] = mapped_column(String(128))
+    archive: Mapped[bytes] = mapped_column(LargeBinary)
+    created_utc: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(60), default="")
+    origin: Mapped[str] = mapped_column(String(10), default="upload")  # upload | build
+
+
+class MeterUpdate(Base):
+    """The version staff last asked a meter to run (the retained command on the broker);
+    what the meter runs and how its update went come from its status."""
+    __tablename__ = "meter_update"
+    meter_id: Mapped[str] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    version: Mapped[str] = mapped_column(String(24))
+    requested_utc: Mapped[float] = mapped_column(Float)
+    requested_by: Mapped[str] = mapped_column(String(60), default="")

@@ -169,6 +169,15 @@ class MeterStatusOut(BaseModel):
     channels_without_role: list[int] = Field([], description=(
         "Channels the meter sends readings on that have no role (main or sub): give them one "
         "(PUT /api/v1/meters/{m}/channels/{c})."))
+    firmware: str | None = Field(None, description="Firmware version the meter reports running.")
+    update_requested: str | None = Field(None, description="Version staff last asked it to run.")
+    update_state: str | None = Field(None, description=(
+        "Where its update stands: idle, trial (new version on trial), updated, rolled_back "
+        "(the new version did not come on line: the old one runs), refused (see update_error)."))
+    update_to: str | None = Field(None, description="The version update_state is about.")
+    update_error: str | None = Field(None, description=(
+        "Why an update was refused: bad_signature, bad_hash, bad_size, bad_archive, no_key, "
+        "download_failed."))
 
 
 class MeterIn(BaseModel):

@@ -13,7 +13,7 @@ from citizenwatt.store.port import ReadingStore
 
 from .consumption import local_today
 from .household_data import household_zone, sub_excess_day
-from .models import Deployment, Household, Meter, MeterAssignment, StaffUser
+from .models import Deployment, Household, Meter, MeterAssignment, MeterUpdate, StaffUser
 
 
 def roles_suspect_day(store: ReadingStore, hh: Household, now_s: float) -> date | None:
@@ -39,6 +39,8 @@ def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
     meters = db.scalars(select(Meter).where(Meter.deployment_id == dep.id).order_by(Meter.id)).all()
     open_assign = {a.meter_id: a for a in db.scalars(select(MeterAssignment).where(
         MeterAssignment.meter_id.in_([m.id for m in meters]), MeterAssignment.valid_to.is_(None)))}
+    requested = {u.meter_id: u.version for u in db.scalars(select(MeterUpdate).where(
+        MeterUpdate.meter_id.in_([m.id for m in meters])))}
     rows = []
     for m in meters:
         s = seen.get(m.id)
@@ -68,9 +70,24 @@ def meter_rows(db: Session, store: ReadingStore, dep: Deployment, now_s: float,
                 "queue_drops": status.get("dropped") if isinstance(status.get("dropped"), int) else None,
                 "channels": [{"channel": c.channel, "label": c.label, "role": c.role} for c in m.channels],
                 "channels_without_role": without_role(m, s.channels if s else ()),
+                **firmware_cells(status, requested.get(m.id)),
             }
         )
     return rows
+
+
+def firmware_cells(status: dict, requested: str | None) -> dict:
+    """The meter's firmware as its status tells it, and where an update stands: the version
+    staff asked for, the state the meter reports (firmware/update.py) and the version that
+    state is about."""
+
+    def text(key: str) -> str | None:
+        v = status.get(key)
+        return v if isinstance(v, str) else None
+
+    return {"firmware": text("fw"), "update_requested": requested,
+            "update_state": text("update"), "update_to": text("update_to"),
+            "update_error": text("update_error")}
 
 
 def staff_overview(

@@ -19,15 +19,14 @@ raised and translated when the error is read, so str(error) speaks the reader's 
     │   ├── GuideBuildError, GuideSourceError, BomError, PdfError
     ├── FirmwareError          the meter's firmware seen from the host
     │   ├── BundleError        mpy-cross refused a module
-    │   ├── MicroPythonVMError the MicroPython VM (tests) failed
-    │   └── MQTTException      the broker refused the meter (host/umqtt.py)
+    │   └── MicroPythonVMError the MicroPython VM (tests) failed
     ├── WorkshopError, BoardGone   the workshop tool (workshop/errors.py)
     └── HttpError              answered over HTTP with .status
         └── ApiError           the API's errors (api/errors.py)
 
 The classes are defined here, except those whose text comes from a part's own message
-table (WorkshopError, ApiError) or that mimic a device library (MQTTException); their
-modules re-export them, so `from citizenwatt.config import ConfigError` keeps working.
+table (WorkshopError, ApiError); their modules re-export them, so
+`from citizenwatt.config import ConfigError` keeps working.
 The firmware's exceptions are not in this tree: see "Errors" in docs/architecture.md.
 """
 

@@ -156,6 +156,7 @@ def build_collector(settings: Settings, store: ReadingStore) -> Collector:
                                "host in the [mqtt] table of the --config file)."))
     return Collector(store, m.host, m.port, client_id=c.id, username=m.username,
                      password=m.password, protocol=m.protocol, shared_group=c.shared_group,
+                     tls_ca=m.tls_ca,
                      receive_maximum=m.receive_maximum, meter_burst=c.meter_burst,
                      meter_per_minute=c.meter_per_minute,
                      dead_letters_per_minute=c.dead_letters_per_minute,
@@ -166,7 +167,8 @@ class Collector:
     def __init__(self, store: ReadingStore, host: str, port: int = 1883, *,
                  client_id: str = "citizenwatt-collector-1", username: str | None = None,
                  password: str | None = None, protocol: str = "auto",
-                 shared_group: str | None = None, batch_max: int = 2000,
+                 shared_group: str | None = None, tls_ca: str | None = None,
+                 batch_max: int = 2000,
                  batch_wait_s: float = 0.02, receive_maximum: int = RECEIVE_MAXIMUM,
                  meter_burst: int = 20000, meter_per_minute: int = 1200,
                  dead_letters_per_minute: int = 60, reject_log_interval_s: float = 60.0,
@@ -177,6 +179,7 @@ class Collector:
         self.username, self.password = username, password
         self.protocol = protocol
         self.shared_group = shared_group
+        self.tls_ca = tls_ca  # None: plain MQTT; "system": the system's CAs; else a CA file
         self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
         self.receive_maximum = receive_maximum
         self.clock = clock
@@ -191,6 +194,7 @@ class Collector:
         self._client: mqtt.Client | None = None
         self._writer: threading.Thread | None = None
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker acknowledged our subscription
         self._stopping = threading.Event()
         self._connack: object = None
         self._connection = 0
@@ -229,11 +233,16 @@ class Collector:
             clean_session=None if v5 else False, manual_ack=True)
         if self.username:
             client.username_pw_set(self.username, self.password)
+        if self.tls_ca:
+            # the broker's certificate must chain to the CA and name the host we dial
+            client.tls_set(ca_certs=None if self.tls_ca == "system" else self.tls_ca)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         self._connected.clear()
+        self._subscribed.clear()
         self._connack = None
         props = None
         if v5:
@@ -255,6 +264,9 @@ class Collector:
             time.sleep(0.01)
         if self._connected.is_set():
             self.mqtt_version = "5" if v5 else "3.1.1"
+            # Until the SUBACK, a reading published on a first connection (no session on the
+            # broker yet) would reach nobody: start() returns once the broker holds it for us.
+            self._subscribed.wait(max(0.0, deadline - time.monotonic()))
             return True, ""
         client.loop_stop()
         try:
@@ -300,6 +312,9 @@ class Collector:
             log.info(_("reconnected to the broker {address}", address=f"{self.host}:{self.port}"))
         self._connected_at = time.monotonic()
         self._connack = reason_code  # last: start() reads _connected once this is set
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected.clear()

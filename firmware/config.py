@@ -1,6 +1,7 @@
 # Citizen Watt meter configuration: defaults, the JSON file on flash, and validation at the
 # boundary so a bad file fails at boot with a sentence saying what to fix (ESPHome-style).
 
+import binascii
 import json
 
 from . import calib
@@ -20,9 +21,13 @@ DEFAULTS = {  # type: dict
     "wifi_ssid": "",
     "wifi_password": "",
     "mqtt_host": "",
-    "mqtt_port": 1883,
+    "mqtt_port": 1883,         # 8883 when mqtt_tls and no mqtt_port is given
     "mqtt_user": None,
     "mqtt_password": None,
+    "mqtt_tls": False,         # MQTT over TLS, the broker's certificate checked against
+    "mqtt_ca_file": "ca.pem",  # this CA (PEM, beside config.json; the workshop copies it)
+    "mqtt_server_name": None,  # the name in the broker's certificate (None: mqtt_host)
+    "mqtt_timeout_s": 10,      # longest wait for the broker's answer (CONNACK, PUBACK...)
     "keepalive_s": 60,
     "interval_s": 10,          # one reading every interval_s
     "measure_period_s": 2,     # one measurement of every channel every measure_period_s
@@ -42,6 +47,9 @@ DEFAULTS = {  # type: dict
     "safe_mode_strikes": 3,    # unfinished boots in a row before safe mode
     "backoff_min_s": 1,
     "backoff_max_s": 300,
+    # The deployment's Ed25519 public key (64 hex digits) that signs firmware updates;
+    # empty: the meter takes no update over Wi-Fi (docs/firmware.md).
+    "update_key": "",
 }
 
 # The most V/I pairs one window may hold: two int arrays of this size stay under 64 KB of
@@ -126,6 +134,30 @@ def _channel(c, seen, used):
     return ch
 
 
+def _check_mqtt(cfg):
+    """The broker account and TLS settings."""
+    for k in ("mqtt_user", "mqtt_password"):
+        _need(cfg[k] is None or isinstance(cfg[k], str),
+              "%s vaut %r : écrivez-le entre guillemets, ou null sans identifiant." % (k, cfg[k]))
+    _need(cfg["mqtt_user"] is not None or cfg["mqtt_password"] is None,
+          "mqtt_password est donné sans mqtt_user : MQTT n'envoie pas de mot de passe sans "
+          "identifiant ; mettez mqtt_user (l'identifiant du compteur) ou mqtt_password à null.")
+    _need(isinstance(cfg["mqtt_tls"], bool), "mqtt_tls vaut %r : mettez true (MQTT chiffré, "
+          "port 8883) ou false." % (cfg["mqtt_tls"],))
+    _need(isinstance(cfg["mqtt_ca_file"], str) and 0 < len(cfg["mqtt_ca_file"]) <= 64,
+          "mqtt_ca_file vaut %r : donnez le nom du fichier du certificat de l'autorité, "
+          "\"ca.pem\" à côté de config.json." % (cfg["mqtt_ca_file"],))
+    _need(cfg["mqtt_server_name"] is None or (isinstance(cfg["mqtt_server_name"], str)
+                                              and cfg["mqtt_server_name"] != ""),
+          "mqtt_server_name vaut %r : donnez le nom inscrit dans le certificat du broker "
+          "(par exemple \"mqtt.example.org\"), ou null pour mqtt_host."
+          % (cfg["mqtt_server_name"],))
+    # The waits of one connection (TCP, TLS, CONNACK) fit before the watchdog bites.
+    _need(3 * cfg["mqtt_timeout_s"] <= cfg["wdt_s"],
+          "mqtt_timeout_s vaut %r : trois attentes du broker doivent tenir dans wdt_s (%r s) ; "
+          "réduisez mqtt_timeout_s ou augmentez wdt_s." % (cfg["mqtt_timeout_s"], cfg["wdt_s"]))
+
+
 def validate(raw):
     """Merge raw (a dict from config.json) over DEFAULTS and check it; return the result."""
     _need(isinstance(raw, dict), "config.json doit contenir un objet JSON { ... }.")
@@ -146,10 +178,17 @@ def validate(raw):
           "\"atelier-07\")." % (mid,))
     _need(isinstance(cfg["mqtt_host"], str) and cfg["mqtt_host"] != "",
           "mqtt_host est vide : indiquez l'adresse du broker MQTT.")
+    if cfg["mqtt_tls"] is True and "mqtt_port" not in raw:
+        cfg["mqtt_port"] = 8883
+    _need(cfg["keepalive_s"] != 0,
+          "keepalive_s vaut 0 : cela couperait la détection des liens morts par le broker, et "
+          "avec elle l'état hors ligne (last will) ; mettez un nombre de secondes, 60 par "
+          "défaut.")
     for k, lo, hi in (("mqtt_port", 1, 65535), ("interval_s", 1, 3600),
                       ("measure_period_s", 0.1, 3600), ("sample_rate_hz", 200, 50000),
                       ("cycles", 1, 200), ("queue_hours", 1, 24 * 30), ("wdt_s", 5, 3600),
-                      ("keepalive_s", 0, 65535), ("safe_mode_strikes", 2, 100),
+                      ("keepalive_s", 1, 65535), ("safe_mode_strikes", 2, 100),
+                      ("mqtt_timeout_s", 0.1, 60),
                       ("backoff_min_s", 0.1, 3600), ("backoff_max_s", 1, 86400),
                       ("nominal_v", 50, 400)):
         v = cfg[k]
@@ -160,9 +199,11 @@ def validate(raw):
     for k in ("wifi_ssid", "wifi_password"):
         _need(isinstance(cfg[k], str), "%s vaut %r : écrivez-le entre guillemets (un texte)."
               % (k, cfg[k]))
-    for k in ("mqtt_user", "mqtt_password"):
-        _need(cfg[k] is None or isinstance(cfg[k], str),
-              "%s vaut %r : écrivez-le entre guillemets, ou null sans identifiant." % (k, cfg[k]))
+    _check_mqtt(cfg)
+    uk = cfg["update_key"]
+    _need(isinstance(uk, str) and (uk == "" or (len(uk) == 64 and not uk.strip(
+        "0123456789abcdef"))), "update_key vaut %r : collez la clé publique du déploiement "
+          "(64 chiffres hexadécimaux, citizenwatt admin firmware-key) ou laissez \"\"." % (uk,))
     _need(isinstance(cfg["hass"], bool), "hass vaut %r : mettez true ou false." % (cfg["hass"],))
     _need(cfg["atten_db"] in calib.ADC_LINEAR_V and not isinstance(cfg["atten_db"], bool),
           "atten_db vaut %r : mettez 11 (0 à 3,1 V, le montage de référence), 6, 2.5 ou 0."
@@ -238,6 +279,30 @@ def validate(raw):
     return cfg
 
 
+def pem_to_der(text, path="ca.pem"):
+    """The one certificate of a PEM file, as DER bytes (what MicroPython's SSLContext takes,
+    and CPython's too)."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    begin = "-----BEGIN CERTIFICATE-----"
+    end = "-----END CERTIFICATE-----"
+    a = text.find(begin)
+    b = text.find(end)
+    _need(a >= 0 and b > a, "%s ne contient pas de certificat (-----BEGIN CERTIFICATE-----) : "
+          "copiez-y le certificat de l'autorité du broker (citizenwatt-ca.crt) avec "
+          "citizenwatt provision." % path)
+    _need(text.find(begin, b) < 0, "%s contient plusieurs certificats : le compteur n'en prend "
+          "qu'un, celui de l'autorité qui a signé le certificat du broker (citizenwatt-ca.crt)."
+          % path)
+    try:
+        der = binascii.a2b_base64("".join(text[a + len(begin):b].split()))
+    except ValueError:
+        der = b""
+    _need(len(der) > 100 and der[0] == 0x30, "%s : le certificat est abîmé (base64 invalide) ; "
+          "recopiez citizenwatt-ca.crt avec citizenwatt provision." % path)
+    return der
+
+
 def load(path, opener=open):
     try:
         with opener(path, "r") as f:
@@ -250,4 +315,21 @@ def load(path, opener=open):
     except ValueError:
         raise ConfigError("%s n'est pas du JSON valide : vérifiez les virgules et les "
                           "guillemets." % path) from None
-    return validate(raw)
+    cfg = validate(raw)
+    cfg["mqtt_cadata"] = None
+    if cfg["mqtt_tls"]:
+        # The CA sits beside config.json; read once here so that a missing or damaged file
+        # fails at boot with its sentence, not at every connection.
+        ca = cfg["mqtt_ca_file"]
+        if not ca.startswith("/"):
+            k = path.rfind("/")
+            ca = path[:k + 1] + ca if k >= 0 else ca
+        try:
+            with opener(ca, "r") as f:
+                pem = f.read()
+        except OSError:
+            raise ConfigError("Fichier %s introuvable alors que mqtt_tls vaut true : copiez le "
+                              "certificat de l'autorité du broker sur la carte avec "
+                              "citizenwatt provision (clé mqtt_ca_file du profil)." % ca) from None
+        cfg["mqtt_cadata"] = pem_to_der(pem, ca)
+    return cfg

@@ -1,5 +1,6 @@
 # Citizen Watt on the ESP32: the hardware layer (`hw`) that meter.Meter expects, made of
-# machine, network, ntptime and micropython-lib's umqtt.simple, plus the boot sequence with
+# machine, network, ntptime and the firmware's own MQTT client (mqtt.py, the same code the
+# host run and the tests use), plus the boot sequence with
 # the watchdog, the crash log and the crash-loop safe mode. Device-only: CPython never
 # imports it (host/platform.py is its stand-in there).
 
@@ -10,40 +11,21 @@ import time
 import machine
 import network
 import ntptime
-from umqtt.simple import MQTTClient
 
-from . import config, safemode
+from . import config, mqtt, safemode
 from .energy import StateStore
 from .meter import Meter
 
 CONFIG_PATH = "/config.json"
 DATA = "/data"
 CRASH_LOG = DATA + "/crash.txt"
+
+# The association's CA (PEM), which signed the server's HTTPS certificate: updates are
+# downloaded only from a server it vouches for (the archive is also signed: update.py).
+CA_FILE = "/ca.crt"
 SOCKET_TIMEOUT_S = 10
 # time.time() counts from 2000 on some ports and from 1970 on others.
 EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
-
-
-class TimedMQTTClient(MQTTClient):
-    """umqtt.simple with a socket timeout on every blocking call: check_msg() leaves the
-    socket blocking without one, and a half-open link would then hang the meter."""
-
-    def _timed(self):
-        if self.sock is not None:
-            self.sock.settimeout(SOCKET_TIMEOUT_S)
-
-    def connect(self, clean_session=True):
-        r = MQTTClient.connect(self, clean_session)
-        self._timed()
-        return r
-
-    def publish(self, topic, msg, retain=False, qos=0):
-        self._timed()
-        MQTTClient.publish(self, topic, msg, retain, qos)
-
-    def ping(self):
-        self._timed()
-        MQTTClient.ping(self)
 
 
 class Device:
@@ -120,11 +102,60 @@ class Device:
         except (OSError, ValueError):
             return None
 
-    def mqtt_client(self, client_id, server, port, user, password, keepalive):
-        return TimedMQTTClient(client_id, server, port, user, password, keepalive)
+    def mqtt_client(self, client_id, server, port, user, password, keepalive, ssl=None,
+                    timeout_s=10, server_hostname=None):
+        return mqtt.MQTTClient(client_id, server, port, user, password, keepalive, ssl=ssl,
+                               timeout_s=timeout_s, server_hostname=server_hostname)
+
+    def link_failed(self, error, host, port):
+        # At the console (the workshop tool's serial view): the French sentence.
+        print("Citizen Watt : " + mqtt.describe(error, host, port))
 
     def on_published(self, reading):
         pass
+
+    # updates over Wi-Fi
+    def download(self, url, sink, chunk):
+        """GET url over HTTPS (the server's certificate checked against CA_FILE), streaming
+        the body to sink; False when the transfer fails or sink refuses a chunk."""
+        import socket
+        import ssl
+
+        hostport, path = url[len("https://"):].split("/", 1)
+        host, port = (hostport.rsplit(":", 1) + ["443"])[:2] if ":" in hostport else (hostport, "443")
+        s = None
+        try:
+            ai = socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)[0]
+            s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
+            s.settimeout(SOCKET_TIMEOUT_S)
+            s.connect(ai[-1])
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            # MicroPython 1.23 has verify_mode; the stubs lack it.
+            ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+            with open(CA_FILE, "rb") as f:
+                ctx.load_verify_locations(cadata=f.read())
+            s = ctx.wrap_socket(s, server_hostname=host)
+            s.write(("GET /%s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+            line = s.readline()
+            if b" 200 " not in line:
+                return False
+            while s.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            while True:
+                data = s.read(chunk)
+                if not data:
+                    return True
+                self.feed()
+                if not sink(data):
+                    return False
+        except (OSError, ValueError, IndexError):
+            return False
+        finally:
+            if s is not None:
+                s.close()
+
+    def reset(self):
+        machine.reset()
 
 
 def _store():

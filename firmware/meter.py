@@ -10,7 +10,7 @@ try:
 except ImportError:
     pass
 
-from . import calib, hass, safemode, wire
+from . import calib, hass, mqtt, safemode, update, wire
 from .energy import CheckpointPolicy, Integrator, StateStore
 from .measure import N_OUT, REVERSED, measure
 from .outbox import Outbox, pack_reading, unpack_reading
@@ -20,6 +20,7 @@ NTP_EVERY_MS = 24 * 3600 * 1000
 NTP_RETRY_MS = 10 * 60 * 1000
 STATUS_EVERY_MS = 5 * 60 * 1000
 DRAIN_PER_STEP = 50
+DOWNLOAD_CHUNK = 1024
 
 
 def backoff_ms(attempt, rnd, min_ms=1000, max_ms=300000):
@@ -123,6 +124,8 @@ class Meter:
         # Runtime state.
         self.client = None  # type: Any
         self.connected = False
+        self.tls = None  # the SSLContext, made at the first connection and kept
+        self.link_error = None  # reason code (firmware/mqtt.py) of the last failed link
         self.attempt = 0
         self.next_connect_ms = 0
         self.next_ntp_ms = 0
@@ -137,6 +140,7 @@ class Meter:
         self.stable = False
         self._ticks0 = 0
         self._up_ms = 0
+        self.init_never_back()
 
     # -- time -------------------------------------------------------------------------
     def uptime_ms(self):
@@ -176,6 +180,9 @@ class Meter:
             self.energy.raise_to(floor, xfloor)
         self.prev_mwh = list(self.energy.mwh)
         self.prev_xmwh = list(self.energy.export_mwh)
+        self.boot_mwh = list(self.energy.mwh)
+        self.ota_path = self.hw.root + "/" + update.STATE_FILE
+        self.ota = update.load_state(self.ota_path, self.hw.opener)
         self.policy.saved(self.counters(), 0)
         self.reset_interval()
         self.count = 0
@@ -247,6 +254,8 @@ class Meter:
             if self.count > 1 and (self.count - 1) % self.per_reading == 0:
                 self.emit_reading(now)
         self.service(now)
+        if self.update_cmd is not None:
+            self.run_update(now)
         if self.policy.due(self.counters(), now):
             self.checkpoint(now)
         if not self.stable and safemode.is_stable(now):
@@ -321,18 +330,21 @@ class Meter:
         return wire.encode_reading(self.meter_id, boot, seq, up_ms, interval_s, out, ts)
 
     def send(self, r):
-        if self.connected and not len(self.outbox):
+        if self.connected and not len(self.outbox) and self.readback_done:
             try:
-                self.client.publish(self.topic, self.payload(r), False, 1)
-                self.acked(r)
+                out = self.lift(r)  # r itself is what the queue keeps if this fails
+                self.counters_before(out)
+                self.client.publish(self.topic, self.payload(out), False, 1)
+                self.acked(out)
                 return
-            except OSError:
-                self.link_down()
+            except OSError as e:
+                self.link_down(e)
         self.outbox.push(pack_reading(r))
 
     def acked(self, r):
         self.published += 1
         self.last_published = r
+        self.after_ack(r)
         self.hw.on_published(r)
 
     def drain(self, budget):
@@ -340,24 +352,35 @@ class Meter:
             data = self.outbox.peek()
             if data is None:
                 return
-            r = unpack_reading(data)
+            r = self.lift(unpack_reading(data))
             try:
+                self.counters_before(r)
                 self.client.publish(self.topic, self.payload(r), False, 1)
-            except OSError:
-                self.link_down()
+            except OSError as e:
+                self.link_down(e)
                 return
             self.outbox.pop()
             self.acked(r)
             budget -= 1
 
     # -- network ----------------------------------------------------------------------
-    def link_down(self):
+    def link_down(self, error=None):
+        """The link failed (error: the OSError/MQTTError, if one): say why once per new
+        reason, forget the client and wait a back-off delay before the next attempt."""
+        if error is not None:
+            r = mqtt.reason(error)
+            if r != self.link_error:
+                self.link_error = r
+                say = getattr(self.hw, "link_failed", None)
+                if say is not None:
+                    say(error, self.cfg["mqtt_host"], self.cfg["mqtt_port"])
         self.connected = False
         try:
             self.client.disconnect()
         except (OSError, AttributeError):
             pass
         self.client = None
+        self.retained_mwh = None  # a counters message may have been lost with the link
         self.next_connect_ms = self.uptime_ms() + backoff_ms(
             self.attempt, self.hw.random(), int(self.cfg["backoff_min_s"] * 1000),
             int(self.cfg["backoff_max_s"] * 1000))
@@ -379,6 +402,9 @@ class Meter:
                 labels[str(c["id"])] = c["label"]
         if labels:
             fields["labels"] = labels
+        upd = update.status_fields(self.ota)
+        for k in upd:
+            fields[k] = upd[k]
         return wire.encode_status(self.meter_id, state, fields)
 
     def connect(self, now):
@@ -388,21 +414,28 @@ class Meter:
             return
         cfg = self.cfg
         try:
+            if cfg["mqtt_tls"] and self.tls is None:
+                self.tls = mqtt.tls_context(cfg.get("mqtt_cadata"))
             c = hw.mqtt_client(self.meter_id, cfg["mqtt_host"], cfg["mqtt_port"],
-                               cfg["mqtt_user"], cfg["mqtt_password"], cfg["keepalive_s"])
+                               cfg["mqtt_user"], cfg["mqtt_password"], cfg["keepalive_s"],
+                               ssl=self.tls, timeout_s=cfg["mqtt_timeout_s"],
+                               server_hostname=cfg["mqtt_server_name"])
             c.set_last_will(self.status_topic, wire.encode_status(self.meter_id,
                             wire.STATUS_OFFLINE, {"boot": self.boot}), True, 1)
             c.connect(True)
+            hw.feed()  # the connection's waits are behind; the publishes each have their own
             self.client = c
             self.connected = True
+            self.on_connected(c)  # first: the read-back may move the boot the status names
             c.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE), True, 1)
             if cfg["hass"]:
                 for topic, msg in hass.discovery(cfg, FIRMWARE_VERSION):
                     c.publish(topic, msg, True, 1)
-        except OSError:
-            self.link_down()
+        except OSError as e:
+            self.link_down(e)
             return
         self.attempt = 0
+        self.link_error = None
         self.last_ping_ms = now
         self.next_status_ms = now + STATUS_EVERY_MS
 
@@ -430,8 +463,153 @@ class Meter:
                 self.client.publish(self.status_topic, self.status_payload(wire.STATUS_ONLINE),
                                     True, 1)
                 self.next_status_ms = now + STATUS_EVERY_MS
-        except OSError:
-            self.link_down()
+        except OSError as e:
+            self.link_down(e)
             return
-        if len(self.outbox):
+        if len(self.outbox) and self.readback_done:
             self.drain(DRAIN_PER_STEP)
+
+    # -- counters that never step back (docs/firmware.md) -----------------------------
+    def init_never_back(self):
+        self.readback_done = False
+        self.offset = [0] * self.n_ch   # added to this boot's counters after the read-back
+        self.floor = [0] * self.n_ch    # the highest counter the broker has from this meter
+        self.retained_mwh = None        # the counters last written to the retained topic
+        self.boot_mwh = [0] * self.n_ch
+        self.boot_was = -1              # this boot's number before the read-back moved it
+        self.readback_seq = 0           # this boot's readings before it lack the offset
+        self.update_cmd = None
+        self.ota = {}
+        self.ota_path = ""
+
+    def on_message(self, topic, msg):
+        topic = topic.decode() if isinstance(topic, bytes) else topic
+        if topic == wire.counters_topic(self.meter_id):
+            got = wire.decode_counters(self.meter_id, msg)
+            if got is not None:
+                self.read_back(got)
+        elif topic == wire.command_topic(self.meter_id, "update"):
+            self.update_cmd = update.parse_command(msg)
+
+    def on_connected(self, c):
+        """Subscribe to the meter's retained counters and command topics. The first time in
+        a boot, wait for the retained counters (or the ping's answer: none are kept) before
+        any reading goes out."""
+        c.set_callback(self.on_message)
+        if not self.readback_done:
+            c.subscribe(wire.counters_topic(self.meter_id), 1)
+            c.ping()
+            c.wait_msg()  # the retained counters, or the PINGRESP when there are none
+            self.readback_done = True
+        if self.cfg["update_key"]:
+            c.subscribe(wire.command_topic(self.meter_id, "update"), 1)
+
+    def read_back(self, got):
+        """Continue from the larger of the checkpoint and the counters the broker kept:
+        the gap is added to this boot's counters (queued readings of this boot included),
+        and nothing published from now on goes below what the broker has. A boot counter
+        behind the broker's (a flash erased by a reflash) jumps past it, so this boot's
+        readings never reuse a stored key (no key_conflict)."""
+        if self.readback_done:
+            return
+        boot, got = got
+        if boot >= self.boot:
+            self.boot_was = self.boot
+            self.boot = boot + 1
+            self.state["boot"] = self.boot
+            self.store.write(self.state)
+        for k in range(self.n_ch):
+            v = got.get(self.cfg["channels"][k]["id"])
+            if v is None:
+                continue
+            if v > self.floor[k]:
+                self.floor[k] = v
+            gap = v - self.boot_mwh[k]
+            if gap > 0:
+                self.offset[k] = gap
+                self.energy.mwh[k] += gap
+                self.prev_mwh[k] += gap
+        self.readback_seq = self.seq
+        self.readback_done = True
+
+    def lift(self, r):
+        """The reading as it goes out: this boot's readings made before the read-back get its
+        offset (the integrator has it since), and none goes below what was published
+        before (older boots' queued readings)."""
+        chans = []
+        for c in r[5]:
+            mwh = c[1]
+            for k in range(self.n_ch):
+                if self.cfg["channels"][k]["id"] == c[0]:
+                    if (r[0] == self.boot or r[0] == self.boot_was) and \
+                            r[1] < self.readback_seq:
+                        mwh += self.offset[k]
+                    if mwh < self.floor[k]:
+                        mwh = self.floor[k]
+            chans.append((c[0], mwh) + tuple(c[2:]))
+        boot = self.boot if r[0] == self.boot_was else r[0]
+        return (boot, r[1], r[2], r[3], r[4], chans)
+
+    def counters_before(self, r):
+        """Before a reading whose counters pass the retained ones, write the retained
+        counters (the live integrator, at least as high as any reading still to go). QoS 0
+        is enough: the broker handles a connection's packets in order, so once the reading's
+        PUBACK is back the counters were stored before it."""
+        ret = self.retained_mwh
+        need = ret is None
+        if ret is not None:
+            for c in r[5]:
+                for k in range(self.n_ch):
+                    if self.cfg["channels"][k]["id"] == c[0] and c[1] > ret[k]:
+                        need = True
+        if not need:
+            return
+        now = list(self.energy.mwh)
+        for k in range(self.n_ch):
+            if now[k] < self.floor[k]:
+                now[k] = self.floor[k]
+        by_id = {}
+        for k in range(self.n_ch):
+            by_id[self.cfg["channels"][k]["id"]] = now[k]
+        self.client.publish(wire.counters_topic(self.meter_id),
+                            wire.encode_counters(self.meter_id, self.boot, by_id), True, 0)
+        self.retained_mwh = now
+
+    def after_ack(self, r):
+        for c in r[5]:
+            for k in range(self.n_ch):
+                if self.cfg["channels"][k]["id"] == c[0] and c[1] > self.floor[k]:
+                    self.floor[k] = c[1]
+        # This version, on trial, has come on line: status sent and a reading acknowledged.
+        if self.ota.get("trial") is not None and self.ota.get("trial_version") == FIRMWARE_VERSION:
+            st = update.confirm(self.ota)
+            if st is not None:
+                update.save_state(self.ota_path, st, self.hw.opener, self.hw.fs)
+                self.ota = st
+                self.next_status_ms = 0  # tell the server now
+
+    # -- updates over Wi-Fi (firmware/update.py) --------------------------------------
+    def run_update(self, now):
+        """Check the command's signature, stream the archive into the other slot, check
+        its size and SHA-256, then stop cleanly and reboot into it (boot.py tries it)."""
+        cmd = self.update_cmd
+        self.update_cmd = None
+        if cmd is None or not update.wanted(cmd, FIRMWARE_VERSION, self.ota):
+            return
+        reason = update.check_signature(cmd, self.cfg["update_key"])
+        slot = update.other_slot(self.ota)
+        if reason is None:
+            inst = update.Installer(self.hw.root + "/ota/" + slot, cmd, self.hw.opener,
+                                    self.hw.fs)
+            ok = self.hw.download(cmd["url"], inst.feed, DOWNLOAD_CHUNK)
+            reason = inst.finish() if ok or inst.error else update.DOWNLOAD_FAILED
+            if reason is None:
+                self.ota = update.installed(self.ota, slot, cmd["version"])
+                update.save_state(self.ota_path, self.ota, self.hw.opener, self.hw.fs)
+                self.shutdown()
+                self.hw.reset()
+                return
+            update.wipe(self.hw.fs, self.hw.root + "/ota/" + slot)
+        self.ota = update.refused(self.ota, cmd["version"], reason)
+        update.save_state(self.ota_path, self.ota, self.hw.opener, self.hw.fs)
+        self.next_status_ms = 0

@@ -382,7 +382,9 @@ def encode_status(meter_id, state, fields=None):
 # stored as it comes, so it is bounded like a reading (size, depth, keys, types).
 STATUS_FIELDS = {"v": "int", "meter": "str", "state": "str", "fw": "str", "boot": "int",
                  "uptime_s": "num", "rssi": "num", "mem_free": "int", "queued": "int",
-                 "dropped": "int", "synced": "bool", "faults": "channels", "labels": "channels"}
+                 "dropped": "int", "synced": "bool", "faults": "channels", "labels": "channels",
+                 # updates over Wi-Fi (firmware/update.py): state, version concerned, refusal
+                 "update": "str", "update_to": "str", "update_error": "str"}
 MAX_STATUS_FIELDS = 24
 MAX_STATUS_TEXT = 64
 
@@ -466,3 +468,56 @@ def decode_status(topic, payload):
         if problem is not None:
             raise WireError(BAD_VALUE, "status field %r %s" % (name[:MAX_STATUS_TEXT], problem))
     return obj
+
+
+# -- Counters read back at boot, and commands (docs/firmware.md, "Counters that never step
+# back" and "Updates over Wi-Fi"). Neither goes to the collector.
+COMMAND_ROOT = "cwcmd"
+
+
+def counters_topic(meter_id):
+    """Retained: the meter's latest counters, written by the meter before the readings that
+    carry them and read back by it at connect, so a restored checkpoint never steps back."""
+    return TOPIC_ROOT + "/" + check_meter_id(meter_id) + "/counters"
+
+
+def command_topic(meter_id, command):
+    """Written by the server (staff) only: under its own root, which no meter may write."""
+    return COMMAND_ROOT + "/" + check_meter_id(meter_id) + "/" + command
+
+
+def encode_counters(meter_id, boot, mwh_by_id):
+    """{"v", "meter", "boot", "mwh": {channel id: integer mWh}}, written exactly."""
+    parts = ['{"v": %d, "meter": "%s", "boot": %d, "mwh": {' % (VERSION, check_meter_id(meter_id),
+                                                               boot)]
+    first = True
+    for cid in mwh_by_id:
+        parts.append(('"' if first else ', "') + "%d" % cid + '": %d' % mwh_by_id[cid])
+        first = False
+    parts.append("}}")
+    return "".join(parts).encode()
+
+
+def decode_counters(meter_id, payload):
+    """(boot, {channel id: mWh}) from a counters payload of this meter, or None if it is
+    not one."""
+    try:
+        obj = json.loads(payload)
+    except Exception:  # UnicodeError or ValueError, named differently on MicroPython
+        return None
+    if not isinstance(obj, dict) or obj.get("meter") != meter_id or not isinstance(
+            obj.get("mwh"), dict):
+        return None
+    boot = obj.get("boot")
+    if not isinstance(boot, int) or isinstance(boot, bool) or not 0 <= boot <= MAX_INT:
+        return None
+    out = {}
+    for k in obj["mwh"]:
+        v = obj["mwh"][k]
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_INT:
+            return None
+        try:
+            out[int(k)] = v
+        except ValueError:
+            return None
+    return boot, out

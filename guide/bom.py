@@ -24,8 +24,12 @@ COLUMNS = (
     "unit_price_eur",
     "group",
     "design_key",
+    "per",
+    "examples_eu",
 )
 GROUPS = ("base", "voltage")
+PER = ("meter", "clamp")  # one per meter, or one per clamp (a channel: its clamp, jack, burden, bias)
+MAX_CLAMPS = 3  # the board has room for three clamps; a meter is built with 1, 2 or 3
 
 # Value units the consistency check understands, with their SI prefixes.
 _PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "µ": 1e-6, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
@@ -52,6 +56,8 @@ class BomLine:
     unit_price_eur: Decimal
     group: str
     design_key: str  # the design calculator's result key this value must equal, or ""
+    per: str = "meter"  # "clamp": one per clamp, the references in clamp order
+    examples_eu: str = ""  # where to buy it in Europe, as examples: "Reichelt METALL 15,0; Mouser ..."
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -81,6 +87,13 @@ class BomLine:
     def line_price_eur(self) -> Decimal:
         return self.unit_price_eur * self.quantity
 
+    def quantity_for(self, clamps: int) -> int:
+        """How many a meter with this many clamps needs."""
+        return clamps if self.per == "clamp" else self.quantity
+
+    def references_for(self, clamps: int) -> tuple[str, ...]:
+        return self.references[:clamps] if self.per == "clamp" else self.references
+
 
 @dataclass(frozen=True)
 class Bom:
@@ -100,10 +113,14 @@ class Bom:
     def group(self, group: str) -> tuple[BomLine, ...]:
         return tuple(line for line in self.lines if line.group == group)
 
-    def total_eur(self, *groups: str) -> Decimal:
-        """Cost of one meter built with the given groups of lines (all groups if none given)."""
+    def total_eur(self, *groups: str, clamps: int = MAX_CLAMPS) -> Decimal:
+        """Cost of one meter with this many clamps, built with the given groups of lines (all
+        groups if none given)."""
         wanted = groups or GROUPS
-        return sum((line.line_price_eur for line in self.lines if line.group in wanted), Decimal("0"))
+        return sum(
+            (line.unit_price_eur * line.quantity_for(clamps) for line in self.lines if line.group in wanted),
+            Decimal("0"),
+        )
 
 
 def load_bom(path: Path) -> Bom:
@@ -128,7 +145,7 @@ def load_bom(path: Path) -> Bom:
 
 def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
     where = f"{path}, line {number}"
-    required = [column for column in COLUMNS if column not in ("design_key", "value_en")]
+    required = [column for column in COLUMNS if column not in ("design_key", "value_en", "examples_eu")]
     if any(not (row.get(column) or "").strip() for column in required):
         empty = [column for column in required if not (row.get(column) or "").strip()]
         raise BomError(N_("{where}: empty column(s) {columns}."),
@@ -151,6 +168,11 @@ def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
         )
     if row["group"] not in GROUPS:
         raise BomError(f"{where}: group must be one of {', '.join(GROUPS)}, not {row['group']!r}.")
+    if row["per"] not in PER:
+        raise BomError(f"{where}: per must be one of {', '.join(PER)}, not {row['per']!r}.")
+    if row["per"] == "clamp" and len(designators) != MAX_CLAMPS:
+        raise BomError(f"{where}: a line per clamp lists one reference per clamp, {MAX_CLAMPS} in all "
+                       f"(clamp 1 first), not {len(designators)}.")
     return BomLine(
         reference=row["reference"],
         part_fr=row["part_fr"],
@@ -163,6 +185,8 @@ def _parse_row(path: Path, number: int, row: dict[str, str]) -> BomLine:
         unit_price_eur=price,
         group=row["group"],
         design_key=(row.get("design_key") or "").strip(),
+        per=row["per"],
+        examples_eu=(row.get("examples_eu") or "").strip(),
     )
 
 

@@ -21,7 +21,7 @@ from citizenwatt import __version__
 from citizenwatt.errors import GuideBuildError
 from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin, load_bom, load_pinout
 from citizenwatt.guide.design import Constant, DesignData, adc1_channel, bom_mismatches, design_data
-from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language
+from citizenwatt.guide.sources import Chapter, RenderContext, prose_text, render_language, scroll_regions
 from citizenwatt.i18n import LANGS, N_, _, install_jinja, lang_scope
 
 LICENCE_FILES = ("CERN-OHL-S-2.0.txt", "CC-BY-SA-4.0.txt", "AGPL-3.0-or-later.txt")
@@ -47,6 +47,7 @@ class BuildReport:
     pdfs: dict[str, Path] = field(default_factory=dict)
     pdf_pages: dict[str, int] = field(default_factory=dict)
     diagram_parts: dict[str, set[str]] = field(default_factory=dict)  # lang -> references in SVG text
+    figures: dict[str, set[str]] = field(default_factory=dict)  # lang -> figure names (img/<name>.svg)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -125,6 +126,23 @@ def load_diagrams(root: Path) -> dict[str, ModuleType]:
     return modules
 
 
+# The configurations the stripboard layout is drawn for: 1 to 3 clamps, with or without voltage.
+CONFIGURATIONS = tuple((channels, voltage) for channels in (1, 2, 3) for voltage in (False, True))
+
+
+def board_problems(diagrams: dict[str, ModuleType], ctx: DiagramContext) -> list[str]:
+    """The layout checked against the schematic's netlist in every configuration it is drawn for."""
+    layout = diagrams.get("layout")
+    if layout is None or not hasattr(layout, "check"):
+        return []
+    problems = []
+    for channels, voltage in CONFIGURATIONS:
+        for problem in layout.check(ctx, channels, voltage):
+            option = " + voltage" if voltage else ""
+            problems.append(f"{channels} clamp(s){option}: {problem}")
+    return problems
+
+
 def svg_text(svg: str) -> str:
     return " ".join(html.unescape(t) for t in re.findall(r">([^<>]+)<", svg))
 
@@ -171,7 +189,11 @@ def _search_entries(chapters: list[Chapter]) -> list[dict[str, str]]:
 
 def _print_html(chapter: Chapter) -> str:
     """A chapter's HTML with ids prefixed by the chapter, and links between chapters made internal."""
-    body = re.sub(r'id="([^"]+)"', lambda m: f'id="{chapter.slug}--{m.group(1)}"', chapter.html)
+    # Paper does not scroll: the tables' scroll boxes lose their keyboard stop and region name.
+    body = re.sub(r'<div class="cw-scroll" tabindex="0" role="region" aria-label="[^"]*">',
+                  '<div class="cw-scroll">', chapter.html)
+    body = body.replace('<pre tabindex="0">', "<pre>")
+    body = re.sub(r'id="([^"]+)"', lambda m: f'id="{chapter.slug}--{m.group(1)}"', body)
     body = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{chapter.slug}--{m.group(1)}"', body)
     body = re.sub(r'href="([a-z0-9-]+)\.html#([^"]+)"', lambda m: f'href="#{m.group(1)}--{m.group(2)}"', body)
     body = re.sub(r'href="([a-z0-9-]+)\.html"', lambda m: f'href="#{m.group(1)}"', body)
@@ -226,6 +248,12 @@ def build_guide(
             + "\n- ".join(problems)
         )
     diagrams = load_diagrams(root)
+    layout_problems = board_problems(diagrams, DiagramContext("en", data.constants, bom, pins))
+    if layout_problems:
+        raise GuideBuildError(
+            _("The stripboard layout (hardware/diagrams/layout.py) no longer matches the schematic's "
+              "netlist; fix:") + "\n- " + "\n- ".join(layout_problems)
+        )
     _clear_output(out_dir)
     env = _page_env()
 
@@ -252,15 +280,21 @@ def build_guide(
         (lang_dir / "img").mkdir(parents=True)
         diagram_context = DiagramContext(lang=lang, constants=data.constants, bom=bom, pins=pins)
         refs: set[str] = set()
+        figures: set[str] = set()
         for name, module in diagrams.items():
             with lang_scope(lang):  # the diagrams' _() speak the language being built
-                svg = module.draw(diagram_context)
-            (lang_dir / "img" / f"{name}.svg").write_text(svg, encoding="utf-8")
-            refs |= set(REFERENCE_PATTERN.findall(svg_text(svg)))
+                drawn = {name: module.draw(diagram_context)}
+                if hasattr(module, "figures"):  # a source may draw several figures (layout, steps)
+                    drawn.update(module.figures(diagram_context))
+            for figure, svg in drawn.items():
+                (lang_dir / "img" / f"{figure}.svg").write_text(svg, encoding="utf-8")
+                refs |= set(REFERENCE_PATTERN.findall(svg_text(svg)))
+                figures.add(figure)
         report.diagram_parts[lang] = refs
+        report.figures[lang] = figures
 
-        def context_factory(lang_: str, slugs: list[str]) -> RenderContext:
-            return RenderContext(lang_, bom, data.constants, data.tables, slugs, set(diagrams), pins)
+        def context_factory(lang_: str, slugs: list[str], figures: set[str] = figures) -> RenderContext:
+            return RenderContext(lang_, bom, data.constants, data.tables, slugs, figures, pins)
 
         chapters = render_language(root, lang, context_factory)
         report.chapters[lang] = chapters
@@ -323,11 +357,13 @@ def _write_language(env: jinja2.Environment, lang_dir: Path, lang: str, chapters
             ("pdf", _("Printable version (PDF)", lang=lang)),
             ("bom", _("Bill of materials (CSV)", lang=lang)),
             ("search", _("Search the guide", lang=lang)),
+            ("schematic", _("The meter's schematic (touch it to open it full size)", lang=lang)),
         )
     }
     home = (
         f"<h1>{say['title']}</h1><p>{say['subtitle']}.</p>"
-        f'<figure class="cw-figure"><img src="img/schematic.svg" alt=""></figure>'
+        f'<figure class="cw-figure"><div class="cw-scroll cw-figure-box"><a class="cw-zoom" '
+        f'href="img/schematic.svg"><img src="img/schematic.svg" alt="{say["schematic"]}"></a></div></figure>'
         f'<h2>{say["contents"]}</h2><ol class="home-toc">{items}</ol>'
         f"<h2>{say['downloads']}</h2><ul>"
         f'<li><a href="../pdf/{common["pdf_name"]}">{say["pdf"]}</a></li>'
@@ -385,10 +421,11 @@ def _licences_body(lang: str) -> str:
         for what, spdx, name in rows
     )
     title = _("Licences", lang=lang)
-    return (
+    return scroll_regions(
         f"<h1>{title}</h1><p>{html.escape(intro)}</p><table><thead><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
-        + f"</tr></thead><tbody>{body}</tbody></table>"
+        + f"</tr></thead><tbody>{body}</tbody></table>",
+        lang,
     )
 
 

@@ -43,6 +43,8 @@ def build(
                         "Site: {path} ({n} chapters, fr + en) in {seconds} s", pages,
                         path=out / "index.html", seconds=format_number(report.seconds["site"], 1)))
     for lang, path in report.pdfs.items():
-        typer.echo(ngettext("PDF ({lang}): {path} — {n} page in {seconds} s",
-                            "PDF ({lang}): {path} — {n} pages in {seconds} s", report.pdf_pages[lang],
-                            lang=lang, path=path, seconds=format_number(report.seconds[f"pdf_{lang}"], 1)))
+        # ({language}, not {lang}: ngettext takes lang= as the language to speak)
+        typer.echo(ngettext("PDF ({language}): {path} — {n} page in {seconds} s",
+                            "PDF ({language}): {path} — {n} pages in {seconds} s", report.pdf_pages[lang],
+                            language=lang, path=path,
+                            seconds=format_number(report.seconds[f"pdf_{lang}"], 1)))

@@ -18,9 +18,9 @@ import jinja2
 import markdown
 
 from citizenwatt.errors import GuideSourceError
-from citizenwatt.guide.bom import REFERENCE_PATTERN, Bom, Pin
+from citizenwatt.guide.bom import MAX_CLAMPS, REFERENCE_PATTERN, Bom, Pin
 from citizenwatt.guide.design import Constant, DesignSheet, GeneratedTable
-from citizenwatt.i18n import LANGS, N_, _, format_number
+from citizenwatt.i18n import LANGS, N_, _, format_number, ngettext
 
 CHAPTER_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 MARKDOWN_EXTENSIONS = ["tables", "toc", "attr_list", "admonition", "fenced_code", "md_in_html", "sane_lists"]
@@ -127,15 +127,18 @@ class RenderContext:
         gpio = self.pins[signal].gpio
         return f'<span class="cw-pin" data-signal="{signal}" data-value="{gpio}">GPIO{gpio}</span>'
 
-    def price(self, *groups: str) -> str:
-        total = self.bom.total_eur(*groups)
+    def price(self, *groups: str, clamps: int = 1) -> str:
+        """The cost of one meter with this many clamps and these groups of BOM lines."""
+        total = self.bom.total_eur(*groups, clamps=clamps)
         price = format_number(total, 2, lang=self.lang)
-        return (f'<span class="cw-price" data-groups="{" ".join(groups)}" data-value="{total}">'
-                f"{price} €</span>")
+        return (f'<span class="cw-price" data-groups="{" ".join(groups)}" data-clamps="{clamps}" '
+                f'data-value="{total}">{price} €</span>')
 
     def table(self, name: str) -> str:
         if name == "bom":
             return bom_table(self.bom, self.lang)
+        if name == "bom-totals":
+            return bom_totals_table(self.bom, self.lang)
         if name == "pinout":
             return pinout_table(self.pins, self.lang)
         if name not in self.tables:
@@ -157,10 +160,14 @@ class RenderContext:
                     known=", ".join(sorted(self.figures)),
                 )
             )
+        # The drawing links to itself: on a phone it opens alone, where it can be zoomed.
+        hint = _("Touch the drawing to open it alone, full size.", lang=self.lang)
         return (
-            f'<figure class="cw-figure" id="fig-{name}"><img src="img/{name}.svg" '
-            f'alt="{html.escape(caption)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            f'<figure class="cw-figure" id="fig-{name}"><div class="cw-scroll cw-figure-box">'
+            f'<a class="cw-zoom" href="img/{name}.svg">'
+            f'<img src="img/{name}.svg" alt="{html.escape(caption)}">'
+            f'</a></div><figcaption>{html.escape(caption)} <span class="cw-hint">{html.escape(hint)}</span>'
+            "</figcaption></figure>"
         )
 
     def link(self, slug: str, anchor: str = "") -> str:
@@ -189,40 +196,80 @@ class RenderContext:
 
 
 def bom_table(bom: Bom, lang: str) -> str:
-    head = "".join(
-        f"<th>{_(label, lang=lang)}</th>"
-        for label in (
-            N_("Ref."),
-            N_("Part"),
-            N_("Value"),
-            N_("Qty"),
-            N_("Maker / supplier"),
-            N_("Part number (example)"),
-            N_("Unit price"),
-        )
-    )
+    """The BOM with its quantities for 1, 2 and 3 clamps; each cell carries its column's name, so
+    that on a phone each line stacks into a card instead of scrolling sideways."""
+    labels = [_(label, lang=lang) for label in (N_("Ref."), N_("Part"), N_("Value"))]
+    labels += [ngettext("Qty, {n} clamp", "Qty, {n} clamps", n, lang=lang) for n in range(1, MAX_CLAMPS + 1)]
+    labels += [_(label, lang=lang) for label in (N_("Unit price"), N_("Maker and part number"),
+                                                  N_("In Europe, for example"))]
+    head = "".join(f'<th scope="col">{html.escape(label)}</th>' for label in labels)
     rows = []
     for line in bom.lines:
         group = "" if line.group == "base" else f' class="cw-group-{line.group}"'
-        rows.append(
-            f"<tr{group}><td>{line.reference}</td><td>{html.escape(line.part(lang))}</td>"
-            f'<td>{html.escape(line.value_in(lang))}</td><td class="num">{line.quantity}</td>'
-            f"<td>{html.escape(line.supplier_in(lang))}</td><td>{html.escape(line.supplier_part_number)}</td>"
-            f'<td class="num">{format_number(line.unit_price_eur, 2, lang=lang)} €</td></tr>'
-        )
-    total_base = _("Total per meter (base version)", lang=lang)
-    total_voltage = _("Total per meter with the voltage option", lang=lang)
-    totals = (
-        f'<tr class="cw-total"><td colspan="6">{total_base}</td>'
-        f'<td class="num" data-total="base">{format_number(bom.total_eur("base"), 2, lang=lang)} €</td></tr>'
-        f'<tr class="cw-total"><td colspan="6">{total_voltage}</td>'
-        '<td class="num" data-total="base '
-        f'voltage">{format_number(bom.total_eur("base", "voltage"), 2, lang=lang)} €</td></tr>'
-    )
+        cells = [
+            ("", html.escape(line.reference)),
+            ("", html.escape(line.part(lang))),
+            ("", html.escape(line.value_in(lang))),
+        ]
+        cells += [(f' class="num cw-qty" data-clamps="{n}"', str(line.quantity_for(n)))
+                  for n in range(1, MAX_CLAMPS + 1)]
+        cells += [
+            (' class="num cw-unit-price"', f"{format_number(line.unit_price_eur, 2, lang=lang)} €"),
+            ("", html.escape(f"{line.supplier_in(lang)} {line.supplier_part_number}")),
+            ("", html.escape(line.examples_eu) or "—"),
+        ]
+        tds = "".join(f'<td{attrs} data-label="{html.escape(label)}">{text}</td>'
+                      for label, (attrs, text) in zip(labels, cells, strict=True))
+        rows.append(f"<tr{group}>{tds}</tr>")
     return (
         f'<table class="cw-generated cw-bom" data-source="hardware/bom.csv"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}{totals}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def bom_totals_table(bom: Bom, lang: str) -> str:
+    """The cost of one meter for each number of clamps, without and with the voltage option."""
+    head = [_(h, lang=lang) for h in (N_("Clamps"), N_("Base version"), N_("With the voltage option"))]
+    rows = []
+    for n in range(1, MAX_CLAMPS + 1):
+        base, both = bom.total_eur("base", clamps=n), bom.total_eur("base", "voltage", clamps=n)
+        rows.append(
+            f'<tr><th scope="row">{n}</th>'
+            f'<td class="num" data-total="base" data-clamps="{n}" data-label="{html.escape(head[1])}">'
+            f"{format_number(base, 2, lang=lang)} €</td>"
+            f'<td class="num" data-total="base voltage" data-clamps="{n}" '
+            f'data-label="{html.escape(head[2])}">'
+            f"{format_number(both, 2, lang=lang)} €</td></tr>"
+        )
+    return (
+        '<table class="cw-generated cw-totals" data-table="bom-totals" data-source="hardware/bom.csv">'
+        "<thead><tr>"
+        + "".join(f'<th scope="col">{html.escape(h)}</th>' for h in head)
+        + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
+
+
+def scroll_regions(body: str, lang: str) -> str:
+    """Wide tables scroll inside their own box on a phone; each box is a labelled region that the
+    keyboard can reach (tabindex), and code blocks can be focused to scroll them too. The BOM and
+    its totals stack on a phone instead, so they stay as they are."""
+    count = 0
+
+    def wrap(match: re.Match[str]) -> str:
+        nonlocal count
+        table = match.group(0)
+        if 'class="cw-generated cw-bom"' in table or "cw-totals" in table:
+            return table
+        count += 1
+        label = _("Table {n} (scrolls sideways on a small screen)", lang=lang, n=count)
+        attrs = f'class="cw-scroll" tabindex="0" role="region" aria-label="{html.escape(label)}"'
+        return f"<div {attrs}>{table}</div>"
+
+    body = _TABLE.sub(wrap, body)
+    return body.replace("<pre>", '<pre tabindex="0">')
 
 
 def pinout_table(pins: dict[str, Pin], lang: str) -> str:
@@ -263,7 +310,7 @@ def render_chapter(path: Path, context: RenderContext, number: int) -> Chapter:
             error=error,
         ) from error
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
-    body = md.convert(source)
+    body = scroll_regions(md.convert(source), context.lang)
     tokens = getattr(md, "toc_tokens", [])
     if not tokens or tokens[0]["level"] != 1:
         raise GuideSourceError(_("{path}: a chapter starts with a '# Title' line.", path=path))

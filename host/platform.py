@@ -1,22 +1,64 @@
 """The hardware layer the firmware's Meter expects (`hw`), on CPython: simulated clock,
 ADCs on a simulated board, a Wi-Fi that is always there (unless a test pulls it), NTP that
 syncs to the simulated UTC, a watchdog that records how late it was fed, and the
-umqtt-API MQTT client. device.py is the same layer on the ESP32."""
+firmware's own MQTT client (firmware/mqtt.py: the device's code, on real sockets).
+device.py is the same layer on the ESP32."""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections.abc import Callable
 
+from citizenwatt.firmware import mqtt
 from citizenwatt.host.adc import ADC, Board
 from citizenwatt.host.clock import SimClock
-from citizenwatt.host.umqtt import MQTTClient
+from citizenwatt.i18n import N_, _
+
+log = logging.getLogger("citizenwatt.simulator")
+
+# What the meter says when its link fails, by firmware/mqtt.py's reason code: the same
+# sentences as mqtt.describe() on the device's console, through the catalogue here.
+LINK_SENTENCES = {
+    "refused_account": N_("The MQTT broker {where} refuses the meter's account (code {code}): "
+                          "check mqtt_user and mqtt_password, or run citizenwatt provision "
+                          "again for this meter."),
+    mqtt.REFUSED: N_("The MQTT broker {where} refuses the connection (code {code}): the meter "
+                     "retries; if it lasts, check the broker's settings."),
+    mqtt.TLS: N_("The certificate of the MQTT broker {where} is not recognised ({detail}): the "
+                 "meter's ca.pem must be the certificate of the authority that signed the "
+                 "broker's, and mqtt_server_name the name written in it. Install it again with "
+                 "citizenwatt provision."),
+    mqtt.TIMEOUT: N_("The MQTT broker {where} does not answer in time ({detail}): the meter "
+                     "keeps its readings and retries; check that the broker is running."),
+    mqtt.CLOSED: N_("The MQTT broker {where} closed the connection ({detail}): the meter keeps "
+                    "its readings and retries; check the port (8883 with TLS) and the "
+                    "account's rights (ACL)."),
+    mqtt.PROTOCOL: N_("What answers on {where} does not speak MQTT ({detail}): check mqtt_host "
+                      "and mqtt_port (1883, or 8883 with TLS)."),
+    mqtt.NETWORK: N_("Cannot connect to the MQTT broker {where} ({detail}): the meter keeps its "
+                     "readings and retries; check the network, mqtt_host and mqtt_port."),
+}
+
+
+def link_sentence(error: OSError, host: str, port: int, lang: str | None = None) -> str:
+    """The meter's sentence for a failed link, in the reader's language (French by default)."""
+    reason = mqtt.reason(error)
+    code = error.args[1] if isinstance(error, mqtt.MQTTError) else 0
+    detail = mqtt.detail(error)
+    key = "refused_account" if reason == mqtt.REFUSED and code in (4, 5) else reason
+    return _(LINK_SENTENCES[key], lang=lang, where=f"{host}:{port}", code=code, detail=detail)
+
+
+class Reset(BaseException):  # noqa: N818  machine.reset()'s stand-in: the run ends there
+    """The firmware asked for a reboot (after installing an update). Not an error: like
+    SystemExit it passes every `except Exception` on its way out, as a real reset would."""
 
 
 class HostPlatform:
     def __init__(self, root: str, clock: SimClock, board: Board, seed: int = 1,
-                 on_published: Callable | None = None):
+                 on_published: Callable | None = None, ca_file: str | None = None):
         self.root = root
         self.opener = open
         self.fs = os
@@ -30,6 +72,10 @@ class HostPlatform:
         self.wdt_last_ms = 0
         self.wdt_max_gap_ms = 0
         self.connects = 0
+        self.connect_ms: list[int] = []  # simulated uptime of each connection attempt
+        self.link_errors: list[tuple[str, str]] = []  # (reason code, sentence) as said
+        self.ca_file = ca_file    # the CA that signed the API's HTTPS certificate
+        self.downloads: list[str] = []
 
     # time
     def ticks_ms(self) -> int:
@@ -83,12 +129,44 @@ class HostPlatform:
     def rssi(self) -> int:
         return -60
 
-    def mqtt_client(self, client_id, server, port, user, password, keepalive) -> MQTTClient:
+    def mqtt_client(self, client_id, server, port, user, password, keepalive, ssl=None,
+                    timeout_s=10, server_hostname=None) -> mqtt.MQTTClient:
         if not self.wifi_up:
-            raise OSError(-1, "no Wi-Fi")
+            raise mqtt.error(mqtt.NETWORK, 0, "no Wi-Fi")
         self.connects += 1
-        return MQTTClient(client_id, server, port, user, password, keepalive)
+        self.connect_ms.append(self.clock.ticks_ms())
+        return mqtt.MQTTClient(client_id, server, port, user, password, keepalive, ssl=ssl,
+                               timeout_s=timeout_s, server_hostname=server_hostname)
+
+    def link_failed(self, error: OSError, host: str, port: int) -> None:
+        sentence = link_sentence(error, host, port)
+        self.link_errors.append((mqtt.reason(error), sentence))
+        log.warning("%s", sentence)
 
     def on_published(self, reading) -> None:
         if self._on_published:
             self._on_published(reading)
+
+    # updates over Wi-Fi
+    def download(self, url: str, sink: Callable[[bytes], bool], chunk: int) -> bool:
+        """GET url over HTTPS (certificate checked against ca_file), streaming the body to
+        sink in chunks; False when the transfer fails (sink refusing stops it too)."""
+        import ssl
+        import urllib.request
+
+        self.downloads.append(url)
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        try:
+            with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
+                while True:
+                    data = resp.read(chunk)
+                    if not data:
+                        return True
+                    self.feed()
+                    if not sink(data):
+                        return False
+        except (OSError, ValueError):
+            return False
+
+    def reset(self) -> None:
+        raise Reset()

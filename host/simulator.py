@@ -16,19 +16,23 @@ from the future); pass start_utc to choose.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import itertools
 import json
 import logging
 import random
+import sys
 import threading
 import time
 from pathlib import Path
 
-from citizenwatt.firmware import calib, config
-from citizenwatt.firmware.meter import Meter
+from citizenwatt.firmware import calib, config, update
+from citizenwatt.firmware import meter as meter_module
 from citizenwatt.host.adc import Board, Esp32Adc, current_signal, voltage_signal
 from citizenwatt.host.clock import SimClock
 from citizenwatt.host.household import CHANNEL_LABELS, MAINS_V, Household
-from citizenwatt.host.platform import HostPlatform
+from citizenwatt.host.platform import HostPlatform, Reset
 
 log = logging.getLogger("citizenwatt.simulator")
 
@@ -43,7 +47,7 @@ class SimulatedMeter:
                  interval_s: float = 10.0, speed: float = 1.0, channels: int = 2, *,
                  voltage: bool = True, start_utc: float | None = None, hass: bool = False,
                  queue_hours: float = 26, extra_config: dict | None = None,
-                 solar_kw: float = 0.0):
+                 solar_kw: float = 0.0, firmware=None, ca_file: str | None = None):
         if not 1 <= channels <= len(CURRENT_PINS):
             raise ValueError(f"channels must be 1 to {len(CURRENT_PINS)}")
         self.meter_id = meter_id
@@ -89,8 +93,12 @@ class SimulatedMeter:
             d = calib.design()
             board.wire(VOLTAGE_PIN, voltage_signal(MAINS_V, d["bias_v"], d["vcal_v_per_v"],
                                                    self.cfg["mains_hz"]))
-        self.hw = HostPlatform(str(self.state_dir), self.clock, board, seed, self._on_ack)
-        self.meter = Meter(self.cfg, self.hw)
+        self.hw = HostPlatform(str(self.state_dir), self.clock, board, seed, self._on_ack,
+                               ca_file=ca_file)
+        # firmware: the meter module to run (an installed update's, see boot()).
+        self.firmware = firmware or meter_module
+        self.meter = self.firmware.Meter(self.cfg, self.hw)
+        self.reset_requested = False
         self._cond = threading.Condition()
         self._published = 0
         self._last = None
@@ -142,6 +150,10 @@ class SimulatedMeter:
     def _run(self) -> None:
         try:
             self.meter.run()
+        except Reset:
+            with self._cond:
+                self.reset_requested = True
+                self._cond.notify_all()
         except BaseException as e:  # the thread must report, not die silently
             log.exception("simulated meter %s stopped on an error", self.meter_id)
             with self._cond:
@@ -154,3 +166,30 @@ class SimulatedMeter:
             self._last = reading
             self.readings.append(reading)
             self._cond.notify_all()
+
+
+_LOADS = itertools.count(1)
+
+
+def boot(state_dir: Path | str):
+    """What board/boot.py does at power-up, on the host: the update decision on the flash's
+    ota.json (stored before anything of the chosen version runs), then the meter module of
+    the chosen slot (a source bundle, see bundle.build(mpy=False)) or this package's own.
+    Returns (meter module, slot or None)."""
+    path = str(Path(state_dir) / update.STATE_FILE)
+    slot, st = update.at_boot(update.load_state(path))
+    if st:
+        update.save_state(path, st)
+    if slot is None:
+        return meter_module, None
+    pkg_dir = Path(state_dir) / "ota" / slot / "citizenwatt" / "firmware"
+    # A fresh name per load: each boot imports the slot's files as they are now.
+    name = f"citizenwatt_slot_{slot}_{next(_LOADS)}"
+    spec = importlib.util.spec_from_file_location(name, pkg_dir / "__init__.py",
+                                                  submodule_search_locations=[str(pkg_dir)])
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no firmware in slot {slot}")
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules[name] = pkg
+    spec.loader.exec_module(pkg)
+    return importlib.import_module(name + ".meter"), slot

@@ -49,7 +49,7 @@ def test_extraction_finds_the_texts_of_code_templates_and_diagrams():
     # One from each kind of source, so that a broken babel.cfg cannot make the test vacuous.
     assert "This page does not exist. Check the address." in found  # api/errors.py
     assert "Measured {age} ago" in found  # api/templates (Jinja2)
-    assert "Board wiring" in found  # hardware/diagrams
+    assert "Step 1: cut the tracks" in found  # hardware/diagrams
     assert "No such option: {name}" in found  # citizenwatt/i18n.py (the CLI framework)
     assert found["{n} hour without readings (missing bar): it is not a zero."][0].startswith(
         "{n} hours")  # ngettext's plural

@@ -258,6 +258,7 @@ def flash(
 def _plan_from(profile: Path | None, **opts):
     """Options override the profile (a TOML file with the same names, underscores)."""
     from citizenwatt.config import DEFAULT_TIMEZONE, workshop_settings
+    from citizenwatt.workshop import config as wconfig
     from citizenwatt.workshop.pipeline import ProvisionPlan
     from citizenwatt.workshop.registration import Household
 
@@ -314,11 +315,15 @@ def _plan_from(profile: Path | None, **opts):
             data.get("household_name") or data["household_ref"],
             data.get("timezone") or DEFAULT_TIMEZONE,
         )
+    # MQTT over TLS when the profile names the broker's CA (mqtt_ca_file): port 8883.
+    ca_pem = wconfig.read_ca(Path(data["mqtt_ca_file"]).expanduser()) if data.get("mqtt_ca_file") else None
     return ProvisionPlan(
+        mqtt_ca_pem=ca_pem,
+        mqtt_server_name=data.get("mqtt_server_name"),
         wifi_ssid=data["wifi_ssid"],
         wifi_password=data.get("wifi_password", ""),
         mqtt_host=data["mqtt_host"],
-        mqtt_port=int(data.get("mqtt_port", 1883)),
+        mqtt_port=int(data.get("mqtt_port", 8883 if ca_pem else 1883)),
         api_url=data.get("api"),
         api_token=data.get("token") or workshop_settings().api_token,
         household=household,

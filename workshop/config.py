@@ -17,6 +17,8 @@ from citizenwatt.i18n import N_
 from citizenwatt.workshop.errors import WorkshopError
 
 CONFIG_PATH = "/config.json"
+# The broker's CA certificate, beside config.json (the firmware's default mqtt_ca_file).
+CA_PATH = "/ca.pem"
 # ADC1 pins for the clamps, in the order channels get them, and the AC-AC adapter's: the
 # reference board's wiring, defined once in the firmware (firmware/config.py).
 CHANNEL_PINS = fwconfig.CURRENT_PINS
@@ -28,7 +30,8 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
           clamp: str = "SCT-013-000", max_current_a: float = 100.0, mains_hz: int = 50,
           nominal_v: float = 230.0, voltage_adapter_v: float | None = None,
           interval_s: float | None = None, hass: bool = False, trims: dict | None = None,
-          labels: dict | None = None) -> dict:
+          labels: dict | None = None, tls: bool = False,
+          server_name: str | None = None) -> dict:
     """The raw config dict (only what differs from the firmware defaults, plus identity).
     labels: what each channel measures; the meter publishes them in its status."""
     trims = trims or {}
@@ -62,6 +65,11 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
         ],
         "hass": hass,
     }
+    if tls:
+        # The CA goes to CA_PATH (write_ca), the firmware's default mqtt_ca_file.
+        raw["mqtt_tls"] = True
+        if server_name:
+            raw["mqtt_server_name"] = server_name
     if voltage_adapter_v:
         raw["voltage"] = {"pin": VOLTAGE_PIN, "adapter_v": voltage_adapter_v}
     if interval_s is not None:
@@ -164,4 +172,43 @@ def write(board, raw: dict) -> None:
                 "if it happens again, change the USB cable."
             ),
             path=CONFIG_PATH,
+        )
+
+
+def read_ca(path) -> bytes:
+    """The broker's CA certificate from the workshop's machine (the profile's
+    mqtt_ca_file), checked the way the meter will read it at boot."""
+    try:
+        pem = open(path, "rb").read()
+    except OSError as e:
+        raise WorkshopError(
+            "config.ca_missing",
+            N_("Cannot read the broker's CA certificate {path} ({detail}). Give the path of "
+               "citizenwatt-ca.crt (made by deploy/tls/make-broker-certs.sh) in the profile's "
+               "mqtt_ca_file, then try again."),
+            path=path, detail=e.strerror or e,
+        ) from None
+    try:
+        fwconfig.pem_to_der(pem, str(path))
+    except (fwconfig.ConfigError, UnicodeDecodeError) as e:
+        raise WorkshopError(
+            "config.invalid",
+            N_("Invalid meter configuration: {detail}. Fix this value then try again."),
+            detail=str(e).rstrip("."),
+        ) from None
+    return pem
+
+
+def write_ca(board, pem: bytes) -> None:
+    """Install the CA beside config.json, read back and compared like the config."""
+    board.write_file(CA_PATH, pem)
+    if board.sha256(CA_PATH) != hashlib.sha256(pem).hexdigest():
+        raise WorkshopError(
+            "install.hash_mismatch",
+            N_(
+                "The file {path} read back from the board does not "
+                "match the original. Run `citizenwatt flash` again; "
+                "if it happens again, change the USB cable."
+            ),
+            path=CA_PATH,
         )

@@ -22,6 +22,7 @@ from citizenwatt.workshop.errors import WorkshopError
 
 ITERATIONS = 101  # mosquitto_passwd's default
 COLLECTOR_PREFIX = "cwc-"  # collector accounts; refused as a meter id (acl_lines)
+API_PREFIX = "cwa-"  # the API's account (meter commands); refused as a meter id too
 SALT_BYTES = 12
 
 
@@ -88,13 +89,17 @@ def set_password(passwd_file: Path, username: str, password: str) -> None:
 
 def acl_lines(meter_id: str, username: str | None = None, hass_prefix: str | None = None) -> list[str]:
     wire.check_meter_id(meter_id)
-    if meter_id.startswith(COLLECTOR_PREFIX):
+    if meter_id.startswith(COLLECTOR_PREFIX) or meter_id.startswith(API_PREFIX):
         raise WorkshopError(
             "config.invalid",
             N_("Invalid meter configuration: {detail}. Fix this value then try again."),
-            detail=f"meter id {meter_id!r} starts with {COLLECTOR_PREFIX!r}, kept for collectors",
+            detail=f"meter id {meter_id!r} starts with {meter_id[:4]!r}, kept for the server's accounts",
         )
-    lines = ["user %s" % (username or meter_id), f"topic write {wire.TOPIC_ROOT}/{meter_id}/#"]
+    lines = ["user %s" % (username or meter_id), f"topic write {wire.TOPIC_ROOT}/{meter_id}/#",
+             # its retained counters, read back at connect, and the commands the server sends
+             # it (firmware updates), which it may read but never write
+             f"topic read {wire.counters_topic(meter_id)}",
+             f"topic read {wire.COMMAND_ROOT}/{meter_id}/#"]
     if hass_prefix:
         # Discovery configs under <prefix>/<component>/<meter_id>/<object>/config.
         lines.append(f"topic write {hass_prefix}/+/{meter_id}/#")
@@ -135,6 +140,35 @@ def set_collector_acl(acl_file: Path, username: str) -> None:
     _rewrite(path, text.rstrip("\n") + ("\n\n" if text.strip() else "") + "\n".join(block) + "\n")
 
 
+
+
+def set_api_acl(acl_file: Path, username: str) -> None:
+    """Let the API's account write the meters' command topics, and nothing else (once)."""
+    begin, end = f"# citizenwatt api {username}", f"# end citizenwatt api {username}"
+    path = Path(acl_file)
+    text = path.read_text() if path.exists() else ""
+    if begin in text.splitlines():
+        return
+    block = [begin, f"user {username}", f"topic write {wire.COMMAND_ROOT}/#", end]
+    _rewrite(path, text.rstrip("\n") + ("\n\n" if text.strip() else "") + "\n".join(block) + "\n")
+
+
+def setup_api(passwd_file: Path, acl_file: Path, env_file: Path) -> tuple[str, bool]:
+    """Give the API its own account once (like setup_collector): it alone writes cwcmd/#,
+    the meters' command topics; its settings (CITIZENWATT_API__MQTT_USERNAME, __PASSWORD) go
+    in `env_file`, which the API's service reads. Returns (user name, created)."""
+    env = read_env(env_file)
+    user = env.get("CITIZENWATT_API__MQTT_USERNAME", "")
+    if user.startswith(API_PREFIX) and env.get("CITIZENWATT_API__MQTT_PASSWORD") \
+            and has_user(passwd_file, user):
+        set_api_acl(acl_file, user)
+        return user, False
+    user, password = API_PREFIX + secrets.token_hex(10), secrets.token_urlsafe(32)
+    set_password(passwd_file, user, password)
+    set_api_acl(acl_file, user)
+    set_env(env_file, {"CITIZENWATT_API__MQTT_USERNAME": user,
+                       "CITIZENWATT_API__MQTT_PASSWORD": password})
+    return user, True
 
 
 def new_collector_account() -> tuple[str, str]:

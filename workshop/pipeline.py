@@ -238,6 +238,10 @@ class ProvisionPlan:
     # the others keep their role in the API, or get the one their label tells (the API
     # refuses a label that does not tell). See roles().
     channel_roles: dict[int, str] = field(default_factory=dict)
+    # MQTT over TLS: the broker's CA certificate (PEM), installed on the board as /ca.pem,
+    # and the name in the broker's certificate when it is not mqtt_host.
+    mqtt_ca_pem: bytes | None = None
+    mqtt_server_name: str | None = None
 
     def roles(self) -> dict[int, str]:
         """The roles sent to the API: the declared ones, and channel 0 main by default (the
@@ -297,6 +301,8 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         hass=plan.hass,
         trims=trims,
         labels=plan.channel_labels,
+        tls=plan.mqtt_ca_pem is not None,
+        server_name=plan.mqtt_server_name,
     )
     if plan.passwd_file and plan.acl_file:
         mqttauth.set_password(plan.passwd_file, meter_id, password)
@@ -328,6 +334,8 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         if on_registered is not None:
             on_registered(registration)
     progress(_("Provisioning"), 2, 3)
+    if plan.mqtt_ca_pem is not None:
+        wconfig.write_ca(board, plan.mqtt_ca_pem)  # before the config that names it
     wconfig.write(board, raw)
     progress(_("Provisioning"), 3, 3)
     return ProvisionResult(meter_id, raw, registration, password, reloaded)

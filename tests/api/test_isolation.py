@@ -54,6 +54,7 @@ BODIES = {
         "deployment_id": 1,
     },
     ("POST", "/api/v1/staff/tokens"): {"name": "x"},
+    ("POST", "/api/v1/meters/{meter_id}/update"): {"version": "0.3.0"},
     # Naming the victim's deployment (1, Belleville) and its household and meter.
     ("POST", "/api/v1/meters/register"): {
         "meter_id": "meter-b",
@@ -76,6 +77,13 @@ SELF_OR_PUBLIC = {
     "/staff/logout",
     "/staff",
     "/staff/audit",  # the caller's own deployment's entries (test_self_routes_do_not_leak)
+    # Firmware releases belong to the association, not to a deployment: no household data
+    # (tests/api/test_firmware_api.py: who may publish, list and download).
+    "/api/v1/firmware",
+    "/api/v1/firmware-key",
+    "/api/v1/firmware/{version}",
+    "/api/v1/firmware/{version}/build",
+    "/api/firmware/{version}/archive",  # public: what the meters download, signed
 }
 # Pages opened by a household's own secret link: the victim's link is never known to the
 # attacker, so they are checked by what the attacker's own link shows (test_own_pages...).

@@ -222,7 +222,8 @@ def unsafe_routes(app) -> list[tuple[str, str]]:
 
 def fill(path: str, w) -> str:
     values = {"token": w.link("A"), "household_id": w.hh("A"), "deployment_id": w.deployments["d1"],
-              "meter_id": "meter-a", "channel": 0, "token_id": w.staff_token_ids["admin"]}
+              "meter_id": "meter-a", "channel": 0, "token_id": w.staff_token_ids["admin"],
+              "version": "0.3.0"}
     # a parameter this test does not know fails here: a new route must be added above
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 

@@ -37,9 +37,11 @@ class RamFlash:
     def listdir(self, path):
         prefix = path.rstrip("/") + "/"
         out = []
-        for p in self.files:
-            if p.startswith(prefix) and "/" not in p[len(prefix):]:
-                out.append(p[len(prefix):])
+        for p in list(self.files) + list(self.dirs):  # files, and folders as littlefs lists them
+            if p.startswith(prefix):
+                name = p[len(prefix):].split("/")[0]
+                if name and name not in out:
+                    out.append(name)
         return out
 
     def remove(self, path):
@@ -47,6 +49,15 @@ class RamFlash:
             raise OSError(2)
         self._step()
         del self.files[path]
+
+    def rename(self, old, new):
+        if old not in self.files:
+            raise OSError(2)
+        self._step()
+        self.files[new] = self.files.pop(old)
+
+    def rmdir(self, path):
+        self.dirs.pop(path, None)
 
     def mkdir(self, path):
         if path in self.dirs:

@@ -63,3 +63,20 @@ def test_missing_file_names_the_real_command(tmp_path):
         config.load(str(tmp_path / "config.json"))
     assert "citizenwatt provision" in str(e.value)
     assert "citizenwatt atelier" not in str(e.value)
+
+
+def test_mqtt_settings_are_checked_with_sentences():
+    base = {"meter_id": "cw-x", "mqtt_host": "h"}
+    with pytest.raises(config.ConfigError, match="mqtt_password est donné sans mqtt_user"):
+        config.validate({**base, "mqtt_password": "secret"})
+    assert config.validate({**base, "mqtt_user": "cw-x"})["mqtt_password"] is None
+    with pytest.raises(config.ConfigError, match="trois attentes du broker"):
+        config.validate({**base, "mqtt_timeout_s": 25, "wdt_s": 60})
+    assert config.validate({**base, "mqtt_timeout_s": 20, "wdt_s": 60})["mqtt_timeout_s"] == 20
+    with pytest.raises(config.ConfigError, match="mqtt_server_name vaut ''"):
+        config.validate({**base, "mqtt_server_name": ""})
+    with pytest.raises(config.ConfigError, match="keepalive_s vaut 0"):
+        config.validate({**base, "keepalive_s": 0})
+    with pytest.raises(config.ConfigError, match="plusieurs certificats"):
+        pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        config.pem_to_der(pem * 2)

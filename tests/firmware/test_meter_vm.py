@@ -21,7 +21,7 @@ def cpython_run_setup() -> None:
     cpython_checks()  # installs the `fw` alias
     import importlib
 
-    for name in ("config", "wire", "meter", "measure", "calib", "hass", "energy"):
+    for name in ("config", "wire", "meter", "measure", "calib", "hass", "energy", "mqtt"):
         sys.modules.setdefault("fw." + name, importlib.import_module("citizenwatt.firmware." + name))
     sys.path.insert(0, str(HERE))
     try:

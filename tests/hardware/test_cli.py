@@ -87,3 +87,19 @@ def test_guide_build_never_empties_a_folder_it_did_not_make(tmp_path):
     for _ in range(2):
         again = CliRunner().invoke(app, ["guide", "build", "--out", str(out), "--src", str(ROOT), "--no-pdf"])
         assert again.exit_code == 0, again.output
+
+
+def test_guide_build_with_pdfs_says_each_pdf_and_its_pages(tmp_path, monkeypatch):
+    """The PDF lines (they used to crash: the line's {lang} collided with ngettext's lang=)."""
+    import citizenwatt.guide.pdf as pdf
+
+    def fake_pdf(source, target):  # the real rendering is tested once, in test_pdf.py
+        target.write_bytes(b"%PDF-1.7\n")
+        return 3 if "-fr" in target.name else 1
+
+    monkeypatch.setattr(pdf, "write_pdf", fake_pdf)
+    out = tmp_path / "site"
+    result = CliRunner().invoke(app, ["guide", "build", "--out", str(out), "--src", str(ROOT)])
+    assert result.exit_code == 0, result.output
+    assert f"PDF (fr) : {out / 'pdf' / 'citizenwatt-guide-fr.pdf'} — 3 pages en" in result.output
+    assert f"PDF (en) : {out / 'pdf' / 'citizenwatt-guide-en.pdf'} — 1 page en" in result.output

@@ -174,9 +174,9 @@ def test_pins_shown_match_the_firmware_default_channel(built, lang):
     assert len(set(pins.values())) == len(pins) == 4  # four different ADC1 inputs
     svg = (built.out_dir / lang / "img" / "schematic.svg").read_text(encoding="utf-8")
     assert f"GPIO{config.CURRENT_PINS[0]}" in svg and f"GPIO{config.VOLTAGE_PIN}" in svg
-    board = (built.out_dir / lang / "img" / "board.svg").read_text(encoding="utf-8")
+    board = (built.out_dir / lang / "img" / "layout.svg").read_text(encoding="utf-8")
     for gpio in expected.values():
-        assert f"GPIO{gpio}" in board
+        assert f">GPIO{gpio}<" in board  # beside its pin of the header H1
 
 
 def test_the_troubleshooting_chapter_has_every_section_the_workshop_tool_points_to(built):

@@ -110,7 +110,9 @@ def test_the_search_index_covers_every_chapter(built):
 def test_diagrams_are_well_formed_svg_with_the_design_values(built):
     for lang in LANGS:
         images = sorted((built.out_dir / lang / "img").glob("*.svg"))
-        assert {p.stem for p in images} == {"schematic", "board", "installation"}
+        steps = {f"step-{s}" for s in ("cuts", "links", "resistors", "capacitors", "headers", "jacks")}
+        figures = {"schematic", "layout", "layout-1", "layout-2", "installation"}
+        assert {p.stem for p in images} == figures | steps
         for image in images:
             root = ET.parse(image).getroot()
             assert root.tag.endswith("svg")

@@ -1,8 +1,8 @@
 """The open-data ledger: every figure an open-data export published, repeated as it was by
 later exports (no differencing between two exports; see api/opendata.py).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004_firmware
 Create Date: 2026-11-30
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004_firmware"
 branch_labels = None
 depends_on = None
 
