@@ -23,6 +23,7 @@ from citizenwatt.store.port import ReadingStore
 from . import errors
 from .db import init_db, make_engine
 from .i18n import request_lang
+from .readcache import StoreReads
 from .routes import firmware, households, meters, pages, register, staff, staff_pages
 from .security import CrossSiteGuard, FailureLimiter, SecurityHeaders, install_log_filter
 
@@ -158,6 +159,7 @@ async def _lifespan(app: FastAPI):
     gc.freeze()
     install_log_filter()  # again, once the server has configured its logging
     yield
+    app.state.reads.close()
     if getattr(app.state, "owns_store", False):  # a worker's own store (app_from_environment)
         app.state.store.close()
 
@@ -183,6 +185,7 @@ def create_app(
         "buckets without readings are null, never 0.",
     )
     app.state.store = store
+    app.state.reads = StoreReads(store)  # store figures kept until the store changes
     app.state.settings = settings.api  # what the routes and pages read
     app.state.config = settings  # the whole object (data directory, other sections)
     app.state.clock = clock

@@ -17,9 +17,9 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from .models import ROLES, Household, HouseholdLink, StaffToken, StaffUser, now_utc
+from .models import ROLES, Household, HouseholdLink, Meter, MeterAssignment, StaffToken, StaffUser, now_utc
 
 SESSION_COOKIE = "cw_session"
 SESSION_TTL_S = 12 * 3600
@@ -58,6 +58,8 @@ def verify_password(password: str, stored: str) -> bool:
 class Principal:
     household_id: int | None = None
     user: StaffUser | None = None
+    # the household of the link, already read (with HOUSEHOLD_EAGER) in the request's session
+    household: Household | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -75,12 +77,24 @@ class Principal:
         return self.staff_can(hh.deployment_id, "viewer")
 
 
+# What every household request reads (its zone, its meters over time and their channels'
+# roles), loaded with the household in the same query instead of one lazy load each.
+HOUSEHOLD_EAGER = (
+    joinedload(Household.deployment),
+    joinedload(Household.assignments).joinedload(MeterAssignment.meter).joinedload(Meter.channels),
+)
+
+
 def household_from_link(db: Session, token: str) -> Household | None:
+    """The household of a live (not revoked) link, read with what its pages need in one
+    query. Checked in the database on every request: a revoked link is refused at once, by
+    every API process."""
     if not token or len(token) > 100:
         return None
-    link = db.scalar(select(HouseholdLink).where(
-        HouseholdLink.token_sha256 == token_hash(token), HouseholdLink.revoked_utc.is_(None)))
-    return db.get(Household, link.household_id) if link else None
+    return db.scalars(
+        select(Household).join(HouseholdLink, HouseholdLink.household_id == Household.id)
+        .where(HouseholdLink.token_sha256 == token_hash(token), HouseholdLink.revoked_utc.is_(None))
+        .options(*HOUSEHOLD_EAGER)).unique().one_or_none()
 
 
 def staff_from_token(db: Session, token: str, kind: str | None = None) -> StaffUser | None:

@@ -6,43 +6,63 @@ may see. Every 401/403/404 an access rule gives is raised here (the rules themse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from citizenwatt.config import ApiSettings, Settings
 from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 from citizenwatt.store.port import ReadingStore
 
-from .auth import SESSION_COOKIE, Principal, household_from_link, staff_from_token
+from .auth import HOUSEHOLD_EAGER, SESSION_COOKIE, Principal, household_from_link, staff_from_token
 from .errors import ApiError
 from .models import Deployment, Household, Meter, StaffUser
+from .readcache import StoreReads
 from .schemas import METER_ID_PATTERN
 from .security import check_link_attempt, link_failed
 
 # -- the app's parts ----------------------------------------------------------------------
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One database session per request (shared by every dependency of that request)."""
-    with request.app.state.sessionmaker() as db:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One database session per request (shared by every dependency of that request).
+
+    The cheap dependencies are `async def`: FastAPI runs each plain `def` one in a worker
+    thread, and those hops were a fifth of a short request's time. Opening a session does
+    no I/O; closing one that used a connection (a rollback) is done off the event loop."""
+    db = request.app.state.sessionmaker()
+    try:
         yield db
+    finally:
+        if db.in_transaction():
+            # Not on the shared worker threads: were they all waiting for a connection of the
+            # pool, the one that gives a connection back would never run (as FastAPI does
+            # for the end of a `def` dependency).
+            await anyio.to_thread.run_sync(db.close, limiter=anyio.CapacityLimiter(1))
+        else:
+            db.close()
 
 
-def get_store(request: Request) -> ReadingStore:
+async def get_store(request: Request) -> ReadingStore:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_reads(request: Request) -> StoreReads:
+    return request.app.state.reads
+
+
+async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
-def get_now(request: Request) -> float:
+async def get_now(request: Request) -> float:
     """UTC seconds from the app's clock (create_app(clock=...)), read once per request so
     that "today" is the same day everywhere in one answer; tests pin it."""
     return request.app.state.clock()
@@ -50,6 +70,7 @@ def get_now(request: Request) -> float:
 
 Db = Annotated[Session, Depends(get_db)]
 Store = Annotated[ReadingStore, Depends(get_store)]
+Reads = Annotated[StoreReads, Depends(get_reads)]
 Config = Annotated[ApiSettings, Depends(get_settings)]
 
 
@@ -65,22 +86,32 @@ Now = Annotated[float, Depends(get_now)]
 
 # -- who is asking ------------------------------------------------------------------------
 
-def principal(request: Request, db: Db, now: Now) -> Principal:
+async def principal(request: Request, db: Db, now: Now) -> Principal:
     """Bearer token (household link or staff API token), else the staff session cookie. An
-    address that tried too many wrong tokens lately gets 429 (security.FailureLimiter)."""
+    address that tried too many wrong tokens lately gets 429 (security.FailureLimiter).
+    The database is read in one worker thread, and not at all without credentials."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         check_link_attempt(request, now)
-        token = auth[7:].strip()
-        hh = household_from_link(db, token)
-        if hh is not None:
-            return Principal(household_id=hh.id)
-        user = staff_from_token(db, token, "api")
-        if user is not None:
-            return Principal(user=user)
-        link_failed(request, now)
-        raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the "
-                                            "workshop leader for a new link."))
+        return await run_in_threadpool(_bearer_principal, request, db, now, auth[7:].strip())
+    if request.cookies.get(SESSION_COOKIE):
+        return await run_in_threadpool(_cookie_principal, request, db)
+    return Principal()
+
+
+def _bearer_principal(request: Request, db: Session, now: float, token: str) -> Principal:
+    hh = household_from_link(db, token)
+    if hh is not None:
+        return Principal(household_id=hh.id, household=hh)
+    user = staff_from_token(db, token, "api")
+    if user is not None:
+        return Principal(user=user)
+    link_failed(request, now)
+    raise ApiError(401, "bad_token", N_("This link or token is not (or no longer) valid. Ask the "
+                                        "workshop leader for a new link."))
+
+
+def _cookie_principal(request: Request, db: Session) -> Principal:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         user = staff_from_token(db, cookie, "session")
@@ -144,7 +175,7 @@ StaffAdmin = Annotated[StaffUser, Depends(staff_admin)]
 # -- households ---------------------------------------------------------------------------
 
 
-def household_id_param(household_id: int) -> int:
+async def household_id_param(household_id: int) -> int:
     if not 0 < household_id < 2**31:
         raise ApiError(
             404,
@@ -167,7 +198,7 @@ def load_household(db: Session, who: Principal, household_id: int) -> Household:
             "auth_required",
             N_("You need your household's secret link, or to sign in as staff (page /staff/login)."),
         )
-    hh = db.get(Household, household_id)
+    hh = db.get(Household, household_id, options=HOUSEHOLD_EAGER)
     if hh is None or not who.can_read_household(hh):
         raise ApiError(
             404,
@@ -178,9 +209,12 @@ def load_household(db: Session, who: Principal, household_id: int) -> Household:
     return hh
 
 
-def current_household(household_id: HouseholdId, db: Db, who: Who) -> Household:
-    """The household of the path, read by its own link or by staff of its deployment."""
-    return load_household(db, who, household_id)
+async def current_household(household_id: HouseholdId, db: Db, who: Who) -> Household:
+    """The household of the path, read by its own link or by staff of its deployment (the
+    link's household was read with the link: no second query)."""
+    if who.household is not None and who.household.id == household_id:
+        return who.household
+    return await run_in_threadpool(load_household, db, who, household_id)
 
 
 CurrentHousehold = Annotated[Household, Depends(current_household)]
@@ -301,8 +335,12 @@ class HouseholdPage:
     auth: str
 
 
-def household_by_link(token: str, request: Request, db: Db, now: Now) -> HouseholdPage:
+async def household_by_link(token: str, request: Request, db: Db, now: Now) -> HouseholdPage:
     check_link_attempt(request, now)
+    return await run_in_threadpool(_household_by_link, token, request, db, now)
+
+
+def _household_by_link(token: str, request: Request, db: Session, now: float) -> HouseholdPage:
     hh = household_from_link(db, token)
     if hh is None:
         link_failed(request, now)
@@ -314,6 +352,25 @@ def household_by_link(token: str, request: Request, db: Db, now: Now) -> Househo
     return HouseholdPage(hh, f"/h/{token}", token)
 
 
+@dataclass(frozen=True)
+class LinkAsked:
+    """A household page asked for by its link, not yet looked up: the page's worker thread
+    reads the link with the page (one thread hop for both)."""
+
+    token: str
+    request: Request
+    db: Session
+    now: float
+
+    def page(self) -> HouseholdPage:
+        return _household_by_link(self.token, self.request, self.db, self.now)
+
+
+async def link_asked(token: str, request: Request, db: Db, now: Now) -> LinkAsked:
+    check_link_attempt(request, now)
+    return LinkAsked(token, request, db, now)
+
+
 def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
     # The pages are opened from the staff page's session: no session, sign in (401).
     if who.user is None:
@@ -322,7 +379,7 @@ def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
             "auth_required",
             N_("You need your household's secret link, or to sign in as staff (page /staff/login)."),
         )
-    hh = db.get(Household, household_id) if 0 < household_id < 2**31 else None
+    hh = db.get(Household, household_id, options=HOUSEHOLD_EAGER) if 0 < household_id < 2**31 else None
     if hh is None or not who.staff_can(hh.deployment_id, "viewer"):
         raise ApiError(
             404,
@@ -334,4 +391,5 @@ def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
 
 
 LinkHousehold = Annotated[HouseholdPage, Depends(household_by_link)]
+LinkPage = Annotated[LinkAsked, Depends(link_asked)]
 StaffHousehold = Annotated[HouseholdPage, Depends(household_by_staff)]

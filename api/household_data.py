@@ -9,6 +9,7 @@ into the household's total.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -206,10 +207,30 @@ class HouseholdLive:
     channels: list[ChannelLive]
 
 
-def household_live(store: ReadingStore, hh: Household, now_s: float) -> HouseholdLive:
-    tz = household_zone(hh)
+def household_key(hh: Household) -> tuple:
+    """What a household's figures are computed from besides the store (its zone, its meters
+    over time, their channels' labels and roles): the key of its cached figures, so that a
+    change of any of these is never answered from the cache."""
+    return (hh.id, hh.deployment.timezone, tuple(
+        (a.meter_id, a.valid_from, a.valid_to, tuple((c.channel, c.label, c.role) for c in a.meter.channels))
+        for a in hh.assignments))
+
+
+def household_live(store: ReadingStore, hh: Household, now_s: float,
+                   channels: Callable[[date], list[ChannelLive]] | None = None) -> HouseholdLive:
+    """Live power of the household at now_s; `channels(today)` may give live_channels()
+    from a cache."""
     from datetime import datetime
-    today = datetime.fromtimestamp(now_s, tz).date()
+    today = datetime.fromtimestamp(now_s, household_zone(hh)).date()
+    chans = channels(today) if channels else live_channels(store, hh, today)
+    if not chans:
+        return HouseholdLive(None, None, None, [])
+    ts = max(c.ts_utc for c in chans)
+    return HouseholdLive(sum(c.power_w for c in chans if not c.sub), ts, max(0.0, now_s - ts), chans)
+
+
+def live_channels(store: ReadingStore, hh: Household, today: date) -> list[ChannelLive]:
+    """The newest reading of each channel of the meters at the household's home on `today`."""
     chans: list[ChannelLive] = []
     for a in active_assignments(hh, today):
         labels = {c.channel: c for c in a.meter.channels}
@@ -219,10 +240,7 @@ def household_live(store: ReadingStore, hh: Household, now_s: float) -> Househol
             # sub: not added to the total (a sub-circuit, or a channel given no role yet)
             chans.append(ChannelLive(a.meter_id, r.channel, c.label if c else None,
                                      mains is not None and r.channel not in mains, r.power_w, r.ts_utc))
-    if not chans:
-        return HouseholdLive(None, None, None, [])
-    ts = max(c.ts_utc for c in chans)
-    return HouseholdLive(sum(c.power_w for c in chans if not c.sub), ts, max(0.0, now_s - ts), chans)
+    return chans
 
 
 @dataclass(frozen=True)

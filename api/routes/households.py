@@ -12,15 +12,23 @@ from fastapi.responses import Response, StreamingResponse
 
 from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
+from citizenwatt.store.port import ReadingStore
 
 from .. import admin
 from ..comparison import MIN_GROUP, compare
 from ..consumption import check_dates, check_range, check_span, local_today
-from ..deps import Config, CurrentHousehold, Db, Now, Store, Who, require_staff
-from ..energy import snap_range
+from ..deps import Config, CurrentHousehold, Db, Now, Reads, Store, Who, require_staff
+from ..energy import Resolution, snap_range
 from ..errors import ERROR_RESPONSES, ApiError
 from ..exporting import check_reading_days, energy_csv_text, export_household, readings_csv_chunks
-from ..household_data import household_breakdown, household_buckets, household_live, household_zone
+from ..household_data import (
+    household_breakdown,
+    household_buckets,
+    household_key,
+    household_live,
+    household_zone,
+    live_channels,
+)
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
@@ -66,8 +74,12 @@ def get_household(hh: CurrentHousehold) -> HouseholdOut:
 
 
 @router.get("/{household_id}/live", response_model=LiveOut, summary="Live power of the household")
-def live(hh: CurrentHousehold, store: Store, settings: Config, now: Now) -> LiveOut:
-    lv = household_live(store, hh, now)
+async def live(hh: CurrentHousehold, store: Store, reads: Reads, settings: Config, now: Now) -> LiveOut:
+    # async: the newest readings kept since the store last changed are answered on the event
+    # loop; reading them goes to a worker thread
+    key = ("live", household_key(hh), local_today(now, household_zone(hh)))
+    chans = await reads.aget(key, lambda: live_channels(store, hh, key[2]))
+    lv = household_live(store, hh, now, channels=lambda _today: chans)
     return LiveOut(household_id=hh.id, power_w=lv.power_w, ts_utc=lv.ts_utc, age_s=lv.age_s,
                    stale=lv.age_s is None or lv.age_s > settings.stale_after_s,
                    channels=[ChannelLiveOut(**c.__dict__) for c in lv.channels])
@@ -75,11 +87,19 @@ def live(hh: CurrentHousehold, store: Store, settings: Config, now: Now) -> Live
 
 @router.get("/{household_id}/energy", response_model=HouseholdEnergyOut,
             summary="Energy per local hour, day, week or month (gaps are null)")
-def energy(hh: CurrentHousehold, store: Store, settings: Config, now: Now,
-           resolution: Res = "hour", start: Start = None, end: End = None,
-           channel: Channel = None) -> HouseholdEnergyOut:
+async def energy(hh: CurrentHousehold, store: Store, reads: Reads, settings: Config, now: Now,
+                 resolution: Res = "hour", start: Start = None, end: End = None,
+                 channel: Channel = None) -> HouseholdEnergyOut:
     start, end = default_range(now, hh, start, end)
     check_range(start, end, resolution, settings)
+    # The answer depends on the range and the household's meters, not on the clock: kept
+    # until the store changes (async: a kept answer is given on the event loop).
+    key = ("energy", household_key(hh), resolution, start, end, channel)
+    return await reads.aget(key, lambda: energy_out(store, hh, resolution, start, end, channel))
+
+
+def energy_out(store: ReadingStore, hh: Household, resolution: Resolution, start: date, end: date,
+               channel: int | None) -> HouseholdEnergyOut:
     buckets, total = household_buckets(store, hh, start, end, resolution, channel)
     tz = household_zone(hh)
     first, last = snap_range(start, end, resolution)  # the buckets' whole weeks or months

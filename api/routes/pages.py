@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from citizenwatt.config import ApiSettings
 from citizenwatt.i18n import (
@@ -43,6 +44,7 @@ from ..deps import (
     Db,
     HouseholdPage,
     LinkHousehold,
+    LinkPage,
     Now,
     ReadableMeter,
     StaffHousehold,
@@ -60,8 +62,10 @@ from ..household_data import (
     assignment_span,
     household_breakdown,
     household_buckets,
+    household_key,
     household_live,
     household_zone,
+    live_channels,
     merged_hours,
     meter_mains,
 )
@@ -108,7 +112,7 @@ class Page:
         return other_lang(self.request, self.lang)
 
 
-def page_env(request: Request, db: Db, store: Store, settings: Config, now: Now) -> Page:
+async def page_env(request: Request, db: Db, store: Store, settings: Config, now: Now) -> Page:
     return Page(request, request_lang(request), db, store, settings, now)
 
 
@@ -296,14 +300,38 @@ def nav(ctx: HouseholdPage, lang: str, current: str) -> list[tuple[str, str, boo
     return [(f"{ctx.base}{p}?lang={lang}", _(label, lang=lang), k == current) for p, k, label in items]
 
 
+def today_figures(p: Page, hh: Household) -> dict:
+    """The "today" part of a household's pages (chart, total, breakdown, notes): read from
+    the store once per data version and household, and drawn again only when the clock
+    passes something it shows (an hour's end, the first reading)."""
+    reads = p.request.app.state.reads
+    tz = household_zone(hh)
+    today = local_today(p.now, tz)
+    key = household_key(hh), today
+    version = reads.version()
+
+    def read():
+        buckets, total = household_buckets(p.store, hh, today, today, "hour")
+        return buckets, total, household_breakdown(p.store, hh, today, today), household_since(p, hh)
+
+    buckets, total, subs, since = reads.get(("today",) + key, read, version)
+    if not buckets:
+        return today_context(p, buckets, total.energy_wh, since, tz, subs)
+    # What today_context shows of the clock: which hours have started or ended (chart bars
+    # to come, missing hours), and whether the first reading is in the past.
+    clock = (sum(1 for b in buckets if b.start_utc < p.now), sum(1 for b in buckets if b.end_utc <= p.now),
+             since is not None and since < p.now + 1)
+    return reads.get(("today_context", p.lang, clock) + key,
+                     lambda: today_context(p, buckets, total.energy_wh, since, tz, subs), version)
+
+
 def view_live(p: Page, ctx: HouseholdPage):
     lang = p.lang
     hh = ctx.hh
     tz = household_zone(hh)
-    today = local_today(p.now, tz)
-    buckets, total = household_buckets(p.store, hh, today, today, "hour")
-    subs = household_breakdown(p.store, hh, today, today)
-    lv = household_live(p.store, hh, p.now)
+    key = ("live", household_key(hh), local_today(p.now, tz))
+    chans = p.request.app.state.reads.get(key, lambda: live_channels(p.store, hh, key[2]))
+    lv = household_live(p.store, hh, p.now, channels=lambda _today: chans)
     live = live_context(
         lang,
         p.now,
@@ -314,7 +342,7 @@ def view_live(p: Page, ctx: HouseholdPage):
     )
     return p.render(
         "household.html",
-        **today_context(p, buckets, total.energy_wh, household_since(p, hh), tz, subs),
+        **today_figures(p, hh),
         title=hh.name,
         heading=_("My electricity use", lang=lang),
         subtitle=None,
@@ -329,12 +357,7 @@ def view_live(p: Page, ctx: HouseholdPage):
 
 
 def view_today(p: Page, ctx: HouseholdPage):
-    tz = household_zone(ctx.hh)
-    today = local_today(p.now, tz)
-    buckets, total = household_buckets(p.store, ctx.hh, today, today, "hour")
-    subs = household_breakdown(p.store, ctx.hh, today, today)
-    r = p.render("today.html", **today_context(p, buckets, total.energy_wh,
-                                                household_since(p, ctx.hh), tz, subs))
+    r = p.render("today.html", **today_figures(p, ctx.hh))
     r.headers["Cache-Control"] = "no-store"
     return r
 
@@ -646,8 +669,8 @@ HOUSEHOLD_VIEWS: list[tuple[str, Callable]] = [
 def _register(path: str, view: Callable) -> None:
     """Each household page twice: under the household's secret link, and for staff."""
 
-    def link_view(p: PageEnv, ctx: LinkHousehold):
-        return view(p, ctx)
+    async def link_view(p: PageEnv, asked: LinkPage):
+        return await run_in_threadpool(lambda: view(p, asked.page()))
 
     def staff_view(p: PageEnv, ctx: StaffHousehold):
         return view(p, ctx)

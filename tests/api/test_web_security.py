@@ -90,7 +90,7 @@ def test_filter_keeps_uvicorn_access_arguments_in_place_and_masks_tracebacks():
 def test_an_unexpected_error_on_a_household_page_logs_no_link(w, monkeypatch, caplog):
     token = w.link("A")
 
-    def broken(store, hh, now):
+    def broken(*_args, **_kwargs):
         raise RuntimeError(f"store failed for /h/{token}")
 
     monkeypatch.setattr("citizenwatt.api.routes.pages.household_live", broken)

@@ -1,0 +1,105 @@
+"""Figures read from the store, kept in this API process until the store changes: a page
+asked for again (or by several people) between two of the collector's writes is not read
+and summed again.
+
+Each entry is keyed by what it was computed from (the household's meters, channels and
+zone, the local day...) and belongs to one version of the store's data: the embedded
+store's `PRAGMA data_version`, read on a connection of our own, which changes whenever
+another connection commits (the collector, another API process, this one's deletions).
+A new version empties the cache before anything is read. A store without such a version
+(InfluxDB) is read every time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from citizenwatt.store.port import ReadingStore
+from citizenwatt.store.sqlite import SqliteStore
+
+T = TypeVar("T")
+MISSING: Any = object()
+MAX_ENTRIES = 4096
+
+
+class StoreReads:
+    """Read-through cache of store figures, emptied when the store's data version moves."""
+
+    def __init__(self, store: ReadingStore, max_entries: int = MAX_ENTRIES):
+        self.store = store
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._version: int | None = None
+        self._probe: sqlite3.Connection | None = None
+        self._path = store.path if isinstance(store, SqliteStore) else None
+
+    def version(self) -> int | None:
+        """The store's data version now; None: unknown, nothing is cached."""
+        if self._path is None:
+            return None
+        with self._lock:
+            try:
+                if self._probe is None:
+                    self._probe = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
+                return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:
+                self._close_probe()
+                return None
+
+    def peek(self, key: Hashable) -> Any:
+        """What is kept for `key` at the store's present version, else MISSING."""
+        version = self.version()
+        with self._lock:
+            if version is None or version != self._version or key not in self._entries:
+                return MISSING
+            self._entries.move_to_end(key)
+            return self._entries[key]
+
+    async def aget(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """get() for a coroutine: a kept figure is answered on the event loop, a read of the
+        store goes to a worker thread (InfluxDB or a year of hours may take a while)."""
+        value = self.peek(key)
+        if value is not MISSING:
+            return value
+        return await run_in_threadpool(self.get, key, compute)
+
+    def get(self, key: Hashable, compute: Callable[[], T], asked: Any = MISSING) -> T:
+        """compute(), or what it gave for `key` since the store last changed; `asked`:
+        self.version() read a moment before, to read it once for several figures."""
+        version: int | None = self.version() if asked is MISSING else asked
+        if version is None:
+            return compute()
+        with self._lock:
+            if version != self._version:
+                self._entries.clear()
+                self._version = version
+            elif key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()  # outside the lock: a slow read does not hold up the others
+        with self._lock:
+            if self._version == version:
+                self._entries[key] = value
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return value
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            try:
+                self._probe.close()
+            except sqlite3.Error:
+                pass
+            self._probe = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_probe()
+            self._entries.clear()
