@@ -582,3 +582,125 @@ def opendata(
     if done.unsettled:
         typer.echo(_("{n} recent periods left for a later export (readings may still arrive for {days} "
                      "days).", n=done.unsettled, days=api.opendata_settle_days))
+
+
+# -- the readings store's tiers (store/tiers.py) ----------------------------------------------
+
+_TIER_NAMES = {
+    "hot": N_("newest readings (rows)"),
+    "raw": N_("readings (packed)"),
+    "aggregate": N_("aggregates of {step} s"),
+    "hour": N_("energy per hour (kept for ever)"),
+    "other": N_("other tables"),
+    "ledger": N_("collector's local ledger"),
+}
+
+
+def _size(n: float) -> str:
+    from citizenwatt.i18n import format_number
+
+    for unit, scale in ((N_("GB"), 1e9), (N_("MB"), 1e6), (N_("kB"), 1e3), (N_("B"), 1)):
+        if n >= scale or scale == 1:
+            return format_number(n / scale, 1 if scale > 1 else 0) + "\u00a0" + _(unit)
+    raise AssertionError("unreachable")
+
+
+def _when(t: float | None) -> str:
+    from datetime import UTC, datetime
+
+    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _open_readings(settings):
+    from citizenwatt.store.backends import StoreUnavailable, open_store
+
+    if settings.store.kind == "sqlite" and not settings.readings_db.is_file():
+        typer.secho(_("No readings store in {path} yet: start the collector or the demo first, or "
+                      "give --data-dir.", path=settings.data_dir), fg="red", err=True)
+        raise typer.Exit(2)
+    try:
+        return open_store(settings, for_collector=False)
+    except StoreUnavailable as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+_Now = Annotated[float | None, typer.Option("--now", hidden=True, help=N_(
+    "Act as of this UTC time in seconds (tests and replays); default: now."))]
+
+
+@admin_app.command("fold", help=N_(
+    "Move the readings down the storage tiers as they age (packed, then aggregated, then only "
+    "the energy per hour), in short steps beside the collector; run it from a timer."))
+def fold_cmd(
+    max_readings: Annotated[int | None, typer.Option("--max-readings", min=1, help=N_(
+        "Stop after about this many readings moved (the next run goes on)."))] = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    now: _Now = None,
+) -> None:
+    import time
+
+    from citizenwatt.i18n import format_number
+    from citizenwatt.store.tiers import Tiers
+
+    settings = _settings(config, data_dir)
+    tiers = Tiers.from_settings(settings.store)
+    at = time.time() if now is None else now
+    store = _open_readings(settings)
+    try:
+        report = store.fold(at, tiers, max_readings=max_readings)
+    finally:
+        store.close()
+    typer.echo(_("Readings packed: {packed} (into {blocks} blocks); folded into aggregates: "
+                 "{aggregated}; aggregates past their retention erased: {expired}; space given "
+                 "back: {freed}.", packed=format_number(report.packed), blocks=report.blocks,
+                 aggregated=format_number(report.aggregated), expired=report.expired,
+                 freed=_size(report.bytes_freed)))
+    if report.ledger_pruned:
+        typer.echo(_("Readings erased from the collector's ledger (InfluxDB has them): {n}.",
+                     n=format_number(report.ledger_pruned)))
+    if not report.done:
+        typer.echo(_("Stopped at --max-readings: run the command again to go on."))
+
+
+@admin_app.command("storage", help=N_(
+    "What the readings store holds, tier by tier (rows, bytes, oldest and newest), and how much "
+    "it will grow in a year for the meters sending now."))
+def storage_cmd(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    now: _Now = None,
+) -> None:
+    from citizenwatt.i18n import format_number
+    from citizenwatt.store.tiers import Tiers
+
+    settings = _settings(config, data_dir)
+    tiers = Tiers.from_settings(settings.store)
+    store = _open_readings(settings)
+    try:
+        report = store.storage_report(tiers, now)
+    finally:
+        store.close()
+    typer.echo(_("Readings store ({kind}): {size} on disk, of which {free} free inside the file.",
+                 kind=settings.store.kind, size=_size(report.file_bytes),
+                 free=_size(report.free_bytes)))
+    head = (_("tier"), _("rows"), _("readings"), _("on disk"), _("oldest (UTC)"), _("newest (UTC)"))
+    lines = [head] + [
+        (_(_TIER_NAMES[t.tier], step=tiers.aggregate_s), format_number(t.rows),
+         format_number(t.readings),
+         _size(t.bytes), _when(t.oldest_utc), _when(t.newest_utc))
+        for t in report.tiers]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    for line in lines:
+        typer.echo("  ".join(cell.ljust(w) if i in (0, 4, 5) else cell.rjust(w)
+                             for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+    for note in report.notes:
+        typer.echo(_(note))
+    typer.echo(_("{channels} channels sending, {readings} readings a year at their present "
+                 "rate: the store will grow by about {growth} a year (raw readings kept "
+                 "{raw_days} days, aggregates {aggregate_days} days more, hours for ever).",
+                 channels=report.channels, readings=format_number(report.readings_per_year),
+                 growth=_size(report.growth_bytes_per_year),
+                 raw_days=format_number(settings.store.raw_days),
+                 aggregate_days=format_number(settings.store.aggregate_days)))

@@ -11,7 +11,16 @@ from citizenwatt.config import ApiSettings, check_timezone
 from citizenwatt.i18n import N_
 from citizenwatt.store.port import ChannelReading, ReadingStore
 
-from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, snap_range, totals
+from .energy import (
+    Bucket,
+    Resolution,
+    Totals,
+    bucket_bounds,
+    bucketize,
+    bucketize_days,
+    snap_range,
+    totals,
+)
 from .errors import ApiError
 
 MIN_DATE = date(2020, 1, 1)  # the wire contract rejects earlier timestamps
@@ -85,8 +94,12 @@ def energy(store: ReadingStore, meter_id: str, start: date, end: date,
            channel: int | None = None) -> tuple[list[Bucket], Totals]:
     check_range(start, end, resolution, settings)
     bounds = bucket_bounds(start, end, tz, resolution)
-    hours = store.hourly(meter_id, bounds[0], bounds[-1], channel)
-    buckets = bucketize(hours, bounds, tz)
+    daily = getattr(store, "daily", None) if resolution != "hour" else None
+    days = daily(meter_id, bounds[0], bounds[-1], tz.key, channel) if daily else None
+    if days is not None:  # the store's day tier, in this zone
+        buckets = bucketize_days(days, bounds, tz)
+    else:
+        buckets = bucketize(store.hourly(meter_id, bounds[0], bounds[-1], channel), bounds, tz)
     return buckets, totals(buckets)
 
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from citizenwatt.store.port import HOUR_S, HourEnergy
+from citizenwatt.store.port import HOUR_S, DayEnergy, HourEnergy
 
 Resolution = Literal["hour", "day", "week", "month"]
 RESOLUTIONS: tuple[str, ...] = ("hour", "day", "week", "month")
@@ -99,6 +99,31 @@ def bucketize(hours: Iterable[HourEnergy], bounds: Sequence[int], tz: ZoneInfo) 
     return [
         Bucket(bounds[k], bounds[k + 1], datetime.fromtimestamp(bounds[k], tz),
                energy[k] if seen[k] else None, covered[k], exported[k])
+        for k in range(n)
+    ]
+
+
+def bucketize_days(days: Iterable[DayEnergy], bounds: Sequence[int], tz: ZoneInfo) -> list[Bucket]:
+    """bucketize() for buckets of whole local days, from the store's day tier (each day's
+    energy and the mask of its hours that hold data): the same buckets, 365 rows a year
+    instead of 8,760. `days` in the zone tz, bounds on its local midnights."""
+    n = len(bounds) - 1
+    energy = [0.0] * n
+    exported = [0.0] * n
+    covered = [0] * n
+    seen = [False] * n
+    i = 0
+    for d in sorted(days, key=lambda d: d.day_utc):
+        while i < n and bounds[i + 1] <= d.day_utc:
+            i += 1
+        if i < n and bounds[i] <= d.day_utc:
+            energy[i] += d.energy_wh
+            exported[i] += d.export_wh
+            covered[i] += d.hours_mask.bit_count()
+            seen[i] = seen[i] or d.hours_mask != 0
+    return [
+        Bucket(bounds[k], bounds[k + 1], datetime.fromtimestamp(bounds[k], tz),
+               energy[k] if seen[k] else None, float(covered[k]), exported[k])
         for k in range(n)
     ]
 

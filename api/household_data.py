@@ -16,10 +16,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from citizenwatt.firmware import wire
-from citizenwatt.store.port import HourEnergy, ReadingStore
+from citizenwatt.store.port import DayEnergy, HourEnergy, ReadingStore
 
 from .channel_roles import derive_role, published_channels
-from .energy import Bucket, Resolution, Totals, bucket_bounds, bucketize, local_midnight_utc, totals
+from .energy import (
+    Bucket,
+    Resolution,
+    Totals,
+    bucket_bounds,
+    bucketize,
+    bucketize_days,
+    local_midnight_utc,
+    totals,
+)
 from .models import Household, Meter, MeterAssignment
 from .savings import DayUse
 
@@ -104,13 +113,38 @@ def merged_hours(store: ReadingStore, srcs: list[Source]) -> list[HourEnergy]:
     return [HourEnergy(k, v[0], v[1], v[2]) for k, v in sorted(acc.items())]
 
 
+def merged_days(store: ReadingStore, srcs: list[Source], tz: ZoneInfo) -> list[DayEnergy] | None:
+    """The sources' local days from the store's day tier (energies added, hours united), or
+    None when the store keeps no days in this zone: then the hours are summed."""
+    daily = getattr(store, "daily", None)
+    if daily is None:
+        return None
+    acc: dict[int, list] = {}
+    for s in srcs:
+        days = daily(s.meter_id, s.start_s, s.end_s, tz.key, s.channel)
+        if days is None:
+            return None
+        for d in days:
+            cur = acc.setdefault(d.day_utc, [0.0, 0, 0.0])
+            cur[0] += d.energy_wh
+            cur[1] |= d.hours_mask
+            cur[2] += d.export_wh
+    return [DayEnergy(k, v[0], v[1], v[2]) for k, v in sorted(acc.items())]
+
+
 def household_buckets(store: ReadingStore, hh: Household, start: date, end: date,
                       resolution: Resolution, channel: int | None = None
                       ) -> tuple[list[Bucket], Totals]:
     tz = household_zone(hh)
     bounds = bucket_bounds(start, end, tz, resolution)
-    hours = merged_hours(store, sources(hh, tz, bounds[0], bounds[-1], channel))
-    buckets = bucketize(hours, bounds, tz)
+    srcs = sources(hh, tz, bounds[0], bounds[-1], channel)
+    # days, weeks, months: from the day tier when the store keeps this zone's days (its
+    # sources start and end on local midnights: assignments are by local date)
+    days = merged_days(store, srcs, tz) if resolution != "hour" else None
+    if days is not None:
+        buckets = bucketize_days(days, bounds, tz)
+    else:
+        buckets = bucketize(merged_hours(store, srcs), bounds, tz)
     return buckets, totals(buckets)
 
 

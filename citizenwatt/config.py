@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import os
+import socket
 import tomllib
 from contextvars import ContextVar
 from functools import lru_cache
@@ -128,11 +129,23 @@ class MqttSettings(_Section):
     protocol: Literal["auto", "v5", "v311"] = "auto"
     # QoS 1 messages the broker may send before we ack (MQTT v5 Receive Maximum).
     receive_maximum: int = Field(20000, ge=1, le=65535)
+    # MQTT over TLS (a collector on another host, a managed broker): the CA certificate
+    # (PEM file) the broker's certificate must chain to, or "system" for the system's CAs.
+    # None: plain MQTT (the broker on this host, on loopback).
+    tls_ca: str | None = None
 
     @field_validator("host")
     @classmethod
     def _host(cls, v: str | None) -> str | None:
         return v if v is None else check_host(v)
+
+    @field_validator("tls_ca")
+    @classmethod
+    def _tls_ca(cls, v: str | None) -> str | None:
+        if v is not None and v != "system" and not Path(v).is_file():
+            raise ValueError(_("no such file: give the broker's CA certificate (PEM), or "
+                               "system for the system's certificate authorities"))
+        return v
 
 
 class StoreSettings(_Section):
@@ -148,11 +161,48 @@ class StoreSettings(_Section):
     # A reading further than this after the one before it is recorded as a gap: its own
     # interval counts, the hours in between stay empty (bounded work per reading).
     max_gap_h: float = Field(48.0, gt=0, le=24 * 366)
+    # InfluxDB only. "ledger": the collector's ledger counts the hours and ships them (one
+    # collector, or several sharing one data directory). "readings": collectors on separate
+    # hosts, each with its own ledger; only readings are shipped and readers count the hours
+    # from the whole chain in InfluxDB (docs/scale.md). Collectors and API alike.
+    hours: Literal["ledger", "readings"] = "ledger"
+    # Retention and resolution tiers (docs/operations.md, "Storage that lasts"). Readings
+    # stay as they came for raw_days (the newest hot_hours as plain rows, older ones packed
+    # per hour), then are folded into aggregates of aggregate_s seconds kept aggregate_days
+    # more; the energy per hour is kept for ever (every household figure comes from it).
+    raw_days: float = Field(90.0, gt=0, le=36_600)
+    aggregate_s: Literal[60, 300] = 60
+    aggregate_days: float = Field(730.0, ge=0, le=36_600)
+    hot_hours: float = Field(24.0, gt=0, le=24 * 30)
+    # Readings the collector's InfluxDB ledger keeps once InfluxDB has them (the chain
+    # needs the newest; a late reading older than this goes to the dead letters).
+    ledger_keep_hours: float = Field(48.0, gt=0, le=24 * 366)
+    # InfluxDB 1.x: the same tiers with its own means (retention policies cw_raw and cw_agg,
+    # a continuous query for the aggregates); the hours stay in the bucket's policy. Off:
+    # everything in the bucket (InfluxDB 2.x manages retention per bucket).
+    influx_tiers: bool = False
+    # The local days the embedded store totals at write time (a year of daily totals is 365
+    # rows); households in another zone get theirs summed from the hours.
+    timezone: str = DEFAULT_TIMEZONE
+
+    @model_validator(mode="after")
+    def _hours_and_tiers(self):
+        if self.hours == "readings" and self.influx_tiers:
+            raise ValueError(_("store.hours = \"readings\" (collectors on several hosts) and "
+                               "store.influx_tiers cannot go together: the hours are counted from "
+                               "the readings kept in the bucket; switch one of them off."))
+        return self
 
     @field_validator("influx_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return check_http_url(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        check_timezone(v)
+        return v
 
 
 class CollectorSettings(_Section):
@@ -276,18 +326,21 @@ class WorkshopSettings(_Section):
 DEMO_COLLECTOR_ID = "citizenwatt-demo-collector"
 
 
-def derived_collector_id(mqtt: MqttSettings) -> str:
+def derived_collector_id(mqtt: MqttSettings, host: str | None = None) -> str:
     """The collector's client id when none is set: the demo's own for its embedded broker;
     with a password, "cwc-" and an HMAC of the user name keyed by the password (stable,
     not guessable); on a broker without passwords, which protects no session anyway, a
-    name of the user."""
+    name of the user. host (the machine's name, given for a shared subscription): each
+    host of one account gets its own id, hence its own session and queue on the broker."""
     if mqtt.host is None:
         return DEMO_COLLECTOR_ID
+    who = (mqtt.username or "") + ("@" + host if host else "")
     if mqtt.password:
-        mac = hmac.new(mqtt.password.encode(), b"citizenwatt collector id "
-                       + (mqtt.username or "").encode(), hashlib.sha256)
+        mac = hmac.new(mqtt.password.encode(), b"citizenwatt collector id " + who.encode(),
+                       hashlib.sha256)
         return "cwc-" + mac.hexdigest()[:24]
-    return "citizenwatt-collector-" + (mqtt.username or "anonymous")[:40]
+    return ("citizenwatt-collector-" + (mqtt.username or "anonymous")[:40]
+            + ("-" + host if host else ""))[:64]
 
 
 # The names before the sections (flat CITIZENWATT_<NAME> variables and TOML keys, and the
@@ -392,8 +445,11 @@ class Settings(BaseSettings):
         # over (and, with a clean session, throws the queued readings away). So no fixed,
         # documented default once a broker is configured: an id derived from the collector's
         # secret password, stable across restarts, unknown to anyone without the password.
+        # Collectors of one shared group on several hosts each need their own session (it
+        # keeps the share routed to them while they are away): the host's name is mixed in.
         if self.collector.id == "auto":
-            self.collector.id = derived_collector_id(self.mqtt)
+            self.collector.id = derived_collector_id(
+                self.mqtt, socket.gethostname() if self.collector.shared_group else None)
         return self
 
     @property

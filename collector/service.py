@@ -156,6 +156,7 @@ def build_collector(settings: Settings, store: ReadingStore) -> Collector:
                                "host in the [mqtt] table of the --config file)."))
     return Collector(store, m.host, m.port, client_id=c.id, username=m.username,
                      password=m.password, protocol=m.protocol, shared_group=c.shared_group,
+                     tls_ca=m.tls_ca,
                      receive_maximum=m.receive_maximum, meter_burst=c.meter_burst,
                      meter_per_minute=c.meter_per_minute,
                      dead_letters_per_minute=c.dead_letters_per_minute,
@@ -166,7 +167,8 @@ class Collector:
     def __init__(self, store: ReadingStore, host: str, port: int = 1883, *,
                  client_id: str = "citizenwatt-collector-1", username: str | None = None,
                  password: str | None = None, protocol: str = "auto",
-                 shared_group: str | None = None, batch_max: int = 2000,
+                 shared_group: str | None = None, tls_ca: str | None = None,
+                 batch_max: int = 2000,
                  batch_wait_s: float = 0.02, receive_maximum: int = RECEIVE_MAXIMUM,
                  meter_burst: int = 20000, meter_per_minute: int = 1200,
                  dead_letters_per_minute: int = 60, reject_log_interval_s: float = 60.0,
@@ -177,6 +179,7 @@ class Collector:
         self.username, self.password = username, password
         self.protocol = protocol
         self.shared_group = shared_group
+        self.tls_ca = tls_ca  # None: plain MQTT; "system": the system's CAs; else a CA file
         self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
         self.receive_maximum = receive_maximum
         self.clock = clock
@@ -230,6 +233,9 @@ class Collector:
             clean_session=None if v5 else False, manual_ack=True)
         if self.username:
             client.username_pw_set(self.username, self.password)
+        if self.tls_ca:
+            # the broker's certificate must chain to the CA and name the host we dial
+            client.tls_set(ca_certs=None if self.tls_ca == "system" else self.tls_ca)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_message = self._on_message

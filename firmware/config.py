@@ -144,8 +144,32 @@ def _channel(c, seen, used):
     return ch
 
 
-def validate(raw):
-    """Merge raw (a dict from config.json) over DEFAULTS and check it; return the result."""
+def _check_mqtt(cfg):
+    """The broker account and TLS settings."""
+    for k in ("mqtt_user", "mqtt_password"):
+        _need(cfg[k] is None or isinstance(cfg[k], str),
+              "%s vaut %r : écrivez-le entre guillemets, ou null sans identifiant." % (k, cfg[k]))
+    _need(cfg["mqtt_user"] is not None or cfg["mqtt_password"] is None,
+          "mqtt_password est donné sans mqtt_user : MQTT n'envoie pas de mot de passe sans "
+          "identifiant ; mettez mqtt_user (l'identifiant du compteur) ou mqtt_password à null.")
+    _need(isinstance(cfg["mqtt_tls"], bool), "mqtt_tls vaut %r : mettez true (MQTT chiffré, "
+          "port 8883) ou false." % (cfg["mqtt_tls"],))
+    _need(isinstance(cfg["ca_file"], str) and 0 < len(cfg["ca_file"]) <= 64,
+          "ca_file vaut %r : donnez le nom du fichier des certificats d'autorité, "
+          "\"ca.pem\" à côté de config.json." % (cfg["ca_file"],))
+    _need(cfg["mqtt_server_name"] is None or (isinstance(cfg["mqtt_server_name"], str)
+                                              and cfg["mqtt_server_name"] != ""),
+          "mqtt_server_name vaut %r : donnez le nom inscrit dans le certificat du broker "
+          "(par exemple \"mqtt.example.org\"), ou null pour mqtt_host."
+          % (cfg["mqtt_server_name"],))
+    # The waits of one connection (TCP, TLS, CONNACK) fit before the watchdog bites.
+    _need(3 * cfg["mqtt_timeout_s"] <= cfg["wdt_s"],
+          "mqtt_timeout_s vaut %r : trois attentes du broker doivent tenir dans wdt_s (%r s) ; "
+          "réduisez mqtt_timeout_s ou augmentez wdt_s." % (cfg["mqtt_timeout_s"], cfg["wdt_s"]))
+
+
+def _merge(raw):
+    """raw over DEFAULTS, each key known (an old name read as its new one)."""
     _need(isinstance(raw, dict), "config.json doit contenir un objet JSON { ... }.")
     cfg = {}  # type: dict
     for k in DEFAULTS:
@@ -162,6 +186,12 @@ def validate(raw):
         _need(k in DEFAULTS, "Clé inconnue %r dans config.json : vérifiez son orthographe "
               "(clés possibles : %s)." % (k, ", ".join(sorted(DEFAULTS))))
         cfg[k] = raw[k]
+    return cfg
+
+
+def validate(raw):
+    """Merge raw (a dict from config.json) over DEFAULTS and check it; return the result."""
+    cfg = _merge(raw)
     mid = cfg["meter_id"]
     ok = isinstance(mid, str) and 0 < len(mid) <= 32
     if ok:
@@ -193,27 +223,7 @@ def validate(raw):
     for k in ("wifi_ssid", "wifi_password"):
         _need(isinstance(cfg[k], str), "%s vaut %r : écrivez-le entre guillemets (un texte)."
               % (k, cfg[k]))
-    for k in ("mqtt_user", "mqtt_password"):
-        _need(cfg[k] is None or isinstance(cfg[k], str),
-              "%s vaut %r : écrivez-le entre guillemets, ou null sans identifiant." % (k, cfg[k]))
-    _need(cfg["mqtt_user"] is not None or cfg["mqtt_password"] is None,
-          "mqtt_password est donné sans mqtt_user : MQTT n'envoie pas de mot de passe sans "
-          "identifiant ; mettez mqtt_user (l'identifiant du compteur) ou mqtt_password à null.")
-    _need(isinstance(cfg["mqtt_tls"], bool), "mqtt_tls vaut %r : mettez true (MQTT chiffré, "
-          "port 8883) ou false." % (cfg["mqtt_tls"],))
-    _need(isinstance(cfg["ca_file"], str) and 0 < len(cfg["ca_file"]) <= 64,
-          "ca_file vaut %r : donnez le nom du fichier des certificats d'autorité, "
-          "\"ca.pem\" à côté de config.json." % (cfg["ca_file"],))
-    _need(cfg["mqtt_server_name"] is None or (isinstance(cfg["mqtt_server_name"], str)
-                                              and cfg["mqtt_server_name"] != ""),
-          "mqtt_server_name vaut %r : donnez le nom inscrit dans le certificat du broker "
-          "(par exemple \"mqtt.example.org\"), ou null pour mqtt_host."
-          % (cfg["mqtt_server_name"],))
-    # The waits of one connection (TCP, TLS, CONNACK) fit before the watchdog bites.
-    _need(3 * cfg["mqtt_timeout_s"] <= cfg["wdt_s"],
-          "mqtt_timeout_s vaut %r : trois attentes du broker doivent tenir dans wdt_s (%r s) ; "
-          "réduisez mqtt_timeout_s ou augmentez wdt_s." % (cfg["mqtt_timeout_s"], cfg["wdt_s"]))
-
+    _check_mqtt(cfg)
     uk = cfg["update_key"]
     _need(isinstance(uk, str) and (uk == "" or (len(uk) == 64 and not uk.strip(
         "0123456789abcdef"))), "update_key vaut %r : collez la clé publique du déploiement "

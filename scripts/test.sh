@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEBS=(mosquitto mosquitto-clients influxdb postgresql postgresql-client chromium chromium-driver
       poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
-      systemd openssl caddy)  # tests/deploy: systemd-analyze, the broker certificates, the proxy
+      systemd openssl caddy  # tests/deploy: systemd-analyze, the broker certificates, the proxy
+      iproute2)  # tests/deploy/test_multihost.py: network namespaces (ip netns) for collector hosts
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

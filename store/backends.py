@@ -11,6 +11,7 @@ from citizenwatt.i18n import N_
 from .influx import InfluxStore
 from .port import ReadingStore, StoreUnavailable
 from .sqlite import SqliteStore
+from .tiers import Tiers
 
 __all__ = ["open_store", "StoreUnavailable"]
 
@@ -34,7 +35,8 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
     if settings.store.kind == "sqlite":
         try:
             # opening it is the check
-            return SqliteStore(settings.readings_db, max_gap_s=settings.store.max_gap_h * 3600)
+            return SqliteStore(settings.readings_db, max_gap_s=settings.store.max_gap_h * 3600,
+                               timezone=settings.store.timezone)
         except (RuntimeError, sqlite3.Error, OSError) as e:
             raise _unusable_file(settings.readings_db, e) from None
     influx, spool = settings.store, settings.influx_spool_db
@@ -44,7 +46,9 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
             spool_path=spool if for_collector or spool.is_file() else None,
             owner=settings.collector.id, timeout_s=influx.influx_timeout_s,
             min_free_mb=influx.spool_min_free_mb, ship=False,
-            max_gap_s=influx.max_gap_h * 3600)
+            max_gap_s=influx.max_gap_h * 3600, hours=influx.hours,
+            tiers=Tiers.from_settings(influx) if influx.influx_tiers else None,
+            ledger_keep_s=influx.ledger_keep_hours * 3600)
     except (RuntimeError, sqlite3.Error, OSError) as e:
         raise _unusable_file(spool, e) from None
     try:

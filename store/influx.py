@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .port import (  # noqa: F401  (the errors, importable from here as before)
+    HOUR_S,
     ChannelReading,
     DeadLetter,
     DeletionRefused,
@@ -46,12 +47,23 @@ from .port import (  # noqa: F401  (the errors, importable from here as before)
 )
 from .rules import MAX_GAP_S
 from .sqlite import COLUMNS, SqliteStore, stored_status
+from .tiers import Tiers
+from .whole_chain import chain_hours, chain_reading
 
 log = logging.getLogger("citizenwatt.store.influx")
 
 READING_MEASUREMENT = "reading"
 HOUR_MEASUREMENT = "energy_hour"
+AGG_MEASUREMENT = "reading_agg"
+# The tiers on InfluxDB 1.x (StoreSettings.influx_tiers): readings in a retention policy of
+# raw_days, their aggregates (a continuous query) in one of raw_days + aggregate_days; the
+# hours, statuses and the rest stay in the bucket's own policy, kept for ever.
+RAW_RP, AGG_RP, AGG_CQ = "cw_raw", "cw_agg", "cw_reading_agg"
+LEDGER_PRUNE_EVERY_S = 600.0
 STATUS_MEASUREMENT = "meter_status"
+# store.hours = "readings": a household's deletion, kept so that hours are never counted
+# again over the span, nor a reading a late host ships into it shown (store/whole_chain.py)
+DELETED_MEASUREMENT = "deleted_span"
 KIND_READING, KIND_HOUR, KIND_STATUS = 0, 1, 2
 # Deletions (kinds from 3 up) run alone, in spool order: a meter's readings and hours over a
 # period (a household's request), or one hour point (an hour the upgrade to version 2 removed).
@@ -129,6 +141,11 @@ class Outbox:
     per deletion. The shipper later sends those points' current state, or runs the
     deletion, in entry order."""
 
+    def __init__(self, hours: bool = True):
+        # False for collectors across hosts (store.hours = "readings"): each ledger sees only
+        # its share of a channel's chain, so its hour totals are partial and stay local.
+        self.hours = hours
+
     def created(self, db) -> None:
         db.executescript(SPOOL_SCHEMA)
 
@@ -138,7 +155,7 @@ class Outbox:
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
             "VALUES (?,?,?,?,?,?)",
             [(KIND_READING, m, c, b, s, now) for m, c, b, s in readings]
-            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in hours])
+            + [(KIND_HOUR, m, c, h, 0, now) for m, c, h in (hours if self.hours else ())])
 
     def status_set(self, db, meter_id: str, received_s: float) -> None:
         db.execute("INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
@@ -152,6 +169,8 @@ class Outbox:
                    "VALUES (?,?,0,?,?,?)", (KIND_DELETE, meter_id, start_ms, end_ms, time.time()))
 
     def recounted(self, db, updated, removed) -> None:
+        if not self.hours:
+            return
         now = time.time()
         db.executemany(
             "INSERT INTO outbox (kind, meter_id, channel, k1, k2, spooled_utc) "
@@ -169,8 +188,8 @@ class SpoolLedger:
     other collectors on the same file (lease).
     """
 
-    def __init__(self, path: str | Path, max_gap_s: float = MAX_GAP_S):
-        self.chain = SqliteStore(path, observer=Outbox(), max_gap_s=max_gap_s)
+    def __init__(self, path: str | Path, max_gap_s: float = MAX_GAP_S, ship_hours: bool = True):
+        self.chain = SqliteStore(path, observer=Outbox(ship_hours), max_gap_s=max_gap_s)
         self.path = self.chain.path
 
     # -- the chain store's side: what InfluxStore writes and reads here --------------
@@ -271,6 +290,69 @@ class SpoolLedger:
         with self.chain.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id<=?", (hi,))
 
+    def prune(self, now_s: float, keep_s: float, chunk: int = 5000) -> int:
+        """Erase from the ledger what InfluxDB has safely got and the chain no longer needs:
+        each channel's readings older than keep_s (never its newest, never one still in the
+        spool), and the hours no later reading can change (before the span of the oldest
+        reading kept). A late reading before those kept then goes to the dead letters, as
+        in the embedded store's folded tier. Short transactions, one channel's chunk each;
+        returns the readings erased."""
+        from .tiers import series_id
+
+        chain = self.chain
+        erased = 0
+        db = chain.connection()
+        for meter_id, channel in db.execute(
+                "SELECT meter_id, channel FROM channel_summary").fetchall():
+            while True:
+                with chain.immediate() as db:
+                    n = self._prune_channel(db, meter_id, channel, now_s - keep_s, chunk)
+                    if n:
+                        sid = series_id(db, meter_id, channel, create=True)
+                        first = db.execute("SELECT boot, seq FROM reading WHERE meter_id=? AND "
+                                           "channel=? ORDER BY boot, seq LIMIT 1",
+                                           (meter_id, channel)).fetchone()
+                        db.execute("INSERT INTO chain_start VALUES (?,?,?) ON CONFLICT DO UPDATE "
+                                   "SET boot=excluded.boot, seq=excluded.seq", (sid, *first))
+                erased += n
+                if n < chunk:
+                    break
+        return erased
+
+    @staticmethod
+    def _prune_channel(db, meter_id: str, channel: int, cutoff: float, chunk: int) -> int:
+        newest = db.execute("SELECT boot, seq FROM reading WHERE meter_id=? AND channel=? "
+                            "ORDER BY boot DESC, seq DESC LIMIT 1", (meter_id, channel)).fetchone()
+        if newest is None:
+            return 0
+        spooled = db.execute("SELECT k1, k2 FROM outbox WHERE kind=? AND meter_id=? AND channel=? "
+                             "ORDER BY k1, k2 LIMIT 1", (KIND_READING, meter_id, channel)).fetchone()
+        stop = min(tuple(newest), tuple(spooled)) if spooled else tuple(newest)
+        rows = db.execute("SELECT boot, seq, ts_utc FROM reading WHERE meter_id=? AND channel=? "
+                          "AND (boot, seq) < (?,?) ORDER BY boot, seq LIMIT ?",
+                          (meter_id, channel, *stop, chunk)).fetchall()
+        last = None
+        for boot, seq, ts in rows:  # a prefix in key order: the chain stays whole after it
+            if ts >= cutoff:
+                break
+            last = (boot, seq)
+        if last is None:
+            return 0
+        n = db.execute("DELETE FROM reading WHERE meter_id=? AND channel=? AND (boot, seq) <= (?,?)",
+                       (meter_id, channel, *last)).rowcount
+        # A later change starts at the earliest span of a reading kept (a late reading before
+        # them is refused): the hours before it are final, and shipped once not spooled.
+        (t0,) = db.execute("SELECT MIN(delta_t0) FROM reading WHERE meter_id=? AND channel=?",
+                           (meter_id, channel)).fetchone()
+        db.execute("DELETE FROM energy_hour WHERE meter_id=? AND channel=? AND hour_utc < ? AND "
+                   "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind=? AND o.meter_id=? AND "
+                   "o.channel=? AND o.k1=energy_hour.hour_utc)",
+                   (meter_id, channel, math.floor(t0 / HOUR_S) * HOUR_S, KIND_HOUR, meter_id,
+                    channel))
+        db.execute("DELETE FROM energy_day WHERE meter_id=? AND channel=? AND day_utc < ?",
+                   (meter_id, channel, t0 - 2 * 86_400))  # never read from the ledger
+        return n
+
     def lease(self, owner: str, ttl_s: float = LEASE_TTL_S) -> float:
         """Take or renew the right to ship (one shipper per ledger, even with several
         collectors on one data directory); return its expiry, or 0 if another holds it."""
@@ -358,20 +440,38 @@ class InfluxStore:
     """ReadingStore on InfluxDB, with the local ledger as chain state, spool and dead letters.
 
     Without spool_path it only reads (for the API, which may run elsewhere).
+
+    hours: "ledger" (one collector, or several sharing one data directory): the ledger's
+    hourly totals are shipped as energy_hour points and read back. "readings" (collectors
+    across hosts, each with its own ledger and a share of every meter's readings): only
+    readings are shipped, and hours are counted at read time from the whole chain InfluxDB
+    holds (store/whole_chain.py), by the same rules.
     """
 
     def __init__(self, url: str, token: str = "", org: str = "citizenwatt",
                  bucket: str = "citizenwatt/autogen", *, spool_path: str | Path | None = None,
                  owner: str = "citizenwatt-collector-1", timeout_s: float = 10.0,
                  chunk_points: int = 5000, min_free_mb: float = 200.0, ship: bool = True,
-                 max_gap_s: float = MAX_GAP_S):
+                 max_gap_s: float = MAX_GAP_S, hours: str = "ledger", tiers: Tiers | None = None,
+                 ledger_keep_s: float = 48 * HOUR_S):
+        if hours not in ("ledger", "readings"):
+            raise ValueError(f"hours must be 'ledger' or 'readings', not {hours!r}")
+        if hours == "readings" and tiers is not None:
+            raise ValueError("store.hours = 'readings' reads the readings' own measurement: "
+                             "it cannot be combined with store.influx_tiers")
         self.url, self.org, self.bucket = url.rstrip("/"), org, bucket
+        self.hours, self.max_gap_s = hours, max_gap_s
         self.owner = owner
         self.chunk_points = chunk_points
         self.min_free_bytes = int(min_free_mb * 1024 * 1024)
         self.influxql = InfluxQL(url, token, bucket, timeout_s)
-        self.ledger = (SpoolLedger(spool_path, max_gap_s) if spool_path is not None
-                       else None)
+        self.ledger = (SpoolLedger(spool_path, max_gap_s, ship_hours=hours == "ledger")
+                       if spool_path is not None else None)
+        self.tiers = tiers
+        self.ledger_keep_s = ledger_keep_s
+        self._pruned_at = 0.0
+        # where the readings are: their own retention policy with tiers, else the bucket's
+        self._readings = f'"{RAW_RP}"."{READING_MEASUREMENT}"' if tiers else READING_MEASUREMENT
         self._timeout_ms = int(timeout_s * 1000)
         self._token = token
         self._client: Any = None
@@ -397,6 +497,8 @@ class InfluxStore:
         try:
             self.influxql.ping()
             self.influxql.query(f"SHOW TAG KEYS FROM {READING_MEASUREMENT} LIMIT 1")
+            if self.tiers is not None and self.ledger is not None:
+                self.ensure_tiers()
         except Exception as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise StoreUnavailable(
@@ -405,6 +507,119 @@ class InfluxStore:
                 "(systemctl status influxdb), l'adresse CITIZENWATT_STORE__INFLUX_URL, le jeton "
                 "CITIZENWATT_STORE__INFLUX_TOKEN et que le bucket CITIZENWATT_STORE__INFLUX_BUCKET existe."
             ) from None
+
+    # -- the tiers (InfluxDB 1.x's retention policies and a continuous query) -------------
+
+    def _hours(self, seconds: float) -> str:
+        return f"{max(1, math.ceil(seconds / HOUR_S))}h"
+
+    def _aggregate_select(self) -> str:
+        tiers = self.tiers
+        assert tiers is not None
+        db = self.influxql.db
+        return (f'SELECT last(energy_wh) AS energy_wh, mean(power_w) AS power_w, '
+                f'mean(irms_a) AS irms_a, mean(vrms_v) AS vrms_v, mean(pf) AS pf, '
+                f'last(boot) AS boot, last(seq) AS seq, last(ts_utc) AS ts_utc, '
+                f'sum(interval_s) AS interval_s, count(seq) AS readings, last(export_wh) AS export_wh '
+                f'INTO "{db}"."{AGG_RP}"."{AGG_MEASUREMENT}" FROM "{db}"."{RAW_RP}"."{READING_MEASUREMENT}"')
+
+    def ensure_tiers(self) -> None:
+        """Make the tiers' retention policies and continuous query (idempotent): the
+        readings expire after raw_days, their aggregate_s aggregates after aggregate_days
+        more, computed by InfluxDB itself as readings arrive (late ones: `fold`)."""
+        tiers = self.tiers
+        assert tiers is not None
+        db = self.influxql.db
+        for rp, keep in ((RAW_RP, tiers.raw_s), (AGG_RP, tiers.raw_s + tiers.aggregate_keep_s)):
+            try:
+                self.influxql.query(f'CREATE RETENTION POLICY "{rp}" ON "{db}" DURATION '
+                                    f"{self._hours(keep)} REPLICATION 1", method="POST")
+            except QueryFailed:  # there with another duration: the settings changed
+                self.influxql.query(f'ALTER RETENTION POLICY "{rp}" ON "{db}" DURATION '
+                                    f"{self._hours(keep)}", method="POST")
+        cqs = self.influxql.series("SHOW CONTINUOUS QUERIES")[0]
+        if not any(r.get("name") == AGG_CQ for s_ in cqs for r in s_["rows"]):
+            # recomputed over the last two days at each run: readings shipped late (the
+            # spool drained after an outage) are folded in as long as they are that recent
+            self.influxql.query(
+                f'CREATE CONTINUOUS QUERY "{AGG_CQ}" ON "{db}" RESAMPLE EVERY 10m FOR 2d BEGIN '
+                f"{self._aggregate_select()} GROUP BY time({tiers.aggregate_s}s), meter, channel END",
+                method="POST")
+
+    def fold(self, now_s: float, tiers: Tiers, *, max_readings: int | None = None):
+        """What folding means here: the aggregates of [now - raw_days, now[ recomputed (the
+        continuous query's work, for readings shipped after it ran), and the collector's
+        ledger pruned of what InfluxDB has and the chain no longer needs."""
+        from .tiers import FoldReport
+
+        report = FoldReport()
+        if self.tiers is not None:
+            self.ensure_tiers()
+            start = int(now_s - tiers.raw_s) * 1_000_000_000
+            self.influxql.query(
+                f"{self._aggregate_select()} WHERE time >= {start} AND time < "
+                f"{int(now_s) * 1_000_000_000} GROUP BY time({tiers.aggregate_s}s), meter, channel",
+                method="POST")
+        if self.ledger is not None:
+            report.ledger_pruned = self.ledger.prune(now_s, self.ledger_keep_s)
+        return report
+
+    def storage_report(self, tiers: Tiers, now_s: float | None = None):
+        """Points and bytes per tier, from InfluxDB's own statistics (SHOW STATS, per shard),
+        and the collector's ledger beside it."""
+        import os
+
+        from .tiers import StorageReport, TierUsage, projected_growth
+
+        now_s = time.time() if now_s is None else now_s
+        q = self.influxql
+        agg = f'"{AGG_RP}"."{AGG_MEASUREMENT}"'
+        counts = q.series(
+            f"SELECT count(seq) FROM {self._readings}; SELECT first(seq) FROM {self._readings}; "
+            f"SELECT last(seq) FROM {self._readings}; SELECT count(energy_wh) FROM {HOUR_MEASUREMENT}; "
+            f"SELECT first(energy_wh) FROM {HOUR_MEASUREMENT}; "
+            f"SELECT last(energy_wh) FROM {HOUR_MEASUREMENT}; "
+            f"SELECT count(seq) FROM {self._readings} WHERE time >= {int(now_s - 86400) * 10**9}; "
+            f"SHOW TAG VALUES FROM {self._readings} WITH KEY = \"channel\"", epoch="s")
+        aggs = (q.series(f"SELECT count(readings), sum(readings) FROM {agg}; "
+                         f"SELECT first(readings) FROM {agg}; SELECT last(readings) FROM {agg}",
+                         epoch="s") if self.tiers else [[], [], []])
+
+        def one(series, col="count"):
+            return series[0]["rows"][0][col] if series and series[0]["rows"] else None
+
+        shard_bytes: dict[str, int] = {}
+        try:
+            for r in q.query("SHOW STATS FOR 'shard'"):
+                for s_ in r.get("series", []):
+                    tags = s_.get("tags", {})
+                    if tags.get("database") != q.db:
+                        continue
+                    row = dict(zip(s_["columns"], s_["values"][0], strict=True))
+                    rp = tags.get("retentionPolicy", "")
+                    shard_bytes[rp] = shard_bytes.get(rp, 0) + int(row.get("diskBytes", 0))
+        except QueryFailed:
+            pass  # InfluxDB 2.x: no per-shard statistics through InfluxQL
+        bucket_rp = q.rp or "autogen"
+        raw_bytes = shard_bytes.get(RAW_RP if self.tiers else bucket_rp, 0)
+        n_raw = one(counts[0]) or 0
+        usage = [
+            TierUsage("raw", n_raw, n_raw, raw_bytes, one(counts[1], "time"), one(counts[2], "time")),
+            TierUsage("aggregate", one(aggs[0]) or 0, one(aggs[0], "sum") or 0,
+                      shard_bytes.get(AGG_RP, 0), one(aggs[1], "time"), one(aggs[2], "time")),
+            TierUsage("hour", one(counts[3]) or 0, one(counts[3]) or 0,
+                      shard_bytes.get(bucket_rp, 0) if self.tiers else 0,
+                      one(counts[4], "time"), one(counts[5], "time")),
+        ]
+        if self.ledger is not None:
+            size = sum(os.path.getsize(p) for p in (self.ledger.path, Path(f"{self.ledger.path}-wal"))
+                       if os.path.exists(p))
+            n = self.ledger.chain.connection().execute("SELECT COUNT(*) FROM reading").fetchone()[0]
+            usage.append(TierUsage("ledger", n, n, size, None, None))
+        channels = len(counts[7][0]["rows"]) if counts[7] else 0
+        per_year = (one(counts[6]) or 0) * 365.0
+        return StorageReport(usage, sum(shard_bytes.values()), 0, channels, per_year,
+                             projected_growth(usage, per_year, channels, tiers))
 
     # -- writing: into the ledger, acknowledged from there ---------------------------
 
@@ -497,8 +712,19 @@ class InfluxStore:
             return 0
         hi, body, n = chunk
         try:
-            self._write_api.write(self.bucket, self.org, record=body,
-                                  write_precision=WritePrecision.NS)
+            if self.tiers is None:
+                self._write_api.write(self.bucket, self.org, record=body,
+                                      write_precision=WritePrecision.NS)
+            else:  # readings into their retention policy, the rest into the bucket's
+                lines = body.split(b"\n")
+                raw = [x for x in lines if x.startswith(READING_MEASUREMENT.encode() + b",")]
+                other = [x for x in lines if not x.startswith(READING_MEASUREMENT.encode() + b",")]
+                if raw:
+                    self._write_api.write(f"{self.influxql.db}/{RAW_RP}", self.org,
+                                          record=b"\n".join(raw), write_precision=WritePrecision.NS)
+                if other:
+                    self._write_api.write(self.bucket, self.org, record=b"\n".join(other),
+                                          write_precision=WritePrecision.NS)
         except Exception as e:
             if getattr(e, "status", None) not in (400, 422):
                 raise  # InfluxDB down, slow or refusing us: keep the chunk, retry later
@@ -528,6 +754,9 @@ class InfluxStore:
                     self._stop.wait(1.0)  # another collector on this ledger ships
                     continue
                 self._update_depth()
+                if self.spool_depth == 0 and time.time() - self._pruned_at > LEDGER_PRUNE_EVERY_S:
+                    self._pruned_at = time.time()
+                    ledger.prune(self._pruned_at, self.ledger_keep_s)
                 if self._ship_once():
                     if not self.influx_up:
                         log.info("InfluxDB répond de nouveau à %s : vidage du tampon", self.url)
@@ -583,7 +812,7 @@ class InfluxStore:
             n = self.ledger.delete(meter_id, start_s, end_s)
         else:
             (series,) = self.influxql.series(
-                f"SELECT count(seq) FROM {READING_MEASUREMENT} WHERE meter={_lit(meter_id)} "
+                f"SELECT count(seq) FROM {self._readings} WHERE meter={_lit(meter_id)} "
                 f"AND time >= {start_ms * 1_000_000} AND time < {end_ms * 1_000_000}")
             n = series[0]["rows"][0]["count"] if series and series[0]["rows"] else 0
         try:
@@ -602,7 +831,7 @@ class InfluxStore:
         return n
 
     def _delete_points(self, meter_id: str, start_ms: int, end_ms: int,
-                       measurements=(READING_MEASUREMENT, HOUR_MEASUREMENT),
+                       measurements=(READING_MEASUREMENT, HOUR_MEASUREMENT, AGG_MEASUREMENT),
                        channel: int | None = None) -> None:
         """Delete the meter's reading and hour points (or those of `measurements`, and of
         one channel) with start_ms <= time < end_ms.
@@ -612,6 +841,8 @@ class InfluxStore:
         way; a network error propagates (the shipper retries).
         """
         t0, t1 = start_ms * 1_000_000, end_ms * 1_000_000
+        if self.hours == "readings" and READING_MEASUREMENT in measurements and channel is None:
+            self._mark_deleted(meter_id, start_ms, end_ms)  # first: the span stays hidden
         tags = f"meter={_lit(meter_id)}"
         v2_tags = f'meter="{meter_id}"'
         if channel is not None:
@@ -643,6 +874,23 @@ class InfluxStore:
                                           f"HTTP {e.status}") from None
                 raise
 
+    def _mark_deleted(self, meter_id: str, start_ms: int, end_ms: int) -> None:
+        """Record a deleted span (store.hours = "readings"): no ledger counts the hours
+        there, so the readers must know not to count them again from the readings around
+        it, and to ignore a reading a host that was away ships into it later."""
+        if self._write_api is None:
+            self._connect_writer()
+        self._write_api.write(
+            bucket=self.bucket, org=self.org, write_precision="ns",
+            record=f"{DELETED_MEASUREMENT},end_ms={end_ms},meter={meter_id} n=1i "
+                   f"{start_ms * 1_000_000}")
+
+    def _deleted_spans(self, meter_id: str) -> list[tuple[float, float]]:
+        """The meter's deleted spans (start_s, end_s), store.hours = "readings"."""
+        (series,) = self.influxql.series(
+            f"SELECT n, end_ms FROM {DELETED_MEASUREMENT} WHERE meter={_lit(meter_id)}")
+        return [(r["time"] / 1000, int(r["end_ms"]) / 1000) for s in series for r in s["rows"]]
+
     # -- reading: InfluxQL -------------------------------------------------------------
 
     def latest(self, meter_id: str) -> list[ChannelReading]:
@@ -664,7 +912,7 @@ class InfluxStore:
         meter = _lit(meter_id)
         hours, tags = self.influxql.series(
             f"SELECT last(readings) FROM {HOUR_MEASUREMENT} WHERE meter={meter} GROUP BY channel; "
-            f'SHOW TAG VALUES FROM {READING_MEASUREMENT} WITH KEY = "channel" WHERE meter={meter}',
+            f'SHOW TAG VALUES FROM {self._readings} WITH KEY = "channel" WHERE meter={meter}',
             epoch="ns")
         channels = sorted({r["value"] for s in tags for r in s["rows"]}, key=int)
         if not channels:
@@ -674,7 +922,7 @@ class InfluxStore:
         hinted = [c for c in channels if c in since]
         if hinted:
             points = self.influxql.series("; ".join(
-                f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={meter} AND channel={_lit(c)} "
+                f"SELECT * FROM {self._readings} WHERE meter={meter} AND channel={_lit(c)} "
                 f"AND time >= {since[c]} ORDER BY time DESC LIMIT 1" for c in hinted))
             for c, series in zip(hinted, points, strict=True):
                 for s in series:
@@ -683,7 +931,7 @@ class InfluxStore:
         missing = [c for c in channels if c not in found]
         if missing:  # no hour point, or not shipped yet: the whole series, with LAST()
             (lasts,) = self.influxql.series(
-                f"SELECT last(seq) FROM {READING_MEASUREMENT} WHERE meter={meter} AND "
+                f"SELECT last(seq) FROM {self._readings} WHERE meter={meter} AND "
                 f"({' OR '.join(f'channel={_lit(c)}' for c in missing)}) GROUP BY channel",
                 epoch="ns")  # the point's exact time, sub-ms digits included
             at = [(s["tags"]["channel"], s["rows"][0]["time"]) for s in lasts if s["rows"]]
@@ -691,7 +939,7 @@ class InfluxStore:
                 # then those points whole (last(*) would take each field's last non-null
                 # value, maybe from an older point for vrms_v and pf)
                 points = self.influxql.series("; ".join(
-                    f"SELECT * FROM {READING_MEASUREMENT} WHERE meter={meter} "
+                    f"SELECT * FROM {self._readings} WHERE meter={meter} "
                     f"AND channel={_lit(c)} AND time = {t}" for c, t in at))
                 for (c, _), series in zip(at, points, strict=True):
                     for s in series:
@@ -707,6 +955,8 @@ class InfluxStore:
 
     def hourly(self, meter_id: str, start_s: float, end_s: float,
                channel: int | None = None) -> list[HourEnergy]:
+        if self.hours == "readings":
+            return self._hourly_from_readings(meter_id, start_s, end_s, channel)
         where = (f"meter={_lit(meter_id)} AND time >= {int(start_s) * 1_000_000_000} "
                  f"AND time < {int(-(-end_s // 1)) * 1_000_000_000}")
         if channel is not None:
@@ -724,6 +974,34 @@ class InfluxStore:
                 h[2] += r.get("export_wh") or 0.0  # points written before export: none
         return [HourEnergy(h, e, n, x) for h, (e, n, x) in sorted(hours.items())]
 
+    def _hourly_from_readings(self, meter_id: str, start_s: float, end_s: float,
+                              channel: int | None) -> list[HourEnergy]:
+        """Hours counted from the reading points of the range, with each channel's reading
+        just before it (the first one's link starts there) and just after it (its link
+        spreads back into the range's last hour). A link reaches back at most max_gap_s
+        (beyond, its reading counts its own interval): no further neighbour is needed."""
+        meter = _lit(meter_id)
+        # the last hour asked for may run past end_s: all of its readings count there
+        last_hour_end = int(-(-end_s // HOUR_S)) * HOUR_S
+        lo, hi = int(start_s * 1000) * 1_000_000, last_hour_end * 1_000_000_000
+        gap = int(self.max_gap_s * 1000) * 1_000_000
+        chan = f" AND channel={_lit(str(channel))}" if channel is not None else ""
+        fields = "boot, seq, ts_utc, ts_from_meter, interval_s, energy_wh, power_w, export_wh"
+        inside, before, after, spans = self.influxql.series(
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {lo} AND time < {hi} GROUP BY channel; "
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {lo - gap} AND time < {lo} GROUP BY channel ORDER BY time DESC LIMIT 1; "
+            f"SELECT {fields} FROM {READING_MEASUREMENT} WHERE meter={meter}{chan} "
+            f"AND time >= {hi} AND time < {hi + gap} GROUP BY channel LIMIT 1; "
+            f"SELECT n, end_ms FROM {DELETED_MEASUREMENT} WHERE meter={meter}")
+        chains: dict[int, list[ChannelReading]] = defaultdict(list)
+        for s in inside + before + after:
+            c = int(s["tags"]["channel"])
+            chains[c] += [chain_reading(meter_id, c, r) for r in s["rows"]]
+        deleted = [(r["time"] / 1000, int(r["end_ms"]) / 1000) for s in spans for r in s["rows"]]
+        return chain_hours(chains, start_s, end_s, self.max_gap_s, deleted=deleted)
+
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:
         # A point's time is its ts_utc plus a sub-millisecond (boot, seq) offset: select a
@@ -731,7 +1009,7 @@ class InfluxStore:
         where = (f"meter={_lit(meter_id)} AND time >= {(int(start_s * 1000) - 1) * 1_000_000} "
                  f"AND time < {(int(-(-end_s * 1000 // 1)) + 1) * 1_000_000}")
         (series,) = self.influxql.series(
-            f"SELECT * FROM {READING_MEASUREMENT} WHERE {where} GROUP BY channel")
+            f"SELECT * FROM {self._readings} WHERE {where} GROUP BY channel")
         rows = sorted(
             (ChannelReading(
                 meter_id=meter_id, channel=int(s["tags"]["channel"]), boot=r["boot"], seq=r["seq"],
@@ -741,7 +1019,41 @@ class InfluxStore:
                 export_wh=r.get("export_wh"))
              for s in series for r in s["rows"] if start_s <= r["ts_utc"] < end_s),
             key=lambda r: (r.ts_utc, r.channel))
+        if self.hours == "readings" and rows:
+            spans = self._deleted_spans(meter_id)
+            rows = [r for r in rows if not any(a <= r.ts_utc < b for a, b in spans)]
+        if self.tiers is not None:
+            rows = sorted(rows + self._aggregated(meter_id, start_s, end_s, rows),
+                          key=lambda r: (r.ts_utc, r.channel))
         return rows if limit is None else rows[:limit]
+
+    def _aggregated(self, meter_id: str, start_s: float, end_s: float,
+                    raw: list[ChannelReading]) -> list[ChannelReading]:
+        """The aggregates of the range that come before each channel's first raw reading in
+        it (the finest tier that holds a time is the one read)."""
+        first_raw: dict[int, float] = {}
+        for r in raw:
+            first_raw.setdefault(r.channel, r.ts_utc)
+        (series,) = self.influxql.series(
+            f'SELECT * FROM "{AGG_RP}"."{AGG_MEASUREMENT}" WHERE meter={_lit(meter_id)} AND '
+            f"time >= {(int(start_s) - self._agg_step()) * 1_000_000_000} AND "
+            f"time < {int(-(-end_s // 1)) * 1_000_000_000} GROUP BY channel")
+        out = []
+        for s in series:
+            c = int(s["tags"]["channel"])
+            until = min(end_s, first_raw.get(c, end_s))
+            for r in s["rows"]:
+                if r.get("ts_utc") is None or not start_s <= r["ts_utc"] < until:
+                    continue
+                out.append(ChannelReading(
+                    meter_id=meter_id, channel=c, boot=r["boot"], seq=r["seq"], ts_utc=r["ts_utc"],
+                    ts_from_meter=True, interval_s=r["interval_s"], energy_wh=r["energy_wh"],
+                    power_w=r["power_w"], irms_a=r["irms_a"], apparent=r.get("vrms_v") is None,
+                    vrms_v=r.get("vrms_v"), pf=r.get("pf"), export_wh=r.get("export_wh")))
+        return out
+
+    def _agg_step(self) -> int:
+        return self.tiers.aggregate_s if self.tiers is not None else 60
 
     def meters(self) -> list[MeterSummary]:
         if self.ledger is not None:
@@ -749,10 +1061,10 @@ class InfluxStore:
             # knows what is spooled but not yet shipped.
             return self.ledger.meters()
         counts, firsts, lasts, received, statuses = self.influxql.series(
-            f"SELECT count(seq) FROM {READING_MEASUREMENT} GROUP BY meter, channel; "
-            f"SELECT first(ts_utc) FROM {READING_MEASUREMENT} GROUP BY meter; "
-            f"SELECT last(ts_utc) FROM {READING_MEASUREMENT} GROUP BY meter; "
-            f"SELECT max(received_utc) FROM {READING_MEASUREMENT} GROUP BY meter; "
+            f"SELECT count(seq) FROM {self._readings} GROUP BY meter, channel; "
+            f"SELECT first(ts_utc) FROM {self._readings} GROUP BY meter; "
+            f"SELECT last(ts_utc) FROM {self._readings} GROUP BY meter; "
+            f"SELECT max(received_utc) FROM {self._readings} GROUP BY meter; "
             f"SELECT last(status_json) FROM {STATUS_MEASUREMENT} GROUP BY meter")
 
         def by_meter(series, col):

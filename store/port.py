@@ -99,6 +99,17 @@ class HourEnergy:
 
 
 @dataclass(frozen=True, slots=True)
+class DayEnergy:
+    """One local day of a channel (or of several, merged), kept at write time."""
+
+    day_utc: int  # local midnight starting the day, UTC seconds
+    energy_wh: float
+    # bit i: the hour day_utc + i h has a stored hour (what a bucket's coverage counts)
+    hours_mask: int
+    export_wh: float = 0.0  # sent back to the grid (solar)
+
+
+@dataclass(frozen=True, slots=True)
 class WriteResult:
     stored: int
     duplicates: int  # the same reading again (a redelivery): nothing to do

@@ -26,8 +26,29 @@ from typing import Protocol
 
 from citizenwatt.firmware.wire import MAX_CHANNELS, clean_status
 
-from .port import HOUR_S, ChannelReading, DeadLetter, HourEnergy, MeterSummary, WriteResult
+from .port import (
+    HOUR_S,
+    ChannelReading,
+    DayEnergy,
+    DeadLetter,
+    HourEnergy,
+    MeterSummary,
+    WriteResult,
+)
 from .rules import MAX_GAP_S, Link, insert_export, insert_reading, reading_hour, same_reading
+from .tiers import (
+    FoldReport,
+    LocalDays,
+    StorageReport,
+    Tiers,
+    cold_readings,
+    cold_summary,
+    delete_cold,
+    fold,
+    rewarm_newest,
+    thaw_around,
+)
+from .tiers import storage_report as _storage_report
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
@@ -59,6 +80,41 @@ CREATE TABLE IF NOT EXISTS rejected (
     topic TEXT NOT NULL, payload_head BLOB NOT NULL, detail TEXT NOT NULL
 );
 """
+# The older tiers (version 3), keyed by a small integer per (meter, channel) instead of the
+# meter's text: packed raw blocks (consecutive readings of one channel, see packing.py) and
+# their aggregates, one packed row per channel and UTC hour. `reading` above holds the hot
+# part: the newest hours, and always each channel's newest reading.
+TIERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY, meter_id TEXT NOT NULL, channel INTEGER NOT NULL,
+    UNIQUE (meter_id, channel)
+);
+CREATE TABLE IF NOT EXISTS reading_block (
+    id INTEGER PRIMARY KEY, series INTEGER NOT NULL, boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL, last_boot INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+    t_min REAL NOT NULL, t_max REAL NOT NULL, received_max REAL NOT NULL,
+    readings INTEGER NOT NULL, data BLOB NOT NULL, links BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reading_block_key ON reading_block (series, boot, seq);
+CREATE INDEX IF NOT EXISTS reading_block_time ON reading_block (series, t_min);
+CREATE TABLE IF NOT EXISTS reading_agg (
+    id INTEGER PRIMARY KEY, series INTEGER NOT NULL, hour_utc INTEGER NOT NULL,
+    t_min REAL NOT NULL, t_max REAL NOT NULL, readings INTEGER NOT NULL, data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reading_agg_hour ON reading_agg (series, hour_utc);
+-- The local days of the store's time zone (version 4), kept at write time from the hours:
+-- a year of daily totals reads 365 rows, not 8,760.
+CREATE TABLE IF NOT EXISTS energy_day (
+    meter_id TEXT NOT NULL, channel INTEGER NOT NULL, day_utc INTEGER NOT NULL,
+    energy_wh REAL NOT NULL, hours_mask INTEGER NOT NULL, export_wh REAL NOT NULL,
+    PRIMARY KEY (meter_id, channel, day_utc)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Readings before (boot, seq) are no longer raw: a late one there cannot be chained.
+CREATE TABLE IF NOT EXISTS chain_start (
+    series INTEGER PRIMARY KEY, boot INTEGER NOT NULL, seq INTEGER NOT NULL
+);
+"""
 
 COLUMNS = ("meter_id, channel, boot, seq, ts_utc, ts_from_meter, received_utc, interval_s, "
            "energy_wh, power_w, irms_a, apparent, vrms_v, pf, delta_wh, delta_t0, "
@@ -71,7 +127,7 @@ EXPORT_COLUMNS = (("reading", "export_wh", "REAL"), ("reading", "export_delta_wh
 CONFLICT = "conflict"
 DEAD_LETTER_HEAD_BYTES = 2048  # a whole valid-sized payload: a conflict is kept entire
 # PRAGMA user_version of an up-to-date file; older files are brought up to it at open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 # What channel_summary holds, computed from the readings themselves (at upgrade, after a
 # deletion, and as the reference in tests).
 SUMMARY_SCAN = ("SELECT meter_id, channel, MIN(ts_utc), MAX(ts_utc), MAX(received_utc), "
@@ -156,11 +212,15 @@ class SqliteStore:
     observer (optional) is told of each change inside its transaction (ChainObserver).
     """
 
+    columns = COLUMNS
+
     def __init__(self, path: str | Path, *, observer: ChainObserver | None = None,
-                 max_gap_s: float = MAX_GAP_S):
+                 max_gap_s: float = MAX_GAP_S, timezone: str = "Europe/Paris"):
         self.path = Path(path)
+        self.days = LocalDays(timezone)
         self.max_gap_s = max_gap_s
         create_private(self.path)
+        self._new_file = self.path.stat().st_size == 0
         self.observer = observer
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -169,11 +229,13 @@ class SqliteStore:
         self._data_version = None
         self._last: dict[tuple[str, int], tuple[tuple[int, int], ChannelReading, Link]] = {}
         with self.connection() as db:
-            db.executescript(SCHEMA)
+            db.executescript(SCHEMA + TIERS_SCHEMA)
             if observer is not None:
                 observer.created(db)
         self._add_export_columns()
         self._upgrade()
+        self._days_of_zone()
+        self._new_file = False
 
     def _add_export_columns(self) -> None:
         """Add the export columns to a file written before them (once, whichever process
@@ -214,11 +276,45 @@ class SqliteStore:
                                "GROUP BY meter_id, channel")
                 if version < 2:
                     self._recount_hours(db)
+                # 3: the tiers' tables (made by TIERS_SCHEMA at open); the readings move into
+                # them as `citizenwatt admin fold` runs, a chunk at a time.
+                # 4: the days, from the hours (below, as when the time zone changes)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._incremental_vacuum_on(db)
+
+    def _days_of_zone(self) -> None:
+        """The days are those of self.days' zone: (re)count them from the hours if the file
+        has none yet or counted another zone's (a scan of the hours, once)."""
+        db = self.connection()
+        row = db.execute("SELECT value FROM store_meta WHERE key='day_zone'").fetchone()
+        if row is not None and row[0] == self.days.zone_name:
+            return
+        with self.transaction() as db:
+            db.execute("DELETE FROM energy_day")
+            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh, export_wh "
+                               "FROM energy_hour", ())
+            db.execute("INSERT INTO store_meta VALUES ('day_zone', ?) ON CONFLICT DO UPDATE SET "
+                       "value=excluded.value", (self.days.zone_name,))
+
+    def _recount_days(self, db, hours_sql: str, args: tuple) -> None:
+        hours = {(m, c, h): (e, 0, x) for m, c, h, e, x in db.execute(hours_sql, args)}
+        db.executemany("INSERT INTO energy_day VALUES (?,?,?,?,?,?)", self.days.changes(hours))
+
+    def _incremental_vacuum_on(self, db) -> None:
+        """Upgrade 3, second half: a file made before it has auto_vacuum off, and only a
+        VACUUM (a full copy, once) turns it on, so that folding gives the space back. If
+        another process holds the file now, the next opening does it."""
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        try:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            db.execute("VACUUM")
+        except sqlite3.OperationalError:
+            pass
 
     def _recount_hours(self, db) -> None:
         """Upgrade 2: a reading ending exactly at hh:00:00 now counts in the hour before
@@ -266,6 +362,10 @@ class SqliteStore:
                 raise RuntimeError(
                     f"Cannot open the embedded store {self.path}: {e}. Check that the data "
                     "directory exists and is writable.") from e
+            # before the first table of a new file: folding can give space back (tiers.py);
+            # only then (on a file in use it would write, and a full disk refuses that)
+            if self._new_file:
+                db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process crash (kill -9); FULL also survives
             # a power cut of the server, which is what "durably stored" means here.
@@ -283,6 +383,21 @@ class SqliteStore:
             db = self.connection()
             with db:
                 yield db
+
+    @contextmanager
+    def immediate(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction taken before its first read (BEGIN IMMEDIATE): what it
+        reads cannot change under it, whichever process writes the file meanwhile (the
+        folding beside the collector)."""
+        with self._write_lock:
+            db = self.connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # -- writing -------------------------------------------------------------------
 
@@ -327,6 +442,11 @@ class SqliteStore:
                     "export_wh = export_wh + excluded.export_wh",
                     [(m, c, h, v[0], v[1], v[2]) for (m, c, h), v in hours.items()])
                 db.executemany(
+                    "INSERT INTO energy_day VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                    "energy_wh = energy_wh + excluded.energy_wh, "
+                    "hours_mask = hours_mask | excluded.hours_mask, "
+                    "export_wh = export_wh + excluded.export_wh", self.days.changes(hours))
+                db.executemany(
                     "INSERT INTO channel_summary VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                     "first_ts_utc = min(first_ts_utc, excluded.first_ts_utc), "
                     "last_ts_utc = max(last_ts_utc, excluded.last_ts_utc), "
@@ -365,6 +485,9 @@ class SqliteStore:
         else:
             if last is not None and r.order_key == last[0]:
                 return False if same_reading(last[1], r) else CONFLICT
+            # among packed readings: bring them back first; before the raw tier: refused
+            if not thaw_around(db, r, self.max_gap_s, COLUMNS):
+                return CONFLICT
             p = self._neighbour(db, r, before=True)
             prev = _row_to_reading(p) if p else None
             nxt = self._neighbour(db, r, before=False)
@@ -459,15 +582,48 @@ class SqliteStore:
         return [HourEnergy(int(h), float(e), int(n), float(x))
                 for h, e, n, x in self.connection().execute(sql, args)]
 
+    def daily(self, meter_id: str, start_s: float, end_s: float, timezone: str,
+              channel: int | None = None) -> list[DayEnergy] | None:
+        """Energy per local day with start_s <= day < end_s (local midnights), summed over
+        channels unless one is named, with the hours it covers; None when the days asked
+        for are not the store's (another time zone): then sum hourly()."""
+        if timezone != self.days.zone_name or not self.days.whole_hours:
+            return None
+        sql = ("SELECT day_utc, SUM(energy_wh), hours_mask, SUM(export_wh) FROM energy_day "
+               "WHERE meter_id=? AND day_utc>=? AND day_utc<?")
+        args: list = [meter_id, int(start_s), end_s]
+        if channel is not None:
+            sql += " AND channel=?"
+            args.append(channel)
+        out: dict[int, list] = {}
+        for day, e, mask, x in self.connection().execute(sql + " GROUP BY day_utc, channel", args):
+            d = out.setdefault(day, [0.0, 0, 0.0])
+            d[0] += e
+            d[1] |= mask
+            d[2] += x
+        return [DayEnergy(day, e, mask, x) for day, (e, mask, x) in sorted(out.items())]
+
     def readings(self, meter_id: str, start_s: float, end_s: float,
                  limit: int | None = None) -> list[ChannelReading]:
+        """From each tier that holds part of the range: hot rows, packed blocks, and one
+        reading per aggregate step (see tiers.py) for what was folded."""
         sql = (f"SELECT {COLUMNS} FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<? "
                "ORDER BY ts_utc, channel")
         args: list = [meter_id, start_s, end_s]
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [_row_to_reading(r) for r in self.connection().execute(sql, args)]
+        db = self.connection()
+        db.execute("BEGIN")  # one snapshot: a fold running meanwhile moves nothing twice
+        try:
+            cold = list(cold_readings(db, meter_id, start_s, end_s, self.max_gap_s))
+            if not cold and limit is not None:
+                sql += " LIMIT ?"
+                args.append(limit)
+            hot = [_row_to_reading(r) for r in db.execute(sql, args)]
+        finally:
+            db.execute("COMMIT")
+        if not cold:
+            return hot
+        rows = sorted(cold + hot, key=lambda r: (r.ts_utc, r.channel))
+        return rows if limit is None else rows[:limit]
 
     def meters(self) -> list[MeterSummary]:
         # From the per-channel summary kept at write time: O(meters), not O(readings).
@@ -485,20 +641,46 @@ class SqliteStore:
     def delete(self, meter_id: str, start_s: float, end_s: float) -> int:
         """Erase a meter's readings and hourly energy with start_s <= time < end_s (a
         household leaving and asking for its data to be deleted). Returns readings erased."""
-        with self.transaction() as db:
-            n = db.execute("DELETE FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<?",
-                           (meter_id, start_s, end_s)).rowcount
+        with self.immediate() as db:
+            n = delete_cold(db, meter_id, start_s, end_s, self.max_gap_s, COLUMNS)
+            n += db.execute("DELETE FROM reading WHERE meter_id=? AND ts_utc>=? AND ts_utc<?",
+                            (meter_id, start_s, end_s)).rowcount
+            rewarm_newest(db, meter_id, self.max_gap_s, COLUMNS)
             db.execute("DELETE FROM energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
                        (meter_id, int(start_s), end_s))
+            # the days the deletion reaches, counted again from the hours left
+            lo = self.days.of_hour(int(max(0.0, start_s) // HOUR_S) * HOUR_S)[0]
+            hi = self.days.next_day(self.days.of_hour(
+                int((min(end_s, 4e9) - 1) // HOUR_S) * HOUR_S)[0])
+            db.execute("DELETE FROM energy_day WHERE meter_id=? AND day_utc>=? AND day_utc<?",
+                       (meter_id, lo, hi))
+            self._recount_days(db, "SELECT meter_id, channel, hour_utc, energy_wh, export_wh FROM "
+                               "energy_hour WHERE meter_id=? AND hour_utc>=? AND hour_utc<?",
+                               (meter_id, lo, hi))
             # The first or last time may have gone: recount the meter's channels from
             # what is left (a scan of one meter, for a rare request).
             db.execute("DELETE FROM channel_summary WHERE meter_id=?", (meter_id,))
             db.execute(f"INSERT INTO channel_summary {SUMMARY_SCAN} WHERE meter_id=? "
                        "GROUP BY meter_id, channel", (meter_id,))
+            db.executemany(
+                "INSERT INTO channel_summary VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                "first_ts_utc = min(first_ts_utc, excluded.first_ts_utc), "
+                "last_ts_utc = max(last_ts_utc, excluded.last_ts_utc), "
+                "last_received_utc = max(last_received_utc, excluded.last_received_utc), "
+                "readings = readings + excluded.readings", cold_summary(db, meter_id))
             if self.observer is not None:
                 self.observer.deleted(db, meter_id, start_s, end_s)
             self._last.clear()  # the newest readings may be gone
         return n
+
+    # -- the tiers (tiers.py) -----------------------------------------------------------
+
+    def fold(self, now_s: float, tiers: Tiers, *, max_readings: int | None = None) -> FoldReport:
+        """Move readings down the tiers as of now_s (short transactions, beside ingest)."""
+        return fold(self, now_s, tiers, max_readings=max_readings)
+
+    def storage_report(self, tiers: Tiers, now_s: float | None = None) -> StorageReport:
+        return _storage_report(self, tiers, now_s)
 
     def rejections(self) -> dict[str, int]:
         return dict(self.connection().execute(
