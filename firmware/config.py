@@ -24,8 +24,12 @@ DEFAULTS = {  # type: dict
     "mqtt_port": 1883,         # 8883 when mqtt_tls and no mqtt_port is given
     "mqtt_user": None,
     "mqtt_password": None,
-    "mqtt_tls": False,         # MQTT over TLS, the broker's certificate checked against
-    "mqtt_ca_file": "ca.pem",  # this CA (PEM, beside config.json; the workshop copies it)
+    "mqtt_tls": False,         # MQTT over TLS, the broker's certificate checked against ca_file
+    # The one CA file (PEM, beside config.json; the workshop copies it): the authorities the
+    # meter trusts, for MQTT over TLS and for update downloads over HTTPS alike. It may hold
+    # several certificates (the association's CA, and the root of the API's HTTPS
+    # certificate when another authority signed it, e.g. Let's Encrypt's ISRG Root X1).
+    "ca_file": "ca.pem",
     "mqtt_server_name": None,  # the name in the broker's certificate (None: mqtt_host)
     "mqtt_timeout_s": 10,      # longest wait for the broker's answer (CONNACK, PUBACK...)
     "keepalive_s": 60,
@@ -51,6 +55,12 @@ DEFAULTS = {  # type: dict
     # empty: the meter takes no update over Wi-Fi (docs/firmware.md).
     "update_key": "",
 }
+
+# Old names still read, for one release: mqtt_ca_file is now ca_file (the download of an
+# update uses the same CA file as MQTT).
+OLD_NAMES = {"mqtt_ca_file": "ca_file"}
+# The most certificates ca_file may hold: each takes 1 to 2 kB of the ESP32's heap.
+MAX_CA_CERTS = 4
 
 # The most V/I pairs one window may hold: two int arrays of this size stay under 64 KB of
 # the ESP32's heap (the default window is 1,600 pairs).
@@ -144,9 +154,9 @@ def _check_mqtt(cfg):
           "identifiant ; mettez mqtt_user (l'identifiant du compteur) ou mqtt_password à null.")
     _need(isinstance(cfg["mqtt_tls"], bool), "mqtt_tls vaut %r : mettez true (MQTT chiffré, "
           "port 8883) ou false." % (cfg["mqtt_tls"],))
-    _need(isinstance(cfg["mqtt_ca_file"], str) and 0 < len(cfg["mqtt_ca_file"]) <= 64,
-          "mqtt_ca_file vaut %r : donnez le nom du fichier du certificat de l'autorité, "
-          "\"ca.pem\" à côté de config.json." % (cfg["mqtt_ca_file"],))
+    _need(isinstance(cfg["ca_file"], str) and 0 < len(cfg["ca_file"]) <= 64,
+          "ca_file vaut %r : donnez le nom du fichier des certificats d'autorité, "
+          "\"ca.pem\" à côté de config.json." % (cfg["ca_file"],))
     _need(cfg["mqtt_server_name"] is None or (isinstance(cfg["mqtt_server_name"], str)
                                               and cfg["mqtt_server_name"] != ""),
           "mqtt_server_name vaut %r : donnez le nom inscrit dans le certificat du broker "
@@ -158,16 +168,30 @@ def _check_mqtt(cfg):
           "réduisez mqtt_timeout_s ou augmentez wdt_s." % (cfg["mqtt_timeout_s"], cfg["wdt_s"]))
 
 
-def validate(raw):
-    """Merge raw (a dict from config.json) over DEFAULTS and check it; return the result."""
+def _merge(raw):
+    """raw over DEFAULTS, each key known (an old name read as its new one)."""
     _need(isinstance(raw, dict), "config.json doit contenir un objet JSON { ... }.")
     cfg = {}  # type: dict
     for k in DEFAULTS:
         cfg[k] = DEFAULTS[k]
     for k in raw:
+        new = OLD_NAMES.get(k)
+        if new is not None:
+            if new in raw and raw[new] != raw[k]:
+                raise ConfigError("%s et %s donnent deux fichiers (%r et %r) : le compteur n'a "
+                                  "qu'un fichier d'autorités, pour MQTT et pour les mises à "
+                                  "jour ; gardez seulement %s." % (k, new, raw[k], raw[new], new))
+            cfg[new] = raw[k]
+            continue
         _need(k in DEFAULTS, "Clé inconnue %r dans config.json : vérifiez son orthographe "
               "(clés possibles : %s)." % (k, ", ".join(sorted(DEFAULTS))))
         cfg[k] = raw[k]
+    return cfg
+
+
+def validate(raw):
+    """Merge raw (a dict from config.json) over DEFAULTS and check it; return the result."""
+    cfg = _merge(raw)
     mid = cfg["meter_id"]
     ok = isinstance(mid, str) and 0 < len(mid) <= 32
     if ok:
@@ -279,28 +303,45 @@ def validate(raw):
     return cfg
 
 
-def pem_to_der(text, path="ca.pem"):
-    """The one certificate of a PEM file, as DER bytes (what MicroPython's SSLContext takes,
-    and CPython's too)."""
+def pem_certs(text, path="ca.pem"):
+    """Every certificate of a PEM file, as a list of DER bytes (what MicroPython's
+    SSLContext takes, one load_verify_locations() each; CPython's too)."""
     if isinstance(text, bytes):
         text = text.decode()
     begin = "-----BEGIN CERTIFICATE-----"
     end = "-----END CERTIFICATE-----"
+    out = []  # type: list
     a = text.find(begin)
-    b = text.find(end)
-    _need(a >= 0 and b > a, "%s ne contient pas de certificat (-----BEGIN CERTIFICATE-----) : "
-          "copiez-y le certificat de l'autorité du broker (citizenwatt-ca.crt) avec "
-          "citizenwatt provision." % path)
-    _need(text.find(begin, b) < 0, "%s contient plusieurs certificats : le compteur n'en prend "
-          "qu'un, celui de l'autorité qui a signé le certificat du broker (citizenwatt-ca.crt)."
-          % path)
-    try:
-        der = binascii.a2b_base64("".join(text[a + len(begin):b].split()))
-    except ValueError:
-        der = b""
-    _need(len(der) > 100 and der[0] == 0x30, "%s : le certificat est abîmé (base64 invalide) ; "
-          "recopiez citizenwatt-ca.crt avec citizenwatt provision." % path)
-    return der
+    _need(a >= 0 and text.find(end, a) > a, "%s ne contient pas de certificat (-----BEGIN "
+          "CERTIFICATE-----) : copiez-y le certificat de l'autorité du broker "
+          "(citizenwatt-ca.crt) avec citizenwatt provision." % path)
+    while a >= 0:
+        b = text.find(end, a)
+        _need(b > a, "%s : un certificat n'a pas de fin (-----END CERTIFICATE-----) ; recopiez "
+              "le fichier avec citizenwatt provision." % path)
+        try:
+            der = binascii.a2b_base64("".join(text[a + len(begin):b].split()))
+        except ValueError:
+            der = b""
+        _need(len(der) > 100 and der[0] == 0x30, "%s : le certificat n° %d est abîmé (base64 "
+              "invalide) ; recopiez citizenwatt-ca.crt avec citizenwatt provision."
+              % (path, len(out) + 1))
+        out.append(der)
+        _need(len(out) <= MAX_CA_CERTS, "%s contient plus de %d certificats : gardez l'autorité "
+              "du broker (citizenwatt-ca.crt) et, s'il en a une autre, celle du certificat HTTPS "
+              "du serveur des mises à jour." % (path, MAX_CA_CERTS))
+        a = text.find(begin, b)
+    return out
+
+
+def needs_ca(cfg):
+    """Why this meter needs its CA file (the French words of the sentence when it is
+    missing), or None: MQTT over TLS, and updates over Wi-Fi (downloaded over HTTPS)."""
+    if cfg["mqtt_tls"]:
+        return "mqtt_tls vaut true"
+    if cfg["update_key"]:
+        return "update_key est donnée (les mises à jour se téléchargent en HTTPS)"
+    return None
 
 
 def load(path, opener=open):
@@ -316,11 +357,12 @@ def load(path, opener=open):
         raise ConfigError("%s n'est pas du JSON valide : vérifiez les virgules et les "
                           "guillemets." % path) from None
     cfg = validate(raw)
-    cfg["mqtt_cadata"] = None
-    if cfg["mqtt_tls"]:
-        # The CA sits beside config.json; read once here so that a missing or damaged file
-        # fails at boot with its sentence, not at every connection.
-        ca = cfg["mqtt_ca_file"]
+    cfg["cadata"] = None
+    why = needs_ca(cfg)
+    if why:
+        # The CA file sits beside config.json; read once here so that a missing or damaged
+        # file fails at boot with its sentence, not at every connection or download.
+        ca = cfg["ca_file"]
         if not ca.startswith("/"):
             k = path.rfind("/")
             ca = path[:k + 1] + ca if k >= 0 else ca
@@ -328,8 +370,8 @@ def load(path, opener=open):
             with opener(ca, "r") as f:
                 pem = f.read()
         except OSError:
-            raise ConfigError("Fichier %s introuvable alors que mqtt_tls vaut true : copiez le "
-                              "certificat de l'autorité du broker sur la carte avec "
-                              "citizenwatt provision (clé mqtt_ca_file du profil)." % ca) from None
-        cfg["mqtt_cadata"] = pem_to_der(pem, ca)
+            raise ConfigError("Fichier %s introuvable alors que %s : copiez le certificat de "
+                              "l'autorité du broker sur la carte avec citizenwatt provision "
+                              "(clé ca_file du profil)." % (ca, why)) from None
+        cfg["cadata"] = pem_certs(pem, ca)
     return cfg

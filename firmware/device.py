@@ -20,9 +20,6 @@ CONFIG_PATH = "/config.json"
 DATA = "/data"
 CRASH_LOG = DATA + "/crash.txt"
 
-# The association's CA (PEM), which signed the server's HTTPS certificate: updates are
-# downloaded only from a server it vouches for (the archive is also signed: update.py).
-CA_FILE = "/ca.crt"
 SOCKET_TIMEOUT_S = 10
 # time.time() counts from 2000 on some ports and from 1970 on others.
 EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
@@ -115,11 +112,12 @@ class Device:
         pass
 
     # updates over Wi-Fi
-    def download(self, url, sink, chunk):
-        """GET url over HTTPS (the server's certificate checked against CA_FILE), streaming
-        the body to sink; False when the transfer fails or sink refuses a chunk."""
+    def download(self, url, sink, chunk, tls):
+        """GET url over HTTPS, the server's certificate checked by tls (the meter's
+        SSLContext of ca_file, the same CA file as MQTT's: updates come only from a server
+        it vouches for, and the archive is signed too, update.py), streaming the body to
+        sink; False when the transfer fails or sink refuses a chunk."""
         import socket
-        import ssl
 
         hostport, path = url[len("https://"):].split("/", 1)
         host, port = (hostport.rsplit(":", 1) + ["443"])[:2] if ":" in hostport else (hostport, "443")
@@ -129,12 +127,7 @@ class Device:
             s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
             s.settimeout(SOCKET_TIMEOUT_S)
             s.connect(ai[-1])
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            # MicroPython 1.23 has verify_mode; the stubs lack it.
-            ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
-            with open(CA_FILE, "rb") as f:
-                ctx.load_verify_locations(cadata=f.read())
-            s = ctx.wrap_socket(s, server_hostname=host)
+            s = tls.wrap_socket(s, server_hostname=host)
             s.write(("GET /%s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)).encode())
             line = s.readline()
             if b" 200 " not in line:

@@ -124,7 +124,7 @@ class Meter:
         # Runtime state.
         self.client = None  # type: Any
         self.connected = False
-        self.tls = None  # the SSLContext, made at the first connection and kept
+        self.tls = None  # the SSLContext of ca_file, made at its first use and kept
         self.link_error = None  # reason code (firmware/mqtt.py) of the last failed link
         self.attempt = 0
         self.next_connect_ms = 0
@@ -407,6 +407,13 @@ class Meter:
             fields[k] = upd[k]
         return wire.encode_status(self.meter_id, state, fields)
 
+    def tls_context(self):
+        """The SSLContext of the meter's CA file (ca_file), made once and kept: MQTT over
+        TLS and update downloads check their server against the same authorities."""
+        if self.tls is None:
+            self.tls = mqtt.tls_context(self.cfg.get("cadata"))
+        return self.tls
+
     def connect(self, now):
         hw = self.hw
         if not hw.wifi_ok():
@@ -414,11 +421,10 @@ class Meter:
             return
         cfg = self.cfg
         try:
-            if cfg["mqtt_tls"] and self.tls is None:
-                self.tls = mqtt.tls_context(cfg.get("mqtt_cadata"))
             c = hw.mqtt_client(self.meter_id, cfg["mqtt_host"], cfg["mqtt_port"],
                                cfg["mqtt_user"], cfg["mqtt_password"], cfg["keepalive_s"],
-                               ssl=self.tls, timeout_s=cfg["mqtt_timeout_s"],
+                               ssl=self.tls_context() if cfg["mqtt_tls"] else None,
+                               timeout_s=cfg["mqtt_timeout_s"],
                                server_hostname=cfg["mqtt_server_name"])
             c.set_last_will(self.status_topic, wire.encode_status(self.meter_id,
                             wire.STATUS_OFFLINE, {"boot": self.boot}), True, 1)
@@ -601,7 +607,11 @@ class Meter:
         if reason is None:
             inst = update.Installer(self.hw.root + "/ota/" + slot, cmd, self.hw.opener,
                                     self.hw.fs)
-            ok = self.hw.download(cmd["url"], inst.feed, DOWNLOAD_CHUNK)
+            try:
+                ctx = self.tls_context()
+            except OSError:  # a CA the TLS library cannot use: no trusted download
+                ctx = None
+            ok = ctx is not None and self.hw.download(cmd["url"], inst.feed, DOWNLOAD_CHUNK, ctx)
             reason = inst.finish() if ok or inst.error else update.DOWNLOAD_FAILED
             if reason is None:
                 self.ota = update.installed(self.ota, slot, cmd["version"])

@@ -289,14 +289,17 @@ def check_connack(first, body):
 
 
 def tls_context(cadata):
-    """An SSLContext that accepts only a server certificate signed by this CA (DER bytes)
-    and checks its name: the same calls on CPython and MicroPython >= 1.23."""
+    """An SSLContext that accepts only a server certificate signed by one of these CAs (a
+    list of DER certificates, config.pem_certs(), or one as bytes) and checks its name: the
+    same calls on CPython and MicroPython >= 1.23 (one load_verify_locations() per
+    certificate: MicroPython's takes one DER certificate at a time, and adds it)."""
     import ssl
 
     try:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # type: Any
         ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(cadata=cadata)
+        for der in [cadata] if isinstance(cadata, (bytes, bytearray)) else cadata:
+            ctx.load_verify_locations(cadata=der)
     except Exception as e:  # a CA the TLS library cannot use: a TLS fault, said and retried
         raise error(TLS, 0, "CA certificate: %s" % (e,)) from None
     return ctx

@@ -58,7 +58,7 @@ class Reset(BaseException):  # noqa: N818  machine.reset()'s stand-in: the run e
 
 class HostPlatform:
     def __init__(self, root: str, clock: SimClock, board: Board, seed: int = 1,
-                 on_published: Callable | None = None, ca_file: str | None = None):
+                 on_published: Callable | None = None):
         self.root = root
         self.opener = open
         self.fs = os
@@ -74,7 +74,6 @@ class HostPlatform:
         self.connects = 0
         self.connect_ms: list[int] = []  # simulated uptime of each connection attempt
         self.link_errors: list[tuple[str, str]] = []  # (reason code, sentence) as said
-        self.ca_file = ca_file    # the CA that signed the API's HTTPS certificate
         self.downloads: list[str] = []
 
     # time
@@ -148,16 +147,15 @@ class HostPlatform:
             self._on_published(reading)
 
     # updates over Wi-Fi
-    def download(self, url: str, sink: Callable[[bytes], bool], chunk: int) -> bool:
-        """GET url over HTTPS (certificate checked against ca_file), streaming the body to
-        sink in chunks; False when the transfer fails (sink refusing stops it too)."""
-        import ssl
+    def download(self, url: str, sink: Callable[[bytes], bool], chunk: int, tls) -> bool:
+        """GET url over HTTPS (certificate checked by tls, the meter's SSLContext of its
+        ca_file, as on the device), streaming the body to sink in chunks; False when the
+        transfer fails (sink refusing stops it too)."""
         import urllib.request
 
         self.downloads.append(url)
-        ctx = ssl.create_default_context(cafile=self.ca_file)
         try:
-            with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
+            with urllib.request.urlopen(url, context=tls, timeout=10) as resp:
                 while True:
                     data = resp.read(chunk)
                     if not data:

@@ -47,7 +47,7 @@ class SimulatedMeter:
                  interval_s: float = 10.0, speed: float = 1.0, channels: int = 2, *,
                  voltage: bool = True, start_utc: float | None = None, hass: bool = False,
                  queue_hours: float = 26, extra_config: dict | None = None,
-                 solar_kw: float = 0.0, firmware=None, ca_file: str | None = None):
+                 solar_kw: float = 0.0, firmware=None):
         if not 1 <= channels <= len(CURRENT_PINS):
             raise ValueError(f"channels must be 1 to {len(CURRENT_PINS)}")
         self.meter_id = meter_id
@@ -93,8 +93,7 @@ class SimulatedMeter:
             d = calib.design()
             board.wire(VOLTAGE_PIN, voltage_signal(MAINS_V, d["bias_v"], d["vcal_v_per_v"],
                                                    self.cfg["mains_hz"]))
-        self.hw = HostPlatform(str(self.state_dir), self.clock, board, seed, self._on_ack,
-                               ca_file=ca_file)
+        self.hw = HostPlatform(str(self.state_dir), self.clock, board, seed, self._on_ack)
         # firmware: the meter module to run (an installed update's, see boot()).
         self.firmware = firmware or meter_module
         self.meter = self.firmware.Meter(self.cfg, self.hw)

@@ -315,11 +315,12 @@ def _plan_from(profile: Path | None, **opts):
             data.get("household_name") or data["household_ref"],
             data.get("timezone") or DEFAULT_TIMEZONE,
         )
-    # MQTT over TLS when the profile names the broker's CA (mqtt_ca_file): port 8883.
-    ca_pem = wconfig.read_ca(Path(data["mqtt_ca_file"]).expanduser()) if data.get("mqtt_ca_file") else None
+    # MQTT over TLS when the profile names the meter's CA file (ca_file): port 8883.
+    ca_pem = wconfig.profile_ca(data)
     return ProvisionPlan(
-        mqtt_ca_pem=ca_pem,
+        ca_pem=ca_pem,
         mqtt_server_name=data.get("mqtt_server_name"),
+        update_key=wconfig.check_update_key(data.get("update_key")),
         wifi_ssid=data["wifi_ssid"],
         wifi_password=data.get("wifi_password", ""),
         mqtt_host=data["mqtt_host"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 from citizenwatt.firmware import calib, wire
 from citizenwatt.firmware import config as fwconfig
@@ -17,8 +18,9 @@ from citizenwatt.i18n import N_
 from citizenwatt.workshop.errors import WorkshopError
 
 CONFIG_PATH = "/config.json"
-# The broker's CA certificate, beside config.json (the firmware's default mqtt_ca_file).
-CA_PATH = "/ca.pem"
+# The meter's one CA file, beside config.json (the firmware's default ca_file): the
+# broker's CA for MQTT over TLS, and the authorities of update downloads over HTTPS.
+CA_PATH = "/" + fwconfig.DEFAULTS["ca_file"]
 # ADC1 pins for the clamps, in the order channels get them, and the AC-AC adapter's: the
 # reference board's wiring, defined once in the firmware (firmware/config.py).
 CHANNEL_PINS = fwconfig.CURRENT_PINS
@@ -31,9 +33,11 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
           nominal_v: float = 230.0, voltage_adapter_v: float | None = None,
           interval_s: float | None = None, hass: bool = False, trims: dict | None = None,
           labels: dict | None = None, tls: bool = False,
-          server_name: str | None = None) -> dict:
+          server_name: str | None = None, update_key: str = "") -> dict:
     """The raw config dict (only what differs from the firmware defaults, plus identity).
-    labels: what each channel measures; the meter publishes them in its status."""
+    labels: what each channel measures; the meter publishes them in its status.
+    tls: the CA file is installed (write_ca): MQTT over TLS, and update downloads checked
+    against the same file; update_key: the deployment's key (check_update_key())."""
     trims = trims or {}
     labels = labels or {}
     if not 1 <= channels <= len(CHANNEL_PINS):
@@ -66,10 +70,19 @@ def build(meter_id: str, *, wifi_ssid: str, wifi_password: str, mqtt_host: str,
         "hass": hass,
     }
     if tls:
-        # The CA goes to CA_PATH (write_ca), the firmware's default mqtt_ca_file.
+        # The CA goes to CA_PATH (write_ca), the firmware's default ca_file.
         raw["mqtt_tls"] = True
         if server_name:
             raw["mqtt_server_name"] = server_name
+    if update_key:
+        if not tls:
+            raise WorkshopError(
+                "config.update_key_without_ca",
+                N_("The profile gives update_key but no ca_file: meters download their updates "
+                   "over HTTPS and check the server against that file. Add ca_file (the "
+                   "association's CA, citizenwatt-ca.crt) to the profile, or remove update_key."),
+            )
+        raw["update_key"] = update_key
     if voltage_adapter_v:
         raw["voltage"] = {"pin": VOLTAGE_PIN, "adapter_v": voltage_adapter_v}
     if interval_s is not None:
@@ -175,21 +188,54 @@ def write(board, raw: dict) -> None:
         )
 
 
+def profile_ca(profile: dict) -> bytes | None:
+    """The CA file the profile names (ca_file, or its old name mqtt_ca_file), read and
+    checked; None when it names none. One file for MQTT over TLS and for updates."""
+    new, old = profile.get("ca_file"), profile.get("mqtt_ca_file")
+    if new and old and Path(new).expanduser() != Path(old).expanduser():
+        raise WorkshopError(
+            "config.two_ca_files",
+            N_("The profile names two CA files, ca_file ({new}) and mqtt_ca_file ({old}): a "
+               "meter has one, for MQTT and for updates alike. Keep ca_file only (it may hold "
+               "several certificates, one after the other)."),
+            new=new, old=old,
+        )
+    path = new or old
+    return read_ca(Path(path).expanduser()) if path else None
+
+
+def check_update_key(value) -> str:
+    """The profile's update_key (the deployment's Ed25519 public key, as printed by
+    `citizenwatt admin firmware-key`), as the meter wants it; "" when none is given."""
+    if value is None or value == "":
+        return ""
+    key = "".join(value.split()).lower() if isinstance(value, str) else ""
+    if len(key) != 64 or key.strip("0123456789abcdef"):
+        raise WorkshopError(
+            "config.update_key",
+            N_("update_key in the profile is {value}: paste the deployment's public key as "
+               "citizenwatt admin firmware-key prints it on the server (64 hexadecimal digits, "
+               "0-9 and a-f), or remove the line (the meters then take no update over Wi-Fi)."),
+            value=repr(value),
+        )
+    return key
+
+
 def read_ca(path) -> bytes:
-    """The broker's CA certificate from the workshop's machine (the profile's
-    mqtt_ca_file), checked the way the meter will read it at boot."""
+    """The meter's CA file from the workshop's machine (the profile's ca_file), checked
+    the way the meter will read it at boot."""
     try:
         pem = open(path, "rb").read()
     except OSError as e:
         raise WorkshopError(
             "config.ca_missing",
-            N_("Cannot read the broker's CA certificate {path} ({detail}). Give the path of "
+            N_("Cannot read the CA file {path} ({detail}). Give the path of "
                "citizenwatt-ca.crt (made by deploy/tls/make-broker-certs.sh) in the profile's "
-               "mqtt_ca_file, then try again."),
+               "ca_file, then try again."),
             path=path, detail=e.strerror or e,
         ) from None
     try:
-        fwconfig.pem_to_der(pem, str(path))
+        fwconfig.pem_certs(pem, str(path))
     except (fwconfig.ConfigError, UnicodeDecodeError) as e:
         raise WorkshopError(
             "config.invalid",

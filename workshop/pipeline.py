@@ -238,10 +238,13 @@ class ProvisionPlan:
     # the others keep their role in the API, or get the one their label tells (the API
     # refuses a label that does not tell). See roles().
     channel_roles: dict[int, str] = field(default_factory=dict)
-    # MQTT over TLS: the broker's CA certificate (PEM), installed on the board as /ca.pem,
-    # and the name in the broker's certificate when it is not mqtt_host.
-    mqtt_ca_pem: bytes | None = None
+    # The meter's one CA file (PEM), installed on the board as /ca.pem: MQTT over TLS, and
+    # the authorities update downloads are checked against; the name in the broker's
+    # certificate when it is not mqtt_host.
+    ca_pem: bytes | None = None
     mqtt_server_name: str | None = None
+    # The deployment's update key (citizenwatt admin firmware-key); "": no update over Wi-Fi.
+    update_key: str = ""
 
     def roles(self) -> dict[int, str]:
         """The roles sent to the API: the declared ones, and channel 0 main by default (the
@@ -301,8 +304,9 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         hass=plan.hass,
         trims=trims,
         labels=plan.channel_labels,
-        tls=plan.mqtt_ca_pem is not None,
+        tls=plan.ca_pem is not None,
         server_name=plan.mqtt_server_name,
+        update_key=plan.update_key,
     )
     if plan.passwd_file and plan.acl_file:
         mqttauth.set_password(plan.passwd_file, meter_id, password)
@@ -334,8 +338,8 @@ def provision(board: Board, plan: ProvisionPlan, progress: StepProgress = _quiet
         if on_registered is not None:
             on_registered(registration)
     progress(_("Provisioning"), 2, 3)
-    if plan.mqtt_ca_pem is not None:
-        wconfig.write_ca(board, plan.mqtt_ca_pem)  # before the config that names it
+    if plan.ca_pem is not None:
+        wconfig.write_ca(board, plan.ca_pem)  # before the config that names it
     wconfig.write(board, raw)
     progress(_("Provisioning"), 3, 3)
     return ProvisionResult(meter_id, raw, registration, password, reloaded)

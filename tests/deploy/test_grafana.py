@@ -1,5 +1,7 @@
 """The shipped Grafana dashboard (deploy/grafana): every InfluxQL query of it runs on a real
-InfluxDB 1.6.7 that the collector filled through Mosquitto, and gives the API's figures."""
+InfluxDB 1.6.7 that the collector filled through Mosquitto, and gives the API's figures;
+one meter's first clamp is a solar household's mains clamp (bidirectional: it sends energy
+back to the grid at midday), whose export per hour the dashboard shows as the API counts it."""
 
 from __future__ import annotations
 
@@ -28,20 +30,34 @@ METERS = ("gf-01", "gf-02")
 PARIS = ZoneInfo("Europe/Paris")
 
 
+def solar(meter: int, ch: int) -> bool:
+    """gf-02's clamp 0: a household with solar panels (the mains clamp counts both ways)."""
+    return (meter, ch) == (1, 0)
+
+
 def power(meter: int, ch: int, k: int) -> float:
-    return 150.0 + 90.0 * meter + 40.0 * ch + 25.0 * ((k * 7 + ch * 3) % 11)
+    p = 150.0 + 90.0 * meter + 40.0 * ch + 25.0 * ((k * 7 + ch * 3) % 11)
+    if solar(meter, ch) and 10 <= (k * STEP_S / 3600) % 24 < 15:
+        return -(300.0 + 20.0 * (k % 5))  # midday (UTC): the panels make more than is used
+    return p
 
 
 def stream() -> list[tuple]:
     out: list[tuple] = []
     for m, meter in enumerate(METERS):
         energy = [0.0, 0.0]
+        export = [0.0, 0.0]
         for k in range(N):
             chans = []
             for c in range(2):
                 p = power(m, c, k)
-                energy[c] += p * STEP_S / 3600
-                chans.append(wire.channel(c, energy[c], p, p / 230, vrms_v=231.0, pf=0.97))
+                if p >= 0:
+                    energy[c] += p * STEP_S / 3600
+                else:
+                    export[c] += -p * STEP_S / 3600
+                chans.append(wire.channel(c, energy[c], p, abs(p) / 230, vrms_v=231.0,
+                                          pf=0.97 if p >= 0 else -0.97,
+                                          export_wh=export[c] if solar(m, c) else None))
             out.append((wire.reading_topic(meter), wire.encode_reading(
                 meter, 1, k, int(k * STEP_S * 1000), STEP_S, chans, ts=T0 + (k + 1) * STEP_S)))
         out.append((wire.status_topic(meter), wire.encode_status(meter, "online", {"fw": "1.4.0"}), True))
@@ -134,6 +150,25 @@ def test_every_query_runs_on_influxdb_and_matches_the_api(filled):
             assert len(want) == 48 and grafana.keys() == want.keys()
             for t in want:
                 assert grafana[t] == pytest.approx(want[t], abs=1e-6), (meter, ch, t)
+
+            # energy sent back to the grid per hour = the API's export of the same buckets
+            sent = series(engine, fill_in(qs[8], start, end, meter=meter, channel=str(ch)))
+            grafana_x = {t: v for t, v in sent[0]["values"] if v is not None}
+            api_x = {int(datetime.fromisoformat(b["start"]).timestamp()
+                         if isinstance(b["start"], str) else b["start"]): b["export_wh"] / 1000
+                     for b in r.json()["buckets"] if b["energy_wh"] is not None}
+            assert grafana_x.keys() == api_x.keys() == want.keys()
+            for t in api_x:
+                assert grafana_x[t] == pytest.approx(api_x[t], abs=1e-6), (meter, ch, t)
+            # what the stream sent: 5 h of export a day on the solar clamp, none elsewhere
+            exported = {t: sum(-power(1, 0, k) * STEP_S / 3600 for k in range(N)
+                               if t < T0 + (k + 1) * STEP_S <= t + 3600 and power(1, 0, k) < 0) / 1000
+                        for t in api_x}
+            if solar(METERS.index(meter), ch):
+                assert sum(1 for v in grafana_x.values() if v > 0) == 10
+                assert grafana_x == pytest.approx(exported, abs=1e-6)
+            else:
+                assert set(grafana_x.values()) == {0}
 
             # energy per local day (Paris), as the API counts it
             days = series(engine, fill_in(qs[3], start, end + 86400, meter=meter, channel=str(ch)))

@@ -11,8 +11,9 @@ SILENT = "silent"              # accepts, reads, never answers
 CLOSE = "close"                # reads the CONNECT, closes
 HTTP = "http"                  # answers like a web server, closes
 MUTE_AFTER_CONNACK = "mute"    # CONNACK 0, then reads and never answers again
-QUIET_AT_PING = "quiet-at-ping"  # a broker (CONNACK, PUBACK) until the first PINGREQ of a
-                                 # connection, then nothing more on it: a half-open link
+QUIET_AT_PING = "quiet-at-ping"  # a broker (CONNACK, PUBACK, SUBACK, the read-back's ping)
+                                 # until the first keepalive PINGREQ of a connection, then
+                                 # nothing more on it: a half-open link
 
 
 class FakeBroker:
@@ -82,6 +83,7 @@ class FakeBroker:
 
     def _serve_until_ping(self, conn: socket.socket) -> None:
         quiet = False
+        prev = 0
         while not self._stop.is_set():
             pkt = self._read_packet(conn)
             if pkt is None:
@@ -90,7 +92,14 @@ class FakeBroker:
             if quiet:
                 continue
             kind = first & 0xF0
-            if kind == 0x10:
+            after_subscribe, prev = prev == 0x80, kind
+            if kind == 0x80:
+                conn.sendall(bytes((0x90, 3)) + body[:2] + b"\x01")  # SUBACK, QoS 1 granted
+            elif kind == 0xC0 and after_subscribe:
+                # The ping right after the SUBSCRIBE is the meter's read-back of its retained
+                # counters at boot (none kept here): answered; the link goes quiet later.
+                conn.sendall(bytes((0xD0, 0)))
+            elif kind == 0x10:
                 conn.sendall(bytes((0x20, 2, 0, 0)))
             elif kind == 0x30:
                 n = body[0] << 8 | body[1]

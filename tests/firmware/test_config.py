@@ -77,6 +77,8 @@ def test_mqtt_settings_are_checked_with_sentences():
         config.validate({**base, "mqtt_server_name": ""})
     with pytest.raises(config.ConfigError, match="keepalive_s vaut 0"):
         config.validate({**base, "keepalive_s": 0})
-    with pytest.raises(config.ConfigError, match="plusieurs certificats"):
-        pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-        config.pem_to_der(pem * 2)
+    with pytest.raises(config.ConfigError, match="certificat n° 2 est abîmé"):
+        good = ("-----BEGIN CERTIFICATE-----\n" + "MII" + "A" * 201 + "\n"
+                "-----END CERTIFICATE-----\n")
+        bad = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        config.pem_certs(good + bad)

@@ -7,6 +7,7 @@ kept on its flash."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import ssl
 
@@ -73,7 +74,7 @@ def test_meter_publishes_over_tls_and_the_collector_stores_it(broker, certs, tmp
     col.start()
     m = tls_meter(broker, tmp_path / "flash", certs / "citizenwatt-ca.crt")
     try:
-        assert m.cfg["mqtt_cadata"][:1] == b"\x30"  # the CA read at boot, as DER
+        assert [c[:1] for c in m.cfg["cadata"]] == [b"\x30"]  # the CA read at boot, as DER
         m.start()
         assert m.wait_published(5, timeout_s=60), (m.error, m.hw.link_errors)
         m.clock.pause()
@@ -128,3 +129,42 @@ def test_tls_config_errors_are_sentences(tmp_path):
     assert config.validate({"meter_id": "cw-x", "mqtt_host": "h"})["mqtt_port"] == 1883
     with pytest.raises(config.ConfigError, match="mqtt_tls vaut"):
         config.validate({"meter_id": "cw-x", "mqtt_host": "h", "mqtt_tls": "oui"})
+
+
+def test_one_ca_file_for_mqtt_and_updates(tmp_path, certs, other_certs):
+    """ca_file (ca.pem by default) is read when MQTT is over TLS and when updates are on
+    (their download is HTTPS, checked against the same file); the old name mqtt_ca_file
+    still works, and naming two different files is refused."""
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    cfg_path = str(flash / "config.json")
+    base = {"meter_id": "cw-x", "mqtt_host": "h"}
+    ours = (certs / "citizenwatt-ca.crt").read_bytes()
+    theirs = (other_certs / "citizenwatt-ca.crt").read_bytes()
+
+    def load(**raw):
+        (flash / "config.json").write_text(json.dumps({**base, **raw}))
+        return config.load(cfg_path)
+
+    assert load()["cadata"] is None                      # plain MQTT, no updates: no CA read
+    with pytest.raises(config.ConfigError,
+                       match="ca.pem introuvable alors que update_key est donnée"):
+        load(update_key="ab" * 32)
+    (flash / "ca.pem").write_bytes(ours + theirs)         # two authorities in the one file
+    der = load(update_key="ab" * 32)["cadata"]
+    assert der == [ssl.PEM_cert_to_DER_cert(ours.decode()), ssl.PEM_cert_to_DER_cert(theirs.decode())]
+    assert load(mqtt_tls=True)["cadata"] == der
+    # The old name, for configs written before: the same file for both.
+    (flash / "broker.pem").write_bytes(ours)
+    cfg = load(mqtt_tls=True, mqtt_ca_file="broker.pem", update_key="ab" * 32)
+    assert cfg["ca_file"] == "broker.pem" and "mqtt_ca_file" not in cfg
+    assert cfg["cadata"] == der[:1]
+    with pytest.raises(config.ConfigError, match="deux fichiers"):
+        load(mqtt_tls=True, mqtt_ca_file="broker.pem", ca_file="ca.pem")
+    assert load(mqtt_tls=True, mqtt_ca_file="ca.pem", ca_file="ca.pem")["cadata"] == der
+    # One SSLContext trusts every authority of the file (one load per certificate).
+    ctx = mqtt.tls_context(der)
+    assert len(ctx.get_ca_certs()) == 2
+    (flash / "ca.pem").write_bytes(ours * (config.MAX_CA_CERTS + 1))
+    with pytest.raises(config.ConfigError, match="plus de 4 certificats"):
+        load(mqtt_tls=True)

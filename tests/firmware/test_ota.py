@@ -39,6 +39,7 @@ from citizenwatt.host import bundle, simulator
 from citizenwatt.host.simulator import SimulatedMeter
 from citizenwatt.store.sqlite import SqliteStore
 from tests.collector.helpers import wait_until
+from tests.deploy.conftest import make_certs as broker_certs
 from tests.services import free_port
 
 MID = "ota-01"
@@ -123,10 +124,18 @@ class Api:
 
 
 class Board:
-    """The meter's flash and its power: each boot runs what board/boot.py would choose."""
+    """The meter's flash and its power: each boot runs what board/boot.py would choose.
+
+    Its one CA file, ca.pem beside config.json as the workshop installs it, holds the
+    broker's CA (another authority) and the one that signed the API's HTTPS certificate:
+    the download is checked against that same file (config ca_file), as MQTT over TLS is."""
 
     def __init__(self, tmp: Path, mosquitto, api: Api, key: str):
         self.flash = tmp / "flash"
+        self.flash.mkdir()
+        broker_ca = broker_certs(tmp / "broker-certs", "localhost") / "citizenwatt-ca.crt"
+        self.ca_pem = broker_ca.read_bytes() + api.ca.read_bytes()
+        (self.flash / "ca.pem").write_bytes(self.ca_pem)
         self.mosquitto, self.api, self.key = mosquitto, api, key
         self.boots: list[tuple[str | None, str]] = []   # (slot, version) per boot
         self.meter: SimulatedMeter | None = None
@@ -137,7 +146,6 @@ class Board:
         self.meter = SimulatedMeter(meter_id=MID, host=self.mosquitto.host,
                                     port=self.mosquitto.port, state_dir=self.flash, seed=5,
                                     interval_s=10.0, speed=30.0, channels=1, firmware=module,
-                                    ca_file=str(self.api.ca),
                                     extra_config={"update_key": self.key})
         self.meter.start()
         return self.meter
@@ -311,3 +319,21 @@ def test_a_forged_command_is_refused_before_any_download(rig, tmp_path, mosquitt
     s = wait_status(mosquitto, lambda s: s.get("update") == update.REFUSED, "the refusal")
     assert (s["update_to"], s["update_error"]) == (b, update.BAD_SIGNATURE)
     assert m.hw.downloads == [] and not m.reset_requested
+
+
+def test_a_server_the_ca_file_does_not_vouch_for_is_refused(rig, tmp_path, mosquitto):
+    """Only the broker's CA left in ca.pem: the API's certificate is not trusted, nothing is
+    downloaded into a slot, the meter says download_failed and measures on."""
+    api, board, store, collector = rig
+    b = "0.9.0-b"
+    publish(api, b, variant(tmp_path, b))
+    (board.flash / "ca.pem").write_bytes(board.ca_pem[:board.ca_pem.index(api.ca.read_bytes())])
+    m = board.boot()
+    assert m.wait_published(2, 30), m.error
+    ask(api, b)
+    s = wait_status(mosquitto, lambda s: s.get("update") == update.REFUSED, "the refusal")
+    assert (s["update_to"], s["update_error"], s["fw"]) == (b, update.DOWNLOAD_FAILED,
+                                                            fw_meter.FIRMWARE_VERSION)
+    assert m.hw.downloads == [api.url + f"/api/firmware/{b}/archive"]
+    assert not m.reset_requested and m.error is None
+    assert not (board.flash / "ota" / "a").exists()
