@@ -24,7 +24,7 @@ import bisect
 import datetime as dt
 import math
 from dataclasses import dataclass
-from statistics import median, pstdev
+from statistics import median
 from zoneinfo import ZoneInfo
 
 APPLIANCES = ("water_heater", "kettle", "oven", "cold", "washing_machine", "dishwasher", "heating")
@@ -113,7 +113,7 @@ def edges(p: list[float], q: list[float] | None, thr_w: float = EDGE_W) -> list[
             dq = (q[j + 1] + q[j + 2]) / 2 - q[a]
         if abs(dp) >= thr_w:
             out.append(Edge(a + 1, dp, dq))
-        i = j + 1
+        i = j + 2   # the new level was measured on j + 1 (a start spike's decay is not an edge)
     return out
 
 
@@ -366,10 +366,13 @@ def _shares(found: list[Detected], days: float) -> list[Share]:
         ev = [d for d in found if d.appliance == name]
         if not ev:
             continue
-        powers = [d.power_w for d in ev]
-        cv = pstdev(powers) / max(1.0, sum(powers) / len(powers)) if len(ev) > 1 else 1.0
+        powers = sorted(d.power_w for d in ev)
+        # Alike: the share of runs at one of the appliance's one or two usual powers (a
+        # fridge and a freezer, two convectors), 50 % or less counting for nothing.
+        sizes = _cycle_sizes(powers, 1)
+        usual = sum(1 for w in powers if any(abs(w - s) <= max(0.06 * s, 12) for s in sizes))
+        alike = max(0.0, 2 * usual / len(powers) - 1) if len(powers) > 1 else 0.0
         volume = min(1.0, len(ev) / (expected[name] * days))
-        alike = max(0.0, 1.0 - cv / 0.15)
         out.append(Share(name, sum(d.energy_wh for d in ev), len(ev), round(volume * alike, 3)))
     return out
 

@@ -128,8 +128,9 @@ def simulate(seed: int, days: int = 30, start: dt.date = dt.date(2026, 1, 5),
     t1 = dt.datetime.combine(start + dt.timedelta(days=days), dt.time(0), PARIS).timestamp()
     n = int((t1 - t0) // INTERVAL_S)
     b = _Builder(t0, n)
-    has_voltage = r.random() < 0.5 if voltage is None else voltage
-    has_sub = r.random() < 0.3 if sub_clamp is None else sub_clamp
+    drawn_v, drawn_s = r.random() < 0.5, r.random() < 0.3  # drawn always: same home either way
+    has_voltage = drawn_v if voltage is None else voltage
+    has_sub = drawn_s if sub_clamp is None else sub_clamp
     if has_sub:
         b.wh = [0.0] * n
     traits = {
@@ -162,11 +163,14 @@ def simulate(seed: int, days: int = 30, start: dt.date = dt.date(2026, 1, 5),
     drift = 0.0
     sb = traits["standby_w"]
     p, q = b.p, b.q
+    added = 0.0
     for k in range(n):
         drift = 0.999 * drift + rs.gauss(0, 0.4)
-        p[k] += sb + drift + rs.gauss(0, 3.0)
+        w = sb + drift + rs.gauss(0, 3.0)
+        p[k] += w
         q[k] += 0.35 * sb
-    b.energy["other"] = b.energy.get("other", 0.0) + sb * n * INTERVAL_S / 3600
+        added += w
+    b.energy["other"] = b.energy.get("other", 0.0) + added * INTERVAL_S / 3600
     pf = None
     if has_voltage:
         pf = [min(1.0, pk / math.hypot(pk, qk)) if pk > 1 else 1.0 for pk, qk in zip(p, q, strict=True)]

@@ -65,6 +65,8 @@ from ..household_data import (
     merged_hours,
     meter_mains,
 )
+from ..household_breakdown import DAYS as BREAKDOWN_DAYS
+from ..household_breakdown import appliance_rows, household_appliances
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
@@ -319,6 +321,8 @@ def view_live(p: Page, ctx: HouseholdPage):
         heading=_("My electricity use", lang=lang),
         subtitle=None,
         live=live,
+        appliances=appliance_rows(household_appliances(p.store, hh, today), lang),
+        appliance_days=BREAKDOWN_DAYS,
         nav=nav(ctx, lang, "live"),
         live_url=f"/api/v1/households/{hh.id}/live",
         auth=ctx.auth,
