@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from citizenwatt.i18n import N_, _, format_energy, format_number
+from citizenwatt.i18n import N_, _, format_number, format_quantity
 from citizenwatt.store.port import ReadingStore
 
 from .breakdown import Breakdown, analyse, with_sub
@@ -32,7 +33,9 @@ SPREAD = {"heating": 0.35, "washing_machine": 0.35, "dishwasher": 0.35}
 # Words in a sub-clamp's label that name the appliance it measures.
 SUB_WORDS = {"water_heater": ("chauffe-eau", "cumulus", "ballon", "water heater")}
 
-_cache: OrderedDict[tuple[int, date], Breakdown | None] = OrderedDict()
+# Per store (an app's), then per household and local day.
+_cache: weakref.WeakKeyDictionary[ReadingStore, OrderedDict[tuple[int, date], Breakdown | None]] = \
+    weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 _CACHE_SIZE = 512
 
@@ -69,9 +72,10 @@ def household_appliances(store: ReadingStore, hh: Household, today: date) -> Bre
     """The breakdown of the DAYS local days before `today`, once per household and day."""
     key = (hh.id, today)
     with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+        cache = _cache.setdefault(store, OrderedDict())
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
     tz = household_zone(hh)
     start_s = local_midnight_utc(today - timedelta(days=DAYS), tz)
     end_s = local_midnight_utc(today, tz)
@@ -87,10 +91,15 @@ def household_appliances(store: ReadingStore, hh: Household, today: date) -> Bre
                         if sub is not None:
                             bd = with_sub(bd, appliance, sub[2], sub[1])
     with _lock:
-        _cache[key] = bd
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        cache[key] = bd
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
     return bd
+
+
+def _kwh(energy_wh: float, lang: str) -> str:
+    """Whole kWh from 10 kWh (an estimate's decimals would claim too much), else one."""
+    return format_quantity(energy_wh / 1000, "kWh", 0 if energy_wh >= 10_000 else 1, lang=lang)
 
 
 @dataclass(frozen=True)
@@ -112,12 +121,11 @@ def appliance_rows(bd: Breakdown | None, lang: str) -> list[ApplianceRow]:
             continue
         pct = 100 * s.energy_wh / bd.total_wh
         if s.measured:
-            energy = _("{energy}, measured by its own clamp", lang=lang,
-                       energy=format_energy(s.energy_wh, lang=lang))
+            energy = _("{energy}, measured by its own clamp", lang=lang, energy=_kwh(s.energy_wh, lang))
             share = _("{pct} % of your use", lang=lang, pct=format_number(pct, 0, lang=lang))
         else:
             u = SPREAD.get(s.appliance, 0.15) + 0.35 * (1 - s.confidence)  # the wider, the less sure
-            energy = _("about {energy}", lang=lang, energy=format_energy(s.energy_wh, lang=lang))
+            energy = _("about {energy}", lang=lang, energy=_kwh(s.energy_wh, lang))
             share = _("between {low} and {high} % of your use", lang=lang,
                       low=format_number(max(0.0, math.floor(pct * (1 - u))), 0, lang=lang),
                       high=format_number(min(100.0, math.ceil(pct * (1 + u))), 0, lang=lang))
