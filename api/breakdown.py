@@ -265,8 +265,9 @@ def _count_edges(times: list[float], lo: float, hi: float) -> int:
     return bisect.bisect_left(times, hi) - bisect.bisect_left(times, lo)
 
 
-def analyse(start_s: float, interval_s: float, power_w: list[float], pf: list[float] | None,
-            tz: ZoneInfo) -> Breakdown:  # noqa: C901 - the numbered steps of one method, kept together to be read as one
+def analyse(  # noqa: C901 - the numbered steps of one method, kept together to be read as one
+        start_s: float, interval_s: float, power_w: list[float], pf: list[float] | None,
+        tz: ZoneInfo) -> Breakdown:
     """The breakdown of one household's series (10 s means from start_s)."""
     q = reactive(power_w, pf)
     es = edges(power_w, q)
@@ -382,12 +383,14 @@ def with_sub(bd: Breakdown, appliance: str, sub_power_w: list[float], interval_s
     estimate, with full confidence."""
     measured = sum(sub_power_w) * interval_s / 3600
     shares = [s for s in bd.shares if s.appliance != appliance]
-    shares.append(Share(appliance, measured, sum(1 for d in bd.events if d.appliance == appliance), 1.0, True))
+    runs = sum(1 for d in bd.events if d.appliance == appliance)
+    shares.append(Share(appliance, measured, runs, 1.0, True))
     shares.sort(key=lambda s: APPLIANCES.index(s.appliance))
     return Breakdown(bd.total_wh, shares, bd.events)
 
 
-def check_with_sub(bd: Breakdown, appliance: str, sub_power_w: list[float], interval_s: float) -> float | None:
+def check_with_sub(bd: Breakdown, appliance: str, sub_power_w: list[float],
+                   interval_s: float) -> float | None:
     """The estimate's relative error on `appliance`'s energy against its sub-clamp."""
     measured = sum(sub_power_w) * interval_s / 3600
     if measured <= 0:

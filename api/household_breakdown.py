@@ -64,7 +64,9 @@ def _series(store: ReadingStore, srcs) -> tuple[float, float, list[float], list[
         if math.isnan(p[k]):
             p[k] = last
         last = p[k]
-    pf = [pk / math.hypot(pk, qk) if pk > 1 else 1.0 for pk, qk in zip(p, q, strict=True)] if with_pf else None
+    pf = None
+    if with_pf:
+        pf = [pk / math.hypot(pk, qk) if pk > 1 else 1.0 for pk, qk in zip(p, q, strict=True)]
     return start, interval, p, pf
 
 

@@ -19,8 +19,16 @@ import platform
 import time
 from statistics import median
 
-from citizenwatt.api.breakdown import APPLIANCES, Detected, Pair, check_with_sub, edges, pairs, reactive
-from citizenwatt.api.breakdown import analyse
+from citizenwatt.api.breakdown import (
+    APPLIANCES,
+    Detected,
+    Pair,
+    analyse,
+    check_with_sub,
+    edges,
+    pairs,
+    reactive,
+)
 from citizenwatt.host.appliances import INTERVAL_S, PARIS, SimulatedHome, simulate
 
 # The reference's priors: each appliance's typical step (W) and reactive part (var).
@@ -133,7 +141,8 @@ def main() -> None:
             if err is not None:
                 sub_err.append(round(100 * err, 1))
     so, sr = summary(ours), summary(ref)
-    print(f"{'appliance':16} {'events':>6}  {'ours P/R/F1':>18} {'share err':>9}   {'Hart P/R/F1':>18} {'share err':>9}")
+    print(f"{'appliance':16} {'events':>6}  {'ours P/R/F1':>18} {'share err':>9}   "
+          f"{'Hart P/R/F1':>18} {'share err':>9}")
     for name in APPLIANCES:
         a, b = so[name], sr[name]
         print(f"{name:16} {a['events']:6}  {a['precision']:5.2f} {a['recall']:5.2f} {a['f1']:5.2f} "

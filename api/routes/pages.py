@@ -54,6 +54,8 @@ from ..deps import (
 from ..energy import Bucket, Resolution, bucket_bounds, bucketize, totals
 from ..errors import ApiError
 from ..exporting import check_reading_days, energy_csv_text, export_household, readings_csv_chunks
+from ..household_breakdown import DAYS as BREAKDOWN_DAYS
+from ..household_breakdown import appliance_rows, household_appliances
 from ..household_data import (
     Source,
     SubEnergy,
@@ -65,8 +67,6 @@ from ..household_data import (
     merged_hours,
     meter_mains,
 )
-from ..household_breakdown import DAYS as BREAKDOWN_DAYS
-from ..household_breakdown import appliance_rows, household_appliances
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household

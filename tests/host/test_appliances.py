@@ -22,7 +22,7 @@ def test_ground_truth_adds_up_to_the_series_and_is_deterministic():
 def test_events_overlap_and_powers_vary():
     h = simulate(5, days=7, start=dt.date(2026, 1, 5))
     big = [e for e in h.events if e.appliance in ("kettle", "water_heater", "heating", "oven")]
-    overlaps = sum(1 for a, b in zip(big, big[1:]) if b.start_s < a.end_s)
+    overlaps = sum(1 for a, b in zip(big, big[1:], strict=False) if b.start_s < a.end_s)
     assert overlaps >= 5
     kettle_w = [3600 * e.energy_wh / (e.end_s - e.start_s) for e in h.events if e.appliance == "kettle"]
     assert max(kettle_w) - min(kettle_w) > 50
