@@ -56,6 +56,8 @@ from ..deps import (
 from ..energy import Bucket, Resolution, bucket_bounds, bucketize, totals
 from ..errors import ApiError
 from ..exporting import check_reading_days, energy_csv_text, export_household, readings_csv_chunks
+from ..household_breakdown import DAYS as BREAKDOWN_DAYS
+from ..household_breakdown import appliance_rows, household_appliances
 from ..household_data import (
     Source,
     SubEnergy,
@@ -347,6 +349,8 @@ def view_live(p: Page, ctx: HouseholdPage):
         heading=_("My electricity use", lang=lang),
         subtitle=None,
         live=live,
+        appliances=appliance_rows(household_appliances(p.store, hh, today), lang),
+        appliance_days=BREAKDOWN_DAYS,
         nav=nav(ctx, lang, "live"),
         live_url=f"/api/v1/households/{hh.id}/live",
         auth=ctx.auth,
