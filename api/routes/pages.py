@@ -349,7 +349,7 @@ def view_live(p: Page, ctx: HouseholdPage):
         heading=_("My electricity use", lang=lang),
         subtitle=None,
         live=live,
-        appliances=appliance_rows(household_appliances(p.store, hh, today), lang),
+        appliances=appliance_rows(household_appliances(p.store, hh, key[2]), lang),
         appliance_days=BREAKDOWN_DAYS,
         nav=nav(ctx, lang, "live"),
         live_url=f"/api/v1/households/{hh.id}/live",
