@@ -541,8 +541,6 @@ def opendata(
     import time
     from datetime import date
 
-    from citizenwatt.store.backends import StoreUnavailable, open_store
-
     from .errors import ApiError
     from .opendata import export_opendata
 
@@ -555,11 +553,7 @@ def opendata(
             typer.secho(_("\"{value}\" is not a date: write it YYYY-MM-DD, for example 2026-03-01.",
                           value=text), fg="red", err=True)
             raise typer.Exit(2) from None
-    try:
-        store = open_store(settings, for_collector=False)
-    except StoreUnavailable as e:
-        typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(1) from None
+    store = _open_readings(settings)
     api = settings.api
     try:
         with _session(data_dir) as db:
