@@ -6,7 +6,6 @@ The energy the API reports must equal the energy the meters counted, within 0.1 
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +14,7 @@ from citizenwatt.api.app import create_app
 from citizenwatt.collector.service import Collector
 from citizenwatt.host.simulator import SimulatedMeter
 from citizenwatt.store.sqlite import SqliteStore
+from tests.collector.helpers import wait_until
 
 METERS = 3
 READINGS = 40
@@ -48,9 +48,8 @@ def test_energy_reported_by_the_api_equals_what_the_meters_counted(mosquitto, tm
     published = sum(m.published for m in meters)
     # Every reading the broker acknowledged to a meter reaches the collector: wait for them
     # all (wait_idle alone can return while the broker still holds some for it, under load).
-    deadline = time.monotonic() + 60
-    while collector.metrics.readings_stored < published and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: collector.metrics.readings_stored >= published, 60,
+               "every reading the broker acknowledged to be stored")
     assert collector.wait_idle(20)
     collector.stop()
     assert collector.metrics.readings_stored == published

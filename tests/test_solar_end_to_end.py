@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +16,7 @@ from citizenwatt.api.app import create_app
 from citizenwatt.collector.service import Collector
 from citizenwatt.host.simulator import SimulatedMeter
 from citizenwatt.store.sqlite import SqliteStore
+from tests.collector.helpers import wait_until
 
 READINGS = 30
 INTERVAL_S = 10.0
@@ -55,9 +55,8 @@ def test_export_counted_by_the_meter_is_what_the_api_and_pages_show(mosquitto, t
     published = solar.published + plain.published
     # wait for every reading the broker acknowledged (wait_idle alone can return while the
     # broker still holds some for the collector, under load)
-    deadline = time.monotonic() + 60
-    while collector.metrics.readings_stored < published and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: collector.metrics.readings_stored >= published, 60,
+               "every reading the broker acknowledged to be stored")
     assert collector.wait_idle(20)
     collector.stop()
     assert collector.metrics.readings_stored == published
