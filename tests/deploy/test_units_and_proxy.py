@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.deploy.conftest import DEPLOY, substitute
 from tests.services import free_port, stop_process, wait_port
 
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+TIMERS = sorted((DEPLOY / "systemd").glob("*.timer"))
 CITIZENWATT = Path(sys.executable).with_name("citizenwatt")
 
 
@@ -42,14 +44,23 @@ def _installed_units(tmp_path: Path) -> list[Path]:
         ])
         (tmp_path / unit.name).write_text(text)
         out.append(tmp_path / unit.name)
+    for timer in TIMERS:  # nothing to substitute; beside its service, which verify looks up
+        shutil.copy(timer, tmp_path / timer.name)
     return out
 
 
+def _exec_start(unit: Path) -> list[str]:
+    return re.findall(r"^ExecStart=(.*)$", unit.read_text(), re.M)[0].split()
+
+
 def test_units_verify_cleanly(tmp_path):
-    assert [u.name for u in UNITS] == ["citizenwatt-api.service", "citizenwatt-collector.service"]
+    assert [u.name for u in UNITS] == ["citizenwatt-api.service", "citizenwatt-collector.service",
+                                       "citizenwatt-fold.service"]
+    assert [t.name for t in TIMERS] == ["citizenwatt-fold.timer"]
     assert CITIZENWATT.exists()
     units = _installed_units(tmp_path)
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", *map(str, units)],
+    timers = [tmp_path / t.name for t in TIMERS]
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no", *map(str, units + timers)],
                        capture_output=True, text=True, timeout=60, cwd=tmp_path)
     # verify answers 0 on an unknown or mistyped option, with a warning: none allowed
     assert (r.returncode, r.stderr.strip()) == (0, "")
@@ -64,6 +75,47 @@ def test_units_verify_cleanly(tmp_path):
         return re.findall(r"^EnvironmentFile=.*/(\S+)$", (tmp_path / name).read_text(), re.M)
     assert env_files("citizenwatt-collector.service") == ["citizenwatt.env", "collector.env"]
     assert env_files("citizenwatt-api.service") == ["citizenwatt.env"]
+    assert env_files("citizenwatt-fold.service") == ["citizenwatt.env"]
+
+
+def test_fold_timer_runs_the_fold_hourly(tmp_path):
+    """The timer starts its service (same name) every hour, catches up a run missed while the
+    machine was off, spread over a few minutes; the service is a one-shot fold, bounded."""
+    timer = (DEPLOY / "systemd" / "citizenwatt-fold.timer").read_text()
+    settings = dict(re.findall(r"^(\w+)=(.*)$", timer, re.M))
+    assert settings == {"Description": settings["Description"], "Documentation": settings["Documentation"],
+                        "OnCalendar": "hourly", "Persistent": "true", "RandomizedDelaySec": "5min",
+                        "WantedBy": "timers.target"}
+    [unit] = [u for u in _installed_units(tmp_path) if u.name == "citizenwatt-fold.service"]
+    assert re.search(r"^Type=oneshot$", unit.read_text(), re.M)
+    assert re.search(r"^Restart=", unit.read_text(), re.M) is None  # the next hour's run goes on
+    # systemd's own calendar maths: two runs an hour apart, on the hour
+    r = subprocess.run(["systemd-analyze", "calendar", "--iterations=2", settings["OnCalendar"]],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "UTC"})
+    runs = re.findall(r"(?:Next elapse|Iter\. #2): \w+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", r.stdout)
+    assert len(runs) == 2, r.stdout
+    first, second = (datetime.strptime(t, "%Y-%m-%d %H:%M:%S") for t in runs)
+    assert (first.minute, first.second, (second - first).total_seconds()) == (0, 0, 3600)
+
+
+def test_fold_unit_command_runs_as_written(tmp_path):
+    """The fold unit's ExecStart, word for word (this checkout's command in place of
+    /opt/citizenwatt/venv), with the data folder of the environment file: it folds an
+    existing store and says how many readings moved."""
+    from citizenwatt.store.sqlite import SqliteStore
+
+    [unit] = [u for u in _installed_units(tmp_path) if u.name == "citizenwatt-fold.service"]
+    argv = _exec_start(unit)
+    assert argv[1:] == ["admin", "fold", "--max-readings", "2000000"]
+    data = tmp_path / "data"
+    data.mkdir()
+    SqliteStore(data / "readings.sqlite").close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env.update(CITIZENWATT_DATA_DIR=str(data), CITIZENWATT_LANG="en")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^Readings packed: 0 \(into 0 blocks\); folded into aggregates: 0;", r.stdout, re.M), \
+        r.stdout
 
 
 def test_units_hardening_score(tmp_path):
