@@ -6,9 +6,8 @@ mpy-cross, laid out as the ESP32 expects it.
     out/main.py, out/boot.py                (stay source: MicroPython runs them by name)
     out/config.example.json
 
-umqtt.simple is installed at flashing time with mpremote's mip, from the workshop's
-offline cache (micropython-lib's, or the copy the workshop ships when the cache has none);
-it is not copied here.
+Nothing else goes on the device: the MQTT client is the firmware's own (firmware/mqtt.py),
+and the meter needs no micropython-lib package.
 """
 
 from __future__ import annotations

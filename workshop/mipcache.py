@@ -6,12 +6,10 @@
     <cache>/mip/file/<hh>/<sha256 prefix>
 which is exactly the layout mpremote's `mip install --index` reads. `install` then runs
 mpremote's own mip installer with that folder as the index, so a workshop without
-internet installs umqtt the way `mpremote mip install umqtt.simple` would.
+internet installs a package the way `mpremote mip install NAME` would.
 
-A cache that lacks umqtt.simple is first seeded from the copy the workshop ships
-(`device-lib/umqtt/simple.py`, the project's own client with umqtt.simple's API), so a
-fresh installation flashes with no index at all; `fill_cache` replaces it by
-micropython-lib's.
+The meter firmware needs none today (its MQTT client is its own, firmware/mqtt.py): this is
+the way to add one it comes to need.
 """
 
 from __future__ import annotations
@@ -21,9 +19,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
-import sys
-import tempfile
 from argparse import Namespace
 from pathlib import Path
 
@@ -33,15 +28,10 @@ from citizenwatt.i18n import N_
 from citizenwatt.workshop.errors import WorkshopError
 
 INDEX_URL = "https://micropython.org/pi/v2"
-# What the meter firmware needs from micropython-lib.
-FIRMWARE_PACKAGES = ("umqtt.simple",)
+# What the meter firmware needs from micropython-lib: nothing (flashing installs these).
+FIRMWARE_PACKAGES: tuple[str, ...] = ()
 # .mpy format 6 for MicroPython >= 1.22, plus plain .py for any other board.
 MPY_VERSIONS = ("6", "py")
-
-
-# Packages the workshop ships for offline rooms: name -> (version, files under device-lib/).
-SHIPPED_LIB = Path(__file__).resolve().parent / "device-lib"
-SHIPPED = {"umqtt.simple": ("citizenwatt-1", ("umqtt/simple.py",))}
 
 
 def default_cache_dir() -> Path:
@@ -144,54 +134,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _compile_mpy(source: bytes) -> bytes | None:
-    """The .mpy (format 6) of a source with mpy-cross, or None without mpy-cross."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "module.py", Path(tmp) / "module.mpy"
-        src.write_bytes(source)
-        proc = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(dst), str(src)],
-                              capture_output=True)
-        return dst.read_bytes() if proc.returncode == 0 and dst.is_file() else None
-
-
-def seed_shipped(cache_dir: Path, package: str) -> bool:
-    """Write a shipped package into the cache, in the index layout, for every .mpy version
-    (compiled with mpy-cross; its source where mpy-cross is missing). False if the
-    workshop ships no such package."""
-    if package not in SHIPPED:
-        return False
-    version, paths = SHIPPED[package]
-    root = Path(cache_dir) / "mip"
-    for mpy in MPY_VERSIONS:
-        hashes = []
-        for rel in paths:
-            data = (SHIPPED_LIB / rel).read_bytes()
-            compiled = _compile_mpy(data) if mpy != "py" else None
-            if compiled is not None:
-                data, rel = compiled, rel[:-3] + ".mpy"
-            short = hashlib.sha256(data).hexdigest()[:8]
-            _atomic_write(root / "file" / short[:2] / short, data)
-            hashes.append([rel, short])
-        meta = json.dumps({"hashes": hashes, "deps": [], "version": version}).encode()
-        for name in ("latest", version):
-            _atomic_write(root / "package" / mpy / package / (name + ".json"), meta)
-    return True
-
-
-def _is_cached(cache_dir: Path, package: str, mpy: str) -> bool:
-    return (Path(cache_dir) / "mip" / "package" / mpy / package / "latest.json").is_file()
-
-
-def ensure_cached(cache_dir: Path, package: str) -> None:
-    """Seed the cache from the shipped copy when it has no version of the package."""
-    if not any(_is_cached(cache_dir, package, mpy) for mpy in MPY_VERSIONS):
-        seed_shipped(cache_dir, package)
-
-
 def package_files(cache_dir: Path, package: str, mpy: str) -> list[tuple[str, str]]:
     """(path under the lib folder, sha256 prefix) of a cached package and its deps."""
     root = Path(cache_dir) / "mip"
-    ensure_cached(cache_dir, package)
     out: list[tuple[str, str]] = []
     todo, seen = [(package, "latest")], set()
     while todo:
@@ -219,7 +164,6 @@ def package_files(cache_dir: Path, package: str, mpy: str) -> list[tuple[str, st
 
 
 def require_cached(cache_dir: Path, package: str) -> None:
-    ensure_cached(cache_dir, package)
     for mpy in MPY_VERSIONS:
         if (Path(cache_dir) / "mip" / "package" / mpy / package / "latest.json").is_file():
             return

@@ -133,7 +133,8 @@ def install(
     progress: StepProgress = _quiet,
 ) -> list[str]:
     """Copy the bundle (skipping files already identical), install the libraries from the
-    offline cache with mip, then read every file's hash back. Returns library files."""
+    offline cache with mip (none for today's firmware), then read every file's hash back.
+    Returns library files."""
     board.remove_leftovers("/")
     total = sum(len(d) for d in files.values())
     done = 0
@@ -152,7 +153,8 @@ def install(
     for i, package in enumerate(packages):
         progress(_("Installing the libraries"), i, len(packages))
         libs += ["/lib/" + p for p, _h in mipcache.install(board, package, cache_dir)]
-    progress(_("Installing the libraries"), len(packages), len(packages))
+    if packages:
+        progress(_("Installing the libraries"), len(packages), len(packages))
     label = _("Verifying the files")
     for i, (path, data) in enumerate(files.items()):
         progress(label, i, len(files))

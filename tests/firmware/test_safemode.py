@@ -1,6 +1,6 @@
 """The crash-loop guard: its decisions (firmware/safemode.py) on CPython and on the
 MicroPython VM, then device.main() itself on CPython over a run of boots, with stand-ins
-for machine/network/ntptime/umqtt and the real Meter on a fake `hw` that crashes."""
+for machine/network/ntptime and the real Meter on a fake `hw` that crashes."""
 
 from __future__ import annotations
 
@@ -105,12 +105,7 @@ class Board:
         network.STA_IF, network.STAT_CONNECTING = 0, 1
         network.WLAN = lambda *a: None
         ntptime = types.ModuleType("ntptime")
-        umqtt = types.ModuleType("umqtt")
-        simple = types.ModuleType("umqtt.simple")
-        simple.MQTTClient = type("MQTTClient", (), {})
-        umqtt.simple = simple
-        return {"machine": machine, "network": network, "ntptime": ntptime, "umqtt": umqtt,
-                "umqtt.simple": simple}
+        return {"machine": machine, "network": network, "ntptime": ntptime}
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 
 from citizenwatt.host.bundle import firmware_modules
 
-HERE = Path(__file__).parent
 STUB_DISTS = ("micropython-esp32-stubs", "micropython-stdlib-stubs")
 
 
@@ -43,7 +42,7 @@ def mypy(tmp_path: Path, modules: list[Path], extra: dict[str, str] | None = Non
         shutil.copy(m, src / m.name)
     for name, text in (extra or {}).items():
         (src / name).write_text(text)
-    env_path = ":".join([str(HERE / "stubs"), str(tmp_path / "src"), str(stubs)])
+    env_path = ":".join([str(tmp_path / "src"), str(stubs)])
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--custom-typeshed-dir", str(stubs), "--no-site-packages",
          "--python-version", "3.11", "--check-untyped-defs", "--no-incremental",

@@ -106,8 +106,10 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def cache_dir(tmp_path, mip_index):
+    """A cache holding the index's package (umqtt.simple), which the firmware does not use:
+    flashing must leave it in the cache, not put it on the board."""
     d = tmp_path / "cache"
-    mipcache.fill_cache(d, index_url=mip_index["url"])
+    mipcache.fill_cache(d, packages=("umqtt.simple",), index_url=mip_index["url"])
     return d
 
 

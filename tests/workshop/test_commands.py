@@ -47,7 +47,7 @@ def test_flash_provision_calibrate_check(boards, bundle, cache_dir, api_server, 
     assert "MicroPython 1.24.1 déjà présent" in r.output
     assert "fichiers installés et vérifiés" in r.output
     _bundle_ok(sim, bundle)
-    assert sim.fs.read("/lib/umqtt/simple.mpy")[:1] == b"M"
+    assert not [p for p in sim.fs.files if p.startswith("/lib/umqtt")]  # cached, not needed
 
     provision = (
         "provision",
@@ -208,20 +208,17 @@ def test_unplugged_mid_transfer_then_redone(boards, bundle, cache_dir):
     _bundle_ok(sim, bundle)
 
 
-def test_flash_without_bundle_says_what_to_do_and_an_empty_cache_is_seeded(boards, tmp_path, bundle):
+def test_flash_without_bundle_says_what_to_do_and_an_empty_cache_will_do(boards, tmp_path, bundle):
     sim = boards()
     r = cli("flash", sim.port, "--bundle", tmp_path / "nothing", "--cache", tmp_path)
     assert r.exit_code == 1 and "--bundle" in r.output
     assert sim.exec_count == 0  # nothing was sent to the board
-    # An empty cache is no dead end offline: the umqtt.simple the workshop ships fills it
-    # (a package it does not ship still says --fill-cache: test_mipcache.py).
+    # An empty cache is no dead end offline: the firmware needs no micropython-lib package.
     r = cli("flash", sim.port, "--bundle", bundle, "--cache", tmp_path / "empty")
     assert r.exit_code == 0, r.output
-    meta = json.loads((tmp_path / "empty/mip/package/6/umqtt.simple/latest.json").read_text())
-    (path, short), = meta["hashes"]
-    assert meta["version"] == "citizenwatt-1" and path == "umqtt/simple.mpy"
-    shipped = (tmp_path / "empty/mip/file" / short[:2] / short).read_bytes()
-    assert sim.fs.read("/lib/umqtt/simple.mpy") == shipped
+    _bundle_ok(sim, bundle)
+    assert not (tmp_path / "empty" / "mip").exists()
+    assert not [p for p in sim.fs.files if p.startswith("/lib/umqtt")]
 
 
 def test_provision_rejects_a_bad_config_before_touching_anything(boards, tmp_path):
