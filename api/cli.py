@@ -485,7 +485,6 @@ def summaries(
 
     from citizenwatt.errors import CitizenWattError
     from citizenwatt.i18n import current_lang
-    from citizenwatt.store.backends import StoreUnavailable, open_store
 
     from .errors import ApiError
     from .models import Deployment
@@ -502,11 +501,7 @@ def summaries(
                 err=True,
             )
             raise typer.Exit(1)
-        try:
-            store = open_store(settings, for_collector=False)
-        except StoreUnavailable as e:
-            typer.secho(str(e), fg="red", err=True)
-            raise typer.Exit(1) from None
+        store = _open_readings(settings)
         try:
             pages = deployment_summaries(db, store, dep, month, settings.api)
             lang = current_lang()

@@ -100,3 +100,19 @@ def test_admin_summaries_makes_one_page_per_household(tmp_path):
     r = run.invoke(app, ["admin", "summaries", "--deployment", "Atelier", "--month", "octobre",
                          "--out", str(out), *d])
     assert r.exit_code == 1 and "AAAA-MM" in r.output
+
+
+def test_admin_summaries_without_a_readings_store_says_where_it_looked(tmp_path):
+    """No readings store in the data folder (a wrong --data-dir, the collector never run): the
+    sentence of the other admin commands, no PDF of empty pages, and no empty store made."""
+    run = CliRunner()
+    d = ["--data-dir", str(tmp_path)]
+    assert run.invoke(app, ["admin", "deployment", "Atelier", *d]).exit_code == 0
+    r = run.invoke(app, ["admin", "household", "Atelier", "Foyer 1", "--meter", "m-1", "--no-sheet", *d])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "bilans.pdf"
+    r = run.invoke(app, ["admin", "summaries", "--deployment", "Atelier", "--month", "2026-10",
+                         "--out", str(out), *d])
+    assert r.exit_code == 2, r.output
+    assert f"Pas encore de relevés dans {tmp_path}" in " ".join(r.output.split())
+    assert not out.exists() and not (tmp_path / "readings.sqlite").exists()
