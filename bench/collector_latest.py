@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,16 +43,43 @@ STEP_S = 10
 END_S = 1_793_466_000  # 2026-10-31 17:40 UTC
 
 
-def rows(days: int):
+def series(days: int) -> Iterator[tuple[int, float, float, float]]:
+    """One channel's days of 10 s readings up to END_S, (seq, ts_utc, power_w, energy_wh):
+    250 W, 1,750 W from 17:00 to 20:00 UTC. Shared with bench/multihost_hours.py."""
     energy = 0.0
     n = days * 86400 // STEP_S
     for i in range(1, n + 1):
         ts = END_S - (n - i) * STEP_S
         p = 250.0 + (1500.0 if 17 <= (ts // 3600) % 24 < 20 else 0.0)
         energy += p * STEP_S / 3600
+        yield i, float(ts), p, energy
+
+
+def rows(days: int):
+    for i, ts, p, energy in series(days):
         # (columns of sqlite_store.COLUMNS)
-        yield (METER, 0, 1, i, float(ts), 1, float(ts) + 0.5, float(STEP_S), energy, p, p / 230,
-               1, None, None, p * STEP_S / 3600, float(ts - STEP_S), None, None, None)
+        yield (METER, 0, 1, i, ts, 1, ts + 0.5, float(STEP_S), energy, p, p / 230,
+               1, None, None, p * STEP_S / 3600, ts - STEP_S, None, None, None)
+
+
+@contextmanager
+def influxd(prefix: str) -> Iterator[tuple[Influxd, Path]]:
+    """A real influxd 1.6.7 (tests/services.py) and a work folder, both gone afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    engine = Influxd(work / "influxd").start()
+    try:
+        yield engine, work
+    finally:
+        engine.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_lines(engine: Influxd, lines: list[str]) -> None:
+    """Line protocol straight to influxd's /write, as a shipper would have sent it."""
+    url = f"{engine.url}/write?db={engine.database}&precision=n"
+    for i in range(0, len(lines), 50_000):
+        urllib.request.urlopen(urllib.request.Request(
+            url, data="\n".join(lines[i:i + 50_000]).encode(), method="POST"), timeout=120).read()
 
 
 def timed(fn, requests: int) -> tuple[float, float]:
@@ -69,21 +98,16 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--requests", type=int, default=50)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="cw-bench-latest-"))
-    engine = Influxd(work / "influxd").start()
-    try:
+    with influxd("cw-bench-latest-") as (engine, work):
         t = time.perf_counter()
         ledger = SqliteStore(work / "ledger.sqlite")
         db = ledger.connection()
         batch: list[tuple] = []
         hours: list[str] = []
-        write_url = f"{engine.url}/write?db={engine.database}&precision=n"
         n = 0
 
         def flush():
-            urllib.request.urlopen(urllib.request.Request(
-                write_url, data="\n".join([reading_line(r) for r in batch] + hours).encode(),
-                method="POST"), timeout=120).read()
+            write_lines(engine, [reading_line(r) for r in batch] + hours)
             hours.clear()
             with db:
                 db.executemany(f"INSERT INTO reading ({COLUMNS}) VALUES "
@@ -136,9 +160,6 @@ def main() -> None:
         reader.close()
         with_ledger.close()
         ledger.close()
-    finally:
-        engine.stop()
-        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({
         "name": "influx_latest_p95_ms", "value": round(res["influx_reader"][1], 2), "unit": "ms",
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",

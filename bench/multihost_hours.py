@@ -16,48 +16,33 @@ import argparse
 import json
 import os
 import platform
-import shutil
-import statistics
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.collector_latest import (  # noqa: E402  after the sys.path line above
+    END_S,
+    METER,
+    STEP_S,
+    influxd,
+    rows,
+    series,
+    timed,
+    write_lines,
+)
 from citizenwatt.store.influx import InfluxStore, hour_line, reading_line  # noqa: E402  after sys.path
 from citizenwatt.store.port import ChannelReading  # noqa: E402  after the sys.path line above
 from citizenwatt.store.whole_chain import chain_hours  # noqa: E402  after the sys.path line above
-from tests.services import Influxd  # noqa: E402  after the sys.path line above (tests.*)
 
-METER = "bench-0000"
-STEP_S = 10
-END_S = 1_793_466_000  # 2026-10-31 17:40 UTC
 DAY_S = 86400
 
 
 def readings(days: int) -> list[ChannelReading]:
-    energy, out = 0.0, []
-    n = days * DAY_S // STEP_S
-    for i in range(1, n + 1):
-        ts = float(END_S - (n - i) * STEP_S)
-        p = 250.0 + (1500.0 if 17 <= (ts // 3600) % 24 < 20 else 0.0)
-        energy += p * STEP_S / 3600
-        out.append(ChannelReading(METER, 0, 1, i, ts, True, float(STEP_S), energy, p, p / 230,
-                                  True))
-    return out
-
-
-def timed(fn, requests: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(requests):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    """The readings of bench/collector_latest.py's series, as the store's readings."""
+    return [ChannelReading(METER, 0, 1, i, ts, True, float(STEP_S), energy, p, p / 230, True)
+            for i, ts, p, energy in series(days)]
 
 
 def main() -> None:
@@ -65,22 +50,15 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=31)
     ap.add_argument("--requests", type=int, default=20)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="cw-bench-hours-"))
-    engine = Influxd(work / "influxd").start()
-    try:
+    with influxd("cw-bench-hours-") as (engine, _work):
         t = time.perf_counter()
-        rows = readings(args.days)
-        hours = chain_hours({0: rows}, 0, 4e9)
-        lines = [reading_line((r.meter_id, 0, r.boot, r.seq, r.ts_utc, 1, r.ts_utc + 0.5,
-                               r.interval_s, r.energy_wh, r.power_w, r.irms_a, 1, None, None,
-                               0.0, 0.0)) for r in rows]
+        channel = readings(args.days)
+        hours = chain_hours({0: channel}, 0, 4e9)
+        # the ledger rows a shipper would have sent (their 19 columns, as in sqlite.COLUMNS)
+        lines = [reading_line(r) for r in rows(args.days)]
         lines += [hour_line(METER, 0, h.hour_utc, h.energy_wh, h.readings) for h in hours]
-        url = f"{engine.url}/write?db={engine.database}&precision=n"
-        for i in range(0, len(lines), 50_000):
-            urllib.request.urlopen(urllib.request.Request(
-                url, data="\n".join(lines[i:i + 50_000]).encode(), method="POST"),
-                timeout=120).read()
-        print(f"  {len(rows)} readings written in {time.perf_counter() - t:.0f} s",
+        write_lines(engine, lines)
+        print(f"  {len(channel)} readings written in {time.perf_counter() - t:.0f} s",
               file=sys.stderr)
         by_hours = InfluxStore(engine.url, "", hours="ledger")
         by_readings = InfluxStore(engine.url, "", hours="readings")
@@ -100,9 +78,6 @@ def main() -> None:
                       file=sys.stderr)
         by_hours.close()
         by_readings.close()
-    finally:
-        engine.stop()
-        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({
         "name": "multihost_hours", "value": round(res["day_readings"][1], 1), "unit": "ms p95",
         "days_of_readings": args.days, "step_s": STEP_S,
