@@ -294,9 +294,13 @@ def add_household(
     from .consumption import local_today, zone
     from .errors import ApiError
     from .models import Deployment, now_utc
-    from .paper import household_url, welcome_sheet_pdf
+    from .paper import base_url, household_url, running_demo_url, welcome_sheet_pdf
 
     settings = _settings(None, data_dir)
+    api = settings.api
+    demo_url = None if api.public_url else running_demo_url(settings.data_dir)
+    if demo_url:  # the demo may run on another port than api.port
+        api = api.model_copy(update={"public_url": demo_url})
 
     roles = channel_role or []
     bad = [r for r in roles if r not in ("main", "sub")]
@@ -340,7 +344,7 @@ def add_household(
             typer.secho(_("Invalid date: use YYYY-MM-DD."), fg="red", err=True)
             raise typer.Exit(2) from None
         db.commit()
-        url = household_url(settings.api, token)
+        url = household_url(api, token)
         typer.echo(
             _(
                 'Household {id} "{name}" created. Its secret link (to give to the '
@@ -359,15 +363,20 @@ def add_household(
                                    _("{clamp}: shown as a detail, already counted by a main clamp.",
                                      clamp=clamp)))
 
-        if settings.api.public_url is None:
-            typer.echo(_("This address is this machine's: set the address households reach "
-                         "(CITIZENWATT_API__PUBLIC_URL, or public_url in the [api] table) before "
-                         "printing sheets for them."))
+        if demo_url:
+            typer.echo(_("This address is the one of the demo running on this machine ({url}): set "
+                         "the address households reach (CITIZENWATT_API__PUBLIC_URL, or public_url in "
+                         "the [api] table) before printing sheets for them.", url=demo_url))
+        elif api.public_url is None:
+            typer.echo(_("This address assumes the API runs on this machine at {url} (api.host and "
+                         "api.port; no demo is running on this data folder): set the address "
+                         "households reach (CITIZENWATT_API__PUBLIC_URL, or public_url in the [api] "
+                         "table) before printing sheets for them.", url=base_url(api)))
         if no_sheet:
             return
         target = sheet or settings.data_dir / "feuilles" / f"accueil-foyer-{hh.id}.pdf"
         try:
-            _write_private(target, welcome_sheet_pdf(hh, token, settings.api, current_lang()))
+            _write_private(target, welcome_sheet_pdf(hh, token, api, current_lang()))
         except (CitizenWattError, OSError) as e:
             typer.secho(str(e), fg="red", err=True)
             typer.secho(_("The household is created; for its sheet, issue a new link from the staff "

@@ -8,7 +8,9 @@ nothing is fetched from the network (images are data: URIs), so it prints offlin
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -33,6 +35,35 @@ def base_url(settings: ApiSettings) -> str:
         return settings.public_url
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     return f"http://{host}:{settings.port}"
+
+
+# Kept in the data folder while `citizenwatt demo` runs: the demo takes another port when
+# the configured one is taken (or is given --port), and the links that `citizenwatt admin
+# household` prints for that folder must open the demo's pages.
+RUNNING_DEMO_FILE = "demo-url.json"
+
+
+def record_running_demo(data_dir: Path, url: str) -> Path:
+    path = data_dir / RUNNING_DEMO_FILE
+    path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    return path
+
+
+def running_demo_url(data_dir: Path) -> str | None:
+    """The address of the demo running on this data folder; None if none is (no file, or
+    the process that wrote it is gone: a demo killed without stopping)."""
+    try:
+        info = json.loads((data_dir / RUNNING_DEMO_FILE).read_text())
+        url, pid = str(info["url"]), int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return url
 
 
 def household_url(settings: ApiSettings, token: str) -> str:

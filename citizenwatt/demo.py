@@ -41,6 +41,7 @@ class Demo:
         self.collector = None
         self.server = None
         self.server_thread = None
+        self.url_file = None
         self.sim_meters = []
         self.stopped = threading.Event()
         self._starters: list[threading.Thread] = []
@@ -53,14 +54,16 @@ class Demo:
 
     @property
     def base_url(self) -> str:
-        host = self.settings.api.host
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        return f"http://{shown}:{self.api_port}"
+        from citizenwatt.api.paper import base_url
+
+        # this machine's address and the port the demo got, whatever public_url says
+        return base_url(self.settings.api.model_copy(update={"port": self.api_port, "public_url": None}))
 
     def start(self) -> None:
         import uvicorn
 
         from citizenwatt.api.app import create_app
+        from citizenwatt.api.paper import record_running_demo
         from citizenwatt.api.security import install_log_filter
         from citizenwatt.broker import EmbeddedBroker, pick_port
         from citizenwatt.collector.service import CollectorError, build_collector
@@ -113,6 +116,7 @@ class Demo:
                                 N_("The port may be taken: try --port 8001."),
                                 host=api.host, port=self.api_port)
             time.sleep(0.05)
+        self.url_file = record_running_demo(self.settings.data_dir, self.base_url)
 
         for i, meter_id in enumerate(self.meter_ids):
             t = threading.Thread(target=self._run_meter, args=(SimulatedMeter, i, meter_id),
@@ -176,6 +180,8 @@ class Demo:
         if self.collector is not None:
             self.collector.wait_idle(5)
             self.collector.stop()
+        if self.url_file is not None:
+            self.url_file.unlink(missing_ok=True)
         if self.server is not None:
             self.server.should_exit = True
             self.server_thread.join(10)

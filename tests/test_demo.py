@@ -4,6 +4,7 @@ the JSON endpoints return them, Ctrl-C stops cleanly, and a second run keeps the
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 
 import httpx
 
+from citizenwatt.api.paper import RUNNING_DEMO_FILE
 from tests.services import free_port
 
 
@@ -80,8 +82,13 @@ def test_demo_shows_readings_within_15_s_and_keeps_them(tmp_path):
                                      "--no-sheet", "--data-dir", str(data)])
         assert r.exit_code == 0, r.output
         assert httpx.get(f"{base}/m/demo-01", timeout=5).status_code == 200
+        # its secret link is on the demo's port (--port), not the configured api.port
+        link = re.search(r"http://\S+/h/\S+", r.output).group(0)
+        assert link.startswith(base + "/h/")
+        assert httpx.get(link, timeout=5).status_code == 200
     finally:
         out = stop(proc)
+    assert not (data / RUNNING_DEMO_FILE).exists()  # stopped: no address left behind
     assert "http://127.0.0.1:%d/m/demo-01" % port in out
     assert "Traceback" not in out
 

@@ -4,8 +4,11 @@ household of a deployment."""
 
 from __future__ import annotations
 
+import json
 import re
 import stat
+import subprocess
+import sys
 from datetime import date
 
 import pypdfium2 as pdfium
@@ -60,11 +63,14 @@ def test_admin_household_prints_the_public_address_and_writes_its_sheet(tmp_path
         assert client.get(url.removeprefix("https://watt.example.org")).status_code == 200
     finally:
         store.close()
-    # Without a public address: this machine's, a sentence saying what to set, the default file.
+    # Without a public address: this machine's, a sentence saying which base it assumed and
+    # what to set, the default file.
     r = run.invoke(app, ["admin", "household", "Atelier", "Foyer 2", *d])
     assert r.exit_code == 0, r.output
     assert re.search(r"http://127\.0\.0\.1:8000/h/\S+", r.output)
-    assert "CITIZENWATT_API__PUBLIC_URL" in r.output
+    said = " ".join(r.output.split())
+    assert "suppose que l'API tourne sur cette machine à http://127.0.0.1:8000 (api.host et api.port" in said
+    assert "CITIZENWATT_API__PUBLIC_URL" in said
     assert (tmp_path / "feuilles" / "accueil-foyer-2.pdf").is_file()
     r = run.invoke(app, ["admin", "household", "Atelier", "Foyer 3", "--no-sheet", *d])
     assert r.exit_code == 0 and not (tmp_path / "feuilles" / "accueil-foyer-3.pdf").exists()
@@ -116,3 +122,42 @@ def test_admin_summaries_without_a_readings_store_says_where_it_looked(tmp_path)
     assert r.exit_code == 2, r.output
     assert f"Pas encore de relevés dans {tmp_path}" in " ".join(r.output.split())
     assert not out.exists() and not (tmp_path / "readings.sqlite").exists()
+
+
+def test_admin_household_links_to_the_demo_running_on_its_data_folder(tmp_path):
+    """The demo may serve on another port than api.port (taken, or --port): while it runs,
+    its address is in the data folder and the printed link and the sheet use it; once its
+    process is gone, the configured address again, said as assumed."""
+    from citizenwatt.api.paper import RUNNING_DEMO_FILE, record_running_demo, running_demo_url
+
+    run = CliRunner()
+    d = ["--data-dir", str(tmp_path)]
+    assert run.invoke(app, ["admin", "deployment", "Atelier", *d]).exit_code == 0
+    demo = "http://127.0.0.1:8123"
+    record_running_demo(tmp_path, demo)  # as by this process: alive
+    assert running_demo_url(tmp_path) == demo
+    sheet = tmp_path / "foyer1.pdf"
+    r = run.invoke(app, ["admin", "household", "Atelier", "Foyer 1", "--sheet", str(sheet), *d],
+                   env={"CITIZENWATT_LANG": "en"})
+    assert r.exit_code == 0, r.output
+    url = re.search(r"http://\S+/h/\S+", r.output).group(0)
+    assert url.startswith(demo + "/h/")
+    said = " ".join(r.output.split())
+    assert f"the demo running on this machine ({demo})" in said
+    assert url in pages_text(sheet)[0].replace(" ", "")
+    # a demo killed without stopping left its file: the process is gone, the file is ignored
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    (tmp_path / RUNNING_DEMO_FILE).write_text(json.dumps({"url": demo, "pid": int(gone.stdout)}))
+    assert running_demo_url(tmp_path) is None
+    r = run.invoke(app, ["admin", "household", "Atelier", "Foyer 2", "--no-sheet", *d],
+                   env={"CITIZENWATT_LANG": "en"})
+    assert r.exit_code == 0, r.output
+    assert re.search(r"http://127\.0\.0\.1:8000/h/\S+", r.output)
+    assert "assumes the API runs on this machine at http://127.0.0.1:8000" in " ".join(r.output.split())
+    # a public address wins over a running demo
+    record_running_demo(tmp_path, demo)
+    r = run.invoke(app, ["admin", "household", "Atelier", "Foyer 3", "--no-sheet", *d],
+                   env={"CITIZENWATT_API__PUBLIC_URL": "https://watt.example.org/"})
+    assert r.exit_code == 0, r.output
+    assert re.search(r"https://watt\.example\.org/h/\S+", r.output) and demo not in r.output
