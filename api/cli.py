@@ -149,6 +149,20 @@ def _fail(e) -> None:
     raise typer.Exit(1)
 
 
+def _deployment(db, name: str):
+    """The deployment of that name, or a sentence saying how to create it and exit 1."""
+    from sqlalchemy import select
+
+    from .models import Deployment
+
+    dep = db.scalar(select(Deployment).where(Deployment.name == name))
+    if dep is None:
+        typer.secho(_('Deployment "{name}" not found: create it with `citizenwatt admin deployment`.',
+                      name=name), fg="red", err=True)
+        raise typer.Exit(1)
+    return dep
+
+
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help=N_("Data folder."))]
 
 
@@ -185,11 +199,8 @@ def add_staff(
 ) -> None:
     import os
 
-    from sqlalchemy import select
-
     from .admin import create_staff
     from .errors import ApiError
-    from .models import Deployment
 
     password = os.environ.get("CITIZENWATT_STAFF_PASSWORD") or typer.prompt(
         _("Password (10 characters at least)"), hide_input=True, confirmation_prompt=True
@@ -198,19 +209,7 @@ def add_staff(
         typer.secho(_("Password too short: 10 characters at least."), fg="red", err=True)
         raise typer.Exit(2)
     with _session(data_dir) as db:
-        dep = None
-        if deployment:
-            dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
-            if dep is None:
-                typer.secho(
-                    _(
-                        'Deployment "{name}" not found: create it with `citizenwatt admin deployment`.',
-                        name=deployment,
-                    ),
-                    fg="red",
-                    err=True,
-                )
-                raise typer.Exit(1)
+        dep = _deployment(db, deployment) if deployment else None
         try:
             create_staff(db, username, password, role, dep)
         except ApiError as e:
@@ -285,15 +284,13 @@ def add_household(
     no_sheet: Annotated[bool, typer.Option("--no-sheet", help=N_("Do not write the welcome sheet."))] = False,
     data_dir: DataDir = None,
 ) -> None:
-    from sqlalchemy import select
-
     from citizenwatt.errors import CitizenWattError
     from citizenwatt.i18n import current_lang
 
     from .admin import assign_meter, create_household, register_meter, settle_channels
     from .consumption import local_today, zone
     from .errors import ApiError
-    from .models import Deployment, now_utc
+    from .models import now_utc
     from .paper import base_url, household_url, running_demo_url, welcome_sheet_pdf
 
     settings = _settings(None, data_dir)
@@ -312,17 +309,7 @@ def add_household(
     given = {i: ((labels[i] if i < len(labels) else "")[:60], roles[i] if i < len(roles) else None)
              for i in range(max(len(roles), len(labels)))}
     with _session(data_dir) as db:
-        dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
-        if dep is None:
-            typer.secho(
-                _(
-                    'Deployment "{name}" not found: create it with `citizenwatt admin deployment`.',
-                    name=deployment,
-                ),
-                fg="red",
-                err=True,
-            )
-            raise typer.Exit(1)
+        dep = _deployment(db, deployment)
         settled: dict[int, str] = {}
         try:
             hh, token = create_household(db, dep, name, profile=profile)
@@ -490,26 +477,15 @@ def summaries(
 ) -> None:
     from datetime import date
 
-    from sqlalchemy import select
-
     from citizenwatt.errors import CitizenWattError
     from citizenwatt.i18n import current_lang
 
     from .errors import ApiError
-    from .models import Deployment
     from .paper import deployment_summaries, printed_on, summaries_pdf
 
     settings = _settings(None, data_dir)
     with _session(data_dir) as db:
-        dep = db.scalar(select(Deployment).where(Deployment.name == deployment))
-        if dep is None:
-            typer.secho(
-                _('Deployment "{name}" not found: create it with `citizenwatt admin deployment`.',
-                  name=deployment),
-                fg="red",
-                err=True,
-            )
-            raise typer.Exit(1)
+        dep = _deployment(db, deployment)
         store = _open_readings(settings)
         try:
             pages = deployment_summaries(db, store, dep, month, settings.api)

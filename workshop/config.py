@@ -15,7 +15,7 @@ from pathlib import Path
 from citizenwatt.firmware import calib, wire
 from citizenwatt.firmware import config as fwconfig
 from citizenwatt.i18n import N_
-from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.errors import ReadBackMismatch, WorkshopError
 
 CONFIG_PATH = "/config.json"
 # The meter's one CA file, beside config.json (the firmware's default ca_file): the
@@ -177,15 +177,7 @@ def write(board, raw: dict) -> None:
     data = to_bytes(raw)
     board.write_file(CONFIG_PATH, data)
     if board.sha256(CONFIG_PATH) != hashlib.sha256(data).hexdigest():
-        raise WorkshopError(
-            "install.hash_mismatch",
-            N_(
-                "The file {path} read back from the board does not "
-                "match the original. Run `citizenwatt flash` again; "
-                "if it happens again, change the USB cable."
-            ),
-            path=CONFIG_PATH,
-        )
+        raise ReadBackMismatch(CONFIG_PATH)
 
 
 def profile_ca(profile: dict) -> bytes | None:
@@ -249,12 +241,4 @@ def write_ca(board, pem: bytes) -> None:
     """Install the CA beside config.json, read back and compared like the config."""
     board.write_file(CA_PATH, pem)
     if board.sha256(CA_PATH) != hashlib.sha256(pem).hexdigest():
-        raise WorkshopError(
-            "install.hash_mismatch",
-            N_(
-                "The file {path} read back from the board does not "
-                "match the original. Run `citizenwatt flash` again; "
-                "if it happens again, change the USB cable."
-            ),
-            path=CA_PATH,
-        )
+        raise ReadBackMismatch(CA_PATH)

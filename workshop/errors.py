@@ -45,3 +45,12 @@ class BoardGone(WorkshopError):
             "The board on {port} was unplugged or stopped answering. Plug it back in (cable "
             "firmly seated), then run the same command again: it starts over from the beginning."),
             section="usb-serial", port=port)
+
+
+class ReadBackMismatch(WorkshopError):
+    """A file written to the board reads back different: the USB link garbled it."""
+
+    def __init__(self, path: str):
+        super().__init__("install.hash_mismatch", N_(
+            "The file {path} read back from the board does not match the original. Run "
+            "`citizenwatt flash` again; if it happens again, change the USB cable."), path=path)

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from citizenwatt.i18n import N_
-from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.errors import ReadBackMismatch, WorkshopError
 
 INDEX_URL = "https://micropython.org/pi/v2"
 # What the meter firmware needs from micropython-lib: nothing (flashing installs these).
@@ -44,31 +44,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "citizenwatt"
 
 
+def _unreachable(url: str, detail: str) -> WorkshopError:
+    return WorkshopError("mip.index_unreachable", N_(
+        "Cannot reach the MicroPython package index ({url}: {detail}). Check the internet "
+        "connection, or work offline with an already filled cache."), url=url, detail=detail)
+
+
 def _get(client: httpx.Client, url: str) -> bytes:
     try:
         r = client.get(url)
     except httpx.HTTPError as e:
-        raise WorkshopError(
-            "mip.index_unreachable",
-            N_(
-                "Cannot reach the MicroPython package index ({url}: "
-                "{detail}). Check the internet connection, or work "
-                "offline with an already filled cache."
-            ),
-            url=url,
-            detail=type(e).__name__,
-        ) from None
+        raise _unreachable(url, type(e).__name__) from None
     if r.status_code != 200:
-        raise WorkshopError(
-            "mip.index_unreachable",
-            N_(
-                "Cannot reach the MicroPython package index ({url}: "
-                "{detail}). Check the internet connection, or work "
-                "offline with an already filled cache."
-            ),
-            url=url,
-            detail="HTTP %d" % r.status_code,
-        )
+        raise _unreachable(url, "HTTP %d" % r.status_code)
     return r.content
 
 
@@ -134,6 +122,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _not_cached(package: str, cache_dir: Path) -> WorkshopError:
+    return WorkshopError("mip.not_cached", N_(
+        "The library {package} is not in the offline cache ({cache}). On a computer with "
+        "internet access, run `citizenwatt flash --fill-cache`, then copy the cache folder."),
+        package=package, cache=str(cache_dir))
+
+
 def package_files(cache_dir: Path, package: str, mpy: str) -> list[tuple[str, str]]:
     """(path under the lib folder, sha256 prefix) of a cached package and its deps."""
     root = Path(cache_dir) / "mip"
@@ -146,17 +141,7 @@ def package_files(cache_dir: Path, package: str, mpy: str) -> list[tuple[str, st
         seen.add(name)
         meta_path = root / "package" / mpy / name / (f"{version}.json")
         if not meta_path.is_file():
-            raise WorkshopError(
-                "mip.not_cached",
-                N_(
-                    "The library {package} is not in the offline cache "
-                    "({cache}). On a computer with internet access, run "
-                    "`citizenwatt flash --fill-cache`, then copy the cache "
-                    "folder."
-                ),
-                package=name,
-                cache=str(cache_dir),
-            )
+            raise _not_cached(name, cache_dir)
         meta = json.loads(meta_path.read_text())
         out.extend((p, h) for p, h in meta.get("hashes", ()))
         todo.extend((d, v or "latest") for d, v in meta.get("deps", ()))
@@ -167,16 +152,7 @@ def require_cached(cache_dir: Path, package: str) -> None:
     for mpy in MPY_VERSIONS:
         if (Path(cache_dir) / "mip" / "package" / mpy / package / "latest.json").is_file():
             return
-    raise WorkshopError(
-        "mip.not_cached",
-        N_(
-            "The library {package} is not in the offline cache ({cache}). "
-            "On a computer with internet access, run `citizenwatt flash "
-            "--fill-cache`, then copy the cache folder."
-        ),
-        package=package,
-        cache=str(cache_dir),
-    )
+    raise _not_cached(package, cache_dir)
 
 
 def install(board, package: str, cache_dir: Path, target: str = "/lib") -> list[tuple[str, str]]:
@@ -203,28 +179,9 @@ def install(board, package: str, cache_dir: Path, target: str = "/lib") -> list[
         try:
             do_mip(_State(), args)
         except CommandError:
-            raise WorkshopError(
-                "mip.not_cached",
-                N_(
-                    "The library {package} is not in the offline cache "
-                    "({cache}). On a computer with internet access, run "
-                    "`citizenwatt flash --fill-cache`, then copy the cache "
-                    "folder."
-                ),
-                package=package,
-                cache=str(cache_dir),
-            ) from None
+            raise _not_cached(package, cache_dir) from None
     for path, short in files:
         remote = board.sha256(target + "/" + path)
         if remote is None or not remote.startswith(short):
-            raise WorkshopError(
-                "install.hash_mismatch",
-                N_(
-                    "The file {path} read back from the board does "
-                    "not match the original. Run `citizenwatt "
-                    "flash` again; if it happens again, change the "
-                    "USB cable."
-                ),
-                path=target + "/" + path,
-            )
+            raise ReadBackMismatch(target + "/" + path)
     return files

@@ -14,7 +14,7 @@ from citizenwatt.i18n import N_, _, format_number
 from citizenwatt.workshop import config as wconfig
 from citizenwatt.workshop import esp, mipcache, mqttauth, sampling
 from citizenwatt.workshop.board import Board
-from citizenwatt.workshop.errors import WorkshopError
+from citizenwatt.workshop.errors import ReadBackMismatch, WorkshopError
 from citizenwatt.workshop.registration import Household, Registration, link_url, register_meter
 
 # step label, done, total (total 0: indeterminate)
@@ -159,16 +159,7 @@ def install(
     for i, (path, data) in enumerate(files.items()):
         progress(label, i, len(files))
         if board.sha256(path) != hashlib.sha256(data).hexdigest():
-            raise WorkshopError(
-                "install.hash_mismatch",
-                N_(
-                    "The file {path} read back from the board does "
-                    "not match the original. Run `citizenwatt "
-                    "flash` again; if it happens again, change the "
-                    "USB cable."
-                ),
-                path=path,
-            )
+            raise ReadBackMismatch(path)
     progress(label, len(files), len(files))
     return libs
 

@@ -37,6 +37,16 @@ def test_admin_commands_then_the_link_and_login_work(tmp_path):
     link = re.search(r"/h/\S+", r.output).group(0)
     r = run.invoke(app, ["admin", "household", "Nulle part", "Foyer 2", *d])
     assert r.exit_code == 1 and "introuvable" in r.output
+    # the same sentence from every command that names a deployment, nothing made
+    unknown = "Déploiement « Nulle part » introuvable : créez-le avec `citizenwatt admin deployment`."
+    for args in (["household", "Nulle part", "Foyer 2"],
+                 ["staff", "bruno", "--role", "leader", "--deployment", "Nulle part"],
+                 ["summaries", "--deployment", "Nulle part", "--month", "2026-10", "--out",
+                  str(tmp_path / "bilans.pdf")]):
+        r = run.invoke(app, ["admin", *args, *d], env={"CITIZENWATT_STAFF_PASSWORD": "un long mot de passe"})
+        assert (r.exit_code, " ".join(r.output.split())) == (1, unknown), args
+    assert not (tmp_path / "bilans.pdf").exists()
+    assert run.invoke(app, ["admin", "token", "bruno", *d]).exit_code == 1  # no account made
     store = SqliteStore(tmp_path / "readings.sqlite")
     client = TestClient(create_app(store, Settings(data_dir=tmp_path), clock=lambda: NOW))
     assert client.get(link).status_code == 200
