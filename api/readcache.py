@@ -53,9 +53,10 @@ class StoreReads:
                 self._close_probe()
                 return None
 
-    def peek(self, key: Hashable) -> Any:
-        """What is kept for `key` at the store's present version, else MISSING."""
-        version = self.version()
+    def peek(self, key: Hashable, asked: Any = MISSING) -> Any:
+        """What is kept for `key` at the store's present version (or at `asked`, read by the
+        caller a moment before), else MISSING."""
+        version = self.version() if asked is MISSING else asked
         with self._lock:
             if version is None or version != self._version or key not in self._entries:
                 return MISSING
@@ -90,6 +91,19 @@ class StoreReads:
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
         return value
+
+    def put(self, key: Hashable, value: Any, version: int | None) -> None:
+        """Keep `value` for `key` if it was computed at `version` and the store has not
+        moved on since (a figure of an older version is never kept)."""
+        if version is None:
+            return
+        with self._lock:
+            if self._version is None:
+                self._version = version
+            if self._version == version:
+                self._entries[key] = value
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
 
     def _close_probe(self) -> None:
         if self._probe is not None:
