@@ -24,6 +24,7 @@ from citizenwatt.store.port import ReadingStore
 from .auth import (
     HOUSEHOLD_EAGER,
     SESSION_COOKIE,
+    LinkedHousehold,
     Principal,
     household_from_link,
     linked_household,
@@ -253,6 +254,17 @@ class HouseholdRef:
         return hh
 
 
+async def kept_link(request: Request, token: str) -> LinkedHousehold | None:
+    """linked_household(token), kept until the database changes (readcache.KeptLinks): a
+    kept one is answered on the event loop, a read goes to a worker thread."""
+    links = request.app.state.links
+    linked = links.peek(token)
+    if linked is None:
+        linked = await run_in_threadpool(links.get, token,
+                                         lambda: linked_household(request.app.state.engine, token))
+    return linked
+
+
 async def household_ref(household_id: HouseholdId, request: Request, db: Db, now: Now) -> HouseholdRef:
     """The household of the path by its own link in one plain query (linked_household);
     anyone else (staff, another household's link, a staff token) the usual way, with its
@@ -260,7 +272,7 @@ async def household_ref(household_id: HouseholdId, request: Request, db: Db, now
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         check_link_attempt(request, now)
-        linked = await run_in_threadpool(linked_household, request.app.state.engine, auth[7:].strip())
+        linked = await kept_link(request, auth[7:].strip())
         if linked is not None and linked.id == household_id:
             return HouseholdRef(linked.id, linked.key, None)
     hh = await current_household(household_id, db, await principal(request, db, now))

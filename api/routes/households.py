@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -113,15 +114,31 @@ def _live_channels(ref: HouseholdRef, db: Session, store: ReadingStore, reads: S
 
 @router.get("/{household_id}/energy", response_model=HouseholdEnergyOut,
             summary="Energy per local hour, day, week or month (gaps are null)")
-async def energy(hh: CurrentHousehold, store: Store, reads: Reads, settings: Config, now: Now,
+async def energy(ref: HouseholdByRef, db: Db, store: Store, reads: Reads, settings: Config, now: Now,
                  resolution: Res = "hour", start: Start = None, end: End = None,
-                 channel: Channel = None) -> HouseholdEnergyOut:
-    start, end = default_range(now, hh, start, end)
+                 channel: Channel = None) -> Response:
+    start = start or local_today(now, ZoneInfo(ref.key[1]))  # as default_range(): today alone
+    end = end or start
     check_range(start, end, resolution, settings)
-    # The answer depends on the range and the household's meters, not on the clock: kept
-    # until the store changes (async: a kept answer is given on the event loop).
-    key = ("energy", household_key(hh), resolution, start, end, channel)
-    return await reads.aget(key, lambda: energy_out(store, hh, resolution, start, end, channel))
+    # The answer depends on the range and the household's meters, not on the clock: kept as
+    # sent (JSON) until the store changes, and given on the event loop; reading and summing
+    # go to a worker thread.
+    body = reads.peek(("energy", ref.key, resolution, start, end, channel))
+    if body is MISSING:
+        body = await run_in_threadpool(_energy_body, ref, db, store, reads, resolution, start, end, channel)
+    return Response(body, media_type="application/json")
+
+
+def _energy_body(ref: HouseholdRef, db: Session, store: ReadingStore, reads: StoreReads,
+                 resolution: Resolution, start: date, end: date, channel: int | None) -> bytes:
+    hh = ref.household(db)
+    key = ("energy", household_key(hh), resolution, start, end, channel)  # as the household was read now
+    return reads.get(key, lambda: json_body(energy_out(store, hh, resolution, start, end, channel)))
+
+
+def json_body(model: BaseModel) -> bytes:
+    """The JSON FastAPI sends for a response model (by field alias, as JSONResponse renders it)."""
+    return bytes(JSONResponse(model.model_dump(mode="json", by_alias=True)).body)
 
 
 def energy_out(store: ReadingStore, hh: Household, resolution: Resolution, start: date, end: date,

@@ -368,13 +368,28 @@ def live_page_key(p: Page, token: str, name: str, hh_key: tuple, version: int | 
             today_clock(figures[0], figures[3], p.now))
 
 
-def live_page_by_link(p: Page, asked: LinkAsked) -> Response:
-    """The live page by the household's link, kept whole until anything it shows changes
-    (see live_page_key): asked again, it costs one query on the link (read afresh, so a
-    revoked link or a renamed household is seen at once) and a look-up."""
+def kept_live_page(p: Page, asked: LinkAsked) -> Response | None:
+    """The live page by the household's link as kept, if its link and every figure it shows
+    are kept at the present versions of the database and the store (checked here: two
+    version reads and look-ups, done on the event loop); None: live_page_by_link draws it."""
+    linked = p.request.app.state.links.peek(asked.token)
+    if linked is None:
+        return None
     reads = p.request.app.state.reads
     version = reads.version()
-    linked = linked_household(p.request.app.state.engine, asked.token)
+    key = live_page_key(p, asked.token, linked.name, linked.key, version)
+    body = MISSING if key is None else reads.peek(key, version)
+    return None if body is MISSING else HTMLResponse(body)
+
+
+def live_page_by_link(p: Page, asked: LinkAsked) -> Response:
+    """The live page by the household's link, kept whole until anything it shows changes
+    (see live_page_key); the link's household read in one plain query (kept until the
+    database changes, so a revoked link or a renamed household is seen at once)."""
+    reads = p.request.app.state.reads
+    version = reads.version()
+    links = p.request.app.state.links
+    linked = links.get(asked.token, lambda: linked_household(p.request.app.state.engine, asked.token))
     if linked is not None:
         key = live_page_key(p, asked.token, linked.name, linked.key, version)
         body = MISSING if key is None else reads.peek(key, version)
@@ -732,7 +747,7 @@ def _register(path: str, view: Callable) -> None:
 
     async def link_view(p: PageEnv, asked: LinkPage):
         if view is view_live:
-            return await run_in_threadpool(live_page_by_link, p, asked)
+            return kept_live_page(p, asked) or await run_in_threadpool(live_page_by_link, p, asked)
         return await run_in_threadpool(lambda: view(p, asked.page()))
 
     def staff_view(p: PageEnv, ctx: StaffHousehold):

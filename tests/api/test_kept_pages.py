@@ -198,3 +198,42 @@ def test_the_plain_query_on_postgresql(postgres, store, clock):
         r = c.post(f"/api/v1/households/{world.hh('A')}/link", headers=admin_token)
         assert r.status_code == 201 and c.get(path).status_code == 404
     engine.dispose()
+
+
+def test_energy_kept_as_sent_is_what_a_fresh_process_sends(files):
+    world, one, _two, collector, url = files
+    path = f"/api/v1/households/{world.hh('A')}/energy?resolution=day&start=2026-03-01&end=2026-03-31"
+    link = world.bearer(world.link("A"))
+    first = one.get(path, headers=link)
+    assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+    assert one.get(path, headers=link).content == first.content
+    with TestClient(create_app(world.store, clock=world.clock, engine=make_engine(url))) as fresh:
+        assert fresh.get(path, headers=link).content == first.content
+        assert fresh.get(path, headers=world.bearer(world.staff_tokens["leader1"])).json() == first.json()
+    last = world.store.latest("meter-a")[0]
+    collector.write([constant_readings("meter-a", last.ts_utc, last.ts_utc + 60, 2000.0, 60,
+                                       seq0=last.seq, counter0_wh=last.energy_wh)[0]], NOW)
+    after = one.get(path, headers=link).json()
+    assert after["total"]["energy_wh"] == pytest.approx(first.json()["total"]["energy_wh"] + 2000.0 / 60)
+    r = one.get(path.replace(str(world.hh("A")), str(world.hh("B"))), headers=link)
+    assert r.status_code == 404
+
+
+def test_a_kept_link_is_read_again_once_the_database_changes(files, monkeypatch):
+    world, one, two, _collector, _url = files
+    reads = []
+    real = linked_household
+    for where in ("citizenwatt.api.deps", "citizenwatt.api.routes.pages"):
+        monkeypatch.setattr(f"{where}.linked_household",
+                            lambda engine, token: reads.append(token) or real(engine, token))
+    token = world.link("A")
+    live = f"/api/v1/households/{world.hh('A')}/live"
+    assert one.get(f"/h/{token}").status_code == 200
+    assert one.get(live, headers=world.bearer(token)).status_code == 200
+    assert reads == [token]
+    # any commit, here to another household, by the other process: read again
+    leader = world.bearer(world.staff_tokens["leader1"])
+    assert two.patch(f"/api/v1/households/{world.hh('B')}", json={"profile": "x"},
+                     headers=leader).status_code == 200
+    assert one.get(live, headers=world.bearer(token)).status_code == 200
+    assert reads == [token, token]
