@@ -45,8 +45,12 @@ def _latency_module():
     return mod
 
 
-def serve(data: Path, port: int) -> None:
-    """The server process: the API on the data set, its clock pinned."""
+def serve(data: Path, port: int, write_every_s: float = 0.0) -> None:
+    """The server process: the API on the data set, its clock pinned; with write_every_s, a
+    thread stands for the collector, committing a reading of another household's meter that
+    often (every figure the API keeps is then read again after each write)."""
+    import threading
+
     import uvicorn
 
     from citizenwatt.api.app import create_app
@@ -57,7 +61,22 @@ def serve(data: Path, port: int) -> None:
     store = SqliteStore(data / "readings.sqlite")
     engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
     app = create_app(store, Settings(data_dir=data), clock=lambda: NOW, engine=engine)
+    if write_every_s > 0:
+        threading.Thread(target=_collector, args=(data, write_every_s), daemon=True).start()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _collector(data: Path, every_s: float) -> None:
+    from citizenwatt.store.port import ChannelReading
+    from citizenwatt.store.sqlite import SqliteStore
+
+    collector = SqliteStore(data / "readings.sqlite")
+    while True:
+        time.sleep(every_s)
+        last = collector.latest("bench-0999")
+        seq, t = (last[0].seq + 1, last[0].ts_utc + 0.001) if last else (1, NOW - 5)
+        reading = ChannelReading("bench-0999", 0, 1, seq, t, True, 10, seq * 0.1, 36.0, 0.16, True)
+        collector.write([reading], t)
 
 
 def _ms(text: str) -> float:
@@ -86,11 +105,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-fold", action="store_true",
                     help="measure the readings as written, not folded down the tiers")
+    ap.add_argument("--write-every", type=float, default=0.0, metavar="S",
+                    help="a collector commits a reading (another household's) every S seconds meanwhile")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.write_every)
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -124,7 +145,8 @@ def main() -> None:
     engine.dispose()
 
     port = lat._free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(data), "--port", str(port)])
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(data), "--port", str(port),
+                               "--write-every", str(args.write_every)])
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -182,7 +204,8 @@ def main() -> None:
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",
         "targets": {"household_page_ratio": 0.5, "live_ratio": 0.5, "year_of_daily_totals_ratio": 0.25},
         "clients": args.clients, "seconds": args.seconds, "runs": args.runs, "workers": 1,
-        "tiered": not args.no_fold, "load_average": [round(x, 2) for x in os.getloadavg()],
+        "tiered": not args.no_fold, "collector_write_every_s": args.write_every or None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         **figures,
     }))
 
