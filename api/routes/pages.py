@@ -355,6 +355,8 @@ def live_page_key(p: Page, token: str, name: str, hh_key: tuple, version: int | 
     language and query, the store's data version, and what the clock changes on it (the day,
     the "measured ... ago" line, the hours of today's chart). None: a figure it needs is not
     kept at `version` yet, the page is drawn."""
+    if p.request.url.query not in ("", f"lang={p.lang}"):
+        return None  # only the links the pages give are kept (a bounded set); others are drawn
     reads = p.request.app.state.reads
     today = local_today(p.now, ZoneInfo(hh_key[1]))
     chans = reads.peek(("live", hh_key, today), version)

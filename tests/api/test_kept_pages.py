@@ -237,3 +237,11 @@ def test_a_kept_link_is_read_again_once_the_database_changes(files, monkeypatch)
                      headers=leader).status_code == 200
     assert one.get(live, headers=world.bearer(token)).status_code == 200
     assert reads == [token, token]
+
+
+def test_only_the_pages_own_links_are_kept(files, monkeypatch):
+    world, one, _two, _collector, _url = files
+    drawn = _count_drawings(world.app, monkeypatch)
+    for query in ("?lang=en&utm=1", "?lang=en&utm=1", "?lang=en&lang=en", "?lang=en&lang=en"):
+        assert one.get(f"/h/{world.link('A')}{query}").status_code == 200
+    assert drawn == ["household.html"] * 4  # any other query: drawn each time
