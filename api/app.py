@@ -23,7 +23,7 @@ from citizenwatt.store.port import ReadingStore
 from . import errors
 from .db import init_db, make_engine
 from .i18n import request_lang
-from .readcache import StoreReads
+from .readcache import KeptLinks, StoreReads
 from .routes import firmware, households, meters, pages, register, staff, staff_pages
 from .security import CrossSiteGuard, FailureLimiter, SecurityHeaders, install_log_filter
 
@@ -160,6 +160,7 @@ async def _lifespan(app: FastAPI):
     install_log_filter()  # again, once the server has configured its logging
     yield
     app.state.reads.close()
+    app.state.links.close()
     if getattr(app.state, "owns_store", False):  # a worker's own store (app_from_environment)
         app.state.store.close()
 
@@ -195,6 +196,7 @@ def create_app(
         engine = make_engine(settings.database_url)
     app.state.engine = engine
     app.state.sessionmaker = init_db(engine)
+    app.state.links = KeptLinks(engine)  # households of live links, kept until the database changes
 
     app.state.failures = FailureLimiter(settings.api.auth_max_failures, settings.api.auth_failure_window_s)
 

@@ -16,10 +16,21 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from .models import ROLES, Household, HouseholdLink, Meter, MeterAssignment, StaffToken, StaffUser, now_utc
+from .models import (
+    ROLES,
+    Channel,
+    Deployment,
+    Household,
+    HouseholdLink,
+    Meter,
+    MeterAssignment,
+    StaffToken,
+    StaffUser,
+    now_utc,
+)
 
 SESSION_COOKIE = "cw_session"
 SESSION_TTL_S = 12 * 3600
@@ -95,6 +106,60 @@ def household_from_link(db: Session, token: str) -> Household | None:
         select(Household).join(HouseholdLink, HouseholdLink.household_id == Household.id)
         .where(HouseholdLink.token_sha256 == token_hash(token), HouseholdLink.revoked_utc.is_(None))
         .options(*HOUSEHOLD_EAGER)).unique().one_or_none()
+
+
+@dataclass(frozen=True)
+class LinkedHousehold:
+    """A live link's household as the busiest answers (its live page, its live power) key
+    what they keep: `key` is household_data.household_key() of the same household (id, zone,
+    meters over time with their channels' labels and roles), read without building ORM
+    objects."""
+
+    id: int
+    name: str
+    timezone: str
+    key: tuple
+
+
+_link, _hh, _dep, _asg, _chan = (m.__table__ for m in (HouseholdLink, Household, Deployment,
+                                                        MeterAssignment, Channel))
+# One query on the link's unique hash: the household, its zone, each of its meter
+# assignments (oldest first, as Household.assignments) with each channel of that meter.
+_LINKED = (
+    select(_hh.c.id, _hh.c.name, _dep.c.timezone, _asg.c.id, _asg.c.meter_id, _asg.c.valid_from,
+           _asg.c.valid_to, _chan.c.channel, _chan.c.label, _chan.c.role)
+    .select_from(_link.join(_hh, _hh.c.id == _link.c.household_id)
+                 .join(_dep, _dep.c.id == _hh.c.deployment_id)
+                 .outerjoin(_asg, _asg.c.household_id == _hh.c.id)
+                 .outerjoin(_chan, _chan.c.meter_id == _asg.c.meter_id))
+    .where(_link.c.token_sha256 == bindparam("sha"), _link.c.revoked_utc.is_(None))
+    .order_by(_asg.c.valid_from, _asg.c.id, _chan.c.channel)
+)
+
+
+def linked_household(engine: Engine, token: str) -> LinkedHousehold | None:
+    """The household of a live (not revoked) link, in plain SQL (SQLAlchemy Core), read
+    afresh on every call: a revoked link, a renamed household or a meter moved is seen by
+    the next request, by every API process, on SQLite and PostgreSQL alike. None: no such
+    live link (the caller then takes household_from_link's way, which counts the failure)."""
+    if not token or len(token) > 100:
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(_LINKED, {"sha": token_hash(token)}).all()
+    if not rows:
+        return None
+    assignments: dict[int, tuple] = {}
+    channels: dict[int, list[tuple]] = {}
+    for r in rows:
+        if r[3] is None:  # a household without a meter yet
+            continue
+        assignments.setdefault(r[3], (r[4], r[5], r[6]))
+        chans = channels.setdefault(r[3], [])
+        if r[7] is not None:
+            chans.append((r[7], r[8], r[9]))
+    hid, name, timezone = rows[0][0], rows[0][1], rows[0][2]
+    key = (hid, timezone, tuple((*a, tuple(channels[k])) for k, a in assignments.items()))
+    return LinkedHousehold(hid, name, timezone, key)
 
 
 def staff_from_token(db: Session, token: str, kind: str | None = None) -> StaffUser | None:

@@ -21,8 +21,17 @@ from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
 from citizenwatt.store.port import ReadingStore
 
-from .auth import HOUSEHOLD_EAGER, SESSION_COOKIE, Principal, household_from_link, staff_from_token
+from .auth import (
+    HOUSEHOLD_EAGER,
+    SESSION_COOKIE,
+    LinkedHousehold,
+    Principal,
+    household_from_link,
+    linked_household,
+    staff_from_token,
+)
 from .errors import ApiError
+from .household_data import household_key
 from .models import Deployment, Household, Meter, StaffUser
 from .readcache import StoreReads
 from .schemas import METER_ID_PATTERN
@@ -218,6 +227,59 @@ async def current_household(household_id: HouseholdId, db: Db, who: Who) -> Hous
 
 
 CurrentHousehold = Annotated[Household, Depends(current_household)]
+
+
+@dataclass(frozen=True)
+class HouseholdRef:
+    """The household of the path for an answer that keys what it keeps by the household
+    (live power): asked by its own link, read in plain SQL without ORM objects (`hh` None);
+    otherwise the household as CurrentHousehold gives it."""
+
+    id: int
+    key: tuple  # household_data.household_key()
+    hh: Household | None
+
+    def household(self, db: Session) -> Household:
+        """The ORM household, for an answer not kept yet (run it in a worker thread)."""
+        if self.hh is not None:
+            return self.hh
+        hh = db.get(Household, self.id, options=HOUSEHOLD_EAGER)
+        if hh is None:  # deleted since the link was read
+            raise ApiError(
+                404,
+                "household_unknown",
+                N_("Household {household_id} not found with these rights. Check the link or the number."),
+                household_id=self.id,
+            )
+        return hh
+
+
+async def kept_link(request: Request, token: str) -> LinkedHousehold | None:
+    """linked_household(token), kept until the database changes (readcache.KeptLinks): a
+    kept one is answered on the event loop, a read goes to a worker thread."""
+    links = request.app.state.links
+    linked = links.peek(token)
+    if linked is None:
+        linked = await run_in_threadpool(links.get, token,
+                                         lambda: linked_household(request.app.state.engine, token))
+    return linked
+
+
+async def household_ref(household_id: HouseholdId, request: Request, db: Db, now: Now) -> HouseholdRef:
+    """The household of the path by its own link in one plain query (linked_household);
+    anyone else (staff, another household's link, a staff token) the usual way, with its
+    401/404 and the count of refused links."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        check_link_attempt(request, now)
+        linked = await kept_link(request, auth[7:].strip())
+        if linked is not None and linked.id == household_id:
+            return HouseholdRef(linked.id, linked.key, None)
+    hh = await current_household(household_id, db, await principal(request, db, now))
+    return HouseholdRef(hh.id, household_key(hh), hh)
+
+
+HouseholdByRef = Annotated[HouseholdRef, Depends(household_ref)]
 
 
 def staff_household(db: Session, who: Principal, household_id: int, role: str) -> Household:

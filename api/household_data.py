@@ -222,7 +222,11 @@ def household_live(store: ReadingStore, hh: Household, now_s: float,
     from a cache."""
     from datetime import datetime
     today = datetime.fromtimestamp(now_s, household_zone(hh)).date()
-    chans = channels(today) if channels else live_channels(store, hh, today)
+    return live_of(channels(today) if channels else live_channels(store, hh, today), now_s)
+
+
+def live_of(chans: list[ChannelLive], now_s: float) -> HouseholdLive:
+    """The household's live power at now_s from the newest reading of each of its channels."""
     if not chans:
         return HouseholdLive(None, None, None, [])
     ts = max(c.ts_utc for c in chans)

@@ -8,6 +8,9 @@ store's `PRAGMA data_version`, read on a connection of our own, which changes wh
 another connection commits (the collector, another API process, this one's deletions).
 A new version empties the cache before anything is read. A store without such a version
 (InfluxDB) is read every time.
+
+KeptLinks does the same for the households of live links, with the relational database's
+data version (the SQLite file's; PostgreSQL and an in-memory database are read every time).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from citizenwatt.store.port import ReadingStore
@@ -53,9 +58,10 @@ class StoreReads:
                 self._close_probe()
                 return None
 
-    def peek(self, key: Hashable) -> Any:
-        """What is kept for `key` at the store's present version, else MISSING."""
-        version = self.version()
+    def peek(self, key: Hashable, asked: Any = MISSING) -> Any:
+        """What is kept for `key` at the store's present version (or at `asked`, read by the
+        caller a moment before), else MISSING."""
+        version = self.version() if asked is MISSING else asked
         with self._lock:
             if version is None or version != self._version or key not in self._entries:
                 return MISSING
@@ -89,6 +95,86 @@ class StoreReads:
                 self._entries[key] = value
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
+        return value
+
+    def put(self, key: Hashable, value: Any, version: int | None) -> None:
+        """Keep `value` for `key` if it was computed at `version` and the store has not
+        moved on since (a figure of an older version is never kept)."""
+        if version is None:
+            return
+        with self._lock:
+            if self._version is None:
+                self._version = version
+            if self._version == version:
+                self._entries[key] = value
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            try:
+                self._probe.close()
+            except sqlite3.Error:
+                pass
+            self._probe = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_probe()
+            self._entries.clear()
+
+
+class KeptLinks:
+    """The households of live links (auth.linked_household, keyed by the link), kept until
+    any connection commits to the relational database: a revoked or reissued link, a renamed
+    household, a meter moved or relabelled is seen by the next request, in every process.
+    Only on a SQLite file, whose data version tells; any other database is read each time.
+    A link that opens nothing is never kept (it is refused and counted the usual way)."""
+
+    def __init__(self, engine: Engine, max_entries: int = MAX_ENTRIES):
+        url = engine.url
+        database = url.database if engine.dialect.name == "sqlite" else None
+        self._path = (Path(database) if database and database != ":memory:"
+                      and not database.startswith("file:") else None)
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, Any] = OrderedDict()
+        self._version: int | None = None
+        self._probe: sqlite3.Connection | None = None
+
+    def version(self) -> int | None:
+        if self._path is None:
+            return None
+        with self._lock:
+            try:
+                if self._probe is None:
+                    self._probe = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
+                return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:
+                self._close_probe()
+                return None
+
+    def peek(self, token: str) -> Any:
+        """The household kept for `token` at the database's present version, else None."""
+        version = self.version()
+        with self._lock:
+            if version is None or version != self._version:
+                return None
+            return self._entries.get(token)
+
+    def get(self, token: str, read: Callable[[], T | None]) -> T | None:
+        """read() (in the caller's thread), kept for `token` if it found a household."""
+        version = self.version()  # before reading: a change made meanwhile is seen next time
+        value = read()
+        if version is None or value is None:
+            return value
+        with self._lock:
+            if version != self._version:
+                self._entries.clear()
+                self._version = version
+            self._entries[token] = value
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
         return value
 
     def _close_probe(self) -> None:

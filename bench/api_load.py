@@ -4,10 +4,12 @@ beside a trivial endpoint (/healthz) measured in the same run, on one API proces
     python bench/api_load.py [--keep DIR] [--seconds 8] [--clients 32] [--runs 3]
 
 Data: bench/api_latency.py's set (1,000 households, a year of 10 s readings for the measured
-one), built once per DIR. The API runs as its own process (one uvicorn worker, the clock
-pinned to the end of the data year); the load comes from wrk (Debian package `wrk`), a C
-client, so that the client's own cost stays out of the server's figures as far as two cores
-allow. Each run measures every endpoint in turn; the ratios are taken inside a run.
+one), built once per DIR and folded down the default tiers as a deployment runs it (packed
+blocks, 60 s aggregates; --no-fold: as written). The API runs as its own process (one
+uvicorn worker, the clock pinned to the end of the data year); the load comes from wrk
+(Debian package `wrk`), a C client, so that the client's own cost stays out of the
+server's figures as far as two cores allow. Each run measures every endpoint in turn; the
+ratios are taken inside a run.
 Targets (issue 16): household page and live power >= 0.5 of /healthz's throughput, a year of
 daily totals >= 0.25, no time-out.
 """
@@ -43,8 +45,12 @@ def _latency_module():
     return mod
 
 
-def serve(data: Path, port: int) -> None:
-    """The server process: the API on the data set, its clock pinned."""
+def serve(data: Path, port: int, write_every_s: float = 0.0) -> None:
+    """The server process: the API on the data set, its clock pinned; with write_every_s, a
+    thread stands for the collector, committing a reading of another household's meter that
+    often (every figure the API keeps is then read again after each write)."""
+    import threading
+
     import uvicorn
 
     from citizenwatt.api.app import create_app
@@ -55,7 +61,22 @@ def serve(data: Path, port: int) -> None:
     store = SqliteStore(data / "readings.sqlite")
     engine = make_engine(f"sqlite:///{data / 'citizenwatt.sqlite'}")
     app = create_app(store, Settings(data_dir=data), clock=lambda: NOW, engine=engine)
+    if write_every_s > 0:
+        threading.Thread(target=_collector, args=(data, write_every_s), daemon=True).start()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _collector(data: Path, every_s: float) -> None:
+    from citizenwatt.store.port import ChannelReading
+    from citizenwatt.store.sqlite import SqliteStore
+
+    collector = SqliteStore(data / "readings.sqlite")
+    while True:
+        time.sleep(every_s)
+        last = collector.latest("bench-0999")
+        seq, t = (last[0].seq + 1, last[0].ts_utc + 0.001) if last else (1, NOW - 5)
+        reading = ChannelReading("bench-0999", 0, 1, seq, t, True, 10, seq * 0.1, 36.0, 0.16, True)
+        collector.write([reading], t)
 
 
 def _ms(text: str) -> float:
@@ -82,11 +103,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-fold", action="store_true",
+                    help="measure the readings as written, not folded down the tiers")
+    ap.add_argument("--write-every", type=float, default=0.0, metavar="S",
+                    help="a collector commits a reading (another household's) every S seconds meanwhile")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.write_every)
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -96,6 +121,16 @@ def main() -> None:
     if not (data / "citizenwatt.sqlite").exists():
         print("building the data set...", file=sys.stderr)
         lat.build(data, NOW)
+    if not args.no_fold:  # the tiered store (default settings); a folded set folds in no time
+        from citizenwatt.store.sqlite import SqliteStore
+        from citizenwatt.store.tiers import Tiers
+
+        store = SqliteStore(data / "readings.sqlite")
+        started = time.perf_counter()
+        folded = store.fold(NOW, Tiers())
+        store.close()
+        print(f"  folded: {folded.packed} packed, {folded.aggregated} aggregated in "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
 
     from citizenwatt.api import admin
     from citizenwatt.api.db import init_db, make_engine
@@ -110,7 +145,8 @@ def main() -> None:
     engine.dispose()
 
     port = lat._free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(data), "--port", str(port)])
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(data), "--port", str(port),
+                               "--write-every", str(args.write_every)])
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -168,6 +204,8 @@ def main() -> None:
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",
         "targets": {"household_page_ratio": 0.5, "live_ratio": 0.5, "year_of_daily_totals_ratio": 0.25},
         "clients": args.clients, "seconds": args.seconds, "runs": args.runs, "workers": 1,
+        "tiered": not args.no_fold, "collector_write_every_s": args.write_every or None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         **figures,
     }))
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from citizenwatt.firmware import wire
 from citizenwatt.i18n import N_
@@ -17,23 +21,36 @@ from citizenwatt.store.port import ReadingStore
 from .. import admin
 from ..comparison import MIN_GROUP, compare
 from ..consumption import check_dates, check_range, check_span, local_today
-from ..deps import Config, CurrentHousehold, Db, Now, Reads, Store, Who, require_staff
+from ..deps import (
+    Config,
+    CurrentHousehold,
+    Db,
+    HouseholdByRef,
+    HouseholdRef,
+    Now,
+    Reads,
+    Store,
+    Who,
+    require_staff,
+)
 from ..energy import Resolution, snap_range
 from ..errors import ERROR_RESPONSES, ApiError
 from ..exporting import check_reading_days, energy_csv_text, export_household, readings_csv_chunks
 from ..household_data import (
+    ChannelLive,
     household_breakdown,
     household_buckets,
     household_key,
-    household_live,
     household_zone,
     live_channels,
+    live_of,
 )
 from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
 from ..monthly import month_summary
 from ..paper import printed_on, summaries_pdf
+from ..readcache import MISSING, StoreReads
 from ..schemas import (
     ChannelLiveOut,
     ComparisonOut,
@@ -74,28 +91,54 @@ def get_household(hh: CurrentHousehold) -> HouseholdOut:
 
 
 @router.get("/{household_id}/live", response_model=LiveOut, summary="Live power of the household")
-async def live(hh: CurrentHousehold, store: Store, reads: Reads, settings: Config, now: Now) -> LiveOut:
+async def live(ref: HouseholdByRef, db: Db, store: Store, reads: Reads, settings: Config,
+               now: Now) -> LiveOut:
     # async: the newest readings kept since the store last changed are answered on the event
-    # loop; reading them goes to a worker thread
-    key = ("live", household_key(hh), local_today(now, household_zone(hh)))
-    chans = await reads.aget(key, lambda: live_channels(store, hh, key[2]))
-    lv = household_live(store, hh, now, channels=lambda _today: chans)
-    return LiveOut(household_id=hh.id, power_w=lv.power_w, ts_utc=lv.ts_utc, age_s=lv.age_s,
+    # loop; reading them (with the ORM household) goes to a worker thread
+    today = local_today(now, ZoneInfo(ref.key[1]))
+    chans = reads.peek(("live", ref.key, today))
+    if chans is MISSING:
+        chans = await run_in_threadpool(_live_channels, ref, db, store, reads, today)
+    lv = live_of(chans, now)
+    return LiveOut(household_id=ref.id, power_w=lv.power_w, ts_utc=lv.ts_utc, age_s=lv.age_s,
                    stale=lv.age_s is None or lv.age_s > settings.stale_after_s,
                    channels=[ChannelLiveOut(**c.__dict__) for c in lv.channels])
 
 
+def _live_channels(ref: HouseholdRef, db: Session, store: ReadingStore, reads: StoreReads,
+                   today: date) -> list[ChannelLive]:
+    hh = ref.household(db)
+    key = ("live", household_key(hh), today)  # as the household was read now
+    return reads.get(key, lambda: live_channels(store, hh, today))
+
+
 @router.get("/{household_id}/energy", response_model=HouseholdEnergyOut,
             summary="Energy per local hour, day, week or month (gaps are null)")
-async def energy(hh: CurrentHousehold, store: Store, reads: Reads, settings: Config, now: Now,
+async def energy(ref: HouseholdByRef, db: Db, store: Store, reads: Reads, settings: Config, now: Now,
                  resolution: Res = "hour", start: Start = None, end: End = None,
-                 channel: Channel = None) -> HouseholdEnergyOut:
-    start, end = default_range(now, hh, start, end)
+                 channel: Channel = None) -> Response:
+    start = start or local_today(now, ZoneInfo(ref.key[1]))  # as default_range(): today alone
+    end = end or start
     check_range(start, end, resolution, settings)
-    # The answer depends on the range and the household's meters, not on the clock: kept
-    # until the store changes (async: a kept answer is given on the event loop).
-    key = ("energy", household_key(hh), resolution, start, end, channel)
-    return await reads.aget(key, lambda: energy_out(store, hh, resolution, start, end, channel))
+    # The answer depends on the range and the household's meters, not on the clock: kept as
+    # sent (JSON) until the store changes, and given on the event loop; reading and summing
+    # go to a worker thread.
+    body = reads.peek(("energy", ref.key, resolution, start, end, channel))
+    if body is MISSING:
+        body = await run_in_threadpool(_energy_body, ref, db, store, reads, resolution, start, end, channel)
+    return Response(body, media_type="application/json")
+
+
+def _energy_body(ref: HouseholdRef, db: Session, store: ReadingStore, reads: StoreReads,
+                 resolution: Resolution, start: date, end: date, channel: int | None) -> bytes:
+    hh = ref.household(db)
+    key = ("energy", household_key(hh), resolution, start, end, channel)  # as the household was read now
+    return reads.get(key, lambda: json_body(energy_out(store, hh, resolution, start, end, channel)))
+
+
+def json_body(model: BaseModel) -> bytes:
+    """The JSON FastAPI sends for a response model (by field alias, as JSONResponse renders it)."""
+    return bytes(JSONResponse(model.model_dump(mode="json", by_alias=True)).body)
 
 
 def energy_out(store: ReadingStore, hh: Household, resolution: Resolution, start: date, end: date,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, cast
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -35,7 +36,7 @@ from citizenwatt.i18n import (
 from citizenwatt.store.port import ReadingStore
 
 from .. import admin
-from ..auth import SESSION_COOKIE, SESSION_TTL_S
+from ..auth import SESSION_COOKIE, SESSION_TTL_S, linked_household
 from ..charts import bar_chart
 from ..comparison import MIN_GROUP, compare
 from ..consumption import MAX_DATE, MIN_DATE, check_dates, check_range, check_span, energy, local_today, zone
@@ -43,6 +44,7 @@ from ..deps import (
     Config,
     Db,
     HouseholdPage,
+    LinkAsked,
     LinkHousehold,
     LinkPage,
     Now,
@@ -59,15 +61,16 @@ from ..exporting import check_reading_days, energy_csv_text, export_household, r
 from ..household_breakdown import DAYS as BREAKDOWN_DAYS
 from ..household_breakdown import appliance_rows, household_appliances
 from ..household_data import (
+    ChannelLive,
     Source,
     SubEnergy,
     assignment_span,
     household_breakdown,
     household_buckets,
     household_key,
-    household_live,
     household_zone,
     live_channels,
+    live_of,
     merged_hours,
     meter_mains,
 )
@@ -75,6 +78,7 @@ from ..household_savings import household_savings
 from ..i18n import request_lang
 from ..models import Household
 from ..paper import welcome_sheet_pdf
+from ..readcache import MISSING
 from ..security import LOGIN_LOCKED, cookie_secure, login_failed, login_retry_after, login_succeeded, too_many
 from ..staff_view import staff_overview, unassigned_meters
 from ..texts import channel_name, energy_text, savings_method_text
@@ -302,7 +306,14 @@ def nav(ctx: HouseholdPage, lang: str, current: str) -> list[tuple[str, str, boo
     return [(f"{ctx.base}{p}?lang={lang}", _(label, lang=lang), k == current) for p, k, label in items]
 
 
-def today_figures(p: Page, hh: Household) -> dict:
+def today_clock(buckets: list[Bucket], since: float | None, now: float) -> tuple:
+    """What today_context shows of the clock: which hours have started or ended (chart bars
+    to come, missing hours), and whether the first reading is in the past."""
+    return (sum(1 for b in buckets if b.start_utc < now), sum(1 for b in buckets if b.end_utc <= now),
+            since is not None and since < now + 1)
+
+
+def today_figures(p: Page, hh: Household, version: int | None | object = MISSING) -> dict:
     """The "today" part of a household's pages (chart, total, breakdown, notes): read from
     the store once per data version and household, and drawn again only when the clock
     passes something it shows (an hour's end, the first reading)."""
@@ -310,7 +321,8 @@ def today_figures(p: Page, hh: Household) -> dict:
     tz = household_zone(hh)
     today = local_today(p.now, tz)
     key = household_key(hh), today
-    version = reads.version()
+    if version is MISSING:
+        version = reads.version()
 
     def read():
         buckets, total = household_buckets(p.store, hh, today, today, "hour")
@@ -319,32 +331,94 @@ def today_figures(p: Page, hh: Household) -> dict:
     buckets, total, subs, since = reads.get(("today",) + key, read, version)
     if not buckets:
         return today_context(p, buckets, total.energy_wh, since, tz, subs)
-    # What today_context shows of the clock: which hours have started or ended (chart bars
-    # to come, missing hours), and whether the first reading is in the past.
-    clock = (sum(1 for b in buckets if b.start_utc < p.now), sum(1 for b in buckets if b.end_utc <= p.now),
-             since is not None and since < p.now + 1)
+    clock = today_clock(buckets, since, p.now)
     return reads.get(("today_context", p.lang, clock) + key,
                      lambda: today_context(p, buckets, total.energy_wh, since, tz, subs), version)
 
 
-def view_live(p: Page, ctx: HouseholdPage):
-    lang = p.lang
-    hh = ctx.hh
-    tz = household_zone(hh)
-    key = ("live", household_key(hh), local_today(p.now, tz))
-    chans = p.request.app.state.reads.get(key, lambda: live_channels(p.store, hh, key[2]))
-    lv = household_live(p.store, hh, p.now, channels=lambda _today: chans)
-    live = live_context(
-        lang,
+def live_now(p: Page, chans: list[ChannelLive]) -> dict | None:
+    """The "right now" part of the live page from the newest reading of each channel."""
+    lv = live_of(chans, p.now)
+    return live_context(
+        p.lang,
         p.now,
         p.settings.stale_after_s,
         lv.power_w or 0.0,
         lv.ts_utc,
-        [(channel_name(c.label, c.channel, c.sub, lang), c.power_w, c.sub) for c in lv.channels],
+        [(channel_name(c.label, c.channel, c.sub, p.lang), c.power_w, c.sub) for c in lv.channels],
     )
+
+
+def live_page_key(p: Page, token: str, name: str, hh_key: tuple, version: int | None) -> tuple | None:
+    """Everything the live page opened by `token` shows, as the key of the page kept whole:
+    the household (name, zone, meters and channels: hh_key, as household_key()), the
+    language and query, the store's data version, and what the clock changes on it (the day,
+    the "measured ... ago" line, the hours of today's chart). None: a figure it needs is not
+    kept at `version` yet, the page is drawn."""
+    if p.request.url.query not in ("", f"lang={p.lang}"):
+        return None  # only the links the pages give are kept (a bounded set); others are drawn
+    reads = p.request.app.state.reads
+    today = local_today(p.now, ZoneInfo(hh_key[1]))
+    chans = reads.peek(("live", hh_key, today), version)
+    figures = reads.peek(("today", hh_key, today), version)
+    if version is None or chans is MISSING or figures is MISSING:
+        return None
+    live = live_now(p, chans)
+    live_shown = None if live is None else (live["power"], live["age"], live["stale"], live["stale_text"],
+                                            tuple(live["channels"]))
+    return ("live_page", token, str(p.request.url.query), p.lang, name, hh_key, today, live_shown,
+            today_clock(figures[0], figures[3], p.now))
+
+
+def kept_live_page(p: Page, asked: LinkAsked) -> Response | None:
+    """The live page by the household's link as kept, if its link and every figure it shows
+    are kept at the present versions of the database and the store (checked here: two
+    version reads and look-ups, done on the event loop); None: live_page_by_link draws it."""
+    linked = p.request.app.state.links.peek(asked.token)
+    if linked is None:
+        return None
+    reads = p.request.app.state.reads
+    version = reads.version()
+    key = live_page_key(p, asked.token, linked.name, linked.key, version)
+    body = MISSING if key is None else reads.peek(key, version)
+    return None if body is MISSING else HTMLResponse(body)
+
+
+def live_page_by_link(p: Page, asked: LinkAsked) -> Response:
+    """The live page by the household's link, kept whole until anything it shows changes
+    (see live_page_key); the link's household read in one plain query (kept until the
+    database changes, so a revoked link or a renamed household is seen at once)."""
+    reads = p.request.app.state.reads
+    version = reads.version()
+    links = p.request.app.state.links
+    linked = links.get(asked.token, lambda: linked_household(p.request.app.state.engine, asked.token))
+    if linked is not None:
+        key = live_page_key(p, asked.token, linked.name, linked.key, version)
+        body = MISSING if key is None else reads.peek(key, version)
+        if body is not MISSING:
+            return HTMLResponse(body)
+    ctx = asked.page()  # the link checked the usual way: a refused one is counted
+    response = view_live(p, ctx, version)
+    # Kept under what it was drawn from (the household as read with the page).
+    key = live_page_key(p, asked.token, ctx.hh.name, household_key(ctx.hh), version)
+    if key is not None:
+        reads.put(key, bytes(response.body), version)
+    return response
+
+
+def view_live(p: Page, ctx: HouseholdPage, version: int | None | object = MISSING):
+    lang = p.lang
+    hh = ctx.hh
+    tz = household_zone(hh)
+    reads = p.request.app.state.reads
+    if version is MISSING:
+        version = reads.version()
+    key = ("live", household_key(hh), local_today(p.now, tz))
+    chans = reads.get(key, lambda: live_channels(p.store, hh, key[2]), version)
+    live = live_now(p, chans)
     return p.render(
         "household.html",
-        **today_figures(p, hh),
+        **today_figures(p, hh, version),
         title=hh.name,
         heading=_("My electricity use", lang=lang),
         subtitle=None,
@@ -674,6 +748,8 @@ def _register(path: str, view: Callable) -> None:
     """Each household page twice: under the household's secret link, and for staff."""
 
     async def link_view(p: PageEnv, asked: LinkPage):
+        if view is view_live:
+            return kept_live_page(p, asked) or await run_in_threadpool(live_page_by_link, p, asked)
         return await run_in_threadpool(lambda: view(p, asked.page()))
 
     def staff_view(p: PageEnv, ctx: StaffHousehold):

@@ -93,7 +93,7 @@ def test_an_unexpected_error_on_a_household_page_logs_no_link(w, monkeypatch, ca
     def broken(*_args, **_kwargs):
         raise RuntimeError(f"store failed for /h/{token}")
 
-    monkeypatch.setattr("citizenwatt.api.routes.pages.household_live", broken)
+    monkeypatch.setattr("citizenwatt.api.routes.pages.live_of", broken)
     with TestClient(w.app, raise_server_exceptions=False) as c, caplog.at_level(logging.ERROR):
         assert c.get(f"/h/{token}").status_code == 500
     logged = [r for r in caplog.records if r.name == "citizenwatt.api.errors"]
