@@ -10,6 +10,7 @@ from citizenwatt.i18n import N_
 
 from .influx import InfluxStore
 from .port import ReadingStore, StoreUnavailable
+from .shipper import ShipperProcess
 from .sqlite import SqliteStore
 from .tiers import Tiers
 
@@ -57,5 +58,6 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
         store.close()
         raise
     if for_collector:
-        store.start_shipping()
+        # its own process: the writer thread keeps this one's interpreter lock to itself
+        ShipperProcess(store).start()
     return store

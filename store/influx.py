@@ -21,6 +21,7 @@ which keeps readings of one channel apart and makes every rewrite land on the sa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -480,6 +481,10 @@ class InfluxStore:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._shipper: threading.Thread | None = None
+        # the shipper in its own process (store/shipper.py), supervised from here
+        self._process: Any = None
+        self.idle_wait_s = 0.2  # an empty spool is looked at again after this long
+        self.report: Any = None  # called after each turn of the ship loop (the process's gauges)
         self._free_checked = (0.0, True)
         # what the metrics endpoint shows
         self.shipped_points = 0
@@ -674,6 +679,18 @@ class InfluxStore:
         # points in memory only, and lose them in a crash.
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
 
+    def shipper_config(self) -> dict:
+        """What a shipper process needs to open this store's ledger and InfluxDB as this
+        store does (store/shipper.py): InfluxStore's own arguments, as JSON."""
+        ledger = self._require_ledger()
+        return {"url": self.url, "token": self._token, "org": self.org, "bucket": self.bucket,
+                "spool_path": str(ledger.path), "owner": self.owner,
+                "timeout_s": self._timeout_ms / 1000, "chunk_points": self.chunk_points,
+                "min_free_mb": self.min_free_bytes / 1024 / 1024, "max_gap_s": self.max_gap_s,
+                "hours": self.hours, "ledger_keep_s": self.ledger_keep_s,
+                "gather_s": self.gather_s,
+                "tiers": dataclasses.asdict(self.tiers) if self.tiers is not None else None}
+
     def start_shipping(self) -> None:
         if self._shipper is None:
             self._connect_writer()
@@ -768,7 +785,7 @@ class InfluxStore:
                         # write (and the spool queries before it) carries many of them
                         self._stop.wait(self.gather_s)
                     continue
-                self._wake.wait(0.2)
+                self._wake.wait(self.idle_wait_s)
                 self._wake.clear()
             except Exception as e:
                 self.ship_errors += 1
@@ -780,6 +797,9 @@ class InfluxStore:
                               self.url, str(e).splitlines()[0] if str(e) else type(e).__name__)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 5.0)
+            finally:
+                if self.report is not None:
+                    self.report(self)
         self._update_depth()
 
     def _update_depth(self) -> None:
@@ -793,7 +813,8 @@ class InfluxStore:
         return {"spool_depth": self.spool_depth, "spool_oldest_age_s": self.spool_oldest_age_s,
                 "shipped_points": self.shipped_points, "ship_errors": self.ship_errors,
                 "refused_points": self.rejected_points,
-                "store_up": self.influx_up}
+                "store_up": self.influx_up,
+                "shipper_restarts": self._process.restarts if self._process is not None else 0}
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until the spool is empty (everything accepted by InfluxDB)."""
@@ -1089,6 +1110,11 @@ class InfluxStore:
                 for m in sorted(chans)]
 
     def close(self) -> None:
+        if self._process is not None:
+            if self.influx_up:
+                self.flush(timeout_s=5.0)  # what is left stays spooled for the next start
+            self._process.stop()  # it releases the lease itself
+            self._process = None
         if self._shipper is not None:
             self._wake.set()
             if self.influx_up:
