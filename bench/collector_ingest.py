@@ -281,6 +281,17 @@ class CollectorConsumer:
                 raise RuntimeError(self.log_path.read_text())
             time.sleep(0.1)
 
+    def in_ledger(self, prefix: str) -> int | None:
+        """Readings of channel 0 in the collector's ledger (stored and acknowledged, maybe
+        not yet in InfluxDB): where an InfluxDB step that failed was behind."""
+        path = self.workdir / "influx-spool.sqlite"
+        if not self.influx or not path.exists():
+            return None
+        with sqlite3.connect(path, timeout=30) as db:
+            return db.execute("SELECT COUNT(*) FROM reading WHERE meter_id >= ? AND "
+                              "meter_id < ? AND channel = 0",
+                              (prefix + "-", prefix + ".")).fetchone()[0]
+
     def count(self, prefix: str) -> int:
         if self.influx:
             res = self.influx[0].query(
@@ -333,6 +344,7 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
             time.sleep(0.1)
             got = consumer.count(prefix)
         caught_up_s = time.monotonic() - end
+        in_ledger = consumer.in_ledger(prefix) if hasattr(consumer, "in_ledger") else None
         # CPU per message over the step (µs): the consumer whole (the collector with its
         # shipper process), the broker, and for InfluxDB each process apart
         parts = cpu_us_per_message(cpu0, cpu_by_part(consumer, broker, others), published)
@@ -342,6 +354,8 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
                       "received": got, "caught_up_s": round(caught_up_s, 2), "ok": ok,
                       "consumer_cpu_us": cpu[0], "broker_cpu_us": cpu[1],
                       "load": round(os.getloadavg()[0], 1)})
+        if in_ledger is not None:
+            steps[-1]["in_ledger"] = in_ledger  # counted just after the drain bound
         if others:
             steps[-1]["cpu_us_by_process"] = {
                 "collector": parts["consumer"], "shipper": parts["shipper"],
@@ -351,8 +365,8 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
               f"{'OK' if ok else 'FAIL'}; CPU/message {cpu[0]} µs, broker {cpu[1]} µs, "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         if others:
-            print(f"  {'':20s} CPU/message by process (µs): {steps[-1]['cpu_us_by_process']}",
-                  file=sys.stderr, flush=True)
+            print(f"  {'':20s} CPU/message by process (µs): {steps[-1]['cpu_us_by_process']}; "
+                  f"in the ledger at the bound: {in_ledger}", file=sys.stderr, flush=True)
         if spy is not None:
             spy.wait(profile_s + 30)
         if not ok and got == published and i not in retried:

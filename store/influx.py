@@ -244,8 +244,9 @@ class SpoolLedger:
             return None
         return row
 
-    def take(self, limit: int) -> tuple[int, bytes, int] | None:
-        """The oldest `limit` spool entries as (last id, line protocol, points), or None.
+    def take(self, limit: int, after: int = 0) -> tuple[int, bytes, int] | None:
+        """The oldest `limit` spool entries (after entry `after`, the chunk being written)
+        as (last id, line protocol, points), or None.
 
         A chunk stops before the next deletion (see head_deletion), so that the points
         spooled before it are written before it runs.
@@ -253,34 +254,35 @@ class SpoolLedger:
         db = self.chain.connection()
         db.execute("BEGIN")  # one snapshot: the rows and the spool entries agree
         try:
-            hi = db.execute("SELECT MAX(id) FROM (SELECT id FROM outbox ORDER BY id LIMIT ?)",
-                            (limit,)).fetchone()[0]
+            hi = db.execute("SELECT MAX(id) FROM (SELECT id FROM outbox WHERE id>? ORDER BY id "
+                            "LIMIT ?)", (after, limit)).fetchone()[0]
             if hi is None:
                 return None
-            deletion = db.execute("SELECT MIN(id) FROM outbox WHERE kind>=?",
-                                  (KIND_DELETE,)).fetchone()[0]
+            deletion = db.execute("SELECT MIN(id) FROM outbox WHERE kind>=? AND id>?",
+                                  (KIND_DELETE, after)).fetchone()[0]
             if deletion is not None and deletion <= hi:
                 hi = deletion - 1
-                if db.execute("SELECT 1 FROM outbox WHERE id<=?", (hi,)).fetchone() is None:
+                if db.execute("SELECT 1 FROM outbox WHERE id<=? AND id>?",
+                              (hi, after)).fetchone() is None:
                     return None
             lines: dict[tuple, str] = {}
             cols = ", ".join("r." + c.strip() for c in COLUMNS.split(","))
             for row in db.execute(
                     f"SELECT {cols} FROM outbox o JOIN reading r ON r.meter_id=o.meter_id "
                     "AND r.channel=o.channel AND r.boot=o.k1 AND r.seq=o.k2 "
-                    "WHERE o.kind=0 AND o.id<=?", (hi,)):
+                    "WHERE o.kind=0 AND o.id<=? AND o.id>?", (hi, after)):
                 lines[(0, row[0], row[1], row[2], row[3])] = reading_line(row)
             for m, c, h, e, n, x in db.execute(
                     "SELECT h.meter_id, h.channel, h.hour_utc, h.energy_wh, h.readings, "
                     "h.export_wh "
                     "FROM outbox o JOIN energy_hour h ON h.meter_id=o.meter_id "
-                    "AND h.channel=o.channel AND h.hour_utc=o.k1 WHERE o.kind=1 AND o.id<=?",
-                    (hi,)):
+                    "AND h.channel=o.channel AND h.hour_utc=o.k1 WHERE o.kind=1 AND o.id<=? "
+                    "AND o.id>?", (hi, after)):
                 lines[(1, m, c, h)] = hour_line(m, c, h, e, n, x)
             for m, st, t in db.execute(
                     "SELECT DISTINCT s.meter_id, s.status_json, s.received_utc FROM outbox o "
-                    "JOIN meter_status s ON s.meter_id=o.meter_id WHERE o.kind=2 AND o.id<=?",
-                    (hi,)):
+                    "JOIN meter_status s ON s.meter_id=o.meter_id WHERE o.kind=2 AND o.id<=? "
+                    "AND o.id>?", (hi, after)):
                 lines[(2, m)] = status_line(m, st, t)
         finally:
             db.execute("COMMIT")
@@ -484,6 +486,11 @@ class InfluxStore:
         # the shipper in its own process (store/shipper.py), supervised from here
         self._process: Any = None
         self.idle_wait_s = 0.2  # an empty spool is looked at again after this long
+        # take the next chunk while a full one is being written (the shipper's own process:
+        # there the spool's read and the line protocol overlap with InfluxDB's write)
+        self.take_ahead = False
+        self._ahead: Any = None  # the next chunk's Future, taken after the one in hand
+        self._ahead_pool: Any = None
         self.report: Any = None  # called after each turn of the ship loop (the process's gauges)
         self._free_checked = (0.0, True)
         # what the metrics endpoint shows
@@ -704,6 +711,11 @@ class InfluxStore:
         from influxdb_client import WritePrecision
 
         ledger = self._require_ledger()
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:  # taken during the last write, which succeeded
+            chunk = ahead.result()
+            if chunk is not None:
+                return self._ship_chunk(ledger, chunk)
         deletion = ledger.head_deletion()
         if deletion is not None:
             sid, kind, meter_id, channel, k1, k2 = deletion
@@ -728,7 +740,18 @@ class InfluxStore:
         chunk = ledger.take(self.chunk_points)
         if chunk is None:
             return 0
+        return self._ship_chunk(ledger, chunk)
+
+    def _ship_chunk(self, ledger: SpoolLedger, chunk: tuple[int, bytes, int]) -> int:
+        from influxdb_client import WritePrecision
+
         hi, body, n = chunk
+        if self.take_ahead and n >= self.chunk_points:  # a backlog: the next one is full too
+            if self._ahead_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._ahead_pool = ThreadPoolExecutor(1, thread_name_prefix="influx-take")
+            self._ahead = self._ahead_pool.submit(ledger.take, self.chunk_points, hi)
         try:
             if self.tiers is None:
                 self._write_api.write(self.bucket, self.org, record=body,
@@ -745,6 +768,7 @@ class InfluxStore:
                                           write_precision=WritePrecision.NS)
         except Exception as e:
             if getattr(e, "status", None) not in (400, 422):
+                self._drop_ahead()  # it follows a chunk that stays in the spool
                 raise  # InfluxDB down, slow or refusing us: keep the chunk, retry later
             # InfluxDB refused the data itself (a field type conflict, say): retrying cannot
             # help and would block the spool. The readings stay in the ledger; the refusal
@@ -752,12 +776,21 @@ class InfluxStore:
             detail = str(getattr(e, "body", "") or e)[:500]
             log.error("InfluxDB refuse %d points (%s) : ils restent dans le registre local, "
                       "voir les messages rejetés (influx_rejected)", n, detail)
-            ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
-                          time.time())
+            try:
+                ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
+                              time.time())
+            except BaseException:
+                self._drop_ahead()  # the refusal is not noted yet: this chunk comes again
+                raise
             self.rejected_points += n
         ledger.done(hi)
         self.shipped_points += n
         return max(n, 1)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.exception()  # wait for it: its read ends before anything else happens
 
     def _ship_loop(self) -> None:
         ledger = self._require_ledger()
@@ -800,6 +833,9 @@ class InfluxStore:
             finally:
                 if self.report is not None:
                     self.report(self)
+        self._drop_ahead()
+        if self._ahead_pool is not None:
+            self._ahead_pool.shutdown()
         self._update_depth()
 
     def _update_depth(self) -> None:

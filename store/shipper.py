@@ -173,6 +173,7 @@ def main() -> None:
     store = InfluxStore(**config, ship=False)
     store._connect_writer()
     store.idle_wait_s = 0.05  # no writer in this process to wake it: look more often
+    store.take_ahead = True
     store.report = _reporter(sys.stdout)
     # Ctrl-C reaches the whole process group: the collector stops us itself, after its
     # last batch is spooled and flushed

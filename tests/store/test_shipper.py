@@ -106,3 +106,40 @@ def test_the_shipper_stops_when_the_collector_is_gone(influx, tmp_path):
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child)
+
+
+def test_taking_the_next_chunk_ahead_keeps_the_spool_order(influx, tmp_path):
+    """The shipper process takes the next chunk while one is being written: a backlog of
+    many chunks with a deletion in the middle reaches InfluxDB as the ledger holds it (the
+    points before the deletion deleted, those after it kept), and a write that fails
+    leaves its chunk, and the one taken after it, to be taken again."""
+    rows = series(2000, seed=24)
+    store = InfluxStore(influx.url, influx.token, "-", influx.bucket,
+                        spool_path=tmp_path / "spool.sqlite", ship=False, chunk_points=150)
+    store.take_ahead = True
+    store.write(rows[:1000], T0)
+    deleted = store.delete("m-1", rows[200].ts_utc, rows[400].ts_utc)  # InfluxDB has none yet
+    assert deleted == 200
+    store.write(rows[1000:], T0)
+    calls = {"n": 0}
+    connect = store._connect_writer
+
+    def connect_with_a_hiccup():  # the third HTTP write fails once: InfluxDB went away
+        connect()
+        write = store._write_api.write
+
+        def failing_third(*a, **kw):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise ConnectionError("InfluxDB went away")
+            return write(*a, **kw)
+
+        store._write_api.write = failing_third
+
+    store._connect_writer = connect_with_a_hiccup
+    store.start_shipping()
+    assert store.flush(30)
+    assert calls["n"] > 2000 // 150  # many chunks, and the failed one again
+    assert store.status()["ship_errors"] == 1
+    assert influx.seqs("m-1") == [(0, 1, s) for s in range(2000) if not 200 <= s < 400]
+    store.close()
