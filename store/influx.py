@@ -708,8 +708,6 @@ class InfluxStore:
 
     def _ship_once(self) -> int:
         """Ship one chunk or deletion; return the points shipped (0 when the spool is empty)."""
-        from influxdb_client import WritePrecision
-
         ledger = self._require_ledger()
         ahead, self._ahead = self._ahead, None
         if ahead is not None:  # taken during the last write, which succeeded
