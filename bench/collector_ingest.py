@@ -337,7 +337,13 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         others = getattr(consumer, "others", {})
         cpu0 = cpu_by_part(consumer, broker, others)
+        pub0 = os.times()
         published, achieved = publish_step(broker, prefix, rate, duration_s, channels)
+        pub1 = os.times()
+        # the mosquitto_pub processes (waited for, so counted as children) and this loop
+        publishers_us = round((pub1.children_user + pub1.children_system + pub1.user + pub1.system
+                               - pub0.children_user - pub0.children_system - pub0.user
+                               - pub0.system) / published * 1e6, 1)
         end = time.monotonic()
         got = consumer.count(prefix)
         while got < published and time.monotonic() - end < drain_s:
@@ -353,6 +359,7 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
         steps.append({"rate": rate, "published": published, "achieved": round(achieved),
                       "received": got, "caught_up_s": round(caught_up_s, 2), "ok": ok,
                       "consumer_cpu_us": cpu[0], "broker_cpu_us": cpu[1],
+                      "publishers_cpu_us": publishers_us,
                       "load": round(os.getloadavg()[0], 1)})
         if in_ledger is not None:
             steps[-1]["in_ledger"] = in_ledger  # counted just after the drain bound
@@ -363,6 +370,7 @@ def ladder(consumer, broker, tag: str, rates, duration_s, drain_s, channels: int
         print(f"  {consumer.name:20s} {channels} ch {rate:6d}/s: published {published} at "
               f"{achieved:,.0f}/s, got {got} ({caught_up_s:.1f} s after) "
               f"{'OK' if ok else 'FAIL'}; CPU/message {cpu[0]} µs, broker {cpu[1]} µs, "
+              f"publishers {publishers_us} µs, "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         if others:
             print(f"  {'':20s} CPU/message by process (µs): {steps[-1]['cpu_us_by_process']}; "
@@ -444,6 +452,10 @@ def summary(runs: list[dict], consumers, channel_counts) -> dict:
             out[name] = {"median": statistics.median(values), "min": min(values),
                          "max": max(values), "runs": values,
                          "cpu_us_per_message": statistics.median(cpu) if cpu else None}
+            pubs = [s["publishers_cpu_us"] for r in runs if name in r for s in r[name]["steps"]
+                    if s["ok"] and "publishers_cpu_us" in s]
+            if pubs:
+                out[name]["publishers_cpu_us_per_message"] = statistics.median(pubs)
             by_process = [s["cpu_us_by_process"] for r in runs if name in r
                           for s in r[name]["steps"] if s["ok"] and "cpu_us_by_process" in s]
             if by_process:
