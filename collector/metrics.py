@@ -72,6 +72,8 @@ class _CollectorMetrics:
                           "the ledger, noted as influx_rejected dead letters.",
                           st["refused_points"])
             yield gauge("store_up", "1 while InfluxDB accepts writes.", int(st["store_up"]))
+            yield counter("shipper_restarts", "Times the InfluxDB shipper process stopped and "
+                          "was started again.", st.get("shipper_restarts", 0))
 
 
 class MetricsServer(ThreadingHTTPServer):

@@ -10,6 +10,7 @@ from citizenwatt.i18n import N_
 
 from .influx import InfluxStore
 from .port import ReadingStore, StoreUnavailable
+from .shipper import ShipperProcess
 from .sqlite import SqliteStore
 from .tiers import Tiers
 
@@ -48,7 +49,9 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
             min_free_mb=influx.spool_min_free_mb, ship=False,
             max_gap_s=influx.max_gap_h * 3600, hours=influx.hours,
             tiers=Tiers.from_settings(influx) if influx.influx_tiers else None,
-            ledger_keep_s=influx.ledger_keep_hours * 3600)
+            ledger_keep_s=influx.ledger_keep_hours * 3600,
+            # InfluxDB writes fewer, larger batches faster (and fsyncs its WAL once each)
+            chunk_points=20000)
     except (RuntimeError, sqlite3.Error, OSError) as e:
         raise _unusable_file(spool, e) from None
     try:
@@ -57,5 +60,6 @@ def open_store(settings, *, for_collector: bool = True) -> ReadingStore:
         store.close()
         raise
     if for_collector:
-        store.start_shipping()
+        # its own process: the writer thread keeps this one's interpreter lock to itself
+        ShipperProcess(store).start()
     return store

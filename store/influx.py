@@ -21,6 +21,7 @@ which keeps readings of one channel apart and makes every rewrite land on the sa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -243,8 +244,9 @@ class SpoolLedger:
             return None
         return row
 
-    def take(self, limit: int) -> tuple[int, bytes, int] | None:
-        """The oldest `limit` spool entries as (last id, line protocol, points), or None.
+    def take(self, limit: int, after: int = 0) -> tuple[int, bytes, int] | None:
+        """The oldest `limit` spool entries (after entry `after`, the chunk being written)
+        as (last id, line protocol, points), or None.
 
         A chunk stops before the next deletion (see head_deletion), so that the points
         spooled before it are written before it runs.
@@ -252,34 +254,35 @@ class SpoolLedger:
         db = self.chain.connection()
         db.execute("BEGIN")  # one snapshot: the rows and the spool entries agree
         try:
-            hi = db.execute("SELECT MAX(id) FROM (SELECT id FROM outbox ORDER BY id LIMIT ?)",
-                            (limit,)).fetchone()[0]
+            hi = db.execute("SELECT MAX(id) FROM (SELECT id FROM outbox WHERE id>? ORDER BY id "
+                            "LIMIT ?)", (after, limit)).fetchone()[0]
             if hi is None:
                 return None
-            deletion = db.execute("SELECT MIN(id) FROM outbox WHERE kind>=?",
-                                  (KIND_DELETE,)).fetchone()[0]
+            deletion = db.execute("SELECT MIN(id) FROM outbox WHERE kind>=? AND id>?",
+                                  (KIND_DELETE, after)).fetchone()[0]
             if deletion is not None and deletion <= hi:
                 hi = deletion - 1
-                if db.execute("SELECT 1 FROM outbox WHERE id<=?", (hi,)).fetchone() is None:
+                if db.execute("SELECT 1 FROM outbox WHERE id<=? AND id>?",
+                              (hi, after)).fetchone() is None:
                     return None
             lines: dict[tuple, str] = {}
             cols = ", ".join("r." + c.strip() for c in COLUMNS.split(","))
             for row in db.execute(
                     f"SELECT {cols} FROM outbox o JOIN reading r ON r.meter_id=o.meter_id "
                     "AND r.channel=o.channel AND r.boot=o.k1 AND r.seq=o.k2 "
-                    "WHERE o.kind=0 AND o.id<=?", (hi,)):
+                    "WHERE o.kind=0 AND o.id<=? AND o.id>?", (hi, after)):
                 lines[(0, row[0], row[1], row[2], row[3])] = reading_line(row)
             for m, c, h, e, n, x in db.execute(
                     "SELECT h.meter_id, h.channel, h.hour_utc, h.energy_wh, h.readings, "
                     "h.export_wh "
                     "FROM outbox o JOIN energy_hour h ON h.meter_id=o.meter_id "
-                    "AND h.channel=o.channel AND h.hour_utc=o.k1 WHERE o.kind=1 AND o.id<=?",
-                    (hi,)):
+                    "AND h.channel=o.channel AND h.hour_utc=o.k1 WHERE o.kind=1 AND o.id<=? "
+                    "AND o.id>?", (hi, after)):
                 lines[(1, m, c, h)] = hour_line(m, c, h, e, n, x)
             for m, st, t in db.execute(
                     "SELECT DISTINCT s.meter_id, s.status_json, s.received_utc FROM outbox o "
-                    "JOIN meter_status s ON s.meter_id=o.meter_id WHERE o.kind=2 AND o.id<=?",
-                    (hi,)):
+                    "JOIN meter_status s ON s.meter_id=o.meter_id WHERE o.kind=2 AND o.id<=? "
+                    "AND o.id>?", (hi, after)):
                 lines[(2, m)] = status_line(m, st, t)
         finally:
             db.execute("COMMIT")
@@ -480,6 +483,15 @@ class InfluxStore:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._shipper: threading.Thread | None = None
+        # the shipper in its own process (store/shipper.py), supervised from here
+        self._process: Any = None
+        self.idle_wait_s = 0.2  # an empty spool is looked at again after this long
+        # take the next chunk while a full one is being written (the shipper's own process:
+        # there the spool's read and the line protocol overlap with InfluxDB's write)
+        self.take_ahead = False
+        self._ahead: Any = None  # the next chunk's Future, taken after the one in hand
+        self._ahead_pool: Any = None
+        self.report: Any = None  # called after each turn of the ship loop (the process's gauges)
         self._free_checked = (0.0, True)
         # what the metrics endpoint shows
         self.shipped_points = 0
@@ -674,6 +686,18 @@ class InfluxStore:
         # points in memory only, and lose them in a crash.
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
 
+    def shipper_config(self) -> dict:
+        """What a shipper process needs to open this store's ledger and InfluxDB as this
+        store does (store/shipper.py): InfluxStore's own arguments, as JSON."""
+        ledger = self._require_ledger()
+        return {"url": self.url, "token": self._token, "org": self.org, "bucket": self.bucket,
+                "spool_path": str(ledger.path), "owner": self.owner,
+                "timeout_s": self._timeout_ms / 1000, "chunk_points": self.chunk_points,
+                "min_free_mb": self.min_free_bytes / 1024 / 1024, "max_gap_s": self.max_gap_s,
+                "hours": self.hours, "ledger_keep_s": self.ledger_keep_s,
+                "gather_s": self.gather_s,
+                "tiers": dataclasses.asdict(self.tiers) if self.tiers is not None else None}
+
     def start_shipping(self) -> None:
         if self._shipper is None:
             self._connect_writer()
@@ -684,9 +708,12 @@ class InfluxStore:
 
     def _ship_once(self) -> int:
         """Ship one chunk or deletion; return the points shipped (0 when the spool is empty)."""
-        from influxdb_client import WritePrecision
-
         ledger = self._require_ledger()
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:  # taken during the last write, which succeeded
+            chunk = ahead.result()
+            if chunk is not None:
+                return self._ship_chunk(ledger, chunk)
         deletion = ledger.head_deletion()
         if deletion is not None:
             sid, kind, meter_id, channel, k1, k2 = deletion
@@ -711,7 +738,18 @@ class InfluxStore:
         chunk = ledger.take(self.chunk_points)
         if chunk is None:
             return 0
+        return self._ship_chunk(ledger, chunk)
+
+    def _ship_chunk(self, ledger: SpoolLedger, chunk: tuple[int, bytes, int]) -> int:
+        from influxdb_client import WritePrecision
+
         hi, body, n = chunk
+        if self.take_ahead and n >= self.chunk_points:  # a backlog: the next one is full too
+            if self._ahead_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._ahead_pool = ThreadPoolExecutor(1, thread_name_prefix="influx-take")
+            self._ahead = self._ahead_pool.submit(ledger.take, self.chunk_points, hi)
         try:
             if self.tiers is None:
                 self._write_api.write(self.bucket, self.org, record=body,
@@ -728,6 +766,7 @@ class InfluxStore:
                                           write_precision=WritePrecision.NS)
         except Exception as e:
             if getattr(e, "status", None) not in (400, 422):
+                self._drop_ahead()  # it follows a chunk that stays in the spool
                 raise  # InfluxDB down, slow or refusing us: keep the chunk, retry later
             # InfluxDB refused the data itself (a field type conflict, say): retrying cannot
             # help and would block the spool. The readings stay in the ledger; the refusal
@@ -735,12 +774,21 @@ class InfluxStore:
             detail = str(getattr(e, "body", "") or e)[:500]
             log.error("InfluxDB refuse %d points (%s) : ils restent dans le registre local, "
                       "voir les messages rejetés (influx_rejected)", n, detail)
-            ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
-                          time.time())
+            try:
+                ledger.reject("influx_rejected", f"influxdb:{self.bucket}", body, detail,
+                              time.time())
+            except BaseException:
+                self._drop_ahead()  # the refusal is not noted yet: this chunk comes again
+                raise
             self.rejected_points += n
         ledger.done(hi)
         self.shipped_points += n
         return max(n, 1)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.exception()  # wait for it: its read ends before anything else happens
 
     def _ship_loop(self) -> None:
         ledger = self._require_ledger()
@@ -768,7 +816,7 @@ class InfluxStore:
                         # write (and the spool queries before it) carries many of them
                         self._stop.wait(self.gather_s)
                     continue
-                self._wake.wait(0.2)
+                self._wake.wait(self.idle_wait_s)
                 self._wake.clear()
             except Exception as e:
                 self.ship_errors += 1
@@ -780,6 +828,12 @@ class InfluxStore:
                               self.url, str(e).splitlines()[0] if str(e) else type(e).__name__)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 5.0)
+            finally:
+                if self.report is not None:
+                    self.report(self)
+        self._drop_ahead()
+        if self._ahead_pool is not None:
+            self._ahead_pool.shutdown()
         self._update_depth()
 
     def _update_depth(self) -> None:
@@ -793,7 +847,8 @@ class InfluxStore:
         return {"spool_depth": self.spool_depth, "spool_oldest_age_s": self.spool_oldest_age_s,
                 "shipped_points": self.shipped_points, "ship_errors": self.ship_errors,
                 "refused_points": self.rejected_points,
-                "store_up": self.influx_up}
+                "store_up": self.influx_up,
+                "shipper_restarts": self._process.restarts if self._process is not None else 0}
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until the spool is empty (everything accepted by InfluxDB)."""
@@ -1089,6 +1144,11 @@ class InfluxStore:
                 for m in sorted(chans)]
 
     def close(self) -> None:
+        if self._process is not None:
+            if self.influx_up:
+                self.flush(timeout_s=5.0)  # what is left stays spooled for the next start
+            self._process.stop()  # it releases the lease itself
+            self._process = None
         if self._shipper is not None:
             self._wake.set()
             if self.influx_up:

@@ -55,25 +55,24 @@ class ChannelReading:
         return max(0.0, self.power_w) * self.interval_s / HOUR_S
 
 
-def _float_or_none(x) -> float | None:
-    # a JSON integer stays a Python int, which SQLite refuses beyond 64 bits
-    return None if x is None else float(x)
-
-
 def readings_from_payload(obj: dict, received_s: float) -> list[ChannelReading]:
     """Turn a decoded wire payload into stored rows (one per channel)."""
     ts = obj.get("ts")
-    return [
-        ChannelReading(
-            meter_id=obj["meter"], channel=c["id"], boot=obj["boot"], seq=obj["seq"],
-            ts_utc=float(ts if ts is not None else received_s), ts_from_meter=ts is not None,
-            interval_s=float(obj["interval_s"]), energy_wh=float(c["energy_wh"]),
-            power_w=float(c["power_w"]), irms_a=float(c["irms_a"]), apparent=c["apparent"],
-            vrms_v=_float_or_none(c.get("vrms_v")), pf=_float_or_none(c.get("pf")),
-            export_wh=_float_or_none(c.get("export_wh")),
-        )
-        for c in obj["ch"]
-    ]
+    # the fields in ChannelReading's order, positionally: the collector builds one per
+    # channel of every message, and keywords cost a third more. float(): a JSON integer
+    # stays a Python int, which SQLite refuses beyond 64 bits
+    meter, boot, seq = obj["meter"], obj["boot"], obj["seq"]
+    ts_utc, from_meter = float(ts if ts is not None else received_s), ts is not None
+    interval_s = float(obj["interval_s"])
+    rows = []
+    for c in obj["ch"]:
+        vrms, pf, export = c.get("vrms_v"), c.get("pf"), c.get("export_wh")
+        rows.append(ChannelReading(
+            meter, c["id"], boot, seq, ts_utc, from_meter, interval_s, float(c["energy_wh"]),
+            float(c["power_w"]), float(c["irms_a"]), c["apparent"],
+            None if vrms is None else float(vrms), None if pf is None else float(pf),
+            None if export is None else float(export)))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,9 +143,18 @@ def insert_reading(prev: ChannelReading | None, cur: ChannelReading,
     hours and its new one enters them. The channel's total therefore always equals what
     the readings in order would give, whatever the order they arrived in."""
     own = link(prev, cur, max_gap_s)
-    hours = hour_changes(cur, own, readings)
     if nxt is None:
-        return Insertion(own, None, hours)
+        t0, t1 = own.start_s, cur.ts_utc
+        hour = int(t0 // HOUR_S) * HOUR_S
+        if t0 < t1 <= hour + HOUR_S:
+            # the common case, a span within one hour: hour_changes' result without its
+            # generator, the same figures (spread_over_hours' very expression)
+            hours = [(hour, own.energy_wh * (t1 - t0) / (t1 - t0), 0)]
+            if readings:
+                hours.append((reading_hour(t1), 0.0, readings))
+            return Insertion(own, None, hours)
+        return Insertion(own, None, hour_changes(cur, own, readings))
+    hours = hour_changes(cur, own, readings)
     if nxt_link is None:
         raise ValueError("the stored link of the reading after a late one is needed")
     new_next = link(cur, nxt, max_gap_s)

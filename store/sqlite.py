@@ -514,13 +514,14 @@ class SqliteStore:
         those waiting, since its neighbours are looked up in the table.
         """
         key = (r.meter_id, r.channel)
+        order_key = (r.boot, r.seq)
         last = pending_last.get(key) or self._last.get(key)
         newest = False
-        if last is not None and r.order_key > last[0]:
+        if last is not None and order_key > last[0]:
             prev, nxt, newest = last[1], None, True  # the common case: the newest so far
         else:
             _insert_all(db, inserts)
-            if last is not None and r.order_key == last[0]:
+            if last is not None and order_key == last[0]:
                 return False if same_reading(last[1], r) else CONFLICT
             # among packed readings: bring them back first; before the raw tier: refused
             if not thaw_around(db, r, self.max_gap_s, COLUMNS):
@@ -532,8 +533,9 @@ class SqliteStore:
         ins = insert_reading(prev, r, after, Link(nxt[14], nxt[15]) if nxt is not None else None,
                              self.max_gap_s)
         # The export counter (solar) has its own chain over the same neighbours.
-        xins = insert_export(prev, r, after, Link(nxt[17], nxt[18])
-                             if nxt is not None and nxt[16] is not None else None, self.max_gap_s)
+        xins = None if r.export_wh is None else insert_export(  # None without an export counter
+            prev, r, after, Link(nxt[17], nxt[18]) if nxt is not None and nxt[16] is not None
+            else None, self.max_gap_s)
         values = (r.meter_id, r.channel, r.boot, r.seq, r.ts_utc, int(r.ts_from_meter),
                   received_s, r.interval_s, r.energy_wh, r.power_w, r.irms_a, int(r.apparent),
                   r.vrms_v, r.pf, ins.link.energy_wh, ins.link.start_s, r.export_wh,
@@ -564,8 +566,8 @@ class SqliteStore:
                            (xins.next_link.energy_wh, xins.next_link.start_s, after.meter_id,
                             after.channel, after.boot, after.seq))
             touched.append((after.meter_id, after.channel, after.boot, after.seq))
-        elif last is None or r.order_key > last[0]:
-            pending_last[key] = (r.order_key, r, ins.link)
+        elif last is None or order_key > last[0]:
+            pending_last[key] = (order_key, r, ins.link)
         return True
 
     def set_status(self, meter_id: str, status: dict, received_s: float) -> None:

@@ -125,3 +125,63 @@ def test_random_mutations_give_the_same_outcome():
     # the mutations reach most reasons, valid readings included
     assert {"ok", wire.NOT_JSON, wire.BAD_TYPE, wire.NOT_FINITE, wire.BAD_VALUE,
             wire.MISSING_FIELD} <= seen
+
+
+# values that sit on and across the contract's bounds, of every JSON type orjson returns
+EDGE_VALUES = [None, True, False, 0, 1, 2, 3, -1, 5, 6, 0.0, -0.0, 0.5, -1.0, 1.0, 1.5,
+               86400, 86400.5, 10000, 10000.01, 1000000, 1000001, -1000000, -1000001,
+               wire.MIN_TS, wire.MIN_TS - 1, 2 ** 53 - 1, 2 ** 53, 2 ** 63 - 1, -(2 ** 63),
+               wire.MAX_ENERGY_WH, wire.MAX_ENERGY_WH * 1.0001, 1e308, "1", "", "m-1", [], {},
+               [1], {"id": 0}]
+
+
+def objects(rnd: random.Random, n: int):
+    """Parsed readings (v1 and v2, 1 to 3 channels) with a field set to an edge value,
+    removed, or added: what plainly_valid sees after orjson."""
+    def base():
+        v = rnd.choice((1, 2))
+        chans = [dict(wire.channel(c, 10.0 + c, 360.0 - 200 * c, 1.6, 230.0, 0.9))
+                 for c in rnd.sample(range(6), rnd.randint(1, 3))]
+        if v == 2:
+            chans[0]["export_wh"] = 3.5
+        return {"v": v, "meter": "m-1", "boot": 1, "seq": 7, "ts": NOW - 30, "up_ms": 70000,
+                "interval_s": 10.0, "ch": chans}
+
+    for _ in range(n):
+        obj = base()
+        for _ in range(rnd.randint(0, 2)):
+            chans = [c for c in obj.get("ch") or () if isinstance(c, dict)] \
+                if isinstance(obj.get("ch"), list) else []
+            target = obj if rnd.random() < 0.4 or not chans else rnd.choice(chans)
+            key = rnd.choice([*target, "export_wh", "extra", wire.ENERGY_MWH])
+            if rnd.random() < 0.15:
+                target.pop(key, None)
+            else:
+                target[key] = rnd.choice(EDGE_VALUES)
+        if rnd.random() < 0.1 and isinstance(obj.get("ch"), list) and obj["ch"]:
+            obj["ch"].append(obj["ch"][0])  # a repeated id
+        yield obj
+
+
+def test_the_fast_check_accepts_only_what_the_contract_accepts():
+    rnd = random.Random(7)
+    accepted = refused = 0
+    for obj in objects(rnd, 20000):
+        if decoding.plainly_valid(obj, NOW, "m-1"):
+            accepted += 1
+            wire.validate_reading(obj, NOW)  # raises if the contract disagrees
+        else:
+            refused += 1
+    assert accepted > 2000 and refused > 2000  # both sides reached
+
+
+def test_the_benchs_readings_take_the_fast_check():
+    """The readings meters send (1 and 3 channels, with voltage) are accepted without the
+    contract's slower walk: the collector's common case."""
+    for chans in (1, 3):
+        c = [wire.channel(i, 1000.0 + i, 500.0, 2.3, 229.5, 0.95) for i in range(chans)]
+        payload = wire.encode_reading("m-1", 1, 5, 50000, 10, c, ts=NOW - 10)
+        import orjson
+
+        assert decoding.plainly_valid(orjson.loads(payload), NOW, "m-1")
+        assert not decoding.plainly_valid(orjson.loads(payload), NOW, "m-2")  # topic's meter
