@@ -1,6 +1,16 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment: a rich
+# Console made at import (workshop/commands.py) would keep 80 columns for good, whatever
+# width a later CliRunner(env={"COLUMNS": ...}) asks for. A worker runs as pytest itself
+# does, with no such variables.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 from tests.services import InfluxService, Mosquitto
 
