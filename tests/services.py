@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tests.influx_v2_adapter import InfluxV2Adapter
 
-
 # Ports handed out here come from below Linux's ephemeral range (32768-60999 by default),
 # where the kernel picks bind(0)'s ports and outgoing connections' own: between free_port()
 # and the service's bind, no client socket can take the port. Under pytest-xdist each worker
