@@ -19,6 +19,7 @@ from tests.influx_v2_adapter import InfluxV2Adapter
 # not handed out twice until the slice is used up.
 _PORTS_LOW, _PORTS_HIGH = 20000, 32767
 _handed: set[int] = set()
+_rng = random.Random(os.urandom(16))  # its own: a test seeding `random` leaves it alone
 
 
 def _port_slice() -> range:
@@ -35,7 +36,7 @@ def free_port() -> int:
     ports = _port_slice()
     for _ in range(2):
         candidates = [p for p in ports if p not in _handed]
-        random.shuffle(candidates)
+        _rng.shuffle(candidates)
         for port in candidates:
             _handed.add(port)
             with socket.socket() as s:
