@@ -504,8 +504,9 @@ class Meter:
         c.set_callback(self.on_message)
         if not self.readback_done:
             c.subscribe(wire.counters_topic(self.meter_id), 1)
+            # The broker answers in order: the retained counters (if any) come before the
+            # PINGRESP, and ping() hands them to on_message while it waits for it.
             c.ping()
-            c.wait_msg()  # the retained counters, or the PINGRESP when there are none
             self.readback_done = True
         if self.cfg["update_key"]:
             c.subscribe(wire.command_topic(self.meter_id, "update"), 1)

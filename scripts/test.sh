@@ -27,7 +27,16 @@ if [ "${CITIZENWATT_SKIP_CHECKS:-0}" != "1" ]; then
   bash scripts/check.sh
   checks=$?
 fi
-.venv/bin/python -m pytest "$@"
+# The suite on several pytest-xdist workers: its tests mostly wait on real services and
+# subprocesses, so more workers than cores pay (2 cores: 4 workers). A file runs whole on one
+# worker (tests/conftest.py: the guide's tests together, the slowest files first).
+# CITIZENWATT_TEST_WORKERS sets another count (0: one process); an -n or --numprocesses among
+# the arguments wins.
+workers=(-n "${CITIZENWATT_TEST_WORKERS:-4}" --dist loadfile)
+for a in "$@"; do
+  case "$a" in -n|-n[0-9]*|--numprocesses|--numprocesses=*|-nauto|-nlogical) workers=() ;; esac
+done
+.venv/bin/python -m pytest "${workers[@]}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

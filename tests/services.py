@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -11,11 +12,41 @@ from pathlib import Path
 
 from tests.influx_v2_adapter import InfluxV2Adapter
 
+# Ports handed out here come from below Linux's ephemeral range (32768-60999 by default),
+# where the kernel picks bind(0)'s ports and outgoing connections' own: between free_port()
+# and the service's bind, no client socket can take the port. Under pytest-xdist each worker
+# has its own slice, so two workers never hand out the same port; within a process a port is
+# not handed out twice until the slice is used up.
+_PORTS_LOW, _PORTS_HIGH = 20000, 32767
+_handed: set[int] = set()
+_rng = random.Random(os.urandom(16))  # its own: a test seeding `random` leaves it alone
+
+
+def _port_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw3" under xdist
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = (_PORTS_HIGH - _PORTS_LOW + 1) // max(count, 1)
+    start = _PORTS_LOW + (index % max(count, 1)) * size
+    return range(start, start + size)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nothing is bound to, from this process's slice (see above)."""
+    ports = _port_slice()
+    for _ in range(2):
+        candidates = [p for p in ports if p not in _handed]
+        _rng.shuffle(candidates)
+        for port in candidates:
+            _handed.add(port)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        _handed.difference_update(ports)  # every port handed out once: start again
+    raise RuntimeError(f"no free loopback port in {ports.start}-{ports.stop - 1}")
 
 
 def wait_port(host: str, port: int, timeout_s: float = 10.0, proc=None) -> None:

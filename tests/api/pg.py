@@ -7,10 +7,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.services import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -29,17 +30,11 @@ def _bin(name: str) -> str:
         "les tests de l'API sur PostgreSQL.")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Postgres:
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="cw-pg-"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.prefix: list[str] = []
         if os.geteuid() == 0:
             # initdb refuses to run as root: hand the directory to the postgres user.
