@@ -33,20 +33,20 @@ MISSING: Any = object()
 MAX_ENTRIES = 4096
 
 
-class StoreReads:
-    """Read-through cache of store figures, emptied when the store's data version moves."""
+class _Versioned:
+    """Entries kept for one data version of a SQLite file (`PRAGMA data_version`, read on a
+    connection of our own); no file (`path` None): nothing is kept."""
 
-    def __init__(self, store: ReadingStore, max_entries: int = MAX_ENTRIES):
-        self.store = store
+    def __init__(self, path: Path | None, max_entries: int):
+        self._path = path
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._version: int | None = None
         self._probe: sqlite3.Connection | None = None
-        self._path = store.path if isinstance(store, SqliteStore) else None
 
     def version(self) -> int | None:
-        """The store's data version now; None: unknown, nothing is cached."""
+        """The file's data version now; None: unknown, nothing is kept."""
         if self._path is None:
             return None
         with self._lock:
@@ -57,6 +57,33 @@ class StoreReads:
             except sqlite3.Error:
                 self._close_probe()
                 return None
+
+    def _keep(self, key: Hashable, value: Any) -> None:
+        """Keep `value` (the lock held, the version checked by the caller)."""
+        self._entries[key] = value
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            try:
+                self._probe.close()
+            except sqlite3.Error:
+                pass
+            self._probe = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_probe()
+            self._entries.clear()
+
+
+class StoreReads(_Versioned):
+    """Read-through cache of store figures, emptied when the store's data version moves."""
+
+    def __init__(self, store: ReadingStore, max_entries: int = MAX_ENTRIES):
+        super().__init__(store.path if isinstance(store, SqliteStore) else None, max_entries)
+        self.store = store
 
     def peek(self, key: Hashable, asked: Any = MISSING) -> Any:
         """What is kept for `key` at the store's present version (or at `asked`, read by the
@@ -92,9 +119,7 @@ class StoreReads:
         value = compute()  # outside the lock: a slow read does not hold up the others
         with self._lock:
             if self._version == version:
-                self._entries[key] = value
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+                self._keep(key, value)
         return value
 
     def put(self, key: Hashable, value: Any, version: int | None) -> None:
@@ -106,25 +131,10 @@ class StoreReads:
             if self._version is None:
                 self._version = version
             if self._version == version:
-                self._entries[key] = value
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-
-    def _close_probe(self) -> None:
-        if self._probe is not None:
-            try:
-                self._probe.close()
-            except sqlite3.Error:
-                pass
-            self._probe = None
-
-    def close(self) -> None:
-        with self._lock:
-            self._close_probe()
-            self._entries.clear()
+                self._keep(key, value)
 
 
-class KeptLinks:
+class KeptLinks(_Versioned):
     """The households of live links (auth.linked_household, keyed by the link), kept until
     any connection commits to the relational database: a revoked or reissued link, a renamed
     household, a meter moved or relabelled is seen by the next request, in every process.
@@ -134,25 +144,8 @@ class KeptLinks:
     def __init__(self, engine: Engine, max_entries: int = MAX_ENTRIES):
         url = engine.url
         database = url.database if engine.dialect.name == "sqlite" else None
-        self._path = (Path(database) if database and database != ":memory:"
-                      and not database.startswith("file:") else None)
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, Any] = OrderedDict()
-        self._version: int | None = None
-        self._probe: sqlite3.Connection | None = None
-
-    def version(self) -> int | None:
-        if self._path is None:
-            return None
-        with self._lock:
-            try:
-                if self._probe is None:
-                    self._probe = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
-                return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
-            except sqlite3.Error:
-                self._close_probe()
-                return None
+        super().__init__(Path(database) if database and database != ":memory:"
+                         and not database.startswith("file:") else None, max_entries)
 
     def peek(self, token: str) -> Any:
         """The household kept for `token` at the database's present version, else None."""
@@ -172,20 +165,5 @@ class KeptLinks:
             if version != self._version:
                 self._entries.clear()
                 self._version = version
-            self._entries[token] = value
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._keep(token, value)
         return value
-
-    def _close_probe(self) -> None:
-        if self._probe is not None:
-            try:
-                self._probe.close()
-            except sqlite3.Error:
-                pass
-            self._probe = None
-
-    def close(self) -> None:
-        with self._lock:
-            self._close_probe()
-            self._entries.clear()

@@ -19,27 +19,16 @@ from citizenwatt.api.auth import HOUSEHOLD_EAGER, linked_household
 from citizenwatt.api.db import make_engine
 from citizenwatt.api.household_data import household_key
 from citizenwatt.api.models import Household, Meter
-from citizenwatt.store.sqlite import SqliteStore
 
 from .conftest import Clock
 from .helpers import constant_readings
-from .world import NOW, build_world
+from .world import NOW, build_world, two_api_processes
 
 
 @pytest.fixture
 def files(tmp_path):
-    url = f"sqlite:///{tmp_path / 'citizenwatt.sqlite'}"
-    store = SqliteStore(tmp_path / "readings.sqlite")
-    clock = Clock()
-    world = build_world(store, clock, engine=make_engine(url))
-    other_store = SqliteStore(tmp_path / "readings.sqlite")
-    other = create_app(other_store, clock=clock, engine=make_engine(url))
-    collector = SqliteStore(tmp_path / "readings.sqlite")
-    with TestClient(world.app) as one, TestClient(other) as two:
-        yield world, one, two, collector, url
-    collector.close()
-    other_store.close()
-    store.close()
+    with two_api_processes(tmp_path, Clock()) as five:
+        yield five
 
 
 def _count_drawings(app, monkeypatch) -> list[str]:

@@ -19,23 +19,14 @@ from citizenwatt.store.sqlite import SqliteStore
 
 from .conftest import Clock
 from .helpers import constant_readings, local_ts
-from .world import NOW, build_world
+from .world import NOW, build_world, two_api_processes
 
 
 @pytest.fixture
 def files(tmp_path):
     """Readings file and households database on disk, shared by two API processes."""
-    url = f"sqlite:///{tmp_path / 'citizenwatt.sqlite'}"
-    store = SqliteStore(tmp_path / "readings.sqlite")
-    clock = Clock()
-    world = build_world(store, clock, engine=make_engine(url))
-    other_store = SqliteStore(tmp_path / "readings.sqlite")
-    other = create_app(other_store, clock=clock, engine=make_engine(url))
-    collector = SqliteStore(tmp_path / "readings.sqlite")
-    with TestClient(world.app) as one, TestClient(other) as two:
+    with two_api_processes(tmp_path, Clock()) as (world, one, two, collector, _url):
         yield world, one, two, collector, tmp_path
-    collector.close()
-    other_store.close()
 
 
 def test_a_link_revoked_through_another_process_is_refused_at_once(files):

@@ -4,11 +4,17 @@ isolation tests can check that none leaks into another's answers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+from fastapi.testclient import TestClient
+
 from citizenwatt.api import admin
 from citizenwatt.api.app import create_app
+from citizenwatt.api.db import make_engine
+from citizenwatt.store.sqlite import SqliteStore
 
 from .helpers import constant_readings, local_ts
 
@@ -79,3 +85,23 @@ def build_world(store, clock, engine=None, settings=None) -> World:
             w.staff_token_ids[name] = tok.id
         db.commit()
     return w
+
+
+@contextmanager
+def two_api_processes(tmp_path, clock) -> Iterator[tuple]:
+    """The world's readings file and households database on disk, shared by two API
+    processes (workers), with a third SqliteStore on the readings file for the collector:
+    yields (world, client of one, client of the other, collector's store, database URL)."""
+    url = f"sqlite:///{tmp_path / 'citizenwatt.sqlite'}"
+    store = SqliteStore(tmp_path / "readings.sqlite")
+    world = build_world(store, clock, engine=make_engine(url))
+    other_store = SqliteStore(tmp_path / "readings.sqlite")
+    other = create_app(other_store, clock=clock, engine=make_engine(url))
+    collector = SqliteStore(tmp_path / "readings.sqlite")
+    try:
+        with TestClient(world.app) as one, TestClient(other) as two:
+            yield world, one, two, collector, url
+    finally:
+        collector.close()
+        other_store.close()
+        store.close()
