@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from citizenwatt.i18n import N_, _, ngettext
+
+if TYPE_CHECKING:
+    from citizenwatt.store.port import ReadingStore
 
 
 def serve(
@@ -486,18 +491,16 @@ def summaries(
     settings = _settings(None, data_dir)
     with _session(data_dir) as db:
         dep = _deployment(db, deployment)
-        store = _open_readings(settings)
-        try:
-            pages = deployment_summaries(db, store, dep, month, settings.api)
-            lang = current_lang()
-            pdf = summaries_pdf(pages, settings.api, lang, printed_on(date.today(), lang))
-        except ApiError as e:
-            _fail(e)
-        except CitizenWattError as e:
-            typer.secho(str(e), fg="red", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            store.close()
+        with _open_readings(settings) as store:
+            try:
+                pages = deployment_summaries(db, store, dep, month, settings.api)
+                lang = current_lang()
+                pdf = summaries_pdf(pages, settings.api, lang, printed_on(date.today(), lang))
+            except ApiError as e:
+                _fail(e)
+            except CitizenWattError as e:
+                typer.secho(str(e), fg="red", err=True)
+                raise typer.Exit(1) from None
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(pdf)
         typer.echo(ngettext("{n} household, one page each: {path}", "{n} households, one page each: {path}",
@@ -533,18 +536,16 @@ def opendata(
             typer.secho(_("\"{value}\" is not a date: write it YYYY-MM-DD, for example 2026-03-01.",
                           value=text), fg="red", err=True)
             raise typer.Exit(2) from None
-    store = _open_readings(settings)
     api = settings.api
-    try:
-        with _session(data_dir) as db:
-            done = export_opendata(db, store, deployment, days[0], days[1], resolution, out,  # type: ignore[arg-type]
-                                   k=api.opendata_min_households, licence=api.opendata_licence,
-                                   now_s=time.time(), settle_days=api.opendata_settle_days,
-                                   source_url=api.public_url)
-    except ApiError as e:
-        _fail(e)
-    finally:
-        store.close()
+    with _open_readings(settings) as store:
+        try:
+            with _session(data_dir) as db:
+                done = export_opendata(db, store, deployment, days[0], days[1], resolution, out,  # type: ignore[arg-type]
+                                       k=api.opendata_min_households, licence=api.opendata_licence,
+                                       now_s=time.time(), settle_days=api.opendata_settle_days,
+                                       source_url=api.public_url)
+        except ApiError as e:
+            _fail(e)
     typer.echo(_("{published} of {periods} periods published in {path} ({rows} rows, groups of at least "
                  "{k} households).", published=done.published, periods=done.periods, path=out,
                  rows=done.rows, k=api.opendata_min_households))
@@ -585,7 +586,10 @@ def _when(t: float | None) -> str:
     return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _open_readings(settings):
+@contextmanager
+def _open_readings(settings) -> Iterator[ReadingStore]:
+    """The configured readings store for an admin command, closed when the command is done;
+    no store yet, or one that does not answer: the sentence, and exit 2 or 1."""
     from citizenwatt.store.backends import StoreUnavailable, open_store
 
     if settings.store.kind == "sqlite" and not settings.readings_db.is_file():
@@ -593,10 +597,14 @@ def _open_readings(settings):
                       "give --data-dir.", path=settings.data_dir), fg="red", err=True)
         raise typer.Exit(2)
     try:
-        return open_store(settings, for_collector=False)
+        store = open_store(settings, for_collector=False)
     except StoreUnavailable as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1) from None
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 _Now = Annotated[float | None, typer.Option("--now", hidden=True, help=N_(
@@ -621,11 +629,8 @@ def fold_cmd(
     settings = _settings(config, data_dir)
     tiers = Tiers.from_settings(settings.store)
     at = time.time() if now is None else now
-    store = _open_readings(settings)
-    try:
+    with _open_readings(settings) as store:
         report = store.fold(at, tiers, max_readings=max_readings)
-    finally:
-        store.close()
     typer.echo(_("Readings packed: {packed} (into {blocks} blocks); folded into aggregates: "
                  "{aggregated}; aggregates past their retention erased: {expired}; space given "
                  "back: {freed}.", packed=format_number(report.packed), blocks=report.blocks,
@@ -651,11 +656,8 @@ def storage_cmd(
 
     settings = _settings(config, data_dir)
     tiers = Tiers.from_settings(settings.store)
-    store = _open_readings(settings)
-    try:
+    with _open_readings(settings) as store:
         report = store.storage_report(tiers, now)
-    finally:
-        store.close()
     typer.echo(_("Readings store ({kind}): {size} on disk, of which {free} free inside the file.",
                  kind=settings.store.kind, size=_size(report.file_bytes),
                  free=_size(report.free_bytes)))
