@@ -27,6 +27,16 @@ def cli(*args):
     return r
 
 
+def loaded_at_boot(sim, tmp_path) -> dict:
+    """What the meter's firmware loads at boot from the config.json and ca.pem the workshop
+    wrote on the board."""
+    board = tmp_path / "board"
+    board.mkdir()
+    (board / "config.json").write_bytes(sim.fs.read("/config.json"))
+    (board / "ca.pem").write_bytes(sim.fs.read("/ca.pem"))
+    return fwconfig.load(str(board / "config.json"))
+
+
 def test_provision_installs_the_ca_beside_the_config(boards, tmp_path):
     certs = make_certs(tmp_path / "certs", "mqtt.example.org")
     ca = certs / "citizenwatt-ca.crt"
@@ -41,12 +51,7 @@ def test_provision_installs_the_ca_beside_the_config(boards, tmp_path):
     raw = json.loads(sim.fs.read("/config.json"))
     assert raw["mqtt_tls"] is True and raw["mqtt_port"] == 8883
     assert raw["mqtt_server_name"] == "mqtt.example.org"
-    # What the meter does at boot with these two files.
-    board = tmp_path / "board"
-    board.mkdir()
-    (board / "config.json").write_bytes(sim.fs.read("/config.json"))
-    (board / "ca.pem").write_bytes(sim.fs.read("/ca.pem"))
-    cfg = fwconfig.load(str(board / "config.json"))
+    cfg = loaded_at_boot(sim, tmp_path)
     assert cfg["cadata"] == [ssl.PEM_cert_to_DER_cert(ca.read_text())]
     assert cfg["update_key"] == ""                    # none in the profile: no update by Wi-Fi
 
@@ -71,11 +76,7 @@ def test_provision_writes_the_update_key_and_one_ca_file(boards, tmp_path):
     raw = json.loads(sim.fs.read("/config.json"))
     assert (raw["update_key"], raw["mqtt_tls"], raw["mqtt_port"]) == (key, True, 8883)
     assert "ca_file" not in raw and "mqtt_ca_file" not in raw   # the firmware's default: ca.pem
-    board = tmp_path / "board"
-    board.mkdir()
-    (board / "config.json").write_bytes(sim.fs.read("/config.json"))
-    (board / "ca.pem").write_bytes(sim.fs.read("/ca.pem"))
-    cfg = fwconfig.load(str(board / "config.json"))
+    cfg = loaded_at_boot(sim, tmp_path)
     assert cfg["update_key"] == key
     assert [c[:1] for c in cfg["cadata"]] == [b"\x30", b"\x30"] and cfg["cadata"][0] != cfg["cadata"][1]
 
