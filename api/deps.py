@@ -184,14 +184,20 @@ StaffAdmin = Annotated[StaffUser, Depends(staff_admin)]
 # -- households ---------------------------------------------------------------------------
 
 
+def household_unknown(household_id: int) -> ApiError:
+    """The one answer for a household the caller may not read, whether it exists or not
+    (so that a household cannot even learn which ids exist)."""
+    return ApiError(
+        404,
+        "household_unknown",
+        N_("Household {household_id} not found with these rights. Check the link or the number."),
+        household_id=household_id,
+    )
+
+
 async def household_id_param(household_id: int) -> int:
     if not 0 < household_id < 2**31:
-        raise ApiError(
-            404,
-            "household_unknown",
-            N_("Household {household_id} not found with these rights. Check the link or the number."),
-            household_id=household_id,
-        )
+        raise household_unknown(household_id)
     return household_id
 
 
@@ -209,12 +215,7 @@ def load_household(db: Session, who: Principal, household_id: int) -> Household:
         )
     hh = db.get(Household, household_id, options=HOUSEHOLD_EAGER)
     if hh is None or not who.can_read_household(hh):
-        raise ApiError(
-            404,
-            "household_unknown",
-            N_("Household {household_id} not found with these rights. Check the link or the number."),
-            household_id=household_id,
-        )
+        raise household_unknown(household_id)
     return hh
 
 
@@ -245,12 +246,7 @@ class HouseholdRef:
             return self.hh
         hh = db.get(Household, self.id, options=HOUSEHOLD_EAGER)
         if hh is None:  # deleted since the link was read
-            raise ApiError(
-                404,
-                "household_unknown",
-                N_("Household {household_id} not found with these rights. Check the link or the number."),
-                household_id=self.id,
-            )
+            raise household_unknown(self.id)
         return hh
 
 
@@ -443,12 +439,7 @@ def household_by_staff(household_id: int, db: Db, who: Who) -> HouseholdPage:
         )
     hh = db.get(Household, household_id, options=HOUSEHOLD_EAGER) if 0 < household_id < 2**31 else None
     if hh is None or not who.staff_can(hh.deployment_id, "viewer"):
-        raise ApiError(
-            404,
-            "household_unknown",
-            N_("Household {household_id} not found with these rights. Check the link or the number."),
-            household_id=household_id,
-        )
+        raise household_unknown(household_id)
     return HouseholdPage(hh, f"/staff/households/{hh.id}", "")
 
 
