@@ -146,17 +146,22 @@ def staff_member(who: Who) -> StaffUser:
 StaffMember = Annotated[StaffUser, Depends(staff_member)]
 
 
+def deployment_unknown(deployment_id: int | None) -> ApiError:
+    """The one answer for a deployment the caller may not see, whether it exists or not."""
+    return ApiError(
+        404,
+        "deployment_unknown",
+        N_("Deployment {deployment_id} not found with these rights. Check the number."),
+        deployment_id=deployment_id,
+    )
+
+
 def require_staff(who: Principal, deployment_id: int | None, role: str = "viewer") -> StaffUser:
     """The staff member, if they may act on `deployment_id` with `role`; a deployment they
     do not belong to is unknown to them (404), a role they lack is a 403."""
     user = staff_member(who)
     if not who.staff_can(deployment_id, "viewer"):
-        raise ApiError(
-            404,
-            "deployment_unknown",
-            N_("Deployment {deployment_id} not found with these rights. Check the number."),
-            deployment_id=deployment_id,
-        )
+        raise deployment_unknown(deployment_id)
     if not who.staff_can(deployment_id, role):
         raise ApiError(
             403,
@@ -305,12 +310,7 @@ def deployment_for(db: Session, who: Principal, deployment_id: int, role: str) -
     require_staff(who, deployment_id, role)
     dep = db.get(Deployment, deployment_id)
     if dep is None:
-        raise ApiError(
-            404,
-            "deployment_unknown",
-            N_("Deployment {deployment_id} not found with these rights. Check the number."),
-            deployment_id=deployment_id,
-        )
+        raise deployment_unknown(deployment_id)
     return dep
 
 

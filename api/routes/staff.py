@@ -30,6 +30,7 @@ from ..deps import (
     StaffMember,
     Store,
     Who,
+    deployment_unknown,
     require_staff,
 )
 from ..errors import ERROR_RESPONSES, ApiError
@@ -371,12 +372,7 @@ def add_staff(body: StaffIn, db: Db, who: Who, caller: StaffMember, now: Now) ->
         )
     dep = db.get(Deployment, body.deployment_id) if body.deployment_id else None
     if body.deployment_id and dep is None:
-        raise ApiError(
-            404,
-            "deployment_unknown",
-            N_("Deployment {deployment_id} not found with these rights. Check the number."),
-            deployment_id=body.deployment_id,
-        )
+        raise deployment_unknown(body.deployment_id)
     u = admin.create_staff(db, body.username, body.password, body.role, dep)
     admin.audit(db, caller, "staff.create", u.deployment_id, detail=f"{u.username} ({u.role})", now=now)
     db.commit()

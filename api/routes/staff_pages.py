@@ -25,7 +25,18 @@ from citizenwatt.store.port import ReadingStore
 from .. import admin
 from ..auth import Principal
 from ..consumption import local_today, zone
-from ..deps import Config, Db, DeploymentId, Now, Store, Who, deployment_for, staff_household, staff_member
+from ..deps import (
+    Config,
+    Db,
+    DeploymentId,
+    Now,
+    Store,
+    Who,
+    deployment_for,
+    deployment_unknown,
+    staff_household,
+    staff_member,
+)
 from ..errors import ApiError
 from ..forms import blank_none, check_csrf, csrf_for, decimal, form_fields, validated
 from ..i18n import request_lang
@@ -415,9 +426,7 @@ def audit_view(p: Env):
     deps = {d.id: d for d in p.db.scalars(select(Deployment).order_by(Deployment.id))
             if p.who.staff_can(d.id, "viewer")}
     if wanted is not None and wanted not in deps:
-        raise ApiError(404, "deployment_unknown",
-                       N_("Deployment {deployment_id} not found with these rights. Check the number."),
-                       deployment_id=wanted)
+        raise deployment_unknown(wanted)
     tz = zone(p.settings.timezone)
     rows = [
         {
